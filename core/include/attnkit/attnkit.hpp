@@ -1,0 +1,8 @@
+// attnkit — everything a user of the C++ library needs.
+#pragma once
+#include "attnkit/errors.hpp"
+#include "attnkit/mechanisms.hpp"
+#include "attnkit/parallel.hpp"
+#include "attnkit/parameters.hpp"
+#include "attnkit/random.hpp"
+#include "attnkit/tensor.hpp"

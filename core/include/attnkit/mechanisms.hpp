@@ -1,0 +1,112 @@
+// attnkit — the seed's six attention mechanisms behind one Module type.
+//
+//   simplified         scores = x·xᵀ, weights = softmax(scores), context = weights·x    (no parameters)
+//   self-v1            q, k, v = x·W (W: d_in×d_out), softmax(q·kᵀ/√d_k)·v            SelfAttention_v1
+//   self               same with nn.Linear (W: d_out×d_in, y = x·Wᵀ + b)              SelfAttention_v2
+//   causal             self + causal mask + dropout on the weights, batched             CausalAttention
+//   multihead-wrapper  num_heads independent causal heads of d_out each, concatenated   MultiHeadAttentionWrapper
+//   multihead          one projection split into heads of d_out/num_heads + out_proj    MultiHeadAttention
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "attnkit/parameters.hpp"
+#include "attnkit/random.hpp"
+#include "attnkit/tensor.hpp"
+
+namespace attnkit {
+
+enum class Mechanism { simplified, self_v1, self, causal, multihead_wrapper, multihead };
+
+const std::vector<Mechanism>& all_mechanisms();
+const char* mechanism_name(Mechanism m);  // "multihead-wrapper"
+// Throws Error listing the valid names: "unknown mechanism 'foo'; expected one of simplified, self-v1, ...".
+Mechanism parse_mechanism(std::string_view name);
+
+// The seed's two routes to causal weights; both give the same weights.
+enum class CausalRoute {
+  neg_inf,      // scores above the diagonal set to −inf, then softmax (the classes' route)
+  renormalise,  // softmax, zero the future, divide each row by its sum
+};
+
+struct Config {
+  Mechanism mechanism = Mechanism::multihead;
+  std::size_t d_in = 0;            // simplified: 0 takes it from the input
+  std::size_t d_out = 0;           // per head for multihead-wrapper, total for multihead; ignored by simplified
+  std::size_t num_heads = 1;       // multihead and multihead-wrapper only
+  std::size_t context_length = 0;  // mask buffer size; more tokens than this is an error. 0: no limit
+  std::optional<bool> causal;      // default: true for causal, multihead-wrapper, multihead; false otherwise
+  bool qkv_bias = false;           // nn.Linear bias on W_query, W_key, W_value (self, causal, wrapper, multihead)
+  float dropout = 0.0f;            // on the attention weights, in [0, 1); training mode only
+  std::uint64_t seed = 123;        // torch.manual_seed(seed) before construction
+  CausalRoute causal_route = CausalRoute::neg_inf;
+};
+
+struct ForwardOptions {
+  bool train = false;           // dropout is applied only in training mode
+  bool return_weights = false;  // fill ForwardResult::weights (before dropout)
+  bool intermediates = false;   // fill ForwardResult::intermediates with every step
+  std::size_t threads = 0;      // 0: default_num_threads()
+};
+
+struct ForwardResult {
+  Tensor context;  // (b, n, d_out_total), or (n, d_out_total) for unbatched input
+  Tensor weights;  // (b, h, n, n) before dropout, or (h, n, n) unbatched; empty unless requested
+  // Every step in the order computed, when requested. Names and shapes (batch dim dropped for unbatched input):
+  //   queries, keys, values             (b, h, n, head_dim)
+  //   scores                            (b, h, n, n)   q·kᵀ
+  //   scaled_scores                     (b, h, n, n)   scores / √head_dim (simplified: not scaled)
+  //   masked_scores                     (b, h, n, n)   −inf above the diagonal       [causal, neg_inf route]
+  //   unmasked_weights                  (b, h, n, n)   softmax before masking       [causal, renormalise route]
+  //   weights                           (b, h, n, n)
+  //   weights_after_dropout             (b, h, n, n)                                 [train and dropout > 0]
+  //   context_before_out_proj           (b, n, d_out)                                [multihead]
+  //   context                           (b, n, d_out_total)
+  std::vector<std::pair<std::string, Tensor>> intermediates;
+
+  const Tensor* intermediate(const std::string& name) const;
+};
+
+class Module {
+ public:
+  // Parameters drawn from config.seed exactly as PyTorch draws them.
+  explicit Module(const Config& config);
+  // Parameters loaded from a state_dict (names and shapes checked; extra or missing keys are errors).
+  Module(const Config& config, const StateDict& state_dict);
+
+  const Config& config() const noexcept { return config_; }
+  bool causal() const noexcept { return causal_; }
+  std::size_t num_heads() const noexcept { return num_heads_; }
+  std::size_t head_dim() const noexcept { return head_dim_; }
+  std::size_t d_out_total() const noexcept { return num_heads_ * head_dim_; }  // width of the context
+
+  StateDict state_dict() const { return params_; }
+  // The shapes this module's state_dict must have, in PyTorch's order (for error messages and loaders).
+  std::vector<std::pair<std::string, Shape>> parameter_shapes() const;
+
+  // x: (b, n, d_in) or (n, d_in). Dropout draws continue the generator that drew the parameters,
+  // as in PyTorch after torch.manual_seed(seed); construct with a state_dict and it starts at seed.
+  ForwardResult forward(const Tensor& x, const ForwardOptions& options = {});
+
+ private:
+  Config config_;
+  bool causal_ = false;
+  std::size_t num_heads_ = 1, head_dim_ = 0;
+  StateDict params_;
+  Generator generator_;
+
+  void validate_config();
+  void draw_parameters();
+  void load_parameters(const StateDict& sd);
+};
+
+// Version string and the SIMD instruction set the kernels run on ("avx512bw", "fma3+avx2", "sse2", "wasm-simd128").
+const char* version();
+const char* simd_instruction_set();
+
+}  // namespace attnkit

@@ -1,0 +1,67 @@
+// attnkit — the kernel table: every hot loop of the mechanisms, written once over xsimd in
+// kernels_impl.hpp and compiled once per instruction set. select.cpp is the one place that picks the
+// set (xsimd::dispatch at start-up). Kernels never create threads: each takes the row range
+// [row_begin, row_end) its caller (parallel_for) assigns. The accumulation order of every output
+// element does not depend on the row range, so results are identical for any thread count.
+#pragma once
+#include <cstddef>
+
+namespace attnkit::kernels {
+
+// C[i, j] = alpha · Σ_p A[i, p] · B[j, p] + (bias ? bias[j] : 0)      A: (m, k)  B: (n, k)  C: (m, n)
+// Used for nn.Linear (x·Wᵀ + b) and for scores (q·kᵀ). Leading dimensions are in elements.
+struct GemmNT {
+  const float* a; std::size_t lda;
+  const float* b; std::size_t ldb;
+  float* c;       std::size_t ldc;
+  std::size_t m, n, k;
+  float alpha = 1.0f;
+  const float* bias = nullptr;
+};
+
+// C[i, j] = Σ_p A[i, p] · B[p, j]                                     A: (m, k)  B: (k, n)  C: (m, n)
+// Used for weights·values and for the self-v1 projection x·W.
+struct GemmNN {
+  const float* a; std::size_t lda;
+  const float* b; std::size_t ldb;
+  float* c;       std::size_t ldc;
+  std::size_t m, n, k;
+};
+
+// Row-wise softmax in place over an (m, n) matrix with leading dimension ld: subtract the row max,
+// exponentiate, divide by the sum. −inf entries become 0; a row that is entirely −inf becomes all 0
+// (documented behaviour: a fully masked row attends to nothing) instead of NaN.
+struct Softmax {
+  float* x; std::size_t ld;
+  std::size_t m, n;
+};
+
+// The fused fast path for one (batch, head): context = softmax(q·kᵀ·scale [+ causal mask])·v, with an
+// online softmax over key blocks, never holding an (n, n) matrix. Rows [row_begin, row_end) of the queries.
+//   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d) ld_v    out: (n_q, d) ld_out
+// causal: query i sees keys j <= i. Same numbers as the explain path to ~1e-6 relative.
+struct Attention {
+  const float* q; std::size_t ld_q;
+  const float* k; std::size_t ld_k;
+  const float* v; std::size_t ld_v;
+  float* out;     std::size_t ld_out;
+  std::size_t n_q, n_k, d;
+  float scale;
+  bool causal;
+};
+
+struct KernelTable {
+  const char* isa;         // "avx512bw", "fma3+avx2", "sse2", "wasm-simd128"
+  std::size_t simd_width;  // floats per vector
+  void (*gemm_nt_f32)(const GemmNT&, std::size_t row_begin, std::size_t row_end);
+  void (*gemm_nn_f32)(const GemmNN&, std::size_t row_begin, std::size_t row_end);
+  void (*softmax_f32)(const Softmax&, std::size_t row_begin, std::size_t row_end);
+  void (*attention_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);
+};
+
+// The table for the best instruction set this CPU runs (chosen once).
+const KernelTable& table();
+// Every table compiled into this build that this CPU can run (for tests and benchmarks).
+const KernelTable* const* available_tables(std::size_t* count);
+
+}  // namespace attnkit::kernels
