@@ -1,0 +1,20 @@
+// attnkit — the kernel table for one xsimd Arch. Included by exactly one TU per instruction set
+// (kernels_sse2/avx2/avx512/wasm.cpp), each compiled with that set's flags.
+#pragma once
+#include "attention.hpp"
+#include "gemm.hpp"
+#include "softmax.hpp"
+#include "tables.hpp"
+
+namespace attnkit::kernels {
+namespace {
+
+template <class Arch>
+const KernelTable& make_table(const char* isa) {
+  static const KernelTable t{isa, vf<Arch>::size, &gemm_nt_f32<Arch>, &gemm_nn_f32<Arch>, &softmax_f32<Arch>,
+                             &attention_f32<Arch>};
+  return t;
+}
+
+}  // namespace
+}  // namespace attnkit::kernels

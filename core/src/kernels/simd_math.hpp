@@ -1,0 +1,76 @@
+// attnkit — vector math shared by the kernels: exp and horizontal reductions over xsimd batches.
+// Internal linkage (anonymous namespace): every per-ISA TU gets its own copy, so the linker can never
+// merge an AVX-512 body into the SSE2 table.
+#pragma once
+#include <xsimd/xsimd.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace attnkit::kernels {
+namespace {
+
+template <class Arch> using vf = xsimd::batch<float, Arch>;
+template <class Arch> using vi = xsimd::batch<std::int32_t, Arch>;
+
+// exp(x) for float32, Cephes polynomial on r = x − n·ln2, |r| ≤ ln2/2; ≤ 2 ulp on [−87, 88].
+// n is rounded with the 1.5·2^23 "magic number" add instead of a float→int conversion: no cvtps
+// instruction, so Emscripten does not scalarise it (TOOLCHAIN §2) and every ISA computes the same bits
+// except for fma contraction. exp(0) is exactly 1 and exp(−inf) (anything below −87.34) exactly 0,
+// which the online softmax relies on.
+template <class Arch>
+inline vf<Arch> exp_f32(vf<Arch> x) noexcept {
+  using F = vf<Arch>;
+  const F lo(-87.3365447505531f), hi(88.3762626647949f);
+  const auto underflow = x < lo;
+  x = xsimd::min(xsimd::max(x, lo), hi);
+  const F magic(12582912.0f);  // 1.5·2^23: adding it rounds to an integer in the low mantissa bits
+  const F t = xsimd::fma(x, F(1.44269504088896341f), magic);
+  const F n = t - magic;
+  F r = xsimd::fnma(n, F(0.693359375f), x);  // x − n·ln2, ln2 split hi/lo for exactness
+  r = xsimd::fnma(n, F(-2.12194440e-4f), r);
+  F p(1.9875691500e-4f);
+  p = xsimd::fma(p, r, F(1.3981999507e-3f));
+  p = xsimd::fma(p, r, F(8.3334519073e-3f));
+  p = xsimd::fma(p, r, F(4.1665795894e-2f));
+  p = xsimd::fma(p, r, F(1.6666665459e-1f));
+  p = xsimd::fma(p, r, F(5.0000001201e-1f));
+  const F r2 = r * r;
+  const F y = xsimd::fma(p, r2, r) + F(1.0f);
+  // 2^n: the low 9 bits of t's pattern hold n (mod 512); +127 and << 23 place it in the exponent.
+  const vi<Arch> bits = (xsimd::bitwise_cast<vi<Arch>>(t) + vi<Arch>(127)) << 23;
+  const F res = y * xsimd::bitwise_cast<F>(bits);
+  return xsimd::select(underflow, F(0.0f), res);
+}
+
+// Horizontal max: xsimd 8.1 has no reduce_max, so store and reduce in a fixed lane order.
+template <class Arch>
+inline float hmax(vf<Arch> v) noexcept {
+  alignas(Arch::alignment()) float lanes[vf<Arch>::size];
+  v.store_aligned(lanes);
+  float m = lanes[0];
+  for (std::size_t i = 1; i < vf<Arch>::size; ++i) m = lanes[i] > m ? lanes[i] : m;
+  return m;
+}
+
+template <class Arch>
+inline float hsum(vf<Arch> v) noexcept { return xsimd::hadd(v); }
+
+// Loads n < W floats and fills the other lanes with `fill` (a vector tail, so tail elements get the
+// same vector arithmetic as body elements).
+template <class Arch>
+inline vf<Arch> load_partial(const float* p, std::size_t n, float fill) noexcept {
+  alignas(Arch::alignment()) float buf[vf<Arch>::size];
+  for (std::size_t i = 0; i < vf<Arch>::size; ++i) buf[i] = i < n ? p[i] : fill;
+  return vf<Arch>::load_aligned(buf);
+}
+
+template <class Arch>
+inline void store_partial(float* p, std::size_t n, vf<Arch> v) noexcept {
+  alignas(Arch::alignment()) float buf[vf<Arch>::size];
+  v.store_aligned(buf);
+  for (std::size_t i = 0; i < n; ++i) p[i] = buf[i];
+}
+
+}  // namespace
+}  // namespace attnkit::kernels

@@ -1,0 +1,47 @@
+// attnkit — row-wise softmax over xsimd: max subtracted, −inf → 0, a fully −inf row → all 0.
+#pragma once
+#include "kernels.hpp"
+#include "simd_math.hpp"
+
+namespace attnkit::kernels {
+namespace {
+
+// One row in place: x (n). Tail lanes are padded with −inf so they get the body's arithmetic.
+template <class Arch>
+void softmax_row_f32(float* x, std::size_t n) {
+  using F = vf<Arch>;
+  constexpr std::size_t W = F::size;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const std::size_t nv = n - n % W;
+  F vmax(ninf);
+  for (std::size_t j = 0; j < nv; j += W) vmax = xsimd::max(vmax, F::load_unaligned(x + j));
+  if (nv < n) vmax = xsimd::max(vmax, load_partial<Arch>(x + nv, n - nv, ninf));
+  const float mx = hmax<Arch>(vmax);
+  if (!(mx > ninf)) {  // fully masked (or empty) row attends to nothing
+    for (std::size_t j = 0; j < n; ++j) x[j] = 0.0f;
+    return;
+  }
+  const F m(mx);
+  F vsum(0.0f);
+  for (std::size_t j = 0; j < nv; j += W) {
+    const F e = exp_f32<Arch>(F::load_unaligned(x + j) - m);
+    e.store_unaligned(x + j);
+    vsum += e;
+  }
+  if (nv < n) {
+    const F e = exp_f32<Arch>(load_partial<Arch>(x + nv, n - nv, ninf) - m);
+    store_partial<Arch>(x + nv, n - nv, e);
+    vsum += e;
+  }
+  const F s(hsum<Arch>(vsum));
+  for (std::size_t j = 0; j < nv; j += W) (F::load_unaligned(x + j) / s).store_unaligned(x + j);
+  if (nv < n) store_partial<Arch>(x + nv, n - nv, load_partial<Arch>(x + nv, n - nv, 0.0f) / s);
+}
+
+template <class Arch>
+void softmax_f32(const Softmax& s, std::size_t row_begin, std::size_t row_end) {
+  for (std::size_t i = row_begin; i < row_end; ++i) softmax_row_f32<Arch>(s.x + i * s.ld, s.n);
+}
+
+}  // namespace
+}  // namespace attnkit::kernels
