@@ -42,7 +42,7 @@ struct Config {
   std::size_t context_length = 0;  // mask buffer size; more tokens than this is an error. 0: no limit
   std::optional<bool> causal;      // default: true for causal, multihead-wrapper, multihead; false otherwise
   bool qkv_bias = false;           // nn.Linear bias on W_query, W_key, W_value (self, causal, wrapper, multihead)
-  float dropout = 0.0f;            // on the attention weights, in [0, 1); training mode only
+  double dropout = 0.0;            // on the attention weights, in [0, 1); training mode only (double, as PyTorch keeps p)
   std::uint64_t seed = 123;        // torch.manual_seed(seed) before construction
   CausalRoute causal_route = CausalRoute::neg_inf;
 };
@@ -97,12 +97,14 @@ class Module {
   Config config_;
   bool causal_ = false;
   std::size_t num_heads_ = 1, head_dim_ = 0;
-  StateDict params_;
+  StateDict params_;                            // PyTorch names and layouts, as given or drawn
+  std::vector<float> qkv_weight_, qkv_bias_;    // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
   Generator generator_;
 
   void validate_config();
   void draw_parameters();
   void load_parameters(const StateDict& sd);
+  void pack_parameters();
 };
 
 // Version string and the SIMD instruction set the kernels run on ("avx512bw", "fma3+avx2", "sse2", "wasm-simd128").

@@ -21,7 +21,9 @@ class Generator {
   Tensor uniform(const Shape& shape, double from, double to);
   // nn.Dropout(p) in training mode, in place: inverted dropout, one random64() per element.
   // p == 0 draws nothing; p must be in [0, 1).
-  void dropout_(Tensor& t, float p);
+  void dropout_(Tensor& t, double p);
+  // The same draws over raw memory (n elements), for callers that hold weights outside a Tensor.
+  void dropout_(float* data, std::size_t n, double p);
 
  private:
   std::mt19937 mt_;

@@ -1,0 +1,138 @@
+#include "attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "attnkit/parallel.hpp"
+#include "kernels/kernels.hpp"
+
+namespace attnkit::detail {
+namespace {
+
+constexpr std::size_t kRowsPerTask = 32;  // fixed, so the split never depends on the thread count
+
+std::size_t tasks_for(std::size_t rows) { return (rows + kRowsPerTask - 1) / kRowsPerTask; }
+
+// Small problems run on the calling thread: waking the pool costs more than the work.
+std::size_t threads_for(double flops, std::size_t threads) { return flops < 2e5 ? 1 : threads; }
+
+// Runs fn(bh, row_begin, row_end) over every (batch·head, row block) of an (n, ·) matrix per head.
+template <class Fn>
+void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t threads, Fn fn) {
+  const std::size_t blocks = tasks_for(n);
+  parallel_for(batch_heads * blocks, threads, [&](std::size_t ith, std::size_t) {
+    const std::size_t bh = ith / blocks, blk = ith % blocks;
+    fn(bh, blk * kRowsPerTask, std::min(n, (blk + 1) * kRowsPerTask));
+  });
+}
+
+}  // namespace
+
+void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
+            float* y, std::size_t threads) {
+  const auto& k = kernels::table();
+  const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias};
+  const std::size_t tasks = tasks_for(rows);
+  parallel_for(tasks, threads_for(2.0 * rows * d_in * n_out, threads), [&](std::size_t ith, std::size_t) {
+    k.gemm_nt_f32(g, ith * kRowsPerTask, std::min(rows, (ith + 1) * kRowsPerTask));
+  });
+}
+
+void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double dropout_p, DropoutOrder order,
+                  SdpaSteps& steps, float* context) {
+  const auto& k = kernels::table();
+  const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, BH = s.batch * H;
+  const Shape wshape{s.batch, H, n, n};
+  const std::size_t threads = threads_for(4.0 * BH * n * n * hd, s.threads);
+  const float divisor = s.scaled ? static_cast<float>(std::sqrt(static_cast<double>(hd))) : 1.0f;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  const std::size_t ldo = H * hd;
+
+  // Pass 1 — scores: q·kᵀ per (batch, head)                                    (b, h, n, n)
+  Tensor scores(wshape);
+  for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+    const std::size_t b = bh / H, h = bh % H;
+    const float* q = s.query.data + b * n * s.query.ld + s.query.col + h * hd;   // (n, hd) ld_q
+    const float* kk = s.key.data + b * n * s.key.ld + s.key.col + h * hd;        // (n, hd) ld_k
+    const kernels::GemmNT g{q, s.query.ld, kk, s.key.ld, scores.ptr() + bh * n * n, n, n, n, hd, 1.0f, nullptr};
+    k.gemm_nt_f32(g, r0, r1);
+  });
+  if (keep_steps) steps.scores = scores;
+
+  // Pass 2 — scale by √d_k (as the seed: scores / keys.shape[-1]**0.5), mask the future, softmax. In place.
+  Tensor& w = scores;
+  const bool renormalise = s.causal && s.route == CausalRoute::renormalise;
+  auto scale_rows = [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+    float* base = w.ptr() + bh * n * n;
+    for (std::size_t i = r0; i < r1; ++i)
+      for (std::size_t j = 0; j < n; ++j) base[i * n + j] /= divisor;
+  };
+  if (s.scaled) for_each_head_rows(BH, n, threads, scale_rows);
+  if (keep_steps) steps.scaled_scores = w;
+  if (s.causal && !renormalise) {
+    for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+      float* base = w.ptr() + bh * n * n;
+      for (std::size_t i = r0; i < r1; ++i) std::fill(base + i * n + i + 1, base + (i + 1) * n, neg_inf);
+    });
+    if (keep_steps) steps.masked_scores = w;
+  }
+  for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+    k.softmax_f32(kernels::Softmax{w.ptr() + bh * n * n, n, n, n}, r0, r1);
+  });
+  if (renormalise) {
+    // The seed's other route: softmax over every key, zero the future, divide each row by what is left.
+    if (keep_steps) steps.unmasked_weights = w;
+    for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+      float* base = w.ptr() + bh * n * n;
+      for (std::size_t i = r0; i < r1; ++i) {
+        float* row = base + i * n;
+        std::fill(row + i + 1, row + n, 0.0f);
+        float sum = 0.0f;
+        for (std::size_t j = 0; j <= i; ++j) sum += row[j];
+        for (std::size_t j = 0; j <= i; ++j) row[j] /= sum;
+      }
+    });
+  }
+  steps.weights = w;
+
+  // Pass 3 — dropout on the weights (training only), drawn in PyTorch's order.
+  const Tensor* applied = &steps.weights;
+  if (generator && dropout_p > 0.0) {
+    steps.weights_after_dropout = steps.weights;
+    float* d = steps.weights_after_dropout.ptr();
+    if (order == DropoutOrder::batch_major) {
+      generator->dropout_(d, steps.weights_after_dropout.numel(), dropout_p);
+    } else {
+      for (std::size_t h = 0; h < H; ++h)
+        for (std::size_t b = 0; b < s.batch; ++b) generator->dropout_(d + (b * H + h) * n * n, n * n, dropout_p);
+    }
+    applied = &steps.weights_after_dropout;
+  }
+
+  // Pass 4 — context: weights·v per head, written into its columns of (b, n, h·hd).
+  for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+    const std::size_t b = bh / H, h = bh % H;
+    const float* v = s.value.data + b * n * s.value.ld + s.value.col + h * hd;  // (n, hd) ld_v
+    const kernels::GemmNN g{applied->ptr() + bh * n * n, n, v, s.value.ld, context + b * n * ldo + h * hd, ldo, n, hd, n};
+    k.gemm_nn_f32(g, r0, r1);
+  });
+  if (!keep_steps) steps.weights_after_dropout = Tensor();
+}
+
+void sdpa_fast(const Sdpa& s, float* context) {
+  const auto& k = kernels::table();
+  const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, ldo = H * hd;
+  const float scale = s.scaled ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))) : 1.0f;
+  const std::size_t threads = threads_for(4.0 * s.batch * H * n * n * hd, s.threads);
+  for_each_head_rows(s.batch * H, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+    const std::size_t b = bh / H, h = bh % H;
+    const kernels::Attention a{s.query.data + b * n * s.query.ld + s.query.col + h * hd, s.query.ld,
+                               s.key.data + b * n * s.key.ld + s.key.col + h * hd,     s.key.ld,
+                               s.value.data + b * n * s.value.ld + s.value.col + h * hd, s.value.ld,
+                               context + b * n * ldo + h * hd, ldo, n, n, hd, scale, s.causal};
+    k.attention_f32(a, r0, r1);
+  });
+}
+
+}  // namespace attnkit::detail

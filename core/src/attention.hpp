@@ -1,0 +1,49 @@
+// attnkit — attention ops composed from the kernels: projections, scaled dot-product attention
+// (explain path with every step, fused fast path), masks and dropout. Internal to core.
+#pragma once
+#include <cstddef>
+
+#include "attnkit/mechanisms.hpp"
+#include "attnkit/random.hpp"
+#include "attnkit/tensor.hpp"
+
+namespace attnkit::detail {
+
+// y (rows, n_out) = x (rows, d_in) · wᵀ (n_out, d_in)ᵀ + bias (n_out, optional)    nn.Linear
+void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
+            float* y, std::size_t threads);
+
+// One of queries/keys/values as (batch, tokens, ld) rows: head h reads columns [col + h·head_dim, … + head_dim).
+struct HeadsView {
+  const float* data;
+  std::size_t ld;   // floats between consecutive tokens
+  std::size_t col;  // first column of head 0
+};
+
+struct Sdpa {
+  HeadsView query, key, value;
+  std::size_t batch, tokens, heads, head_dim;
+  bool causal;
+  bool scaled;  // divide scores by √head_dim (every mechanism but simplified)
+  CausalRoute route;
+  std::size_t threads;
+};
+
+// Steps kept by the explain path; each (b, h, n, n). Empty tensors when not kept.
+struct SdpaSteps {
+  Tensor scores, scaled_scores, masked_scores, unmasked_weights, weights, weights_after_dropout;
+};
+
+// How dropout draws over the (b, h, n, n) weights: MultiHeadAttention draws over the whole tensor in memory
+// order; the wrapper's heads are separate CausalAttention modules, so head 0 draws its (b, n, n) first.
+enum class DropoutOrder { batch_major, head_major };
+
+// context (batch, tokens, heads·head_dim) row-major. Keeps scores and weights (b, h, n, n): `weights` always,
+// the other steps only when keep_steps. dropout_p > 0 applies dropout with `generator` before ·v.
+void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double dropout_p, DropoutOrder order,
+                  SdpaSteps& steps, float* context);
+
+// Same numbers without any (n, n) matrix: the fused kernel with an online softmax.
+void sdpa_fast(const Sdpa& s, float* context);
+
+}  // namespace attnkit::detail

@@ -1,0 +1,92 @@
+#include "attnkit/tensor.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <new>
+
+#include "attnkit/errors.hpp"
+
+namespace attnkit {
+
+std::string shape_to_string(const Shape& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+std::size_t max_tensor_bytes() {
+  // wasm32 addresses 4 GiB but one allocation must stay below 2 GiB (ptrdiff_t); natively cap at 2^46
+  // so a typo like 1e9 tokens is refused with a message instead of an OOM kill.
+  if (sizeof(void*) == 4) return std::size_t(1) << 31;
+  return std::size_t(1) << 46;
+}
+
+// Exact for any shape a person types; long double keeps 64 bits of mantissa past size_t overflow.
+static std::string bytes_needed(const Shape& shape) {
+  long double bytes = sizeof(float);
+  for (std::size_t d : shape) bytes *= static_cast<long double>(d);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0Lf", bytes);
+  return buf;
+}
+
+std::size_t checked_numel(const Shape& shape) {
+  std::size_t n = 1;
+  bool overflow = false;
+  for (std::size_t d : shape) {
+    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d) overflow = true;
+    else n *= d;
+  }
+  const std::size_t limit = max_tensor_bytes() / sizeof(float);
+  if (overflow || n > limit) {
+    throw Error("tensor of shape " + shape_to_string(shape) + " needs " + bytes_needed(shape) +
+                    " bytes; expected at most " + std::to_string(max_tensor_bytes()) + " bytes",
+                ErrorKind::range);
+  }
+  return n;
+}
+
+Tensor::Tensor(Shape s) : shape(std::move(s)) {
+  const std::size_t n = checked_numel(shape);
+  try {
+    data.assign(n, 0.0f);
+  } catch (const std::bad_alloc&) {
+    throw Error("out of memory allocating a tensor of shape " + shape_to_string(shape) + " (" +
+                    std::to_string(n * sizeof(float)) + " bytes)",
+                ErrorKind::range);
+  }
+}
+
+Tensor::Tensor(Shape s, std::vector<float> d) : shape(std::move(s)), data(std::move(d)) {
+  const std::size_t n = checked_numel(shape);
+  if (n != data.size())
+    throw Error("tensor of shape " + shape_to_string(shape) + " needs " + std::to_string(n) + " values, got " +
+                std::to_string(data.size()));
+}
+
+static std::string index_string(const Shape& shape, std::size_t flat) {
+  Shape idx(shape.size());
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    const std::size_t d = shape[i] ? shape[i] : 1;
+    idx[i] = flat % d;
+    flat /= d;
+  }
+  return shape_to_string(idx);
+}
+
+void check_finite(const Tensor& t, const std::string& what) {
+  for (std::size_t i = 0; i < t.data.size(); ++i) {
+    const float v = t.data[i];
+    if (!std::isfinite(v)) {
+      const char* kind = std::isnan(v) ? "NaN" : (v > 0 ? "Inf" : "-Inf");
+      throw Error(what + " contains " + kind + " at index " + index_string(t.shape, i) + "; expected finite numbers");
+    }
+  }
+}
+
+}  // namespace attnkit
