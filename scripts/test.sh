@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, builds native and wasm, runs every suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build-native.sh
+echo "== native suites (GoogleTest via ctest)"
+ctest --test-dir build --output-on-failure -j2
+echo "== wasm package (node --test)"
+bash scripts/build-wasm.sh
+node --test tests/wasm
+echo "== web page in headless Chromium (node --test)"
+node --test tests/web
