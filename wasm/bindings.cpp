@@ -1,0 +1,262 @@
+// attnkit — Embind bindings: a thin layer over attnkit::Module for the npm package.
+//
+// Rules (see wasm/README.md):
+// - Data is copied in (typed array → std::vector) and copied out (new Float32Array per result); no view on
+//   wasm memory ever escapes, because memory growth would detach it.
+// - No C++ exception ever crosses into JS. Every entry point catches, lets the exception and everything the
+//   call allocated be freed by normal unwinding, and returns `{ error, kind }` instead; the package entry
+//   (index.mjs) throws it as a JS Error (kind "invalid") or RangeError (kind "range") with the core's message.
+//   (Throwing a JS error from C++ with val::throw_() would skip destructors and leak what the call held.)
+// - The JS entry validates JS types and names; the core validates values and shapes, with the CLI's messages.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+#include <malloc.h>
+
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attnkit/attnkit.hpp"
+
+using emscripten::val;
+
+namespace {
+
+val error_value(const char* kind, const std::string& message) {
+  val e = val::object();
+  e.set("error", val(message));
+  e.set("kind", val(kind));
+  return e;
+}
+
+// Runs f() and turns any C++ exception into { error, kind } after it has been fully handled.
+template <class F>
+val guarded(F&& f) {
+  std::string message;
+  const char* kind = "invalid";
+  try {
+    return f();
+  } catch (const attnkit::Error& e) {
+    message = e.what();
+    kind = e.kind() == attnkit::ErrorKind::range ? "range" : "invalid";
+  } catch (const std::bad_alloc&) {
+    message = "out of memory: the WebAssembly heap could not grow (limit 4 GB); use fewer tokens, a smaller batch or smaller dimensions";
+    kind = "range";
+  } catch (const std::length_error& e) {
+    message = std::string("size too large: ") + e.what();
+    kind = "range";
+  } catch (const std::exception& e) {
+    message = e.what();
+  } catch (...) {
+    message = "unknown error in attnkit";
+  }
+  return error_value(kind, message);
+}
+
+std::size_t size_from(const val& v) { return static_cast<std::size_t>(v.as<double>()); }
+
+attnkit::Shape shape_from(const val& arr) {
+  const std::size_t n = arr["length"].as<std::size_t>();
+  attnkit::Shape s(n);
+  for (std::size_t i = 0; i < n; ++i) s[i] = size_from(arr[i]);
+  return s;
+}
+
+val shape_to_js(const attnkit::Shape& s) {
+  val arr = val::array();
+  for (std::size_t i = 0; i < s.size(); ++i) arr.set(i, val(static_cast<double>(s[i])));
+  return arr;
+}
+
+// A copy of the tensor's data in a fresh Float32Array (not a view on wasm memory).
+val tensor_to_js(const attnkit::Tensor& t) {
+  val out = val::object();
+  out.set("shape", shape_to_js(t.shape));
+  out.set("data", val::global("Float32Array").new_(val(emscripten::typed_memory_view(t.numel(), t.ptr()))));
+  return out;
+}
+
+attnkit::Tensor tensor_from(const val& shape, const val& data) {
+  attnkit::Shape s = shape_from(shape);
+  std::vector<float> d = emscripten::convertJSArrayToNumberVector<float>(data);
+  return attnkit::Tensor(std::move(s), std::move(d));
+}
+
+// `c` is the normalised options object built by index.mjs (snake_case, every field present and type-checked).
+attnkit::Config config_from(const std::string& mechanism, const val& c) {
+  attnkit::Config cfg;
+  cfg.mechanism = attnkit::parse_mechanism(mechanism);
+  cfg.d_in = size_from(c["d_in"]);
+  cfg.d_out = size_from(c["d_out"]);
+  cfg.num_heads = size_from(c["num_heads"]);
+  cfg.context_length = size_from(c["context_length"]);
+  const val causal = c["causal"];
+  if (causal.isTrue()) cfg.causal = true;
+  else if (causal.isFalse()) cfg.causal = false;
+  cfg.qkv_bias = c["qkv_bias"].isTrue();
+  cfg.dropout = c["dropout"].as<float>();
+  const auto lo = static_cast<std::uint64_t>(c["seed_lo"].as<double>());
+  const auto hi = static_cast<std::uint64_t>(c["seed_hi"].as<double>());
+  cfg.seed = (hi << 32) | lo;
+  const std::string route = c["causal_route"].as<std::string>();
+  if (route == "neg-inf") cfg.causal_route = attnkit::CausalRoute::neg_inf;
+  else if (route == "renormalise") cfg.causal_route = attnkit::CausalRoute::renormalise;
+  else throw attnkit::Error("unknown causal route '" + route + "'; expected one of neg-inf, renormalise");
+  return cfg;
+}
+
+// One attnkit::Module. Constructed empty; init() builds the module so that errors come back as values.
+class Layer {
+ public:
+  Layer() = default;
+
+  // entries: undefined, or an array of { name, shape, data } (data: Float32Array).
+  val init(const std::string& mechanism, const val& options, const val& entries) {
+    return guarded([&]() -> val {
+      attnkit::Config cfg = config_from(mechanism, options);
+      if (entries.isUndefined() || entries.isNull()) {
+        module_ = std::make_unique<attnkit::Module>(cfg);
+      } else {
+        attnkit::StateDict sd;
+        const std::size_t n = entries["length"].as<std::size_t>();
+        sd.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          const val e = entries[i];
+          sd.emplace_back(e["name"].as<std::string>(), tensor_from(e["shape"], e["data"]));
+        }
+        module_ = std::make_unique<attnkit::Module>(cfg, sd);
+      }
+      return info();
+    });
+  }
+
+  // x: Float32Array, shape: [b, n, d_in] or [n, d_in], opts: { return_weights, train, intermediates, threads }.
+  val forward(const val& x, const val& shape, const val& opts) {
+    return guarded([&]() -> val {
+      if (!module_) throw attnkit::Error("layer was disposed");
+      attnkit::ForwardOptions fo;
+      fo.return_weights = opts["return_weights"].isTrue();
+      fo.train = opts["train"].isTrue();
+      fo.intermediates = opts["intermediates"].isTrue();
+      fo.threads = size_from(opts["threads"]);
+      attnkit::ForwardResult r;
+      {
+        attnkit::Tensor input = tensor_from(shape, x);
+        r = module_->forward(input, fo);
+      }
+      val out = val::object();
+      out.set("context", tensor_to_js(r.context));
+      if (fo.return_weights) out.set("weights", tensor_to_js(r.weights));
+      if (fo.intermediates) {
+        val list = val::array();
+        for (std::size_t i = 0; i < r.intermediates.size(); ++i) {
+          val item = tensor_to_js(r.intermediates[i].second);
+          item.set("name", val(r.intermediates[i].first));
+          list.set(i, item);
+        }
+        out.set("intermediates", list);
+      }
+      return out;
+    });
+  }
+
+  // [{ name, shape, data }] in PyTorch's order.
+  val state_dict() const {
+    return guarded([&]() -> val {
+      if (!module_) throw attnkit::Error("layer was disposed");
+      const attnkit::StateDict sd = module_->state_dict();
+      val list = val::array();
+      for (std::size_t i = 0; i < sd.size(); ++i) {
+        val item = tensor_to_js(sd[i].second);
+        item.set("name", val(sd[i].first));
+        list.set(i, item);
+      }
+      return list;
+    });
+  }
+
+  val parameter_shapes() const {
+    return guarded([&]() -> val {
+      if (!module_) throw attnkit::Error("layer was disposed");
+      val list = val::array();
+      const auto shapes = module_->parameter_shapes();
+      for (std::size_t i = 0; i < shapes.size(); ++i) {
+        val item = val::object();
+        item.set("name", val(shapes[i].first));
+        item.set("shape", shape_to_js(shapes[i].second));
+        list.set(i, item);
+      }
+      return list;
+    });
+  }
+
+  val info() const {
+    val o = val::object();
+    if (!module_) return o;
+    o.set("mechanism", val(std::string(attnkit::mechanism_name(module_->config().mechanism))));
+    o.set("causal", val(module_->causal()));
+    o.set("num_heads", val(static_cast<double>(module_->num_heads())));
+    o.set("head_dim", val(static_cast<double>(module_->head_dim())));
+    o.set("d_out_total", val(static_cast<double>(module_->d_out_total())));
+    o.set("d_in", val(static_cast<double>(module_->config().d_in)));
+    return o;
+  }
+
+  // Frees the module's memory now; the JS object can then be delete()d.
+  void release() { module_.reset(); }
+
+ private:
+  std::unique_ptr<attnkit::Module> module_;
+};
+
+val mechanisms() {
+  val arr = val::array();
+  const auto& all = attnkit::all_mechanisms();
+  for (std::size_t i = 0; i < all.size(); ++i) arr.set(i, val(std::string(attnkit::mechanism_name(all[i]))));
+  return arr;
+}
+
+std::string version() { return attnkit::version(); }
+std::string simd() { return attnkit::simd_instruction_set(); }
+
+// Bytes currently allocated by malloc/new (dlmalloc's in-use counter) — flat across create/dispose cycles.
+double heap_in_use() { return static_cast<double>(mallinfo().uordblks); }
+// Bytes dlmalloc has obtained from the wasm memory (sbrk), used or free.
+double heap_arena() { return static_cast<double>(mallinfo().arena); }
+
+double default_threads() { return static_cast<double>(attnkit::default_num_threads()); }
+double hardware_threads() { return static_cast<double>(attnkit::hardware_threads()); }
+void set_default_threads(double n) { attnkit::set_default_num_threads(static_cast<std::size_t>(n)); }
+
+bool threaded_build() {
+#ifdef __EMSCRIPTEN_PTHREADS__
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(attnkit) {
+  emscripten::class_<Layer>("Layer")
+      .constructor<>()
+      .function("init", &Layer::init)
+      .function("forward", &Layer::forward)
+      .function("stateDict", &Layer::state_dict)
+      .function("parameterShapes", &Layer::parameter_shapes)
+      .function("info", &Layer::info)
+      .function("release", &Layer::release);
+  emscripten::function("mechanisms", &mechanisms);
+  emscripten::function("version", &version);
+  emscripten::function("simdInstructionSet", &simd);
+  emscripten::function("heapInUse", &heap_in_use);
+  emscripten::function("heapArena", &heap_arena);
+  emscripten::function("defaultThreads", &default_threads);
+  emscripten::function("hardwareThreads", &hardware_threads);
+  emscripten::function("setDefaultThreads", &set_default_threads);
+  emscripten::function("threadedBuild", &threaded_build);
+}
