@@ -1,0 +1,134 @@
+// attnkit tests — the thread pool: every task once, exceptions reach the caller, nested and concurrent
+// calls finish, and a kernel split by parallel_for gives the same bits for any thread count.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "attnkit/parallel.hpp"
+#include "kernel_tester.hpp"
+
+namespace attnkit::test {
+namespace {
+
+TEST(Parallel, SplitRangeCoversEveryIndexOnce) {
+  for (std::size_t n : {0u, 1u, 7u, 100u})
+    for (std::size_t nth : {1u, 2u, 3u, 8u, 13u}) {
+      std::size_t next = 0;
+      for (std::size_t i = 0; i < nth; ++i) {
+        std::size_t b, e;
+        split_range(n, i, nth, b, e);
+        EXPECT_EQ(b, next);
+        EXPECT_LE(e - b, n / nth + 1);
+        next = e;
+      }
+      EXPECT_EQ(next, n);
+    }
+}
+
+TEST(Parallel, RunsEveryTaskExactlyOnce) {
+  for (std::size_t threads : {1u, 2u, 3u, 8u})
+    for (std::size_t nth : {1u, 2u, 5u, 64u}) {
+      std::vector<std::atomic<int>> hits(nth);
+      parallel_for(nth, threads, [&](std::size_t ith, std::size_t n) {
+        EXPECT_EQ(n, nth);
+        hits[ith].fetch_add(1);
+      });
+      for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    }
+}
+
+TEST(Parallel, ZeroTasksIsANoOp) {
+  bool called = false;
+  parallel_for(0, 4, [&](std::size_t, std::size_t) { called = true; });
+  EXPECT_FALSE(called);
+}
+
+TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
+  if (hardware_threads() < 2) GTEST_SKIP() << "single-threaded build";
+  std::atomic<int> inside{0}, peak{0};
+  parallel_for(2, 2, [&](std::size_t, std::size_t) {
+    const int now = ++inside;
+    int p = peak.load();
+    while (now > p && !peak.compare_exchange_weak(p, now)) {}
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --inside;
+  });
+  EXPECT_EQ(peak.load(), 2);
+}
+
+TEST(Parallel, ExceptionReachesTheCallerAndPoolStaysUsable) {
+  for (std::size_t threads : {1u, 2u, 4u}) {
+    EXPECT_THROW(parallel_for(8, threads, [](std::size_t ith, std::size_t) {
+                   if (ith == 5) throw std::runtime_error("task 5 failed");
+                 }),
+                 std::runtime_error);
+    std::atomic<int> count{0};
+    parallel_for(8, threads, [&](std::size_t, std::size_t) { ++count; });
+    EXPECT_EQ(count.load(), 8);
+  }
+}
+
+TEST(Parallel, NestedCallsRunInlineWithoutDeadlock) {
+  std::atomic<int> count{0};
+  parallel_for(4, 2, [&](std::size_t, std::size_t) {
+    parallel_for(3, 2, [&](std::size_t, std::size_t) { ++count; });
+  });
+  EXPECT_EQ(count.load(), 12);
+}
+
+TEST(Parallel, ConcurrentCallersAllFinish) {
+  std::atomic<int> count{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&] {
+      for (int r = 0; r < 50; ++r) parallel_for(6, 2, [&](std::size_t, std::size_t) { ++count; });
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(count.load(), 4 * 50 * 6);
+}
+
+TEST(Parallel, DefaultThreads) {
+  EXPECT_GE(hardware_threads(), 1u);
+  set_default_num_threads(3);
+  EXPECT_EQ(default_num_threads(), 3u);
+  set_default_num_threads(0);
+  EXPECT_EQ(default_num_threads(), hardware_threads());
+}
+
+// The mechanisms' pattern: parallel_for over row blocks of one kernel call. Same bits for 1, 2, 3, 8 threads.
+TEST(Parallel, KernelResultsIndependentOfThreadCount) {
+  const std::size_t n = 157, d = 40;
+  Buffer q(n, d, d, 0), k(n, d, d, 0), v(n, d, d, 0);
+  std::mt19937 rng(7);
+  q.fill(rng, 1.0f);
+  k.fill(rng, 1.0f);
+  v.fill(rng, 1.0f);
+  for (const KernelTable* t : all_tables()) {
+    std::vector<float> first;
+    for (std::size_t threads : {1u, 2u, 3u, 8u}) {
+      std::vector<float> out(n * d), proj(n * d);
+      const kernels::Attention a{q.data(), d, k.data(), d, v.data(), d, out.data(), d, n, n, d, 0.15f, true};
+      const kernels::GemmNT g{out.data(), d, k.data(), d, proj.data(), d, n, d, d, 1.0f, nullptr};
+      parallel_for(threads * 2, threads, [&](std::size_t ith, std::size_t nth) {
+        std::size_t b, e;
+        split_range(n, ith, nth, b, e);
+        t->attention_f32(a, b, e);
+      });
+      parallel_for(threads, threads, [&](std::size_t ith, std::size_t nth) {
+        std::size_t b, e;
+        split_range(n, ith, nth, b, e);
+        t->gemm_nt_f32(g, b, e);
+      });
+      out.insert(out.end(), proj.begin(), proj.end());
+      if (first.empty()) first = out;
+      else ASSERT_EQ(std::memcmp(first.data(), out.data(), out.size() * sizeof(float)), 0) << t->isa << " threads=" << threads;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace attnkit::test
