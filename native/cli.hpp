@@ -1,0 +1,74 @@
+// attnkit CLI — the commands (run, bench, info) behind `attnkit`, as a library so tests can call them
+// without spawning a process. Exit codes: 0 success, 2 usage or input error (one line on stderr:
+// "attnkit: error: <problem and expected value>"), 1 an unexpected internal failure.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attnkit/attnkit.hpp"
+
+namespace attnkit::cli {
+
+constexpr int kExitOk = 0, kExitInternal = 1, kExitUsage = 2;
+
+enum class Format { json, text };
+
+// `attnkit run` as given on the command line, values already checked for form (not yet for meaning:
+// the core checks that, e.g. heads dividing d_out).
+struct RunOptions {
+  std::string mechanism;
+  std::string input;                     // file or "-"
+  std::optional<std::string> weights;    // state_dict JSON file or "-"
+  std::optional<std::size_t> d_out, heads, context_length;
+  bool qkv_bias = false;
+  std::optional<bool> causal;
+  float dropout = 0.0f;
+  bool train = false;
+  std::uint64_t seed = 123;
+  std::size_t threads = 0;               // 0: all cores
+  Format format = Format::json;
+  CausalRoute causal_route = CausalRoute::neg_inf;
+  bool intermediates = false;
+  bool no_weights = false;               // leave attention_weights out (large n)
+};
+
+struct BenchConfig {
+  std::string name;
+  std::size_t batch, tokens, d_in, d_out, heads;
+};
+// C1 b2 n6 d_in3 d_out2 h2 is the book's example; C2–C4 are GPT-2-sized.
+const std::vector<BenchConfig>& bench_configs();
+const BenchConfig& find_bench_config(const std::string& name);  // throws Error listing the names
+
+struct BenchOptions {
+  std::string config;
+  std::size_t threads = 0;
+  Format format = Format::text;
+  std::optional<std::size_t> repeats;  // fixed run count instead of "at least 5 runs and 1 s"
+};
+
+// Value parsers: each throws attnkit::Error naming the option and what it accepts.
+std::size_t parse_count(const std::string& option, const std::string& text, std::size_t min, std::size_t max);
+std::uint64_t parse_seed(const std::string& text);
+float parse_dropout(const std::string& text);
+Format parse_format(const std::string& text);
+CausalRoute parse_causal_route(const std::string& text);
+
+// The module configuration for a run on input x: d_in from x, context_length from the option, the
+// state_dict's mask buffer or the token count, d_out (and the wrapper's head count) from the weights
+// when not given.
+Config make_config(const RunOptions& options, const Tensor& x, const StateDict* state_dict, std::size_t mask_size);
+
+// Each command writes its whole output to `out` only on success, so a failure never leaves half a document.
+void command_run(const RunOptions& options, std::istream& in, std::ostream& out);
+void command_bench(const BenchOptions& options, std::ostream& out);
+void command_info(Format format, std::ostream& out);
+
+// The command line: parses args (args[0] is the program name), runs the command, reports errors.
+int main(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err);
+
+}  // namespace attnkit::cli

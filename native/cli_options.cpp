@@ -1,0 +1,110 @@
+// attnkit CLI — option values: parsed by hand so each error names the option and what it accepts.
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+
+#include "cli.hpp"
+
+namespace attnkit::cli {
+namespace {
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+// d_out and the head count a state_dict implies, when the shapes say so; the core checks the rest.
+void infer_from_weights(Mechanism m, const StateDict& sd, std::optional<std::size_t>& d_out, std::size_t& heads,
+                        bool& qkv_bias) {
+  if (m == Mechanism::multihead_wrapper) {
+    std::set<std::size_t> seen;
+    for (const auto& [name, tensor] : sd) {
+      const auto dot = name.find('.', 6);
+      if (name.rfind("heads.", 0) == 0 && dot != std::string::npos && all_digits(name.substr(6, dot - 6))) {
+        seen.insert(std::strtoull(name.c_str() + 6, nullptr, 10));
+      }
+    }
+    if (!seen.empty()) heads = seen.size();
+  }
+  const std::string prefix = m == Mechanism::multihead_wrapper ? "heads.0." : "";
+  if (m == Mechanism::self_v1) {
+    if (const Tensor* w = find_parameter(sd, "W_query"); w && w->rank() == 2 && !d_out) d_out = w->shape[1];
+    return;
+  }
+  if (const Tensor* w = find_parameter(sd, prefix + "W_query.weight"); w && w->rank() == 2 && !d_out) d_out = w->shape[0];
+  if (find_parameter(sd, prefix + "W_query.bias")) qkv_bias = true;
+}
+
+}  // namespace
+
+std::size_t parse_count(const std::string& option, const std::string& text, std::size_t min, std::size_t max) {
+  const std::string expected = "; expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+  if (!all_digits(text)) throw Error(option + " must be an integer, got " + quoted(text) + expected);
+  errno = 0;
+  const unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
+  if (errno == ERANGE || value < min || value > max) {
+    throw Error(option + " is " + text + expected, ErrorKind::range);
+  }
+  return static_cast<std::size_t>(value);
+}
+
+std::uint64_t parse_seed(const std::string& text) {
+  errno = 0;
+  const unsigned long long value = all_digits(text) ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+  if (!all_digits(text) || errno == ERANGE) {
+    throw Error("--seed must be an integer from 0 to 18446744073709551615, got " + quoted(text));
+  }
+  return value;
+}
+
+float parse_dropout(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double p = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || std::isspace(static_cast<unsigned char>(text[0]))) {
+    throw Error("--dropout must be a number in [0, 1), got " + quoted(text));
+  }
+  if (!(p >= 0.0 && p < 1.0)) throw Error("--dropout is " + text + "; expected a number in [0, 1)", ErrorKind::range);
+  return static_cast<float>(p);
+}
+
+Format parse_format(const std::string& text) {
+  if (text == "json") return Format::json;
+  if (text == "text") return Format::text;
+  throw Error("unknown --format " + quoted(text) + "; expected json or text");
+}
+
+CausalRoute parse_causal_route(const std::string& text) {
+  if (text == "neg-inf") return CausalRoute::neg_inf;
+  if (text == "renormalise" || text == "renormalize") return CausalRoute::renormalise;
+  throw Error("unknown --causal-route " + quoted(text) + "; expected neg-inf or renormalise");
+}
+
+Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_dict, std::size_t mask_size) {
+  Config c;
+  c.mechanism = parse_mechanism(o.mechanism);
+  c.d_in = x.shape.back();
+  std::optional<std::size_t> d_out = o.d_out;
+  std::size_t heads = 1;
+  bool qkv_bias = o.qkv_bias;
+  if (state_dict) infer_from_weights(c.mechanism, *state_dict, d_out, heads, qkv_bias);
+  if (o.heads) heads = *o.heads;
+  if (!d_out && c.mechanism != Mechanism::simplified) {
+    throw Error(std::string("--d-out is required for mechanism ") + mechanism_name(c.mechanism) +
+                "; expected a positive integer (the book uses --d-out 2), or --weights to take it from W_query");
+  }
+  c.d_out = d_out.value_or(0);
+  c.num_heads = heads;
+  c.context_length = o.context_length.value_or(mask_size ? mask_size : x.shape[x.rank() - 2]);
+  c.causal = o.causal;
+  c.qkv_bias = qkv_bias;
+  c.dropout = o.dropout;
+  c.seed = o.seed;
+  c.causal_route = o.causal_route;
+  return c;
+}
+
+}  // namespace attnkit::cli

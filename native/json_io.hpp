@@ -1,0 +1,53 @@
+// attnkit CLI — JSON in and out: the input {"x": ...}, a PyTorch state_dict, and tensors as nested lists.
+// Every malformed input becomes an attnkit::Error with one line naming the tensor, the index and the
+// expected value, so the CLI can answer it with exit code 2.
+#pragma once
+#include <cstddef>
+#include <iosfwd>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "attnkit/attnkit.hpp"
+
+namespace attnkit::cli {
+
+// ordered_json keeps a state_dict's keys in the file's order, which is PyTorch's order.
+using Json = nlohmann::ordered_json;
+
+// Deepest nesting accepted. The deepest valid document is {"x": [[[n]]]} (4 levels); the limit is
+// checked before nlohmann sees the text, so 100 000 '[' cannot exhaust the stack.
+constexpr std::size_t kMaxJsonDepth = 64;
+// Largest input or weights file read; beyond it the parsed document would not fit in memory anyway.
+constexpr std::size_t kMaxJsonBytes = std::size_t(512) << 20;
+
+// Reads a whole file, or standard input for "-". `what` names it in errors ("--input", "--weights").
+std::string read_source(const std::string& path, std::istream& stdin_stream, const std::string& what);
+
+// Parses `text` as JSON. Python's json.dump writes NaN, Infinity and -Infinity as bare words; they are
+// read as the strings "NaN", "Infinity", "-Infinity" so the tensor reader can name their index.
+Json parse_json(std::string text, const std::string& what);
+
+// A nested list of numbers → a float32 tensor of any rank (a bare number has rank 0). `name` appears in
+// every error: "x is ragged: the list at index [1] has 2 elements, expected 3 (as at index [0])".
+Tensor tensor_from_json(const Json& value, const std::string& name);
+
+// {"x": [[...]]} (tokens × d_in) or {"x": [[[...]]]} (batch × tokens × d_in), every size ≥ 1.
+Tensor input_from_json(const Json& document);
+
+// {"W_query.weight": [[...]], ...} in the file's order. PyTorch also saves the causal `mask` buffer
+// ("mask", "heads.0.mask"): it is not a parameter, so it is checked (square) and left out; its size
+// is returned in mask_size (0 when absent) to serve as the default context_length.
+StateDict state_dict_from_json(const Json& document, std::size_t* mask_size = nullptr);
+
+// Appends a tensor as nested lists with the shortest text that reads back to the same float32
+// (std::to_chars); ±inf and NaN, which JSON cannot hold, are written as the strings "-inf", "inf", "nan".
+void append_tensor(std::string& out, const Tensor& tensor);
+void append_shape(std::string& out, const Shape& shape);
+// A JSON string literal with the needed escapes.
+void append_string(std::string& out, const std::string& text);
+
+// "[0, 2, 1]"
+std::string index_to_string(const std::vector<std::size_t>& index);
+
+}  // namespace attnkit::cli
