@@ -16,6 +16,9 @@ const FORWARD_KEYS = Object.freeze(['returnWeights', 'train', 'intermediates', '
 const LOAD_KEYS = Object.freeze(['threads', 'wasmBinary', 'locateFile']);
 const CAUSAL_ROUTES = Object.freeze(['neg-inf', 'renormalise']);
 const MAX_SIZE = 0xffffffff; // size_t on wasm32
+// The pthreads build starts a pool of this many workers (-sPTHREAD_POOL_SIZE in wasm/CMakeLists.txt). The core
+// joins its threads synchronously, so it must never need more workers than the pool holds: threads are capped.
+const MAX_THREADS = 4;
 
 // ---------------------------------------------------------------------------------------------------------
 // Small helpers for messages and checks.
@@ -244,7 +247,7 @@ function normaliseForwardOptions(options) {
     return_weights: boolOption(o.returnWeights, 'returnWeights', false),
     train: boolOption(o.train, 'train', false),
     intermediates: boolOption(o.intermediates, 'intermediates', false),
-    threads: sizeOption(o.threads, 'threads', 0),
+    threads: Math.min(sizeOption(o.threads, 'threads', 0), MAX_THREADS),
   };
 }
 
@@ -372,7 +375,7 @@ class Attnkit {
   get threads() { return this.#m.defaultThreads(); }
   set threads(n) {
     sizeOption(n, 'threads', 0);
-    this.#m.setDefaultThreads(n);
+    this.#m.setDefaultThreads(Math.min(n === 0 ? this.#m.hardwareThreads() : n, MAX_THREADS));
   }
   get hardwareThreads() { return this.#m.hardwareThreads(); }
 
@@ -411,6 +414,7 @@ async function instantiate(threaded, moduleOptions) {
       if (w && typeof w.unref === 'function') w.unref();
     }
   }
+  m.setDefaultThreads(Math.min(m.hardwareThreads(), MAX_THREADS));
   return new Attnkit(m);
 }
 
@@ -427,23 +431,24 @@ export async function load(options) {
     throw new Error(`load option threads must be 'auto', true or false; got ${describe(mode)}`);
   }
   const canThread = typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
-  const threaded = mode === 'auto' ? (canThread && HAS_MT) : mode;
+  const threaded = mode === 'auto' ? canThread : mode;
   const moduleOptions = {};
   if (o.wasmBinary !== undefined) moduleOptions.wasmBinary = o.wasmBinary;
   if (o.locateFile !== undefined) moduleOptions.locateFile = o.locateFile;
   const custom = Object.keys(moduleOptions).length > 0;
   const key = threaded ? 'mt' : 'st';
-  if (custom) return instantiate(threaded, moduleOptions);
+  // 'auto' falls back to the single-thread build if the pthreads build is missing or fails to start.
+  const start = () => (mode === 'auto' && threaded
+    ? instantiate(true, moduleOptions).catch(() => instantiate(false, moduleOptions))
+    : instantiate(threaded, moduleOptions));
+  if (custom) return start();
   if (!cache.has(key)) {
-    const p = instantiate(threaded, moduleOptions);
+    const p = start();
     cache.set(key, p);
     p.catch(() => cache.delete(key));
   }
   return cache.get(key);
 }
-
-// Whether the package ships the multithreaded build (set by scripts/build-wasm.sh; see dist/).
-const HAS_MT = false;
 
 export { MECHANISMS as mechanisms };
 export default load;

@@ -1,0 +1,97 @@
+// Shared helpers for the wasm package tests (node --test tests/wasm).
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const GOLDEN_DIR = join(ROOT, 'tests', 'golden');
+export const DIST = join(ROOT, 'dist');
+
+export function golden(name) {
+  const file = readdirSync(GOLDEN_DIR).find((f) => f.startsWith(name));
+  assert.ok(file, `golden file ${name}* not found in ${GOLDEN_DIR}`);
+  // Python's json writes -Infinity/Infinity/NaN, which JSON.parse refuses: turn them into the strings flat() knows.
+  const text = readFileSync(join(GOLDEN_DIR, file), 'utf8')
+    .replace(/([\[,:]\s*)-Infinity/g, '$1"-inf"')
+    .replace(/([\[,:]\s*)Infinity/g, '$1"inf"')
+    .replace(/([\[,:]\s*)NaN/g, '$1"nan"');
+  return JSON.parse(text);
+}
+
+export function shapeOf(nested) {
+  const shape = [];
+  let v = nested;
+  while (Array.isArray(v)) { shape.push(v.length); v = v[0]; }
+  return shape;
+}
+
+// Flattens nested lists; the string "-inf" becomes -Infinity.
+export function flat(nested) {
+  const out = [];
+  const walk = (v) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else out.push(v === '-inf' ? -Infinity : v === 'inf' ? Infinity : v === 'nan' ? NaN : v);
+  };
+  walk(nested);
+  return out;
+}
+
+export function f32(nested) {
+  return Float32Array.from(flat(nested));
+}
+
+// |actual - expected| <= atol + rtol·|expected| element-wise; ±Inf must match exactly.
+export function assertClose(actual, expected, { atol = 1e-6, rtol = 0, what = 'tensor' } = {}) {
+  const a = Array.from(actual);
+  const e = Array.isArray(expected) || ArrayBuffer.isView(expected) ? flat(Array.from(expected)) : expected;
+  assert.equal(a.length, e.length, `${what}: ${a.length} elements, expected ${e.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(e[i])) {
+      assert.equal(a[i], e[i], `${what}[${i}]: ${a[i]}, expected ${e[i]}`);
+      continue;
+    }
+    const err = Math.abs(a[i] - e[i]);
+    worst = Math.max(worst, err);
+    assert.ok(err <= atol + rtol * Math.abs(e[i]), `${what}[${i}]: ${a[i]}, expected ${e[i]} (|diff| ${err} > ${atol + rtol * Math.abs(e[i])})`);
+  }
+  return worst;
+}
+
+// Relative difference as used for native vs wasm: |a - b| / max(|b|, floor).
+export function maxRelDiff(a, b, floor = 1e-3) {
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]) / Math.max(Math.abs(b[i]), floor);
+    if (d > worst) worst = d;
+  }
+  return worst;
+}
+
+// Seeded PRNG for random test cases (mulberry32).
+export function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomArray(n, next, scale = 1) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (next() * 2 - 1) * scale;
+  return a;
+}
+
+// A tensor of a book file: the step whose code contains `codeSnippet`, tensor index k.
+export function bookTensor(file, codeSnippet, k = 0) {
+  const step = file.steps.find((s) => s.code.includes(codeSnippet) && s.tensors.length > k);
+  assert.ok(step, `no step with code containing ${JSON.stringify(codeSnippet)} in ${file.example}`);
+  const t = step.tensors[k];
+  return { expected: t.expected, shape: t.shape, atol: t.abs_tol + 1e-6, full: t.debian_full_precision_float32 };
+}

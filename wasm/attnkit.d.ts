@@ -1,0 +1,138 @@
+// attnkit — TypeScript declarations for the npm package (hand-written; Emscripten 3.1.6 has no --emit-tsd).
+
+/** The seed's six mechanisms. */
+export type Mechanism = 'simplified' | 'self-v1' | 'self' | 'causal' | 'multihead-wrapper' | 'multihead';
+
+/** The two routes to causal weights (same weights): −inf before softmax, or softmax then zero the future and renormalise. */
+export type CausalRoute = 'neg-inf' | 'renormalise';
+
+/** One parameter as returned by `stateDict()`: row-major float32 data with its shape. */
+export interface TensorData {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Nested Arrays of numbers, as `tensor.tolist()` dumps them from PyTorch. */
+export type NestedNumbers = number | NestedNumbers[];
+
+/** A state_dict entry on input: nested lists, or `{ shape, data }` with a Float32Array or a flat Array. */
+export type TensorInput = NestedNumbers[] | { shape: number[]; data: Float32Array | number[] };
+
+/** Parameter names as in PyTorch: `W_query.weight`, `W_key.bias`, `out_proj.weight`, `heads.0.W_query.weight`, … */
+export type StateDictInput = Record<string, TensorInput> | Map<string, TensorInput>;
+export type StateDict = Record<string, TensorData>;
+
+export interface CreateOptions {
+  /** Input features. `simplified` may leave it 0 and take it from the input. */
+  dIn?: number;
+  /** Output features: per head for `multihead-wrapper`, total for `multihead`; ignored by `simplified`. */
+  dOut?: number;
+  /** Heads (`multihead`, `multihead-wrapper`). Default 1. */
+  numHeads?: number;
+  /** Mask buffer size; more tokens than this is an error. 0 (default): no limit. */
+  contextLength?: number;
+  /** Default: true for causal, multihead-wrapper, multihead; false otherwise. */
+  causal?: boolean;
+  /** nn.Linear bias on W_query, W_key, W_value. Default false. */
+  qkvBias?: boolean;
+  /** Dropout on the attention weights, in [0, 1); applied only with `train: true`. Default 0. */
+  dropout?: number;
+  /** torch.manual_seed(seed) before construction: parameters are drawn as PyTorch draws them. Default 123. */
+  seed?: number | bigint;
+  /** Parameters to load instead of drawing them (names and shapes are checked). */
+  stateDict?: StateDictInput;
+  /** Default 'neg-inf'. */
+  causalRoute?: CausalRoute;
+}
+
+export interface ForwardOptions {
+  /** Return the attention weights (before dropout), shape (b, h, n, n) or (h, n, n). */
+  returnWeights?: boolean;
+  /** Training mode: dropout is applied. */
+  train?: boolean;
+  /** Return every intermediate step by name. */
+  intermediates?: boolean;
+  /** Threads for this call (0: the default, `ak.threads`). Results are identical for any count. */
+  threads?: number;
+}
+
+/** Names of the intermediate steps, in the order computed (present depending on mechanism and options). */
+export type IntermediateName =
+  | 'queries' | 'keys' | 'values' | 'scores' | 'scaled_scores' | 'masked_scores' | 'unmasked_weights'
+  | 'weights' | 'weights_after_dropout' | 'context_before_out_proj' | 'context';
+
+export interface ForwardResult {
+  /** (b, n, dOutTotal), or (n, dOutTotal) for unbatched input. A copy: it stays valid. */
+  context: Float32Array;
+  contextShape: number[];
+  /** Present with `returnWeights: true`. */
+  weights?: Float32Array;
+  weightsShape?: number[];
+  /** Present with `intermediates: true`. */
+  intermediates?: Partial<Record<IntermediateName, TensorData>> & Record<string, TensorData>;
+}
+
+export interface Layer {
+  readonly mechanism: Mechanism;
+  readonly causal: boolean;
+  readonly numHeads: number;
+  readonly headDim: number;
+  /** Width of the context vectors. */
+  readonly dOutTotal: number;
+  readonly disposed: boolean;
+  /**
+   * x: row-major float32 (b, n, dIn) or (n, dIn). A plain Array of numbers (flat, or nested with `shape` omitted)
+   * is accepted too; other typed arrays are refused.
+   */
+  forward(x: Float32Array | number[] | NestedNumbers[], shape?: number[], options?: ForwardOptions): ForwardResult;
+  /** The parameters, in PyTorch's order and names. */
+  stateDict(): StateDict;
+  /** The shapes a loaded stateDict must have. */
+  parameterShapes(): Record<string, number[]>;
+  /** Frees the layer's wasm memory now. Any later call throws "layer was disposed". Safe to call twice. */
+  dispose(): void;
+}
+
+export interface MemoryInfo {
+  /** Size of the wasm linear memory (it only grows). */
+  wasmBytes: number;
+  /** Bytes malloc has taken from the linear memory. */
+  heapBytes: number;
+  /** Bytes allocated right now. */
+  inUseBytes: number;
+  /** Layers created and not yet disposed. */
+  liveLayers: number;
+}
+
+export interface Attnkit {
+  /** The mechanism names, as in the CLI. */
+  readonly mechanisms: readonly Mechanism[];
+  /** SIMD instruction set of the kernels: "wasm-simd128". */
+  readonly simd: string;
+  readonly version: string;
+  /** true when the pthreads build was loaded. */
+  readonly multithreaded: boolean;
+  /** Default threads per forward() (always 1 in the single-thread build). */
+  threads: number;
+  readonly hardwareThreads: number;
+  create(mechanism: Mechanism, options?: CreateOptions): Layer;
+  /** create + forward + dispose. */
+  run(mechanism: Mechanism, options: CreateOptions | undefined, x: Float32Array | number[] | NestedNumbers[],
+      shape?: number[], forwardOptions?: ForwardOptions): ForwardResult;
+  memory(): MemoryInfo;
+  /** Frees every live layer and stops the worker threads of the pthreads build; the instance is unusable afterwards. */
+  terminate(): void;
+}
+
+export interface LoadOptions {
+  /** 'auto' (default): pthreads build when SharedArrayBuffer is usable (Node, cross-origin-isolated pages). */
+  threads?: 'auto' | boolean;
+  /** The .wasm bytes, if you load them yourself. */
+  wasmBinary?: ArrayBuffer | Uint8Array;
+  /** Emscripten's locateFile hook: where to fetch the .wasm (and worker) from. */
+  locateFile?: (path: string, prefix: string) => string;
+}
+
+export function load(options?: LoadOptions): Promise<Attnkit>;
+export default load;
+export const mechanisms: readonly Mechanism[];
