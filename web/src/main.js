@@ -1,0 +1,51 @@
+import "./style.css";
+import { S } from "./strings.js";
+import { h } from "./util.js";
+import { Compute } from "./compute.js";
+import { MECHANISMS } from "./reference.js";
+import { renderWalkthrough } from "./walkthrough.js";
+import { renderPlayground } from "./playground.js";
+import { renderPerf } from "./perf.js";
+
+document.title = S.title;
+const $ = (id) => document.getElementById(id);
+
+function fillStatic() {
+  for (const el of document.querySelectorAll("[data-s]")) {
+    const v = el.dataset.s.split(".").reduce((o, k) => o?.[k], S);
+    if (typeof v === "string") el.textContent = v;
+  }
+}
+
+async function main() {
+  fillStatic();
+  const compute = new Compute();
+  const status = $("engine");
+  status.textContent = S.loading;
+  let info;
+  try {
+    info = await compute.call("info");
+  } catch (e) {
+    status.textContent = S.loadFailed + e.message;
+    status.classList.add("error");
+    document.body.dataset.ready = "error";
+    return;
+  }
+  status.textContent = S.engine(info.simd, info.threads, info.isolated, info.version);
+  const mechanisms = info.mechanisms?.length ? info.mechanisms : MECHANISMS;
+  const tasks = [
+    renderWalkthrough($("walkthrough-body"), compute).then(() => ($("walkthrough-body").dataset.ready = "true")),
+    Promise.resolve(renderPlayground($("playground-body"), compute, mechanisms)),
+  ];
+  renderPerf($("perf-body"), () => new Compute());
+  try {
+    await Promise.all(tasks);
+    document.body.dataset.ready = "true";
+  } catch (e) {
+    $("walkthrough-body").prepend(h("p", { class: "error", role: "status" }, S.loadFailed + e.message));
+    document.body.dataset.ready = "error";
+    console.error(e);
+  }
+}
+
+main();
