@@ -1,0 +1,108 @@
+// Builds, in code, the ONNX model of the seed's causal MultiHeadAttention (no binary is checked in):
+//
+//   x (b, n, d_in) ─ MatMul W_queryᵀ ─┐
+//                  ─ MatMul W_keyᵀ   ─┼─ com.microsoft.MultiHeadAttention(num_heads=h, unidirectional=1) ─ MatMul out_projᵀ ─ Add bias ─ y
+//                  ─ MatMul W_valueᵀ ─┘
+//
+// The weights are the same state_dict attnkit is given (configs.mjs makeStateDict), transposed to the
+// (d_in × d_out) layout MatMul wants. MultiHeadAttention's default scale is 1/√head_dim, as in the seed.
+// `unidirectional=1` makes it causal (supported by onnxruntime's CPU kernel, which is also what
+// onnxruntime-web's wasm backend runs).
+import onnxProto from 'onnx-proto';
+import { transpose } from './configs.mjs';
+
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+
+function initializer(name, dims, data) {
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: FLOAT,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
+}
+
+function valueInfo(name, dims) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: FLOAT,
+        shape: onnx.TensorShapeProto.create({
+          dim: dims.map((d) => (typeof d === 'string'
+            ? onnx.TensorShapeProto.Dimension.create({ dimParam: d })
+            : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))),
+        }),
+      }),
+    }),
+  });
+}
+
+function intAttribute(name, i) {
+  return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+}
+
+function node(opType, inputs, outputs, extra = {}) {
+  return onnx.NodeProto.create({ opType, input: inputs, output: outputs, name: outputs[0] + '_' + opType, ...extra });
+}
+
+/**
+ * The serialised ONNX model (Uint8Array) for config c ({ batch, tokens, dIn, dOut, heads }) and state_dict sd.
+ * Batch and token counts are symbolic, so one model serves any input of width d_in.
+ */
+export function buildMultiHeadAttentionModel(c, sd) {
+  const { dIn, dOut: d, heads } = c;
+  const inits = [
+    initializer('Wq_t', [dIn, d], transpose(sd['W_query.weight'].data, d, dIn)),
+    initializer('Wk_t', [dIn, d], transpose(sd['W_key.weight'].data, d, dIn)),
+    initializer('Wv_t', [dIn, d], transpose(sd['W_value.weight'].data, d, dIn)),
+    initializer('Wo_t', [d, d], transpose(sd['out_proj.weight'].data, d, d)),
+    initializer('bo', [d], sd['out_proj.bias'].data),
+  ];
+  const nodes = [
+    node('MatMul', ['x', 'Wq_t'], ['queries']),
+    node('MatMul', ['x', 'Wk_t'], ['keys']),
+    node('MatMul', ['x', 'Wv_t'], ['values']),
+    node('MultiHeadAttention', ['queries', 'keys', 'values'], ['context_vec'], {
+      domain: 'com.microsoft',
+      attribute: [intAttribute('num_heads', heads), intAttribute('unidirectional', 1)],
+    }),
+    node('MatMul', ['context_vec', 'Wo_t'], ['projected']),
+    node('Add', ['projected', 'bo'], ['y']),
+  ];
+  const graph = onnx.GraphProto.create({
+    name: 'attnkit_multihead_causal',
+    node: nodes,
+    initializer: inits,
+    input: [valueInfo('x', ['batch', 'tokens', dIn])],
+    output: [valueInfo('y', ['batch', 'tokens', d])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'attnkit bench/compare',
+    opsetImport: [
+      onnx.OperatorSetIdProto.create({ domain: '', version: 17 }),
+      onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }),
+    ],
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+// `node bench/compare/onnx-graph.mjs [C1]`: builds the model, runs it in onnxruntime-node and checks it
+// against a float64 reference of the seed's forward pass (and against attnkit's wasm build when present).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { config, makeStateDict, makeInput, referenceForward, relativeError } = await import('./configs.mjs');
+  const ort = (await import('onnxruntime-node')).default;
+  const c = config(process.argv[2] || 'C1');
+  const sd = makeStateDict(c), x = makeInput(c);
+  const bytes = buildMultiHeadAttentionModel(c, sd);
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  const out = await session.run({ x: new ort.Tensor('float32', x, [c.batch, c.tokens, c.dIn]) });
+  const y = out.y.data;
+  console.log(`${c.name}: model ${bytes.length} bytes, output [${out.y.dims}]`);
+  if (c.tokens * c.tokens * c.batch * c.dOut <= 2 ** 28) {
+    console.log(`  onnxruntime-node vs float64 reference: rel. error ${relativeError(y, referenceForward(c, sd, x)).toExponential(2)}`);
+  }
+}

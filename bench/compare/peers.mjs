@@ -1,0 +1,77 @@
+// The three wasm-capable implementations, written once for Node and for the browser page. Each factory
+// takes the already-imported library, so the caller decides where it comes from (npm in Node, served
+// files in the page). Each returns { run(): Float32Array | Promise<Float32Array>, isAsync, dispose() }.
+
+/** attnkit (the npm package `attnkit`, wasm). `threads` is passed to every forward(). */
+export function attnkitPeer(ak, c, sd, x, threads) {
+  const layer = ak.create('multihead', {
+    dIn: c.dIn, dOut: c.dOut, numHeads: c.heads, contextLength: c.tokens,
+    causal: true, qkvBias: false, dropout: 0, stateDict: sd,
+  });
+  const shape = [c.batch, c.tokens, c.dIn];
+  const opts = { threads };
+  return {
+    isAsync: false,
+    run: () => layer.forward(x, shape, opts).context,
+    dispose: () => layer.dispose(),
+  };
+}
+
+/** onnxruntime (node or web): an InferenceSession on the model built by onnx-graph.mjs. */
+export async function ortPeer(ort, modelBytes, c, x, threads, extra = {}) {
+  const session = await ort.InferenceSession.create(modelBytes, {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    ...extra,
+  });
+  const dims = [c.batch, c.tokens, c.dIn];
+  return {
+    isAsync: true,
+    run: async () => {
+      const out = await session.run({ x: new ort.Tensor('float32', x, dims) });
+      const y = out.y.data;
+      out.y.dispose?.();
+      return y;
+    },
+    dispose: () => session.release(),
+  };
+}
+
+/**
+ * tfjs (tfjs-core + tfjs-backend-wasm): the seed's forward pass written with tf ops, the way a tfjs user
+ * would: projections, split into heads, q·kᵀ/√d_k + causal mask, softmax, ·v, merge heads, out_proj.
+ */
+export function tfjsPeer(tf, c, sd, x) {
+  const { batch: B, tokens: N, dIn, dOut: D, heads: H } = c;
+  const hd = D / H;
+  const w = (name, rows, cols) => tf.transpose(tf.tensor2d(sd[name].data, [rows, cols])); // (d_in × d_out)
+  const Wq = w('W_query.weight', D, dIn), Wk = w('W_key.weight', D, dIn), Wv = w('W_value.weight', D, dIn);
+  const Wo = w('out_proj.weight', D, D), bo = tf.tensor1d(sd['out_proj.bias'].data);
+  const maskData = new Float32Array(N * N);
+  for (let i = 0; i < N; i++) for (let j = i + 1; j < N; j++) maskData[i * N + j] = -Infinity;
+  const mask = tf.tensor2d(maskData, [N, N]);
+  const scale = tf.scalar(1 / Math.sqrt(hd));
+  const xt = tf.tensor2d(x, [B * N, dIn]);
+  const heads = (t) => tf.transpose(tf.reshape(t, [B, N, H, hd]), [0, 2, 1, 3]);
+  const forward = () => tf.tidy(() => {
+    const q = heads(tf.mul(tf.matMul(xt, Wq), scale));
+    const k = heads(tf.matMul(xt, Wk));
+    const v = heads(tf.matMul(xt, Wv));
+    const scores = tf.add(tf.matMul(q, k, false, true), mask);
+    const weights = tf.softmax(scores);
+    const context = tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [B * N, D]);
+    return tf.add(tf.matMul(context, Wo), bo);
+  });
+  return {
+    isAsync: false,
+    run: () => {
+      const y = forward();
+      const data = y.dataSync();
+      y.dispose();
+      return data;
+    },
+    dispose: () => tf.dispose([Wq, Wk, Wv, Wo, bo, mask, scale, xt]),
+  };
+}

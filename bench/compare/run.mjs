@@ -1,0 +1,367 @@
+// attnkit against its peers, side by side in one run (issue 5's comparison; `npm run bench:compare`).
+//
+//   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
+//                              [--skip-node] [--wasm-configs C1,C2,C3] [--quick] [--out FILE]
+//
+// Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
+// (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
+// vs onnxruntime-web (wasm, SIMD) and tfjs-backend-wasm. Chromium (headless, cross-origin isolated): the
+// same three in a page. Every peer's output is checked against attnkit's (relative error ≤ 1e-4) before it
+// is timed; every cell runs in a fresh process (or page). Writes bench/results/latest.json.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { config, flopCount, gflops, makeInput, makeStateDict } from './configs.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const NATIVE = join(root, 'build', 'native', 'attnkit');
+// FMA peak per core the issue assumes (Zen 4 at 3.675 GHz: 2 FMA pipes × 8 floats × 2 FLOP × clock).
+const ISSUE_FMA_PEAK_PER_CORE = 117.6;
+// This machine's: the same 32 single-precision FLOP per cycle (Zen 3 and Zen 4 both have two 256-bit FMA
+// pipes; Zen 4 runs AVX-512 on them in two halves) at the clock /proc/cpuinfo reports.
+const FLOP_PER_CYCLE = 32;
+const TOLERANCE = 1e-4;
+
+// ---------------------------------------------------------------------------------------------------------
+// Options.
+
+function parseArgs(argv) {
+  const o = {
+    configs: ['C1', 'C2', 'C3', 'C4'], threads: [1, 2], wasmConfigs: null, quick: false,
+    browser: true, native: true, node: true, out: join(root, 'bench', 'results', 'latest.json'),
+  };
+  const list = (v, what) => {
+    if (v === undefined || v.startsWith('--')) throw new Error(`${what} needs a value`);
+    return v.split(',').map((s) => s.trim()).filter(Boolean);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--configs') o.configs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name);
+    else if (a === '--wasm-configs') o.wasmConfigs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name);
+    else if (a === '--threads') {
+      o.threads = list(argv[++i], a).map(Number);
+      if (o.threads.some((t) => !Number.isInteger(t) || t < 1 || t > 64)) throw new Error('--threads takes integers from 1 to 64, e.g. 1,2');
+    } else if (a === '--quick') o.quick = true;
+    else if (a === '--skip-browser') o.browser = false;
+    else if (a === '--skip-native') o.native = false;
+    else if (a === '--skip-node') o.node = false;
+    else if (a === '--out') o.out = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 12).join('\n'));
+      process.exit(0);
+    } else throw new Error(`unknown option '${a}'; expected --configs, --threads, --wasm-configs, --quick, --skip-browser, --skip-native, --skip-node, --out`);
+  }
+  // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
+  // wasm runs take tens of seconds each; the issue's C4 target is native.
+  if (!o.wasmConfigs) o.wasmConfigs = o.configs.filter((c) => c !== 'C4');
+  else o.wasmConfigs = o.wasmConfigs.filter((c) => o.configs.includes(c));
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes.
+
+function run(cmd, args, { timeoutMs = 300000, input } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+    if (input !== undefined) child.stdin.end(input); else child.stdin.end();
+  });
+}
+
+function lastJsonLine(text) {
+  const lines = text.trim().split('\n').filter((l) => l.trim().startsWith('{'));
+  if (!lines.length) return null;
+  try { return JSON.parse(lines[lines.length - 1]); } catch { return null; }
+}
+
+function nativeArgsFor(c, quick) {
+  // Bounded repeats: C2/C3 5 runs (quick 2), C4 3 runs (quick 1); C1 uses the CLI's default (≥ 5 runs, ≥ 1 s).
+  if (c.name === 'C4') return ['--repeats', quick ? '1' : '3'];
+  if (c.name === 'C1') return quick ? ['--repeats', '20000'] : [];
+  return ['--repeats', quick ? '2' : '5'];
+}
+
+async function nativeCell(c, threads, quick) {
+  const base = { peer: 'attnkit-native', env: 'native', config: c.name, threads };
+  if (!existsSync(NATIVE)) return { ...base, error: `native attnkit not built (${relative(root, NATIVE)} missing): run \`bash scripts/build-native.sh\`` };
+  const r = await run('/usr/bin/time', ['-f', 'maxrss_kb=%M', NATIVE, 'bench', '--config', c.name, '--threads', String(threads), '--format', 'json', ...nativeArgsFor(c, quick)], { timeoutMs: 600000 });
+  const j = lastJsonLine(r.stdout);
+  if (r.code !== 0 || !j) return { ...base, error: `attnkit bench failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n')[0]}` };
+  const rss = /maxrss_kb=(\d+)/.exec(r.stderr);
+  return { ...base, median_ms: j.median_ms, min_ms: j.min_ms, runs: j.repeats, simd: j.simd, cli_gflops: j.gflops, max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined };
+}
+
+// The native CLI's output on the comparison's own weights (`attnkit run --weights`), against attnkit-wasm's.
+async function nativeCheck(c, refFile, work) {
+  if (!existsSync(NATIVE) || !existsSync(refFile)) return null;
+  const sd = makeStateDict(c), x = makeInput(c);
+  const nested = (data, shape) => {
+    const build = (offset, dims) => {
+      if (dims.length === 1) return Array.from(data.subarray(offset, offset + dims[0]));
+      const step = dims.slice(1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: dims[0] }, (_, i) => build(offset + i * step, dims.slice(1)));
+    };
+    return build(0, shape);
+  };
+  const wFile = join(work, `${c.name}-weights.json`), xFile = join(work, `${c.name}-x.json`);
+  writeFileSync(wFile, JSON.stringify(Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, nested(v.data, v.shape)]))));
+  writeFileSync(xFile, JSON.stringify({ x: nested(x, [c.batch, c.tokens, c.dIn]) }));
+  const r = await run(NATIVE, ['run', '--mechanism', 'multihead', '--input', xFile, '--weights', wFile, '--d-out', String(c.dOut),
+    '--heads', String(c.heads), '--no-weights', '--format', 'json'], { timeoutMs: 120000 });
+  if (r.code !== 0) return { config: c.name, error: `attnkit run failed: ${r.stderr.trim().split('\n')[0]}` };
+  const y = Float32Array.from(JSON.parse(r.stdout).context.flat(Infinity));
+  const buf = readFileSync(refFile);
+  const ref = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) { num = Math.max(num, Math.abs(y[i] - ref[i])); den = Math.max(den, Math.abs(ref[i])); }
+  const relError = y.length === ref.length ? num / den : Infinity;
+  return { config: c.name, rel_error: relError, ok: relError <= TOLERANCE };
+}
+
+async function nodeCell(peer, c, threads, quick, refDir, writeRef) {
+  const ref = join(refDir, `${c.name}.bin`);
+  const args = [join(here, 'node-peer.mjs'), '--peer', peer, '--config', c.name, '--threads', String(threads)];
+  if (quick) args.push('--quick');
+  if (writeRef) args.push('--ref-out', ref); else args.push('--ref-in', ref);
+  const r = await run(process.execPath, args, { timeoutMs: 300000 });
+  const j = lastJsonLine(r.stdout);
+  const env = peer === 'ort-node' ? 'native' : 'node';
+  if (!j) return { peer, env, config: c.name, threads, error: `child failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0] || 'no output'}` };
+  return { env, ...j, peer, config: c.name, threads };
+}
+
+function torchAvailable() {
+  const r = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+async function torchCell(c, threads, quick, refDir, work) {
+  const dir = join(work, `torch-${c.name}`);
+  if (!existsSync(dir)) {
+    mkdirSync(dir);
+    const sd = makeStateDict(c);
+    for (const [k, v] of Object.entries(sd)) writeFileSync(join(dir, k), new Uint8Array(v.data.buffer));
+    writeFileSync(join(dir, 'x'), new Uint8Array(makeInput(c).buffer));
+    const ref = join(refDir, `${c.name}.bin`);
+    if (existsSync(ref)) writeFileSync(join(dir, 'ref.bin'), readFileSync(ref));
+  }
+  const { budget } = await import('./timing.mjs');
+  const b = budget(c, quick);
+  const r = await run('python3', [join(here, 'torch_peer.py'), dir, c.name, String(threads), String(c.batch), String(c.tokens), String(c.dIn),
+    String(c.dOut), String(c.heads), String(Math.min(b.warmup, 20)), String(b.budgetMs), String(b.minRuns), String(b.maxRuns)], { timeoutMs: 600000 });
+  const j = lastJsonLine(r.stdout);
+  if (!j) return { peer: 'pytorch', env: 'native', config: c.name, threads, error: `python3 failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0]}` };
+  return { env: 'native', ...j };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Machine.
+
+function machine() {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.*)/.exec(info)?.[1];
+  const flags = /flags\s*:\s*(.*)/.exec(info)?.[1].split(' ') || [];
+  const mhz = /cpu MHz\s*:\s*(.*)/.exec(info)?.[1];
+  return {
+    cpu: model, cores: cpus().length, mhz: mhz ? Number(mhz) : undefined,
+    avx512: ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].filter((f) => flags.includes(f)),
+    family: Number(/cpu family\s*:\s*(\d+)/.exec(info)?.[1]), model: Number(/model\s*:\s*(\d+)/.exec(info)?.[1]),
+    fma: flags.includes('fma'), avx2: flags.includes('avx2'), memory_gb: Math.round(totalmem() / 2 ** 30 * 10) / 10,
+    node: process.version,
+    fma_peak_gflops_per_core: mhz ? Number((FLOP_PER_CYCLE * Number(mhz) / 1000).toFixed(1)) : ISSUE_FMA_PEAK_PER_CORE,
+    issue_fma_peak_gflops_per_core: ISSUE_FMA_PEAK_PER_CORE,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Table.
+
+function fmtTime(ms) {
+  if (ms === undefined || Number.isNaN(ms)) return '–';
+  if (ms < 0.1) return `${(ms * 1000).toFixed(ms < 0.01 ? 2 : 1)} µs`;
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  return `${ms.toFixed(ms < 100 ? 1 : 0)} ms`;
+}
+
+const SECTIONS = [
+  { env: 'native', title: 'Native (x86-64)', attnkit: 'attnkit-native', peers: ['ort-node', 'pytorch'] },
+  { env: 'node', title: 'WebAssembly in Node', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm'] },
+  { env: 'chromium', title: 'WebAssembly in headless Chromium (cross-origin isolated)', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm'] },
+];
+
+function cellText(r) {
+  if (!r) return '–';
+  if (r.error) return 'error';
+  return fmtTime(r.median_ms);
+}
+
+function table(results, opts) {
+  const find = (env, peer, c, t) => results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t);
+  const lines = [];
+  for (const s of SECTIONS) {
+    const rows = [];
+    for (const c of opts.configs) {
+      for (const t of opts.threads) {
+        const ak = find(s.env, s.attnkit, c, t);
+        const peers = s.peers.map((p) => find(s.env, p, c, t));
+        if (!ak && peers.every((p) => !p)) continue;
+        const cfg = config(c);
+        const akOk = ak && !ak.error;
+        const row = [c, String(t), cellText(ak), akOk ? `${gflops(cfg, ak.median_ms).toFixed(1)}` : '–'];
+        for (const p of peers) {
+          row.push(cellText(p));
+          row.push(akOk && p && !p.error ? `${(p.median_ms / ak.median_ms).toFixed(2)}×` : '–');
+        }
+        rows.push(row);
+      }
+    }
+    if (!rows.length) continue;
+    const head = ['config', 'threads', s.attnkit, 'GFLOP/s', ...s.peers.flatMap((p) => [p, `${p}/attnkit`])];
+    lines.push(`\n${s.title}`);
+    lines.push(markdown(head, rows));
+  }
+  return lines.join('\n');
+}
+
+function markdown(head, rows) {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => '| ' + cells.map((c, i) => c.padStart(w[i])).join(' | ') + ' |';
+  return [line(head), '|' + w.map((n) => '-'.repeat(n + 1) + ':').join('|') + '|', ...rows.map(line)].join('\n');
+}
+
+// The issue's targets, each as a ratio in this run.
+function targets(results, peak) {
+  const get = (env, peer, c, t) => results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t && !r.error);
+  const out = [];
+  const ratio = (env, ak, peer, c, t, need, what) => {
+    const a = get(env, ak, c, t), p = get(env, peer, c, t);
+    if (!a || !p) return;
+    const value = p.median_ms / a.median_ms;
+    out.push({ target: what, config: c, threads: t, value: Number(value.toFixed(3)), need, met: value >= need, unit: '×' });
+  };
+  for (const t of [1, 2]) for (const c of ['C2', 'C3']) ratio('native', 'attnkit-native', 'ort-node', c, t, 1.3, `native ${c} ${t}T vs onnxruntime-node`);
+  for (const t of [1, 2]) ratio('native', 'attnkit-native', 'ort-node', 'C4', t, 3, `native C4 ${t}T vs onnxruntime-node`);
+  for (const t of [1, 2]) {
+    const a = get('native', 'attnkit-native', 'C4', t);
+    if (a && a.max_rss_mb !== undefined) out.push({ target: `native C4 ${t}T peak memory`, config: 'C4', threads: t, value: Number(a.max_rss_mb.toFixed(1)), need: 150, met: a.max_rss_mb < 150, unit: 'MB (<)' });
+  }
+  for (const t of [1, 2]) {
+    const a = get('native', 'attnkit-native', 'C1', t);
+    if (a) out.push({ target: `native C1 ${t}T`, config: 'C1', threads: t, value: Number((a.median_ms * 1000).toFixed(3)), need: 1, met: a.median_ms * 1000 < 1, unit: 'µs (<)' });
+  }
+  for (const c of ['C2', 'C3']) ratio('chromium', 'attnkit-wasm', 'ort-web', c, 1, 1.5, `Chromium ${c} 1T vs onnxruntime-web`);
+  for (const c of ['C2', 'C3']) ratio('chromium', 'attnkit-wasm', 'ort-web', c, 2, 1.5, `Chromium ${c} 2T vs onnxruntime-web (2T)`);
+  const js = get('chromium', 'attnkit-wasm', 'C1', 1);
+  if (js) out.push({ target: 'Chromium C1 from JS', config: 'C1', threads: 1, value: Number((js.median_ms * 1000).toFixed(2)), need: 3, met: js.median_ms * 1000 <= 3, unit: 'µs (≤)' });
+  for (const t of [1, 2]) {
+    const a = get('native', 'attnkit-native', 'C2', t);
+    if (a) {
+      const eff = gflops(config('C2'), a.median_ms) / (peak * t);
+      out.push({ target: `native C2 ${t}T efficiency vs FMA peak (${peak} GFLOP/s/core)`, config: 'C2', threads: t, value: Number((eff * 100).toFixed(1)), need: 70, met: eff >= 0.7, unit: '% (≥)' });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const say = (s) => process.stderr.write(s + '\n');
+  const work = mkdtempSync(join(tmpdir(), 'attnkit-compare-'));
+  const refDir = join(work, 'ref');
+  mkdirSync(refDir);
+  const results = [];
+  const note = (r) => {
+    results.push(r);
+    const t = r.error ? `ERROR ${r.error}` : `${fmtTime(r.median_ms)} (${r.runs} runs${r.rel_error !== undefined ? `, rel. error ${r.rel_error.toExponential(1)}` : ''}${r.max_rss_mb ? `, peak ${r.max_rss_mb.toFixed(0)} MB` : ''})`;
+    say(`  ${r.env.padEnd(8)} ${r.peer.padEnd(14)} ${r.config} ${r.threads}T  ${t}`);
+  };
+  const m = machine();
+  const load0 = loadavg();
+  say(`bench/compare: ${m.cpu} (family ${m.family} model ${m.model}, ${m.mhz} MHz), ${m.cores} cores, ${m.avx512.length ? 'AVX-512' : 'no AVX-512'}${m.avx2 && m.fma ? ', AVX2+FMA' : ''}, FMA peak ${m.fma_peak_gflops_per_core} GFLOP/s per core; load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  say(`configs ${opts.configs.join(',')} (wasm peers: ${opts.wasmConfigs.join(',') || 'none'}), threads ${opts.threads.join(',')}${opts.quick ? ', quick' : ''}`);
+  const torch = opts.native ? torchAvailable() : null;
+  const skipped = [];
+  if (opts.native && !torch) skipped.push('PyTorch: `python3 -c "import torch"` failed (Debian python3-torch not installed); skipped');
+  if (opts.native && !existsSync(NATIVE)) skipped.push(`native attnkit: ${relative(root, NATIVE)} not built; run \`bash scripts/build-native.sh\``);
+  skipped.forEach((s) => say(`  note: ${s}`));
+  const checks = [];
+
+  try {
+    for (const name of opts.configs) {
+      const c = config(name);
+      const wasm = opts.wasmConfigs.includes(name);
+      say(`${name}: b${c.batch} n${c.tokens} d_in${c.dIn} d_out${c.dOut} h${c.heads}, ${(flopCount(c) / 1e9).toFixed(3)} GFLOP`);
+      // attnkit's wasm build first: its output is the reference every other peer is checked against.
+      if (wasm && (opts.node || opts.browser)) {
+        for (const [i, t] of opts.threads.entries()) {
+          const r = await nodeCell('attnkit-wasm', c, t, opts.quick, refDir, i === 0);
+          if (opts.node || i === 0) note(r);
+        }
+      }
+      if (opts.native) {
+        if (wasm && (name === 'C1' || (name === 'C3' && !opts.quick))) {
+          const chk = await nativeCheck(c, join(refDir, `${name}.bin`), work);
+          if (chk) { checks.push(chk); say(`  native  attnkit run --weights vs attnkit-wasm: ${chk.error || `rel. error ${chk.rel_error.toExponential(1)} ${chk.ok ? 'ok' : 'MISMATCH'}`}`); }
+        }
+        for (const t of opts.threads) note(await nativeCell(c, t, opts.quick));
+        for (const t of opts.threads) note(await nodeCell('ort-node', c, t, opts.quick, refDir, false));
+        if (torch) for (const t of opts.threads) note(await torchCell(c, t, opts.quick, refDir, work));
+      }
+      if (wasm && opts.node) {
+        note(await nodeCell('ort-web', c, 1, opts.quick, refDir, false));
+        note(await nodeCell('tfjs-wasm', c, 1, opts.quick, refDir, false));
+      }
+    }
+    if (opts.browser && opts.wasmConfigs.length) {
+      say('Chromium (headless, COOP/COEP):');
+      const { runBrowser } = await import('./browser.mjs');
+      await runBrowser({
+        peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm'], configs: opts.wasmConfigs, threads: opts.threads, quick: opts.quick, refDir,
+        log: (r) => note({ env: 'chromium', ...r, config: r.config ?? '*' }),
+      }).catch((e) => say(`  Chromium run failed: ${e.message}`));
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  for (const r of results) if (!r.error && r.median_ms !== undefined && r.config !== '*') r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
+  const tgt = targets(results, m.fma_peak_gflops_per_core);
+  const doc = {
+    date: new Date().toISOString(), command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: m, load_average_before: load0, load_average_after: loadavg(), seconds: Math.round((Date.now() - started) / 1000),
+    options: { configs: opts.configs, wasm_configs: opts.wasmConfigs, threads: opts.threads, quick: opts.quick },
+    notes: skipped, native_checks: checks, results, targets: tgt,
+  };
+  mkdirSync(dirname(opts.out), { recursive: true });
+  writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
+
+  console.log(`\nattnkit vs peers — medians; ratio = peer time / attnkit time (> 1: attnkit is faster). ${m.cpu}, ${m.cores} cores.`);
+  console.log(table(results, opts));
+  if (tgt.length) {
+    console.log('\nTargets (issue 5)');
+    console.log(markdown(['target', 'reached', 'needed', 'met'], tgt.map((t) => [t.target, `${t.value} ${t.unit.split(' ')[0]}`, `${t.unit.includes('(') ? t.unit.split(' ')[1].slice(1, -1) + ' ' : '≥ '}${t.need}`, t.met ? 'yes' : 'NO'])));
+  }
+  const errors = results.filter((r) => r.error);
+  if (errors.length) {
+    console.log('\nErrors');
+    for (const r of errors) console.log(`- ${r.env} ${r.peer} ${r.config} ${r.threads}T: ${r.error}`);
+  }
+  for (const s of skipped) console.log(`note: ${s}`);
+  console.log(`\nwrote ${relative(process.cwd(), opts.out)} (${doc.seconds} s)`);
+}
+
+main().catch((e) => {
+  console.error(`bench:compare: ${e.message}`);
+  process.exit(2);
+});
