@@ -100,7 +100,7 @@ void Module::validate_config() {
     default: head_dim_ = c.d_out; break;
   }
   // Refuse parameter sizes that cannot be allocated before drawing or loading anything.
-  checked_numel({3 * num_heads_ * head_dim_, c.d_in});
+  checked_numel({3, num_heads_, head_dim_, c.d_in});  // as separate sizes: 3·num_heads·head_dim must not wrap
 }
 
 std::vector<std::pair<std::string, Shape>> Module::parameter_shapes() const {
