@@ -242,8 +242,10 @@ export class LinesView {
     const shown = f === null ? links : links.filter((l) => l.i === f);
     const idx = tokens.map((_, k) => k);
     const labelW = Math.min(120, 16 + Math.max(...tokens.map((t) => t.length)) * 7.5);
+    const room = this.el.clientWidth || 360;
+    const middle = Math.max(60, Math.min(220, room - 2 * labelW - 4));
     const svg = Plot.plot({
-      width: 2 * labelW + 220,
+      width: 2 * labelW + middle,
       height: Math.max(80, n * 26 + 16),
       marginLeft: labelW,
       marginRight: labelW,

@@ -10,6 +10,8 @@ export const CONFIGS = [
   { name: "C3", b: 8, n: 256, dIn: 512, dOut: 512, h: 8, runs: 5 },
 ];
 
+const work = (f) => (f < 1e6 ? `${f} FLOP` : f < 1e9 ? `${(f / 1e6).toPrecision(3)} MFLOP` : `${(f / 1e9).toPrecision(3)} GFLOP`);
+const rate = (g) => (g >= 0.1 ? g.toFixed(2) : g.toPrecision(2));
 const ms = (v) => (v < 1 ? `${(v * 1000).toFixed(0)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : `${(v / 1000).toFixed(2)} s`);
 
 export function renderPerf(root, makeCompute) {
@@ -25,7 +27,7 @@ export function renderPerf(root, makeCompute) {
     const tr = h("tr", { dataset: { config: c.name } },
       h("th", { scope: "row" }, c.name),
       h("td", null, `b${c.b} · n${c.n} · d${c.dIn}${c.dIn !== c.dOut ? `→${c.dOut}` : ""} · h${c.h}`),
-      h("td", { class: "num" }, (flops / 1e9).toPrecision(3)),
+      h("td", { class: "num" }, work(flops)),
       cells);
     rows.set(c.name, cells);
     return tr;
@@ -62,7 +64,7 @@ export function renderPerf(root, makeCompute) {
             }
           },
         });
-        const vals = [ms(r.medianMs), r.gflops.toFixed(2), ms(r.refMs), r.refGflops.toFixed(2), `${r.speedup.toFixed(1)}×`, fmtSci(r.maxDiff)];
+        const vals = [ms(r.medianMs), rate(r.gflops), ms(r.refMs), rate(r.refGflops), `${r.speedup.toFixed(1)}×`, fmtSci(r.maxDiff)];
         cells.forEach((td, k) => (td.textContent = vals[k]));
         cells[0].parentElement.dataset.medianMs = r.medianMs;
         cells[0].parentElement.dataset.speedup = r.speedup;

@@ -54,7 +54,7 @@ export function renderPlayground(root, compute, mechanisms) {
   const xJson = h("textarea", { id: "pg-x", rows: "6", spellcheck: "false" });
   xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
   const sdJson = h("textarea", { id: "pg-sd", rows: "4", spellcheck: "false", placeholder: '{"W_query.weight": [[…]], …}' });
-  const mechanism = h("select", { id: "pg-mechanism" }, mechanisms.map((m) => h("option", { value: m, selected: m === "multihead" }, P.mechanisms[m] || m)));
+  const mechanism = h("select", { id: "pg-mechanism" }, mechanisms.map((m) => h("option", { value: m, selected: m === "multihead" }, m)));
   const dOut = h("input", { type: "number", id: "pg-dout", min: "1", max: "512", value: "4" });
   const heads = h("input", { type: "number", id: "pg-heads", min: "1", max: "64", value: "2" });
   const causal = h("input", { type: "checkbox", id: "pg-causal", checked: true });
@@ -83,7 +83,7 @@ export function renderPlayground(root, compute, mechanisms) {
     sentenceBox,
     jsonBox,
     h("div", { class: "control-grid" },
-      field(P.mechanism, mechanism, null, true),
+      field(P.mechanism, mechanism, P.mechanisms.multihead, true),
       field(P.dOut, dOut),
       field(P.heads, heads),
       field(P.seed, seed),
@@ -131,6 +131,8 @@ export function renderPlayground(root, compute, mechanisms) {
 
   function syncEnabled() {
     const m = mechanism.value;
+    const about = document.getElementById(`${mechanism.id}-help`);
+    if (about) about.textContent = P.mechanisms[m] || "";
     heads.disabled = !HEADED.has(m);
     dOut.disabled = m === "simplified";
     qkvBias.disabled = m === "simplified" || m === "self-v1";

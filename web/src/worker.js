@@ -69,6 +69,11 @@ function mulberry32(a) {
   };
 }
 
+function median(times) {
+  const s = [...times].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 function bench(ak, msg, progress) {
   const { name, b, n, d, dIn = d, dOut = d, h, runs = 5, reference = true } = msg;
   const x = new Float32Array(b * n * dIn);
@@ -88,16 +93,24 @@ function bench(ak, msg, progress) {
       out = layer.forward(x, shape, {});
       times.push(performance.now() - t0);
     }
-    const sorted = [...times].sort((a, b2) => a - b2);
-    const medianMs = sorted.length % 2 ? sorted[(sorted.length - 1) >> 1] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    const medianMs = median(times);
     const result = { name, flops, times, medianMs, gflops: flops / (medianMs * 1e6) };
     if (reference) {
       progress({ phase: "reference" });
       const context = copy(out.context);
       const sd = normaliseStateDict(layer.stateDict());
-      const t0 = performance.now();
-      const ref = referenceForward("multihead", { dOut, numHeads: h, causal: true }, sd, x, shape, {});
-      result.refMs = performance.now() - t0;
+      // Small configs: warm the JIT up and take the median of several runs, as for attnkit.
+      const refRuns = flops < 1e8 ? runs : 1;
+      const cfg = { dOut, numHeads: h, causal: true };
+      if (refRuns > 1) referenceForward("multihead", cfg, sd, x, shape, {});
+      const refTimes = [];
+      let ref;
+      for (let r = 0; r < refRuns; r++) {
+        const t0 = performance.now();
+        ref = referenceForward("multihead", cfg, sd, x, shape, {});
+        refTimes.push(performance.now() - t0);
+      }
+      result.refMs = median(refTimes);
       result.refGflops = flops / (result.refMs * 1e6);
       result.speedup = result.refMs / medianMs;
       result.maxDiff = maxAbsDiff(ref.context, context);
