@@ -1,0 +1,42 @@
+// Type-checked (not run) against wasm/attnkit.d.ts by tests/wasm/types.test.mjs: `tsc --noEmit`.
+import load, { load as namedLoad, mechanisms } from 'attnkit';
+import type { Attnkit, Layer, ForwardResult, StateDict, Mechanism, CreateOptions } from 'attnkit';
+
+async function main(): Promise<void> {
+  const ak: Attnkit = await load();
+  const ak2: Attnkit = await namedLoad({ threads: false });
+  const names: readonly Mechanism[] = mechanisms;
+  const simd: string = ak.simd;
+  const version: string = ak2.version;
+  ak.threads = 2;
+
+  const options: CreateOptions = { dIn: 3, dOut: 2, numHeads: 2, contextLength: 6, causal: true, qkvBias: false, dropout: 0.1, seed: 123 };
+  const layer: Layer = ak.create('multihead', options);
+  const x = new Float32Array(2 * 6 * 3);
+  const out: ForwardResult = layer.forward(x, [2, 6, 3], { returnWeights: true, train: false, intermediates: true, threads: 1 });
+  const context: Float32Array = out.context;
+  const shape: number[] = out.contextShape;
+  const weights: Float32Array | undefined = out.weights;
+  const scores = out.intermediates?.scores?.data;
+  const sd: StateDict = layer.stateDict();
+  const w: Float32Array = sd['W_query.weight'].data;
+  layer.dispose();
+
+  // state_dict as PyTorch nested lists and as { shape, data }
+  const v1 = ak.create('self-v1', { dIn: 2, dOut: 1, stateDict: { W_query: [[1], [2]], W_key: { shape: [2, 1], data: new Float32Array(2) }, W_value: { shape: [2, 1], data: [0.5, 0.25] } } });
+  const one = ak.run('simplified', undefined, [[1, 0], [0, 1]]);
+  const mem: number = ak.memory().inUseBytes;
+  v1.dispose();
+  console.log(names, simd, version, context, shape, weights, scores, w, one.contextShape, mem);
+
+  // @ts-expect-error: unknown mechanism name
+  ak.create('transformer', {});
+  // @ts-expect-error: options are camelCase
+  ak.create('self', { d_in: 3 });
+  // @ts-expect-error: x must be a Float32Array or numbers
+  layer.forward('0.1,0.2', [1, 2]);
+  // @ts-expect-error: causalRoute is one of two names
+  ak.create('causal', { causalRoute: 'mask' });
+}
+
+void main();
