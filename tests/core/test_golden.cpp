@@ -412,7 +412,7 @@ TEST(GoldenBook08, ModuleInTrainingModeReproducesTheBooksDroppedWeights) {
   EXPECT_EQ(ri.intermediate("weights_after_dropout"), nullptr);
   Config no_dropout = c;
   no_dropout.dropout = 0.0f;
-  EXPECT_EQ(ri.context.data, Module(no_dropout, golden::book_parameters(g7)).forward(x).context.data);
+  EXPECT_EQ(ri.context.data, Module(no_dropout, golden::book_parameters(g7)).forward(x, explain()).context.data);
 }
 
 // Seeded construction then training: dropout continues the generator that drew the parameters, as
