@@ -2,7 +2,7 @@
 // (vite build → web/dist, served with COOP/COEP from this process). Screenshots go to test-artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { buildPage, serve, launch, watchErrors, screenshot, golden, flat } from "./harness.mjs";
+import { buildPage, serve, launch, watchErrors, screenshot, golden, flat, dist } from "./harness.mjs";
 
 let server, browser, page, errors;
 const dialogs = [];
@@ -226,6 +226,25 @@ test("responsive: a phone-sized viewport", async () => {
   assert.ok(overflow <= 1, `page scrolls sideways by ${overflow}px`);
   await screenshot(page, "07-mobile");
   await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("works from a plain static server (no COOP/COEP): the single-thread build, same numbers", async () => {
+  const plain = await serve(dist, { isolate: false });
+  const p2 = await browser.context.newPage();
+  const errs = watchErrors(p2);
+  try {
+    await p2.goto(plain.url);
+    await p2.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+    assert.equal(await p2.evaluate(() => crossOriginIsolated), false);
+    assert.match(await p2.textContent("#engine"), /· 1 thread\b/);
+    assert.equal(await p2.textContent("#shiny-context"), "[0.3990, 0.3854, 0.8610]");
+    const checks = await p2.$$eval("[data-check]", (els) => els.map((e) => e.dataset.ok));
+    assert.ok(checks.length >= 18 && checks.every((ok) => ok === "true"));
+    assert.deepEqual(errs, []);
+  } finally {
+    await p2.close();
+    await plain.close();
+  }
 });
 
 test("no console errors, failed requests or page errors", () => {

@@ -7,6 +7,23 @@ import { h, fmt, nextId, dataJson } from "./util.js";
 
 const MASKED_FILL = "#d9dce1";
 
+/**
+ * Width of a view's box without forcing a layout on every render: measured once, then kept up to date by
+ * a ResizeObserver, which re-renders the view when its width changes noticeably (responsive charts).
+ */
+function trackWidth(view, el) {
+  view.room = null;
+  if (typeof ResizeObserver !== "function") return;
+  new ResizeObserver((entries) => {
+    const w = Math.round(entries[0].contentRect.width);
+    if (!w) return;
+    const changed = view.room !== null && Math.abs(w - view.room) > 24;
+    view.room = w;
+    if (changed && view.m) view.render();
+  }).observe(el);
+}
+const roomOf = (view, fallback) => (view.room ||= view.el.clientWidth || view.el.parentElement?.clientWidth || fallback);
+
 function textColor(kind, v, lo, hi) {
   if (!Number.isFinite(v)) return "#333";
   if (kind === "weights") return (v - lo) / (hi - lo || 1) < 0.6 ? "#fff" : "#111";
@@ -49,6 +66,11 @@ export class MatrixView {
       this.legend,
       this.table,
     );
+    trackWidth(this, this.el);
+  }
+
+  render() {
+    this.renderChart();
   }
 
   setMode(mode) {
@@ -98,7 +120,7 @@ export class MatrixView {
     const marginLeft = Math.min(110, 14 + longest * 7.5);
     const rotate = cols > 6 || Math.max(...colLabels.map((s) => s.length)) * cols > 48;
     const marginTop = rotate ? Math.min(90, 18 + Math.max(...colLabels.map((s) => s.length)) * 5.5) : 28;
-    const room = this.el.clientWidth || this.el.parentElement?.clientWidth || this.maxWidth;
+    const room = roomOf(this, this.maxWidth);
     const avail = Math.max(160, Math.min(this.maxWidth, room - 4)) - marginLeft - 8;
     const cell = Math.max(12, Math.min(58, Math.floor(avail / cols)));
     const showText = this.showText ?? (cell >= 40 && rows * cols <= 144);
@@ -209,6 +231,7 @@ export class LinesView {
     this.note = h("p", { class: "fig-note", hidden: true });
     this.chart = h("div", { class: "chart lines" });
     this.el = h("figure", { class: "lines-view" }, h("figcaption", null, h("span", { class: "fig-title" }, title)), this.note, this.chart);
+    trackWidth(this, this.el);
   }
 
   update({ data, n, tokens }) {
@@ -242,7 +265,7 @@ export class LinesView {
     const shown = f === null ? links : links.filter((l) => l.i === f);
     const idx = tokens.map((_, k) => k);
     const labelW = Math.min(120, 16 + Math.max(...tokens.map((t) => t.length)) * 7.5);
-    const room = this.el.clientWidth || 360;
+    const room = roomOf(this, 360);
     const middle = Math.max(60, Math.min(220, room - 2 * labelW - 4));
     const svg = Plot.plot({
       width: 2 * labelW + middle,

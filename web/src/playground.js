@@ -309,8 +309,10 @@ export function renderPlayground(root, compute, mechanisms) {
       });
       showError(null);
       last = { result, tokens: input.tokens, shape: input.shape };
+      const t0 = performance.now();
       renderTokens(input.tokens);
       renderResult();
+      output.dataset.renderMs = (performance.now() - t0).toFixed(1);
       const cs = `(${result.contextShape.join(", ")})`;
       summary.replaceChildren(
         h("span", null, P.summary(m, cs, result.ms.toFixed(2))),
@@ -336,8 +338,8 @@ export function renderPlayground(root, compute, mechanisms) {
     causal.checked = CAUSAL_BY_DEFAULT.has(mechanism.value);
     if (mechanism.value === "multihead-wrapper" && Number(dOut.value) > 4) dOut.value = "2";
   });
+  // "input" fires for text, number, select and checkbox controls alike (one recompute per change).
   form.addEventListener("input", schedule);
-  form.addEventListener("change", schedule);
   syncEnabled();
   schedule();
   return { schedule };
