@@ -50,13 +50,17 @@ TEST(GemmNT, AlphaBiasAndLargeMagnitudes) {
     GemmNTTester().m(7).n(t->simd_width - 1).k(40).magnitude(1e-15f).Test(*t);
   }
 }
-TEST(GemmNT, ProjectionShape) {  // x·Wᵀ + b of a 64-token, 96→80 nn.Linear, k long enough to need 3e-5
-  for (const KernelTable* t : all_tables()) GemmNTTester().m(64).n(80).k(200).bias(true).Test(*t);
+TEST(GemmNT, ProjectionShapeLongK) {  // x·Wᵀ + b with k past one cache block of k (256) and n past one of n
+  for (const KernelTable* t : all_tables()) {
+    GemmNTTester().m(64).n(80).k(300).bias(true).Test(*t);
+    GemmNTTester().m(9).n(300).k(530).alpha(0.5f).Test(*t);
+  }
 }
 TEST(GemmNT, RowSplitsAreBitwiseIdentical) {
   for (const KernelTable* t : all_tables()) {
     GemmNTTester().m(37).n(8 * t->simd_width + 2).k(29).bias(true).alpha(0.3f).TestSplits(*t);
     GemmNTTester().m(16).n(3).k(7).offset(1).pad(3).TestSplits(*t);
+    GemmNTTester().m(40).n(270).k(300).bias(true).TestSplits(*t);
   }
 }
 
@@ -87,12 +91,14 @@ TEST(GemmNN, LargeMagnitudesAndLongK) {
   for (const KernelTable* t : all_tables()) {
     GemmNNTester().m(7).n(t->simd_width + 1).k(40).magnitude(1e15f).Test(*t);
     GemmNNTester().m(33).n(70).k(300).Test(*t);
+    GemmNNTester().m(9).n(300).k(530).Test(*t);
   }
 }
 TEST(GemmNN, RowSplitsAreBitwiseIdentical) {
   for (const KernelTable* t : all_tables()) {
     GemmNNTester().m(37).n(8 * t->simd_width + 2).k(29).TestSplits(*t);
     GemmNNTester().m(16).n(3).k(7).offset(1).pad(3).TestSplits(*t);
+    GemmNNTester().m(40).n(270).k(300).TestSplits(*t);
   }
 }
 

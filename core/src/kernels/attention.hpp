@@ -1,34 +1,157 @@
-// attnkit — fused attention for one (batch, head): context = softmax(q·kᵀ·scale [+ causal])·v.
+// attnkit — fused attention for one (batch, head), flash-attention style:
+// context = softmax(q·kᵀ·scale [+ causal mask])·v without an (n_q, n_k) matrix.
+// Queries go in tiles of QT rows, keys in blocks of KB; per block: scores S = q·kᵀ·scale (QT, KB) in
+// registers tiles, then an online softmax (running max m, running sum l, rescale of the partial
+// context O by exp(m_old − m_new)), then O += P·v. Causal blocks right of a tile's diagonal are skipped.
+//
+// Thread invariance: tiles are aligned to absolute multiples of QT (a row range that starts inside a tile
+// computes the same partial tile), a row's key blocks depend only on its tile, and the micro-kernels
+// give each element its own fma chain, so each output row has the same bits for any row split.
 #pragma once
-#include <vector>
-#include "gemm.hpp"
-#include "softmax.hpp"
+#include <limits>
+
+#include "kernels.hpp"
+#include "microkernel.hpp"
 
 namespace attnkit::kernels {
 namespace {
 
-// Rows [row_begin, row_end) of the queries. Simple form: one query row at a time, its scores in a
-// per-thread buffer of n_k floats.
+template <class Arch> struct AttnTile {
+  // 48 × 64 at AVX2: k and v blocks (16 KB each) are reused by 8 row groups; S and O (12 KB each) stay in L1/L2.
+  static constexpr std::size_t QT = 8 * Tile<Arch>::MR;  // query rows per tile
+  static constexpr std::size_t KB = 4 * Tile<Arch>::NR;  // keys per block
+};
+
+// Rows [row_begin, row_end) of the queries.
+//   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d) ld_v    out: (n_q, d) ld_out
 template <class Arch>
 void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_end) {
   using F = vf<Arch>;
-  constexpr std::size_t W = F::size;
-  thread_local std::vector<float> scores;  // (n_k)
-  if (scores.size() < t.n_k) scores.resize(t.n_k);
-  for (std::size_t i = row_begin; i < row_end; ++i) {
-    const std::size_t kend = t.causal ? (i + 1 < t.n_k ? i + 1 : t.n_k) : t.n_k;
-    GemmNT g{t.q + i * t.ld_q, t.ld_q, t.k, t.ld_k, scores.data(), t.n_k, 1, kend, t.d, t.scale, nullptr};
-    gemm_nt_f32<Arch>(g, 0, 1);
-    softmax_row_f32<Arch>(scores.data(), kend);
-    float* o = t.out + i * t.ld_out;  // (d)
-    for (std::size_t c = 0; c < t.d; c += W) {
-      const std::size_t w = t.d - c < W ? t.d - c : W;
-      F acc(0.0f);
-      for (std::size_t j = 0; j < kend; ++j) {
-        const float* v = t.v + j * t.ld_v + c;
-        acc = xsimd::fma(F(scores[j]), w == W ? F::load_unaligned(v) : load_partial<Arch>(v, w, 0.0f), acc);
+  using TL = Tile<Arch>;
+  constexpr std::size_t W = TL::W, NB = TL::NB, NR = TL::NR, MR = TL::MR;
+  constexpr std::size_t QT = AttnTile<Arch>::QT, KB = AttnTile<Arch>::KB;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  if (row_begin >= row_end || t.d == 0) return;
+  const std::size_t d = t.d, dp = round_up(d, NR);  // O and packed v rows are padded to whole tiles
+
+  // Keys any row of [row_begin, row_end) can see; a causal tile sees up to its last row.
+  const std::size_t kmax = t.causal ? std::min(t.n_k, round_up(row_end, QT)) : t.n_k;
+  if (kmax == 0) {  // no keys: every row attends to nothing
+    for (std::size_t i = row_begin; i < row_end; ++i)
+      for (std::size_t c = 0; c < d; ++c) t.out[i * t.ld_out + c] = 0.0f;
+    return;
+  }
+
+  // Pack k as NR-key panels (d, NR) and v as (kmax, dp) rows, once per call, per thread.
+  thread_local AlignedFloats kbuf, vbuf, sbuf, obuf;
+  const std::size_t kpad = round_up(kmax, NR);
+  float* kp = grow(kbuf, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
+  float* vp = grow(vbuf, kmax * dp);  // (kmax, dp)
+  for (std::size_t j = 0; j < kpad; ++j) {
+    float* panel = kp + (j / NR) * d * NR + j % NR;
+    const float* krow = t.k + j * t.ld_k;
+    for (std::size_t p = 0; p < d; ++p) panel[p * NR] = j < kmax ? krow[p] : 0.0f;
+  }
+  for (std::size_t j = 0; j < kmax; ++j) {
+    const float* vrow = t.v + j * t.ld_v;
+    float* dst = vp + j * dp;
+    for (std::size_t c = 0; c < d; ++c) dst[c] = vrow[c];
+    for (std::size_t c = d; c < dp; ++c) dst[c] = 0.0f;
+  }
+  float* s = grow(sbuf, QT * KB);  // (QT, KB) scores, then weights
+  float* o = grow(obuf, QT * dp);  // (QT, dp) unnormalised context
+  alignas(64) float m[QT], l[QT], alpha[QT];
+
+  for (std::size_t tile = row_begin / QT * QT; tile < row_end; tile += QT) {
+    const std::size_t i0 = tile > row_begin ? tile : row_begin;       // first row computed here
+    const std::size_t i1 = tile + QT < row_end ? tile + QT : row_end;  // one past the last
+    const std::size_t rows = i1 - i0;
+    const std::size_t kend = t.causal ? std::min(t.n_k, tile + QT) : t.n_k;  // keys this tile sees
+    for (std::size_t r = 0; r < rows; ++r) {
+      m[r] = ninf;
+      l[r] = 0.0f;
+      for (std::size_t c = 0; c < dp; ++c) o[r * dp + c] = 0.0f;
+    }
+    for (std::size_t kb = 0; kb < kend; kb += KB) {
+      const std::size_t kn = kend - kb < KB ? kend - kb : KB;  // keys in this block
+      const std::size_t kn_pad = round_up(kn, NR);
+
+      // S = q·kᵀ·scale for the block: (rows, kn_pad); columns past kn hold q·0.
+      for (std::size_t r0 = 0; r0 < rows; r0 += MR) {
+        const std::size_t mr = rows - r0 < MR ? rows - r0 : MR;
+        const float* qrow[MR];
+        for (std::size_t r = 0; r < MR; ++r) qrow[r] = t.q + (i0 + r0 + (r < mr ? r : mr - 1)) * t.ld_q;
+        for (std::size_t jj = 0; jj < kn_pad; jj += NR) {
+          F acc[MR][NB];
+          for (std::size_t r = 0; r < MR; ++r)
+            for (std::size_t b = 0; b < NB; ++b) acc[r][b] = F(0.0f);
+          micro_fma<Arch, MR, NB>(qrow, kp + (kb + jj) / NR * d * NR, NR, d, acc);
+          const F sc(t.scale);
+          for (std::size_t r = 0; r < mr; ++r)
+            for (std::size_t b = 0; b < NB; ++b) (acc[r][b] * sc).store_aligned(s + (r0 + r) * KB + jj + b * W);
+        }
       }
-      if (w == W) acc.store_unaligned(o + c); else store_partial<Arch>(o + c, w, acc);
+
+      // Online softmax per row: mask, new running max, weights P = exp(S − m), rescale factor.
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t i = i0 + r;
+        const std::size_t see = t.causal ? std::min(i + 1, kend) : kend;  // keys < see are visible
+        const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;    // visible in this block
+        float* srow = s + r * KB;
+        for (std::size_t j = vis; j < kn_pad; ++j) srow[j] = ninf;
+        F vmax(ninf);
+        for (std::size_t j = 0; j < kn_pad; j += W) vmax = xsimd::max(vmax, F::load_aligned(srow + j));
+        const float bmax = hmax<Arch>(vmax);
+        const float mnew = bmax > m[r] ? bmax : m[r];
+        if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
+          for (std::size_t j = 0; j < kn_pad; ++j) srow[j] = 0.0f;
+          alpha[r] = 1.0f;
+          continue;
+        }
+        const F vm(mnew);
+        F vsum(0.0f);
+        for (std::size_t j = 0; j < kn_pad; j += W) {
+          const F e = exp_f32<Arch>(F::load_aligned(srow + j) - vm);
+          e.store_aligned(srow + j);
+          vsum += e;
+        }
+        // exp(0) is exactly 1, so a block that does not raise the max leaves O and l untouched.
+        alpha[r] = mnew == m[r] ? 1.0f : hmax<Arch>(exp_f32<Arch>(F(m[r] - mnew)));  // all lanes equal
+        l[r] = l[r] * alpha[r] + hsum<Arch>(vsum);
+        m[r] = mnew;
+      }
+
+      // O = alpha·O + P·v over the block's kn keys: (rows, dp) += (rows, kn)·(kn, dp).
+      for (std::size_t r0 = 0; r0 < rows; r0 += MR) {
+        const std::size_t mr = rows - r0 < MR ? rows - r0 : MR;
+        const float* prow[MR];
+        for (std::size_t r = 0; r < MR; ++r) prow[r] = s + (r0 + (r < mr ? r : mr - 1)) * KB;
+        for (std::size_t c0 = 0; c0 < dp; c0 += NR) {
+          F acc[MR][NB];
+          for (std::size_t r = 0; r < MR; ++r) {
+            const std::size_t rr = r0 + (r < mr ? r : mr - 1);
+            const F a(alpha[rr]);
+            for (std::size_t b = 0; b < NB; ++b) acc[r][b] = a * F::load_aligned(o + rr * dp + c0 + b * W);
+          }
+          micro_fma<Arch, MR, NB>(prow, vp + kb * dp + c0, dp, kn, acc);
+          for (std::size_t r = 0; r < mr; ++r)
+            for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_aligned(o + (r0 + r) * dp + c0 + b * W);
+        }
+      }
+    }
+
+    // out = O / l; a row that saw no key (l = 0) is all zeros.
+    for (std::size_t r = 0; r < rows; ++r) {
+      float* dst = t.out + (i0 + r) * t.ld_out;
+      const float* src = o + r * dp;
+      if (!(l[r] > 0.0f)) {
+        for (std::size_t c = 0; c < d; ++c) dst[c] = 0.0f;
+        continue;
+      }
+      const F vl(l[r]);
+      std::size_t c = 0;
+      for (; c + W <= d; c += W) (F::load_aligned(src + c) / vl).store_unaligned(dst + c);
+      if (c < d) store_partial<Arch>(dst + c, d - c, F::load_aligned(src + c) / vl);
     }
   }
 }

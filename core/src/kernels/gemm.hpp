@@ -1,51 +1,134 @@
-// attnkit — gemm_nt / gemm_nn over xsimd. Every C element is one fma chain over p = 0..k−1 in order,
-// whatever the row range, so results do not depend on how rows are split across threads.
+// attnkit — gemm_nt / gemm_nn: B packed per call into NR-column panels (per thread), A read in place,
+// MR × NR register tiles (microkernel.hpp). k is blocked by KC for cache; a block continues the
+// previous block's sums stored in C, so every C element is still one fma chain over p = 0..k−1 in order,
+// whatever the row range: results do not depend on how rows are split across threads.
 #pragma once
 #include "kernels.hpp"
-#include "simd_math.hpp"
+#include "microkernel.hpp"
 
 namespace attnkit::kernels {
 namespace {
 
+constexpr std::size_t kGemmKC = 256;  // k per packed block: an NR × KC panel (16 KB at NR 16) stays in L1
+constexpr std::size_t kGemmNC = 256;  // columns per packed block: KC × NC (256 KB) stays in L2
+constexpr std::size_t kGemmMC = 96;   // rows per block: MC × KC of A (96 KB) stays in L2
+
+// One (mr ≤ MR, nr ≤ NR) tile of C over one k block: start from 0 (first block) or from C, add the
+// block's products, and on the last block apply alpha and bias. Partial tiles run the full-tile
+// arithmetic (rows repeated, columns zero-padded) and store only their part.
+template <class Arch>
+inline void gemm_tile(const float* a, std::size_t lda, std::size_t mr, const float* bpanel, std::size_t kc, float* c,
+                      std::size_t ldc, std::size_t nr, bool first, bool last, float alpha, const float* bias) {
+  using F = vf<Arch>;
+  using T = Tile<Arch>;
+  constexpr std::size_t W = T::W, NB = T::NB, NR = T::NR, MR = T::MR;
+  const bool full = mr == MR && nr == NR;
+  const float* arow[MR];
+  for (std::size_t r = 0; r < MR; ++r) arow[r] = a + (r < mr ? r : mr - 1) * lda;
+  F acc[MR][NB];
+  for (std::size_t r = 0; r < MR; ++r)
+    for (std::size_t b = 0; b < NB; ++b) {
+      const std::size_t w = nr > b * W ? nr - b * W : 0;  // valid lanes of this vector
+      acc[r][b] = first || r >= mr ? F(0.0f)
+                  : full           ? F::load_unaligned(c + r * ldc + b * W)
+                                   : load_partial<Arch>(c + r * ldc + b * W, w < W ? w : W, 0.0f);
+    }
+  micro_fma<Arch, MR, NB>(arow, bpanel, NR, kc, acc);
+  if (last) {
+    const F va(alpha);
+    for (std::size_t b = 0; b < NB; ++b) {
+      if (bias) {
+        const std::size_t w = nr > b * W ? nr - b * W : 0;
+        const F vb = w >= W ? F::load_unaligned(bias + b * W) : load_partial<Arch>(bias + b * W, w, 0.0f);
+        for (std::size_t r = 0; r < MR; ++r) acc[r][b] = xsimd::fma(va, acc[r][b], vb);
+      } else {
+        for (std::size_t r = 0; r < MR; ++r) acc[r][b] = va * acc[r][b];
+      }
+    }
+  }
+  if (full) {
+    for (std::size_t r = 0; r < MR; ++r)
+      for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_unaligned(c + r * ldc + b * W);
+  } else {
+    alignas(64) float tmp[MR * NR];
+    for (std::size_t r = 0; r < MR; ++r)
+      for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_aligned(tmp + r * NR + b * W);
+    for (std::size_t r = 0; r < mr; ++r)
+      for (std::size_t j = 0; j < nr; ++j) c[r * ldc + j] = tmp[r * NR + j];
+  }
+}
+
+// Shared driver. pack(bp, j0, nc, p0, kc) fills panels bp[(jj / NR)·kc·NR + p·NR + jj % NR] with
+// B(j0 + jj, p0 + p), zero beyond n.
+template <class Arch, class Pack>
+void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n, std::size_t k,
+                 float alpha, const float* bias, std::size_t row_begin, std::size_t row_end, Pack&& pack) {
+  constexpr std::size_t NR = Tile<Arch>::NR, MR = Tile<Arch>::MR;
+  if (row_begin >= row_end || n == 0) return;
+  if (k == 0) {  // empty sum: C = bias
+    for (std::size_t i = row_begin; i < row_end; ++i)
+      for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
+    return;
+  }
+  thread_local AlignedFloats packed;
+  float* bp = grow(packed, kGemmNC * kGemmKC);
+  for (std::size_t j0 = 0; j0 < n; j0 += kGemmNC) {
+    const std::size_t nc = n - j0 < kGemmNC ? n - j0 : kGemmNC;
+    for (std::size_t p0 = 0; p0 < k; p0 += kGemmKC) {
+      const std::size_t kc = k - p0 < kGemmKC ? k - p0 : kGemmKC;
+      pack(bp, j0, nc, p0, kc);
+      // Rows in blocks of MC (their A rows stay in L2) × panels (one NR × kc B panel stays in L1).
+      for (std::size_t ic = row_begin; ic < row_end; ic += kGemmMC) {
+        const std::size_t ic_end = row_end - ic < kGemmMC ? row_end : ic + kGemmMC;
+        for (std::size_t jj = 0; jj < nc; jj += NR)
+          for (std::size_t i0 = ic; i0 < ic_end; i0 += MR)
+            gemm_tile<Arch>(a + i0 * lda + p0, lda, ic_end - i0 < MR ? ic_end - i0 : MR, bp + jj * kc, kc,
+                            c + i0 * ldc + j0 + jj, ldc, nc - jj < NR ? nc - jj : NR, p0 == 0, p0 + kc == k, alpha,
+                            bias ? bias + j0 + jj : nullptr);
+      }
+    }
+  }
+}
+
 // C = alpha · A·Bᵀ + bias      A: (m, k)  B: (n, k)  C: (m, n)
 template <class Arch>
 void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
-  using F = vf<Arch>;
-  constexpr std::size_t W = F::size;
-  const std::size_t kv = g.k - g.k % W;
-  for (std::size_t i = row_begin; i < row_end; ++i) {
-    const float* a = g.a + i * g.lda;  // (k)
-    float* c = g.c + i * g.ldc;        // (n)
-    for (std::size_t j = 0; j < g.n; ++j) {
-      const float* b = g.b + j * g.ldb;  // (k)
-      F acc(0.0f);
-      for (std::size_t p = 0; p < kv; p += W) acc = xsimd::fma(F::load_unaligned(a + p), F::load_unaligned(b + p), acc);
-      if (kv < g.k) acc = xsimd::fma(load_partial<Arch>(a + kv, g.k - kv, 0.0f), load_partial<Arch>(b + kv, g.k - kv, 0.0f), acc);
-      c[j] = g.alpha * hsum<Arch>(acc) + (g.bias ? g.bias[j] : 0.0f);
-    }
-  }
+  constexpr std::size_t NR = Tile<Arch>::NR;
+  gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
+                    [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
+                      // Transpose NR rows of B at a time into one (kc, NR) panel.
+                      for (std::size_t jj = 0; jj < nc; jj += NR) {
+                        float* panel = bp + jj * kc;
+                        const std::size_t nr = nc - jj < NR ? nc - jj : NR;
+                        for (std::size_t q = 0; q < NR; ++q) {
+                          if (q < nr) {
+                            const float* brow = g.b + (j0 + jj + q) * g.ldb + p0;
+                            for (std::size_t p = 0; p < kc; ++p) panel[p * NR + q] = brow[p];
+                          } else {
+                            for (std::size_t p = 0; p < kc; ++p) panel[p * NR + q] = 0.0f;
+                          }
+                        }
+                      }
+                    });
 }
 
 // C = A·B      A: (m, k)  B: (k, n)  C: (m, n)
 template <class Arch>
 void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
-  using F = vf<Arch>;
-  constexpr std::size_t W = F::size;
-  for (std::size_t i = row_begin; i < row_end; ++i) {
-    const float* a = g.a + i * g.lda;  // (k)
-    float* c = g.c + i * g.ldc;        // (n)
-    for (std::size_t j = 0; j < g.n; j += W) {
-      const std::size_t w = g.n - j < W ? g.n - j : W;
-      F acc(0.0f);
-      if (w == W) {
-        for (std::size_t p = 0; p < g.k; ++p) acc = xsimd::fma(F(a[p]), F::load_unaligned(g.b + p * g.ldb + j), acc);
-        acc.store_unaligned(c + j);
-      } else {
-        for (std::size_t p = 0; p < g.k; ++p) acc = xsimd::fma(F(a[p]), load_partial<Arch>(g.b + p * g.ldb + j, w, 0.0f), acc);
-        store_partial<Arch>(c + j, w, acc);
-      }
-    }
-  }
+  constexpr std::size_t NR = Tile<Arch>::NR;
+  gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end,
+                    [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
+                      for (std::size_t jj = 0; jj < nc; jj += NR) {
+                        float* panel = bp + jj * kc;
+                        const std::size_t nr = nc - jj < NR ? nc - jj : NR;
+                        for (std::size_t p = 0; p < kc; ++p) {
+                          const float* brow = g.b + (p0 + p) * g.ldb + j0 + jj;
+                          std::size_t q = 0;
+                          for (; q < nr; ++q) panel[p * NR + q] = brow[q];
+                          for (; q < NR; ++q) panel[p * NR + q] = 0.0f;
+                        }
+                      }
+                    });
 }
 
 }  // namespace

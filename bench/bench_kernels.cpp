@@ -1,0 +1,128 @@
+// attnkit — kernel benchmarks: each kernel of each available table (AVX-512, AVX2+FMA, SSE2) at the
+// shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
+// Counters: FLOPS (useful flops per second: causal attention counts only the visible half) and
+// bytes_per_second (the operands read and written once).
+//   ./attnkit_bench_kernels --benchmark_filter=attention --benchmark_repetitions=5 --benchmark_report_aggregates_only
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attnkit/parallel.hpp"
+#include "kernels/kernels.hpp"
+
+namespace {
+
+using attnkit::kernels::KernelTable;
+
+std::vector<float> random_floats(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+// Runs kernel rows [0, m) on `threads` threads, one contiguous row range each.
+template <class Fn>
+void rows_on_threads(std::size_t m, std::size_t threads, Fn&& fn) {
+  attnkit::parallel_for(threads, threads, [&](std::size_t ith, std::size_t nth) {
+    std::size_t b, e;
+    attnkit::split_range(m, ith, nth, b, e);
+    fn(b, e);
+  });
+}
+
+void set_rates(benchmark::State& state, double flops, double bytes) {
+  state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes * double(state.iterations())));
+}
+
+// C2 projections: x (1024, 768) · W (768, 768)ᵀ + b; the fused q|k|v projection is n = 2304.
+void gemm_nt(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n, std::size_t k) {
+  const std::size_t threads = state.range(0);
+  auto a = random_floats(m * k, 1), b = random_floats(n * k, 2), bias = random_floats(n, 3);
+  std::vector<float> c(m * n);
+  const attnkit::kernels::GemmNT g{a.data(), k, b.data(), k, c.data(), n, m, n, k, 1.0f, bias.data()};
+  for (auto _ : state) {
+    rows_on_threads(m, threads, [&](std::size_t lo, std::size_t hi) { t->gemm_nt_f32(g, lo, hi); });
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_rates(state, 2.0 * m * n * k, 4.0 * (m * k + n * k + m * n));
+}
+
+void gemm_nn(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n, std::size_t k) {
+  const std::size_t threads = state.range(0);
+  auto a = random_floats(m * k, 1), b = random_floats(k * n, 2);
+  std::vector<float> c(m * n);
+  const attnkit::kernels::GemmNN g{a.data(), k, b.data(), n, c.data(), n, m, n, k};
+  for (auto _ : state) {
+    rows_on_threads(m, threads, [&](std::size_t lo, std::size_t hi) { t->gemm_nn_f32(g, lo, hi); });
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_rates(state, 2.0 * m * n * k, 4.0 * (m * k + k * n + m * n));
+}
+
+// The explain path's softmax over one head's (1024, 1024) scores.
+void softmax(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n) {
+  const std::size_t threads = state.range(0);
+  const auto x0 = random_floats(m * n, 4);
+  std::vector<float> x = x0;
+  const attnkit::kernels::Softmax s{x.data(), n, m, n};
+  for (auto _ : state) {
+    rows_on_threads(m, threads, [&](std::size_t lo, std::size_t hi) { t->softmax_f32(s, lo, hi); });
+    benchmark::DoNotOptimize(x.data());
+  }
+  set_rates(state, 4.0 * m * n, 8.0 * m * n);  // max, sub+exp (counted as 1), sum, divide
+}
+
+// All h heads of C2 (n 1024, d_head 64) read in place from (n, h·d_head) q, k, v, like the mechanism.
+void attention(benchmark::State& state, const KernelTable* t, std::size_t n, std::size_t heads, std::size_t dh,
+               bool causal) {
+  const std::size_t threads = state.range(0), ld = heads * dh;
+  auto q = random_floats(n * ld, 5), k = random_floats(n * ld, 6), v = random_floats(n * ld, 7);
+  std::vector<float> out(n * ld);
+  for (auto _ : state) {
+    // Work split over heads: each task takes whole heads (one packing of k, v per head).
+    attnkit::parallel_for(heads, threads, [&](std::size_t h, std::size_t) {
+      const attnkit::kernels::Attention a{q.data() + h * dh, ld, k.data() + h * dh, ld, v.data() + h * dh, ld,
+                                          out.data() + h * dh, ld, n, n, dh, 0.125f, causal};
+      t->attention_f32(a, 0, n);
+    });
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double pairs = causal ? double(n) * (n + 1) / 2 : double(n) * n;
+  set_rates(state, 4.0 * pairs * dh * heads, 4.0 * 4 * n * ld);
+}
+
+void register_all() {
+  std::size_t count = 0;
+  const KernelTable* const* tables = attnkit::kernels::available_tables(&count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const KernelTable* t = tables[i];
+    const std::string isa = t->isa;
+    auto threads = [](benchmark::internal::Benchmark* b) { b->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond); };
+    threads(benchmark::RegisterBenchmark(("gemm_nt/" + isa + "/C2_proj_1024x768x768").c_str(), gemm_nt, t, 1024, 768, 768));
+    threads(benchmark::RegisterBenchmark(("gemm_nt/" + isa + "/C2_qkv_1024x2304x768").c_str(), gemm_nt, t, 1024, 2304, 768));
+    threads(benchmark::RegisterBenchmark(("gemm_nt/" + isa + "/C2_scores_1024x1024x64").c_str(), gemm_nt, t, 1024, 1024, 64));
+    threads(benchmark::RegisterBenchmark(("gemm_nn/" + isa + "/C2_1024x768x768").c_str(), gemm_nn, t, 1024, 768, 768));
+    threads(benchmark::RegisterBenchmark(("gemm_nn/" + isa + "/C2_context_1024x64x1024").c_str(), gemm_nn, t, 1024, 64, 1024));
+    threads(benchmark::RegisterBenchmark(("softmax/" + isa + "/C2_1024x1024").c_str(), softmax, t, 1024, 1024));
+    threads(benchmark::RegisterBenchmark(("attention/" + isa + "/C2_causal_n1024_h12_d64").c_str(), attention, t, 1024, 12, 64, true));
+    threads(benchmark::RegisterBenchmark(("attention/" + isa + "/C2_full_n1024_h12_d64").c_str(), attention, t, 1024, 12, 64, false));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  register_all();
+  benchmark::AddCustomContext("best_isa", attnkit::kernels::table().isa);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
