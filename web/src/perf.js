@@ -40,6 +40,7 @@ export function renderPerf(root, makeCompute) {
     h("div", { class: "perf-progress" }, bar, status),
     h("div", { class: "table-scroll" }, h("table", { class: "perf-table", id: "perf-table" }, h("thead", null, h("tr", null, P.cols.map((c) => h("th", { scope: "col" }, c)))), tbody)),
     h("p", { class: "help" }, P.flopsNote),
+    h("p", { class: "help" }, P.smallNote),
   );
 
   let busy = false;
@@ -59,7 +60,7 @@ export function renderPerf(root, makeCompute) {
               bar.value = (p.i / p.n) * 0.5;
               status.textContent = P.phaseWasm(c.name, p.i + 1, p.n);
             } else {
-              bar.value = 0.5;
+              bar.value = 0.5 + 0.5 * (p.f ?? 0);
               status.textContent = P.phaseRef(c.name);
             }
           },

@@ -144,12 +144,16 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
     hd = dOut / h;
     Q = alloc(h, hd); K = alloc(h, hd); V = alloc(h, hd);
     splitHeads(linear(x, rows, dIn, p("W_query.weight"), dOut, pb("W_query.bias")), b, n, dOut, h, hd, Q);
+    opts.onProgress?.(0.2);
     splitHeads(linear(x, rows, dIn, p("W_key.weight"), dOut, pb("W_key.bias")), b, n, dOut, h, hd, K);
+    opts.onProgress?.(0.4);
     splitHeads(linear(x, rows, dIn, p("W_value.weight"), dOut, pb("W_value.bias")), b, n, dOut, h, hd, V);
   } else {
     throw new Error(`unknown mechanism '${mechanism}'; expected one of ${MECHANISMS.join(", ")}`);
   }
 
+  const report = opts.onProgress || (() => {});
+  report(0.6); // the projections are ~60–75% of the work at the benchmark sizes
   const keep = !!opts.intermediates;
   const nn = n * n;
   const scale = mechanism === "simplified" ? 1 : 1 / Math.sqrt(hd);
@@ -204,7 +208,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
         for (let j = 0; j < limit; j++) weights[wo + j] = row[j] / sum;
       }
     }
-    if (opts.onProgress && (bh & 7) === 7) opts.onProgress((bh + 1) / (b * h));
+    if ((bh & 3) === 3) report(0.6 + (0.35 * (bh + 1)) / (b * h));
   }
 
   let used = weights;
@@ -233,6 +237,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
     }
 
   let context = concat;
+  report(0.95);
   if (mechanism === "multihead") context = linear(concat, rows, width, p("out_proj.weight"), width, pb("out_proj.bias"));
 
   const hs = [b, h, n, hd];

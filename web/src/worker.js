@@ -107,7 +107,7 @@ function bench(ak, msg, progress) {
       let ref;
       for (let r = 0; r < refRuns; r++) {
         const t0 = performance.now();
-        ref = referenceForward("multihead", cfg, sd, x, shape, {});
+        ref = referenceForward("multihead", cfg, sd, x, shape, refRuns === 1 ? { onProgress: (f) => progress({ phase: "reference", f }) } : {});
         refTimes.push(performance.now() - t0);
       }
       result.refMs = median(refTimes);
