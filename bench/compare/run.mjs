@@ -33,13 +33,14 @@ function parseArgs(argv) {
     configs: ['C1', 'C2', 'C3', 'C4'], threads: [1, 2], wasmConfigs: null, quick: false,
     browser: true, native: true, node: true, out: join(root, 'bench', 'results', 'latest.json'),
   };
+  let explicitConfigs = false;
   const list = (v, what) => {
     if (v === undefined || v.startsWith('--')) throw new Error(`${what} needs a value`);
     return v.split(',').map((s) => s.trim()).filter(Boolean);
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--configs') o.configs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name);
+    if (a === '--configs') { o.configs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name); explicitConfigs = true; }
     else if (a === '--wasm-configs') o.wasmConfigs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name);
     else if (a === '--threads') {
       o.threads = list(argv[++i], a).map(Number);
@@ -56,6 +57,7 @@ function parseArgs(argv) {
   }
   // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
   // wasm runs take tens of seconds each; the issue's C4 target is native.
+  if (o.quick && !explicitConfigs) o.configs = o.configs.filter((c) => c !== 'C4');
   if (!o.wasmConfigs) o.wasmConfigs = o.configs.filter((c) => c !== 'C4');
   else o.wasmConfigs = o.wasmConfigs.filter((c) => o.configs.includes(c));
   return o;
