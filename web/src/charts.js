@@ -118,12 +118,16 @@ export class MatrixView {
       : { type: "diverging", scheme: "puor", pivot: 0, symmetric: true, domain: [Math.min(lo, 0), Math.max(hi, 0)], label: S.legendValue };
     const longest = Math.max(...rowLabels.map((s) => s.length), 1);
     const marginLeft = Math.min(110, 14 + longest * 7.5);
-    const rotate = cols > 6 || Math.max(...colLabels.map((s) => s.length)) * cols > 48;
-    const marginTop = rotate ? Math.min(90, 18 + Math.max(...colLabels.map((s) => s.length)) * 5.5) : 28;
     const room = roomOf(this, this.maxWidth);
     const avail = Math.max(160, Math.min(this.maxWidth, room - 4)) - marginLeft - 8;
-    const cell = Math.max(12, Math.min(58, Math.floor(avail / cols)));
-    const showText = this.showText ?? (cell >= 40 && rows * cols <= 144);
+    const cell = Math.max(12, Math.min(cols <= 4 ? 68 : 58, Math.floor(avail / cols)));
+    const maxCol = Math.max(...colLabels.map((s) => s.length));
+    const rotate = maxCol * 7.2 > cell;
+    const marginTop = rotate ? Math.min(90, 18 + maxCol * 5.5) : 28;
+    // Numbers inside the cells only when they fit (≈0.6 em per character).
+    const chars = Math.max(...cells.map((c) => fmt(c.v, this.decimals).length));
+    const fontSize = cell >= 56 ? 12 : 10.5;
+    const showText = this.showText ?? (chars * fontSize * 0.6 + 6 <= cell && rows * cols <= 196);
     const title = (d) => S.cellTitle(rowLabels[d.i], colLabels[d.j], fmt(d.v, this.decimals));
     const svg = Plot.plot({
       width: marginLeft + cols * cell + 8,
@@ -145,7 +149,7 @@ export class MatrixView {
               y: "i",
               text: (d) => fmt(d.v, this.decimals),
               fill: (d) => textColor(this.kind, d.v, weights ? 0 : lo, hi),
-              fontSize: cell >= 52 ? 12 : 10.5,
+              fontSize,
               pointerEvents: "none",
               ariaHidden: "true",
             })

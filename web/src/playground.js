@@ -98,7 +98,7 @@ export function renderPlayground(root, compute, mechanisms) {
   const error = h("p", { class: "error", id: "pg-error", role: "status", "aria-live": "polite", hidden: true });
   const progress = h("div", { class: "progress", hidden: true, role: "progressbar", "aria-label": P.computing }, h("div", { class: "bar" }), h("span", null, P.computing));
   const summary = h("p", { class: "summary", id: "pg-summary", "aria-live": "polite" });
-  const tokenStrip = h("div", { class: "tokens", role: "list", "aria-label": P.tokensLabel });
+  const tokenStrip = h("div", { class: "tokens", role: "group", "aria-label": P.tokensLabel });
   const headGroup = h("div", { class: "segmented", role: "radiogroup", "aria-label": P.headSelect, id: "pg-heads-select" });
   const batchGroup = h("div", { class: "segmented", role: "radiogroup", "aria-label": P.batchSelect, id: "pg-batch-select", hidden: true });
   const weightsView = new MatrixView({ title: P.weightsTitle, name: "pg-weights", kind: "weights" });
@@ -197,7 +197,7 @@ export function renderPlayground(root, compute, mechanisms) {
   function renderTokens(tokens) {
     tokenStrip.replaceChildren(
       ...tokens.map((t, k) => {
-        const b = h("button", { type: "button", class: "token", role: "listitem", dataset: { index: k }, text: t });
+        const b = h("button", { type: "button", class: "token", dataset: { index: k }, text: t });
         const on = () => setFocus(k);
         const off = () => setFocus(null);
         b.addEventListener("pointerenter", on);
