@@ -591,4 +591,24 @@ TEST(GoldenRef, StateDictWithTheMaskBufferLoads) {
                            kRefRel, "context"));
 }
 
+// The wrapper's dump has one mask per head module: heads.0.mask, heads.0.W_query.weight, ...
+TEST(GoldenRef, WrapperStateDictWithPerHeadMaskBuffersLoads) {
+  const json g = golden::load("ref_mha_wrapper_b2_t5_din4_dout2_h3.json");
+  const json& cfg = g.at("config");
+  const std::size_t heads = cfg.at("num_heads"), ctx = cfg.at("context_length");
+  Tensor mask({ctx, ctx});
+  for (std::size_t i = 0; i < ctx; ++i)
+    for (std::size_t j = i + 1; j < ctx; ++j) mask.data[i * ctx + j] = 1.0f;
+  StateDict sd;
+  for (std::size_t h = 0; h < heads; ++h) {
+    const std::string p = "heads." + std::to_string(h) + ".";
+    sd.emplace_back(p + "mask", mask);
+    for (const char* n : {"W_query", "W_key", "W_value"})
+      sd.emplace_back(p + n + ".weight", golden::tensor(g.at("weights").at(p + n)));
+  }
+  Module m(config(Mechanism::multihead_wrapper, cfg.at("d_in"), cfg.at("d_out_per_head"), heads, ctx), sd);
+  EXPECT_TRUE(golden::near(m.forward(golden::tensor(g.at("inputs"))).context, golden::array(g.at("output")), kRefAbs,
+                           kRefRel, "context"));
+}
+
 }  // namespace

@@ -79,6 +79,8 @@ Config config_of(const Case& c) {
   cfg.qkv_bias = c.qkv_bias;
   cfg.causal_route = c.route;
   cfg.seed = c.seed;
+  // A mask buffer longer than the input (the classes slice it to num_tokens) on every other case.
+  cfg.context_length = c.seed % 2 ? c.n + 3 : 0;
   return cfg;
 }
 
@@ -121,6 +123,12 @@ std::vector<Case> cases() {
   // Causal on a mechanism whose class has no mask (the seed's §3.5 applies the mask to SelfAttention_v2).
   out.push_back({Mechanism::self, 1, 17, 7, 15, 1, true, true, CausalRoute::neg_inf, 101});
   out.push_back({Mechanism::self, 0, 16, 16, 16, 1, true, false, CausalRoute::renormalise, 102});
+  // Simplified attention with the causal mask (the seed's §3.5 mask applies to any scores).
+  out.push_back({Mechanism::simplified, 3, 17, 16, 16, 1, true, false, CausalRoute::neg_inf, 104});
+  out.push_back({Mechanism::simplified, 0, 9, 8, 8, 1, true, false, CausalRoute::renormalise, 105});
+  // The wrapper without the mask, and with one token.
+  out.push_back({Mechanism::multihead_wrapper, 3, 15, 7, 8, 3, false, true, CausalRoute::neg_inf, 106});
+  out.push_back({Mechanism::multihead_wrapper, 0, 1, 7, 8, 5, std::nullopt, true, CausalRoute::neg_inf, 107});
   // The benchmark shapes' head layout at a small size: 12 heads of 64.
   out.push_back({Mechanism::multihead, 2, 33, 96, 64, 12, true, false, CausalRoute::neg_inf, 103});
   return out;
@@ -201,6 +209,51 @@ TEST_P(ReferenceCase, DrawnParametersHaveTheSeedsNamesAndAreTheOnesUsed) {
     EXPECT_EQ(m.d_out_total(), want.width);
   EXPECT_EQ(m.num_heads(), want.h);
   EXPECT_EQ(m.causal(), spec.causal);
+}
+
+// ForwardResult::intermediates lists the documented steps, in the order computed (mechanisms.hpp).
+TEST_P(ReferenceCase, IntermediatesAreTheDocumentedStepsInOrder) {
+  const Case& c = GetParam();
+  const ref::Spec spec = spec_of(c);
+  std::vector<std::string> want = {"queries", "keys", "values", "scores", "scaled_scores"};
+  if (spec.causal) want.push_back(c.route == CausalRoute::neg_inf ? "masked_scores" : "unmasked_weights");
+  want.push_back("weights");
+  if (c.mechanism == Mechanism::multihead) want.push_back("context_before_out_proj");
+  want.push_back("context");
+  ref::Rng rng(c.seed);
+  Module m(config_of(c));
+  ForwardOptions o;
+  o.intermediates = true;
+  const ForwardResult r = m.forward(ref::random_tensor(rng, batch_shape(c, {c.n, c.d_in}), -1.0, 1.0), o);
+  std::vector<std::string> got;
+  for (const auto& kv : r.intermediates) got.push_back(kv.first);
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(r.weights.empty()) << "weights are returned only when asked for";
+}
+
+// Unbatched input is a batch of one with the batch dimension dropped; every batch element is computed
+// as if alone (each output element accumulates in a fixed order whatever the rows around it).
+TEST_P(ReferenceCase, BatchElementsAreIndependentAndUnbatchedIsBatchOfOne) {
+  const Case& c = GetParam();
+  ref::Rng rng(c.seed + 7);
+  const std::size_t b = 3;
+  const Tensor x = ref::random_tensor(rng, {b, c.n, c.d_in}, -1.0, 1.0);
+  Module m(config_of(c));
+  ForwardOptions o;
+  o.return_weights = true;
+  const ForwardResult all = m.forward(x, o);
+  const std::size_t per_x = c.n * c.d_in, per_ctx = all.context.numel() / b, per_w = all.weights.numel() / b;
+  for (std::size_t bi = 0; bi < b; ++bi) {
+    const Tensor xi({c.n, c.d_in}, golden::slice(x, bi * per_x, per_x));
+    const ForwardResult alone = m.forward(xi, o);
+    EXPECT_EQ(alone.context.shape, Shape(all.context.shape.begin() + 1, all.context.shape.end()));
+    EXPECT_EQ(alone.weights.shape, Shape(all.weights.shape.begin() + 1, all.weights.shape.end()));
+    EXPECT_EQ(alone.context.data, golden::slice(all.context, bi * per_ctx, per_ctx)) << "batch " << bi;
+    EXPECT_EQ(alone.weights.data, golden::slice(all.weights, bi * per_w, per_w)) << "batch " << bi;
+    const ForwardResult fast_alone = m.forward(Tensor({1, c.n, c.d_in}, xi.data));
+    const ForwardResult fast_unbatched = m.forward(xi);
+    EXPECT_EQ(fast_alone.context.data, fast_unbatched.context.data) << "batch " << bi;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Random, ReferenceCase, ::testing::ValuesIn(cases()),
