@@ -90,10 +90,13 @@ export async function runBrowser({ peers, configs, threads, quick, refDir, log =
   try {
     for (const t of threads) {
       for (const peer of peers) {
+        // The plain JavaScript loop is the bar for C1 only, single-threaded.
+        const cfgs = peer === 'plain-js' ? configs.filter((c) => c === 'C1') : configs;
+        if (!cfgs.length || (peer === 'plain-js' && t !== 1)) continue;
         const page = await context.newPage();
         const errors = [];
         page.on('pageerror', (e) => errors.push(String(e.message || e)));
-        const url = `http://127.0.0.1:${port}/?peer=${peer}&threads=${t}&configs=${configs.join(',')}&quick=${quick ? 1 : 0}`;
+        const url = `http://127.0.0.1:${port}/?peer=${peer}&threads=${t}&configs=${cfgs.join(',')}&quick=${quick ? 1 : 0}`;
         try {
           await page.goto(url);
           await page.waitForFunction(() => window.__done === true, null, { timeout: timeoutMs, polling: 250 });

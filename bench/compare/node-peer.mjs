@@ -1,5 +1,5 @@
 // One comparison cell in its own Node process (clean thread pools, and a peak memory of its own):
-//   node bench/compare/node-peer.mjs --peer attnkit-wasm|ort-node|ort-web|tfjs-wasm --config C2 --threads 1
+//   node bench/compare/node-peer.mjs --peer attnkit-wasm|ort-node|ort-web|tfjs-wasm|plain-js --config C2 --threads 1
 //        [--quick] [--ref-out FILE] [--ref-in FILE]
 // --ref-out writes this peer's output (float32, raw) so later cells can be checked against it; --ref-in
 // checks this peer's output against such a file before timing (relative error ≤ 1e-4, else no timing).
@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { config, makeStateDict, makeInput, relativeError } from './configs.mjs';
 import { measure, budget } from './timing.mjs';
-import { attnkitPeer, ortPeer, tfjsPeer } from './peers.mjs';
+import { attnkitPeer, ortPeer, tfjsPeer, plainJsPeer } from './peers.mjs';
 
 export const TOLERANCE = 1e-4;
 
@@ -57,8 +57,10 @@ async function makePeer(name, c, sd, x, threads) {
       const p = tfjsPeer(tf, c, sd, x);
       return { ...p, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') } };
     }
+    case 'plain-js':
+      return plainJsPeer(c, sd, x);
     default:
-      throw new Error(`unknown peer '${name}'; expected attnkit-wasm, ort-node, ort-web or tfjs-wasm`);
+      throw new Error(`unknown peer '${name}'; expected attnkit-wasm, ort-node, ort-web, tfjs-wasm or plain-js`);
   }
 }
 

@@ -1,10 +1,10 @@
 // The browser side of the comparison, loaded by the page browser.mjs serves:
-//   /?peer=attnkit-wasm|ort-web|tfjs-wasm&threads=N&configs=C1,C2&quick=0|1
+//   /?peer=attnkit-wasm|ort-web|tfjs-wasm|plain-js&threads=N&configs=C1,C2&quick=0|1
 // Each cell: build the peer, check its output against attnkit's (the /ref/<config>.bin the Node run
 // wrote) to 1e-4, then time it. Results go to window.__results; window.__done is set at the end.
 import { config, makeStateDict, makeInput, relativeError } from './configs.mjs';
 import { measure, budget } from './timing.mjs';
-import { attnkitPeer, ortPeer, tfjsPeer } from './peers.mjs';
+import { attnkitPeer, ortPeer, tfjsPeer, plainJsPeer } from './peers.mjs';
 
 const TOLERANCE = 1e-4;
 const params = new URLSearchParams(location.search);
@@ -44,6 +44,8 @@ async function library() {
     await tf.setBackend('wasm');
     await tf.ready();
     lib = { tf, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') } };
+  } else if (peerName === 'plain-js') {
+    lib = { info: {} };
   } else {
     throw new Error(`unknown peer '${peerName}'`);
   }
@@ -60,6 +62,7 @@ async function cell(name) {
     let peer;
     if (peerName === 'attnkit-wasm') peer = attnkitPeer(l.ak, c, sd, x, threads);
     else if (peerName === 'ort-web') peer = await ortPeer(l.ort, await fetchBytes(`/model/${c.name}.onnx`), c, x, threads, { executionProviders: ['wasm'] });
+    else if (peerName === 'plain-js') peer = plainJsPeer(c, sd, x);
     else peer = tfjsPeer(l.tf, c, sd, x);
     const y = Float32Array.from(await peer.run());
     const refBytes = await fetchBytes(`/ref/${c.name}.bin`);

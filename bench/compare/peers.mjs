@@ -75,3 +75,60 @@ export function tfjsPeer(tf, c, sd, x) {
     dispose: () => tf.dispose([Wq, Wk, Wv, Wo, bo, mask, scale, xt]),
   };
 }
+
+/**
+ * A plain JavaScript loop (Float32Arrays allocated once, no SIMD, no wasm): the bar for C1 "from JavaScript".
+ * Only sensible for tiny configs.
+ */
+export function plainJsPeer(c, sd, x) {
+  const { batch: B, tokens: N, dIn, dOut: D, heads: H } = c;
+  const hd = D / H, scale = 1 / Math.sqrt(hd);
+  const Wq = sd['W_query.weight'].data, Wk = sd['W_key.weight'].data, Wv = sd['W_value.weight'].data;
+  const Wo = sd['out_proj.weight'].data, bo = sd['out_proj.bias'].data;
+  const q = new Float32Array(B * N * D), k = new Float32Array(B * N * D), v = new Float32Array(B * N * D);
+  const ctx = new Float32Array(B * N * D), w = new Float32Array(N);
+  const run = () => {
+    const y = new Float32Array(B * N * D);
+    for (let t = 0; t < B * N; t++) {
+      for (let o = 0; o < D; o++) {
+        let sq = 0, sk = 0, sv = 0;
+        for (let i = 0; i < dIn; i++) {
+          const xi = x[t * dIn + i];
+          sq += xi * Wq[o * dIn + i]; sk += xi * Wk[o * dIn + i]; sv += xi * Wv[o * dIn + i];
+        }
+        q[t * D + o] = sq; k[t * D + o] = sk; v[t * D + o] = sv;
+      }
+    }
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < N; i++) {
+          const qi = (b * N + i) * D + h * hd;
+          let max = -Infinity;
+          for (let j = 0; j <= i; j++) {
+            const kj = (b * N + j) * D + h * hd;
+            let s = 0;
+            for (let e = 0; e < hd; e++) s += q[qi + e] * k[kj + e];
+            w[j] = s * scale;
+            if (w[j] > max) max = w[j];
+          }
+          let sum = 0;
+          for (let j = 0; j <= i; j++) { w[j] = Math.exp(w[j] - max); sum += w[j]; }
+          for (let e = 0; e < hd; e++) {
+            let s = 0;
+            for (let j = 0; j <= i; j++) s += w[j] * v[(b * N + j) * D + h * hd + e];
+            ctx[qi + e] = s / sum;
+          }
+        }
+      }
+    }
+    for (let t = 0; t < B * N; t++) {
+      for (let o = 0; o < D; o++) {
+        let s = bo[o];
+        for (let i = 0; i < D; i++) s += ctx[t * D + i] * Wo[o * D + i];
+        y[t * D + o] = s;
+      }
+    }
+    return y;
+  };
+  return { isAsync: false, run, dispose: () => {} };
+}

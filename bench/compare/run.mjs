@@ -195,8 +195,8 @@ function fmtTime(ms) {
 
 const SECTIONS = [
   { env: 'native', title: 'Native (x86-64)', attnkit: 'attnkit-native', peers: ['ort-node', 'pytorch'] },
-  { env: 'node', title: 'WebAssembly in Node', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm'] },
-  { env: 'chromium', title: 'WebAssembly in headless Chromium (cross-origin isolated)', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm'] },
+  { env: 'node', title: 'WebAssembly in Node', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm', 'plain-js'] },
+  { env: 'chromium', title: 'WebAssembly in headless Chromium (cross-origin isolated)', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm', 'plain-js'] },
 ];
 
 function cellText(r) {
@@ -263,6 +263,7 @@ function targets(results, peak) {
   for (const c of ['C2', 'C3']) ratio('chromium', 'attnkit-wasm', 'ort-web', c, 2, 1.5, `Chromium ${c} 2T vs onnxruntime-web (2T)`);
   const js = get('chromium', 'attnkit-wasm', 'C1', 1);
   if (js) out.push({ target: 'Chromium C1 from JS', config: 'C1', threads: 1, value: Number((js.median_ms * 1000).toFixed(2)), need: 3, met: js.median_ms * 1000 <= 3, unit: 'µs (≤)' });
+  ratio('chromium', 'attnkit-wasm', 'plain-js', 'C1', 1, 1, 'Chromium C1 vs a plain JavaScript loop');
   for (const t of [1, 2]) {
     const a = get('native', 'attnkit-native', 'C2', t);
     if (a) {
@@ -323,13 +324,14 @@ async function main() {
       if (wasm && opts.node) {
         note(await nodeCell('ort-web', c, 1, opts.quick, refDir, false));
         note(await nodeCell('tfjs-wasm', c, 1, opts.quick, refDir, false));
+        if (name === 'C1') note(await nodeCell('plain-js', c, 1, opts.quick, refDir, false));
       }
     }
     if (opts.browser && opts.wasmConfigs.length) {
       say('Chromium (headless, COOP/COEP):');
       const { runBrowser } = await import('./browser.mjs');
       await runBrowser({
-        peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm'], configs: opts.wasmConfigs, threads: opts.threads, quick: opts.quick, refDir,
+        peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'], configs: opts.wasmConfigs, threads: opts.threads, quick: opts.quick, refDir,
         log: (r) => note({ env: 'chromium', ...r, config: r.config ?? '*' }),
       }).catch((e) => say(`  Chromium run failed: ${e.message}`));
     }
