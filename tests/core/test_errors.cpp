@@ -140,6 +140,12 @@ std::vector<ErrorCase> cases() {
       {"HugeParametersNameTheBytes", [] { Module(make(Mechanism::multihead, kBig, kBig, 1)); }, ErrorKind::range,
        {"needs " + bytes_of({3, kBig, kBig}) + " bytes"}},
 
+      {"AbsurdHeadCountDoesNotWrap",  // 3·num_heads wraps size_t; must be refused, not looped over
+       [] { Module(make(Mechanism::multihead_wrapper, 1, 1, std::numeric_limits<std::size_t>::max() / 3 + 1)); },
+       ErrorKind::range, {"needs", "bytes"}},
+      {"AbsurdDOut", [] { Module(make(Mechanism::multihead, 2, std::numeric_limits<std::size_t>::max(), 1)); },
+       ErrorKind::range, {"needs", "bytes"}},
+
       // ---- the input x ----
       {"TokensExceedContextLength", [] { forward(make(Mechanism::causal, 3, 2, 1, 4), filled({1, 5, 3})); },
        ErrorKind::range, {"5 tokens", "context_length", "4"}},
