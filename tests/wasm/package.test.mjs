@@ -84,6 +84,43 @@ export default {
   assert.ok(readdirSync(join(consumer, 'dist')).includes('index.html'));
 });
 
+test('the Vite build runs in headless Chromium: single-thread build plain, pthreads build when cross-origin isolated', async () => {
+  const { preview } = await import(join(ROOT, 'node_modules', 'vite', 'dist', 'node', 'index.js'));
+  const { chromium } = await import(join(ROOT, 'node_modules', 'playwright-core', 'index.mjs'));
+  const isolated = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+  const t = bookTensor(golden('book_11'), 'mha = MultiHeadAttention(d_in, d_out, context_length, 0.0, num_heads=2)');
+  const context = await chromium.launchPersistentContext(mkdtempSync(join(work, 'chromium-')), {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    for (const [headers, threads] of [[{}, false], [isolated, true]]) {
+      const server = await preview({ root: consumer, logLevel: 'silent', preview: { port: 0, strictPort: false, headers, open: false } });
+      try {
+        const url = server.resolvedUrls.local[0];
+        const page = await context.newPage();
+        const errors = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(url);
+        await page.waitForFunction(() => document.getElementById('out').textContent.startsWith('{'), null, { timeout: 20000 });
+        const result = JSON.parse(await page.textContent('#out'));
+        assert.deepEqual(errors, []);
+        assert.equal(result.simd, 'wasm-simd128');
+        assert.equal(result.threads, threads, `multithreaded with headers ${JSON.stringify(headers)}`);
+        // one batch of the book's example: the first six rows of its (2, 6, 2) output
+        assertClose(result.context, t.expected[0], { atol: t.atol, what: 'browser context' });
+        await page.close();
+      } finally {
+        server.httpServer.closeAllConnections?.(); // the browser keeps connections alive; close() would wait for them
+        await (server.close ? server.close() : new Promise((resolve) => server.httpServer.close(resolve)));
+      }
+    }
+  } finally {
+    await context.close();
+  }
+});
+
 test('size: what a browser downloads (single-thread .wasm + .mjs glue), gzipped, is at most 100 KB', (t) => {
   const gz = (f) => gzipSync(readFileSync(join(DIST, f)), { level: 9 }).length;
   const raw = (f) => statSync(join(DIST, f)).size;
