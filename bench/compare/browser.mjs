@@ -96,6 +96,7 @@ export async function runBrowser({ peers, configs, threads, quick, refDir, log =
         const page = await context.newPage();
         const errors = [];
         page.on('pageerror', (e) => errors.push(String(e.message || e)));
+        if (process.env.ATTNKIT_COMPARE_DEBUG) { page.on('console', (m) => log({ console: m.text() })); page.on('request', (r) => log({ request: r.url() })); }
         const url = `http://127.0.0.1:${port}/?peer=${peer}&threads=${t}&configs=${cfgs.join(',')}&quick=${quick ? 1 : 0}`;
         try {
           await page.goto(url);

@@ -55,7 +55,7 @@ async function makePeer(name, c, sd, x, threads) {
       await tf.setBackend('wasm');
       await tf.ready();
       const p = tfjsPeer(tf, c, sd, x);
-      return { ...p, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') } };
+      return { ...p, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), wasm_threads: wasm.getThreadsCount?.() } };
     }
     case 'plain-js':
       return plainJsPeer(c, sd, x);

@@ -43,7 +43,7 @@ async function library() {
     if (threads > 1) tf.wasm.setThreadsCount(threads);
     await tf.setBackend('wasm');
     await tf.ready();
-    lib = { tf, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') } };
+    lib = { tf, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), wasm_threads: tf.wasm.getThreadsCount?.() } };
   } else if (peerName === 'plain-js') {
     lib = { info: {} };
   } else {
