@@ -207,6 +207,27 @@ test("all six mechanisms run in the playground", async () => {
   }
 });
 
+test("playground: pasted embeddings and a PyTorch state_dict reproduce the book", async () => {
+  const g = await golden("book_05_self_attention_v2_seed789.json");
+  await page.click('label[for="pg-mode-json"]');
+  await page.fill("#pg-x", JSON.stringify({ tokens: g.inputs.tokens, x: g.inputs.inputs_6x3 }));
+  await page.fill("#pg-sd", JSON.stringify(g.parameters_debian_torch_1_13_1.values));
+  await recompute(() => page.selectOption("#pg-mechanism", "self"));
+  await recompute(() => page.fill("#pg-dout", "2"));
+  assert.equal(await page.isChecked("#pg-causal"), false, "self is not causal by default");
+  assert.equal(await page.$eval("#pg-output", (el) => el.dataset.state), "ready");
+  const t = g.steps[0].tensors[0];
+  close((await heatmap("pg-context")).m, flat(t.expected), tolOf(t), "pasted SelfAttention_v2");
+  // a state_dict that does not fit is the library's error, shown inline
+  await recompute(() => page.fill("#pg-dout", "3"));
+  assert.equal(await page.$eval("#pg-output", (el) => el.dataset.state), "error");
+  assert.match(await page.textContent("#pg-error"), /W_query\.weight/);
+  assert.equal(await page.$eval("#pg-sd", (el) => el.getAttribute("aria-invalid")), "true");
+  await page.fill("#pg-sd", "");
+  await recompute(() => page.click('label[for="pg-mode-sentence"]'));
+  assert.equal(await page.$eval("#pg-output", (el) => el.dataset.state), "ready");
+});
+
 test("performance panel: C1 in the worker, against the JS reference", async () => {
   await page.click('button[data-run="C1"]');
   await page.waitForFunction(() => document.querySelector('#perf-table tr[data-config="C1"]')?.dataset.medianMs, null, { timeout: 20000 });
