@@ -56,12 +56,23 @@ for (const b of BUILDS) {
       const hits = [...names].filter(([, n]) => n.includes(`::${kernel}<`));
       assert.ok(hits.length > 0, `no function named ${kernel} in ${b.symbols}`);
       for (const [index, name] of hits) {
-        const body = funcs.get(index);
-        assert.ok(body, `function ${index} (${name}) not in the disassembly`);
+        assert.ok(funcs.get(index), `function ${index} (${name}) not in the disassembly`);
+        // the kernel and the attnkit::kernels helpers it calls (e.g. a gemm micro-tile), transitively
+        const seen = new Set([index]);
+        const queue = [index];
+        while (queue.length) {
+          for (const line of funcs.get(queue.pop()) || []) {
+            const m = /\bcall (\d+)\b/.exec(line);
+            if (!m) continue;
+            const callee = Number(m[1]);
+            if (!seen.has(callee) && (names.get(callee) || '').includes('attnkit::kernels::')) { seen.add(callee); queue.push(callee); }
+          }
+        }
+        const body = [...seen].flatMap((i) => funcs.get(i) || []);
         const mul = count(body, /\bf32x4\.mul\b/);
         const add = count(body, /\bf32x4\.add\b/);
         const loads = count(body, /\bv128\.load\b/);
-        t.diagnostic(`${kernel} (func ${index}): ${mul} f32x4.mul, ${add} f32x4.add, ${loads} v128.load`);
+        t.diagnostic(`${kernel} (func ${index}, ${seen.size} function(s) with its kernel helpers): ${mul} f32x4.mul, ${add} f32x4.add, ${loads} v128.load`);
         assert.ok(mul > 0 && add > 0, `${name} has no f32x4 arithmetic (mul ${mul}, add ${add})`);
         if (kernel === 'softmax_f32') {
           // TOOLCHAIN §2: xsimd::exp's float→int conversion is scalarised per lane under Emscripten
