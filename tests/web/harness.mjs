@@ -27,7 +27,7 @@ const TYPES = {
 export async function buildPage() {
   if (process.env.ATTNKIT_WEB_SKIP_BUILD === "1" && existsSync(path.join(dist, "index.html"))) return;
   const { build } = await import("vite");
-  await build({ configFile: path.join(repo, "web/vite.config.mjs"), logLevel: "warn" });
+  await build({ configFile: path.join(repo, "web/vite.config.mjs"), logLevel: "error" });
 }
 
 /** A static file server for web/dist on a free localhost port. */
