@@ -11,19 +11,39 @@
 namespace attnkit::cli {
 namespace {
 
-// The attention weights (b, h, n, n) are the one output that grows with n²: refuse before computing
-// when they (and their JSON text, ~12 bytes a number) would not fit in this machine's memory.
-void check_weights_fit(const Config& config, const Module& module, const Tensor& x, const RunOptions& o) {
-  if (o.no_weights) return;
-  const std::size_t n = x.shape[x.rank() - 2], b = x.rank() == 3 ? x.shape[0] : 1;
-  const double elements = double(b) * double(module.num_heads()) * double(n) * double(n);
-  const double bytes = elements * (4.0 + (o.format == Format::json ? 12.0 : 0.0)) * (o.intermediates ? 6.0 : 1.0);
+// Parameters, activations and the attention weights (b, h, n, n) with their JSON text (~12 bytes a
+// number), in bytes: a run that would not fit in this machine's memory is refused before anything is
+// allocated, instead of being killed (or paging for minutes) half-way.
+double bytes_needed(const Config& c, const Tensor& x, const RunOptions& o, double* weight_bytes) {
+  const double d_in = double(c.d_in), d_out = double(c.d_out), bias = c.qkv_bias ? 1.0 : 0.0;
+  const bool split = c.mechanism == Mechanism::multihead || c.mechanism == Mechanism::multihead_wrapper;
+  const double heads = split ? double(c.num_heads) : 1.0;
+  double parameters = 0, width = d_out;
+  switch (c.mechanism) {
+    case Mechanism::simplified: width = d_in; break;
+    case Mechanism::self_v1: parameters = 3 * d_in * d_out; break;
+    case Mechanism::self:
+    case Mechanism::causal: parameters = 3 * (d_in * d_out + bias * d_out); break;
+    case Mechanism::multihead_wrapper: parameters = heads * 3 * (d_in * d_out + bias * d_out); width = heads * d_out; break;
+    case Mechanism::multihead: parameters = 3 * (d_in * d_out + bias * d_out) + d_out * d_out + d_out; break;
+  }
+  const double n = double(x.shape[x.rank() - 2]), b = x.rank() == 3 ? double(x.shape[0]) : 1.0;
+  const double text = o.format == Format::json ? 12.0 : 0.0, steps = o.intermediates ? 6.0 : 1.0;
+  const double activations = b * n * (d_in + 4 * width) * (4.0 + text) * (o.intermediates ? 2.0 : 1.0);
+  *weight_bytes = o.no_weights ? 0.0 : b * heads * n * n * (4.0 + text) * steps;
+  return 4.0 * parameters + activations + *weight_bytes;
+}
+
+void check_memory(const Config& config, const Tensor& x, const RunOptions& o) {
+  double weight_bytes = 0;
+  const double bytes = bytes_needed(config, x, o, &weight_bytes);
   const double memory = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
   if (memory > 0 && bytes > memory) {
-    throw Error("the attention weights of " + std::string(mechanism_name(config.mechanism)) + " for " + std::to_string(n) +
-                    " tokens need about " + std::to_string(static_cast<unsigned long long>(bytes)) +
-                    " bytes to compute and print, more than this machine's memory (" +
-                    std::to_string(static_cast<unsigned long long>(memory)) + " bytes); expected fewer tokens, or --no-weights",
+    const auto text = [](double v) { return std::to_string(static_cast<unsigned long long>(v)); };
+    throw Error("this run of " + std::string(mechanism_name(config.mechanism)) + " needs about " + text(bytes) +
+                    " bytes (attention weights and their output: " + text(weight_bytes) +
+                    "), more than this machine's memory (" + text(memory) +
+                    " bytes); expected a smaller --d-out or --heads, fewer tokens, or --no-weights",
                 ErrorKind::range);
   }
 }
@@ -90,8 +110,8 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
     state_dict = state_dict_from_json(parse_json(read_source(*o.weights, in, "--weights"), "--weights"), &mask_size);
   }
   const Config config = make_config(o, x, state_dict ? &*state_dict : nullptr, mask_size);
+  check_memory(config, x, o);
   Module module = state_dict ? Module(config, *state_dict) : Module(config);
-  check_weights_fit(config, module, x, o);
 
   ForwardOptions options;
   options.train = o.train;

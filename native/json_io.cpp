@@ -81,7 +81,8 @@ class TensorReader {
                   std::to_string(shape_[depth]) + " " + as_at());
     }
     if (v.size() != shape_[depth]) {
-      throw Error(name_ + " is ragged: the list " + at() + " has " + std::to_string(v.size()) + " elements, expected " +
+      throw Error(name_ + " is ragged: the list " + at() + " has " + std::to_string(v.size()) +
+                  (v.size() == 1 ? " element" : " elements") + ", expected " +
                   std::to_string(shape_[depth]) + " " + as_at());
     }
     index_.push_back(0);
@@ -171,6 +172,12 @@ Json parse_json(std::string text, const std::string& what) {
   }
   try {
     return Json::parse(text);
+  } catch (const nlohmann::json::out_of_range& e) {
+    // nlohmann refuses numbers beyond double ("number overflow parsing '1e400'"); name the number.
+    const std::string message = e.what();
+    const auto open = message.find('\''), close = message.rfind('\'');
+    const std::string literal = open != std::string::npos && close > open ? message.substr(open + 1, close - open - 1) : "a number";
+    throw Error(what + " holds " + literal + ", which is too large for float32; expected |value| <= 3.4028235e+38", ErrorKind::range);
   } catch (const nlohmann::json::parse_error& e) {
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix; keep the line and column.
     std::string message = e.what();

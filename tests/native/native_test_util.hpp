@@ -1,0 +1,48 @@
+// Helpers shared by the CLI tests: golden files, JSON → Tensor, and running the attnkit binary.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "json_io.hpp"
+
+namespace attnkit::test {
+
+using cli::Json;
+
+// A golden file of ATTNKIT_GOLDEN_DIR, parsed.
+Json golden(const std::string& file);
+// Nested lists of numbers (with "-inf"/"inf" strings) → float32 values, row-major.
+std::vector<float> flatten(const Json& nested);
+// The first tensor of a book_* file whose shape is `shape`.
+const Json& book_tensor(const Json& book, const std::vector<std::size_t>& shape);
+
+// The book's 6 tokens ("Your journey starts with one step") as {"x": ...}, unbatched or stacked twice.
+Json book_input(bool batched);
+
+// A file under the test's temporary folder holding `text`; returns its path.
+std::string write_temp(const std::string& name, const std::string& text);
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+// Runs the attnkit binary with args (each passed as one word); stdin from stdin_file (or /dev/null).
+CliRun run_cli(const std::vector<std::string>& args, const std::string& stdin_file = "/dev/null");
+
+// The message of the attnkit::Error `f` throws, or "" if it throws none.
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// max |got - expected| over equal-length vectors (sizes must match, else +inf).
+double max_abs_diff(const std::vector<float>& got, const std::vector<float>& expected);
+// max |got - expected| / max(1, |expected|).
+double max_rel_diff(const std::vector<float>& got, const std::vector<double>& expected);
+
+}  // namespace attnkit::test
