@@ -67,6 +67,7 @@ export class MatrixView {
       this.table,
     );
     trackWidth(this, this.el);
+    this.onHover = (i, j) => this.highlight(i, j); // playground views replace this to sync their siblings
   }
 
   render() {
@@ -225,6 +226,29 @@ export class MatrixView {
     this.svg?.querySelectorAll("rect.hm-cell").forEach(mark);
     this.table.querySelectorAll("td").forEach(mark);
   }
+}
+
+/** Horizontal bars (one per token), e.g. the attention weights of one query. */
+export function barsChart({ labels, values, title, max = Math.max(...values) }) {
+  const svg = Plot.plot({
+    width: 320,
+    height: 24 * labels.length + 34,
+    marginLeft: 60,
+    marginRight: 52,
+    marginTop: 24,
+    style: { fontSize: "12px", background: "transparent" },
+    x: { domain: [0, max], axis: "top", label: null, ticks: 4, tickFormat: (v) => fmt(v, 1) },
+    y: { domain: labels, label: null, tickSize: 0 },
+    color: { type: "linear", scheme: "viridis", domain: [0, max] },
+    marks: [
+      Plot.barX(labels.map((l, k) => ({ l, v: values[k] })), { x: "v", y: "l", fill: "v", title: (d) => `${d.l}: ${fmt(d.v)}` }),
+      Plot.text(labels.map((l, k) => ({ l, v: values[k] })), { x: "v", y: "l", text: (d) => fmt(d.v), textAnchor: "start", dx: 4 }),
+      Plot.ruleX([0]),
+    ],
+  });
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${title}: ${labels.map((l, k) => `${l} ${fmt(values[k])}`).join(", ")}`);
+  return h("figure", { class: "bars" }, h("figcaption", null, title), svg);
 }
 
 /** bertviz-style lines: query tokens on the left, key tokens on the right, line opacity = weight. */

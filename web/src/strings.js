@@ -25,8 +25,9 @@ export const S = {
   linesTooMany: (n) => `The lines view is shown for up to 40 tokens (this input has ${n}).`,
 
   // Book checks
-  matchesBook: (d, tol) => `✓ matches the book (max |Δ| ${d} ≤ ${tol})`,
-  differsBook: (d, tol) => `✗ differs from the book (max |Δ| ${d} > ${tol})`,
+  matchesBook: (d) => `✓ matches the book (|Δ| ${d})`,
+  differsBook: (d) => `✗ differs from the book (|Δ| ${d})`,
+  bookTolerance: (d, tol) => `largest difference to the printed value ${d}; tolerance ${tol} (half a unit of the last printed decimal)`,
 
   // Walkthrough
   wt: {
@@ -48,6 +49,7 @@ export const S = {
       sum: "Sum",
       weights: "Attention weights",
       weightsSum: (s) => `(they add up to ${s})`,
+      barsTitle: "How much “shiny” attends to each word",
       step3: "Step 3 — the context vector",
       step3Text:
         "Multiply each embedding by its attention weight and add the weighted embeddings: the context vector of “shiny”.",

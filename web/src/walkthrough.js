@@ -3,7 +3,7 @@
 // "matches the book" checks.
 import { S } from "./strings.js";
 import { h, fmt, fmtVec, fmtSci, dataJson, flatten, maxDiff, stateDictToNested } from "./util.js";
-import { MatrixView } from "./charts.js";
+import { MatrixView, barsChart } from "./charts.js";
 import { BOOK, HELLO } from "./embeddings.js";
 import hello from "../../tests/golden/hacktricks_hello_shiny_sun.json";
 import b01 from "../../tests/golden/book_01_simplified_attention_query2.json";
@@ -27,7 +27,7 @@ function badge(got, golden, key, scale = 1, label = null) {
   const tol = golden.abs_tol * scale + 1e-6;
   const d = maxDiff(Array.from(got), expected);
   const ok = d <= tol;
-  return h("span", { class: `badge ${ok ? "ok" : "bad"}`, dataset: { check: key, ok: String(ok), maxdiff: d } }, label ? h("span", { class: "badge-label" }, `${label}:`) : null, ok ? S.matchesBook(fmtSci(d), fmtSci(golden.abs_tol * scale)) : S.differsBook(fmtSci(d), fmtSci(golden.abs_tol * scale)));
+  return h("span", { class: `badge ${ok ? "ok" : "bad"}`, dataset: { check: key, ok: String(ok), maxdiff: d }, title: S.bookTolerance(fmtSci(d), fmtSci(golden.abs_tol * scale)) }, label ? h("span", { class: "badge-label" }, `${label}:`) : null, ok ? S.matchesBook(fmtSci(d), fmtSci(golden.abs_tol * scale)) : S.differsBook(fmtSci(d), fmtSci(golden.abs_tol * scale)));
 }
 
 /** "label = [v, v, v]" with the full-precision values in data-values. */
@@ -110,6 +110,7 @@ export async function renderWalkthrough(root, compute) {
           h("div", { class: "eq sub" }, h("span", { class: "lhs" }, W.hello.weights)),
           tokens.map((t, i) => h("div", { class: "eq" }, h("span", { class: "lhs" }, `α(${t})`), " = ", h("span", { class: "terms" }, `${fmt(exps[i])} / ${fmt(sum)}`), " = ", h("output", { class: "val", dataset: { key: `hello.weight.${t}`, value: weightRow[i] } }, fmt(weightRow[i])))),
           h("p", { class: "muted" }, W.hello.weightsSum(fmt(weightRow.reduce((a, b) => a + b, 0))))),
+        barsChart({ labels: tokens, values: weightRow, title: W.hello.barsTitle, max: 0.5 }),
       ),
       step(
         W.hello.step3,
@@ -127,6 +128,7 @@ export async function renderWalkthrough(root, compute) {
     const all = matrix({ title: W.hello.all, name: "hello-weights", kind: "weights", note: W.hello.allText }, { data: weights.data, rows: 3, cols: 3, rowLabels: tokens, colLabels: tokens });
     sec.append(all.el);
     all.renderChart();
+    all.highlight(q, null);
     views.push(all);
   }
 
@@ -150,9 +152,9 @@ export async function renderWalkthrough(root, compute) {
     const r = await fwd("simplified", { dIn: 3 }, X, [1, n, 3]);
     const s1 = row(r.intermediates.scores, 1, n), w1 = row(r.intermediates.weights, 1, n), c1 = Array.from(r.context.subarray(3, 6));
     const st = step(W.book.simplified, W.book.simplifiedText,
-      vec(W.book.scoresJourney, s1, "book.simplified.scores2", badge(s1, g(b01, 1), "book01.scores")),
+      h("div", { class: "vecs" }, vec(W.book.scoresJourney, s1, "book.simplified.scores2", badge(s1, g(b01, 1), "book01.scores")),
       vec(W.book.weightsJourney, w1, "book.simplified.weights2", badge(w1, g(b01, 5), "book01.weights")),
-      vec(W.book.contextJourney, c1, "book.simplified.context2", badge(c1, g(b01, 6), "book01.context")),
+      vec(W.book.contextJourney, c1, "book.simplified.context2", badge(c1, g(b01, 6), "book01.context"))),
       h("div", { class: "badges" }, badge(r.intermediates.weights.data, g(b02, 2), "book02.weights", 1, W.book.allRows), badge(r.context, g(b02, 4), "book02.context", 1, W.book.allContexts)));
     book.append(st);
     addMatrix(st, { title: W.book.allWeights, name: "book-simplified-weights", kind: "weights" }, { data: r.intermediates.weights.data, rows: n, cols: n, ...labels });
@@ -173,12 +175,12 @@ export async function renderWalkthrough(root, compute) {
       const t = r.stateDict[name];
       addMatrix(grid, { title, name: `v1-${name}`, kind: "signed", maxWidth: 220 }, { data: t.data, rows: t.shape[0], cols: t.shape[1], rowLabels: ["1", "2", "3"], colLabels: ["1", "2"] });
     }
-    st.append(
+    st.append(h("div", { class: "vecs" },
       vec(W.book.query2, q2, "book.v1.query2", badge(q2, g(b03, 2), "book03.query2")),
       vec(W.book.score22, [s22], "book.v1.score22", badge([s22], g(b03, 4), "book03.score22")),
       vec(W.book.scores2, s2, "book.v1.scores2", badge(s2, g(b03, 5), "book03.scores2")),
       vec(W.book.weights2, w2, "book.v1.weights2", badge(w2, g(b03, 6), "book03.weights2")),
-      vec(W.book.context2, c2, "book.v1.context2", badge(c2, g(b03, 7), "book03.context2")),
+      vec(W.book.context2, c2, "book.v1.context2", badge(c2, g(b03, 7), "book03.context2"))),
       h("div", { class: "badges" }, badge(r.context, g(b04, 0), "book04.context", 1, W.book.allContexts)));
     addMatrix(st, { title: W.book.v1All, name: "book-v1-context", kind: "signed" }, { data: r.context, rows: n, cols: 2, rowLabels: tokens, colLabels: ["1", "2"] });
   }
