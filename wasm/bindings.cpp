@@ -13,6 +13,7 @@
 #include <malloc.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <new>
 #include <string>
@@ -57,6 +58,38 @@ val guarded(F&& f) {
 }
 
 std::size_t size_from(const val& v) { return static_cast<std::size_t>(v.as<double>()); }
+
+// The wasm32 address space: -sMAXIMUM_MEMORY=4GB.
+constexpr double kWasmMemoryLimit = 4294967296.0;
+
+double heap_in_use_bytes() { return static_cast<double>(static_cast<unsigned>(mallinfo().uordblks)); }
+
+// What a forward pass will hold in wasm memory at its peak, estimated from the shapes (as the CLI does for
+// the machine's memory): a pass that cannot fit under the 4 GB limit is refused before anything is
+// allocated or computed, instead of failing with bad_alloc after minutes of work.
+void check_forward_fits(const attnkit::Module& m, const attnkit::Shape& shape, const attnkit::ForwardOptions& o) {
+  if (shape.size() < 2) return;  // the core reports the rank
+  const attnkit::Config& c = m.config();
+  const double n = double(shape[shape.size() - 2]), b = shape.size() == 3 ? double(shape[0]) : 1.0;
+  const double d_in = double(shape.back()), width = c.mechanism == attnkit::Mechanism::simplified ? d_in : double(m.d_out_total());
+  const double heads = double(m.num_heads());
+  // n×n matrices alive at once: none on the fused path; scores and weights when
+  // the weights are returned; every step (scores, scaled, masked, unmasked, weights, dropout) with intermediates.
+  const double square = o.intermediates ? 7.0 : o.return_weights ? 2.0 : 0.0;
+  const double weight_bytes = b * heads * n * n * 4.0 * square;
+  const double activations = b * n * (d_in + 6.0 * width) * 4.0 * (o.intermediates ? 2.0 : 1.0);
+  const double needed = weight_bytes + activations + heap_in_use_bytes();
+  if (needed > kWasmMemoryLimit) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.0f", needed);
+    std::string msg = "forward of " + std::string(attnkit::mechanism_name(c.mechanism)) + " on x of shape " +
+                      attnkit::shape_to_string(shape) + " needs about " + buf +
+                      " bytes of wasm memory; expected at most 4294967296 bytes (the wasm32 limit)";
+    msg += square > 0 ? "; use fewer tokens or a smaller batch, or leave out returnWeights/intermediates"
+                      : "; use fewer tokens or a smaller batch";
+    throw attnkit::Error(msg, attnkit::ErrorKind::range);
+  }
+}
 
 attnkit::Shape shape_from(const val& arr) {
   const std::size_t n = arr["length"].as<std::size_t>();
@@ -142,6 +175,7 @@ class Layer {
       fo.train = opts["train"].isTrue();
       fo.intermediates = opts["intermediates"].isTrue();
       fo.threads = size_from(opts["threads"]);
+      check_forward_fits(*module_, shape_from(shape), fo);
       attnkit::ForwardResult r;
       {
         attnkit::Tensor input = tensor_from(shape, x);
@@ -223,9 +257,9 @@ std::string version() { return attnkit::version(); }
 std::string simd() { return attnkit::simd_instruction_set(); }
 
 // Bytes currently allocated by malloc/new (dlmalloc's in-use counter) — flat across create/dispose cycles.
-double heap_in_use() { return static_cast<double>(mallinfo().uordblks); }
+double heap_in_use() { return heap_in_use_bytes(); }
 // Bytes dlmalloc has obtained from the wasm memory (sbrk), used or free.
-double heap_arena() { return static_cast<double>(mallinfo().arena); }
+double heap_arena() { return static_cast<double>(static_cast<unsigned>(mallinfo().arena)); }
 
 double default_threads() { return static_cast<double>(attnkit::default_num_threads()); }
 double hardware_threads() { return static_cast<double>(attnkit::hardware_threads()); }

@@ -71,7 +71,8 @@ const CASES = [
   ['unknown forward option', () => mha().forward(X, [2, 6, 3], { weights: true }), Error, /^unknown forward option 'weights'; expected one of returnWeights, train, intermediates, threads$/],
   ['forward option not boolean', () => mha().forward(X, [2, 6, 3], { train: 'yes' }), Error, /^option train must be true or false; got the string "yes"$/],
   ['forward options not an object', () => mha().forward(X, [2, 6, 3], true), Error, /^forward options must be an object; got boolean true$/],
-  ['weights too large for wasm memory', () => ak.create('causal', { dIn: 3, dOut: 2 }).forward(new Float32Array(3 * 100000), [100000, 3], { returnWeights: true }), RangeError, /needs 40000000000 bytes; expected at most \d+ bytes$/],
+  ['weights too large for wasm memory', () => ak.create('causal', { dIn: 3, dOut: 2 }).forward(new Float32Array(3 * 100000), [100000, 3], { returnWeights: true }), RangeError, /^forward of causal on x of shape \[100000, 3\] needs about \d+ bytes of wasm memory; expected at most 4294967296 bytes/],
+  ['forward that would not fit in 4 GB, refused before computing', () => ak.create('causal', { dIn: 1, dOut: 1 }).forward(new Float32Array(18000), [18000, 1], { returnWeights: true, intermediates: true }), RangeError, /^forward of causal on x of shape \[18000, 1\] needs about \d+ bytes of wasm memory; expected at most 4294967296 bytes \(the wasm32 limit\); use fewer tokens or a smaller batch, or leave out returnWeights\/intermediates$/],
   ['parameters too large for wasm memory', () => ak.create('multihead', { dIn: 65536, dOut: 65536 }), RangeError, /needs \d+ bytes; expected at most \d+ bytes$/],
   // lifetime
   ['forward after dispose', () => { const l = mha(); l.dispose(); return l.forward(X, [2, 6, 3]); }, Error, /^layer was disposed; create a new one with ak\.create\(\)$/],
