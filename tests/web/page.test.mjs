@@ -228,6 +228,26 @@ test("playground: pasted embeddings and a PyTorch state_dict reproduce the book"
   assert.equal(await page.$eval("#pg-output", (el) => el.dataset.state), "ready");
 });
 
+test("playground: causal route and dropout in training mode", async () => {
+  await recompute(() => page.selectOption("#pg-mechanism", "causal"));
+  await recompute(() => page.fill("#pg-dout", "3"));
+  const negInf = await heatmap("pg-weights");
+  await recompute(() => page.selectOption("#pg-route", "renormalise"));
+  assert.ok(await page.$('figure[data-name="pg-i-unmasked_weights"] rect.hm-cell'), "route A shows the weights before the mask");
+  assert.equal(await page.$('figure[data-name="pg-i-masked_scores"]'), null);
+  close((await heatmap("pg-weights")).m, negInf.m, 1e-6, "both causal routes");
+  await recompute(() => page.fill("#pg-dropout", "0.5"));
+  assert.equal(await page.$eval('figure[data-name="pg-weights-dropout"]', (el) => el.hidden), true, "no dropout at inference");
+  await recompute(() => page.check("#pg-train"));
+  const dropped = await heatmap("pg-weights-dropout");
+  const w = (await heatmap("pg-weights")).m;
+  assert.ok(dropped.m.some((v, k) => v === 0 && w[k] > 0), "some weights are dropped");
+  dropped.m.forEach((v, k) => assert.ok(v === 0 || Math.abs(v - 2 * w[k]) < 1e-6, `kept weights are scaled by 1/(1-p) at ${k}`));
+  await recompute(() => page.uncheck("#pg-train"));
+  await recompute(() => page.fill("#pg-dropout", "0"));
+  await recompute(() => page.selectOption("#pg-route", "neg-inf"));
+});
+
 test("performance panel: C1 in the worker, against the JS reference", async () => {
   await page.click('button[data-run="C1"]');
   await page.waitForFunction(() => document.querySelector('#perf-table tr[data-config="C1"]')?.dataset.medianMs, null, { timeout: 20000 });
