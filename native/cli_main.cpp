@@ -86,7 +86,6 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     CLI::App app{"attnkit: the attention mechanisms of the seed (simplified, self-attention, causal, multi-head), exact and fast",
                  "attnkit"};
     app.set_version_flag("--version", version());
-    app.footer("Commands: run, bench, info. See attnkit <command> --help.");
 
     RunText run_text;
     RunOptions run_options;
@@ -102,6 +101,8 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     auto* info = app.add_subcommand("info", "Print the version, the SIMD instruction set in use and the thread counts");
     std::string info_format = "text";
     info->add_option("--format", info_format, "text (default) or json")->type_name("json|text");
+
+    app.footer("See attnkit <command> --help.");  // set last: subcommands copy the footer when created
 
     if (args.size() < 2) return fail(err, "a command is required; expected one of run, bench, info (see attnkit --help)", kExitUsage);
     const std::string& first = args[1];
