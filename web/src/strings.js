@@ -39,6 +39,8 @@ export const S = {
       intro:
         "Each word is a 3-dimensional embedding. The goal is the context vector of “shiny”: a mix of all three embeddings, weighted by how similar each one is to “shiny”.",
       embeddings: "The embeddings",
+      tokenCol: "token",
+      dimCol: (k) => `dim ${k}`,
       step1: "Step 1 — attention scores by dot product",
       step1Text:
         "Multiply each dimension of the query (“shiny”) with the same dimension of every token and add the results: one score per pair of tokens.",
@@ -84,6 +86,7 @@ export const S = {
       context2: "Context vector z₂ = α₂ · values",
       v1All: "SelfAttention_v1 — context vectors of all six tokens",
       v2: "2.3 SelfAttention_v2 (nn.Linear layers, torch.manual_seed(789))",
+      v2Title: "SelfAttention_v2 — context vectors of all six tokens",
       v2Text: "nn.Linear stores each weight as (d_out × d_in) and draws it differently, so the numbers change; the mechanism is the same.",
       causal: "2.4 Causal attention: hiding future words — both routes",
       causalText:

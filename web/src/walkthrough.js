@@ -81,7 +81,7 @@ export async function renderWalkthrough(root, compute) {
       "table",
       { class: "matrix-table compact" },
       h("caption", null, W.hello.embeddings),
-      h("thead", null, h("tr", null, h("th", { scope: "col" }, "token"), [1, 2, 3].map((k) => h("th", { scope: "col" }, `dim ${k}`)))),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, W.hello.tokenCol), [1, 2, 3].map((k) => h("th", { scope: "col" }, W.hello.dimCol(k))))),
       h("tbody", null, tokens.map((t, i) => h("tr", { class: i === q ? "query-row" : "" }, h("th", { scope: "row" }, t), HELLO.x[i].map((v) => h("td", null, v.toFixed(2)))))),
     );
 
@@ -192,7 +192,7 @@ export async function renderWalkthrough(root, compute) {
     sd789 = stateDictToNested(r.stateDict);
     const st = step(W.book.v2, W.book.v2Text, h("div", { class: "badges" }, badge(r.context, g(b05, 0), "book05.context", 1, W.book.allOutputs)));
     book.append(st);
-    addMatrix(st, { title: "SelfAttention_v2", name: "book-v2-context", kind: "signed" }, { data: r.context, rows: n, cols: 2, rowLabels: tokens, colLabels: ["1", "2"] });
+    addMatrix(st, { title: W.book.v2Title, name: "book-v2-context", kind: "signed" }, { data: r.context, rows: n, cols: 2, rowLabels: tokens, colLabels: ["1", "2"] });
   }
 
   // 2.4 causal, both routes, with the v2 weights
