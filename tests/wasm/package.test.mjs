@@ -63,17 +63,37 @@ test('a tiny Vite app that imports the installed package builds (wasm and worker
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>attnkit consumer</title></head>
 <body><pre id="out">loading…</pre><script type="module" src="/main.js"></script></body></html>
 `);
-  writeFileSync(join(consumer, 'main.js'), `
-import { load } from 'attnkit';
+  const example = `
 const inputs = [[0.43, 0.15, 0.89], [0.55, 0.87, 0.66], [0.57, 0.85, 0.64], [0.22, 0.58, 0.33], [0.77, 0.25, 0.10], [0.05, 0.80, 0.55]];
 const ak = await load();
 const out = ak.run('multihead', { dIn: 3, dOut: 2, contextLength: 6, numHeads: 2, seed: 123 }, new Float32Array(inputs.flat()), [6, 3]);
-document.getElementById('out').textContent = JSON.stringify({ simd: ak.simd, threads: ak.multithreaded, context: Array.from(out.context) });
+const result = { simd: ak.simd, threads: ak.multithreaded, context: Array.from(out.context) };
+`;
+  writeFileSync(join(consumer, 'main.js'), `
+import { load } from 'attnkit';
+${example}
+// the same in a module Web Worker (how a page should run heavy work)
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+result.worker = await new Promise((resolve) => {
+  worker.onmessage = (e) => resolve(e.data);
+  worker.onerror = (e) => resolve({ error: String(e.message || e) });
+});
+document.getElementById('out').textContent = JSON.stringify(result);
+`);
+  writeFileSync(join(consumer, 'worker.js'), `
+import { load } from 'attnkit';
+try {
+${example}
+  postMessage(result);
+} catch (e) {
+  postMessage({ error: String(e && e.stack || e) });
+}
 `);
   writeFileSync(join(consumer, 'vite.config.js'), `
 export default {
   optimizeDeps: { exclude: ['attnkit'] },
   build: { target: 'es2022' },
+  worker: { format: 'es' },
   logLevel: 'warn',
 };
 `);
@@ -84,8 +104,8 @@ export default {
   assert.ok(readdirSync(join(consumer, 'dist')).includes('index.html'));
 });
 
-test('the Vite build runs in headless Chromium: single-thread build plain, pthreads build when cross-origin isolated', async () => {
-  const { preview } = await import(join(ROOT, 'node_modules', 'vite', 'dist', 'node', 'index.js'));
+test('in headless Chromium, page and module worker: Vite build (single-thread plain, pthreads when cross-origin isolated) and Vite dev server', async () => {
+  const { preview, createServer } = await import(join(ROOT, 'node_modules', 'vite', 'dist', 'node', 'index.js'));
   const { chromium } = await import(join(ROOT, 'node_modules', 'playwright-core', 'index.mjs'));
   const isolated = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
   const t = bookTensor(golden('book_11'), 'mha = MultiHeadAttention(d_in, d_out, context_length, 0.0, num_heads=2)');
@@ -95,8 +115,11 @@ test('the Vite build runs in headless Chromium: single-thread build plain, pthre
       '--disable-component-update', '--disable-sync'],
   });
   try {
-    for (const [headers, threads] of [[{}, false], [isolated, true]]) {
-      const server = await preview({ root: consumer, logLevel: 'silent', preview: { port: 0, strictPort: false, headers, open: false } });
+    for (const [mode, headers, threads] of [['build', {}, false], ['build', isolated, true], ['dev', isolated, true]]) {
+      const server = mode === 'build'
+        ? await preview({ root: consumer, logLevel: 'silent', preview: { port: 0, strictPort: false, headers, open: false } })
+        : await createServer({ root: consumer, logLevel: 'silent', server: { port: 0, strictPort: false, headers, open: false } });
+      if (mode === 'dev') await server.listen();
       try {
         const url = server.resolvedUrls.local[0];
         const page = await context.newPage();
@@ -107,9 +130,12 @@ test('the Vite build runs in headless Chromium: single-thread build plain, pthre
         const result = JSON.parse(await page.textContent('#out'));
         assert.deepEqual(errors, []);
         assert.equal(result.simd, 'wasm-simd128');
-        assert.equal(result.threads, threads, `multithreaded with headers ${JSON.stringify(headers)}`);
+        assert.equal(result.threads, threads, `${mode}: multithreaded with headers ${JSON.stringify(headers)}`);
         // one batch of the book's example: the first six rows of its (2, 6, 2) output
         assertClose(result.context, t.expected[0], { atol: t.atol, what: 'browser context' });
+        assert.equal(result.worker.error, undefined, `worker: ${result.worker.error}`);
+        assert.equal(result.worker.threads, threads, 'multithreaded in the worker');
+        assertClose(result.worker.context, t.expected[0], { atol: t.atol, what: 'worker context' });
         await page.close();
       } finally {
         server.httpServer.closeAllConnections?.(); // the browser keeps connections alive; close() would wait for them
