@@ -177,6 +177,20 @@ TEST(GoldenBook03, GeneratorDrawsTheBooksWeights) {
   }
 }
 
+// nn.Linear's draw (README recipe 4) through Generator::uniform: weight (out, in) from uniform(−b, b),
+// b = sqrt(3)·sqrt(2 / (1 + 5)) / sqrt(in), in construction order. torch's uniform_ takes from/to as float32.
+TEST(GoldenBook05, GeneratorUniformDrawsTheBooksLinearWeights) {
+  for (const char* file : {"book_05_self_attention_v2_seed789.json", "book_09_causal_attention_seed123.json"}) {
+    SCOPED_TRACE(file);
+    const json g = golden::load(file);
+    Generator gen(g.at("seed").get<std::uint64_t>());
+    for (const auto& [name, want] : golden::book_parameters(g)) {
+      const double b = std::sqrt(3.0) * std::sqrt(2.0 / (1 + 5)) / std::sqrt(double(want.shape.at(1)));
+      EXPECT_TRUE(golden::bitwise_equal(gen.uniform(want.shape, -b, b), want, name));
+    }
+  }
+}
+
 TEST(GoldenBook03, StepwiseThroughSelfV1Intermediates) {
   const json g = golden::load("book_03_trainable_weights_stepwise_seed123.json");
   const Tensor x = golden::book_inputs(g);
