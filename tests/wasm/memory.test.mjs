@@ -31,10 +31,13 @@ function cycle(i) {
   return out;
 }
 
-test('10 000 create/forward/dispose cycles leave wasm memory flat', () => {
+// 10 000 by default; ATTNKIT_CYCLES=100000 node --test tests/wasm/memory.test.mjs for the long run.
+const CYCLES = Number(process.env.ATTNKIT_CYCLES || 10000);
+
+test(`${CYCLES} create/forward/dispose cycles leave wasm memory flat`, () => {
   for (let i = 0; i < 60; i++) cycle(i); // warm-up: first-use allocations, memory growth
   const before = ak.memory();
-  for (let i = 0; i < 10000; i++) cycle(i);
+  for (let i = 0; i < CYCLES; i++) cycle(i);
   const after = ak.memory();
   assert.equal(after.liveLayers, 0);
   assert.equal(after.inUseBytes, before.inUseBytes, `malloc in-use bytes: ${before.inUseBytes} → ${after.inUseBytes}`);
