@@ -158,11 +158,11 @@ test("playground: heads, causal and the sentence change the heatmap data", async
   const cc = await page.$eval("[data-crosscheck]", (el) => +el.dataset.crosscheck);
   assert.ok(cc < 1e-5, `cross-check ${cc}`);
 
-  // hovering a token highlights its row and column
-  await page.hover("#playground .token >> nth=1");
+  // hovering a token highlights its row and column (and its lines)
+  await page.evaluate(() => document.getElementById("playground").scrollIntoView());
+  await page.hover("#playground .token >> nth=4");
   const hl = await page.$$eval('figure[data-name="pg-weights"] rect.hm-cell.hl', (r) => r.length);
   assert.equal(hl, 2 * 5 - 1);
-  await page.locator("#playground").scrollIntoViewIfNeeded();
   await screenshot(page, "03-playground");
   await page.mouse.move(0, 0);
 });

@@ -294,7 +294,7 @@ export class LinesView {
     const idx = tokens.map((_, k) => k);
     const labelW = Math.min(120, 16 + Math.max(...tokens.map((t) => t.length)) * 7.5);
     const room = roomOf(this, 360);
-    const middle = Math.max(60, Math.min(220, room - 2 * labelW - 4));
+    const middle = Math.max(60, Math.min(280, room - 2 * labelW - 4));
     const svg = Plot.plot({
       width: 2 * labelW + middle,
       height: Math.max(80, n * 26 + 16),
