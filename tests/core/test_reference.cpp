@@ -129,6 +129,10 @@ std::vector<Case> cases() {
   // The wrapper without the mask, and with one token.
   out.push_back({Mechanism::multihead_wrapper, 3, 15, 7, 8, 3, false, true, CausalRoute::neg_inf, 106});
   out.push_back({Mechanism::multihead_wrapper, 0, 1, 7, 8, 5, std::nullopt, true, CausalRoute::neg_inf, 107});
+  // Long enough for the fused path's key blocks and causal block skipping to matter (odd block tails).
+  out.push_back({Mechanism::multihead, 1, 513, 32, 16, 4, true, false, CausalRoute::neg_inf, 108});
+  out.push_back({Mechanism::causal, 2, 257, 16, 8, 1, true, true, CausalRoute::renormalise, 109});
+  out.push_back({Mechanism::multihead_wrapper, 1, 300, 24, 8, 3, false, false, CausalRoute::neg_inf, 110});
   // The benchmark shapes' head layout at a small size: 12 heads of 64.
   out.push_back({Mechanism::multihead, 2, 33, 96, 64, 12, true, false, CausalRoute::neg_inf, 103});
   return out;
