@@ -6,6 +6,9 @@ import { S } from "./strings.js";
 import { h, fmt, nextId, dataJson } from "./util.js";
 
 const MASKED_FILL = "#d9dce1";
+// Above this many cells a heatmap is drawn as one raster image (fast), and the table view shows the top-left corner.
+const RASTER_CELLS = 2500;
+const TABLE_MAX = 60;
 
 /**
  * Width of a view's box without forcing a layout on every render: measured once, then kept up to date by
@@ -90,7 +93,8 @@ export class MatrixView {
     this.m = m;
     this.el.dataset.rows = m.rows;
     this.el.dataset.cols = m.cols;
-    this.el.dataset.values = dataJson(m.data);
+    if (m.data.length <= 10000) this.el.dataset.values = dataJson(m.data);
+    else delete this.el.dataset.values;
     this.renderChart();
     if (this.mode === "table") this.renderTable();
   }
@@ -117,6 +121,7 @@ export class MatrixView {
     const color = weights
       ? { type: "linear", scheme: "viridis", domain: [0, Math.max(hi, 1e-6)], label: S.legendWeights }
       : { type: "diverging", scheme: "puor", pivot: 0, symmetric: true, domain: [Math.min(lo, 0), Math.max(hi, 0)], label: S.legendValue };
+    if (rows * cols > RASTER_CELLS) return this.renderRaster(color, rows, cols);
     const longest = Math.max(...rowLabels.map((s) => s.length), 1);
     const marginLeft = Math.min(110, 14 + longest * 7.5);
     const room = roomOf(this, this.maxWidth);
@@ -180,14 +185,44 @@ export class MatrixView {
     this.applyHighlight();
   }
 
+  /** Large matrices: one image (Plot raster), numeric axes, no per-cell elements. */
+  renderRaster(color, rows, cols) {
+    const { data } = this.m;
+    const room = roomOf(this, this.maxWidth);
+    const size = Math.max(160, Math.min(this.maxWidth, room - 4) - 50);
+    const cell = Math.max(1, Math.min(8, size / Math.max(rows, cols)));
+    const values = Array.from(data, (v) => (Number.isFinite(v) ? v : NaN));
+    const svg = Plot.plot({
+      width: cols * cell + 50,
+      height: rows * cell + 40,
+      marginLeft: 42,
+      marginTop: 30,
+      marginRight: 8,
+      marginBottom: 8,
+      style: { fontSize: "11px", background: "transparent" },
+      x: { domain: [0, cols], axis: "top", label: null, ticks: 5 },
+      y: { domain: [0, rows], reverse: true, label: null, ticks: 5 },
+      color,
+      marks: [Plot.frame({ fill: MASKED_FILL, stroke: null }), Plot.raster(values, { width: cols, height: rows, x1: 0, x2: cols, y1: 0, y2: rows, imageRendering: "pixelated" })],
+    });
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", S.chartAria(this.title, rows, cols));
+    svg.dataset.raster = "true";
+    this.svg = svg;
+    this.chart.replaceChildren(svg);
+    this.legend.replaceChildren(Plot.legend({ color: { ...color }, width: 260, height: 46, marginTop: 16, marginBottom: 18, marginLeft: 0, ticks: 4, tickFormat: (v) => fmt(v, 2), style: { fontSize: "11px", background: "transparent" } }));
+  }
+
   renderTable() {
-    const { data, rows, cols } = this.m;
-    const rowLabels = this.m.rowLabels || Array.from({ length: rows }, (_, i) => String(i + 1));
-    const colLabels = this.m.colLabels || Array.from({ length: cols }, (_, j) => String(j + 1));
+    const { data, cols } = this.m;
+    const rows = Math.min(this.m.rows, TABLE_MAX), shownCols = Math.min(cols, TABLE_MAX);
+    const rowLabels = (this.m.rowLabels || Array.from({ length: rows }, (_, i) => String(i + 1))).slice(0, rows);
+    const colLabels = (this.m.colLabels || Array.from({ length: cols }, (_, j) => String(j + 1))).slice(0, shownCols);
+    const cut = rows < this.m.rows || shownCols < cols;
     const table = h(
       "table",
       { class: "matrix-table" },
-      h("caption", null, this.title),
+      h("caption", null, this.title, cut ? ` — ${S.tableCut(rows, shownCols, this.m.rows, cols)}` : ""),
       h("thead", null, h("tr", null, h("th", { scope: "col" }, h("span", { class: "sr-only" }, S.rowHeader)), colLabels.map((c) => h("th", { scope: "col" }, c)))),
       h(
         "tbody",

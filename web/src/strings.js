@@ -18,6 +18,7 @@ export const S = {
   chartAria: (title, rows, cols) => `${title}: heatmap with ${rows} rows and ${cols} columns. Use the Table button for the values.`,
   cellTitle: (r, c, v) => `${r} → ${c}: ${v}`,
   masked: "masked (−∞)",
+  tableCut: (r, c, R, C) => `the first ${r} × ${c} of ${R} × ${C} values`,
   rowHeader: "row",
   legendWeights: "attention weight",
   legendValue: "value",
