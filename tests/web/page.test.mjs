@@ -248,6 +248,33 @@ test("playground: causal route and dropout in training mode", async () => {
   await recompute(() => page.selectOption("#pg-route", "neg-inf"));
 });
 
+test("keyboard: controls and table toggles work without a mouse", async () => {
+  await page.focus("#pg-seed");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "pg-dropout");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "pg-route");
+  const toggle = 'figure[data-name="pg-context"] button.toggle';
+  await page.focus(toggle);
+  await page.keyboard.press("Enter");
+  assert.equal(await page.$eval(toggle, (b) => b.getAttribute("aria-pressed")), "true");
+  assert.ok(await page.$('figure[data-name="pg-context"] table th[scope="row"]'));
+  await page.keyboard.press(" ");
+  assert.equal(await page.$eval(toggle, (b) => b.getAttribute("aria-pressed")), "false");
+  // focusing a token highlights its row and column, like hovering
+  await page.focus("#playground .token >> nth=0");
+  assert.ok((await page.$$eval('figure[data-name="pg-weights"] rect.hm-cell.hl', (r) => r.length)) > 0);
+  await page.focus("#pg-seed");
+});
+
+test("a long sentence: large heatmaps become one raster image", async () => {
+  const words = Array.from({ length: 80 }, (_, i) => `w${i % 23}`).join(" ");
+  await recompute(() => page.fill("#pg-sentence", words));
+  assert.equal(await page.$eval("#pg-output", (el) => el.dataset.tokens), "80");
+  assert.ok(await page.$('figure[data-name="pg-weights"] svg[data-raster="true"]'), "80×80 weights drawn as a raster");
+  await recompute(() => page.fill("#pg-sentence", "Attention is all you need"));
+});
+
 test("performance panel: C1 in the worker, against the JS reference", async () => {
   await page.click('button[data-run="C1"]');
   await page.waitForFunction(() => document.querySelector('#perf-table tr[data-config="C1"]')?.dataset.medianMs, null, { timeout: 20000 });
