@@ -92,12 +92,29 @@ function checkMechanism(mechanism) {
   return mechanism;
 }
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function checkNumber(v, what, index) {
+  if (typeof v !== 'number') {
+    throw new Error(`${what} has a non-number at index ${index}: ${describe(v)}; expected numbers`);
+  }
+  // finite in JS but not representable in float32 (e.g. 1e39): say so instead of reporting an Inf later
+  if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX && Math.fround(v) !== v) {
+    throw new RangeError(`${what} has ${v} at index ${index}, which overflows float32; expected numbers of magnitude at most ${FLOAT32_MAX}`);
+  }
+}
+
 // Flattens nested Arrays of numbers (a PyTorch `tensor.tolist()` dump) into { shape, data }.
-function fromNested(value, what) {
+function fromNested(value, what, maxRank = 8) {
   const shape = [];
   let probe = value;
   while (Array.isArray(probe)) {
     shape.push(probe.length);
+    if (shape.length > maxRank) {
+      let depth = shape.length;
+      for (let p = probe[0]; Array.isArray(p) && depth < 1e6; p = p[0]) depth++;
+      throw new Error(`${what} is nested ${depth} levels deep; expected at most ${maxRank}`);
+    }
     if (probe.length === 0) break;
     probe = probe[0];
   }
@@ -106,9 +123,7 @@ function fromNested(value, what) {
   let k = 0;
   const walk = (v, depth, index) => {
     if (depth === shape.length) {
-      if (typeof v !== 'number') {
-        throw new Error(`${what} has a non-number at index [${index.join(', ')}]: ${describe(v)}; expected numbers`);
-      }
+      checkNumber(v, what, `[${index.join(', ')}]`);
       data[k++] = v;
       return;
     }
@@ -119,6 +134,11 @@ function fromNested(value, what) {
   };
   walk(value, 0, []);
   return { shape, data };
+}
+
+function fromFlat(arr, what) {
+  for (let i = 0; i < arr.length; i++) checkNumber(arr[i], what, String(i));
+  return Float32Array.from(arr);
 }
 
 function checkShapeArray(shape, what) {
@@ -141,7 +161,7 @@ function numelOf(shape) {
 function normaliseEntry(name, value) {
   const what = `stateDict['${name}']`;
   if (Array.isArray(value)) {
-    const { shape, data } = fromNested(value, what);
+    const { shape, data } = fromNested(value, what, 4);
     return { name, shape, data };
   }
   if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value) && 'data' in value) {
@@ -149,12 +169,7 @@ function normaliseEntry(name, value) {
     let data = value.data;
     if (Array.isArray(data)) {
       if (data.length > 0 && Array.isArray(data[0])) data = fromNested(data, `${what}.data`).data;
-      else {
-        for (let i = 0; i < data.length; i++) {
-          if (typeof data[i] !== 'number') throw new Error(`${what}.data has a non-number at index ${i}: ${describe(data[i])}; expected numbers`);
-        }
-        data = Float32Array.from(data);
-      }
+      else data = fromFlat(data, `${what}.data`);
     } else if (!(data instanceof Float32Array)) {
       throw new Error(`${what}.data must be a Float32Array or an Array of numbers; got ${describe(data)}`);
     }
@@ -216,14 +231,11 @@ function normaliseInput(x, shape) {
     throw new Error(`x must be a Float32Array; got ${describe(x)} (convert it with Float32Array.from(x))`);
   } else if (Array.isArray(x)) {
     if (x.length > 0 && Array.isArray(x[0])) {
-      const nested = fromNested(x, 'x');
+      const nested = fromNested(x, 'x', 3);
       if (shape === undefined) shape = nested.shape;
       data = nested.data;
     } else {
-      for (let i = 0; i < x.length; i++) {
-        if (typeof x[i] !== 'number') throw new Error(`x has a non-number at index ${i}: ${describe(x[i])}; expected a Float32Array`);
-      }
-      data = Float32Array.from(x);
+      data = fromFlat(x, 'x');
     }
   } else {
     throw new Error(`x must be a Float32Array; got ${describe(x)}`);
