@@ -73,6 +73,8 @@ test("first view: the seed's 'Hello shiny sun!' numbers, exact, from the module"
   }
   const hm = await heatmap("hello-weights");
   close(hm.m, exact.all_weights.flat(), 1e-6, "all weights");
+  assert.equal(await page.textContent("#hero-context"), "[0.3990, 0.3854, 0.8610]");
+  assert.match(await page.textContent("#hero-checks"), /^(\d+) of \1 checks/);
   // the page explains why the seed prints different digits
   const note = await page.textContent("#hello .note");
   assert.match(note, /0\.3992, 0\.3858, 0\.8610/);
@@ -288,8 +290,9 @@ test("performance panel: C1 in the worker, against the JS reference", async () =
 
 test("responsive: a phone-sized viewport", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300); // charts re-render for the new width
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(150);
+  await page.waitForTimeout(100);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `page scrolls sideways by ${overflow}px`);
   await screenshot(page, "07-mobile");

@@ -34,7 +34,13 @@ async function main() {
   status.textContent = S.engine(info.simd, info.threads, info.isolated, info.version);
   const mechanisms = info.mechanisms?.length ? info.mechanisms : MECHANISMS;
   const tasks = [
-    renderWalkthrough($("walkthrough-body"), compute).then(() => ($("walkthrough-body").dataset.ready = "true")),
+    renderWalkthrough($("walkthrough-body"), compute).then(() => {
+      $("walkthrough-body").dataset.ready = "true";
+      const checks = [...document.querySelectorAll("[data-check]")];
+      $("hero-context").textContent = $("shiny-context").textContent;
+      $("hero-checks").textContent = S.hero.checks(checks.filter((c) => c.dataset.ok === "true").length, checks.length);
+      $("hero-card").hidden = false;
+    }),
     Promise.resolve(renderPlayground($("playground-body"), compute, mechanisms)),
   ];
   renderPerf($("perf-body"), () => new Compute());

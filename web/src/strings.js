@@ -6,6 +6,12 @@ export const S = {
     "The attention mechanisms of chapter 3 of “Build a Large Language Model (From Scratch)”, computed live in your browser by a C++ core compiled to WebAssembly.",
   nav: { walkthrough: "Walkthrough", playground: "Playground", performance: "Performance" },
   skip: "Skip to the walkthrough",
+  hero: {
+    label: "Context vector of “shiny” in “Hello shiny sun!”",
+    checks: (ok, all) => `${ok} of ${all} checks against the book’s printed numbers pass`,
+    how: "How it is computed",
+    try: "Try your own sentence",
+  },
   loading: "Loading the WebAssembly module…",
   loadFailed: "The attention module could not be loaded: ",
   engine: (simd, threads, isolated, version) =>
