@@ -286,6 +286,12 @@ test("performance panel: C1 in the worker, against the JS reference", async () =
   assert.ok(!row.cells.includes("…"));
   await page.locator("#performance").scrollIntoViewIfNeeded();
   await screenshot(page, "06-performance");
+  // a long run can be cancelled (the worker is replaced), and the panel works afterwards
+  await page.click('button[data-run="C2"]');
+  await page.waitForFunction(() => /C2/.test(document.querySelector(".perf-status").textContent));
+  await page.click("#perf-body button:has-text('Cancel')");
+  await page.waitForFunction(() => document.querySelector(".perf-status").textContent === "Cancelled.");
+  assert.equal(await page.$eval('button[data-run="C1"]', (b) => b.disabled), false);
 });
 
 test("responsive: a phone-sized viewport", async () => {
