@@ -206,6 +206,8 @@ test("all six mechanisms run in the playground", async () => {
     await recompute(() => page.selectOption("#pg-mechanism", m));
     assert.equal(await page.$eval("#pg-output", (el) => el.dataset.state), "ready", m);
     assert.ok((await heatmap("pg-weights")).rows === 5, m);
+    const cc = await page.$eval("[data-crosscheck]", (el) => +el.dataset.crosscheck);
+    assert.ok(cc < 1e-5, `${m}: the module and the JS reference differ by ${cc}`);
   }
 });
 
