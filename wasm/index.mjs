@@ -274,7 +274,8 @@ function check(result) {
 // Layers.
 
 const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry((raw) => {
+  ? new FinalizationRegistry(({ raw, live }) => {
+      if (!live.delete(raw)) return; // disposed meanwhile, or freed by ak.terminate()
       try { raw.release(); raw.delete(); } catch { /* module already gone */ }
     })
   : null;
@@ -288,7 +289,7 @@ class Layer {
     this.#ak = ak;
     this.#raw = raw;
     this.#info = info;
-    if (registry) registry.register(this, raw, this);
+    if (registry) registry.register(this, { raw, live: ak._live }, this);
     ak._live.add(raw);
   }
 
@@ -297,9 +298,10 @@ class Layer {
   get numHeads() { return this.#info.num_heads; }
   get headDim() { return this.#info.head_dim; }
   get dOutTotal() { return this.#info.d_out_total; }
-  get disposed() { return this.#raw === null; }
+  get disposed() { return this.#raw === null || !this.#ak._live.has(this.#raw); }
 
   #alive() {
+    if (this.#raw !== null && !this.#ak._live.has(this.#raw)) this.#raw = null; // ak.terminate() freed it
     if (this.#raw === null) throw new Error('layer was disposed; create a new one with ak.create()');
     return this.#raw;
   }
@@ -340,7 +342,7 @@ class Layer {
     if (raw === null) return;
     this.#raw = null;
     if (registry) registry.unregister(this);
-    this.#ak._live.delete(raw);
+    if (!this.#ak._live.delete(raw)) return; // already freed by ak.terminate()
     raw.release();
     raw.delete();
   }
@@ -405,6 +407,8 @@ class Attnkit {
   terminate() {
     for (const raw of this._live) { try { raw.release(); raw.delete(); } catch { /* ignore */ } }
     this._live.clear();
+    if (this._cacheKey) cache.delete(this._cacheKey); // the next load() starts a fresh instance
+    this._cacheKey = undefined;
     if (this.#m.PThread) this.#m.PThread.terminateAllThreads();
   }
 }
@@ -444,6 +448,10 @@ export async function load(options) {
   }
   const canThread = typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
   const threaded = mode === 'auto' ? canThread : mode;
+  if (threaded && !canThread) {
+    throw new Error('load({ threads: true }) needs SharedArrayBuffer: serve the page cross-origin isolated ' +
+      "(Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp), or use load({ threads: false })");
+  }
   const moduleOptions = {};
   if (o.wasmBinary !== undefined) moduleOptions.wasmBinary = o.wasmBinary;
   if (o.locateFile !== undefined) moduleOptions.locateFile = o.locateFile;
@@ -455,7 +463,7 @@ export async function load(options) {
     : instantiate(threaded, moduleOptions));
   if (custom) return start();
   if (!cache.has(key)) {
-    const p = start();
+    const p = start().then((ak) => { ak._cacheKey = key; return ak; });
     cache.set(key, p);
     p.catch(() => cache.delete(key));
   }

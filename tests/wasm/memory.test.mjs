@@ -72,6 +72,7 @@ test('forgotten layers are reclaimed by the FinalizationRegistry', async () => {
   }
   const left = ak.memory().inUseBytes - before;
   assert.ok(left < held / 10, `after GC ${left} of ${held} bytes still held`);
+  assert.ok(ak.memory().liveLayers < 20, `live layers after GC: ${ak.memory().liveLayers}`);
 });
 
 test('results are copies: they survive wasm memory growth and later calls', () => {

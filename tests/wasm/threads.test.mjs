@@ -49,3 +49,16 @@ test('a Node process that used the pthreads build exits by itself', { skip }, ()
   assert.equal(stdout.trim(), 'true 2048');
   assert.ok(Date.now() - t0 < 15000, 'exited promptly');
 });
+
+test('terminate() frees the live layers and the next load() starts a fresh instance', async () => {
+  const ak = await load({ threads: false });
+  const layer = ak.create('self', { dIn: 3, dOut: 2 });
+  ak.terminate();
+  assert.equal(ak.memory().liveLayers, 0);
+  const again = await load({ threads: false });
+  assert.notEqual(again, ak);
+  assert.equal(again.run('self', { dIn: 3, dOut: 2 }, new Float32Array(6), [2, 3]).context.length, 4);
+  assert.equal(layer.disposed, true);
+  assert.throws(() => layer.forward(new Float32Array(6), [2, 3]), { constructor: Error, message: /^layer was disposed/ });
+  layer.dispose(); // harmless
+});
