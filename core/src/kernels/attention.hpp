@@ -43,7 +43,7 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
   }
 
   // Pack k as NR-key panels (d, NR) and v as (kmax, dp) rows, once per call, per thread.
-  thread_local AlignedFloats kbuf, vbuf, sbuf, obuf;
+  thread_local AlignedFloats kbuf, vbuf, sbuf, obuf, qbuf;
   const std::size_t kpad = round_up(kmax, NR);
   float* kp = grow(kbuf, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
   float* vp = grow(vbuf, kmax * dp);  // (kmax, dp)
@@ -60,6 +60,7 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
   }
   float* s = grow(sbuf, QT * KB);  // (QT, KB) scores, then weights
   float* o = grow(obuf, QT * dp);  // (QT, dp) unnormalised context
+  float* qp = grow(qbuf, QT * d);  // the tile's queries as (d, MR) panels per row group
   alignas(64) float m[QT], l[QT], alpha[QT];
 
   for (std::size_t tile = row_begin / QT * QT; tile < row_end; tile += QT) {
@@ -67,6 +68,8 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
     const std::size_t i1 = tile + QT < row_end ? tile + QT : row_end;  // one past the last
     const std::size_t rows = i1 - i0;
     const std::size_t kend = t.causal ? std::min(t.n_k, tile + QT) : t.n_k;  // keys this tile sees
+    for (std::size_t r0 = 0; r0 < rows; r0 += MR)
+      pack_rows<MR>(t.q + (i0 + r0) * t.ld_q, t.ld_q, rows - r0 < MR ? rows - r0 : MR, d, qp + r0 * d);
     for (std::size_t r = 0; r < rows; ++r) {
       m[r] = ninf;
       l[r] = 0.0f;
@@ -79,13 +82,11 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
       // S = q·kᵀ·scale for the block: (rows, kn_pad); columns past kn hold q·0.
       for (std::size_t r0 = 0; r0 < rows; r0 += MR) {
         const std::size_t mr = rows - r0 < MR ? rows - r0 : MR;
-        const float* qrow[MR];
-        for (std::size_t r = 0; r < MR; ++r) qrow[r] = t.q + (i0 + r0 + (r < mr ? r : mr - 1)) * t.ld_q;
         for (std::size_t jj = 0; jj < kn_pad; jj += NR) {
           F acc[MR][NB];
           for (std::size_t r = 0; r < MR; ++r)
             for (std::size_t b = 0; b < NB; ++b) acc[r][b] = F(0.0f);
-          micro_fma<Arch, MR, NB>(qrow, kp + (kb + jj) / NR * d * NR, NR, d, acc);
+          micro_fma<Arch, MR, NB, 1, MR>(qp + r0 * d, kp + (kb + jj) / NR * d * NR, NR, d, acc);
           const F sc(t.scale);
           for (std::size_t r = 0; r < mr; ++r)
             for (std::size_t b = 0; b < NB; ++b) (acc[r][b] * sc).store_aligned(s + (r0 + r) * KB + jj + b * W);
@@ -124,8 +125,6 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
       // O = alpha·O + P·v over the block's kn keys: (rows, dp) += (rows, kn)·(kn, dp).
       for (std::size_t r0 = 0; r0 < rows; r0 += MR) {
         const std::size_t mr = rows - r0 < MR ? rows - r0 : MR;
-        const float* prow[MR];
-        for (std::size_t r = 0; r < MR; ++r) prow[r] = s + (r0 + (r < mr ? r : mr - 1)) * KB;
         for (std::size_t c0 = 0; c0 < dp; c0 += NR) {
           F acc[MR][NB];
           for (std::size_t r = 0; r < MR; ++r) {
@@ -133,7 +132,7 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
             const F a(alpha[rr]);
             for (std::size_t b = 0; b < NB; ++b) acc[r][b] = a * F::load_aligned(o + rr * dp + c0 + b * W);
           }
-          micro_fma<Arch, MR, NB>(prow, vp + kb * dp + c0, dp, kn, acc);
+          micro_fma<Arch, MR, NB, KB, 1>(s + r0 * KB, vp + kb * dp + c0, dp, kn, acc);
           for (std::size_t r = 0; r < mr; ++r)
             for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_aligned(o + (r0 + r) * dp + c0 + b * W);
         }

@@ -1,4 +1,5 @@
-// attnkit — gemm_nt / gemm_nn: B packed per call into NR-column panels (per thread), A read in place,
+// attnkit — gemm_nt / gemm_nn, BLIS-style: B packed per call into (KC, NR) panels and A per block into
+// (KC, MR) panels (per-thread buffers),
 // MR × NR register tiles (microkernel.hpp). k is blocked by KC for cache; a block continues the
 // previous block's sums stored in C, so every C element is still one fma chain over p = 0..k−1 in order,
 // whatever the row range: results do not depend on how rows are split across threads.
@@ -11,20 +12,18 @@ namespace {
 
 constexpr std::size_t kGemmKC = 256;  // k per packed block: an NR × KC panel (16 KB at NR 16) stays in L1
 constexpr std::size_t kGemmNC = 256;  // columns per packed block: KC × NC (256 KB) stays in L2
-constexpr std::size_t kGemmMC = 96;   // rows per block: MC × KC of A (96 KB) stays in L2
+constexpr std::size_t kGemmMC = 96;   // rows per block: MC × KC of packed A (96 KB) stays in L2
 
 // One (mr ≤ MR, nr ≤ NR) tile of C over one k block: start from 0 (first block) or from C, add the
 // block's products, and on the last block apply alpha and bias. Partial tiles run the full-tile
 // arithmetic (rows repeated, columns zero-padded) and store only their part.
 template <class Arch>
-inline void gemm_tile(const float* a, std::size_t lda, std::size_t mr, const float* bpanel, std::size_t kc, float* c,
+inline void gemm_tile(const float* apanel, std::size_t mr, const float* bpanel, std::size_t kc, float* c,
                       std::size_t ldc, std::size_t nr, bool first, bool last, float alpha, const float* bias) {
   using F = vf<Arch>;
   using T = Tile<Arch>;
   constexpr std::size_t W = T::W, NB = T::NB, NR = T::NR, MR = T::MR;
   const bool full = mr == MR && nr == NR;
-  const float* arow[MR];
-  for (std::size_t r = 0; r < MR; ++r) arow[r] = a + (r < mr ? r : mr - 1) * lda;
   F acc[MR][NB];
   for (std::size_t r = 0; r < MR; ++r)
     for (std::size_t b = 0; b < NB; ++b) {
@@ -33,7 +32,7 @@ inline void gemm_tile(const float* a, std::size_t lda, std::size_t mr, const flo
                   : full           ? F::load_unaligned(c + r * ldc + b * W)
                                    : load_partial<Arch>(c + r * ldc + b * W, w < W ? w : W, 0.0f);
     }
-  micro_fma<Arch, MR, NB>(arow, bpanel, NR, kc, acc);
+  micro_fma<Arch, MR, NB, 1, MR>(apanel, bpanel, NR, kc, acc);
   if (last) {
     const F va(alpha);
     for (std::size_t b = 0; b < NB; ++b) {
@@ -58,7 +57,7 @@ inline void gemm_tile(const float* a, std::size_t lda, std::size_t mr, const flo
   }
 }
 
-// Shared driver. pack(bp, j0, nc, p0, kc) fills panels bp[(jj / NR)·kc·NR + p·NR + jj % NR] with
+// Shared driver. A is packed per MC × KC block into (kc, MR) panels; pack(bp, j0, nc, p0, kc) fills panels bp[(jj / NR)·kc·NR + p·NR + jj % NR] with
 // B(j0 + jj, p0 + p), zero beyond n.
 template <class Arch, class Pack>
 void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n, std::size_t k,
@@ -70,8 +69,9 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
       for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
     return;
   }
-  thread_local AlignedFloats packed;
-  float* bp = grow(packed, kGemmNC * kGemmKC);
+  thread_local AlignedFloats packed_b, packed_a;
+  float* bp = grow(packed_b, kGemmNC * kGemmKC);
+  float* ap = grow(packed_a, kGemmMC * kGemmKC);
   for (std::size_t j0 = 0; j0 < n; j0 += kGemmNC) {
     const std::size_t nc = n - j0 < kGemmNC ? n - j0 : kGemmNC;
     for (std::size_t p0 = 0; p0 < k; p0 += kGemmKC) {
@@ -80,9 +80,11 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
       // Rows in blocks of MC (their A rows stay in L2) × panels (one NR × kc B panel stays in L1).
       for (std::size_t ic = row_begin; ic < row_end; ic += kGemmMC) {
         const std::size_t ic_end = row_end - ic < kGemmMC ? row_end : ic + kGemmMC;
+        for (std::size_t i0 = ic; i0 < ic_end; i0 += MR)
+          pack_rows<MR>(a + i0 * lda + p0, lda, ic_end - i0 < MR ? ic_end - i0 : MR, kc, ap + (i0 - ic) * kc);
         for (std::size_t jj = 0; jj < nc; jj += NR)
           for (std::size_t i0 = ic; i0 < ic_end; i0 += MR)
-            gemm_tile<Arch>(a + i0 * lda + p0, lda, ic_end - i0 < MR ? ic_end - i0 : MR, bp + jj * kc, kc,
+            gemm_tile<Arch>(ap + (i0 - ic) * kc, ic_end - i0 < MR ? ic_end - i0 : MR, bp + jj * kc, kc,
                             c + i0 * ldc + j0 + jj, ldc, nc - jj < NR ? nc - jj : NR, p0 == 0, p0 + kc == k, alpha,
                             bias ? bias + j0 + jj : nullptr);
       }

@@ -12,27 +12,39 @@
 namespace attnkit::kernels {
 namespace {
 
-// Tile shape per ISA: MR rows × NR = 2·W columns of accumulators, sized to the vector register file
-// (16 registers: 6×2 accumulators + 2 B + 1 broadcast; 32 registers: 12×2 + 3).
+// Tile shape per ISA: MR rows × NR = 2·W columns of accumulators, sized to the vector register file.
+// 32 registers (AVX-512): 12×2 accumulators + 2 B + 1 broadcast. 16 registers with fma (AVX2): 6×2 + 3.
+// No fma (SSE2, wasm SIMD128: mul + add needs a temporary; V8 keeps one xmm as scratch): 4×2.
 template <class Arch> struct Tile {
   static constexpr std::size_t W = vf<Arch>::size;
   static constexpr std::size_t NB = 2;
   static constexpr std::size_t NR = NB * W;
-  static constexpr std::size_t MR = W >= 16 ? 12 : 6;
+  static constexpr std::size_t MR = W >= 16 ? 12 : W == 8 ? 6 : 4;
 };
 
-template <class Arch, std::size_t MR, std::size_t NB>
-inline void micro_fma(const float* const (&a)[MR], const float* b, std::size_t ldb, std::size_t kc,
-                      vf<Arch> (&acc)[MR][NB]) noexcept {
+// A is one pointer: element (r, p) at a[r·RS + p·PS] with compile-time strides, so the loop needs no
+// per-row pointers (general registers are scarce under V8). Packed A panels use RS = 1, PS = MR.
+template <class Arch, std::size_t MR, std::size_t NB, std::size_t RS, std::size_t PS>
+inline void micro_fma(const float* a, const float* b, std::size_t ldb, std::size_t kc, vf<Arch> (&acc)[MR][NB]) noexcept {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
-  for (std::size_t p = 0; p < kc; ++p) {
+  for (std::size_t p = 0; p < kc; ++p, a += PS, b += ldb) {
     F bv[NB];
-    for (std::size_t nb = 0; nb < NB; ++nb) bv[nb] = F::load_aligned(b + p * ldb + nb * W);
+    for (std::size_t nb = 0; nb < NB; ++nb) bv[nb] = F::load_aligned(b + nb * W);
     for (std::size_t r = 0; r < MR; ++r) {
-      const F av(a[r][p]);
+      const F av(a[r * RS]);
       for (std::size_t nb = 0; nb < NB; ++nb) acc[r][nb] = xsimd::fma(av, bv[nb], acc[r][nb]);
     }
+  }
+}
+
+// Packs rows [0, mr) of A (p contiguous, row stride lda) into a (kc, MR) panel: ap[p·MR + r]. Rows past
+// mr repeat row mr − 1, so a partial tile runs exactly the full tile's arithmetic.
+template <std::size_t MR>
+inline void pack_rows(const float* a, std::size_t lda, std::size_t mr, std::size_t kc, float* ap) noexcept {
+  for (std::size_t r = 0; r < MR; ++r) {
+    const float* src = a + (r < mr ? r : mr - 1) * lda;
+    for (std::size_t p = 0; p < kc; ++p) ap[p * MR + r] = src[p];
   }
 }
 
