@@ -77,6 +77,8 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
     });
     if (keep_steps) steps.masked_scores = w;
   }
+  // The renormalise route needs the scaled scores again for rows whose visible weights underflow to 0.
+  const Tensor scaled = renormalise ? w : Tensor();
   for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     k.softmax_f32(kernels::Softmax{w.ptr() + bh * n * n, n, n, n}, r0, r1);
   });
@@ -90,7 +92,14 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
         std::fill(row + i + 1, row + n, 0.0f);
         float sum = 0.0f;
         for (std::size_t j = 0; j <= i; ++j) sum += row[j];
-        for (std::size_t j = 0; j <= i; ++j) row[j] /= sum;
+        if (sum > 0.0f) {
+          for (std::size_t j = 0; j <= i; ++j) row[j] /= sum;
+        } else {
+          // Every visible weight underflowed (the future dominated the row): the renormalised row is, in exact
+          // arithmetic, the softmax over the visible scores, which is what the −inf route computes.
+          std::copy(scaled.ptr() + bh * n * n + i * n, scaled.ptr() + bh * n * n + i * n + i + 1, row);
+          k.softmax_f32(kernels::Softmax{row, n, 1, i + 1}, 0, 1);
+        }
       }
     });
   }

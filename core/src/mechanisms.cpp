@@ -86,7 +86,7 @@ void Module::validate_config() {
     throw Error("d_out (" + std::to_string(c.d_out) + ") must be divisible by num_heads (" + std::to_string(c.num_heads) + ")",
                 ErrorKind::range);
   if (!(c.dropout >= 0.0 && c.dropout < 1.0))
-    throw Error("dropout (" + std::to_string(c.dropout) + ") must be in [0, 1)", ErrorKind::range);
+    throw Error("dropout (" + format_number(c.dropout) + ") must be in [0, 1)", ErrorKind::range);
   if (c.dropout > 0.0 && !has_dropout(c.mechanism))
     throw Error("dropout applies only to causal, multihead-wrapper and multihead; expected 0 for mechanism " + mech, ErrorKind::range);
   if (c.qkv_bias && !has_linear(c.mechanism))
@@ -251,7 +251,7 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   const std::size_t H = num_heads_, hd = c.mechanism == Mechanism::simplified ? d_in : head_dim_, D = H * hd, rows = b * n;
   const bool dropout_on = options.train && c.dropout > 0.0;
   const bool explain = options.return_weights || options.intermediates || dropout_on;
-  checked_numel({b, H, n, n});  // refuse an (n, n) problem that cannot fit, before any work
+  if (explain) checked_numel({b, H, n, n});  // the explain path holds (b, h, n, n); refuse it before any work
   ForwardResult r;
 
   // Step 1 — queries, keys, values: x·Wᵀ (+ b) in one GEMM over the stacked weights.          (b·n, 3·D)

@@ -19,20 +19,21 @@ Tensor Generator::rand(const Shape& shape) {
 }
 
 Tensor Generator::uniform(const Shape& shape, double from, double to) {
-  Tensor t(shape);
-  for (float& v : t.data) {
+  Tensor out(shape);
+  const double f = static_cast<float>(from), t = static_cast<float>(to);
+  for (float& v : out.data) {
     const float x = static_cast<float>(random() & 0xFFFFFFu) / static_cast<float>(1u << 24);
-    // torch rounds once: x·(to − from) + from in double, then to float32.
-    v = static_cast<float>(static_cast<double>(x) * (to - from) + from);
+    // torch takes the bounds as float32, computes x·(to − from) + from in double, rounds once to float32.
+    v = static_cast<float>(static_cast<double>(x) * (t - f) + f);
   }
-  return t;
+  return out;
 }
 
 void Generator::dropout_(Tensor& t, double p) { dropout_(t.ptr(), t.numel(), p); }
 
 void Generator::dropout_(float* data, std::size_t n, double p) {
   if (!(p >= 0.0 && p < 1.0))
-    throw Error("dropout (" + std::to_string(p) + ") must be in [0, 1)", ErrorKind::range);
+    throw Error("dropout (" + format_number(p) + ") must be in [0, 1)", ErrorKind::range);
   if (p == 0.0) return;  // PyTorch draws nothing for p = 0
   const double keep = 1.0 - p;
   const float scale = static_cast<float>(1.0f / static_cast<float>(keep));

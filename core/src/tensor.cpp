@@ -1,14 +1,28 @@
 #include "attnkit/tensor.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <new>
 
 #include "attnkit/errors.hpp"
 
 namespace attnkit {
+
+std::string format_number(double value) {
+  // A value that came from a float (a JS Float32 option, a C++ 0.1f) is shown as that float's shortest form.
+  const bool is_float = static_cast<double>(static_cast<float>(value)) == value;
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+    const double back = std::strtod(buf, nullptr);
+    if (back == value || (is_float && static_cast<float>(back) == static_cast<float>(value))) break;
+  }
+  return buf;
+}
 
 std::string shape_to_string(const Shape& shape) {
   std::string s = "[";
@@ -19,12 +33,16 @@ std::string shape_to_string(const Shape& shape) {
   return s + "]";
 }
 
+static std::atomic<std::size_t> g_max_tensor_bytes{0};  // 0: the default below
+
 std::size_t max_tensor_bytes() {
-  // wasm32 addresses 4 GiB but one allocation must stay below 2 GiB (ptrdiff_t); natively cap at 2^46
-  // so a typo like 1e9 tokens is refused with a message instead of an OOM kill.
-  if (sizeof(void*) == 4) return std::size_t(1) << 31;
+  const std::size_t set = g_max_tensor_bytes.load(std::memory_order_relaxed);
+  if (set != 0) return set;
+  if (sizeof(void*) == 4) return (std::size_t(1) << 31) - 1;
   return std::size_t(1) << 46;
 }
+
+void set_max_tensor_bytes(std::size_t bytes) { g_max_tensor_bytes.store(bytes, std::memory_order_relaxed); }
 
 // Exact for any shape a person types; long double keeps 64 bits of mantissa past size_t overflow.
 static std::string bytes_needed(const Shape& shape) {

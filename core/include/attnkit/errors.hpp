@@ -23,4 +23,7 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
 };
 
+// The shortest text that reads back as the same double ("0.1", not "0.100000"), for messages.
+std::string format_number(double value);
+
 }  // namespace attnkit

@@ -15,8 +15,11 @@ std::string shape_to_string(const Shape& shape);
 // Number of elements; throws Error(range) if the product overflows or the bytes exceed max_tensor_bytes().
 std::size_t checked_numel(const Shape& shape);
 
-// The largest tensor the library will allocate, in bytes (the address space of the build: 2 GiB under wasm32).
+// The largest tensor the library will allocate, in bytes: by default 2 GiB under wasm32 (one allocation
+// must fit a signed 32-bit size) and 2^46 natively. A host that knows its memory lowers it (the CLI sets
+// the physical memory), so an input too large to fit is refused with a message instead of an OOM kill.
 std::size_t max_tensor_bytes();
+void set_max_tensor_bytes(std::size_t bytes);  // 0 restores the default
 
 struct Tensor {
   Shape shape;
