@@ -100,22 +100,14 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
         const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;    // visible in this block
         float* srow = s + r * KB;
         for (std::size_t j = vis; j < kn_pad; ++j) srow[j] = ninf;
-        F vmax(ninf);
-        for (std::size_t j = 0; j < kn_pad; j += W) vmax = xsimd::max(vmax, F::load_aligned(srow + j));
-        const float bmax = hmax<Arch>(vmax);
+        const float bmax = hmax<Arch>(max_body<Arch>(srow, kn_pad, F(ninf)));
         const float mnew = bmax > m[r] ? bmax : m[r];
         if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
           for (std::size_t j = 0; j < kn_pad; ++j) srow[j] = 0.0f;
           alpha[r] = 1.0f;
           continue;
         }
-        const F vm(mnew);
-        F vsum(0.0f);
-        for (std::size_t j = 0; j < kn_pad; j += W) {
-          const F e = exp_f32<Arch>(F::load_aligned(srow + j) - vm);
-          e.store_aligned(srow + j);
-          vsum += e;
-        }
+        const F vsum = exp_sub_body<Arch>(srow, kn_pad, mnew, F(0.0f));  // P = exp(S − m)
         // exp(0) is exactly 1, so a block that does not raise the max leaves O and l untouched.
         alpha[r] = mnew == m[r] ? 1.0f : hmax<Arch>(exp_f32<Arch>(F(m[r] - mnew)));  // all lanes equal
         l[r] = l[r] * alpha[r] + hsum<Arch>(vsum);

@@ -56,6 +56,26 @@ inline float hmax(vf<Arch> v) noexcept {
 template <class Arch>
 inline float hsum(vf<Arch> v) noexcept { return xsimd::hadd(v); }
 
+// Row pieces shared by softmax and the online softmax of attention; nv is a multiple of W.
+// max(init, x[0..nv)) lane-wise.
+template <class Arch>
+inline vf<Arch> max_body(const float* x, std::size_t nv, vf<Arch> init) noexcept {
+  for (std::size_t j = 0; j < nv; j += vf<Arch>::size) init = xsimd::max(init, vf<Arch>::load_unaligned(x + j));
+  return init;
+}
+
+// x[j] = exp(x[j] − m) for j < nv; returns init + the lane-wise sums of the new x.
+template <class Arch>
+inline vf<Arch> exp_sub_body(float* x, std::size_t nv, float m, vf<Arch> init) noexcept {
+  const vf<Arch> vm(m);
+  for (std::size_t j = 0; j < nv; j += vf<Arch>::size) {
+    const vf<Arch> e = exp_f32<Arch>(vf<Arch>::load_unaligned(x + j) - vm);
+    e.store_unaligned(x + j);
+    init += e;
+  }
+  return init;
+}
+
 // Loads n < W floats and fills the other lanes with `fill` (a vector tail, so tail elements get the
 // same vector arithmetic as body elements).
 template <class Arch>

@@ -13,23 +13,16 @@ void softmax_row_f32(float* x, std::size_t n) {
   constexpr std::size_t W = F::size;
   const float ninf = -std::numeric_limits<float>::infinity();
   const std::size_t nv = n - n % W;
-  F vmax(ninf);
-  for (std::size_t j = 0; j < nv; j += W) vmax = xsimd::max(vmax, F::load_unaligned(x + j));
+  F vmax = max_body<Arch>(x, nv, F(ninf));
   if (nv < n) vmax = xsimd::max(vmax, load_partial<Arch>(x + nv, n - nv, ninf));
   const float mx = hmax<Arch>(vmax);
   if (!(mx > ninf)) {  // fully masked (or empty) row attends to nothing
     for (std::size_t j = 0; j < n; ++j) x[j] = 0.0f;
     return;
   }
-  const F m(mx);
-  F vsum(0.0f);
-  for (std::size_t j = 0; j < nv; j += W) {
-    const F e = exp_f32<Arch>(F::load_unaligned(x + j) - m);
-    e.store_unaligned(x + j);
-    vsum += e;
-  }
+  F vsum = exp_sub_body<Arch>(x, nv, mx, F(0.0f));
   if (nv < n) {
-    const F e = exp_f32<Arch>(load_partial<Arch>(x + nv, n - nv, ninf) - m);
+    const F e = exp_f32<Arch>(load_partial<Arch>(x + nv, n - nv, ninf) - F(mx));
     store_partial<Arch>(x + nv, n - nv, e);
     vsum += e;
   }
