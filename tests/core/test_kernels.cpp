@@ -52,10 +52,11 @@ TEST(GemmNT, AlphaBiasAndLargeMagnitudes) {
     GemmNTTester().m(7).n(t->simd_width - 1).k(40).magnitude(1e-15f).Test(*t);
   }
 }
-TEST(GemmNT, ProjectionShapeLongK) {  // x·Wᵀ + b with k past one cache block of k (256) and n past one of n
+TEST(GemmNT, ProjectionShapeLongK) {  // x·Wᵀ + b with k and n across several cache blocks (gemm.hpp)
   for (const KernelTable* t : all_tables()) {
     GemmNTTester().m(64).n(80).k(300).bias(true).Test(*t);
     GemmNTTester().m(9).n(300).k(530).alpha(0.5f).Test(*t);
+    GemmNTTester().m(7).n(140).k(1700).bias(true).Test(*t);  // k past two k blocks (768)
   }
 }
 TEST(GemmNT, RowSplitsAreBitwiseIdentical) {
@@ -63,6 +64,7 @@ TEST(GemmNT, RowSplitsAreBitwiseIdentical) {
     GemmNTTester().m(37).n(8 * t->simd_width + 2).k(29).bias(true).alpha(0.3f).TestSplits(*t);
     GemmNTTester().m(16).n(3).k(7).offset(1).pad(3).TestSplits(*t);
     GemmNTTester().m(40).n(270).k(300).bias(true).TestSplits(*t);
+    GemmNTTester().m(61).n(150).k(1000).bias(true).TestSplits(*t);
   }
 }
 
@@ -94,6 +96,7 @@ TEST(GemmNN, LargeMagnitudesAndLongK) {
     GemmNNTester().m(7).n(t->simd_width + 1).k(40).magnitude(1e15f).Test(*t);
     GemmNNTester().m(33).n(70).k(300).Test(*t);
     GemmNNTester().m(9).n(300).k(530).Test(*t);
+    GemmNNTester().m(7).n(140).k(1700).Test(*t);
   }
 }
 TEST(GemmNN, RowSplitsAreBitwiseIdentical) {
@@ -101,6 +104,7 @@ TEST(GemmNN, RowSplitsAreBitwiseIdentical) {
     GemmNNTester().m(37).n(8 * t->simd_width + 2).k(29).TestSplits(*t);
     GemmNNTester().m(16).n(3).k(7).offset(1).pad(3).TestSplits(*t);
     GemmNNTester().m(40).n(270).k(300).TestSplits(*t);
+    GemmNNTester().m(61).n(150).k(1000).TestSplits(*t);
   }
 }
 
