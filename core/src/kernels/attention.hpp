@@ -17,9 +17,10 @@ namespace attnkit::kernels {
 namespace {
 
 template <class Arch> struct AttnTile {
-  // 48 × 64 at AVX2: k and v blocks (16 KB each) are reused by 8 row groups; S and O (12 KB each) stay in L1/L2.
-  static constexpr std::size_t QT = 8 * Tile<Arch>::MR;  // query rows per tile
-  static constexpr std::size_t KB = 4 * Tile<Arch>::NR;  // keys per block
+  // 24 × 128 at AVX2, picked by measurement (Zen 3, d 64): long key blocks amortise the per-block
+  // softmax bookkeeping and the rescale of O; short query tiles waste little on the causal diagonal.
+  static constexpr std::size_t QT = 4 * Tile<Arch>::MR;  // query rows per tile
+  static constexpr std::size_t KB = 8 * Tile<Arch>::NR;  // keys per block
 };
 
 // Rows [row_begin, row_end) of the queries.
