@@ -1,0 +1,98 @@
+# One-off generator of tests/fuzz/corpus (the files are committed; this script is kept as tests/fuzz/make_corpus.py).
+import json, os, hashlib
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+C = os.path.join(ROOT, 'tests', 'fuzz', 'corpus')
+G = os.path.join(ROOT, 'tests', 'golden')
+
+def put(harness, name, data):
+    d = os.path.join(C, harness); os.makedirs(d, exist_ok=True)
+    if isinstance(data, str): data = data.encode()
+    open(os.path.join(d, name), 'wb').write(data)
+
+book = json.load(open(os.path.join(G, 'book_11_multihead_attention_seed123.json')))['inputs']['inputs_6x3']
+ref = json.load(open(os.path.join(G, 'ref_mha_b2_t5_din4_dout6_h3_causal_noqkvbias.json')))
+# ---- fuzz_json_input
+J = 'fuzz_json_input'
+put(J, 'book_6x3', json.dumps({'x': book}))
+put(J, 'book_batch_2x6x3', json.dumps({'x': [book, book]}))
+put(J, 'ref_2x5x4', json.dumps({'x': ref['inputs']}))
+put(J, 'one_token', '{"x": [[0.43, 0.15, 0.89]]}')
+put(J, 'python_nan', '{"x": [[NaN, 1.0], [Infinity, -Infinity]]}')
+put(J, 'overflow_1e400', '{"x": [[1e400, 2]]}')
+put(J, 'float32_max', '{"x": [[3.4028235e38, -3.4028235e38, 1e-45, -0.0]]}')
+put(J, 'ragged', '{"x": [[1, 2, 3], [4, 5]]}')
+put(J, 'ragged_deeper', '{"x": [[[1, 2]], [[3, 4], [5, 6]]]}')
+put(J, 'not_numbers', '{"x": [["1", true], [null, {}]]}')
+put(J, 'empty_x', '{"x": []}')
+put(J, 'empty_rows', '{"x": [[], []]}')
+put(J, 'rank4', '{"x": [[[[1.0]]]]}')
+put(J, 'rank1', '{"x": [1, 2, 3]}')
+put(J, 'scalar', '{"x": 5}')
+put(J, 'missing_x', '{"y": [[1]]}')
+put(J, 'not_object', '[[1, 2]]')
+put(J, 'truncated', '{"x": [[0.43, 0.15')
+put(J, 'empty', '')
+put(J, 'whitespace', ' \n\t ')
+put(J, 'deep_100', '{"x": ' + '[' * 100 + ']' * 100 + '}')
+put(J, 'deep_strings', '{"x": [["[[[[", "\\"]]"]], "k": "\\u005b"}')
+put(J, 'duplicate_key', '{"x": [[1]], "x": [[2, 3]]}')
+put(J, 'integers', '{"x": [[1, -2, 18446744073709551615, -9223372036854775808]]}')
+put(J, 'exponents', '{"x": [[1E2, 1e-400, -0e0, 5e-324]]}')
+# ---- fuzz_state_dict: byte 0 = flags (mechanism = flags % 6: simplified, self-v1, self, causal,
+# multihead-wrapper, multihead; 0x08 qkv_bias, 0x10 d_out given, 0x20 heads given, 0x40 causal given), byte 1 = sizes
+S = 'fuzz_state_dict'
+def sd(flags, sizes, d):
+    return bytes([flags, sizes]) + json.dumps(d).encode()
+w = ref['weights']
+mha = {'W_query.weight': w['W_query'], 'W_key.weight': w['W_key'], 'W_value.weight': w['W_value'],
+       'out_proj.weight': w['out_proj'], 'out_proj.bias': w['out_proj_bias']}
+put(S, 'multihead_ref', sd(5 | 0x20, 2 << 3, mha))
+put(S, 'multihead_ref_mask', sd(5 | 0x20, 2 << 3, dict(mha, mask=[[0, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 1, 1], [0, 0, 0, 0, 1], [0] * 5])))
+put(S, 'causal_ref', sd(3, 0, {'W_query.weight': w['W_query'], 'W_key.weight': w['W_key'], 'W_value.weight': w['W_value']}))
+put(S, 'self_bias', sd(2 | 0x08, 0, {'W_query.weight': [[0.1, 0.2], [0.3, 0.4]], 'W_query.bias': [0.1, 0.2],
+                                        'W_key.weight': [[0.5, 0.6], [0.7, 0.8]], 'W_key.bias': [0.0, 0.0],
+                                        'W_value.weight': [[1, 0], [0, 1]], 'W_value.bias': [0.5, -0.5]}))
+v1 = json.load(open(os.path.join(G, 'ref_self_attention_v1_t5_din4_dout6.json')))['weights_in_out']
+put(S, 'self_v1_ref', sd(1, 0, {'W_query': v1['W_query'], 'W_key': v1['W_key'], 'W_value': v1['W_value']}))
+wr = {}
+for h in range(2):
+    for n in ('W_query', 'W_key', 'W_value'):
+        wr['heads.%d.%s.weight' % (h, n)] = [[0.1 * h, 0.2, 0.3], [0.4, 0.5 - h, 0.6]]
+    wr['heads.%d.mask' % h] = [[0, 1], [0, 0]]
+put(S, 'wrapper_2_heads', sd(4, 0, wr))
+put(S, 'simplified_empty', sd(0, 0, {}))
+put(S, 'unknown_key', sd(2, 0, {'W_query.weight': [[1]], 'W_key.weight': [[1]], 'W_value.weight': [[1]], 'W_other': [[1]]}))
+put(S, 'missing_key', sd(2, 0, {'W_query.weight': [[1]], 'W_key.weight': [[1]]}))
+put(S, 'wrong_shape', sd(2, 0, {'W_query.weight': [[1, 2]], 'W_key.weight': [[1]], 'W_value.weight': [[1]]}))
+put(S, 'nan_weight', bytes([2, 0]) + b'{"W_query.weight": [[NaN]], "W_key.weight": [[Infinity]], "W_value.weight": [[-Infinity]]}')
+put(S, 'bias_without_flag', sd(2, 0, {'W_query.weight': [[1]], 'W_query.bias': [1], 'W_key.weight': [[1]], 'W_value.weight': [[1]]}))
+put(S, 'mask_not_square', sd(3, 0, {'mask': [[0, 1]], 'W_query.weight': [[1]], 'W_key.weight': [[1]], 'W_value.weight': [[1]]}))
+put(S, 'scalar_value', sd(2, 0, {'W_query.weight': 1.5}))
+put(S, 'not_object', bytes([2, 0]) + b'[1, 2]')
+# ---- fuzz_options: NUL-separated arguments, then 0x01 and standard input
+O = 'fuzz_options'
+def args(*a, stdin=None):
+    b = b'\0'.join(x.encode() for x in a)
+    return b if stdin is None else b + b'\x01' + stdin.encode()
+put(O, 'run_book', args('run', '--mechanism', 'multihead', '--d-out', '2', '--heads', '2', '--input', 'batch.json', '--format', 'text'))
+put(O, 'run_stdin', args('run', '--mechanism', 'causal', '--d-out', '2', '--input', '-', stdin=json.dumps({'x': book})))
+put(O, 'run_weights', args('run', '--mechanism', 'self', '--input', 'in.json', '--weights', 'w.json'))
+put(O, 'run_mha_weights', args('run', '--mechanism', 'multihead', '--input', 'in.json', '--weights', 'mha.json', '--heads', '2', '--intermediates'))
+put(O, 'run_train', args('run', '--mechanism', 'multihead-wrapper', '--d-out', '2', '--heads', '3', '--dropout', '0.5', '--train', '--seed', '789', '--input', 'in.json', '--threads', '2'))
+put(O, 'run_route', args('run', '--mechanism', 'causal', '--d-out', '3', '--causal-route', 'renormalise', '--input', 'in.json', '--no-weights'))
+put(O, 'run_no_causal', args('run', '--mechanism', 'multihead', '--d-out', '4', '--heads', '2', '--no-causal', '--qkv-bias', '--context-length', '5', '--input', 'in.json'))
+put(O, 'run_simplified', args('run', '--mechanism=simplified', '--input=in.json', '--format=json'))
+put(O, 'run_bad_input', args('run', '--mechanism', 'self', '--d-out', '2', '--input', 'bad.json'))
+put(O, 'run_empty', args('run', '--mechanism', 'self', '--d-out', '2', '--input', 'empty.json'))
+put(O, 'run_deep', args('run', '--mechanism', 'self', '--d-out', '2', '--input', 'deep.json'))
+put(O, 'run_dir', args('run', '--mechanism', 'self', '--d-out', '2', '--input', 'dir'))
+put(O, 'run_missing_file', args('run', '--mechanism', 'self', '--d-out', '2', '--input', 'nope.json'))
+put(O, 'run_both_stdin', args('run', '--mechanism', 'self', '--input', '-', '--weights', '-', stdin='{}'))
+put(O, 'run_bad_values', args('run', '--mechanism', 'multihead', '--d-out', '5', '--heads', '2', '--dropout', '1.5', '--seed', '-1', '--input', 'in.json'))
+put(O, 'run_unknown_option', args('run', '--mechanism', 'self', '--frobnicate', '--input', 'in.json'))
+put(O, 'unknown_command', args('frobnicate'))
+put(O, 'no_command', b'')
+put(O, 'info', args('info', '--format', 'json'))
+put(O, 'bench', args('bench', '--config', 'C1', '--format', 'json'))
+put(O, 'help', args('run', '--help'))
+put(O, 'version', args('--version'))
