@@ -43,17 +43,19 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
     return;
   }
 
-  // Pack k as NR-key panels (d, NR) and v as (kmax, dp) rows, once per call, per thread.
+  // Pack k as NR-key panels (d, NR), once per call, per thread. v is read in place when its rows are
+  // whole tiles (d a multiple of NR), else copied into zero-padded (kmax, dp) rows.
   thread_local AlignedFloats kbuf, vbuf, sbuf, obuf, qbuf;
+  const bool v_in_place = d == dp;
   const std::size_t kpad = round_up(kmax, NR);
   float* kp = grow(kbuf, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
-  float* vp = grow(vbuf, kmax * dp);  // (kmax, dp)
   for (std::size_t j = 0; j < kpad; ++j) {
     float* panel = kp + (j / NR) * d * NR + j % NR;
     const float* krow = t.k + j * t.ld_k;
     for (std::size_t p = 0; p < d; ++p) panel[p * NR] = j < kmax ? krow[p] : 0.0f;
   }
-  for (std::size_t j = 0; j < kmax; ++j) {
+  float* vp = v_in_place ? nullptr : grow(vbuf, kmax * dp);  // (kmax, dp)
+  for (std::size_t j = 0; j < (v_in_place ? 0 : kmax); ++j) {
     const float* vrow = t.v + j * t.ld_v;
     float* dst = vp + j * dp;
     for (std::size_t c = 0; c < d; ++c) dst[c] = vrow[c];
@@ -125,7 +127,10 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
             const F a(alpha[rr]);
             for (std::size_t b = 0; b < NB; ++b) acc[r][b] = a * F::load_aligned(o + rr * dp + c0 + b * W);
           }
-          micro_fma<Arch, MR, NB, KB, 1>(s + r0 * KB, vp + kb * dp + c0, dp, kn, acc);
+          if (v_in_place)
+            micro_fma<Arch, MR, NB, KB, 1, false>(s + r0 * KB, t.v + kb * t.ld_v + c0, t.ld_v, kn, acc);
+          else
+            micro_fma<Arch, MR, NB, KB, 1>(s + r0 * KB, vp + kb * dp + c0, dp, kn, acc);
           for (std::size_t r = 0; r < mr; ++r)
             for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_aligned(o + (r0 + r) * dp + c0 + b * W);
         }

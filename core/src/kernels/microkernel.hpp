@@ -24,13 +24,14 @@ template <class Arch> struct Tile {
 
 // A is one pointer: element (r, p) at a[r·RS + p·PS] with compile-time strides, so the loop needs no
 // per-row pointers (general registers are scarce under V8). Packed A panels use RS = 1, PS = MR.
-template <class Arch, std::size_t MR, std::size_t NB, std::size_t RS, std::size_t PS>
+// B rows are aligned (packed panels) unless AlignedB is false (rows read in place).
+template <class Arch, std::size_t MR, std::size_t NB, std::size_t RS, std::size_t PS, bool AlignedB = true>
 inline void micro_fma(const float* a, const float* b, std::size_t ldb, std::size_t kc, vf<Arch> (&acc)[MR][NB]) noexcept {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
   for (std::size_t p = 0; p < kc; ++p, a += PS, b += ldb) {
     F bv[NB];
-    for (std::size_t nb = 0; nb < NB; ++nb) bv[nb] = F::load_aligned(b + nb * W);
+    for (std::size_t nb = 0; nb < NB; ++nb) bv[nb] = AlignedB ? F::load_aligned(b + nb * W) : F::load_unaligned(b + nb * W);
     for (std::size_t r = 0; r < MR; ++r) {
       const F av(a[r * RS]);
       for (std::size_t nb = 0; nb < NB; ++nb) acc[r][nb] = xsimd::fma(av, bv[nb], acc[r][nb]);
