@@ -49,11 +49,8 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
   const bool v_in_place = d == dp;
   const std::size_t kpad = round_up(kmax, NR);
   float* kp = grow(kbuf, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
-  for (std::size_t j = 0; j < kpad; ++j) {
-    float* panel = kp + (j / NR) * d * NR + j % NR;
-    const float* krow = t.k + j * t.ld_k;
-    for (std::size_t p = 0; p < d; ++p) panel[p * NR] = j < kmax ? krow[p] : 0.0f;
-  }
+  for (std::size_t j0 = 0; j0 < kpad; j0 += NR)
+    pack_cols<NR>(t.k + j0 * t.ld_k, t.ld_k, kmax - j0 < NR ? kmax - j0 : NR, d, kp + j0 * d);
   float* vp = v_in_place ? nullptr : grow(vbuf, kmax * dp);  // (kmax, dp)
   for (std::size_t j = 0; j < (v_in_place ? 0 : kmax); ++j) {
     const float* vrow = t.v + j * t.ld_v;

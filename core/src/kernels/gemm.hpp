@@ -102,18 +102,8 @@ void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
                     [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
                       // Transpose NR rows of B at a time into one (kc, NR) panel.
-                      for (std::size_t jj = 0; jj < nc; jj += NR) {
-                        float* panel = bp + jj * kc;
-                        const std::size_t nr = nc - jj < NR ? nc - jj : NR;
-                        for (std::size_t q = 0; q < NR; ++q) {
-                          if (q < nr) {
-                            const float* brow = g.b + (j0 + jj + q) * g.ldb + p0;
-                            for (std::size_t p = 0; p < kc; ++p) panel[p * NR + q] = brow[p];
-                          } else {
-                            for (std::size_t p = 0; p < kc; ++p) panel[p * NR + q] = 0.0f;
-                          }
-                        }
-                      }
+                      for (std::size_t jj = 0; jj < nc; jj += NR)
+                        pack_cols<NR>(g.b + (j0 + jj) * g.ldb + p0, g.ldb, nc - jj < NR ? nc - jj : NR, kc, bp + jj * kc);
                     });
 }
 
