@@ -59,6 +59,9 @@ TEST(GemmNT, ProjectionShapeLongK) {  // x·Wᵀ + b with k and n across several
     GemmNTTester().m(7).n(140).k(1700).bias(true).Test(*t);  // k past two k blocks (768)
   }
 }
+TEST(GemmNT, ColumnsPastOnePackedBlock) {  // n past the 4096 columns of one packed B block (gemm.hpp)
+  for (const KernelTable* t : all_tables()) GemmNTTester().m(7).n(4100).k(9).bias(true).Test(*t);
+}
 TEST(GemmNT, RowSplitsAreBitwiseIdentical) {
   for (const KernelTable* t : all_tables()) {
     GemmNTTester().m(37).n(8 * t->simd_width + 2).k(29).bias(true).alpha(0.3f).TestSplits(*t);
@@ -98,6 +101,9 @@ TEST(GemmNN, LargeMagnitudesAndLongK) {
     GemmNNTester().m(9).n(300).k(530).Test(*t);
     GemmNNTester().m(7).n(140).k(1700).Test(*t);
   }
+}
+TEST(GemmNN, ColumnsPastOnePackedBlock) {
+  for (const KernelTable* t : all_tables()) GemmNNTester().m(7).n(4100).k(9).Test(*t);
 }
 TEST(GemmNN, RowSplitsAreBitwiseIdentical) {
   for (const KernelTable* t : all_tables()) {
