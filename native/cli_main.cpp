@@ -134,6 +134,8 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     } else {
       return fail(err, "a command is required; expected one of run, bench, info (see attnkit --help)", kExitUsage);
     }
+    out.flush();
+    if (!out) return fail(err, "cannot write the output (standard output closed or full)", kExitInternal);
     return kExitOk;
   } catch (const Error& e) {
     return fail(err, e.what(), kExitUsage);
