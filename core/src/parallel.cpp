@@ -168,6 +168,12 @@ void parallel_for(std::size_t nth, std::size_t threads, const std::function<void
 #else
   if (threads == 0) threads = default_num_threads();
   if (threads > kMaxWorkers + 1) threads = kMaxWorkers + 1;
+#ifdef __EMSCRIPTEN_PTHREADS__
+  // A pthread beyond Emscripten's prebuilt pool starts only when the browser's main thread is free, so
+  // never ask for more than the hardware has (build with PTHREAD_POOL_SIZE >= hardware threads − 1).
+  // Fewer workers take more tasks each; results do not change.
+  if (threads > hardware_threads()) threads = hardware_threads();
+#endif
   if (threads <= 1 || nth == 1 || t_in_pool_task || !pool().run(nth, threads, fn)) run_inline(nth, fn);
 #endif
 }
