@@ -98,18 +98,23 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
         const std::size_t i = i0 + r;
         const std::size_t see = t.causal ? std::min(i + 1, kend) : kend;  // keys < see are visible
         const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;    // visible in this block
+        const std::size_t vw = round_up(vis, W);  // vectors holding visible keys; past them P = 0
         float* srow = s + r * KB;
-        for (std::size_t j = vis; j < kn_pad; ++j) srow[j] = ninf;
-        const float bmax = hmax<Arch>(max_body<Arch>(srow, kn_pad, F(ninf)));
+        for (std::size_t j = vis; j < vw; ++j) srow[j] = ninf;
+        for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
+        const float bmax = hmax<Arch>(max_body<Arch>(srow, vw, F(ninf)));
         const float mnew = bmax > m[r] ? bmax : m[r];
         if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
-          for (std::size_t j = 0; j < kn_pad; ++j) srow[j] = 0.0f;
+          for (std::size_t j = 0; j < vw; ++j) srow[j] = 0.0f;
           alpha[r] = 1.0f;
           continue;
         }
-        const F vsum = exp_sub_body<Arch>(srow, kn_pad, mnew, F(0.0f));  // P = exp(S − m)
-        // exp(0) is exactly 1, so a block that does not raise the max leaves O and l untouched.
-        alpha[r] = mnew == m[r] ? 1.0f : hmax<Arch>(exp_f32<Arch>(F(m[r] - mnew)));  // all lanes equal
+        const F vsum = exp_sub_body<Arch>(srow, vw, mnew, F(0.0f));  // P = exp(S − m)
+        // exp(0) is exactly 1, so a block that does not raise the max leaves O and l untouched;
+        // before the first visible key O and l are 0 and exp(−inf) = 0.
+        alpha[r] = mnew == m[r] ? 1.0f
+                   : m[r] == ninf ? 0.0f
+                                  : hmax<Arch>(exp_f32<Arch>(F(m[r] - mnew)));  // all lanes equal
         l[r] = l[r] * alpha[r] + hsum<Arch>(vsum);
         m[r] = mnew;
       }
