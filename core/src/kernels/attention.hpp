@@ -1,7 +1,7 @@
 // attnkit — fused attention for one (batch, head), flash-attention style:
 // context = softmax(q·kᵀ·scale [+ causal mask])·v without an (n_q, n_k) matrix.
 // Queries go in tiles of QT rows, keys in blocks of KB; per block: scores S = q·kᵀ·scale (QT, KB) in
-// registers tiles, then an online softmax (running max m, running sum l, rescale of the partial
+// register tiles, then an online softmax (running max m, running sum l, rescale of the partial
 // context O by exp(m_old − m_new)), then O += P·v. Causal blocks right of a tile's diagonal are skipped.
 //
 // Thread invariance: tiles are aligned to absolute multiples of QT (a row range that starts inside a tile
