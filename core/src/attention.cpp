@@ -10,20 +10,33 @@
 namespace attnkit::detail {
 namespace {
 
-constexpr std::size_t kRowsPerTask = 32;  // fixed, so the split never depends on the thread count
+// Kernels pack their B operand (the weights, or one head's keys) once per call, so calls should be few and
+// large: row ranges in whole blocks of kRowBlock rows, about kTasksPerThread per thread for load balance.
+// The kernels give the same bits for any split, so the split may depend on the thread count.
+constexpr std::size_t kRowBlock = 96;
+constexpr std::size_t kTasksPerThread = 4;
 
-std::size_t tasks_for(std::size_t rows) { return (rows + kRowsPerTask - 1) / kRowsPerTask; }
+std::size_t resolve(std::size_t threads) { return threads ? threads : default_num_threads(); }
 
 // Small problems run on the calling thread: waking the pool costs more than the work.
-std::size_t threads_for(double flops, std::size_t threads) { return flops < 2e5 ? 1 : threads; }
+std::size_t threads_for(double flops, std::size_t threads) { return flops < 2e5 ? 1 : resolve(threads); }
 
-// Runs fn(bh, row_begin, row_end) over every (batch·head, row block) of an (n, ·) matrix per head.
+// Rows per task when `parts` tasks share `rows` rows: a whole number of kRowBlock blocks.
+std::size_t rows_per_task(std::size_t rows, std::size_t parts) {
+  const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
+  return ((blocks + parts - 1) / parts) * kRowBlock;
+}
+
+// Runs fn(bh, row_begin, row_end) over every (batch·head, row range) of an (n, ·) matrix per head: whole heads
+// when there are enough of them, otherwise each head split into row ranges.
 template <class Fn>
 void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t threads, Fn fn) {
-  const std::size_t blocks = tasks_for(n);
-  parallel_for(batch_heads * blocks, threads, [&](std::size_t ith, std::size_t) {
-    const std::size_t bh = ith / blocks, blk = ith % blocks;
-    fn(bh, blk * kRowsPerTask, std::min(n, (blk + 1) * kRowsPerTask));
+  const std::size_t want = threads <= 1 ? 1 : threads * kTasksPerThread;
+  const std::size_t step = batch_heads >= want ? n : rows_per_task(n, (want + batch_heads - 1) / batch_heads);
+  const std::size_t ranges = (n + step - 1) / step;
+  parallel_for(batch_heads * ranges, threads, [&](std::size_t ith, std::size_t) {
+    const std::size_t bh = ith / ranges, r = ith % ranges;
+    fn(bh, r * step, std::min(n, (r + 1) * step));
   });
 }
 
@@ -33,9 +46,10 @@ void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, 
             float* y, std::size_t threads) {
   const auto& k = kernels::table();
   const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias};
-  const std::size_t tasks = tasks_for(rows);
-  parallel_for(tasks, threads_for(2.0 * rows * d_in * n_out, threads), [&](std::size_t ith, std::size_t) {
-    k.gemm_nt_f32(g, ith * kRowsPerTask, std::min(rows, (ith + 1) * kRowsPerTask));
+  threads = threads_for(2.0 * rows * d_in * n_out, threads);
+  const std::size_t step = rows_per_task(rows, threads);  // one range per thread: each call packs all of w
+  parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
+    k.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
   });
 }
 
