@@ -15,6 +15,8 @@ namespace {
 // The kernels give the same bits for any split, so the split may depend on the thread count.
 constexpr std::size_t kRowBlock = 96;
 constexpr std::size_t kTasksPerThread = 4;
+// Projection row ranges are multiples of 12 rows: whole micro-tiles for every ISA (MR = 4, 6 or 12).
+constexpr std::size_t kLinearRows = 12;
 
 std::size_t resolve(std::size_t threads) { return threads ? threads : default_num_threads(); }
 
@@ -47,7 +49,10 @@ void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, 
   const auto& k = kernels::table();
   const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
-  const std::size_t step = rows_per_task(rows, threads);  // one range per thread: each call packs all of w
+  // One range per thread (each call packs all of w), of equal size up to a whole number of kLinearRows rows,
+  // so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).
+  const std::size_t per = (rows + threads - 1) / threads;
+  const std::size_t step = (per + kLinearRows - 1) / kLinearRows * kLinearRows;
   parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
     k.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
   });

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "attention.hpp"
 #include "attnkit/errors.hpp"
@@ -40,6 +42,18 @@ Tensor split_heads(const detail::HeadsView& v, std::size_t b, std::size_t n, std
         std::memcpy(t.ptr() + ((bi * H + h) * n + i) * hd, v.data + (bi * n + i) * v.ld + v.col + h * hd,
                     hd * sizeof(float));
   return t;
+}
+
+// A buffer that forward writes in full before reading (the q|k|v projection, multihead's context before
+// out_proj): unlike Tensor it is not zero-filled first. Same size checks and messages as Tensor.
+std::unique_ptr<float[]> scratch(const Shape& shape) {
+  const std::size_t n = checked_numel(shape);
+  float* p = new (std::nothrow) float[n];
+  if (!p)
+    throw Error("out of memory allocating a tensor of shape " + shape_to_string(shape) + " (" +
+                    std::to_string(n * sizeof(float)) + " bytes)",
+                ErrorKind::range);
+  return std::unique_ptr<float[]>(p);
 }
 
 // Unbatched input gives unbatched outputs, as PyTorch does.
@@ -255,15 +269,15 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   ForwardResult r;
 
   // Step 1 — queries, keys, values: x·Wᵀ (+ b) in one GEMM over the stacked weights.          (b·n, 3·D)
-  Tensor qkv;
+  std::unique_ptr<float[]> qkv;
   detail::HeadsView query{x.ptr(), d_in, 0}, key = query, value = query;  // simplified: q = k = v = x
   if (c.mechanism != Mechanism::simplified) {
-    qkv = Tensor({rows, 3 * D});
+    qkv = scratch({rows, 3 * D});
     detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
-                   qkv.ptr(), options.threads);
-    query = {qkv.ptr(), 3 * D, 0};
-    key = {qkv.ptr(), 3 * D, D};
-    value = {qkv.ptr(), 3 * D, 2 * D};
+                   qkv.get(), options.threads);
+    query = {qkv.get(), 3 * D, 0};
+    key = {qkv.get(), 3 * D, D};
+    value = {qkv.get(), 3 * D, 2 * D};
   }
   if (options.intermediates) {
     r.intermediates.emplace_back("queries", split_heads(query, b, n, H, hd));
@@ -273,11 +287,17 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
 
   // Step 2 — attention per head: softmax(q·kᵀ / √d_k [+ mask]) [dropout] · v.                  (b, n, D)
   const detail::Sdpa sdpa{query, key, value, b, n, H, hd, causal_, c.mechanism != Mechanism::simplified, c.causal_route, options.threads};
-  Tensor context({b, n, D});
+  // Multihead's context only feeds out_proj: a scratch buffer. Otherwise it is the result.
+  const bool multihead = c.mechanism == Mechanism::multihead;
+  Tensor context;
+  std::unique_ptr<float[]> context_scratch;
+  if (multihead) context_scratch = scratch({b, n, D});
+  else context = Tensor({b, n, D});
+  float* const context_ptr = multihead ? context_scratch.get() : context.ptr();
   if (explain) {
     detail::SdpaSteps steps;
     const auto order = c.mechanism == Mechanism::multihead_wrapper ? detail::DropoutOrder::head_major : detail::DropoutOrder::batch_major;
-    detail::sdpa_explain(sdpa, options.intermediates, dropout_on ? &generator_ : nullptr, c.dropout, order, steps, context.ptr());
+    detail::sdpa_explain(sdpa, options.intermediates, dropout_on ? &generator_ : nullptr, c.dropout, order, steps, context_ptr);
     if (options.intermediates) {
       for (auto* step : {&steps.scores, &steps.scaled_scores, &steps.masked_scores, &steps.unmasked_weights}) {
         static const char* const names[] = {"scores", "scaled_scores", "masked_scores", "unmasked_weights"};
@@ -288,14 +308,16 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
     }
     if (options.return_weights) r.weights = std::move(steps.weights);
   } else {
-    detail::sdpa_fast(sdpa, context.ptr());
+    detail::sdpa_fast(sdpa, context_ptr);
   }
 
   // Step 3 — multihead combines the heads with out_proj.                                      (b, n, d_out)
-  if (c.mechanism == Mechanism::multihead) {
-    if (options.intermediates) r.intermediates.emplace_back("context_before_out_proj", context);
+  if (multihead) {
+    if (options.intermediates)
+      r.intermediates.emplace_back("context_before_out_proj",
+                                   Tensor({b, n, D}, std::vector<float>(context_ptr, context_ptr + b * n * D)));
     Tensor out({b, n, c.d_out});
-    detail::linear(context.ptr(), rows, D, find_parameter(params_, "out_proj.weight")->ptr(),
+    detail::linear(context_ptr, rows, D, find_parameter(params_, "out_proj.weight")->ptr(),
                    find_parameter(params_, "out_proj.bias")->ptr(), c.d_out, out.ptr(), options.threads);
     context = std::move(out);
   }
