@@ -83,10 +83,10 @@ function lastJsonLine(text) {
 }
 
 function nativeArgsFor(c, quick) {
-  // Bounded repeats: C2/C3 5 runs (quick 2), C4 3 runs (quick 1); C1 uses the CLI's default (≥ 5 runs, ≥ 1 s).
+  // Bounded repeats: C2/C3 5 runs (quick 1), C4 3 runs (quick 1); C1 uses the CLI's default (≥ 5 runs, ≥ 1 s).
   if (c.name === 'C4') return ['--repeats', quick ? '1' : '3'];
   if (c.name === 'C1') return quick ? ['--repeats', '20000'] : [];
-  return ['--repeats', quick ? '2' : '5'];
+  return ['--repeats', quick ? '1' : '5'];
 }
 
 async function nativeCell(c, threads, quick) {
