@@ -43,20 +43,26 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
     return;
   }
 
-  // Pack k as NR-key panels (d, NR), once per call, per thread. v is read in place when its rows are
-  // whole tiles (d a multiple of NR), else copied into zero-padded (kmax, dp) rows.
+  // Pack k as NR-key panels (d, NR) and v as NR-column panels (kmax, NR), once per call, per thread.
+  // v is packed even when its rows could be read in place: in place, consecutive keys sit ld_v floats apart
+  // (9 KB for q|k|v at d_model 768), which maps a key block's rows onto a few L1 sets and streams v from L2
+  // on every pass; a panel is one contiguous 64-byte row per key.
   thread_local AlignedFloats kbuf, vbuf, sbuf, obuf, qbuf;
-  const bool v_in_place = d == dp;
   const std::size_t kpad = round_up(kmax, NR);
   float* kp = grow(kbuf, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
   for (std::size_t j0 = 0; j0 < kpad; j0 += NR)
     pack_cols<NR>(t.k + j0 * t.ld_k, t.ld_k, kmax - j0 < NR ? kmax - j0 : NR, d, kp + j0 * d);
-  float* vp = v_in_place ? nullptr : grow(vbuf, kmax * dp);  // (kmax, dp)
-  for (std::size_t j = 0; j < (v_in_place ? 0 : kmax); ++j) {
-    const float* vrow = t.v + j * t.ld_v;
-    float* dst = vp + j * dp;
-    for (std::size_t c = 0; c < d; ++c) dst[c] = vrow[c];
-    for (std::size_t c = d; c < dp; ++c) dst[c] = 0.0f;
+  float* vp = grow(vbuf, kmax * dp);  // panel c/NR: vp[(c/NR)·kmax·NR + j·NR + c%NR] = v[j, c], 0 for c ≥ d
+  for (std::size_t c0 = 0; c0 < dp; c0 += NR) {
+    const std::size_t w = d - c0 < NR ? d - c0 : NR;
+    float* panel = vp + c0 * kmax;
+    for (std::size_t j = 0; j < kmax; ++j) {
+      const float* vrow = t.v + j * t.ld_v + c0;
+      float* dst = panel + j * NR;
+      std::size_t c = 0;
+      for (; c < w; ++c) dst[c] = vrow[c];
+      for (; c < NR; ++c) dst[c] = 0.0f;
+    }
   }
   float* s = grow(sbuf, QT * KB);  // (QT, KB) scores, then weights
   float* o = grow(obuf, QT * dp);  // (QT, dp) unnormalised context
@@ -129,10 +135,7 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
             const F a(alpha[rr]);
             for (std::size_t b = 0; b < NB; ++b) acc[r][b] = a * F::load_aligned(o + rr * dp + c0 + b * W);
           }
-          if (v_in_place)
-            micro_fma<Arch, MR, NB, KB, 1, false>(s + r0 * KB, t.v + kb * t.ld_v + c0, t.ld_v, kn, acc);
-          else
-            micro_fma<Arch, MR, NB, KB, 1>(s + r0 * KB, vp + kb * dp + c0, dp, kn, acc);
+          micro_fma<Arch, MR, NB, KB, 1>(s + r0 * KB, vp + c0 * kmax + kb * NR, NR, kn, acc);
           for (std::size_t r = 0; r < mr; ++r)
             for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_aligned(o + (r0 + r) * dp + c0 + b * W);
         }
