@@ -36,6 +36,10 @@ void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t thre
   const std::size_t want = threads <= 1 ? 1 : threads * kTasksPerThread;
   const std::size_t step = batch_heads >= want ? n : rows_per_task(n, (want + batch_heads - 1) / batch_heads);
   const std::size_t ranges = (n + step - 1) / step;
+  if (threads <= 1) {  // no pool, and no std::function to build (C1 runs whole in a microsecond)
+    for (std::size_t bh = 0; bh < batch_heads; ++bh) fn(bh, 0, n);
+    return;
+  }
   parallel_for(batch_heads * ranges, threads, [&](std::size_t ith, std::size_t) {
     const std::size_t bh = ith / ranges, r = ith % ranges;
     fn(bh, r * step, std::min(n, (r + 1) * step));
@@ -53,6 +57,7 @@ void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, 
   // so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).
   const std::size_t per = (rows + threads - 1) / threads;
   const std::size_t step = (per + kLinearRows - 1) / kLinearRows * kLinearRows;
+  if (threads <= 1) return k.gemm_nt_f32(g, 0, rows);
   parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
     k.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
   });

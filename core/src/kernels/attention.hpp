@@ -23,10 +23,65 @@ template <class Arch> struct AttnTile {
   static constexpr std::size_t KB = 8 * Tile<Arch>::NR;  // keys per block
 };
 
+// Few keys of small heads (n_k ≤ kAttnDirectKeys, d ≤ kAttnDirectDim; C1 has 6 keys of size 1): packing k
+// and v into panels and setting up tiles would cost more than the products. Instead W query rows go
+// through one vector, one lane per row, with k and v read in place: scores S_j (a fma chain over p, then
+// the scale), the causal mask as −inf, the lane-wise max, P_j = exp(S_j − max), then Σ_j P_j·v[j, c] / Σ_j P_j.
+// Lanes never mix and keys a row does not see add exact zeros, so each row has the same bits whichever
+// rows share its vector: row splits give identical results. The path depends only on n_k and d.
+constexpr std::size_t kAttnDirectKeys = 64;
+constexpr std::size_t kAttnDirectDim = 16;
+
+template <class Arch>
+void attention_direct(const Attention& t, std::size_t row_begin, std::size_t row_end) {
+  using F = vf<Arch>;
+  constexpr std::size_t W = F::size;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const std::size_t d = t.d;
+  alignas(64) float qt[kAttnDirectDim * W];  // qt[p·W + r] = q[i0 + r, p]
+  alignas(64) float lane_row[W];             // lane r holds row i0 + r (as float: exact below 2^24)
+  alignas(64) float res[W];
+  F sp[kAttnDirectKeys];                     // S_j, then P_j
+  for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
+    const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
+    for (std::size_t p = 0; p < d; ++p)
+      for (std::size_t r = 0; r < W; ++r) qt[p * W + r] = t.q[(i0 + (r < rows ? r : rows - 1)) * t.ld_q + p];
+    const std::size_t kend = t.causal ? std::min(t.n_k, i0 + rows) : t.n_k;  // keys any row here sees
+    for (std::size_t r = 0; r < W; ++r) lane_row[r] = static_cast<float>(i0 + r);
+    const F row = F::load_aligned(lane_row), sc(t.scale);
+    F mx(ninf);
+    for (std::size_t j = 0; j < kend; ++j) {
+      const float* krow = t.k + j * t.ld_k;
+      F acc(0.0f);
+      for (std::size_t p = 0; p < d; ++p) acc = xsimd::fma(F::load_aligned(qt + p * W), F(krow[p]), acc);
+      acc = acc * sc;
+      if (t.causal) acc = xsimd::select(F(static_cast<float>(j)) > row, F(ninf), acc);
+      sp[j] = acc;
+      mx = xsimd::max(mx, acc);
+    }
+    // A row that sees no key (only when n_k = 0) has max −inf: its lanes give 0, not NaN.
+    const auto none = mx == F(ninf);
+    const F m = xsimd::select(none, F(0.0f), mx);
+    F l(0.0f);
+    for (std::size_t j = 0; j < kend; ++j) {
+      sp[j] = exp_f32<Arch>(sp[j] - m);
+      l += sp[j];
+    }
+    l = xsimd::select(none, F(1.0f), l);  // those lanes' sums are 0: their context is 0 / 1
+    for (std::size_t c = 0; c < d; ++c) {
+      F acc(0.0f);
+      for (std::size_t j = 0; j < kend; ++j) acc = xsimd::fma(sp[j], F(t.v[j * t.ld_v + c]), acc);
+      (acc / l).store_aligned(res);
+      for (std::size_t r = 0; r < rows; ++r) t.out[(i0 + r) * t.ld_out + c] = res[r];
+    }
+  }
+}
+
 // Rows [row_begin, row_end) of the queries.
 //   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d) ld_v    out: (n_q, d) ld_out
 template <class Arch>
 void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_end) {
+  if (t.n_k <= kAttnDirectKeys && t.d <= kAttnDirectDim) return attention_direct<Arch>(t, row_begin, row_end);
   using F = vf<Arch>;
   using TL = Tile<Arch>;
   constexpr std::size_t W = TL::W, NB = TL::NB, NR = TL::NR, MR = TL::MR;

@@ -18,6 +18,27 @@ constexpr std::size_t kGemmKC = 768;   // k per packed block
 constexpr std::size_t kGemmNC = 4096;  // columns per packed block of B (caps the buffer at 12 MB)
 constexpr std::size_t kGemmMC = 96;    // rows per packed block of A (a multiple of every MR)
 
+// Tiny B (n·k ≤ kGemmDirect, e.g. C1's projections): packing and tile set-up cost more than the products,
+// so each element is one scalar multiply-add chain over p = 0..k−1 read in place. The path depends only on
+// n and k, never on the row range, so row splits still give identical bits.
+constexpr std::size_t kGemmDirect = 256;
+
+// C[i, j] = alpha · Σ_p A[i, p]·B(j, p) + bias[j], B(j, p) = b[j·bj + p·bp].
+inline void gemm_direct(const float* a, std::size_t lda, const float* b, std::size_t bj, std::size_t bp, float* c,
+                        std::size_t ldc, std::size_t n, std::size_t k, float alpha, const float* bias,
+                        std::size_t row_begin, std::size_t row_end) noexcept {
+  for (std::size_t i = row_begin; i < row_end; ++i) {
+    const float* arow = a + i * lda;
+    float* crow = c + i * ldc;
+    for (std::size_t j = 0; j < n; ++j) {
+      const float* bcol = b + j * bj;
+      float acc = 0.0f;
+      for (std::size_t p = 0; p < k; ++p) acc += arow[p] * bcol[p * bp];
+      crow[j] = k == 0 ? (bias ? bias[j] : 0.0f) : bias ? alpha * acc + bias[j] : alpha * acc;
+    }
+  }
+}
+
 // One (mr ≤ MR, nr ≤ NR) tile of C over one k block: start from 0 (first block) or from C, add the
 // block's products, and on the last block apply alpha and bias. Partial tiles run the full-tile
 // arithmetic (rows repeated, columns zero-padded) and store only their part.
@@ -100,6 +121,8 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
 template <class Arch>
 void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
+  if (g.n * g.k <= kGemmDirect)
+    return gemm_direct(g.a, g.lda, g.b, g.ldb, 1, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end);
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
                     [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
                       // Transpose NR rows of B at a time into one (kc, NR) panel.
@@ -112,6 +135,8 @@ void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
 template <class Arch>
 void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
+  if (g.n * g.k <= kGemmDirect)
+    return gemm_direct(g.a, g.lda, g.b, 1, g.ldb, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end);
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end,
                     [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
                       for (std::size_t jj = 0; jj < nc; jj += NR) {
