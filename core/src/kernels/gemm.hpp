@@ -18,10 +18,14 @@ constexpr std::size_t kGemmKC = 768;   // k per packed block
 constexpr std::size_t kGemmNC = 4096;  // columns per packed block of B (caps the buffer at 12 MB)
 constexpr std::size_t kGemmMC = 96;    // rows per packed block of A (a multiple of every MR)
 
-// Tiny B (n·k ≤ kGemmDirect, e.g. C1's projections): packing and tile set-up cost more than the products,
-// so each element is one scalar multiply-add chain over p = 0..k−1 read in place. The path depends only on
-// n and k, never on the row range, so row splits still give identical bits.
+// Tiny products (n·k ≤ kGemmDirect and m·n·k ≤ kGemmDirectMNK, e.g. C1's projections): packing and tile
+// set-up cost more than the products, so each element is one scalar multiply-add chain over p = 0..k−1 read
+// in place. The path depends only on m, n and k, never on the row range, so row splits give identical bits.
 constexpr std::size_t kGemmDirect = 256;
+constexpr std::size_t kGemmDirectMNK = 16384;
+inline bool gemm_is_tiny(std::size_t m, std::size_t n, std::size_t k) {
+  return n * k <= kGemmDirect && m * n * k <= kGemmDirectMNK;
+}
 
 // C[i, j] = alpha · Σ_p A[i, p]·B(j, p) + bias[j], B(j, p) = b[j·bj + p·bp].
 inline void gemm_direct(const float* a, std::size_t lda, const float* b, std::size_t bj, std::size_t bp, float* c,
@@ -121,7 +125,7 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
 template <class Arch>
 void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
-  if (g.n * g.k <= kGemmDirect)
+  if (gemm_is_tiny(g.m, g.n, g.k))
     return gemm_direct(g.a, g.lda, g.b, g.ldb, 1, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end);
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
                     [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
@@ -135,7 +139,7 @@ void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
 template <class Arch>
 void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
-  if (g.n * g.k <= kGemmDirect)
+  if (gemm_is_tiny(g.m, g.n, g.k))
     return gemm_direct(g.a, g.lda, g.b, 1, g.ldb, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end);
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end,
                     [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
