@@ -87,16 +87,16 @@ for h in "${HARNESSES[@]}"; do
   execs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" | tail -1 || true)
   [[ -n $execs ]] || execs=$(grep -oE "^#[0-9]+" "$log" | tail -1 | tr -d '#' || true)
   files=$(find "$corpus" -type f | wc -l)
-  bytes=$(du -sk "$corpus" | cut -f1)
+  kbytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s / 1024}')
   cov=$(grep -oE "cov: [0-9]+" "$log" | tail -1 | grep -oE "[0-9]+" || true)
   if (( rc != 0 )); then
     STATUS=1
     artifact=$(grep -oE "Test unit written to [^ ]+" "$log" | tail -1 | sed 's/Test unit written to //' || true)
     echo "fuzz: $h FOUND A PROBLEM (exit $rc); input: ${artifact:-see log}" >&2
     grep -E "FINDING|ERROR: |SUMMARY|runtime error|No such file" "$log" | head -6 >&2 || true
-    SUMMARY+=("$h: ${PER} s, ${execs:-?} executions, corpus $files inputs (${bytes} KB), coverage ${cov:-?} edges, findings 1 (${artifact:-see $log})")
+    SUMMARY+=("$h: ${PER} s, ${execs:-?} executions, corpus $files inputs (${kbytes} KB), coverage ${cov:-?} edges, findings 1 (${artifact:-see $log})")
   else
-    SUMMARY+=("$h: ${PER} s, ${execs:-?} executions, corpus $files inputs (${bytes} KB), coverage ${cov:-?} edges, findings 0")
+    SUMMARY+=("$h: ${PER} s, ${execs:-?} executions, corpus $files inputs (${kbytes} KB), coverage ${cov:-?} edges, findings 0")
   fi
 done
 
