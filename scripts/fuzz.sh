@@ -30,8 +30,9 @@ command -v "$CXX_FUZZ" >/dev/null || { echo "fuzz.sh: $CXX_FUZZ not found (apt-g
 
 echo "== fuzz: building the harnesses with $CXX_FUZZ (-fsanitize=fuzzer,address,undefined) into build-fuzz/"
 if [[ ! -f $BUILD/CMakeCache.txt ]]; then
-  cmake -S tests/fuzz -B "$BUILD" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD.configure.log" 2>&1 ||
-    { cat "$BUILD.configure.log" >&2; exit 2; }
+  mkdir -p "$BUILD"
+  cmake -S tests/fuzz -B "$BUILD" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD/configure.log" 2>&1 ||
+    { cat "$BUILD/configure.log" >&2; exit 2; }
 fi
 cmake --build "$BUILD" -j"${ATTNKIT_FUZZ_JOBS:-2}" >"$BUILD/build.log" 2>&1 || { grep -E "error|Error" "$BUILD/build.log" | head -40 >&2; exit 2; }
 

@@ -18,8 +18,8 @@ TSAN_TESTS='^([A-Za-z]+/)?(Parallel\.|Determinism\.|Dropout\.TrainingModeIsDeter
 configure_and_build() {  # dir, sanitizer flags
   local dir=$1 flags=$2
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
-    -DATTNKIT_BUILD_BENCH=OFF -DATTNKIT_BUILD_TESTS=ON >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log" >&2; return 1; }
-  cmake --build "$dir" -j"$JOBS" >"$dir.build.log" 2>&1 || { grep -E "error|Error" "$dir.build.log" | head -40 >&2; return 1; }
+    -DATTNKIT_BUILD_BENCH=OFF -DATTNKIT_BUILD_TESTS=ON >"$dir/sanitize-configure.log" 2>&1 || { cat "$dir/sanitize-configure.log" >&2; return 1; }
+  cmake --build "$dir" -j"$JOBS" >"$dir/sanitize-build.log" 2>&1 || { grep -E "error|Error" "$dir/sanitize-build.log" | head -40 >&2; return 1; }
 }
 
 mkdir -p build-asan build-tsan
