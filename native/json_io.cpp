@@ -252,6 +252,7 @@ namespace {
 void append_float(std::string& out, float v) {
   if (std::isnan(v)) { out += "\"nan\""; return; }
   if (std::isinf(v)) { out += v < 0 ? "\"-inf\"" : "\"inf\""; return; }
+  if (v == 0.0f && std::signbit(v)) { out += "-0.0"; return; }  // "-0" would read back as the integer 0
   char buffer[32];
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
   out.append(buffer, result.ptr);

@@ -14,6 +14,9 @@ namespace {
 // large: row ranges in whole blocks of kRowBlock rows, about kTasksPerThread per thread for load balance.
 // The kernels give the same bits for any split, so the split may depend on the thread count.
 constexpr std::size_t kRowBlock = 96;
+// Below this visible mass the renormalise route recomputes the row from the scores: a visible weight it drops to
+// a denormal or zero would otherwise be off by more than 1e-32 of the row.
+constexpr float kMinVisibleMass = 1e-6f;
 constexpr std::size_t kTasksPerThread = 4;
 // Projection row ranges are multiples of 12 rows: whole micro-tiles for every ISA (MR = 4, 6 or 12).
 constexpr std::size_t kLinearRows = 12;
@@ -116,11 +119,11 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
         std::fill(row + i + 1, row + n, 0.0f);
         float sum = 0.0f;
         for (std::size_t j = 0; j <= i; ++j) sum += row[j];
-        if (sum > 0.0f) {
+        if (sum >= kMinVisibleMass) {
           for (std::size_t j = 0; j <= i; ++j) row[j] /= sum;
         } else {
-          // Every visible weight underflowed (the future dominated the row): the renormalised row is, in exact
-          // arithmetic, the softmax over the visible scores, which is what the −inf route computes.
+          // The future dominated the row, so visible weights underflowed or lost precision: the renormalised row
+          // is, in exact arithmetic, the softmax over the visible scores, which is what the −inf route computes.
           std::copy(scaled.ptr() + bh * n * n + i * n, scaled.ptr() + bh * n * n + i * n + i + 1, row);
           k.softmax_f32(kernels::Softmax{row, n, 1, i + 1}, 0, 1);
         }

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string_view>
+#include <unordered_map>
 #include <memory>
 #include <new>
 
@@ -31,7 +33,28 @@ bool has_heads(Mechanism m) { return m == Mechanism::multihead_wrapper || m == M
 bool has_linear(Mechanism m) { return m != Mechanism::simplified && m != Mechanism::self_v1; }
 bool has_mask_buffer(Mechanism m) { return has_dropout(m); }  // the classes that register_buffer('mask')
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+// User text in a message, on one line: control characters are shown as \xNN.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    if (ch >= 0x20 && ch != 0x7f) { out += static_cast<char>(ch); continue; }
+    static const char hex[] = "0123456789abcdef";
+    out += "\\x";
+    out += hex[ch >> 4];
+    out += hex[ch & 15];
+  }
+  return out;
+}
+
+std::string q(const std::string& s) { return "'" + printable(s) + "'"; }
+
+// Name → tensor, so loading and packing stay linear in the number of heads (the wrapper has 3 per head).
+std::unordered_map<std::string_view, const Tensor*> index_by_name(const StateDict& sd) {
+  std::unordered_map<std::string_view, const Tensor*> index;
+  index.reserve(sd.size());
+  for (const auto& [key, value] : sd) index.emplace(key, &value);
+  return index;
+}
 
 // Copies head h of a (b, n, ld) view into (b, H, n, hd) layout.
 Tensor split_heads(const detail::HeadsView& v, std::size_t b, std::size_t n, std::size_t H, std::size_t hd) {
@@ -176,14 +199,17 @@ void Module::draw_parameters() {
 void Module::load_parameters(const StateDict& sd) {
   const auto shapes = parameter_shapes();
   auto expected_keys = [&] {
+    constexpr std::size_t kListed = 12;  // a wrapper with many heads would otherwise print thousands of names
     std::string s;
-    for (const auto& [n, sh] : shapes) s += (s.empty() ? "" : ", ") + n;
+    for (std::size_t i = 0; i < shapes.size() && i < kListed; ++i) s += (i ? ", " : "") + shapes[i].first;
+    if (shapes.size() > kListed) s += ", … (" + std::to_string(shapes.size()) + " keys in all)";
     return s.empty() ? std::string("none") : s;
   };
-  for (const auto& [key, value] : sd) {
-    bool known = false;
-    for (const auto& [n, sh] : shapes) known = known || n == key;
-    if (known) continue;
+  std::unordered_map<std::string_view, std::size_t> expected;
+  for (std::size_t i = 0; i < shapes.size(); ++i) expected.emplace(shapes[i].first, i);
+  for (const auto& [raw_key, value] : sd) {
+    if (expected.count(raw_key)) continue;
+    const std::string key = printable(raw_key);
     // The classes' causal mask buffer is in a PyTorch state_dict; accept it when it is the mask we use.
     const bool mask_key = key == "mask" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".mask") == 0 &&
                                             key.rfind("heads.", 0) == 0);
@@ -201,8 +227,10 @@ void Module::load_parameters(const StateDict& sd) {
       throw Error("state_dict has key " + key + " but qkv_bias is off; turn qkv_bias on to load it");
     throw Error("state_dict has unknown key " + key + "; expected keys " + expected_keys());
   }
+  const auto given = index_by_name(sd);
   for (const auto& [name, shape] : shapes) {
-    const Tensor* t = find_parameter(sd, name);
+    const auto it = given.find(name);
+    const Tensor* t = it == given.end() ? nullptr : it->second;
     if (!t) throw Error("state_dict is missing key " + name + " (expected shape " + shape_to_string(shape) + ")");
     if (t->shape != shape)
       throw Error("state_dict key " + name + " has shape " + shape_to_string(t->shape) + ", expected " + shape_to_string(shape));
@@ -219,6 +247,7 @@ void Module::pack_parameters() {
   const std::size_t D = d_out_total(), d_in = c.d_in;
   qkv_weight_.assign(3 * D * d_in, 0.0f);
   if (c.qkv_bias) qkv_bias_.assign(3 * D, 0.0f);
+  const auto params = index_by_name(params_);
   const char* names[] = {"W_query", "W_key", "W_value"};
   for (std::size_t which = 0; which < 3; ++which) {
     const std::size_t heads = c.mechanism == Mechanism::multihead_wrapper ? num_heads_ : 1;
@@ -227,15 +256,15 @@ void Module::pack_parameters() {
       const std::string prefix = c.mechanism == Mechanism::multihead_wrapper ? "heads." + std::to_string(h) + "." : "";
       float* dst = qkv_weight_.data() + (which * D + h * width) * d_in;
       if (c.mechanism == Mechanism::self_v1) {
-        const Tensor& w = *find_parameter(params_, names[which]);  // (d_in, d_out): transpose into nn.Linear layout
+        const Tensor& w = *params.at(names[which]);  // (d_in, d_out): transpose into nn.Linear layout
         for (std::size_t o = 0; o < width; ++o)
           for (std::size_t i = 0; i < d_in; ++i) dst[o * d_in + i] = w.data[i * width + o];
         continue;
       }
-      const Tensor& w = *find_parameter(params_, prefix + names[which] + ".weight");
+      const Tensor& w = *params.at(prefix + names[which] + ".weight");
       std::copy(w.data.begin(), w.data.end(), dst);
       if (c.qkv_bias) {
-        const Tensor& b = *find_parameter(params_, prefix + names[which] + ".bias");
+        const Tensor& b = *params.at(prefix + names[which] + ".bias");
         std::copy(b.data.begin(), b.data.end(), qkv_bias_.begin() + which * D + h * width);
       }
     }

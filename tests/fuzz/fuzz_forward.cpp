@@ -257,12 +257,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The fused path (no weights) and the explain path (weights kept) agree; no dropout, so no generator draws.
   bool compare_paths = !(o.train && c.dropout > 0.0);
-#ifndef ATTNKIT_FUZZ_STRICT_RENORMALISE
-  // Known finding (docs/reliability.md §6, tests/fuzz/known/): the renormalise route's weights are wrong when
-  // the visible scores lie 87–87.34 below a future score (some underflow to 0, the rest are renormalised to
-  // 1); the fused path (−inf route) is right. Compared only with -DATTNKIT_FUZZ_STRICT_RENORMALISE.
-  if (module->causal() && c.causal_route == CausalRoute::renormalise) compare_paths = false;
-#endif
   if (compare_paths) {
     ForwardOptions other = o;
     other.return_weights = !(o.return_weights || o.intermediates);
