@@ -6,6 +6,8 @@ bash scripts/setup.sh
 bash scripts/build-native.sh
 echo "== native suites (GoogleTest via ctest)"
 ctest --test-dir build --output-on-failure -j2
+echo "== fuzz (libFuzzer under ASan+UBSan, 60 s; regression inputs replayed first)"
+bash scripts/fuzz.sh 60
 echo "== wasm package (node --test)"
 bash scripts/build-wasm.sh
 node --test tests/wasm
