@@ -74,6 +74,7 @@ async function main() {
   Object.assign(result, peer.info);
   const y = Float32Array.from(await peer.run());
   if (a['ref-out']) writeFileSync(a['ref-out'], new Uint8Array(y.buffer));
+  if (a['ref-in'] && !existsSync(a['ref-in'])) result.unchecked = "no attnkit reference output (attnkit-wasm did not run for this config)";
   if (a['ref-in'] && existsSync(a['ref-in'])) {
     const buf = readFileSync(a['ref-in']);
     const ref = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);

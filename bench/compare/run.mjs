@@ -361,6 +361,8 @@ async function main() {
     console.log('\nErrors');
     for (const r of errors) console.log(`- ${r.env} ${r.peer} ${r.config} ${r.threads}T: ${r.error}`);
   }
+  const unchecked = results.filter((r) => !r.error && r.unchecked);
+  if (unchecked.length) console.log(`\nNot checked against attnkit (no reference output): ${unchecked.map((r) => `${r.env} ${r.peer} ${r.config} ${r.threads}T`).join(', ')}`);
   for (const s of skipped) console.log(`note: ${s}`);
   console.log(`\nwrote ${relative(process.cwd(), opts.out)} (${doc.seconds} s)`);
 }
