@@ -47,8 +47,8 @@ TEST(Parallel, ZeroTasksIsANoOp) {
   EXPECT_FALSE(called);
 }
 
+// The pool starts the workers asked for whatever the core count, so this holds on any machine.
 TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
-  if (hardware_threads() < 2) GTEST_SKIP() << "single-threaded build";
   std::atomic<int> inside{0}, peak{0};
   parallel_for(2, 2, [&](std::size_t, std::size_t) {
     const int now = ++inside;
