@@ -4,6 +4,7 @@
 // seeds a small generator (mulberry32) that draws d_in numbers in [0, 1), like the book's inputs.
 // At d_in = 3 the words of the seed ("Hello shiny sun!") and of the book ("Your journey starts with
 // one step") get their printed embeddings, so typing those sentences reproduces the walkthrough.
+import { mulberry32 } from "./prng.js";
 import helloGolden from "../../tests/golden/hacktricks_hello_shiny_sun.json";
 import bookGolden from "../../tests/golden/book_02_simplified_attention_all.json";
 
@@ -31,14 +32,6 @@ function fnv1a(s) {
   return h >>> 0;
 }
 
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function embedToken(token, dIn) {
   const key = token.toLowerCase();

@@ -1,6 +1,7 @@
 // The page's compute thread: every call into attnkit happens here, so the page never freezes.
 // Protocol (main → worker): { id, type: "info" | "forward" | "bench", ...payload }
 //           (worker → main): { id, progress } while running, then { id, ok: true, result } or { id, ok: false, error }.
+import { mulberry32 } from "./prng.js";
 import { load } from "attnkit";
 import { referenceForward, normaliseStateDict, multiheadFlops, maxAbsDiff } from "./reference.js";
 
@@ -60,14 +61,6 @@ function forward(ak, msg) {
   }
 }
 
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function median(times) {
   const s = [...times].sort((a, b) => a - b);
