@@ -2,7 +2,9 @@
 //
 // Rules (see wasm/README.md):
 // - Data is copied in (typed array → std::vector) and copied out (new Float32Array per result); no view on
-//   wasm memory ever escapes, because memory growth would detach it.
+//   wasm memory ever escapes, because memory growth would detach it. forward() has a numbers-only fast path
+//   (inputBuffer/forwardFast) that index.mjs uses when neither weights nor intermediates are asked for: JS
+//   copies x into the layer's input buffer and the context out of wasm memory itself (HEAPF32.set / slice).
 // - No C++ exception ever crosses into JS. Every entry point catches, lets the exception and everything the
 //   call allocated be freed by normal unwinding, and returns `{ error, kind }` instead; the package entry
 //   (index.mjs) throws it as a JS Error (kind "invalid") or RangeError (kind "range") with the core's message.
@@ -78,6 +80,10 @@ void check_forward_fits(const attnkit::Module& m, const attnkit::Shape& shape, c
   const double square = o.intermediates ? 7.0 : o.return_weights ? 2.0 : 0.0;
   const double weight_bytes = b * heads * n * n * 4.0 * square;
   const double activations = b * n * (d_in + 6.0 * width) * 4.0 * (o.intermediates ? 2.0 : 1.0);
+  // mallinfo() walks the heap, so ask it only when the pass could fail: malloc's in-use bytes are at most
+  // the current size of the wasm memory, and a pass that fits with all of it in use needs no closer look.
+  const double memory_bytes = double(__builtin_wasm_memory_size(0)) * 65536.0;
+  if (weight_bytes + activations + memory_bytes <= kWasmMemoryLimit) return;
   const double needed = weight_bytes + activations + heap_in_use_bytes();
   if (needed > kWasmMemoryLimit) {
     char buf[64];
@@ -197,6 +203,73 @@ class Layer {
     });
   }
 
+  // The fast path for forward() without returnWeights/intermediates: numbers only across the boundary (no
+  // val objects). JS asks for an input buffer of `numel` floats held by this layer (inputBuffer, which may
+  // grow the wasm memory), writes x into it, then calls forwardFast with the shape. forwardFast returns the
+  // address of the context (held by this layer until the next call) or -1 on error; the error's message and
+  // kind are then read with lastError / lastErrorKind. The error path frees everything the call allocated.
+  double input_buffer(double numel) {
+    try {
+      input_.data.resize(static_cast<std::size_t>(numel));
+    } catch (...) {
+      return -1;  // JS falls back to the general path, which reports the error
+    }
+    return static_cast<double>(reinterpret_cast<std::uintptr_t>(input_.data.data()));
+  }
+
+  // rank 2: [n, d_in] (b ignored); rank 3: [b, n, d_in]. The input buffer holds exactly numel floats.
+  // train: the train option (dropout on); threads: as in forward().
+  double forward_fast(int rank, double b, double n, double d_in, bool train, double threads) {
+    std::string message;
+    int kind = 1;
+    try {
+      if (!module_) throw attnkit::Error("layer was disposed");
+      attnkit::ForwardOptions fo;
+      fo.train = train;
+      fo.threads = static_cast<std::size_t>(threads);
+      input_.shape.clear();
+      if (rank == 3) input_.shape.push_back(static_cast<std::size_t>(b));
+      input_.shape.push_back(static_cast<std::size_t>(n));
+      input_.shape.push_back(static_cast<std::size_t>(d_in));
+      check_forward_fits(*module_, input_.shape, fo);
+      output_ = std::move(module_->forward(input_, fo).context);
+      if (output_.shape.size() > 4) throw attnkit::Error("context of rank " + std::to_string(output_.shape.size()) + "; expected at most 4");
+      output_shape_[0] = static_cast<std::uint32_t>(output_.shape.size());
+      for (std::size_t i = 0; i < output_.shape.size(); ++i) output_shape_[i + 1] = static_cast<std::uint32_t>(output_.shape[i]);
+      return static_cast<double>(reinterpret_cast<std::uintptr_t>(output_.ptr()));
+    } catch (const attnkit::Error& e) {
+      message = e.what();
+      kind = e.kind() == attnkit::ErrorKind::range ? 2 : 1;
+    } catch (const std::bad_alloc&) {
+      message = "out of memory: the WebAssembly heap could not grow (limit 4 GB); use fewer tokens, a smaller batch or smaller dimensions";
+      kind = 2;
+    } catch (const std::length_error& e) {
+      message = std::string("size too large: ") + e.what();
+      kind = 2;
+    } catch (const std::exception& e) {
+      message = e.what();
+    } catch (...) {
+      message = "unknown error in attnkit";
+    }
+    output_ = attnkit::Tensor();
+    last_error_ = std::move(message);
+    last_error_kind_ = kind;
+    return -1;
+  }
+
+  // Frees the fast path's input and output buffers (after a large call, or an error).
+  void drop_buffers() {
+    input_ = attnkit::Tensor();
+    output_ = attnkit::Tensor();
+    last_error_ = std::string();
+  }
+
+  // Where forwardFast writes the context's shape: rank, then the dimensions (uint32 each). Fixed for the
+  // layer's lifetime (the Layer object does not move), so JS reads it once at create time.
+  double output_shape_address() const { return static_cast<double>(reinterpret_cast<std::uintptr_t>(output_shape_)); }
+  std::string last_error() const { return last_error_; }
+  int last_error_kind() const { return last_error_kind_; }
+
   // [{ name, shape, data }] in PyTorch's order.
   val state_dict() const {
     return guarded([&]() -> val {
@@ -240,10 +313,20 @@ class Layer {
   }
 
   // Frees the module's memory now; the JS object can then be delete()d.
-  void release() { module_.reset(); }
+  void release() {
+    module_.reset();
+    input_ = attnkit::Tensor();
+    output_ = attnkit::Tensor();
+    last_error_ = std::string();
+  }
 
  private:
   std::unique_ptr<attnkit::Module> module_;
+  attnkit::Tensor input_;   // forwardFast's input, reused between calls
+  attnkit::Tensor output_;  // forwardFast's last context, read by JS right after the call
+  std::string last_error_;
+  int last_error_kind_ = 1;
+  std::uint32_t output_shape_[5] = {0, 0, 0, 0, 0};
 };
 
 val mechanisms() {
@@ -283,7 +366,13 @@ EMSCRIPTEN_BINDINGS(attnkit) {
       .function("stateDict", &Layer::state_dict)
       .function("parameterShapes", &Layer::parameter_shapes)
       .function("info", &Layer::info)
-      .function("release", &Layer::release);
+      .function("release", &Layer::release)
+      .function("inputBuffer", &Layer::input_buffer)
+      .function("forwardFast", &Layer::forward_fast)
+      .function("dropBuffers", &Layer::drop_buffers)
+      .function("outputShapeAddress", &Layer::output_shape_address)
+      .function("lastError", &Layer::last_error)
+      .function("lastErrorKind", &Layer::last_error_kind);
   emscripten::function("mechanisms", &mechanisms);
   emscripten::function("version", &version);
   emscripten::function("simdInstructionSet", &simd);

@@ -263,6 +263,26 @@ function normaliseForwardOptions(options) {
   };
 }
 
+const NO_FORWARD_OPTIONS = Object.freeze({ return_weights: false, train: false, intermediates: false, threads: 0 });
+// Inputs up to this many floats keep the fast path's buffers in wasm memory between calls (reused by the
+// next call); larger ones free them after the call, so a layer never holds a large input or context.
+const FAST_KEEP = 65536;
+
+// true when x is a Float32Array and shape a valid rank-2/3 shape for it: normaliseInput would accept them
+// unchanged (it runs on anything else, and gives the errors).
+function plainInput(x, shape) {
+  if (!(x instanceof Float32Array) || !Array.isArray(shape)) return false;
+  const rank = shape.length;
+  if (rank !== 2 && rank !== 3) return false;
+  let numel = 1;
+  for (let i = 0; i < rank; i++) {
+    const d = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_SIZE) return false;
+    numel *= d;
+  }
+  return numel === x.length;
+}
+
 function check(result) {
   if (result !== null && typeof result === 'object' && typeof result.error === 'string') {
     throw result.kind === 'range' ? new RangeError(result.error) : new Error(result.error);
@@ -284,11 +304,15 @@ class Layer {
   #raw;
   #info;
   #ak;
+  #inLen = 0;     // floats in the fast path's input buffer (in wasm memory, owned by raw)
+  #inPtr = 0;     // its address
+  #shapeAddr;     // where forwardFast writes the context's rank and dimensions
 
   constructor(ak, raw, info) {
     this.#ak = ak;
     this.#raw = raw;
     this.#info = info;
+    this.#shapeAddr = raw.outputShapeAddress();
     if (registry) registry.register(this, { raw, live: ak._live }, this);
     ak._live.add(raw);
   }
@@ -308,9 +332,18 @@ class Layer {
 
   forward(x, shape, options) {
     const raw = this.#alive();
-    const input = normaliseInput(x, shape);
-    const fo = normaliseForwardOptions(options);
-    const r = check(raw.forward(input.data, input.shape, fo));
+    let data = x;
+    if (!plainInput(x, shape)) {
+      const input = normaliseInput(x, shape);
+      data = input.data;
+      shape = input.shape;
+    }
+    const fo = options === undefined ? NO_FORWARD_OPTIONS : normaliseForwardOptions(options);
+    if (!fo.return_weights && !fo.intermediates) {
+      const out = this.#forwardFast(raw, data, shape, fo.train, fo.threads);
+      if (out !== null) return out;
+    }
+    const r = check(raw.forward(data, shape, fo));
     const out = { context: r.context.data, contextShape: r.context.shape };
     if (r.weights) {
       out.weights = r.weights.data;
@@ -321,6 +354,47 @@ class Layer {
       for (const item of r.intermediates) out.intermediates[item.name] = { data: item.data, shape: item.shape };
     }
     return out;
+  }
+
+  // forward() without weights or intermediates: only numbers cross the Embind boundary. x is copied into the
+  // layer's input buffer in wasm memory, and the context out of it. Returns null if the input buffer could
+  // not be allocated (the general path then reports the error).
+  #forwardFast(raw, data, shape, train, threads) {
+    const ak = this.#ak;
+    const len = data.length;
+    if (len !== this.#inLen) {
+      const p = raw.inputBuffer(len); // may grow the wasm memory
+      if (p < 0) return null;
+      this.#inPtr = p;
+      this.#inLen = len;
+    }
+    if (len > 0) ak._heapF32().set(data, this.#inPtr >>> 2);
+    const rank = shape.length;
+    const p = rank === 3
+      ? raw.forwardFast(3, shape[0], shape[1], shape[2], train, threads)
+      : raw.forwardFast(2, 0, shape[0], shape[1], train, threads);
+    if (p < 0) {
+      const message = raw.lastError();
+      const range = raw.lastErrorKind() === 2;
+      this.#dropFast(raw);
+      throw range ? new RangeError(message) : new Error(message);
+    }
+    const u32 = ak._heapU32(); // re-read after the call: the pass may have grown the memory
+    const si = this.#shapeAddr >>> 2;
+    const outRank = u32[si];
+    const contextShape = new Array(outRank);
+    let numel = 1;
+    for (let i = 0; i < outRank; i++) numel *= (contextShape[i] = u32[si + 1 + i]);
+    const start = p >>> 2;
+    const context = ak._heapF32().slice(start, start + numel);
+    if (len > FAST_KEEP || numel > FAST_KEEP) this.#dropFast(raw);
+    return { context, contextShape };
+  }
+
+  #dropFast(raw) {
+    raw.dropBuffers();
+    this.#inLen = 0;
+    this.#inPtr = 0;
   }
 
   stateDict() {
@@ -382,6 +456,30 @@ class Attnkit {
       return layer.forward(x, shape, forwardOptions);
     } finally {
       layer.dispose();
+    }
+  }
+
+  // Views on the wasm memory for the fast forward path. Read them again after any call into the module: a
+  // call may grow the memory, which detaches the old buffer (single-thread build) or leaves views on the
+  // old, shorter SharedArrayBuffer (pthreads build, when a worker grew it).
+  _heapF32() {
+    this.#sync();
+    return this.#f32;
+  }
+
+  _heapU32() {
+    this.#sync();
+    return this.#u32;
+  }
+
+  #f32 = null;
+  #u32 = null;
+  #sync() {
+    const m = this.#m;
+    const buffer = m.wasmMemory ? m.wasmMemory.buffer : m.HEAPF32.buffer;
+    if (this.#f32 === null || this.#f32.buffer !== buffer) {
+      this.#f32 = new Float32Array(buffer);
+      this.#u32 = new Uint32Array(buffer);
     }
   }
 
