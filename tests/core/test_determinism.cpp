@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "configs.hpp"
 #include "attnkit/attnkit.hpp"
 #include "golden.hpp"
 #include "reference.hpp"
@@ -23,14 +24,9 @@ using attnkit::Module;
 using attnkit::Shape;
 using attnkit::Tensor;
 
+// Simplified takes d_in from the input.
 Config make(Mechanism m, std::size_t d_in, std::size_t d_out, std::size_t heads, std::uint64_t seed = 123) {
-  Config c;
-  c.mechanism = m;
-  c.d_in = m == Mechanism::simplified ? 0 : d_in;
-  c.d_out = d_out;
-  c.num_heads = heads;
-  c.seed = seed;
-  return c;
+  return attnkit_test::make_config(m, m == Mechanism::simplified ? 0 : d_in, d_out, heads, 0, seed);
 }
 
 ForwardOptions options(std::size_t threads, bool explain, bool train = false) {

@@ -8,9 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "configs.hpp"
 #include "attnkit/attnkit.hpp"
 
 namespace {
+
+using attnkit_test::make_config;
 
 using attnkit::Config;
 using attnkit::Error;
@@ -31,16 +34,6 @@ struct ErrorCase {
 };
 
 void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
-
-Config make(Mechanism m, std::size_t d_in, std::size_t d_out, std::size_t heads = 1, std::size_t context_length = 0) {
-  Config c;
-  c.mechanism = m;
-  c.d_in = d_in;
-  c.d_out = d_out;
-  c.num_heads = heads;
-  c.context_length = context_length;
-  return c;
-}
 
 Config with_dropout(Config c, float p) {
   c.dropout = p;
@@ -109,71 +102,71 @@ std::string bytes_of(std::initializer_list<std::uint64_t> dims) {
 const std::size_t kBig = std::size_t(1) << 22;  // 2^22 × 2^22 floats is 64 TiB: past any allocation limit
 
 std::vector<ErrorCase> cases() {
-  const Config causal = make(Mechanism::causal, 3, 2, 1, 6);
+  const Config causal = make_config(Mechanism::causal, 3, 2, 1, 6);
   const Tensor x_ok = filled({2, 6, 3});
   return {
       // ---- configuration ----
-      {"DOutNotDivisibleByHeads", [] { Module(make(Mechanism::multihead, 3, 5, 2)); }, ErrorKind::range,
+      {"DOutNotDivisibleByHeads", [] { Module(make_config(Mechanism::multihead, 3, 5, 2)); }, ErrorKind::range,
        {"d_out (5) must be divisible by num_heads (2)"}},
-      {"DOutNotDivisibleByHeadsDesignExample", [] { Module(make(Mechanism::multihead, 4, 10, 3)); }, ErrorKind::range,
+      {"DOutNotDivisibleByHeadsDesignExample", [] { Module(make_config(Mechanism::multihead, 4, 10, 3)); }, ErrorKind::range,
        {"d_out (10) must be divisible by num_heads (3)"}},
-      {"ZeroHeadsMultihead", [] { Module(make(Mechanism::multihead, 3, 2, 0)); }, ErrorKind::range,
+      {"ZeroHeadsMultihead", [] { Module(make_config(Mechanism::multihead, 3, 2, 0)); }, ErrorKind::range,
        {"num_heads", "at least 1", "0"}},
-      {"ZeroHeadsWrapper", [] { Module(make(Mechanism::multihead_wrapper, 3, 2, 0)); }, ErrorKind::range,
+      {"ZeroHeadsWrapper", [] { Module(make_config(Mechanism::multihead_wrapper, 3, 2, 0)); }, ErrorKind::range,
        {"num_heads", "at least 1", "0"}},
-      {"HeadsOnASingleHeadMechanism", [] { Module(make(Mechanism::self, 3, 2, 2)); }, ErrorKind::range,
+      {"HeadsOnASingleHeadMechanism", [] { Module(make_config(Mechanism::self, 3, 2, 2)); }, ErrorKind::range,
        {"num_heads (2)", "expected 1", "self"}},
       {"DropoutNegative", [=] { Module(with_dropout(causal, -0.1f)); }, ErrorKind::range,
        {"dropout (-0.1) must be in [0, 1)"}},
       {"DropoutOne", [=] { Module(with_dropout(causal, 1.0f)); }, ErrorKind::range, {"dropout (1", "must be in [0, 1)"}},
       {"DropoutNaN", [=] { Module(with_dropout(causal, kNaN)); }, ErrorKind::range, {"dropout (nan", "must be in [0, 1)"}},
-      {"DropoutAboveOneOnMultihead", [] { Module(with_dropout(make(Mechanism::multihead, 3, 2, 2), 1.5f)); },
+      {"DropoutAboveOneOnMultihead", [] { Module(with_dropout(make_config(Mechanism::multihead, 3, 2, 2), 1.5f)); },
        ErrorKind::range, {"dropout (1.5", "must be in [0, 1)"}},
-      {"DropoutOnAMechanismWithoutDropout", [] { Module(with_dropout(make(Mechanism::self, 3, 2), 0.5f)); },
+      {"DropoutOnAMechanismWithoutDropout", [] { Module(with_dropout(make_config(Mechanism::self, 3, 2), 0.5f)); },
        ErrorKind::range, {"dropout", "self"}},
-      {"QkvBiasOnSimplified", [] { Module(with_bias(make(Mechanism::simplified, 0, 0))); }, ErrorKind::invalid,
+      {"QkvBiasOnSimplified", [] { Module(with_bias(make_config(Mechanism::simplified, 0, 0))); }, ErrorKind::invalid,
        {"qkv_bias", "simplified"}},
-      {"ZeroDIn", [] { Module(make(Mechanism::self, 0, 2)); }, ErrorKind::range, {"d_in", "at least 1", "0"}},
-      {"ZeroDOut", [] { Module(make(Mechanism::causal, 3, 0)); }, ErrorKind::range, {"d_out", "at least 1", "0"}},
-      {"HugeParametersRefusedBeforeAllocating", [] { Module(make(Mechanism::self, kBig, kBig)); }, ErrorKind::range,
+      {"ZeroDIn", [] { Module(make_config(Mechanism::self, 0, 2)); }, ErrorKind::range, {"d_in", "at least 1", "0"}},
+      {"ZeroDOut", [] { Module(make_config(Mechanism::causal, 3, 0)); }, ErrorKind::range, {"d_out", "at least 1", "0"}},
+      {"HugeParametersRefusedBeforeAllocating", [] { Module(make_config(Mechanism::self, kBig, kBig)); }, ErrorKind::range,
        {"needs", "bytes", "expected at most"}},
-      {"HugeParametersNameTheBytes", [] { Module(make(Mechanism::multihead, kBig, kBig, 1)); }, ErrorKind::range,
+      {"HugeParametersNameTheBytes", [] { Module(make_config(Mechanism::multihead, kBig, kBig, 1)); }, ErrorKind::range,
        {"needs " + bytes_of({3, kBig, kBig}) + " bytes"}},
 
       {"AbsurdHeadCountDoesNotWrap",  // 3·num_heads wraps size_t; must be refused, not looped over
-       [] { Module(make(Mechanism::multihead_wrapper, 1, 1, std::numeric_limits<std::size_t>::max() / 3 + 1)); },
+       [] { Module(make_config(Mechanism::multihead_wrapper, 1, 1, std::numeric_limits<std::size_t>::max() / 3 + 1)); },
        ErrorKind::range, {"needs", "bytes"}},
-      {"AbsurdDOut", [] { Module(make(Mechanism::multihead, 2, std::numeric_limits<std::size_t>::max(), 1)); },
+      {"AbsurdDOut", [] { Module(make_config(Mechanism::multihead, 2, std::numeric_limits<std::size_t>::max(), 1)); },
        ErrorKind::range, {"needs", "bytes"}},
 
       // ---- the input x ----
-      {"TokensExceedContextLength", [] { forward(make(Mechanism::causal, 3, 2, 1, 4), filled({1, 5, 3})); },
+      {"TokensExceedContextLength", [] { forward(make_config(Mechanism::causal, 3, 2, 1, 4), filled({1, 5, 3})); },
        ErrorKind::range, {"5 tokens", "context_length", "4"}},
-      {"TokensExceedContextLengthMultihead", [] { forward(make(Mechanism::multihead, 3, 2, 2, 6), filled({7, 3})); },
+      {"TokensExceedContextLengthMultihead", [] { forward(make_config(Mechanism::multihead, 3, 2, 2, 6), filled({7, 3})); },
        ErrorKind::range, {"7 tokens", "context_length", "6"}},
-      {"InputRank1", [] { forward(make(Mechanism::self, 3, 2), filled({3})); }, ErrorKind::invalid,
+      {"InputRank1", [] { forward(make_config(Mechanism::self, 3, 2), filled({3})); }, ErrorKind::invalid,
        {"(batch, tokens, d_in) or (tokens, d_in)", "rank 1"}},
       {"InputRank4", [=] { forward(causal, filled({1, 2, 6, 3})); }, ErrorKind::invalid,
        {"(batch, tokens, d_in) or (tokens, d_in)", "rank 4", "[1, 2, 6, 3]"}},
       {"InputRank0", [=] { forward(causal, Tensor(Shape{}, {1.0f})); }, ErrorKind::invalid, {"rank 0"}},
       {"ZeroTokensBatched", [=] { forward(causal, Tensor({2, 0, 3})); }, ErrorKind::range, {"0 tokens", "at least 1"}},
-      {"ZeroTokensUnbatched", [] { forward(make(Mechanism::simplified, 0, 0), Tensor({0, 3})); }, ErrorKind::range,
+      {"ZeroTokensUnbatched", [] { forward(make_config(Mechanism::simplified, 0, 0), Tensor({0, 3})); }, ErrorKind::range,
        {"0 tokens", "at least 1"}},
       {"ZeroBatch", [=] { forward(causal, Tensor({0, 6, 3})); }, ErrorKind::range, {"batch size 0", "at least 1"}},
-      {"ZeroDInInX", [] { forward(make(Mechanism::simplified, 0, 0), Tensor({6, 0})); }, ErrorKind::range,
+      {"ZeroDInInX", [] { forward(make_config(Mechanism::simplified, 0, 0), Tensor({6, 0})); }, ErrorKind::range,
        {"d_in 0", "at least 1"}},
       {"XWidthDiffersFromDIn", [=] { forward(causal, filled({2, 6, 4})); }, ErrorKind::invalid,
        {"d_in 4", "[2, 6, 4]", "expected d_in 3"}},
-      {"XWidthDiffersFromDInUnbatched", [] { forward(make(Mechanism::self_v1, 3, 2), filled({6, 2})); },
+      {"XWidthDiffersFromDInUnbatched", [] { forward(make_config(Mechanism::self_v1, 3, 2), filled({6, 2})); },
        ErrorKind::invalid, {"d_in 2", "expected d_in 3"}},
       {"NaNInX", [=] { forward(causal, with_value_at(x_ok, (0 * 6 + 2) * 3 + 1, kNaN)); }, ErrorKind::invalid,
        {"x contains NaN at index [0, 2, 1]; expected finite numbers"}},
-      {"InfInX", [] { forward(make(Mechanism::simplified, 0, 0), with_value_at(filled({6, 3}), 3 * 3, kInf)); },
+      {"InfInX", [] { forward(make_config(Mechanism::simplified, 0, 0), with_value_at(filled({6, 3}), 3 * 3, kInf)); },
        ErrorKind::invalid, {"x contains Inf at index [3, 0]"}},
       {"NegInfInX", [=] { forward(causal, with_value_at(x_ok, x_ok.numel() - 1, -kInf)); }, ErrorKind::invalid,
        {"x contains -Inf at index [1, 5, 2]"}},
       {"WeightsTooLargeToAllocate",
-       [] { forward(make(Mechanism::multihead, 1, 1, 1), filled({1, kBig + 1, 1}), true); }, ErrorKind::range,
+       [] { forward(make_config(Mechanism::multihead, 1, 1, 1), filled({1, kBig + 1, 1}), true); }, ErrorKind::range,
        {"needs " + bytes_of({1, 1, kBig + 1, kBig + 1}) + " bytes"}},
 
       // ---- state_dict ----
@@ -183,7 +176,7 @@ std::vector<ErrorCase> cases() {
        [] {
          StateDict sd;
          for (const char* n : {"W_query", "W_key", "W_value"}) sd.emplace_back(n, filled({2, 3}));
-         Module(make(Mechanism::self_v1, 3, 2), sd);
+         Module(make_config(Mechanism::self_v1, 3, 2), sd);
        },
        ErrorKind::invalid, {"state_dict key W_query has shape [2, 3], expected [3, 2]"}},
       {"StateDictWrongBiasShape", [=] { Module(with_bias(causal), replace(linear_sd(true), "W_key.bias", filled({3}))); },
@@ -191,14 +184,14 @@ std::vector<ErrorCase> cases() {
       {"StateDictWrongOutProjShape",
        [] {
          StateDict sd = add(add(linear_sd(), "out_proj.weight", filled({2, 2})), "out_proj.bias", filled({2, 1}));
-         Module(make(Mechanism::multihead, 3, 2, 2), sd);
+         Module(make_config(Mechanism::multihead, 3, 2, 2), sd);
        },
        ErrorKind::invalid, {"state_dict key out_proj.bias has shape [2, 1], expected [2]"}},
       {"StateDictMissingKey", [=] { Module(causal, erase(linear_sd(), "W_value.weight")); }, ErrorKind::invalid,
        {"missing", "W_value.weight", "[2, 3]"}},
       {"StateDictMissingBias", [=] { Module(with_bias(causal), erase(linear_sd(true), "W_query.bias")); },
        ErrorKind::invalid, {"missing", "W_query.bias"}},
-      {"StateDictMissingOutProj", [] { Module(make(Mechanism::multihead, 3, 2, 2), linear_sd()); }, ErrorKind::invalid,
+      {"StateDictMissingOutProj", [] { Module(make_config(Mechanism::multihead, 3, 2, 2), linear_sd()); }, ErrorKind::invalid,
        {"missing", "out_proj.weight"}},
       {"StateDictUnknownKey", [=] { Module(causal, add(linear_sd(), "foo", filled({2}))); }, ErrorKind::invalid,
        {"unknown key foo", "W_query.weight"}},
@@ -210,10 +203,10 @@ std::vector<ErrorCase> cases() {
          for (int h = 0; h < 3; ++h)
            for (const char* n : {"W_query", "W_key", "W_value"})
              sd.emplace_back("heads." + std::to_string(h) + "." + n + ".weight", filled({2, 3}));
-         Module(make(Mechanism::multihead_wrapper, 3, 2, 2), sd);
+         Module(make_config(Mechanism::multihead_wrapper, 3, 2, 2), sd);
        },
        ErrorKind::invalid, {"heads.2.W_query.weight"}},
-      {"StateDictForSimplified", [] { Module(make(Mechanism::simplified, 0, 0), linear_sd()); }, ErrorKind::invalid,
+      {"StateDictForSimplified", [] { Module(make_config(Mechanism::simplified, 0, 0), linear_sd()); }, ErrorKind::invalid,
        {"unknown key W_query.weight"}},
       {"StateDictNaNInWeight",
        [=] { Module(causal, replace(linear_sd(), "W_key.weight", with_value_at(filled({2, 3}), 3, kNaN))); },
@@ -266,7 +259,7 @@ INSTANTIATE_TEST_SUITE_P(Api, ErrorMessages, ::testing::ValuesIn(cases()),
 
 // After a refused forward the module still works (errors are checked before any state changes).
 TEST(ErrorRecovery, ModuleStillWorksAfterARefusedForward) {
-  Config c = make(Mechanism::multihead, 3, 4, 2, 6);
+  Config c = make_config(Mechanism::multihead, 3, 4, 2, 6);
   Module m(c);
   const Tensor x = filled({2, 6, 3});
   const auto before = m.forward(x).context.data;
@@ -277,11 +270,11 @@ TEST(ErrorRecovery, ModuleStillWorksAfterARefusedForward) {
 
 // Boundaries that are valid must not be refused.
 TEST(ErrorBoundaries, ValidEdgesAreAccepted) {
-  EXPECT_NO_THROW(forward(make(Mechanism::causal, 3, 2, 1, 6), filled({1, 6, 3})));  // tokens == context_length
-  EXPECT_NO_THROW(forward(make(Mechanism::causal, 3, 2, 1, 0), filled({1, 50, 3})));  // 0: no limit
-  EXPECT_NO_THROW(Module(with_dropout(make(Mechanism::causal, 3, 2), 0.0f)));
-  EXPECT_NO_THROW(Module(with_dropout(make(Mechanism::causal, 3, 2), std::nextafter(1.0f, 0.0f))));
-  EXPECT_NO_THROW(forward(make(Mechanism::simplified, 0, 0), filled({1, 1})));  // one token of one feature
+  EXPECT_NO_THROW(forward(make_config(Mechanism::causal, 3, 2, 1, 6), filled({1, 6, 3})));  // tokens == context_length
+  EXPECT_NO_THROW(forward(make_config(Mechanism::causal, 3, 2, 1, 0), filled({1, 50, 3})));  // 0: no limit
+  EXPECT_NO_THROW(Module(with_dropout(make_config(Mechanism::causal, 3, 2), 0.0f)));
+  EXPECT_NO_THROW(Module(with_dropout(make_config(Mechanism::causal, 3, 2), std::nextafter(1.0f, 0.0f))));
+  EXPECT_NO_THROW(forward(make_config(Mechanism::simplified, 0, 0), filled({1, 1})));  // one token of one feature
   EXPECT_NO_THROW(attnkit::parse_mechanism("multihead-wrapper"));
 }
 

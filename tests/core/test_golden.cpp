@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "configs.hpp"
 #include "attnkit/attnkit.hpp"
 #include "golden.hpp"
 
 namespace {
+
+using attnkit_test::make_config;
 
 using attnkit::Config;
 using attnkit::ForwardOptions;
@@ -32,18 +35,6 @@ using golden::step_tensor;
 // floor for values that are near zero through cancellation.
 constexpr double kRefRel = 1e-5;
 constexpr double kRefAbs = 1e-6;
-
-Config config(Mechanism m, std::size_t d_in, std::size_t d_out, std::size_t heads = 1, std::size_t context_length = 0,
-              std::uint64_t seed = 123) {
-  Config c;
-  c.mechanism = m;
-  c.d_in = d_in;
-  c.d_out = d_out;
-  c.num_heads = heads;
-  c.context_length = context_length;
-  c.seed = seed;
-  return c;
-}
 
 ForwardOptions explain() {
   ForwardOptions o;
@@ -73,7 +64,7 @@ TEST(GoldenHacktricks, ShinyContextWeightsAndScores) {
     ++i;
   }
   const std::size_t n = g.at("tokens").size(), d = xs.size() / n;
-  Module m(config(Mechanism::simplified, 0, 0));
+  Module m(make_config(Mechanism::simplified, 0, 0));
   const ForwardResult r = m.forward(Tensor({n, d}, xs), explain());
   const json& exact = g.at("computed").at("float64");
   // The exact numbers, not the page's rounded ones; float32 is good to a few ulps here.
@@ -97,7 +88,7 @@ TEST(GoldenBook01, SimplifiedAttentionForQueryJourney) {
   const json g = golden::load("book_01_simplified_attention_query2.json");
   const Tensor x = golden::book_inputs(g);
   const std::size_t n = x.shape[0], d = x.shape[1], q = 1;  // inputs[1] is the query
-  Module m(config(Mechanism::simplified, 0, 0));
+  Module m(make_config(Mechanism::simplified, 0, 0));
   const ForwardResult r = m.forward(x, explain());
   const Tensor& scores = step(r, "scores");
 
@@ -139,7 +130,7 @@ TEST(GoldenBook02, SimplifiedAttentionAllTokens) {
   const std::size_t n = x.shape[0], d = x.shape[1];
   for (bool fast : {false, true}) {
     SCOPED_TRACE(fast ? "fast path (no intermediates)" : "explain path");
-    Module m(config(Mechanism::simplified, 0, 0));
+    Module m(make_config(Mechanism::simplified, 0, 0));
     ForwardOptions o = explain();
     if (fast) o = ForwardOptions{};
     const ForwardResult r = m.forward(x, o);
@@ -195,7 +186,7 @@ TEST(GoldenBook03, StepwiseThroughSelfV1Intermediates) {
   const json g = golden::load("book_03_trainable_weights_stepwise_seed123.json");
   const Tensor x = golden::book_inputs(g);
   const std::size_t n = x.shape[0], d_in = x.shape[1], d_out = 2, q = 1;  // d_out = 2, x_2 = inputs[1]
-  Module m(config(Mechanism::self_v1, d_in, d_out, 1, 0, g.at("seed").get<std::uint64_t>()));
+  Module m(make_config(Mechanism::self_v1, d_in, d_out, 1, 0, g.at("seed").get<std::uint64_t>()));
   const ForwardResult r = m.forward(x, explain());
 
   // keys.shape / values.shape: (6, 2), one head, batch dimension dropped for unbatched input.
@@ -224,7 +215,7 @@ struct BookCase {
 };
 
 Config book_config(Mechanism m, std::size_t d_out, std::size_t heads, std::uint64_t seed) {
-  return config(m, 3, d_out, heads, 6, seed);
+  return make_config(m, 3, d_out, heads, 6, seed);
 }
 
 std::vector<BookCase> book_cases() {
@@ -298,12 +289,12 @@ TEST(GoldenBook06, RenormaliseRoute) {
   const std::uint64_t seed = g.at("seed").get<std::uint64_t>();
 
   // Cell 98 reuses sa_v2: the non-causal `self` module drawn from seed 789.
-  Module sa_v2(config(Mechanism::self, 3, 2, 1, 0, seed));
+  Module sa_v2(make_config(Mechanism::self, 3, 2, 1, 0, seed));
   ForwardOptions w;
   w.return_weights = true;
   EXPECT_TRUE(matches_print(sa_v2.forward(x, w).weights, step_tensor(g, 98)));
 
-  Config c = config(Mechanism::causal, 3, 2, 1, n, seed);
+  Config c = make_config(Mechanism::causal, 3, 2, 1, n, seed);
   c.causal_route = attnkit::CausalRoute::renormalise;
   Module m(c);
   const StateDict want = golden::book_parameters(g);
@@ -333,7 +324,7 @@ TEST(GoldenBook07, NegInfRoute) {
   const json g = golden::load("book_07_causal_mask_neg_inf_softmax.json");
   const Tensor x = golden::book_inputs(g);
   const std::size_t n = x.shape[0];
-  Module m(config(Mechanism::causal, 3, 2, 1, n, g.at("seed").get<std::uint64_t>()));
+  Module m(make_config(Mechanism::causal, 3, 2, 1, n, g.at("seed").get<std::uint64_t>()));
   const ForwardResult r = m.forward(x, explain());
 
   // Cell 108 prints masked raw scores; the module keeps raw scores, then scaled, then masked scaled scores.
@@ -356,7 +347,7 @@ TEST(GoldenBook07, NegInfRoute) {
 TEST(GoldenBook06And07, BothRoutesGiveTheSameWeights) {
   const json g = golden::load("book_07_causal_mask_neg_inf_softmax.json");
   const Tensor x = golden::book_inputs(g);
-  Config c = config(Mechanism::causal, 3, 2, 1, 6, g.at("seed").get<std::uint64_t>());
+  Config c = make_config(Mechanism::causal, 3, 2, 1, 6, g.at("seed").get<std::uint64_t>());
   ForwardOptions o;
   o.return_weights = true;
   const Tensor neg_inf = Module(c).forward(x, o).weights;
@@ -386,7 +377,7 @@ TEST(GoldenBook08, GeneratorDropoutOnCausalWeights) {
   const Tensor x = golden::book_inputs(g7);
   ForwardOptions o;
   o.return_weights = true;
-  Tensor w = Module(config(Mechanism::causal, 3, 2, 1, 6, g7.at("seed").get<std::uint64_t>())).forward(x, o).weights;
+  Tensor w = Module(make_config(Mechanism::causal, 3, 2, 1, 6, g7.at("seed").get<std::uint64_t>())).forward(x, o).weights;
   Generator gen(g.at("seed").get<std::uint64_t>());  // the cell re-seeds before dropout
   gen.dropout_(w, 0.5f);
   EXPECT_TRUE(matches_print(w, step_tensor(g, 116)));
@@ -398,7 +389,7 @@ TEST(GoldenBook08, ModuleInTrainingModeReproducesTheBooksDroppedWeights) {
   const json g = golden::load("book_08_dropout_seed123.json");
   const json g7 = golden::load("book_07_causal_mask_neg_inf_softmax.json");
   const Tensor x = golden::book_inputs(g7);
-  Config c = config(Mechanism::causal, 3, 2, 1, 6, g.at("seed").get<std::uint64_t>());
+  Config c = make_config(Mechanism::causal, 3, 2, 1, 6, g.at("seed").get<std::uint64_t>());
   c.dropout = 0.5f;
   Module m(c, golden::book_parameters(g7));
   ForwardOptions o = explain();
@@ -434,7 +425,7 @@ TEST(GoldenBook08, ModuleInTrainingModeReproducesTheBooksDroppedWeights) {
 TEST(GoldenBook08, DropoutContinuesTheGeneratorAfterTheParameters) {
   const json g = golden::load("book_09_causal_attention_seed123.json");
   const Tensor x = golden::book_batch(g);
-  Config c = config(Mechanism::causal, 3, 2, 1, 6, 123);
+  Config c = make_config(Mechanism::causal, 3, 2, 1, 6, 123);
   c.dropout = 0.5f;
   Module m(c);
   ForwardOptions o = explain();
@@ -476,7 +467,7 @@ TEST(GoldenBook12, BatchedHeadMatmulAsMultiheadScores) {
   for (std::size_t i = 0; i < d; ++i) eye.data[i * d + i] = 1.0f;
   const StateDict sd = {{"W_query.weight", eye}, {"W_key.weight", eye}, {"W_value.weight", eye},
                         {"out_proj.weight", eye}, {"out_proj.bias", Tensor({d})}};
-  Config c = config(Mechanism::multihead, d, d, heads, 0);
+  Config c = make_config(Mechanism::multihead, d, d, heads, 0);
   c.causal = false;
   Module m(c, sd);
   const ForwardResult r = m.forward(x, explain());
@@ -513,7 +504,7 @@ TEST(GoldenRef, SelfAttentionV1) {
   const json& cfg = g.at("config");
   StateDict sd;
   for (const char* n : {"W_query", "W_key", "W_value"}) sd.emplace_back(n, golden::tensor(g.at("weights_in_out").at(n)));
-  Module m(config(Mechanism::self_v1, cfg.at("d_in"), cfg.at("d_out")), sd);
+  Module m(make_config(Mechanism::self_v1, cfg.at("d_in"), cfg.at("d_out")), sd);
   const Tensor x = golden::tensor(g.at("inputs"));
   const ForwardResult r = m.forward(x, explain());
   EXPECT_TRUE(golden::near(r.weights, golden::array(g.at("attn_weights")), kRefAbs, kRefRel, "weights"));
@@ -529,7 +520,7 @@ TEST(GoldenRef, CausalAttentionBothRoutes) {
   const Tensor x = golden::tensor(g.at("inputs"));
   for (auto route : {attnkit::CausalRoute::neg_inf, attnkit::CausalRoute::renormalise}) {
     SCOPED_TRACE(route == attnkit::CausalRoute::neg_inf ? "neg_inf" : "renormalise");
-    Config c = config(Mechanism::causal, cfg.at("d_in"), cfg.at("d_out"), 1, cfg.at("context_length"));
+    Config c = make_config(Mechanism::causal, cfg.at("d_in"), cfg.at("d_out"), 1, cfg.at("context_length"));
     c.causal_route = route;
     Module m(c, sd);
     const ForwardResult r = m.forward(x, explain());
@@ -550,7 +541,7 @@ TEST(GoldenRef, MultiHeadAttentionEveryIntermediate) {
   const Tensor x = golden::tensor(g.at("inputs"));
   for (auto route : {attnkit::CausalRoute::neg_inf, attnkit::CausalRoute::renormalise}) {
     SCOPED_TRACE(route == attnkit::CausalRoute::neg_inf ? "neg_inf" : "renormalise");
-    Config c = config(Mechanism::multihead, cfg.at("d_in"), cfg.at("d_out"), cfg.at("num_heads"),
+    Config c = make_config(Mechanism::multihead, cfg.at("d_in"), cfg.at("d_out"), cfg.at("num_heads"),
                       cfg.at("context_length"));
     c.causal_route = route;
     Module m(c, sd);
@@ -577,7 +568,7 @@ TEST(GoldenRef, MultiHeadAttentionWrapper) {
   std::vector<std::string> prefixes;
   for (std::size_t h = 0; h < heads; ++h) prefixes.push_back("heads." + std::to_string(h) + ".");
   const StateDict sd = linear_weights(g.at("weights"), prefixes);
-  Module m(config(Mechanism::multihead_wrapper, cfg.at("d_in"), cfg.at("d_out_per_head"), heads,
+  Module m(make_config(Mechanism::multihead_wrapper, cfg.at("d_in"), cfg.at("d_out_per_head"), heads,
                   cfg.at("context_length")),
            sd);
   const Tensor x = golden::tensor(g.at("inputs"));
@@ -600,7 +591,7 @@ TEST(GoldenRef, StateDictWithTheMaskBufferLoads) {
   for (std::size_t i = 0; i < ctx; ++i)
     for (std::size_t j = i + 1; j < ctx; ++j) mask.data[i * ctx + j] = 1.0f;
   sd.insert(sd.begin(), {"mask", mask});  // a module's own buffers come before its children's parameters
-  Module m(config(Mechanism::causal, cfg.at("d_in"), cfg.at("d_out"), 1, ctx), sd);
+  Module m(make_config(Mechanism::causal, cfg.at("d_in"), cfg.at("d_out"), 1, ctx), sd);
   EXPECT_TRUE(golden::near(m.forward(golden::tensor(g.at("inputs"))).context, golden::array(g.at("output")), kRefAbs,
                            kRefRel, "context"));
 }
@@ -620,7 +611,7 @@ TEST(GoldenRef, WrapperStateDictWithPerHeadMaskBuffersLoads) {
     for (const char* n : {"W_query", "W_key", "W_value"})
       sd.emplace_back(p + n + ".weight", golden::tensor(g.at("weights").at(p + n)));
   }
-  Module m(config(Mechanism::multihead_wrapper, cfg.at("d_in"), cfg.at("d_out_per_head"), heads, ctx), sd);
+  Module m(make_config(Mechanism::multihead_wrapper, cfg.at("d_in"), cfg.at("d_out_per_head"), heads, ctx), sd);
   EXPECT_TRUE(golden::near(m.forward(golden::tensor(g.at("inputs"))).context, golden::array(g.at("output")), kRefAbs,
                            kRefRel, "context"));
 }
