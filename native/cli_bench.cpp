@@ -1,5 +1,5 @@
 // attnkit CLI — `attnkit bench`: times the fast path (no weights kept) of causal multi-head attention
-// on DESIGN.md's configurations and reports the median.
+// on the standard configurations C1–C4 and reports the median.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

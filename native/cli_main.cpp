@@ -91,7 +91,7 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     RunOptions run_options;
     auto* run = add_run(app, run_text, run_options);
 
-    auto* bench = app.add_subcommand("bench", "Time causal multi-head attention on a configuration of DESIGN.md");
+    auto* bench = app.add_subcommand("bench", "Time causal multi-head attention on a standard configuration (C1 b2 n6 d3-to-2 h2, C2 n1024 d768 h12, C3 b8 n256 d512 h8, C4 n4096 d768 h12)");
     std::string bench_config, bench_threads, bench_format = "text", bench_repeats;
     bench->add_option("--config", bench_config, "C1 (b2 n6 d_in3 d_out2 h2), C2 (b1 n1024 d768 h12), C3 (b8 n256 d512 h8), C4 (b1 n4096 d768 h12)")->type_name("C");
     bench->add_option("--threads", bench_threads, "worker threads (default: all cores)")->type_name("N");
