@@ -8,6 +8,9 @@
 // (d_in × d_out) layout MatMul wants. MultiHeadAttention's default scale is 1/√head_dim, as in the seed.
 // `unidirectional=1` makes it causal (supported by onnxruntime's CPU kernel, which is also what
 // onnxruntime-web's wasm backend runs).
+//
+// Pure (no Node built-ins), so the web page's performance panel builds the same graph in its worker.
+// `node bench/compare/check-onnx-graph.mjs [C1]` runs it in onnxruntime-node against a float64 reference.
 import onnxProto from 'onnx-proto';
 import { transpose } from './configs.mjs';
 
@@ -88,21 +91,4 @@ export function buildMultiHeadAttentionModel(c, sd) {
     graph,
   });
   return onnx.ModelProto.encode(model).finish();
-}
-
-// `node bench/compare/onnx-graph.mjs [C1]`: builds the model, runs it in onnxruntime-node and checks it
-// against a float64 reference of the seed's forward pass (and against attnkit's wasm build when present).
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { config, makeStateDict, makeInput, referenceForward, relativeError } = await import('./configs.mjs');
-  const ort = (await import('onnxruntime-node')).default;
-  const c = config(process.argv[2] || 'C1');
-  const sd = makeStateDict(c), x = makeInput(c);
-  const bytes = buildMultiHeadAttentionModel(c, sd);
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
-  const out = await session.run({ x: new ort.Tensor('float32', x, [c.batch, c.tokens, c.dIn]) });
-  const y = out.y.data;
-  console.log(`${c.name}: model ${bytes.length} bytes, output [${out.y.dims}]`);
-  if (c.tokens * c.tokens * c.batch * c.dOut <= 2 ** 28) {
-    console.log(`  onnxruntime-node vs float64 reference: rel. error ${relativeError(y, referenceForward(c, sd, x)).toExponential(2)}`);
-  }
 }
