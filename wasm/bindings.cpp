@@ -3,14 +3,15 @@
 // Rules (see wasm/README.md):
 // - Data is copied in (typed array → std::vector) and copied out (new Float32Array per result); no view on
 //   wasm memory ever escapes, because memory growth would detach it. forward() has a numbers-only fast path
-//   (inputBuffer/forwardFast) that index.mjs uses when neither weights nor intermediates are asked for: JS
-//   copies x into the layer's input buffer and the context out of wasm memory itself (HEAPF32.set / slice).
+//   (the C exports attnkit_input_buffer/attnkit_forward_fast) that index.mjs uses when neither weights nor
+//   intermediates are asked for: JS copies x into the layer's input buffer and the context out of wasm memory.
 // - No C++ exception ever crosses into JS. Every entry point catches, lets the exception and everything the
 //   call allocated be freed by normal unwinding, and returns `{ error, kind }` instead; the package entry
 //   (index.mjs) throws it as a JS Error (kind "invalid") or RangeError (kind "range") with the core's message.
 //   (Throwing a JS error from C++ with val::throw_() would skip destructors and leak what the call held.)
 // - The JS entry validates JS types and names; the core validates values and shapes, with the CLI's messages.
 #include <emscripten/bind.h>
+#include <emscripten/em_macros.h>
 #include <emscripten/val.h>
 #include <malloc.h>
 
@@ -203,40 +204,48 @@ class Layer {
     });
   }
 
-  // The fast path for forward() without returnWeights/intermediates: numbers only across the boundary (no
-  // val objects). JS asks for an input buffer of `numel` floats held by this layer (inputBuffer, which may
-  // grow the wasm memory), writes x into it, then calls forwardFast with the shape. forwardFast returns the
-  // address of the context (held by this layer until the next call) or -1 on error; the error's message and
-  // kind are then read with lastError / lastErrorKind. The error path frees everything the call allocated.
-  double input_buffer(double numel) {
+  // The fast path for forward() without returnWeights/intermediates. It is called through the plain C exports
+  // attnkit_input_buffer / attnkit_forward_fast below (numbers in, a status out: no Embind invoker, no val).
+  // JS gets the layer's address (address()) and the address of its fast-path header (fastHeaderAddress())
+  // once, at create time. input_buffer makes the input buffer hold `numel` floats (it may grow the wasm
+  // memory) and writes its address into the header; JS writes x there and calls forward_fast with the shape,
+  // which writes the context's address, rank and dimensions into the header. Both return 0 on success;
+  // forward_fast returns 1 (Error) or 2 (RangeError) on failure, after freeing everything the call allocated,
+  // and the message is then read with lastError().
+  int input_buffer(std::uint32_t numel) {
     try {
-      input_.data.resize(static_cast<std::size_t>(numel));
+      input_.data.resize(numel);
     } catch (...) {
-      return -1;  // JS falls back to the general path, which reports the error
+      return 1;  // JS falls back to the general path, which reports the error
     }
-    return static_cast<double>(reinterpret_cast<std::uintptr_t>(input_.data.data()));
+    header_[kInputAddress] = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(input_.data.data()));
+    return 0;
   }
 
   // rank 2: [n, d_in] (b ignored); rank 3: [b, n, d_in]. The input buffer holds exactly numel floats.
   // train: the train option (dropout on); threads: as in forward().
-  double forward_fast(int rank, double b, double n, double d_in, bool train, double threads) {
+  int forward_fast(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train, std::uint32_t threads) {
     std::string message;
     int kind = 1;
     try {
       if (!module_) throw attnkit::Error("layer was disposed");
       attnkit::ForwardOptions fo;
       fo.train = train;
-      fo.threads = static_cast<std::size_t>(threads);
-      input_.shape.clear();
-      if (rank == 3) input_.shape.push_back(static_cast<std::size_t>(b));
-      input_.shape.push_back(static_cast<std::size_t>(n));
-      input_.shape.push_back(static_cast<std::size_t>(d_in));
-      check_forward_fits(*module_, input_.shape, fo);
+      fo.threads = threads;
+      attnkit::Shape& shape = input_.shape;
+      if (shape.size() != rank) shape.resize(rank);  // only when the rank changes (resize is a call that may throw)
+      std::size_t* dims = shape.data();
+      if (rank == 3) *dims++ = b;
+      dims[0] = n;
+      dims[1] = d_in;
+      check_forward_fits(*module_, shape, fo);
       output_ = std::move(module_->forward(input_, fo).context);
-      if (output_.shape.size() > 4) throw attnkit::Error("context of rank " + std::to_string(output_.shape.size()) + "; expected at most 4");
-      output_shape_[0] = static_cast<std::uint32_t>(output_.shape.size());
-      for (std::size_t i = 0; i < output_.shape.size(); ++i) output_shape_[i + 1] = static_cast<std::uint32_t>(output_.shape[i]);
-      return static_cast<double>(reinterpret_cast<std::uintptr_t>(output_.ptr()));
+      const std::size_t out_rank = output_.shape.size();
+      if (out_rank > 4) throw attnkit::Error("context of rank " + std::to_string(out_rank) + "; expected at most 4");
+      header_[kContextAddress] = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(output_.ptr()));
+      header_[kRank] = static_cast<std::uint32_t>(out_rank);
+      for (std::size_t i = 0; i < out_rank; ++i) header_[kDims + i] = static_cast<std::uint32_t>(output_.shape[i]);
+      return 0;
     } catch (const attnkit::Error& e) {
       message = e.what();
       kind = e.kind() == attnkit::ErrorKind::range ? 2 : 1;
@@ -253,8 +262,7 @@ class Layer {
     }
     output_ = attnkit::Tensor();
     last_error_ = std::move(message);
-    last_error_kind_ = kind;
-    return -1;
+    return kind;
   }
 
   // Frees the fast path's input and output buffers (after a large call, or an error).
@@ -262,13 +270,16 @@ class Layer {
     input_ = attnkit::Tensor();
     output_ = attnkit::Tensor();
     last_error_ = std::string();
+    header_[kInputAddress] = 0;
+    header_[kContextAddress] = 0;
   }
 
-  // Where forwardFast writes the context's shape: rank, then the dimensions (uint32 each). Fixed for the
-  // layer's lifetime (the Layer object does not move), so JS reads it once at create time.
-  double output_shape_address() const { return static_cast<double>(reinterpret_cast<std::uintptr_t>(output_shape_)); }
+  // The fast path's header: [context address, input address, context rank, dims × 4] (uint32 each). Fixed for
+  // the layer's lifetime (the Layer object does not move), so JS reads both addresses once at create time.
+  static constexpr std::size_t kContextAddress = 0, kInputAddress = 1, kRank = 2, kDims = 3;
+  double address() const { return static_cast<double>(reinterpret_cast<std::uintptr_t>(this)); }
+  double fast_header_address() const { return static_cast<double>(reinterpret_cast<std::uintptr_t>(header_)); }
   std::string last_error() const { return last_error_; }
-  int last_error_kind() const { return last_error_kind_; }
 
   // [{ name, shape, data }] in PyTorch's order.
   val state_dict() const {
@@ -318,6 +329,8 @@ class Layer {
     input_ = attnkit::Tensor();
     output_ = attnkit::Tensor();
     last_error_ = std::string();
+    header_[kInputAddress] = 0;
+    header_[kContextAddress] = 0;
   }
 
  private:
@@ -325,8 +338,7 @@ class Layer {
   attnkit::Tensor input_;   // forwardFast's input, reused between calls
   attnkit::Tensor output_;  // forwardFast's last context, read by JS right after the call
   std::string last_error_;
-  int last_error_kind_ = 1;
-  std::uint32_t output_shape_[5] = {0, 0, 0, 0, 0};
+  std::uint32_t header_[7] = {0, 0, 0, 0, 0, 0, 0};
 };
 
 val mechanisms() {
@@ -358,6 +370,17 @@ bool threaded_build() {
 
 }  // namespace
 
+// The forward fast path as plain exported C functions: JS calls them as Module._attnkit_input_buffer(...) and
+// Module._attnkit_forward_fast(...), with the address from Layer.address(). Only numbers cross (wasm i32
+// arguments; dimensions and sizes up to 2^32 - 1 arrive intact as uint32), with no Embind invoker in between.
+extern "C" {
+EMSCRIPTEN_KEEPALIVE int attnkit_input_buffer(Layer* layer, std::uint32_t numel) { return layer->input_buffer(numel); }
+EMSCRIPTEN_KEEPALIVE int attnkit_forward_fast(Layer* layer, std::uint32_t rank, std::uint32_t b, std::uint32_t n,
+                                              std::uint32_t d_in, int train, std::uint32_t threads) {
+  return layer->forward_fast(rank, b, n, d_in, train != 0, threads);
+}
+}
+
 EMSCRIPTEN_BINDINGS(attnkit) {
   emscripten::class_<Layer>("Layer")
       .constructor<>()
@@ -367,12 +390,10 @@ EMSCRIPTEN_BINDINGS(attnkit) {
       .function("parameterShapes", &Layer::parameter_shapes)
       .function("info", &Layer::info)
       .function("release", &Layer::release)
-      .function("inputBuffer", &Layer::input_buffer)
-      .function("forwardFast", &Layer::forward_fast)
       .function("dropBuffers", &Layer::drop_buffers)
-      .function("outputShapeAddress", &Layer::output_shape_address)
-      .function("lastError", &Layer::last_error)
-      .function("lastErrorKind", &Layer::last_error_kind);
+      .function("address", &Layer::address)
+      .function("fastHeaderAddress", &Layer::fast_header_address)
+      .function("lastError", &Layer::last_error);
   emscripten::function("mechanisms", &mechanisms);
   emscripten::function("version", &version);
   emscripten::function("simdInstructionSet", &simd);

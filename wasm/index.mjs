@@ -290,6 +290,31 @@ function check(result) {
   return result;
 }
 
+// Views on the wasm memory for the fast forward path, one set per module, shared by its layers. Read them
+// again after any call into the module: a call may grow the memory, which detaches the old buffer
+// (single-thread build) or leaves views on the old, shorter SharedArrayBuffer (pthreads build, when a worker
+// grew it). memoryBuffer() is the current buffer; a view whose .buffer differs from it is stale.
+function makeHeap(m) {
+  const heap = { m, memory: m.wasmMemory || null, f32: null, u32: null };
+  syncViews(heap);
+  return heap;
+}
+
+function memoryBuffer(heap) {
+  return heap.memory !== null ? heap.memory.buffer : heap.m.HEAPF32.buffer;
+}
+
+function syncViews(heap) {
+  const buffer = memoryBuffer(heap);
+  heap.f32 = new Float32Array(buffer);
+  heap.u32 = new Uint32Array(buffer);
+  return heap.u32;
+}
+
+// Up to this many floats, the fast path copies x in and the context out element by element: for a few dozen
+// floats that is cheaper than TypedArray set/slice on a view of the whole memory.
+const SMALL_COPY = 256;
+
 // ---------------------------------------------------------------------------------------------------------
 // Layers.
 
@@ -304,15 +329,18 @@ class Layer {
   #raw;
   #info;
   #ak;
+  #heap;          // the module's exports and current views on its memory (shared by every layer of the module)
+  #self;          // the C++ Layer's address, the first argument of the fast path's C exports
+  #hdr;           // index (in 32-bit words) of the fast path's header: context address, input address, rank, dims
   #inLen = 0;     // floats in the fast path's input buffer (in wasm memory, owned by raw)
-  #inPtr = 0;     // its address
-  #shapeAddr;     // where forwardFast writes the context's rank and dimensions
 
-  constructor(ak, raw, info) {
+  constructor(ak, heap, raw, info) {
     this.#ak = ak;
+    this.#heap = heap;
     this.#raw = raw;
     this.#info = info;
-    this.#shapeAddr = raw.outputShapeAddress();
+    this.#self = raw.address();
+    this.#hdr = raw.fastHeaderAddress() >>> 2;
     if (registry) registry.register(this, { raw, live: ak._live }, this);
     ak._live.add(raw);
   }
@@ -338,11 +366,20 @@ class Layer {
       data = input.data;
       shape = input.shape;
     }
-    const fo = options === undefined ? NO_FORWARD_OPTIONS : normaliseForwardOptions(options);
+    if (options === undefined) {
+      const out = this.#forwardFast(raw, data, shape, false, 0);
+      if (out !== null) return out;
+      return this.#forwardGeneral(raw, data, shape, NO_FORWARD_OPTIONS);
+    }
+    const fo = normaliseForwardOptions(options);
     if (!fo.return_weights && !fo.intermediates) {
       const out = this.#forwardFast(raw, data, shape, fo.train, fo.threads);
       if (out !== null) return out;
     }
+    return this.#forwardGeneral(raw, data, shape, fo);
+  }
+
+  #forwardGeneral(raw, data, shape, fo) {
     const r = check(raw.forward(data, shape, fo));
     const out = { context: r.context.data, contextShape: r.context.shape };
     if (r.weights) {
@@ -356,37 +393,55 @@ class Layer {
     return out;
   }
 
-  // forward() without weights or intermediates: only numbers cross the Embind boundary. x is copied into the
-  // layer's input buffer in wasm memory, and the context out of it. Returns null if the input buffer could
-  // not be allocated (the general path then reports the error).
+  // forward() without weights or intermediates, through the plain C exports (numbers only, no Embind): x is
+  // copied into the layer's input buffer in wasm memory, and the context out of it. Returns null if the input
+  // buffer could not be allocated (the general path then reports the error).
   #forwardFast(raw, data, shape, train, threads) {
-    const ak = this.#ak;
+    const heap = this.#heap;
+    const m = heap.m;
+    const hdr = this.#hdr;
     const len = data.length;
     if (len !== this.#inLen) {
-      const p = raw.inputBuffer(len); // may grow the wasm memory
-      if (p < 0) return null;
-      this.#inPtr = p;
+      if (m._attnkit_input_buffer(this.#self, len) !== 0) return null; // may grow the wasm memory
       this.#inLen = len;
     }
-    if (len > 0) ak._heapF32().set(data, this.#inPtr >>> 2);
-    const rank = shape.length;
-    const p = rank === 3
-      ? raw.forwardFast(3, shape[0], shape[1], shape[2], train, threads)
-      : raw.forwardFast(2, 0, shape[0], shape[1], train, threads);
-    if (p < 0) {
-      const message = raw.lastError();
-      const range = raw.lastErrorKind() === 2;
-      this.#dropFast(raw);
-      throw range ? new RangeError(message) : new Error(message);
+    let u32 = heap.u32;
+    if (u32.buffer !== memoryBuffer(heap)) u32 = syncViews(heap); // grown since the last look (by any call)
+    if (len > 0) {
+      const f32 = heap.f32;
+      const at = u32[hdr + 1] >>> 2;
+      if (len <= SMALL_COPY) for (let i = 0; i < len; i++) f32[at + i] = data[i];
+      else f32.set(data, at);
     }
-    const u32 = ak._heapU32(); // re-read after the call: the pass may have grown the memory
-    const si = this.#shapeAddr >>> 2;
-    const outRank = u32[si];
-    const contextShape = new Array(outRank);
-    let numel = 1;
-    for (let i = 0; i < outRank; i++) numel *= (contextShape[i] = u32[si + 1 + i]);
-    const start = p >>> 2;
-    const context = ak._heapF32().slice(start, start + numel);
+    const status = shape.length === 3
+      ? m._attnkit_forward_fast(this.#self, 3, shape[0], shape[1], shape[2], train ? 1 : 0, threads)
+      : m._attnkit_forward_fast(this.#self, 2, 0, shape[0], shape[1], train ? 1 : 0, threads);
+    if (status !== 0) {
+      const message = raw.lastError();
+      this.#dropFast(raw);
+      throw status === 2 ? new RangeError(message) : new Error(message);
+    }
+    if (u32.buffer !== memoryBuffer(heap)) u32 = syncViews(heap); // the pass may have grown the memory
+    const rank = u32[hdr + 2];
+    let contextShape, numel;
+    if (rank === 3) {
+      const d0 = u32[hdr + 3], d1 = u32[hdr + 4], d2 = u32[hdr + 5];
+      contextShape = [d0, d1, d2];
+      numel = d0 * d1 * d2;
+    } else {
+      contextShape = new Array(rank);
+      numel = 1;
+      for (let i = 0; i < rank; i++) numel *= (contextShape[i] = u32[hdr + 3 + i]);
+    }
+    const start = u32[hdr] >>> 2;
+    const f32 = heap.f32;
+    let context;
+    if (numel <= SMALL_COPY) {
+      context = new Float32Array(numel);
+      for (let i = 0; i < numel; i++) context[i] = f32[start + i];
+    } else {
+      context = f32.slice(start, start + numel);
+    }
     if (len > FAST_KEEP || numel > FAST_KEEP) this.#dropFast(raw);
     return { context, contextShape };
   }
@@ -394,7 +449,6 @@ class Layer {
   #dropFast(raw) {
     raw.dropBuffers();
     this.#inLen = 0;
-    this.#inPtr = 0;
   }
 
   stateDict() {
@@ -427,8 +481,11 @@ class Layer {
 class Attnkit {
   #m;
 
+  #heap;
+
   constructor(m) {
     this.#m = m;
+    this.#heap = makeHeap(m);
     this._live = new Set();
     this.mechanisms = Object.freeze(Array.from(m.mechanisms()));
     this.simd = m.simdInstructionSet();
@@ -447,7 +504,7 @@ class Attnkit {
       raw.delete();
       throw e;
     }
-    return new Layer(this, raw, info);
+    return new Layer(this, this.#heap, raw, info);
   }
 
   run(mechanism, options, x, shape, forwardOptions) {
@@ -456,30 +513,6 @@ class Attnkit {
       return layer.forward(x, shape, forwardOptions);
     } finally {
       layer.dispose();
-    }
-  }
-
-  // Views on the wasm memory for the fast forward path. Read them again after any call into the module: a
-  // call may grow the memory, which detaches the old buffer (single-thread build) or leaves views on the
-  // old, shorter SharedArrayBuffer (pthreads build, when a worker grew it).
-  _heapF32() {
-    this.#sync();
-    return this.#f32;
-  }
-
-  _heapU32() {
-    this.#sync();
-    return this.#u32;
-  }
-
-  #f32 = null;
-  #u32 = null;
-  #sync() {
-    const m = this.#m;
-    const buffer = m.wasmMemory ? m.wasmMemory.buffer : m.HEAPF32.buffer;
-    if (this.#f32 === null || this.#f32.buffer !== buffer) {
-      this.#f32 = new Float32Array(buffer);
-      this.#u32 = new Uint32Array(buffer);
     }
   }
 
