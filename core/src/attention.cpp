@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "attnkit/parallel.hpp"
@@ -51,10 +52,23 @@ void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t thre
 
 }  // namespace
 
-void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
-            float* y, std::size_t threads) {
+PackedWeight::PackedWeight(const float* w, std::size_t n_out, std::size_t d_in) {
   const auto& k = kernels::table();
-  const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias};
+  constexpr std::size_t kAlign = 64 / sizeof(float);
+  storage_.resize(k.packed_nt_b_floats(n_out, d_in) + kAlign);
+  offset_ = (kAlign - reinterpret_cast<std::uintptr_t>(storage_.data()) / sizeof(float) % kAlign) % kAlign;
+  k.pack_nt_b_f32(w, d_in, n_out, d_in, storage_.data() + offset_);
+  table_ = &k;
+}
+
+const float* PackedWeight::panels() const noexcept {
+  return table_ == &kernels::table() ? storage_.data() + offset_ : nullptr;
+}
+
+void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
+            float* y, std::size_t threads, const PackedWeight* packed) {
+  const auto& k = kernels::table();
+  const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
   // One range per thread (each call packs all of w), of equal size up to a whole number of kLinearRows rows,
   // so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).

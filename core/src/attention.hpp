@@ -2,6 +2,8 @@
 // (explain path with every step, fused fast path), masks and dropout. Internal to core.
 #pragma once
 #include <cstddef>
+#include <memory>
+#include <vector>
 
 #include "attnkit/mechanisms.hpp"
 #include "attnkit/random.hpp"
@@ -9,9 +11,31 @@
 
 namespace attnkit::detail {
 
+// An nn.Linear weight (n_out, d_in) packed once into the gemm kernel's panels (kernels::GemmNT::b_packed), so
+// forward calls skip repacking it. Immutable; Modules and their copies share it.
+class PackedWeight {
+ public:
+  PackedWeight(const float* w, std::size_t n_out, std::size_t d_in);
+  PackedWeight(const PackedWeight&) = delete;
+  PackedWeight& operator=(const PackedWeight&) = delete;
+  // The packed panels for the kernel table in use, or nullptr (then linear packs on the fly).
+  const float* panels() const noexcept;
+
+ private:
+  std::vector<float> storage_;
+  std::size_t offset_ = 0;  // floats from storage_.data() to the first 64-byte boundary
+  const void* table_ = nullptr;
+};
+
+// Parameters of a Module in the kernels' layout: the stacked q|k|v weight and multihead's out_proj.
+struct PackedWeights {
+  std::unique_ptr<PackedWeight> qkv, out_proj;
+};
+
 // y (rows, n_out) = x (rows, d_in) · wᵀ (n_out, d_in)ᵀ + bias (n_out, optional)    nn.Linear
+// packed: w packed ahead of time (optional; same results).
 void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
-            float* y, std::size_t threads);
+            float* y, std::size_t threads, const PackedWeight* packed = nullptr);
 
 // One of queries/keys/values as (batch, tokens, ld) rows: head h reads columns [col + h·head_dim, … + head_dim).
 struct HeadsView {

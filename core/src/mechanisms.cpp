@@ -269,6 +269,12 @@ void Module::pack_parameters() {
       }
     }
   }
+  // Pack both projections once for the gemm kernel: every forward call would otherwise repack them (per thread).
+  auto packed = std::make_shared<detail::PackedWeights>();
+  packed->qkv = std::make_unique<detail::PackedWeight>(qkv_weight_.data(), 3 * D, d_in);
+  if (c.mechanism == Mechanism::multihead)
+    packed->out_proj = std::make_unique<detail::PackedWeight>(params.at("out_proj.weight")->ptr(), c.d_out, D);
+  packed_ = std::move(packed);
 }
 
 // ---------------------------------------------------------------------------------------------- forward
@@ -303,7 +309,7 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   if (c.mechanism != Mechanism::simplified) {
     qkv = scratch({rows, 3 * D});
     detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
-                   qkv.get(), options.threads);
+                   qkv.get(), options.threads, packed_->qkv.get());
     query = {qkv.get(), 3 * D, 0};
     key = {qkv.get(), 3 * D, D};
     value = {qkv.get(), 3 * D, 2 * D};
@@ -347,7 +353,8 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
                                    Tensor({b, n, D}, std::vector<float>(context_ptr, context_ptr + b * n * D)));
     Tensor out({b, n, c.d_out});
     detail::linear(context_ptr, rows, D, find_parameter(params_, "out_proj.weight")->ptr(),
-                   find_parameter(params_, "out_proj.bias")->ptr(), c.d_out, out.ptr(), options.threads);
+                   find_parameter(params_, "out_proj.bias")->ptr(), c.d_out, out.ptr(), options.threads,
+                   packed_->out_proj.get());
     context = std::move(out);
   }
   r.context = std::move(context);

@@ -1,10 +1,12 @@
 #include "attnkit/tensor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <new>
 
@@ -97,13 +99,32 @@ static std::string index_string(const Shape& shape, std::size_t flat) {
   return shape_to_string(idx);
 }
 
-void check_finite(const Tensor& t, const std::string& what) {
-  for (std::size_t i = 0; i < t.data.size(); ++i) {
-    const float v = t.data[i];
-    if (!std::isfinite(v)) {
-      const char* kind = std::isnan(v) ? "NaN" : (v > 0 ? "Inf" : "-Inf");
-      throw Error(what + " contains " + kind + " at index " + index_string(t.shape, i) + "; expected finite numbers");
+namespace {
+// Index of the first NaN or ±Inf in p[0, n), or n. Chunks are screened with an integer test on the exponent bits
+// (all ones), which the compiler vectorises; only a chunk that fails is searched element by element.
+std::size_t first_non_finite(const float* p, std::size_t n) {
+  constexpr std::size_t kChunk = 1024;
+  for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
+    const std::size_t i1 = std::min(n, i0 + kChunk);
+    std::uint32_t bad = 0;
+    for (std::size_t i = i0; i < i1; ++i) {
+      std::uint32_t bits;
+      std::memcpy(&bits, p + i, sizeof bits);
+      bad |= (bits & 0x7f800000u) == 0x7f800000u;
     }
+    if (bad)
+      for (std::size_t i = i0; i < i1; ++i)
+        if (!std::isfinite(p[i])) return i;
+  }
+  return n;
+}
+}  // namespace
+
+void check_finite(const Tensor& t, const std::string& what) {
+  if (const std::size_t i = first_non_finite(t.ptr(), t.data.size()); i < t.data.size()) {
+    const float v = t.data[i];
+    const char* kind = std::isnan(v) ? "NaN" : (v > 0 ? "Inf" : "-Inf");
+    throw Error(what + " contains " + kind + " at index " + index_string(t.shape, i) + "; expected finite numbers");
   }
 }
 

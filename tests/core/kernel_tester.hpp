@@ -19,6 +19,7 @@
 
 #include "attnkit/parallel.hpp"
 #include "kernels/kernels.hpp"
+#include <xsimd/xsimd.hpp>
 
 namespace attnkit::test {
 
@@ -109,6 +110,7 @@ class GemmNTTester {
   GemmNTTester& bias(bool v) { bias_ = v; return *this; }
   GemmNTTester& magnitude(float v) { magnitude_ = v; return *this; }
   GemmNTTester& seed(unsigned v) { seed_ = v; return *this; }
+  GemmNTTester& prepacked(bool v) { prepacked_ = v; return *this; }  // B packed ahead with pack_nt_b_f32
 
   void Test(const KernelTable& t) const {
     Inputs in = make();
@@ -141,6 +143,15 @@ class GemmNTTester {
     }
   }
 
+  // Prepacked and packed-per-call B give the same bits.
+  void TestPrepackedSameBits(const KernelTable& t) const {
+    Inputs in = make();
+    Buffer on_the_fly(m_, n_, n_ + pad_, offset_), ahead(m_, n_, n_ + pad_, offset_);
+    GemmNTTester(*this).prepacked(false).run(t, in, on_the_fly, 1);
+    GemmNTTester(*this).prepacked(true).run(t, in, ahead, 1);
+    ASSERT_TRUE(ahead.same_bits(on_the_fly)) << t.isa << " gemm_nt with prepacked B differs, m=" << m_ << " n=" << n_ << " k=" << k_;
+  }
+
  private:
   struct Inputs {
     Buffer a, b;
@@ -158,13 +169,22 @@ class GemmNTTester {
   void run(const KernelTable& t, const Inputs& in, Buffer& c, std::size_t parts) const {
     kernels::GemmNT g{in.a.data(), in.a.ld(), in.b.data(), in.b.ld(), c.data(), c.ld(), m_, n_, k_, alpha_,
                       bias_ ? in.bias.data() : nullptr};
+    std::vector<float, xsimd::aligned_allocator<float, 64>> packed;
+    if (prepacked_) {
+      // One float past the end, set to a marker: packing must write exactly packed_nt_b_floats floats.
+      const std::size_t size = t.packed_nt_b_floats(n_, k_);
+      packed.assign(size + 1, 12345.0f);
+      t.pack_nt_b_f32(in.b.data(), in.b.ld(), n_, k_, packed.data());
+      EXPECT_EQ(packed[size], 12345.0f) << t.isa << " pack_nt_b_f32 wrote past packed_nt_b_floats";
+      g.b_packed = packed.data();
+    }
     run_split(m_, parts, [&](std::size_t b, std::size_t e) { t.gemm_nt_f32(g, b, e); });
   }
   static double tol(std::size_t terms) { return terms <= 160 ? 1e-5 : terms <= 400 ? 3e-5 : 6e-5; }
 
   std::size_t m_ = 1, n_ = 1, k_ = 1, pad_ = 0, offset_ = 0;
   float alpha_ = 1.0f, magnitude_ = 1.0f;
-  bool bias_ = false;
+  bool bias_ = false, prepacked_ = false;
   unsigned seed_ = 1;
 };
 

@@ -18,7 +18,8 @@ TEST(KernelTables, BestTableIsAvailableAndNamed) {
   for (const KernelTable* t : tables) {
     EXPECT_TRUE(names.insert(t->isa).second) << t->isa;
     EXPECT_GE(t->simd_width, 4u);
-    EXPECT_TRUE(t->gemm_nt_f32 && t->gemm_nn_f32 && t->softmax_f32 && t->attention_f32);
+    EXPECT_TRUE(t->gemm_nt_f32 && t->gemm_nn_f32 && t->softmax_f32 && t->attention_f32 && t->packed_nt_b_floats &&
+                t->pack_nt_b_f32);
   }
 }
 
@@ -68,6 +69,24 @@ TEST(GemmNT, RowSplitsAreBitwiseIdentical) {
     GemmNTTester().m(16).n(3).k(7).offset(1).pad(3).TestSplits(*t);
     GemmNTTester().m(40).n(270).k(300).bias(true).TestSplits(*t);
     GemmNTTester().m(61).n(150).k(1000).bias(true).TestSplits(*t);
+  }
+}
+
+// B packed once ahead (Module weights): the same sizes against the reference, and bit-identical to packing per call.
+TEST(GemmNTPrepacked, SweepSizesAgainstReference) {
+  for (const KernelTable* t : all_tables())
+    for (std::size_t s : sizes_for(*t)) {
+      GemmNTTester().m(7).n(s).k(s + 5).bias(true).prepacked(true).Test(*t);
+      GemmNTTester().m(s).n(2 * t->simd_width + 1).k(s).prepacked(true).Test(*t);
+    }
+}
+TEST(GemmNTPrepacked, SameBitsAsPackingPerCall) {
+  for (const KernelTable* t : all_tables()) {
+    for (std::size_t s : sizes_for(*t)) GemmNTTester().m(s + 3).n(s).k(3 * s + 1).bias(true).TestPrepackedSameBits(*t);
+    GemmNTTester().m(13).n(2 * t->simd_width + 3).k(3 * t->simd_width + 1).offset(3).pad(5).TestPrepackedSameBits(*t);
+    GemmNTTester().m(61).n(150).k(1000).bias(true).TestPrepackedSameBits(*t);   // two k blocks
+    GemmNTTester().m(7).n(4100).k(9).bias(true).TestPrepackedSameBits(*t);      // two column blocks
+    GemmNTTester().m(5).n(4099).k(770).alpha(0.5f).TestPrepackedSameBits(*t);  // both, with partial last blocks
   }
 }
 

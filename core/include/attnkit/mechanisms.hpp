@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@
 #include "attnkit/tensor.hpp"
 
 namespace attnkit {
+namespace detail {
+struct PackedWeights;
+}
 
 enum class Mechanism { simplified, self_v1, self, causal, multihead_wrapper, multihead };
 
@@ -99,6 +103,7 @@ class Module {
   std::size_t num_heads_ = 1, head_dim_ = 0;
   StateDict params_;                            // PyTorch names and layouts, as given or drawn
   std::vector<float> qkv_weight_, qkv_bias_;    // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
+  std::shared_ptr<const detail::PackedWeights> packed_;  // the same weights in the gemm kernel's layout
   Generator generator_;
 
   void validate_config();

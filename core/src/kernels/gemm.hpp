@@ -68,8 +68,8 @@ inline void gemm_tile(const float* apanel, std::size_t mr, const float* bpanel, 
       if (bias) {
         const std::size_t w = nr > b * W ? nr - b * W : 0;
         const F vb = w >= W ? F::load_unaligned(bias + b * W) : load_partial<Arch>(bias + b * W, w, 0.0f);
-        for (std::size_t r = 0; r < MR; ++r) acc[r][b] = xsimd::fma(va, acc[r][b], vb);
-      } else {
+        for (std::size_t r = 0; r < MR; ++r) acc[r][b] = alpha == 1.0f ? acc[r][b] + vb : xsimd::fma(va, acc[r][b], vb);
+      } else if (alpha != 1.0f) {
         for (std::size_t r = 0; r < MR; ++r) acc[r][b] = va * acc[r][b];
       }
     }
@@ -86,11 +86,12 @@ inline void gemm_tile(const float* apanel, std::size_t mr, const float* bpanel, 
   }
 }
 
-// Shared driver. A is packed per MC × KC block into (kc, MR) panels; pack(bp, j0, nc, p0, kc) fills
-// panels bp[(jj / NR)·kc·NR + p·NR + jj % NR] with B(j0 + jj, p0 + p), zero beyond n.
-template <class Arch, class Pack>
+// Shared driver. A is packed per MC × KC block into (kc, MR) panels; panels_of(j0, nc, p0, kc) returns the
+// panels of B's block — bp[(jj / NR)·kc·NR + p·NR + jj % NR] = B(j0 + jj, p0 + p), zero beyond n — packed
+// now into the per-thread buffer `bp` by pack(bp, …), or found in B packed ahead of time.
+template <class Arch, class Panels>
 void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n, std::size_t k,
-                 float alpha, const float* bias, std::size_t row_begin, std::size_t row_end, Pack&& pack) {
+                 float alpha, const float* bias, std::size_t row_begin, std::size_t row_end, Panels&& panels_of) {
   constexpr std::size_t NR = Tile<Arch>::NR, MR = Tile<Arch>::MR;
   if (row_begin >= row_end || n == 0) return;
   if (k == 0) {  // empty sum: C = bias
@@ -98,14 +99,13 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
       for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
     return;
   }
-  thread_local AlignedFloats packed_b, packed_a;
-  float* bp = grow(packed_b, round_up(n < kGemmNC ? n : kGemmNC, NR) * (k < kGemmKC ? k : kGemmKC));
+  thread_local AlignedFloats packed_a;
   float* ap = grow(packed_a, kGemmMC * kGemmKC);
   for (std::size_t j0 = 0; j0 < n; j0 += kGemmNC) {
     const std::size_t nc = n - j0 < kGemmNC ? n - j0 : kGemmNC;
     for (std::size_t p0 = 0; p0 < k; p0 += kGemmKC) {
       const std::size_t kc = k - p0 < kGemmKC ? k - p0 : kGemmKC;
-      pack(bp, j0, nc, p0, kc);
+      const float* bp = panels_of(j0, nc, p0, kc);
       // Rows in blocks of MC (packed A stays in L2) × panels (one B panel is reused by the block's rows).
       for (std::size_t ic = row_begin; ic < row_end; ic += kGemmMC) {
         const std::size_t ic_end = row_end - ic < kGemmMC ? row_end : ic + kGemmMC;
@@ -121,17 +121,54 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
   }
 }
 
+// B (n, k) of gemm_nt as the driver's panels: block (j0, p0) at offset j0·k + p0·round_up(nc, NR), one block
+// after another (kGemmNC is a multiple of NR, so every earlier column block is whole).
+template <class Arch>
+inline void pack_nt_block(const float* b, std::size_t ldb, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc,
+                          float* bp) noexcept {
+  constexpr std::size_t NR = Tile<Arch>::NR;
+  for (std::size_t jj = 0; jj < nc; jj += NR)  // transpose NR rows of B at a time into one (kc, NR) panel
+    pack_cols<NR>(b + (j0 + jj) * ldb + p0, ldb, nc - jj < NR ? nc - jj : NR, kc, bp + jj * kc);
+}
+
+inline std::size_t packed_nt_offset(std::size_t j0, std::size_t nc, std::size_t p0, std::size_t k, std::size_t nr) {
+  return j0 * k + p0 * round_up(nc, nr);
+}
+
+template <class Arch>
+std::size_t packed_nt_b_floats(std::size_t n, std::size_t k) {
+  return round_up(n, Tile<Arch>::NR) * k;
+}
+
+template <class Arch>
+void pack_nt_b_f32(const float* b, std::size_t ldb, std::size_t n, std::size_t k, float* packed) {
+  for (std::size_t j0 = 0; j0 < n; j0 += kGemmNC) {
+    const std::size_t nc = n - j0 < kGemmNC ? n - j0 : kGemmNC;
+    for (std::size_t p0 = 0; p0 < k; p0 += kGemmKC)
+      pack_nt_block<Arch>(b, ldb, j0, nc, p0, k - p0 < kGemmKC ? k - p0 : kGemmKC,
+                          packed + packed_nt_offset(j0, nc, p0, k, Tile<Arch>::NR));
+  }
+}
+
 // C = alpha · A·Bᵀ + bias      A: (m, k)  B: (n, k)  C: (m, n)
 template <class Arch>
 void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
   if (gemm_is_tiny(g.m, g.n, g.k))
     return gemm_direct(g.a, g.lda, g.b, g.ldb, 1, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end);
+  if (g.b_packed) {
+    gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
+                      [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t) {
+                        return g.b_packed + packed_nt_offset(j0, nc, p0, g.k, NR);
+                      });
+    return;
+  }
+  thread_local AlignedFloats packed_b;
+  float* bp = grow(packed_b, round_up(g.n < kGemmNC ? g.n : kGemmNC, NR) * (g.k < kGemmKC ? g.k : kGemmKC));
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
-                    [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
-                      // Transpose NR rows of B at a time into one (kc, NR) panel.
-                      for (std::size_t jj = 0; jj < nc; jj += NR)
-                        pack_cols<NR>(g.b + (j0 + jj) * g.ldb + p0, g.ldb, nc - jj < NR ? nc - jj : NR, kc, bp + jj * kc);
+                    [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
+                      pack_nt_block<Arch>(g.b, g.ldb, j0, nc, p0, kc, bp);
+                      return static_cast<const float*>(bp);
                     });
 }
 
@@ -141,8 +178,10 @@ void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
   if (gemm_is_tiny(g.m, g.n, g.k))
     return gemm_direct(g.a, g.lda, g.b, 1, g.ldb, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end);
+  thread_local AlignedFloats packed_b;
+  float* bp = grow(packed_b, round_up(g.n < kGemmNC ? g.n : kGemmNC, NR) * (g.k < kGemmKC ? g.k : kGemmKC));
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end,
-                    [&](float* bp, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
+                    [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
                       for (std::size_t jj = 0; jj < nc; jj += NR) {
                         float* panel = bp + jj * kc;
                         const std::size_t nr = nc - jj < NR ? nc - jj : NR;
@@ -153,6 +192,7 @@ void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
                           for (; q < NR; ++q) panel[p * NR + q] = 0.0f;
                         }
                       }
+                      return static_cast<const float*>(bp);
                     });
 }
 

@@ -10,6 +10,8 @@ namespace attnkit::kernels {
 
 // C[i, j] = alpha · Σ_p A[i, p] · B[j, p] + (bias ? bias[j] : 0)      A: (m, k)  B: (n, k)  C: (m, n)
 // Used for nn.Linear (x·Wᵀ + b) and for scores (q·kᵀ). Leading dimensions are in elements.
+// b_packed: B already packed by pack_nt_b_f32 for this table (nn.Linear weights, packed once per Module);
+// the call then skips packing B. b must still point at B (tiny products read it in place). Same bits either way.
 struct GemmNT {
   const float* a; std::size_t lda;
   const float* b; std::size_t ldb;
@@ -17,6 +19,7 @@ struct GemmNT {
   std::size_t m, n, k;
   float alpha = 1.0f;
   const float* bias = nullptr;
+  const float* b_packed = nullptr;
 };
 
 // C[i, j] = Σ_p A[i, p] · B[p, j]                                     A: (m, k)  B: (k, n)  C: (m, n)
@@ -63,6 +66,10 @@ struct KernelTable {
   void (*gemm_nn_f32)(const GemmNN&, std::size_t row_begin, std::size_t row_end);
   void (*softmax_f32)(const Softmax&, std::size_t row_begin, std::size_t row_end);
   void (*attention_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);
+  // Packs B (n, k) of gemm_nt once, for GemmNT::b_packed: writes packed_nt_b_floats(n, k) floats to `packed`,
+  // which must be aligned to 64 bytes. The layout is this table's own (its tile width).
+  std::size_t (*packed_nt_b_floats)(std::size_t n, std::size_t k);
+  void (*pack_nt_b_f32)(const float* b, std::size_t ldb, std::size_t n, std::size_t k, float* packed);
 };
 
 // The table for the best instruction set this CPU runs (chosen once).
