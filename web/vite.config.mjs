@@ -28,7 +28,10 @@ export default defineConfig({
   root: here,
   base: "./",
   resolve: { alias: { attnkit: process.env.ATTNKIT_ENTRY || packageEntry() } },
-  optimizeDeps: { exclude: ["attnkit"] },
+  // Dev server: onnxruntime-web (loaded by the performance panel's worker on demand) is served as is, so its
+  // bundle finds its .wasm beside itself; onnx-proto (CommonJS) is pre-bundled up front, so the first
+  // comparison does not make Vite re-optimize and reload the page.
+  optimizeDeps: { exclude: ["attnkit", "onnxruntime-web"], include: ["onnx-proto"] },
   worker: { format: "es" },
   build: { outDir: path.join(here, "dist"), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 1500 },
   server: { headers: isolation, fs: { allow: [repo] } },

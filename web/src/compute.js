@@ -38,6 +38,14 @@ export class Compute {
     });
   }
 
+  /** Stop the worker for good (pending calls are rejected). */
+  terminate() {
+    this.worker.terminate();
+    const err = new ComputeError({ name: "AbortError", message: "terminated" });
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
   /** Stop whatever runs (terminate the worker) and start a fresh one. */
   cancel() {
     this.worker.terminate();

@@ -1,4 +1,6 @@
-// The performance panel: C1–C3 of DESIGN.md in the worker, against the plain-JavaScript reference.
+// The performance panel: C1–C3 of DESIGN.md in a worker of its own — attnkit against onnxruntime-web
+// (wasm SIMD, the same comparison as `npm run bench:compare`) and against the plain-JavaScript reference,
+// on the same input and the layer's own weights, measured in the same run.
 import { S } from "./strings.js";
 import { h, fmtSci } from "./util.js";
 import { multiheadFlops } from "./reference.js";
@@ -12,72 +14,151 @@ export const CONFIGS = [
 
 const work = (f) => (f < 1e6 ? `${f} FLOP` : f < 1e9 ? `${(f / 1e6).toPrecision(3)} MFLOP` : `${(f / 1e9).toPrecision(3)} GFLOP`);
 const rate = (g) => (g >= 0.1 ? g.toFixed(2) : g.toPrecision(2));
-const ms = (v) => (v < 1 ? `${(v * 1000).toFixed(0)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : `${(v / 1000).toFixed(2)} s`);
+const ms = (v) => (v < 1 ? `${(v * 1000).toPrecision(3)} µs` : v < 1000 ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : `${(v / 1000).toFixed(2)} s`);
+const ratio = (r) => `${r.toFixed(r < 10 ? 2 : 1)}×`;
+
+// Column groups; each row has one cell per leaf column after Config, Shape, Work and Threads.
+const GROUPS = [
+  { key: "ak", label: P.groups.attnkit, cols: P.cols.attnkit },
+  { key: "ort", label: P.groups.ort, cols: P.cols.ort },
+  { key: "ref", label: P.groups.ref, cols: P.cols.ref },
+];
 
 export function renderPerf(root, makeCompute) {
-  // A worker of its own, started on first use, so long runs never hold up the playground.
-  let compute = null;
-  const getCompute = () => (compute ??= makeCompute());
+  // A worker of its own, started on first use, so long runs never hold up the playground. onnxruntime-web
+  // fixes its thread count when it starts, so a new thread count gets a fresh worker.
+  let compute = null, computeThreads = 0;
+  const getCompute = (threads) => {
+    if (compute && computeThreads !== threads) {
+      compute.terminate();
+      compute = null;
+    }
+    computeThreads = threads;
+    return (compute ??= makeCompute());
+  };
+  const isolated = !!globalThis.crossOriginIsolated;
+  const twoThreads = isolated && (navigator.hardwareConcurrency || 1) >= 2;
+
   const status = h("p", { class: "perf-status", role: "status", "aria-live": "polite" });
   const bar = h("progress", { max: "1", value: "0", hidden: true, "aria-label": P.heading });
+  const ortNote = h("p", { class: "perf-note", id: "perf-ort-note", role: "status", "aria-live": "polite" });
   const rows = new Map();
   const tbody = h("tbody", null, CONFIGS.map((c) => {
     const flops = multiheadFlops({ b: c.b, n: c.n, dIn: c.dIn, dOut: c.dOut, h: c.h });
-    const cells = P.cols.slice(3).map(() => h("td", { class: "num" }, P.pending));
+    const cells = {};
+    for (const g of GROUPS) cells[g.key] = g.cols.map((_, k) => h("td", { class: k === 0 ? "num group-start" : "num" }, P.pending));
+    cells.threads = h("td", { class: "num" }, P.pending);
     const tr = h("tr", { dataset: { config: c.name } },
       h("th", { scope: "row" }, c.name),
       h("td", null, `b${c.b} · n${c.n} · d${c.dIn}${c.dIn !== c.dOut ? `→${c.dOut}` : ""} · h${c.h}`),
       h("td", { class: "num" }, work(flops)),
-      cells);
-    rows.set(c.name, cells);
+      cells.threads,
+      GROUPS.map((g) => cells[g.key]));
+    rows.set(c.name, { tr, cells });
     return tr;
   }));
+  const thead = h("thead", null,
+    h("tr", null,
+      P.cols.lead.map((c) => h("th", { scope: "col", rowspan: "2" }, c)),
+      GROUPS.map((g) => h("th", { scope: "colgroup", colspan: String(g.cols.length), class: "group-start", id: `perf-h-${g.key}` }, g.label))),
+    h("tr", null, GROUPS.map((g) => g.cols.map((c, k) => h("th", { scope: "col", class: k === 0 ? "group-start" : null }, c)))));
+
+  const withOrt = h("input", { type: "checkbox", id: "perf-ort", checked: true });
+  const withRef = h("input", { type: "checkbox", id: "perf-ref", checked: true });
+  const threadsSel = h("select", { id: "perf-threads" },
+    h("option", { value: "1", selected: true }, P.threads1),
+    h("option", { value: "2", disabled: !twoThreads }, twoThreads ? P.threads2 : P.threads2Unavailable));
   const buttons = CONFIGS.map((c) => h("button", { type: "button", dataset: { run: c.name }, onclick: () => runList([c]) }, P.run(c.name)));
   const all = h("button", { type: "button", class: "primary", onclick: () => runList(CONFIGS) }, P.runAll);
   const cancel = h("button", { type: "button", disabled: true, onclick: () => compute?.cancel() }, P.cancel);
+  const controls = [withOrt, withRef, threadsSel];
   root.replaceChildren(
     h("div", { class: "row-buttons" }, all, buttons, cancel),
+    h("div", { class: "perf-options" },
+      h("span", { class: "perf-option" }, withOrt, h("label", { for: "perf-ort" }, P.withOrt)),
+      h("span", { class: "perf-option" }, withRef, h("label", { for: "perf-ref" }, P.withRef)),
+      h("span", { class: "perf-option" }, h("label", { for: "perf-threads" }, P.threadsLabel), threadsSel)),
     h("div", { class: "perf-progress" }, bar, status),
-    h("div", { class: "table-scroll" }, h("table", { class: "perf-table", id: "perf-table" }, h("thead", null, h("tr", null, P.cols.map((c) => h("th", { scope: "col" }, c)))), tbody)),
+    h("div", { class: "table-scroll" }, h("table", { class: "perf-table", id: "perf-table" }, thead, tbody)),
+    ortNote,
+    h("p", { class: "help" }, P.ratioNote),
+    h("p", { class: "help" }, P.ortHelp),
+    h("p", { class: "help" }, P.threadsNote(isolated)),
+    h("p", { class: "help" }, P.timingNote),
     h("p", { class: "help" }, P.flopsNote),
     h("p", { class: "help" }, P.smallNote),
   );
+
+  const fill = (tds, vals) => tds.forEach((td, k) => {
+    td.textContent = vals[k] ?? P.pending;
+    td.removeAttribute("title");
+  });
 
   let busy = false;
   async function runList(list) {
     if (busy) return;
     busy = true;
-    [all, ...buttons].forEach((b) => (b.disabled = true));
+    [all, ...buttons, ...controls].forEach((b) => (b.disabled = true));
     cancel.disabled = false;
     bar.hidden = false;
+    const threads = Number(threadsSel.value);
+    const ort = withOrt.checked, reference = withRef.checked;
+    // progress bar: equal shares for attnkit, onnxruntime-web and the reference (those that run)
+    const parts = ["wasm", ...(ort ? ["ort"] : []), ...(reference ? ["reference"] : [])];
+    const at = (phase, f) => (parts.indexOf(phase) + Math.min(1, f)) / parts.length;
     try {
       for (const c of list) {
-        const cells = rows.get(c.name);
-        cells.forEach((td) => (td.textContent = "…"));
-        const r = await getCompute().call("bench", { ...c, reference: true }, {
+        const { tr, cells } = rows.get(c.name);
+        cells.threads.textContent = String(threads);
+        fill(cells.ak, cells.ak.map(() => "…"));
+        fill(cells.ort, cells.ort.map(() => (ort ? "…" : P.off)));
+        fill(cells.ref, cells.ref.map(() => (reference ? "…" : P.off)));
+        for (const k of ["medianMs", "gflops", "speedup", "maxdiff", "ortMs", "ortRatio", "ortMaxdiff", "ortError"]) delete tr.dataset[k];
+        tr.dataset.threads = threads;
+        const r = await getCompute(threads).call("bench", { ...c, threads, reference, ort }, {
           onProgress: (p) => {
             if (p.phase === "wasm") {
-              bar.value = (p.i / p.n) * 0.5;
-              status.textContent = P.phaseWasm(c.name, p.i + 1, p.n);
+              bar.value = at("wasm", p.i / p.n);
+              status.textContent = P.phaseWasm(c.name, p.i + 1, p.n, threads);
+            } else if (p.phase === "ort-load") {
+              bar.value = at("ort", 0);
+              status.textContent = P.phaseOrtLoad(c.name);
+            } else if (p.phase === "ort") {
+              bar.value = at("ort", p.i / p.n);
+              status.textContent = P.phaseOrt(c.name, p.i + 1, p.n, threads);
             } else {
-              bar.value = 0.5 + 0.5 * (p.f ?? 0);
+              bar.value = at("reference", p.f ?? 0);
               status.textContent = P.phaseRef(c.name);
             }
           },
         });
-        const vals = [ms(r.medianMs), rate(r.gflops), ms(r.refMs), rate(r.refGflops), `${r.speedup.toFixed(1)}×`, fmtSci(r.maxDiff)];
-        cells.forEach((td, k) => (td.textContent = vals[k]));
-        cells[0].parentElement.dataset.medianMs = r.medianMs;
-        cells[0].parentElement.dataset.speedup = r.speedup;
-        cells[0].parentElement.dataset.maxdiff = r.maxDiff;
+        fill(cells.ak, [ms(r.medianMs), rate(r.gflops)]);
+        tr.dataset.medianMs = r.medianMs;
+        tr.dataset.gflops = r.gflops;
+        if (r.ort?.error) {
+          fill(cells.ort, [P.ortFailedCell]);
+          cells.ort[0].title = r.ort.error;
+          tr.dataset.ortError = r.ort.error;
+          ortNote.textContent = P.ortFailed(r.ort.error);
+        } else if (r.ort) {
+          fill(cells.ort, [ms(r.ort.medianMs), ratio(r.ort.ratio), fmtSci(r.ort.maxDiff)]);
+          Object.assign(tr.dataset, { ortMs: r.ort.medianMs, ortRatio: r.ort.ratio, ortMaxdiff: r.ort.maxDiff });
+          ortNote.textContent = P.ortLoaded(r.ort.version, threads);
+        }
+        if (reference) {
+          fill(cells.ref, [ms(r.refMs), ratio(r.speedup), fmtSci(r.maxDiff)]);
+          Object.assign(tr.dataset, { speedup: r.speedup, maxdiff: r.maxDiff });
+        }
         bar.value = 1;
         status.textContent = P.done(c.name);
       }
     } catch (e) {
       status.textContent = e.name === "AbortError" ? P.cancelled : `${S.pg.errorPrefix}${e.message}`;
+      for (const { cells } of rows.values()) for (const td of [...cells.ak, ...cells.ort, ...cells.ref]) if (td.textContent === "…") td.textContent = P.pending;
     } finally {
       busy = false;
-      [all, ...buttons].forEach((b) => (b.disabled = false));
+      [all, ...buttons, ...controls].forEach((b) => (b.disabled = false));
+      threadsSel.options[1].disabled = !twoThreads;
       cancel.disabled = true;
       bar.hidden = true;
     }

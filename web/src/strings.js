@@ -195,17 +195,45 @@ export const S = {
   perf: {
     heading: "Performance",
     intro:
-      "Causal multi-head attention (dropout 0, no qkv bias) on random inputs, timed in the Web Worker: the median of several runs of the WebAssembly module, against a plain-JavaScript reference on the same input and the same weights (one run for C2 and C3, which take seconds in plain JavaScript).",
+      "Causal multi-head attention (dropout 0, no qkv bias) on random inputs, timed in a Web Worker: attnkit’s WebAssembly module against onnxruntime-web (its WebAssembly SIMD backend — the same comparison as the repository’s npm run bench:compare) and against a plain-JavaScript reference, all on the same input with the same weights, in the same run. Each time is the median of several runs (one run of the reference for C2 and C3, which take seconds in plain JavaScript).",
     flopsNote:
-      "FLOPs = projections 2·b·n·(3·d_in·d_out + d_out²) (Q, K, V and out_proj) + causal attention 2·2·b·h·(n(n+1)/2)·head_dim.",
+      "FLOPs = projections 2·b·n·(3·d_in·d_out + d_out²) (Q, K, V and out_proj) + causal attention 2·2·b·h·(n(n+1)/2)·head_dim — the useful work, the same count for every column.",
     smallNote:
-      "C1 is tiny (864 FLOP): its time is the cost of calling into WebAssembly and copying the result, so JIT-compiled JavaScript can win there. The larger configurations show the kernels.",
+      "C1 is tiny (864 FLOP): its time is the cost of calling into WebAssembly and copying the result (for onnxruntime-web, of an asynchronous session.run), so JIT-compiled JavaScript can win there. The larger configurations show the kernels.",
+    ratioNote:
+      "Ratios are the peer’s median ÷ attnkit’s median from the same run: above 1× attnkit is faster. max |Δ| is the largest absolute difference between the peer’s output and attnkit’s — a correctness check, taken before the timing.",
+    ortHelp:
+      "onnxruntime-web builds, in this worker, the ONNX graph bench/compare uses (three MatMul projections, com.microsoft.MultiHeadAttention with unidirectional=1, MatMul + Add for out_proj) from the layer’s own state_dict. Its plain WebAssembly SIMD build (14 MB of .wasm, about 3.7 MB gzipped) is served by this page and downloaded only the first time you run it with “onnxruntime-web” ticked; nothing comes from a CDN.",
+    threadsNote: (isolated) =>
+      isolated
+        ? "Threads: attnkit and onnxruntime-web both run at the chosen count (attnkit’s single-thread build at 1, its pthreads build at 2); the plain-JavaScript reference always runs on one thread. Changing the count starts a fresh worker, because onnxruntime-web fixes its thread count when it starts."
+        : "Threads: 1 for everything. This page is not cross-origin isolated (no COOP/COEP headers), so SharedArrayBuffer — and with it 2 threads — is not available.",
+    timingNote:
+      "Calls shorter than 2 ms are first warmed up for a quarter of a second (JIT and WebAssembly tier-up), then timed in batches of at least 2 ms (the batch time ÷ the number of calls), so the browser’s coarse clock does not decide the result. Every column is timed the same way.",
     run: (c) => `Run ${c}`,
     runAll: "Run all",
     cancel: "Cancel",
-    cols: ["Config", "Shape", "Work", "attnkit median", "attnkit GFLOP/s", "JS reference", "JS GFLOP/s", "Speed-up", "max |Δ|"],
+    withOrt: "onnxruntime-web",
+    withRef: "plain-JavaScript reference",
+    threadsLabel: "Threads",
+    threads1: "1 thread",
+    threads2: "2 threads",
+    threads2Unavailable: "2 threads (needs cross-origin isolation)",
+    groups: { attnkit: "attnkit (wasm SIMD)", ort: "onnxruntime-web (wasm SIMD)", ref: "plain JavaScript" },
+    cols: {
+      lead: ["Config", "Shape", "Work", "Threads"],
+      attnkit: ["median", "GFLOP/s"],
+      ort: ["median", "÷ attnkit", "max |Δ|"],
+      ref: ["median", "÷ attnkit", "max |Δ|"],
+    },
     pending: "—",
-    phaseWasm: (c, i, n) => `${c}: attnkit run ${i} of ${n}…`,
+    off: "off",
+    ortFailedCell: "did not load",
+    ortFailed: (msg) => `onnxruntime-web could not run, so its columns are empty (attnkit’s numbers are unaffected): ${msg}`,
+    ortLoaded: (version, threads) => `onnxruntime-web ${version ?? ""} · WebAssembly SIMD · ${threads} ${threads === 1 ? "thread" : "threads"}.`.replace("  ", " "),
+    phaseWasm: (c, i, n, t) => `${c}: attnkit run ${i} of ${n} (${t} ${t === 1 ? "thread" : "threads"})…`,
+    phaseOrtLoad: (c) => `${c}: loading onnxruntime-web and building the ONNX graph…`,
+    phaseOrt: (c, i, n, t) => `${c}: onnxruntime-web run ${i} of ${n} (${t} ${t === 1 ? "thread" : "threads"})…`,
     phaseRef: (c) => `${c}: plain-JavaScript reference…`,
     done: (c) => `${c} done.`,
     cancelled: "Cancelled.",

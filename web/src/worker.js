@@ -5,8 +5,13 @@ import { mulberry32 } from "./prng.js";
 import { load } from "attnkit";
 import { referenceForward, normaliseStateDict, multiheadFlops, maxAbsDiff } from "./reference.js";
 
-let akPromise = null;
-const getAk = () => (akPromise ??= load());
+// attnkit, loaded once per build: "auto" (the playground: the pthreads build when the page is cross-origin
+// isolated) or, for the performance panel, the build bench/compare uses at that thread count.
+const aks = new Map();
+const getAk = (threads = "auto") => {
+  if (!aks.has(threads)) aks.set(threads, load(threads === "auto" ? {} : { threads }));
+  return aks.get(threads);
+};
 
 const copy = (a) => (a ? Float32Array.from(a) : null);
 
@@ -67,8 +72,47 @@ function median(times) {
   return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function bench(ak, msg, progress) {
-  const { name, b, n, d, dIn = d, dOut = d, h, runs = 5, reference = true } = msg;
+const now = () => performance.now();
+const errorText = (e) => String((e && e.message) || e);
+const WARMUP_MS = 250;
+
+/**
+ * `runs` timed samples of fn (sync, or async when isAsync), after the caller's first call, which took
+ * firstMs. Calls under 2 ms are timed in batches of `inner` calls (per-call time = batch time / inner),
+ * so the clock's resolution (5 µs in a cross-origin-isolated page, 100 µs otherwise) does not decide
+ * the result. Such calls are first warmed up for WARMUP_MS (JIT and wasm tier-up), which also measures
+ * the call time that sets `inner`. The same for every column.
+ */
+async function timeRuns(fn, { runs, isAsync = false, firstMs = 0, onRun = () => {} }) {
+  let inner = 1;
+  if (firstMs < 20) {
+    let k = 0;
+    const t0 = now();
+    do {
+      isAsync ? await fn() : fn();
+      k++;
+    } while (now() - t0 < WARMUP_MS && k < 50000);
+    const per = (now() - t0) / k;
+    inner = per >= 2 ? 1 : Math.min(20000, Math.ceil(2 / Math.max(per, 1e-4)));
+  }
+  const times = [];
+  for (let r = 0; r < runs; r++) {
+    onRun(r);
+    const t0 = now();
+    if (isAsync) for (let i = 0; i < inner; i++) await fn();
+    else for (let i = 0; i < inner; i++) fn();
+    times.push((now() - t0) / inner);
+  }
+  return { times, medianMs: median(times), inner };
+}
+
+/**
+ * One configuration of the performance panel: attnkit, then (when asked) onnxruntime-web and the
+ * plain-JavaScript reference on the same input and the layer's own weights, in this worker, one after
+ * the other. attnkit and onnxruntime-web run at `threads` threads; the reference is single-threaded.
+ */
+async function bench(ak, msg, progress) {
+  const { name, b, n, d, dIn = d, dOut = d, h, runs = 5, threads = 1, reference = true, ort = false } = msg;
   const x = new Float32Array(b * n * dIn);
   const next = mulberry32(42);
   for (let i = 0; i < x.length; i++) x[i] = next() * 2 - 1;
@@ -77,35 +121,52 @@ function bench(ak, msg, progress) {
   const flops = multiheadFlops({ b, n, dIn, dOut, h, causal: true });
   try {
     const shape = [b, n, dIn];
+    const fo = { threads };
     progress({ phase: "wasm", i: 0, n: runs + 1 });
-    let out = layer.forward(x, shape, {}); // warm-up
-    const times = [];
-    for (let r = 0; r < runs; r++) {
-      progress({ phase: "wasm", i: r + 1, n: runs + 1 });
-      const t0 = performance.now();
-      out = layer.forward(x, shape, {});
-      times.push(performance.now() - t0);
+    let t0 = now();
+    const context = copy(layer.forward(x, shape, fo).context); // warm-up, and the output the peers are checked against
+    const wasm = await timeRuns(() => layer.forward(x, shape, fo), {
+      runs, firstMs: now() - t0, onRun: (r) => progress({ phase: "wasm", i: r + 1, n: runs + 1 }),
+    });
+    const result = { name, flops, threads, times: wasm.times, inner: wasm.inner, medianMs: wasm.medianMs, gflops: flops / (wasm.medianMs * 1e6) };
+    const sd = ort || reference ? normaliseStateDict(layer.stateDict()) : null;
+    if (ort) {
+      progress({ phase: "ort-load" });
+      let peer = null;
+      try {
+        const { makeOrtPeer } = await import("./ort-peer.js");
+        peer = await makeOrtPeer(threads, { b, n, dIn, dOut, h }, sd, x);
+        progress({ phase: "ort", i: 0, n: runs + 1 });
+        t0 = now();
+        const y = Float32Array.from(await peer.run());
+        const firstMs = now() - t0;
+        const maxDiff = maxAbsDiff(y, context);
+        const t = await timeRuns(peer.run, { runs, isAsync: true, firstMs, onRun: (r) => progress({ phase: "ort", i: r + 1, n: runs + 1 }) });
+        result.ort = { medianMs: t.medianMs, times: t.times, inner: t.inner, ratio: t.medianMs / wasm.medianMs, maxDiff, version: peer.version };
+      } catch (e) {
+        result.ort = { error: errorText(e) };
+      } finally {
+        try { peer?.dispose(); } catch { /* already gone */ }
+      }
     }
-    const medianMs = median(times);
-    const result = { name, flops, times, medianMs, gflops: flops / (medianMs * 1e6) };
     if (reference) {
       progress({ phase: "reference" });
-      const context = copy(out.context);
-      const sd = normaliseStateDict(layer.stateDict());
-      // Small configs: warm the JIT up and take the median of several runs, as for attnkit.
-      const refRuns = flops < 1e8 ? runs : 1;
       const cfg = { dOut, numHeads: h, causal: true };
-      if (refRuns > 1) referenceForward("multihead", cfg, sd, x, shape, {});
-      const refTimes = [];
-      let ref;
-      for (let r = 0; r < refRuns; r++) {
-        const t0 = performance.now();
-        ref = referenceForward("multihead", cfg, sd, x, shape, refRuns === 1 ? { onProgress: (f) => progress({ phase: "reference", f }) } : {});
-        refTimes.push(performance.now() - t0);
+      let ref, refMs;
+      if (flops < 1e8) {
+        // Small configs: time it like attnkit (warm-up, batches, median of `runs`).
+        t0 = now();
+        ref = referenceForward("multihead", cfg, sd, x, shape, {});
+        refMs = (await timeRuns(() => referenceForward("multihead", cfg, sd, x, shape, {}), { runs, firstMs: now() - t0 })).medianMs;
+      } else {
+        // C2 and C3 take seconds in plain JavaScript: one run, with progress.
+        t0 = now();
+        ref = referenceForward("multihead", cfg, sd, x, shape, { onProgress: (f) => progress({ phase: "reference", f }) });
+        refMs = now() - t0;
       }
-      result.refMs = median(refTimes);
-      result.refGflops = flops / (result.refMs * 1e6);
-      result.speedup = result.refMs / medianMs;
+      result.refMs = refMs;
+      result.refGflops = flops / (refMs * 1e6);
+      result.speedup = refMs / wasm.medianMs;
       result.maxDiff = maxAbsDiff(ref.context, context);
     }
     return result;
@@ -118,7 +179,7 @@ self.onmessage = async (e) => {
   const msg = e.data;
   const { id, type } = msg;
   try {
-    const ak = await getAk();
+    const ak = await getAk(type === "bench" ? (msg.threads ?? 1) > 1 : "auto");
     let result;
     if (type === "info") {
       result = {
@@ -132,7 +193,7 @@ self.onmessage = async (e) => {
     } else if (type === "forward") {
       result = forward(ak, msg);
     } else if (type === "bench") {
-      result = bench(ak, msg, (progress) => self.postMessage({ id, progress }));
+      result = await bench(ak, msg, (progress) => self.postMessage({ id, progress }));
     } else {
       throw new Error(`unknown request type '${type}'`);
     }
