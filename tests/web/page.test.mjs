@@ -6,17 +6,22 @@ import { buildPage, serve, launch, watchErrors, screenshot, golden, flat, dist }
 
 let server, browser, page, errors;
 const dialogs = [];
+const requests = []; // every request of the browser context: pages and their workers (onnxruntime-web's files too)
+let firstLoad = [];
+const plainOrigins = [];
 
 before(async () => {
   await buildPage();
   server = await serve();
   browser = await launch();
+  browser.context.on("request", (r) => requests.push(r.url()));
   page = await browser.context.newPage();
   errors = watchErrors(page);
   page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
   await page.goto(server.url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
   await page.waitForSelector('#pg-output[data-state="ready"]', { timeout: 30000 });
+  firstLoad = [...requests];
 });
 
 after(async () => {
@@ -279,13 +284,47 @@ test("a long sentence: large heatmaps become one raster image", async () => {
   await recompute(() => page.fill("#pg-sentence", "Attention is all you need"));
 });
 
-test("performance panel: C1 in the worker, against the JS reference", async () => {
+const ORT_FILE = /\/(ort[-.][^/]*|ort-peer-[^/]*)$/;
+
+test("the first load fetches none of onnxruntime-web's files", () => {
+  assert.ok(firstLoad.length > 0);
+  assert.deepEqual(firstLoad.filter((u) => ORT_FILE.test(new URL(u).pathname)), [], "onnxruntime-web is loaded only when the panel runs it");
+});
+
+const perfRow = (name) => page.$eval(`#perf-table tr[data-config="${name}"]`, (tr) => ({ ...tr.dataset, cells: [...tr.cells].map((c) => c.textContent) }));
+const perfDone = (p, name) => p.waitForFunction((n) => {
+  const tr = document.querySelector(`#perf-table tr[data-config="${n}"]`);
+  return tr?.dataset.medianMs && !tr.textContent.includes("…") && !document.querySelector(`button[data-run="${n}"]`).disabled;
+}, name, { timeout: 30000 });
+
+test("performance panel: C1 in the worker, against onnxruntime-web and the JS reference", async () => {
+  assert.equal(await page.isChecked("#perf-ort"), true, "onnxruntime-web is on by default");
+  assert.equal(await page.$eval("#perf-threads", (s) => s.value), "1");
   await page.click('button[data-run="C1"]');
-  await page.waitForFunction(() => document.querySelector('#perf-table tr[data-config="C1"]')?.dataset.medianMs, null, { timeout: 20000 });
-  const row = await page.$eval('#perf-table tr[data-config="C1"]', (tr) => ({ ...tr.dataset, cells: [...tr.cells].map((c) => c.textContent) }));
+  await perfDone(page, "C1");
+  const row = await perfRow("C1");
+  assert.equal(row.threads, "1");
   assert.ok(Number(row.medianMs) > 0);
   assert.ok(Number(row.maxdiff) < 1e-5, `C1 differs from the JS reference by ${row.maxdiff}`);
+  // onnxruntime-web: a time, a finite ratio (ort ÷ attnkit, same run) and the same output
+  assert.equal(row.ortError, undefined, `onnxruntime-web failed: ${row.ortError}`);
+  assert.ok(Number(row.ortMs) > 0, `ort median ${row.ortMs}`);
+  const ratio = Number(row.ortRatio);
+  assert.ok(Number.isFinite(ratio) && ratio > 0, `ratio ${row.ortRatio}`);
+  assert.ok(Math.abs(ratio - Number(row.ortMs) / Number(row.medianMs)) < 1e-9 * ratio, "ratio = ort median ÷ attnkit median");
+  assert.ok(Number(row.ortMaxdiff) <= 1e-4, `onnxruntime-web's context differs from attnkit's by ${row.ortMaxdiff}`);
+  const [, , , threads, akMs, akRate, ortMs, ortRatio, ortDiff, refMs] = row.cells;
+  assert.equal(threads, "1");
+  for (const t of [akMs, ortMs, refMs]) assert.match(t, /^[\d.]+ (µs|ms|s)$/);
+  assert.match(akRate, /^[\d.]+$/);
+  assert.match(ortRatio, /^[\d.]+×$/);
+  assert.match(ortDiff, /^(0|\d\.\d·10⁻[⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/);
   assert.ok(!row.cells.includes("…"));
+  assert.match(await page.textContent("#perf-ort-note"), /^onnxruntime-web 1\.\d+\.\d+ · WebAssembly SIMD · 1 thread\.$/);
+  // its files came from the page's own origin
+  const ortFiles = requests.filter((u) => ORT_FILE.test(new URL(u).pathname));
+  assert.ok(ortFiles.some((u) => /\/ort-wasm-simd-threaded[^/]*\.wasm$/.test(u)), `ort's wasm was fetched: ${ortFiles}`);
+  for (const u of ortFiles) assert.equal(new URL(u).origin, new URL(server.url).origin, u);
   await page.locator("#performance").scrollIntoViewIfNeeded();
   await screenshot(page, "06-performance");
   // a long run can be cancelled (the worker is replaced), and the panel works afterwards
@@ -294,6 +333,26 @@ test("performance panel: C1 in the worker, against the JS reference", async () =
   await page.click("#perf-body button:has-text('Cancel')");
   await page.waitForFunction(() => document.querySelector(".perf-status").textContent === "Cancelled.");
   assert.equal(await page.$eval('button[data-run="C1"]', (b) => b.disabled), false);
+});
+
+test("performance panel: if onnxruntime-web does not load, its column says so and attnkit's numbers still show", async () => {
+  const p2 = await browser.context.newPage();
+  try {
+    await p2.route(/ort-wasm-simd-threaded[^/]*\.wasm$/, (r) => r.abort());
+    await p2.goto(server.url);
+    await p2.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+    await p2.click('button[data-run="C1"]');
+    await perfDone(p2, "C1");
+    const row = await p2.$eval('#perf-table tr[data-config="C1"]', (tr) => ({ ...tr.dataset, cells: [...tr.cells].map((c) => c.textContent) }));
+    assert.ok(row.ortError, "the ort error is recorded");
+    assert.equal(row.cells[6], "did not load");
+    assert.equal(row.ortMs, undefined);
+    assert.match(await p2.textContent("#perf-ort-note"), /^onnxruntime-web could not run, so its columns are empty \(attnkit’s numbers are unaffected\): ./);
+    assert.ok(Number(row.medianMs) > 0 && Number(row.gflops) > 0, "attnkit's numbers are there");
+    assert.ok(Number(row.maxdiff) < 1e-5, "and the JS reference's");
+  } finally {
+    await p2.close();
+  }
 });
 
 test("responsive: a phone-sized viewport", async () => {
@@ -309,6 +368,7 @@ test("responsive: a phone-sized viewport", async () => {
 
 test("works from a plain static server (no COOP/COEP): the single-thread build, same numbers", async () => {
   const plain = await serve(dist, { isolate: false });
+  plainOrigins.push(new URL(plain.url).origin);
   const p2 = await browser.context.newPage();
   const errs = watchErrors(p2);
   try {
@@ -328,4 +388,11 @@ test("works from a plain static server (no COOP/COEP): the single-thread build, 
 
 test("no console errors, failed requests or page errors", () => {
   assert.deepEqual(errors, []);
+});
+
+test("no request leaves the page's origin (the page, its workers, attnkit's and onnxruntime-web's files)", () => {
+  assert.ok(requests.length > 0);
+  const origins = new Set([new URL(server.url).origin, ...plainOrigins]); // the plain-server test serves the same page from a second port
+  const outside = requests.filter((u) => !/^(data|blob):/.test(u) && !origins.has(new URL(u).origin));
+  assert.deepEqual(outside, [], "requests outside the page's origin");
 });
