@@ -272,8 +272,13 @@ void Module::pack_parameters() {
   // Pack both projections once for the gemm kernel: every forward call would otherwise repack them (per thread).
   auto packed = std::make_shared<detail::PackedWeights>();
   packed->qkv = std::make_unique<detail::PackedWeight>(qkv_weight_.data(), 3 * D, d_in);
-  if (c.mechanism == Mechanism::multihead)
+  if (c.mechanism == Mechanism::multihead) {
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      if (params_[i].first == "out_proj.weight") out_proj_weight_ = i;
+      if (params_[i].first == "out_proj.bias") out_proj_bias_ = i;
+    }
     packed->out_proj = std::make_unique<detail::PackedWeight>(params.at("out_proj.weight")->ptr(), c.d_out, D);
+  }
   packed_ = std::move(packed);
 }
 
@@ -352,8 +357,7 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
       r.intermediates.emplace_back("context_before_out_proj",
                                    Tensor({b, n, D}, std::vector<float>(context_ptr, context_ptr + b * n * D)));
     Tensor out({b, n, c.d_out});
-    detail::linear(context_ptr, rows, D, find_parameter(params_, "out_proj.weight")->ptr(),
-                   find_parameter(params_, "out_proj.bias")->ptr(), c.d_out, out.ptr(), options.threads,
+    detail::linear(context_ptr, rows, D, params_[out_proj_weight_].second.ptr(), params_[out_proj_bias_].second.ptr(), c.d_out, out.ptr(), options.threads,
                    packed_->out_proj.get());
     context = std::move(out);
   }

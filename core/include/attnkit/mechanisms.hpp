@@ -104,6 +104,7 @@ class Module {
   StateDict params_;                            // PyTorch names and layouts, as given or drawn
   std::vector<float> qkv_weight_, qkv_bias_;    // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
   std::shared_ptr<const detail::PackedWeights> packed_;  // the same weights in the gemm kernel's layout
+  std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;  // their indexes in params_ (multihead)
   Generator generator_;
 
   void validate_config();

@@ -27,18 +27,31 @@ inline bool gemm_is_tiny(std::size_t m, std::size_t n, std::size_t k) {
   return n * k <= kGemmDirect && m * n * k <= kGemmDirectMNK;
 }
 
-// C[i, j] = alpha · Σ_p A[i, p]·B(j, p) + bias[j], B(j, p) = b[j·bj + p·bp].
+// C[i, j] = alpha · Σ_p A[i, p]·B(j, p) + bias[j], B(j, p) = b[j·bj + p·bp]. W rows at a time, one row per lane
+// (A transposed into `at`), B broadcast: every lane is its own fma chain over p in order, so a row has the same
+// bits whichever rows share its vector. (A scalar loop here is bound by the fma latency of each short chain.)
+template <class Arch>
 inline void gemm_direct(const float* a, std::size_t lda, const float* b, std::size_t bj, std::size_t bp, float* c,
                         std::size_t ldc, std::size_t n, std::size_t k, float alpha, const float* bias,
                         std::size_t row_begin, std::size_t row_end) noexcept {
-  for (std::size_t i = row_begin; i < row_end; ++i) {
-    const float* arow = a + i * lda;
-    float* crow = c + i * ldc;
+  using F = vf<Arch>;
+  constexpr std::size_t W = F::size;
+  alignas(64) float at[kGemmDirect * W];  // at[p·W + r] = A[i0 + r, p]; k ≤ kGemmDirect since n ≥ 1
+  alignas(64) float res[W];
+  const F va(alpha);
+  for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
+    const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
+    for (std::size_t p = 0; p < k; ++p)
+      for (std::size_t r = 0; r < W; ++r) at[p * W + r] = a[(i0 + (r < rows ? r : rows - 1)) * lda + p];
     for (std::size_t j = 0; j < n; ++j) {
       const float* bcol = b + j * bj;
-      float acc = 0.0f;
-      for (std::size_t p = 0; p < k; ++p) acc += arow[p] * bcol[p * bp];
-      crow[j] = k == 0 ? (bias ? bias[j] : 0.0f) : bias ? alpha * acc + bias[j] : alpha * acc;
+      F acc(0.0f);
+      for (std::size_t p = 0; p < k; ++p) acc = xsimd::fma(F::load_aligned(at + p * W), F(bcol[p * bp]), acc);
+      if (k == 0) acc = F(bias ? bias[j] : 0.0f);
+      else if (bias) acc = xsimd::fma(va, acc, F(bias[j]));
+      else acc = va * acc;
+      acc.store_aligned(res);
+      for (std::size_t r = 0; r < rows; ++r) c[(i0 + r) * ldc + j] = res[r];
     }
   }
 }
@@ -155,7 +168,7 @@ template <class Arch>
 void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
   if (gemm_is_tiny(g.m, g.n, g.k))
-    return gemm_direct(g.a, g.lda, g.b, g.ldb, 1, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end);
+    return gemm_direct<Arch>(g.a, g.lda, g.b, g.ldb, 1, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end);
   if (g.b_packed) {
     gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
                       [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t) {
@@ -177,7 +190,7 @@ template <class Arch>
 void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
   if (gemm_is_tiny(g.m, g.n, g.k))
-    return gemm_direct(g.a, g.lda, g.b, 1, g.ldb, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end);
+    return gemm_direct<Arch>(g.a, g.lda, g.b, 1, g.ldb, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end);
   thread_local AlignedFloats packed_b;
   float* bp = grow(packed_b, round_up(g.n < kGemmNC ? g.n : kGemmNC, NR) * (g.k < kGemmKC ? g.k : kGemmKC));
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end,
