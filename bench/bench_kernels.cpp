@@ -1,5 +1,6 @@
 // attnkit — kernel benchmarks: each kernel of each available table (AVX-512, AVX2+FMA, SSE2) at the
 // shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
+// fma_peak: the machine's FMA peak on one core (registers only), the denominator of efficiency figures.
 // Counters: FLOPS (useful flops per second: causal attention counts only the visible half) and
 // bytes_per_second (the operands read and written once). One thread: CPU time; two: wall time.
 //   ./attnkit_bench_kernels --benchmark_filter=attention --benchmark_repetitions=5 --benchmark_report_aggregates_only
@@ -9,6 +10,11 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <xsimd/xsimd.hpp>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "attnkit/parallel.hpp"
 #include "kernels/kernels.hpp"
@@ -52,6 +58,38 @@ void gemm_nt(benchmark::State& state, const KernelTable* t, std::size_t m, std::
   }
   set_rates(state, 2.0 * m * n * k, 4.0 * (m * k + n * k + m * n));
 }
+
+// The forward's projections: the weights packed once ahead (Module does this at construction).
+void gemm_nt_prepacked(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n, std::size_t k) {
+  const std::size_t threads = static_cast<std::size_t>(state.range(0));
+  auto a = random_floats(m * k, 1), b = random_floats(n * k, 2), bias = random_floats(n, 3);
+  std::vector<float> c(m * n);
+  std::vector<float, xsimd::aligned_allocator<float, 64>> packed(t->packed_nt_b_floats(n, k));
+  t->pack_nt_b_f32(b.data(), k, n, k, packed.data());
+  const attnkit::kernels::GemmNT g{a.data(), k, b.data(), k, c.data(), n, m, n, k, 1.0f, bias.data(), packed.data()};
+  for (auto _ : state) {
+    rows_on_threads(m, threads, [&](std::size_t lo, std::size_t hi) { t->gemm_nt_f32(g, lo, hi); });
+    benchmark::DoNotOptimize(c.data());
+  }
+  set_rates(state, 2.0 * m * n * k, 4.0 * (m * k + n * k + m * n));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The machine's FMA peak on one core, for efficiency figures: 12 independent fma chains on registers only
+// (2 FMA pipes × 4 cycles latency need 8), no memory traffic. Compiled for AVX2+FMA whatever the baseline.
+__attribute__((target("avx2,fma"))) void fma_peak_avx2(benchmark::State& state) {
+  __m256 acc[12];
+  for (int j = 0; j < 12; ++j) acc[j] = _mm256_set1_ps(1.0f + 1e-7f * j);
+  const __m256 mul = _mm256_set1_ps(0.9999999f), add = _mm256_set1_ps(1e-7f);
+  constexpr std::int64_t kSteps = 1 << 16;
+  for (auto _ : state) {
+    for (std::int64_t i = 0; i < kSteps; ++i)
+      for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], mul, add);
+    for (int j = 0; j < 12; ++j) benchmark::DoNotOptimize(acc[j]);
+  }
+  state.counters["FLOPS"] = benchmark::Counter(2.0 * 8 * 12 * kSteps * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+#endif
 
 void gemm_nn(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n, std::size_t k) {
   const std::size_t threads = static_cast<std::size_t>(state.range(0));
@@ -116,6 +154,8 @@ void register_all() {
     const std::string isa = t->isa;
     add("gemm_nt/" + isa + "/C2_proj_1024x768x768", gemm_nt, t, 1024, 768, 768);
     add("gemm_nt/" + isa + "/C2_qkv_1024x2304x768", gemm_nt, t, 1024, 2304, 768);
+    add("gemm_nt_prepacked/" + isa + "/C2_qkv_1024x2304x768", gemm_nt_prepacked, t, 1024, 2304, 768);
+    add("gemm_nt_prepacked/" + isa + "/C3_qkv_2048x1536x512", gemm_nt_prepacked, t, 2048, 1536, 512);
     add("gemm_nt/" + isa + "/C2_scores_1024x1024x64", gemm_nt, t, 1024, 1024, 64);
     add("gemm_nn/" + isa + "/C2_1024x768x768", gemm_nn, t, 1024, 768, 768);
     add("gemm_nn/" + isa + "/C2_context_1024x64x1024", gemm_nn, t, 1024, 64, 1024);
@@ -123,6 +163,10 @@ void register_all() {
     add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
     add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
   }
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    benchmark::RegisterBenchmark("fma_peak/fma3+avx2/one_core", fma_peak_avx2)->Unit(benchmark::kMicrosecond);
+#endif
 }
 
 }  // namespace
