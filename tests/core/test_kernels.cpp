@@ -72,6 +72,17 @@ TEST(GemmNT, RowSplitsAreBitwiseIdentical) {
   }
 }
 
+// No columns: nothing is written, whatever k is (a tiny-product test must not admit a long k when n is 0).
+TEST(GemmNT, NoColumnsWritesNothing) {
+  const std::size_t m = 3, k = 100000;
+  std::vector<float> a(m * k, 1.0f), b(1, 1.0f), c(4, 7.0f);
+  for (const KernelTable* t : all_tables()) {
+    t->gemm_nt_f32(kernels::GemmNT{a.data(), k, b.data(), k, c.data(), 0, m, 0, k, 1.0f, nullptr}, 0, m);
+    t->gemm_nn_f32(kernels::GemmNN{a.data(), k, b.data(), 0, c.data(), 0, m, 0, k}, 0, m);
+    for (float x : c) EXPECT_EQ(x, 7.0f) << t->isa;
+  }
+}
+
 // B packed once ahead (Module weights): the same sizes against the reference, and bit-identical to packing per call.
 TEST(GemmNTPrepacked, SweepSizesAgainstReference) {
   for (const KernelTable* t : all_tables())

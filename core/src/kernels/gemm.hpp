@@ -39,6 +39,7 @@ inline void gemm_direct(const float* a, std::size_t lda, const float* b, std::si
   alignas(64) float at[kGemmDirect * W];  // at[p·W + r] = A[i0 + r, p]; k ≤ kGemmDirect since n ≥ 1
   alignas(64) float res[W];
   const F va(alpha);
+  if (n == 0) return;  // and so k ≤ kGemmDirect below (gemm_is_tiny bounds n·k)
   for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
     const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
     for (std::size_t p = 0; p < k; ++p)
