@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <memory>
+#include <optional>
 #include <new>
 
 #include "attention.hpp"
@@ -68,16 +69,32 @@ Tensor split_heads(const detail::HeadsView& v, std::size_t b, std::size_t n, std
 }
 
 // A buffer that forward writes in full before reading (the q|k|v projection, multihead's context before
-// out_proj): unlike Tensor it is not zero-filled first. Same size checks and messages as Tensor.
-std::unique_ptr<float[]> scratch(const Shape& shape) {
-  const std::size_t n = checked_numel(shape);
-  float* p = new (std::nothrow) float[n];
-  if (!p)
-    throw Error("out of memory allocating a tensor of shape " + shape_to_string(shape) + " (" +
-                    std::to_string(n * sizeof(float)) + " bytes)",
-                ErrorKind::range);
-  return std::unique_ptr<float[]>(p);
-}
+// out_proj): unlike Tensor it is not zero-filled first. Same size checks and messages as Tensor. Small ones
+// reuse a per-thread buffer (slot 0 or 1; forward never nests), so a tiny forward makes no allocation for them.
+class Scratch {
+ public:
+  Scratch(std::initializer_list<std::size_t> shape, int slot) {
+    const std::size_t n = checked_numel(shape);
+    if (n <= kReused) {
+      thread_local std::vector<float> reused[2];
+      if (reused[slot].size() < kReused) reused[slot].resize(kReused);
+      data_ = reused[slot].data();
+      return;
+    }
+    owned_.reset(new (std::nothrow) float[n]);
+    if (!owned_)
+      throw Error("out of memory allocating a tensor of shape " + shape_to_string(Shape(shape)) + " (" +
+                      std::to_string(n * sizeof(float)) + " bytes)",
+                  ErrorKind::range);
+    data_ = owned_.get();
+  }
+  float* get() const noexcept { return data_; }
+
+ private:
+  static constexpr std::size_t kReused = 4096;  // floats (16 KB per slot and thread)
+  std::unique_ptr<float[]> owned_;
+  float* data_ = nullptr;
+};
 
 // Unbatched input gives unbatched outputs, as PyTorch does.
 void drop_batch(Tensor& t) {
@@ -309,15 +326,15 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   ForwardResult r;
 
   // Step 1 — queries, keys, values: x·Wᵀ (+ b) in one GEMM over the stacked weights.          (b·n, 3·D)
-  std::unique_ptr<float[]> qkv;
+  std::optional<Scratch> qkv;
   detail::HeadsView query{x.ptr(), d_in, 0}, key = query, value = query;  // simplified: q = k = v = x
   if (c.mechanism != Mechanism::simplified) {
-    qkv = scratch({rows, 3 * D});
+    qkv.emplace(std::initializer_list<std::size_t>{rows, 3 * D}, 0);
     detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
-                   qkv.get(), options.threads, packed_->qkv.get());
-    query = {qkv.get(), 3 * D, 0};
-    key = {qkv.get(), 3 * D, D};
-    value = {qkv.get(), 3 * D, 2 * D};
+                   qkv->get(), options.threads, packed_->qkv.get());
+    query = {qkv->get(), 3 * D, 0};
+    key = {qkv->get(), 3 * D, D};
+    value = {qkv->get(), 3 * D, 2 * D};
   }
   if (options.intermediates) {
     r.intermediates.emplace_back("queries", split_heads(query, b, n, H, hd));
@@ -330,10 +347,10 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   // Multihead's context only feeds out_proj: a scratch buffer. Otherwise it is the result.
   const bool multihead = c.mechanism == Mechanism::multihead;
   Tensor context;
-  std::unique_ptr<float[]> context_scratch;
-  if (multihead) context_scratch = scratch({b, n, D});
+  std::optional<Scratch> context_scratch;
+  if (multihead) context_scratch.emplace(std::initializer_list<std::size_t>{b, n, D}, 1);
   else context = Tensor({b, n, D});
-  float* const context_ptr = multihead ? context_scratch.get() : context.ptr();
+  float* const context_ptr = multihead ? context_scratch->get() : context.ptr();
   if (explain) {
     detail::SdpaSteps steps;
     const auto order = c.mechanism == Mechanism::multihead_wrapper ? detail::DropoutOrder::head_major : detail::DropoutOrder::batch_major;

@@ -71,6 +71,15 @@ std::size_t checked_numel(const Shape& shape) {
   return n;
 }
 
+std::size_t checked_numel(std::initializer_list<std::size_t> shape) {
+  std::size_t n = 1;
+  for (std::size_t d : shape) {
+    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d) return checked_numel(Shape(shape));  // throws
+    n *= d;
+  }
+  return n > max_tensor_bytes() / sizeof(float) ? checked_numel(Shape(shape)) : n;
+}
+
 Tensor::Tensor(Shape s) : shape(std::move(s)) {
   const std::size_t n = checked_numel(shape);
   try {

@@ -2,6 +2,7 @@
 // by the seed's mechanisms, and a plain vector is what every binding copies in and out of.
 #pragma once
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@ std::string shape_to_string(const Shape& shape);
 
 // Number of elements; throws Error(range) if the product overflows or the bytes exceed max_tensor_bytes().
 std::size_t checked_numel(const Shape& shape);
+std::size_t checked_numel(std::initializer_list<std::size_t> shape);  // same, without building a Shape
 
 // The largest tensor the library will allocate, in bytes: by default 2 GiB under wasm32 (one allocation
 // must fit a signed 32-bit size) and 2^46 natively. A host that knows its memory lowers it (the CLI sets
