@@ -1,13 +1,15 @@
 // attnkit against its peers, side by side in one run (issue 5's comparison; `npm run bench:compare`).
 //
 //   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
-//                              [--skip-node] [--wasm-configs C1,C2,C3] [--quick] [--out FILE]
+//                              [--skip-node] [--wasm-configs C1,C2,C3] [--rounds N] [--quick] [--out FILE]
 //
 // Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
 // vs onnxruntime-web (wasm, SIMD) and tfjs-backend-wasm. Chromium (headless, cross-origin isolated): the
 // same three in a page. Every peer's output is checked against attnkit's (relative error ≤ 1e-4) before it
-// is timed; every cell runs in a fresh process (or page). Writes bench/results/latest.json.
+// is timed; every cell runs in a fresh process (or page). Native cells alternate attnkit and onnxruntime-node
+// --rounds times (default 3, quick 1); their ratio is the median of the rounds' ratios. Writes
+// bench/results/latest.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -28,7 +30,7 @@ const TOLERANCE = 1e-4;
 
 function parseArgs(argv) {
   const o = {
-    configs: ['C1', 'C2', 'C3', 'C4'], threads: [1, 2], wasmConfigs: null, quick: false,
+    configs: ['C1', 'C2', 'C3', 'C4'], threads: [1, 2], wasmConfigs: null, quick: false, rounds: null,
     browser: true, native: true, node: true, out: join(root, 'bench', 'results', 'latest.json'),
   };
   let explicitConfigs = false;
@@ -43,19 +45,23 @@ function parseArgs(argv) {
     else if (a === '--threads') {
       o.threads = list(argv[++i], a).map(Number);
       if (o.threads.some((t) => !Number.isInteger(t) || t < 1 || t > 64)) throw new Error('--threads takes integers from 1 to 64, e.g. 1,2');
+    } else if (a === '--rounds') {
+      o.rounds = Number(argv[++i]);
+      if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 50) throw new Error('--rounds takes an integer from 1 to 50, e.g. 3');
     } else if (a === '--quick') o.quick = true;
     else if (a === '--skip-browser') o.browser = false;
     else if (a === '--skip-native') o.native = false;
     else if (a === '--skip-node') o.node = false;
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 12).join('\n'));
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).join('\n'));
       process.exit(0);
-    } else throw new Error(`unknown option '${a}'; expected --configs, --threads, --wasm-configs, --quick, --skip-browser, --skip-native, --skip-node, --out`);
+    } else throw new Error(`unknown option '${a}'; expected --configs, --threads, --wasm-configs, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`);
   }
   // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
   // wasm runs take tens of seconds each; the issue's C4 target is native.
   if (o.quick && !explicitConfigs) o.configs = o.configs.filter((c) => c !== 'C4');
+  if (o.rounds === null) o.rounds = o.quick ? 1 : 3;
   if (!o.wasmConfigs) o.wasmConfigs = o.configs.filter((c) => c !== 'C4');
   else o.wasmConfigs = o.wasmConfigs.filter((c) => o.configs.includes(c));
   return o;
@@ -97,6 +103,22 @@ async function nativeCell(c, threads, quick) {
   if (r.code !== 0 || !j) return { ...base, error: `attnkit bench failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n')[0]}` };
   const rss = /maxrss_kb=(\d+)/.exec(r.stderr);
   return { ...base, median_ms: j.median_ms, min_ms: j.min_ms, runs: j.repeats, simd: j.simd, cli_gflops: j.gflops, max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined };
+}
+
+function median(xs) {
+  const v = [...xs].sort((x, y) => x - y);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+// One result from several rounds of the same cell: the median of the rounds' medians, the best run, the most memory.
+function mergeRounds(rounds) {
+  const failed = rounds.find((r) => r.error);
+  if (failed || rounds.length === 1) return failed || rounds[0];
+  const out = { ...rounds[0], median_ms: median(rounds.map((r) => r.median_ms)), rounds: rounds.length,
+    round_medians_ms: rounds.map((r) => r.median_ms), runs: rounds.reduce((n, r) => n + (r.runs || 0), 0) };
+  if (rounds.every((r) => r.min_ms !== undefined)) out.min_ms = Math.min(...rounds.map((r) => r.min_ms));
+  if (rounds.every((r) => r.max_rss_mb !== undefined)) out.max_rss_mb = Math.max(...rounds.map((r) => r.max_rss_mb));
+  return out;
 }
 
 // The native CLI's output on the comparison's own weights (`attnkit run --weights`), against attnkit-wasm's.
@@ -233,7 +255,7 @@ function table(results, opts) {
         const row = [c, String(t), cellText(ak), akOk ? `${gflops(cfg, ak.median_ms).toFixed(1)}` : '–'];
         for (const p of peers) {
           row.push(cellText(p));
-          row.push(akOk && p && !p.error ? `${(p.median_ms / ak.median_ms).toFixed(2)}×` : '–');
+          row.push(akOk && p && !p.error ? `${(p.paired_ratio ?? p.median_ms / ak.median_ms).toFixed(2)}×` : '–');
         }
         rows.push(row);
       }
@@ -259,7 +281,7 @@ function targets(results, peak, measured) {
   const ratio = (env, ak, peer, c, t, need, what) => {
     const a = get(env, ak, c, t), p = get(env, peer, c, t);
     if (!a || !p) return;
-    const value = p.median_ms / a.median_ms;
+    const value = p.paired_ratio ?? p.median_ms / a.median_ms;
     out.push({ target: what, config: c, threads: t, value: Number(value.toFixed(3)), need, met: value >= need, unit: '×' });
   };
   for (const t of [1, 2]) for (const c of ['C2', 'C3']) ratio('native', 'attnkit-native', 'ort-node', c, t, 1.3, `native ${c} ${t}T vs onnxruntime-node`);
@@ -337,8 +359,19 @@ async function main() {
           const chk = await nativeCheck(c, join(refDir, `${name}.bin`), work);
           if (chk) { checks.push(chk); say(`  native  attnkit run --weights vs attnkit-wasm: ${chk.error || `rel. error ${chk.rel_error.toExponential(1)} ${chk.ok ? 'ok' : 'MISMATCH'}`}`); }
         }
-        for (const t of opts.threads) note(await nativeCell(c, t, opts.quick));
-        for (const t of opts.threads) note(await nodeCell('ort-node', c, t, opts.quick, refDir, false));
+        // attnkit and onnxruntime-node alternate, `rounds` times per thread count: this machine's speed drifts by
+        // ±15 % over minutes (a shared host), and a ratio of two cells run side by side cancels most of it.
+        for (const t of opts.threads) {
+          const ours = [], theirs = [];
+          for (let k = 0; k < opts.rounds; k++) {
+            ours.push(await nativeCell(c, t, opts.quick));
+            theirs.push(await nodeCell('ort-node', c, t, opts.quick, refDir, false));
+          }
+          const [a, o] = [mergeRounds(ours), mergeRounds(theirs)];
+          if (!a.error && !o.error) o.paired_ratio = median(ours.map((r, k) => theirs[k].median_ms / r.median_ms));
+          note(a);
+          note(o);
+        }
         if (torch) for (const t of opts.threads) note(await torchCell(c, t, opts.quick, refDir, work));
       }
       if (wasm && opts.node) {
