@@ -43,6 +43,8 @@ struct BenchConfig {
 // C1 b2 n6 d_in3 d_out2 h2 is the book's example; C2–C4 are GPT-2-sized.
 const std::vector<BenchConfig>& bench_configs();
 const BenchConfig& find_bench_config(const std::string& name);  // throws Error listing the names
+// Useful FLOPs of one forward pass (multiply-add = 2; the masked half of causal attention not counted).
+double flop_count(const BenchConfig& c);
 
 struct BenchOptions {
   std::string config;

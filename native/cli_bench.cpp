@@ -17,15 +17,6 @@ constexpr std::size_t kMaxRuns = 100000;
 constexpr double kSampleMs = 0.2;         // shortest sample
 constexpr std::size_t kMaxCalls = 100000;  // calls per sample at most
 
-// Multiply-adds count as 2 FLOPs. Projections q, k, v = x·Wᵀ: 3·2·b·n·d_in·d_out; out_proj:
-// 2·b·n·d_out·d_out; causal attention, q·kᵀ and weights·v over the n(n+1)/2 unmasked (query, key)
-// pairs of each head: 2·2·b·h·(n(n+1)/2)·head_dim. Softmax, scaling and masking are not counted.
-double flop_count(const BenchConfig& c) {
-  const double b = double(c.batch), n = double(c.tokens), d_in = double(c.d_in), d_out = double(c.d_out);
-  const double h = double(c.heads), head_dim = d_out / h;
-  return 3 * 2 * b * n * d_in * d_out + 2 * b * n * d_out * d_out + 2 * 2 * b * h * (n * (n + 1) / 2) * head_dim;
-}
-
 std::string number(double v, const char* format = "%.6g") {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, format, v);
@@ -36,6 +27,15 @@ std::string number(double v, const char* format = "%.6g") {
 std::string time_text(double ms) { return ms < 0.1 ? number(ms * 1e3, "%.3f") + " µs" : number(ms, "%.4f") + " ms"; }
 
 }  // namespace
+
+// Multiply-adds count as 2 FLOPs. Projections q, k, v = x·Wᵀ: 3·2·b·n·d_in·d_out; out_proj:
+// 2·b·n·d_out·d_out; causal attention, q·kᵀ and weights·v over the n(n+1)/2 unmasked (query, key)
+// pairs of each head: 2·2·b·h·(n(n+1)/2)·head_dim. Softmax, scaling and masking are not counted.
+double flop_count(const BenchConfig& c) {
+  const double b = double(c.batch), n = double(c.tokens), d_in = double(c.d_in), d_out = double(c.d_out);
+  const double h = double(c.heads), head_dim = d_out / h;
+  return 3 * 2 * b * n * d_in * d_out + 2 * b * n * d_out * d_out + 2 * 2 * b * h * (n * (n + 1) / 2) * head_dim;
+}
 
 const std::vector<BenchConfig>& bench_configs() {
   static const std::vector<BenchConfig> configs = {
