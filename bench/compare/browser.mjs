@@ -73,7 +73,9 @@ function startServer(pageDir, refDir) {
  * Runs each peer at each thread count over the configs in Chromium. Returns the list of cell results
  * (the page's JSON), plus { peer, threads, error } entries for pages that failed as a whole.
  */
-export async function runBrowser({ peers, configs, threads, quick, refDir, log = console.error, timeoutMs = 240000 }) {
+// rounds: attnkit-wasm, ort-web and plain-js pages alternate this many times per thread count (tfjs runs once);
+// each result carries its `round`.
+export async function runBrowser({ peers, configs, threads, quick, refDir, rounds = 1, log = console.error, timeoutMs = 240000 }) {
   const { chromium } = await import('playwright-core');
   const pageDir = mkdtempSync(join(tmpdir(), 'attnkit-compare-page-'));
   const profile = mkdtempSync(join(tmpdir(), 'attnkit-compare-chromium-'));
@@ -89,7 +91,8 @@ export async function runBrowser({ peers, configs, threads, quick, refDir, log =
   const results = [];
   try {
     for (const t of threads) {
-      for (const peer of peers) {
+      for (let round = 0; round < rounds; round++) for (const peer of peers) {
+        if (round > 0 && peer === 'tfjs-wasm') continue;
         // The plain JavaScript loop is the bar for C1 only, single-threaded.
         const cfgs = peer === 'plain-js' ? configs.filter((c) => c === 'C1') : configs;
         if (!cfgs.length || (peer === 'plain-js' && t !== 1)) continue;
@@ -102,11 +105,11 @@ export async function runBrowser({ peers, configs, threads, quick, refDir, log =
           await page.goto(url);
           await page.waitForFunction(() => window.__done === true, null, { timeout: timeoutMs, polling: 250 });
           const cells = await page.evaluate(() => window.__results);
-          for (const r of cells) { results.push(r); log(r); }
+          for (const r of cells) { results.push({ ...r, round }); log({ ...r, round }); }
         } catch (e) {
           const partial = await page.evaluate(() => window.__results || []).catch(() => []);
-          for (const r of partial) { results.push(r); log(r); }
-          const r = { peer, env: 'chromium', threads: t, error: `${String(e.message || e).split('\n')[0]}${errors.length ? ' | ' + errors.join(' | ') : ''}` };
+          for (const r of partial) { results.push({ ...r, round }); log({ ...r, round }); }
+          const r = { peer, env: 'chromium', threads: t, round, error: `${String(e.message || e).split('\n')[0]}${errors.length ? ' | ' + errors.join(' | ') : ''}` };
           results.push(r);
           log(r);
         } finally {

@@ -7,9 +7,9 @@
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
 // vs onnxruntime-web (wasm, SIMD) and tfjs-backend-wasm. Chromium (headless, cross-origin isolated): the
 // same three in a page. Every peer's output is checked against attnkit's (relative error ≤ 1e-4) before it
-// is timed; every cell runs in a fresh process (or page). Native cells alternate attnkit and onnxruntime-node
-// --rounds times (default 3, quick 1); their ratio is the median of the rounds' ratios. Writes
-// bench/results/latest.json.
+// is timed; every cell runs in a fresh process (or page). Native cells alternate attnkit and onnxruntime-node,
+// and Chromium pages alternate attnkit, onnxruntime-web and the plain JS loop, --rounds times (default 3,
+// quick 1); their ratios are the medians of the rounds' ratios. Writes bench/results/latest.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -383,10 +383,31 @@ async function main() {
     if (opts.browser && opts.wasmConfigs.length) {
       say('Chromium (headless, COOP/COEP):');
       const { runBrowser } = await import('./browser.mjs');
+      const raw = [];
       await runBrowser({
         peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'], configs: opts.wasmConfigs, threads: opts.threads, quick: opts.quick, refDir,
-        log: (r) => note({ env: 'chromium', ...r, config: r.config ?? '*' }),
+        rounds: opts.rounds,
+        log: (r) => {
+          const cell = { env: 'chromium', ...r, config: r.config ?? '*' };
+          raw.push(cell);
+          if (!cell.error) say(`  chromium ${cell.peer.padEnd(14)} ${cell.config} ${cell.threads}T  ${fmtTime(cell.median_ms)} (round ${cell.round + 1})`);
+        },
       }).catch((e) => say(`  Chromium run failed: ${e.message}`));
+      // One result per (peer, config, threads) over the rounds; a peer's ratio to attnkit is the median of the
+      // rounds' ratios (the pages of one round run back to back).
+      const key = (r) => `${r.peer}|${r.config}|${r.threads}`;
+      const groups = new Map();
+      for (const r of raw) groups.set(key(r), [...(groups.get(key(r)) || []), r]);
+      for (const [, rounds] of groups) {
+        const merged = mergeRounds(rounds);
+        const ours = groups.get(`attnkit-wasm|${merged.config}|${merged.threads}`) || [];
+        if (merged.peer !== 'attnkit-wasm' && !merged.error && rounds.length > 1) {
+          const ratios = rounds.map((r) => ours.find((a) => a.round === r.round && !a.error)).map((a, k) => a && rounds[k].median_ms / a.median_ms).filter((x) => x);
+          if (ratios.length) merged.paired_ratio = median(ratios);
+        }
+        delete merged.round;
+        note(merged);
+      }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
