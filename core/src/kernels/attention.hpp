@@ -57,7 +57,7 @@ void attention_direct(const Attention& t, std::size_t row_begin, std::size_t row
       acc = acc * sc;
       if (t.causal) acc = xsimd::select(F(static_cast<float>(j)) > row, F(ninf), acc);
       sp[j] = acc;
-      mx = xsimd::max(mx, acc);
+      mx = vmax<Arch>(mx, acc);
     }
     // A row that sees no key (only when n_k = 0) has max −inf: its lanes give 0, not NaN.
     const auto none = mx == F(ninf);

@@ -3,6 +3,9 @@
 // merge an AVX-512 body into the SSE2 table.
 #pragma once
 #include <xsimd/xsimd.hpp>
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -12,6 +15,26 @@ namespace {
 
 template <class Arch> using vf = xsimd::batch<float, Arch>;
 template <class Arch> using vi = xsimd::batch<std::int32_t, Arch>;
+
+// min/max as x86's minps/maxps define them: (a < b) ? a : b and (a > b) ? a : b. For wasm, Emscripten 3.1.6's
+// _mm_min_ps/_mm_max_ps (what xsimd calls) are a compare plus a bitselect; f32x4.pmin/pmax are one
+// instruction with these semantics (V8: minps/maxps). Same results on every ISA, NaN operands included.
+template <class Arch>
+inline vf<Arch> vmin(vf<Arch> a, vf<Arch> b) noexcept {
+#ifdef __wasm_simd128__
+  return vf<Arch>(static_cast<__m128>(wasm_f32x4_pmin(static_cast<v128_t>(b.data), static_cast<v128_t>(a.data))));
+#else
+  return xsimd::min(a, b);
+#endif
+}
+template <class Arch>
+inline vf<Arch> vmax(vf<Arch> a, vf<Arch> b) noexcept {
+#ifdef __wasm_simd128__
+  return vf<Arch>(static_cast<__m128>(wasm_f32x4_pmax(static_cast<v128_t>(b.data), static_cast<v128_t>(a.data))));
+#else
+  return xsimd::max(a, b);
+#endif
+}
 
 // exp(x) for float32, Cephes polynomial on r = x − n·ln2, |r| ≤ ln2/2; ≤ 2 ulp on [−87, 88].
 // n is rounded with the 1.5·2^23 "magic number" add instead of a float→int conversion: no cvtps
@@ -26,7 +49,7 @@ inline vf<Arch> exp_f32(vf<Arch> x) noexcept {
   // Clamp from below a little above lo: at lo itself y·2^−126 falls just under FLT_MIN, and a denormal
   // product costs a microcode assist (Zen 3: ~20% of C1's time, whose masked lanes all land there). Inputs
   // in [lo, −87.336) get exp(−87.336) ≈ 1.18e−38 instead (absolute error < 1e−41); below lo the select gives 0.
-  x = xsimd::min(xsimd::max(x, F(-87.336f)), hi);
+  x = vmin<Arch>(vmax<Arch>(x, F(-87.336f)), hi);
   const F magic(12582912.0f);  // 1.5·2^23: adding it rounds to an integer in the low mantissa bits
   const F t = xsimd::fma(x, F(1.44269504088896341f), magic);
   const F n = t - magic;
@@ -63,7 +86,7 @@ inline float hsum(vf<Arch> v) noexcept { return xsimd::hadd(v); }
 // max(init, x[0..nv)) lane-wise.
 template <class Arch>
 inline vf<Arch> max_body(const float* x, std::size_t nv, vf<Arch> init) noexcept {
-  for (std::size_t j = 0; j < nv; j += vf<Arch>::size) init = xsimd::max(init, vf<Arch>::load_unaligned(x + j));
+  for (std::size_t j = 0; j < nv; j += vf<Arch>::size) init = vmax<Arch>(init, vf<Arch>::load_unaligned(x + j));
   return init;
 }
 

@@ -13,9 +13,9 @@ void softmax_row_f32(float* x, std::size_t n) {
   constexpr std::size_t W = F::size;
   const float ninf = -std::numeric_limits<float>::infinity();
   const std::size_t nv = n - n % W;
-  F vmax = max_body<Arch>(x, nv, F(ninf));
-  if (nv < n) vmax = xsimd::max(vmax, load_partial<Arch>(x + nv, n - nv, ninf));
-  const float mx = hmax<Arch>(vmax);
+  F row_max = max_body<Arch>(x, nv, F(ninf));
+  if (nv < n) row_max = vmax<Arch>(row_max, load_partial<Arch>(x + nv, n - nv, ninf));
+  const float mx = hmax<Arch>(row_max);
   if (!(mx > ninf)) {  // fully masked (or empty) row attends to nothing
     for (std::size_t j = 0; j < n; ++j) x[j] = 0.0f;
     return;
