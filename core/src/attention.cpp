@@ -70,7 +70,7 @@ void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, 
   const auto& k = kernels::table();
   const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
-  // One range per thread (each call packs all of w), of equal size up to a whole number of kLinearRows rows,
+  // One range per thread (a call without packed weights packs all of w), of equal size up to whole kLinearRows rows,
   // so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).
   const std::size_t per = (rows + threads - 1) / threads;
   const std::size_t step = (per + kLinearRows - 1) / kLinearRows * kLinearRows;

@@ -53,8 +53,8 @@ struct Attention {
   bool causal;
 };
 
-// Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B;
-// attention: k of one head) into per-thread panels, which costs O(n·k) no matter how few rows the call
+// Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
+// b_packed; attention: k and v of one head) into per-thread panels, which costs O(n·k) no matter how few rows the call
 // covers. Give each call many rows: one contiguous range per thread (split_range(rows, ith, nth)) or
 // whole heads. Attention's query tiles (16, 24 or 48 rows, aligned) all divide 96: ranges that start on
 // multiples of 96 split no tile. Any split gives bitwise identical results (see the top).
