@@ -53,7 +53,7 @@ export function renderPlayground(root, compute, mechanisms) {
   const dIn = h("input", { type: "number", id: "pg-din", min: "1", max: "256", value: "3" });
   const xJson = h("textarea", { id: "pg-x", rows: "6", spellcheck: "false" });
   xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
-  const sdJson = h("textarea", { id: "pg-sd", rows: "4", spellcheck: "false", placeholder: S.pg.sdExample });
+  const sdJson = h("textarea", { id: "pg-sd", rows: "4", spellcheck: "false" });  // its format is in the help text
   const mechanism = h("select", { id: "pg-mechanism" }, mechanisms.map((m) => h("option", { value: m, selected: m === "multihead" }, m)));
   const dOut = h("input", { type: "number", id: "pg-dout", min: "1", max: "512", value: "4" });
   const heads = h("input", { type: "number", id: "pg-heads", min: "1", max: "64", value: "2" });

@@ -139,8 +139,7 @@ export const S = {
     dIn: "Embedding size d_in",
     xJson: "Embeddings x (JSON: tokens × d_in or batch × tokens × d_in, or {\"x\": …})",
     sdJson: "state_dict (JSON, optional: PyTorch names → nested lists)",
-    sdHelp: "Leave empty to draw the parameters from the seed, as torch.manual_seed(seed) would.",
-    sdExample: '{"W_query.weight": [[…]], …}',
+    sdHelp: 'Shaped like {"W_query.weight": [[…]], …}. Leave empty to draw the parameters from the seed, as torch.manual_seed(seed) would.',
     tokensLabel: "Tokens (hover or focus one to highlight its row and column)",
     mechanism: "Mechanism",
     mechanisms: {
