@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { load } from '../../wasm/index.mjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rng, randomArray, DIST } from './helpers.mjs';
+import { rng, randomArray, DIST, mechanismCases } from './helpers.mjs';
 import createSingle from '../../dist/attnkit.mjs';
 
 // The general path, called on the Embind layer directly (the package routes these calls to the fast path).
@@ -30,14 +30,7 @@ function generalForward(mechanism, o, x, shape, fo = {}) {
 }
 
 const next = rng(11);
-const MECHS = [
-  ['simplified', {}],
-  ['self-v1', { dIn: 3, dOut: 4 }],
-  ['self', { dIn: 3, dOut: 4, qkvBias: true }],
-  ['causal', { dIn: 3, dOut: 4, dropout: 0.25 }],
-  ['multihead-wrapper', { dIn: 3, dOut: 2, numHeads: 3 }],
-  ['multihead', { dIn: 3, dOut: 4, numHeads: 2, contextLength: 6 }],
-];
+const MECHS = mechanismCases(0.25);
 const bits = (f32) => Array.from(new Uint32Array(f32.buffer, f32.byteOffset, f32.length));
 
 for (const threads of [false, true]) {

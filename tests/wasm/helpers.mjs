@@ -95,3 +95,16 @@ export function bookTensor(file, codeSnippet, k = 0) {
   const t = step.tensors[k];
   return { expected: t.expected, shape: t.shape, atol: t.abs_tol + 1e-6, full: t.debian_full_precision_float32 };
 }
+
+// One small layer of each mechanism, for tests that run every mechanism on x of shape [2, 6, 3]; `dropout`
+// for the causal one (it only acts with { train: true }).
+export function mechanismCases(dropout) {
+  return [
+    ['simplified', {}],
+    ['self-v1', { dIn: 3, dOut: 4 }],
+    ['self', { dIn: 3, dOut: 4, qkvBias: true }],
+    ['causal', { dIn: 3, dOut: 4, dropout }],
+    ['multihead-wrapper', { dIn: 3, dOut: 2, numHeads: 3 }],
+    ['multihead', { dIn: 3, dOut: 4, numHeads: 2, contextLength: 6 }],
+  ];
+}

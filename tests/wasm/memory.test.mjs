@@ -6,7 +6,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { load } from '../../wasm/index.mjs';
-import { rng, randomArray } from './helpers.mjs';
+import { rng, randomArray, mechanismCases } from './helpers.mjs';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -14,14 +14,7 @@ const gc = vm.runInNewContext('gc');
 const ak = await load({ threads: false });
 const next = rng(7);
 const X = randomArray(2 * 6 * 3, next);
-const MECHS = [
-  ['simplified', {}],
-  ['self-v1', { dIn: 3, dOut: 4 }],
-  ['self', { dIn: 3, dOut: 4, qkvBias: true }],
-  ['causal', { dIn: 3, dOut: 4, dropout: 0.1 }],
-  ['multihead-wrapper', { dIn: 3, dOut: 2, numHeads: 3 }],
-  ['multihead', { dIn: 3, dOut: 4, numHeads: 2, contextLength: 6 }],
-];
+const MECHS = mechanismCases(0.1);
 
 function cycle(i) {
   const [m, o] = MECHS[i % MECHS.length];
