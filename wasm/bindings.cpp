@@ -326,17 +326,13 @@ class Layer {
   // Frees the module's memory now; the JS object can then be delete()d.
   void release() {
     module_.reset();
-    input_ = attnkit::Tensor();
-    output_ = attnkit::Tensor();
-    last_error_ = std::string();
-    header_[kInputAddress] = 0;
-    header_[kContextAddress] = 0;
+    drop_buffers();
   }
 
  private:
   std::unique_ptr<attnkit::Module> module_;
-  attnkit::Tensor input_;   // forwardFast's input, reused between calls
-  attnkit::Tensor output_;  // forwardFast's last context, read by JS right after the call
+  attnkit::Tensor input_;   // the fast path's input, reused between calls
+  attnkit::Tensor output_;  // the fast path's last context, read by JS right after the call
   std::string last_error_;
   std::uint32_t header_[7] = {0, 0, 0, 0, 0, 0, 0};
 };

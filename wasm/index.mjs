@@ -430,16 +430,9 @@ class Layer {
     }
     if (u32.length < hdr + HEADER_WORDS) u32 = syncViews(heap); // the pass may have grown the memory
     const rank = u32[hdr + 2];
-    let contextShape, numel;
-    if (rank === 3) {
-      const d0 = u32[hdr + 3], d1 = u32[hdr + 4], d2 = u32[hdr + 5];
-      contextShape = [d0, d1, d2];
-      numel = d0 * d1 * d2;
-    } else {
-      contextShape = new Array(rank);
-      numel = 1;
-      for (let i = 0; i < rank; i++) numel *= (contextShape[i] = u32[hdr + 3 + i]);
-    }
+    const contextShape = new Array(rank);
+    let numel = 1;
+    for (let i = 0; i < rank; i++) numel *= (contextShape[i] = u32[hdr + 3 + i]);
     const start = u32[hdr] >>> 2;
     if (u32.length < start + numel) syncViews(heap);
     const context = heap.f32.slice(start, start + numel); // a copy in a fresh ArrayBuffer
