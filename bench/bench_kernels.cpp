@@ -151,14 +151,8 @@ void add(const std::string& name, Fn fn, Args... args) {
 
 // The whole forward pass (fast path) of one standard configuration, as `attnkit bench` runs it.
 void forward(benchmark::State& state, const attnkit::cli::BenchConfig* c) {
-  attnkit::Config config;
-  config.mechanism = attnkit::Mechanism::multihead;
-  config.d_in = c->d_in;
-  config.d_out = c->d_out;
-  config.num_heads = c->heads;
-  attnkit::Module module(config);
-  attnkit::Generator generator(7);
-  const attnkit::Tensor x = generator.rand({c->batch, c->tokens, c->d_in});
+  attnkit::Module module = attnkit::cli::bench_module(*c);
+  const attnkit::Tensor x = attnkit::cli::bench_input(*c);
   attnkit::ForwardOptions options;
   options.threads = static_cast<std::size_t>(state.range(0));
   module.forward(x, options);

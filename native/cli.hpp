@@ -45,6 +45,9 @@ const std::vector<BenchConfig>& bench_configs();
 const BenchConfig& find_bench_config(const std::string& name);  // throws Error listing the names
 // Useful FLOPs of one forward pass (multiply-add = 2; the masked half of causal attention not counted).
 double flop_count(const BenchConfig& c);
+// The module (causal multihead, parameters from seed 123) and the input x (b, n, d_in) `attnkit bench` times.
+Module bench_module(const BenchConfig& c);
+Tensor bench_input(const BenchConfig& c);
 
 struct BenchOptions {
   std::string config;

@@ -54,8 +54,7 @@ const BenchConfig& find_bench_config(const std::string& name) {
   throw Error("unknown --config '" + name + "'; expected one of C1, C2, C3, C4");
 }
 
-void command_bench(const BenchOptions& o, std::ostream& out) {
-  const BenchConfig& c = find_bench_config(o.config);
+Module bench_module(const BenchConfig& c) {
   Config config;
   config.mechanism = Mechanism::multihead;
   config.d_in = c.d_in;
@@ -63,9 +62,18 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   config.num_heads = c.heads;
   config.context_length = c.tokens;
   config.causal = true;
-  Module module(config);
-  Generator generator(7);  // the input: any fixed numbers will do
-  const Tensor x = generator.rand({c.batch, c.tokens, c.d_in});
+  return Module(config);
+}
+
+Tensor bench_input(const BenchConfig& c) {
+  Generator generator(7);  // any fixed numbers will do
+  return generator.rand({c.batch, c.tokens, c.d_in});
+}
+
+void command_bench(const BenchOptions& o, std::ostream& out) {
+  const BenchConfig& c = find_bench_config(o.config);
+  Module module = bench_module(c);
+  const Tensor x = bench_input(c);
   ForwardOptions options;
   options.threads = o.threads;
 

@@ -96,7 +96,7 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     bench->add_option("--config", bench_config, "C1 (b2 n6 d_in3 d_out2 h2), C2 (b1 n1024 d768 h12), C3 (b8 n256 d512 h8), C4 (b1 n4096 d768 h12)")->type_name("C");
     bench->add_option("--threads", bench_threads, "worker threads (default: all cores)")->type_name("N");
     bench->add_option("--format", bench_format, "text (default) or json")->type_name("json|text");
-    bench->add_option("--repeats", bench_repeats, "timed runs (default: at least 5 and at least 1 s)")->type_name("R");
+    bench->add_option("--repeats", bench_repeats, "timed samples (default: at least 5 and at least 1 s; a sample is one call, or a batch of calls lasting 0.2 ms for configs faster than that)")->type_name("R");
 
     auto* info = app.add_subcommand("info", "Print the version, the SIMD instruction set in use and the thread counts");
     std::string info_format = "text";
