@@ -13,10 +13,16 @@
 #include <optional>
 #include <new>
 
-#include "attention.hpp"
+#include "ops.hpp"
 #include "attnkit/errors.hpp"
 
 namespace attnkit {
+
+// Parameters of a Module in the kernels' layout: the stacked q|k|v weight and multihead's out_proj.
+struct Module::PackedWeights {
+  std::unique_ptr<detail::PackedWeight> qkv, out_proj;
+};
+
 namespace {
 
 const char* const kNames[] = {"simplified", "self-v1", "self", "causal", "multihead-wrapper", "multihead"};
@@ -47,7 +53,7 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-std::string q(const std::string& s) { return "'" + printable(s) + "'"; }
+std::string quoted(const std::string& s) { return "'" + printable(s) + "'"; }
 
 // Name → tensor, so loading and packing stay linear in the number of heads (the wrapper has 3 per head).
 std::unordered_map<std::string_view, const Tensor*> index_by_name(const StateDict& sd) {
@@ -114,7 +120,7 @@ const char* mechanism_name(Mechanism m) { return kNames[static_cast<int>(m)]; }
 Mechanism parse_mechanism(std::string_view name) {
   for (Mechanism m : all_mechanisms())
     if (name == mechanism_name(m)) return m;
-  throw Error("unknown mechanism " + q(std::string(name)) + "; expected one of " + names_list());
+  throw Error("unknown mechanism " + quoted(std::string(name)) + "; expected one of " + names_list());
 }
 
 const Tensor* ForwardResult::intermediate(const std::string& name) const {
@@ -127,7 +133,7 @@ const Tensor* ForwardResult::intermediate(const std::string& name) const {
 
 void Module::validate_config() {
   const Config& c = config_;
-  const std::string mech = q(mechanism_name(c.mechanism));
+  const std::string mech = quoted(mechanism_name(c.mechanism));
   if (c.mechanism != Mechanism::simplified) {
     if (c.d_in == 0) throw Error("d_in must be at least 1 (got 0)", ErrorKind::range);
     if (c.d_out == 0) throw Error("d_out must be at least 1 (got 0)", ErrorKind::range);
@@ -287,7 +293,7 @@ void Module::pack_parameters() {
     }
   }
   // Pack both projections once for the gemm kernel: every forward call would otherwise repack them (per thread).
-  auto packed = std::make_shared<detail::PackedWeights>();
+  auto packed = std::make_shared<PackedWeights>();
   packed->qkv = std::make_unique<detail::PackedWeight>(qkv_weight_.data(), 3 * D, d_in);
   if (c.mechanism == Mechanism::multihead) {
     for (std::size_t i = 0; i < params_.size(); ++i) {

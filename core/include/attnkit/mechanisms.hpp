@@ -21,9 +21,6 @@
 #include "attnkit/tensor.hpp"
 
 namespace attnkit {
-namespace detail {
-struct PackedWeights;
-}
 
 enum class Mechanism { simplified, self_v1, self, causal, multihead_wrapper, multihead };
 
@@ -98,13 +95,15 @@ class Module {
   ForwardResult forward(const Tensor& x, const ForwardOptions& options = {});
 
  private:
+  struct PackedWeights;  // the parameters in the kernels' layout (defined in core/src)
+
   Config config_;
   bool causal_ = false;
   std::size_t num_heads_ = 1, head_dim_ = 0;
-  StateDict params_;                            // PyTorch names and layouts, as given or drawn
-  std::vector<float> qkv_weight_, qkv_bias_;    // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
-  std::shared_ptr<const detail::PackedWeights> packed_;  // the same weights in the gemm kernel's layout
-  std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;  // their indexes in params_ (multihead)
+  StateDict params_;                                      // PyTorch names and layouts, as given or drawn
+  std::vector<float> qkv_weight_, qkv_bias_;              // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
+  std::shared_ptr<const PackedWeights> packed_;           // the same weights in the gemm kernel's layout
+  std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;   // their indexes in params_ (multihead)
   Generator generator_;
 
   void validate_config();
