@@ -1,6 +1,7 @@
 // attnkit — what the files that make up Module share: the mechanisms' predicates, message helpers, the
 // state_dict index and the packed parameters. Internal to core.
 #pragma once
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,10 +19,20 @@ struct Module::PackedWeights {
 
 namespace detail {
 
+// What a valid config implies; check_config throws Error naming the first problem otherwise.
+struct ModuleGeometry {
+  bool causal = false;
+  std::size_t num_heads = 1, head_dim = 0;  // simplified: head_dim 0 (the input's d_in) unless d_in is set
+};
+ModuleGeometry check_config(const Config& c);
+
+// Read from the traits table.
 bool has_dropout(Mechanism m);
 bool has_heads(Mechanism m);
 bool has_linear(Mechanism m);       // nn.Linear projections (and so a qkv bias)
 bool has_mask_buffer(Mechanism m);  // the classes that register_buffer('mask')
+// "causal, multihead-wrapper and multihead": the mechanisms `option` applies to, for messages.
+std::string mechanisms_with(const std::string& option);
 
 // User text in a message, on one line: control characters are shown as \xNN.
 std::string printable(const std::string& s);

@@ -1,4 +1,4 @@
-// attnkit — the seed's six attention mechanisms behind one Module type.
+// attnkit — the seed's six attention mechanisms behind one Module type (what each has: attnkit/traits.hpp).
 //
 //   simplified         scores = x·xᵀ, weights = softmax(scores), context = weights·x    (no parameters)
 //   self-v1            q, k, v = x·W (W: d_in×d_out), softmax(q·kᵀ/√d_k)·v            SelfAttention_v1
@@ -41,7 +41,7 @@ struct Config {
   std::size_t d_out = 0;           // per head for multihead-wrapper, total for multihead; ignored by simplified
   std::size_t num_heads = 1;       // multihead and multihead-wrapper only
   std::size_t context_length = 0;  // mask buffer size; more tokens than this is an error. 0: no limit
-  std::optional<bool> causal;      // default: true for causal, multihead-wrapper, multihead; false otherwise
+  std::optional<bool> causal;      // default: traits(mechanism).default_causal (causal, multihead-wrapper, multihead)
   bool qkv_bias = false;           // nn.Linear bias on W_query, W_key, W_value (self, causal, wrapper, multihead)
   double dropout = 0.0;            // on the attention weights, in [0, 1); training mode only (double, as PyTorch keeps p)
   std::uint64_t seed = 123;        // torch.manual_seed(seed) before construction
@@ -87,7 +87,7 @@ class Module {
   std::size_t d_out_total() const noexcept { return num_heads_ * head_dim_; }  // width of the context
 
   StateDict state_dict() const { return params_; }
-  // The shapes this module's state_dict must have, in PyTorch's order (for error messages and loaders).
+  // The shapes this module's state_dict must have, in PyTorch's order (attnkit::parameter_shapes(config())).
   std::vector<std::pair<std::string, Shape>> parameter_shapes() const;
 
   // x: (b, n, d_in) or (n, d_in). Dropout draws continue the generator that drew the parameters,
