@@ -13,6 +13,7 @@
 #include <string>
 
 #include "attnkit/attnkit.hpp"
+#include "catalog.hpp"
 #include "convert.hpp"
 #include "errors.hpp"
 #include "layer.hpp"
@@ -22,13 +23,6 @@ namespace attnkit::wasm {
 namespace {
 
 using emscripten::val;
-
-val mechanism_names() {
-  val arr = val::array();
-  const auto& all = attnkit::all_mechanisms();
-  for (std::size_t i = 0; i < all.size(); ++i) arr.set(i, val(std::string(attnkit::mechanism_name(all[i]))));
-  return arr;
-}
 
 val status_codes() {
   val o = val::object();
@@ -92,7 +86,7 @@ EMSCRIPTEN_BINDINGS(attnkit) {
   emscripten::constant("threadPoolSize", static_cast<int>(thread_pool_size()));
   emscripten::function("fastHeaderLayout", &fast_header_layout);
   emscripten::function("statusCodes", &status_codes);
-  emscripten::function("mechanismNames", &mechanism_names);
+  emscripten::function("mechanismTraits", &mechanism_traits);
   emscripten::function("causalRouteNames", &causal_route_names);
   emscripten::function("version", &version);
   emscripten::function("simdInstructionSet", &simd);

@@ -4,6 +4,7 @@ import { checkMechanism, normaliseCreateOptions } from './options.mjs';
 import { sizeOption } from './values.mjs';
 import { check, makeHeap } from './heap.mjs';
 import { Layer } from './layer.mjs';
+import { mechanismsOf } from './catalog.mjs';
 
 export class Attnkit {
   #runtime;      // { m, heap, live, terminated }, shared with this instance's layers
@@ -14,9 +15,10 @@ export class Attnkit {
   constructor(m, onTerminate) {
     this.#runtime = { m, heap: makeHeap(m), live: new Set(), terminated: false };
     this.#onTerminate = onTerminate;
-    this.#names = Object.freeze(Array.from(m.mechanismNames()));
+    // [{ name, bookClass, description, defaultCausal, hasParameters, options }], from the core's traits table
+    this.mechanisms = mechanismsOf(m);
+    this.#names = Object.freeze(this.mechanisms.map((t) => t.name));
     this.#routes = Object.freeze(Array.from(m.causalRouteNames()));
-    this.mechanisms = this.#names;
     this.simd = m.simdInstructionSet();
     this.version = m.version();
     this.multithreaded = m.threadedBuild();
