@@ -5,6 +5,9 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(ATTNKIT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/attnkit)
+# libattnkit.so.0.1.0 with soname libattnkit.so.0.1: before 1.0 a minor version may change the ABI.
+set_target_properties(attnkit_core PROPERTIES VERSION ${PROJECT_VERSION}
+  SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
 
 install(TARGETS attnkit_core EXPORT attnkitTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
