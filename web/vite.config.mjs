@@ -49,7 +49,11 @@ export default defineConfig({
   // comparison does not make Vite re-optimize and reload the page.
   optimizeDeps: { exclude: ["attnkit", "onnxruntime-web"], include: ["onnx-proto"] },
   worker: { format: "es", plugins: () => [nodeOnlyModules] },
-  build: { outDir: path.join(here, "dist"), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 1500 },
+  // bundlerTimings: no "[PLUGIN_TIMINGS]" hint when the machine is busy (it reads as a warning on `npm start`).
+  build: {
+    outDir: path.join(here, "dist"), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 1500,
+    rolldownOptions: { checks: { bundlerTimings: false } },
+  },
   server: { headers: isolation, fs: { allow: [repo] } },
   preview: { headers: isolation },
   logLevel: process.env.VITE_LOG_LEVEL || "info",
