@@ -1,4 +1,4 @@
-// Runs the wasm peers in headless Chromium (playwright-core + /usr/bin/chromium, TOOLCHAIN.md §6): a tiny
+// Runs the wasm peers in headless Chromium (playwright-core + Debian's /usr/bin/chromium): a tiny
 // static server on localhost with COOP/COEP headers (so the page is cross-origin isolated and the
 // 2-thread builds can run) serves a page from a temporary directory; one fresh page per (peer, threads).
 import { createServer } from 'node:http';

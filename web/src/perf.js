@@ -1,4 +1,4 @@
-// The performance panel: C1–C3 of DESIGN.md in a worker of its own — attnkit against onnxruntime-web
+// The performance panel: C1–C3 (the bench configs) in a worker of its own — attnkit against onnxruntime-web
 // (wasm SIMD, the same comparison as `npm run bench:compare`) and against the plain-JavaScript reference,
 // on the same input and the layer's own weights, measured in the same run.
 import { S } from "./strings.js";
