@@ -22,7 +22,9 @@ test('npm pack (prepack builds the wasm) produces a tarball with the module, glu
   const out = JSON.parse(stdout.slice(stdout.lastIndexOf('[\n  {')));
   const files = out[0].files.map((f) => f.path).sort();
   tarball = join(work, out[0].filename);
-  for (const f of ['package.json', 'wasm/index.mjs', 'wasm/attnkit.d.ts', 'wasm/README.md', 'dist/attnkit.mjs', 'dist/attnkit.wasm',
+  const modules = readdirSync(join(ROOT, 'wasm', 'src')).filter((f) => f.endsWith('.mjs')).map((f) => `wasm/src/${f}`);
+  assert.ok(modules.length > 0);
+  for (const f of ['package.json', 'wasm/index.mjs', ...modules, 'wasm/attnkit.d.ts', 'wasm/README.md', 'dist/attnkit.mjs', 'dist/attnkit.wasm',
     'dist/attnkit-mt.mjs', 'dist/attnkit-mt.wasm', 'dist/attnkit-mt.worker.js']) {
     assert.ok(files.includes(f), `tarball lacks ${f} (has ${files.join(', ')})`);
   }

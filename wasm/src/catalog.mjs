@@ -1,0 +1,16 @@
+// attnkit — the core's facts as frozen JS values: ak.mechanisms (the traits table, core/include/attnkit/traits.hpp).
+// Nothing here is written down in JS: names, defaults and the options that apply all come from the core.
+
+// 'context_length' → 'contextLength': the core's option names as create() takes them
+const camelCase = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+export function mechanismsOf(m) {
+  return Object.freeze(Array.from(m.mechanismTraits(), (t) => Object.freeze({
+    name: t.name,
+    bookClass: t.book_class,
+    description: t.description,
+    defaultCausal: t.default_causal,
+    hasParameters: t.has_parameters,
+    options: Object.freeze(Array.from(t.options, camelCase)),
+  })));
+}
