@@ -1,6 +1,6 @@
 // attnkit — kernel benchmarks: each kernel of each available table (AVX-512, AVX2+FMA, SSE2) at the
 // shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
-// forward/C1..C4: the whole forward pass per standard configuration (the CLI's shapes and FLOP count).
+// forward/C1..C4: the whole forward pass per standard configuration (attnkit/bench_configs.hpp: shapes and FLOP count).
 // fma_peak: the machine's FMA peak on one core (registers only), the denominator of efficiency figures.
 // Counters: FLOPS (useful flops per second: causal attention counts only the visible half) and
 // bytes_per_second (the operands read and written once). One thread: CPU time; two: wall time.
@@ -19,7 +19,6 @@
 
 #include "attnkit/attnkit.hpp"
 #include "attnkit/parallel.hpp"
-#include "cli.hpp"
 #include "kernels/kernels.hpp"
 
 namespace {
@@ -150,14 +149,14 @@ void add(const std::string& name, Fn fn, Args... args) {
 }
 
 // The whole forward pass (fast path) of one standard configuration, as `attnkit bench` runs it.
-void forward(benchmark::State& state, const attnkit::cli::BenchConfig* c) {
-  attnkit::Module module = attnkit::cli::bench_module(*c);
-  const attnkit::Tensor x = attnkit::cli::bench_input(*c);
+void forward(benchmark::State& state, const attnkit::BenchConfig* c) {
+  attnkit::Module module(attnkit::bench_module_config(*c));
+  const attnkit::Tensor x = attnkit::bench_input(*c);
   attnkit::ForwardOptions options;
   options.threads = static_cast<std::size_t>(state.range(0));
   module.forward(x, options);
   for (auto _ : state) benchmark::DoNotOptimize(module.forward(x, options).context.ptr());
-  state.counters["FLOPS"] = benchmark::Counter(attnkit::cli::flop_count(*c) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["FLOPS"] = benchmark::Counter(attnkit::forward_flops(module.config(), x.shape) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void register_all() {
@@ -177,7 +176,7 @@ void register_all() {
     add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
     add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
   }
-  for (const auto& c : attnkit::cli::bench_configs()) add("forward/" + c.name, forward, &c);
+  for (const auto& c : attnkit::bench_configs()) add("forward/" + std::string(c.name), forward, &c);
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     benchmark::RegisterBenchmark("fma_peak/fma3+avx2/one_core", fma_peak_avx2)->Unit(benchmark::kMicrosecond);

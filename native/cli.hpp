@@ -36,18 +36,9 @@ struct RunOptions {
   bool no_weights = false;               // leave attention_weights out (large n)
 };
 
-struct BenchConfig {
-  std::string name;
-  std::size_t batch, tokens, d_in, d_out, heads;
-};
-// C1 b2 n6 d_in3 d_out2 h2 is the book's example; C2–C4 are GPT-2-sized.
-const std::vector<BenchConfig>& bench_configs();
-const BenchConfig& find_bench_config(const std::string& name);  // throws Error listing the names
-// Useful FLOPs of one forward pass (multiply-add = 2; the masked half of causal attention not counted).
-double flop_count(const BenchConfig& c);
-// The module (causal multihead, parameters from seed 123) and the input x (b, n, d_in) `attnkit bench` times.
-Module bench_module(const BenchConfig& c);
-Tensor bench_input(const BenchConfig& c);
+// The bench configurations for help and messages, from attnkit::bench_configs(): "C1 (b2 n6 …), C2 (…)" and "C1, C2, C3, C4".
+std::string bench_configs_help();
+std::string bench_config_names();
 
 struct BenchOptions {
   std::string config;

@@ -1,5 +1,6 @@
 // attnkit CLI — `attnkit bench`: times the fast path (no weights kept) of causal multi-head attention
-// on the standard configurations C1–C4 and reports the median.
+// on the standard configurations C1–C4 (attnkit/bench_configs.hpp: shapes, module, input and FLOP count)
+// and reports the median.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -28,51 +29,26 @@ std::string time_text(double ms) { return ms < 0.1 ? number(ms * 1e3, "%.3f") + 
 
 }  // namespace
 
-// Multiply-adds count as 2 FLOPs. Projections q, k, v = x·Wᵀ: 3·2·b·n·d_in·d_out; out_proj:
-// 2·b·n·d_out·d_out; causal attention, q·kᵀ and weights·v over the n(n+1)/2 unmasked (query, key)
-// pairs of each head: 2·2·b·h·(n(n+1)/2)·head_dim. Softmax, scaling and masking are not counted.
-double flop_count(const BenchConfig& c) {
-  const double b = double(c.batch), n = double(c.tokens), d_in = double(c.d_in), d_out = double(c.d_out);
-  const double h = double(c.heads), head_dim = d_out / h;
-  return 3 * 2 * b * n * d_in * d_out + 2 * b * n * d_out * d_out + 2 * 2 * b * h * (n * (n + 1) / 2) * head_dim;
+// "C1 (b2 n6 d_in3 d_out2 h2: the book's multi-head example), C2 (…)", for help.
+std::string bench_configs_help() {
+  std::string s;
+  for (const auto& c : bench_configs()) s += (s.empty() ? "" : ", ") + std::string(c.name) + " (" + c.description + ")";
+  return s;
 }
 
-const std::vector<BenchConfig>& bench_configs() {
-  static const std::vector<BenchConfig> configs = {
-      {"C1", 2, 6, 3, 2, 2},
-      {"C2", 1, 1024, 768, 768, 12},
-      {"C3", 8, 256, 512, 512, 8},
-      {"C4", 1, 4096, 768, 768, 12},
-  };
-  return configs;
-}
-
-const BenchConfig& find_bench_config(const std::string& name) {
-  for (const auto& c : bench_configs()) {
-    if (c.name == name) return c;
-  }
-  throw Error("unknown --config '" + name + "'; expected one of C1, C2, C3, C4");
-}
-
-Module bench_module(const BenchConfig& c) {
-  Config config;
-  config.mechanism = Mechanism::multihead;
-  config.d_in = c.d_in;
-  config.d_out = c.d_out;
-  config.num_heads = c.heads;
-  config.context_length = c.tokens;
-  config.causal = true;
-  return Module(config);
-}
-
-Tensor bench_input(const BenchConfig& c) {
-  Generator generator(7);  // any fixed numbers will do
-  return generator.rand({c.batch, c.tokens, c.d_in});
+std::string bench_config_names() {
+  std::string s;
+  for (const auto& c : bench_configs()) s += (s.empty() ? "" : ", ") + std::string(c.name);
+  return s;
 }
 
 void command_bench(const BenchOptions& o, std::ostream& out) {
-  const BenchConfig& c = find_bench_config(o.config);
-  Module module = bench_module(c);
+  const BenchConfig* found = nullptr;
+  for (const auto& c : bench_configs())
+    if (o.config == c.name) found = &c;
+  if (!found) throw Error("unknown --config '" + o.config + "'; expected one of " + bench_config_names());
+  const BenchConfig& c = *found;
+  Module module(bench_module_config(c));
   const Tensor x = bench_input(c);
   ForwardOptions options;
   options.threads = o.threads;
@@ -100,19 +76,19 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   std::sort(sorted.begin(), sorted.end());
   const std::size_t k = sorted.size();
   const double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
-  const double flops = flop_count(c), gflops = flops / (median * 1e-3) / 1e9;
+  const double flops = forward_flops(module.config(), x.shape), gflops = flops / (median * 1e-3) / 1e9;
   const std::size_t threads = o.threads ? o.threads : default_num_threads();
 
   std::string s;
   if (o.format == Format::json) {
-    s = "{\"config\": \"" + c.name + "\", \"threads\": " + std::to_string(threads) + ", \"median_ms\": " + number(median) +
+    s = "{\"config\": \"" + std::string(c.name) + "\", \"threads\": " + std::to_string(threads) + ", \"median_ms\": " + number(median) +
         ", \"gflops\": " + number(gflops) + ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " +
-        std::to_string(k) + ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") + ", \"mechanism\": \"multihead\", \"causal\": true" +
+        std::to_string(k) + ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") + ", \"mechanism\": \"multihead\", \"causal\": " + (c.causal ? "true" : "false") +
         ", \"simd\": \"" + simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) +
         ", \"tokens\": " + std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) + ", \"d_out\": " +
         std::to_string(c.d_out) + ", \"heads\": " + std::to_string(c.heads) + "}}\n";
   } else {
-    s = c.name + "  multihead causal  b" + std::to_string(c.batch) + " n" + std::to_string(c.tokens) + " d_in" +
+    s = std::string(c.name) + (c.causal ? "  multihead causal  b" : "  multihead  b") + std::to_string(c.batch) + " n" + std::to_string(c.tokens) + " d_in" +
         std::to_string(c.d_in) + " d_out" + std::to_string(c.d_out) + " h" + std::to_string(c.heads) + "\n" +
         "  median " + time_text(median) + "  min " + time_text(sorted.front()) + "  " +
         number(gflops, "%.2f") + " GFLOP/s  (" + std::to_string(k) + " runs" +

@@ -91,9 +91,9 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     RunOptions run_options;
     auto* run = add_run(app, run_text, run_options);
 
-    auto* bench = app.add_subcommand("bench", "Time causal multi-head attention on a standard configuration (C1 b2 n6 d3-to-2 h2, C2 n1024 d768 h12, C3 b8 n256 d512 h8, C4 n4096 d768 h12)");
+    auto* bench = app.add_subcommand("bench", "Time causal multi-head attention on a standard configuration (" + bench_config_names() + ")");
     std::string bench_config, bench_threads, bench_format = "text", bench_repeats;
-    bench->add_option("--config", bench_config, "C1 (b2 n6 d_in3 d_out2 h2), C2 (b1 n1024 d768 h12), C3 (b8 n256 d512 h8), C4 (b1 n4096 d768 h12)")->type_name("C");
+    bench->add_option("--config", bench_config, bench_configs_help())->type_name("C");
     bench->add_option("--threads", bench_threads, "worker threads (default: all cores)")->type_name("N");
     bench->add_option("--format", bench_format, "text (default) or json")->type_name("json|text");
     bench->add_option("--repeats", bench_repeats, "timed samples (default: at least 5 and at least 1 s; a sample is one call, or a batch of calls lasting 0.2 ms for configs faster than that)")->type_name("R");
@@ -122,7 +122,7 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     if (run->parsed()) {
       command_run(finish_run(run_text, run_options), in, out);
     } else if (bench->parsed()) {
-      if (bench_config.empty()) throw Error("--config is required; expected one of C1, C2, C3, C4");
+      if (bench_config.empty()) throw Error("--config is required; expected one of " + bench_config_names());
       BenchOptions o;
       o.config = bench_config;
       if (!bench_threads.empty()) o.threads = parse_count("--threads", bench_threads, 1, 1024);

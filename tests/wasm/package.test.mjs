@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ROOT, GOLDEN_DIR, DIST, assertClose, golden, bookTensor } from './helpers.mjs';
+import { ROOT, BOOK_DIR, DIST, assertClose, golden, bookTensor } from './helpers.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'attnkit-pack-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -42,7 +42,7 @@ test('installed into a consumer project, the book\'s multi-head example runs in 
   writeFileSync(join(consumer, 'book.mjs'), `
 import { readFileSync } from 'node:fs';
 import { load } from 'attnkit';
-const inputs = JSON.parse(readFileSync(${JSON.stringify(join(GOLDEN_DIR, 'book_01_simplified_attention_query2.json'))}, 'utf8')).inputs.inputs_6x3;
+const inputs = JSON.parse(readFileSync(${JSON.stringify(join(BOOK_DIR, 'book_01_simplified_attention_query2.json'))}, 'utf8')).inputs.inputs_6x3;
 const batch = new Float32Array([...inputs.flat(), ...inputs.flat()]);
 const ak = await load();
 const mha = ak.create('multihead', { dIn: 3, dOut: 2, contextLength: 6, dropout: 0.0, numHeads: 2, seed: 123 });

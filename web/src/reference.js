@@ -5,7 +5,7 @@
 // cross-check the module's numbers. Parameters come from the module itself (layer.stateDict()), so
 // both sides compute with identical weights.
 //
-// Layouts follow DESIGN.md: activations (b, n, features), attention tensors (b, h, n, n),
+// Layouts (as in core/include/attnkit/mechanisms.hpp): activations (b, n, features), attention tensors (b, h, n, n),
 // nn.Linear weights (out, in) applied as x·Wᵀ + b, SelfAttention_v1 weights (in, out) applied as x·W.
 
 /** Normalise a state_dict value (nested lists, {data, shape}, or a typed array) to {data, shape}. */

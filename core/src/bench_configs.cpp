@@ -1,0 +1,50 @@
+// attnkit — the standard benchmark configurations C1–C4.
+#include "attnkit/bench_configs.hpp"
+
+#include <string>
+
+#include "attnkit/errors.hpp"
+#include "attnkit/random.hpp"
+#include "module_internal.hpp"
+
+namespace attnkit {
+
+const std::vector<BenchConfig>& bench_configs() {
+  static const std::vector<BenchConfig> configs = {
+      {"C1", 2, 6, 3, 2, 2, true, "b2 n6 d_in3 d_out2 h2: the book's multi-head example"},
+      {"C2", 1, 1024, 768, 768, 12, true, "b1 n1024 d768 h12: a GPT-2 small layer on 1024 tokens"},
+      {"C3", 8, 256, 512, 512, 8, true, "b8 n256 d512 h8: a batch of short sequences"},
+      {"C4", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: a long context"},
+  };
+  return configs;
+}
+
+const BenchConfig& find_bench_config(std::string_view name) {
+  std::string names;
+  for (const auto& c : bench_configs()) {
+    if (name == c.name) return c;
+    names += (names.empty() ? "" : ", ") + std::string(c.name);
+  }
+  throw Error("unknown bench config " + detail::quoted(std::string(name)) + "; expected one of " + names);
+}
+
+Config bench_module_config(const BenchConfig& c) {
+  Config config;
+  config.mechanism = Mechanism::multihead;
+  config.d_in = c.d_in;
+  config.d_out = c.d_out;
+  config.num_heads = c.heads;
+  config.context_length = c.tokens;
+  config.causal = c.causal;
+  config.qkv_bias = false;
+  config.dropout = 0.0;
+  config.seed = 123;
+  return config;
+}
+
+Tensor bench_input(const BenchConfig& c) {
+  Generator generator(7);  // any fixed numbers will do
+  return generator.rand({c.batch, c.tokens, c.d_in});
+}
+
+}  // namespace attnkit

@@ -1,0 +1,127 @@
+// The standard bench configurations and the FLOP count, against numbers written out here and a count made by
+// walking the loops of a naive forward pass (one multiply-add = 2 FLOPs, masked (query, key) pairs skipped).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attnkit/attnkit.hpp"
+#include "configs.hpp"
+
+namespace {
+
+using attnkit::Config;
+using attnkit::Mechanism;
+using attnkit::Shape;
+using attnkit_test::make_config;
+
+// Every multiply-add of the seed's classes, counted one at a time (sizes are small), with no formula shared
+// with the library: projections row by row, then each head's scores and context over the keys a query sees.
+double counted_flops(const Config& c, std::size_t b, std::size_t n, std::size_t d_in, bool causal) {
+  double macs = 0;
+  const bool simplified = c.mechanism == Mechanism::simplified;
+  const std::size_t heads = c.mechanism == Mechanism::multihead || c.mechanism == Mechanism::multihead_wrapper ? c.num_heads : 1;
+  const std::size_t head_dim = simplified ? d_in : c.mechanism == Mechanism::multihead ? c.d_out / c.num_heads : c.d_out;
+  for (std::size_t bi = 0; bi < b; ++bi) {
+    for (std::size_t t = 0; t < n; ++t)  // q, k and v of each token: one dot product of length d_in per output
+      if (!simplified)
+        for (std::size_t out = 0; out < 3 * heads * head_dim; ++out)
+          for (std::size_t i = 0; i < d_in; ++i) macs += 1;
+    for (std::size_t h = 0; h < heads; ++h)
+      for (std::size_t query = 0; query < n; ++query)
+        for (std::size_t key = 0; key < n; ++key) {
+          if (causal && key > query) continue;  // masked: weight 0, not useful work
+          macs += double(head_dim);             // score q·k
+          macs += double(head_dim);             // weight · v into the context
+        }
+    if (c.mechanism == Mechanism::multihead)
+      for (std::size_t t = 0; t < n; ++t)
+        for (std::size_t out = 0; out < c.d_out; ++out)
+          for (std::size_t i = 0; i < c.d_out; ++i) macs += 1;
+  }
+  return 2 * macs;
+}
+
+TEST(ForwardFlops, MatchesACountOfTheLoopsForEveryMechanism) {
+  for (const auto& t : attnkit::mechanism_traits()) {
+    const bool heads = attnkit::option_applies(t.mechanism, "num_heads");
+    for (std::size_t n : {1, 3, 7, 17}) {
+      for (bool causal : {false, true}) {
+        Config c = make_config(t.mechanism, 5, heads ? 6 : 4, heads ? 3 : 1);
+        c.causal = causal;
+        SCOPED_TRACE(std::string(t.name) + " n" + std::to_string(n) + (causal ? " causal" : ""));
+        EXPECT_EQ(attnkit::forward_flops(c, {2, n, 5}), counted_flops(c, 2, n, 5, causal));
+        EXPECT_EQ(attnkit::forward_flops(c, {n, 5}), counted_flops(c, 1, n, 5, causal));  // unbatched: b = 1
+      }
+      // The default causal setting is the mechanism's.
+      const Config c = make_config(t.mechanism, 5, heads ? 6 : 4, heads ? 3 : 1);
+      EXPECT_EQ(attnkit::forward_flops(c, {n, 5}), counted_flops(c, 1, n, 5, t.default_causal)) << t.name;
+    }
+  }
+  // Simplified takes d_in from x.
+  EXPECT_EQ(attnkit::forward_flops(make_config(Mechanism::simplified, 0, 0), {4, 3}),
+            counted_flops(make_config(Mechanism::simplified, 0, 0), 1, 4, 3, false));
+}
+
+TEST(ForwardFlops, RefusesWhatForwardRefuses) {
+  EXPECT_THROW(attnkit::forward_flops(make_config(Mechanism::self, 3, 2), {6}), attnkit::Error);
+  EXPECT_THROW(attnkit::forward_flops(make_config(Mechanism::self, 3, 2), {6, 4}), attnkit::Error);  // d_in 4 ≠ 3
+  EXPECT_THROW(attnkit::forward_flops(make_config(Mechanism::multihead, 3, 5, 2), {6, 3}), attnkit::Error);
+}
+
+TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
+  // bench/compare/configs.mjs (CONFIGS and flopCount) as of this change, written out.
+  struct Want {
+    const char* name;
+    std::size_t batch, tokens, d_in, d_out, heads;
+    double flops;
+  };
+  const std::vector<Want> want = {
+      {"C1", 2, 6, 3, 2, 2, 864},
+      {"C2", 1, 1024, 768, 768, 12, 6444023808},
+      {"C3", 8, 256, 512, 512, 8, 4833935360},
+      {"C4", 1, 4096, 768, 768, 12, 45103448064},
+  };
+  const auto& configs = attnkit::bench_configs();
+  ASSERT_EQ(configs.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const auto& c = configs[i];
+    SCOPED_TRACE(want[i].name);
+    EXPECT_EQ(std::string(c.name), want[i].name);
+    EXPECT_EQ(c.batch, want[i].batch);
+    EXPECT_EQ(c.tokens, want[i].tokens);
+    EXPECT_EQ(c.d_in, want[i].d_in);
+    EXPECT_EQ(c.d_out, want[i].d_out);
+    EXPECT_EQ(c.heads, want[i].heads);
+    EXPECT_TRUE(c.causal);
+    EXPECT_GT(std::string(c.description).size(), 5u);
+    EXPECT_EQ(&attnkit::find_bench_config(want[i].name), &c);
+    const Config m = attnkit::bench_module_config(c);
+    EXPECT_EQ(m.mechanism, Mechanism::multihead);
+    EXPECT_EQ(m.seed, 123u);
+    EXPECT_FALSE(m.qkv_bias);
+    EXPECT_EQ(m.dropout, 0.0);
+    EXPECT_EQ(m.causal, std::optional<bool>(true));
+    EXPECT_EQ(attnkit::forward_flops(m, {c.batch, c.tokens, c.d_in}), want[i].flops);
+  }
+  try {
+    attnkit::find_bench_config("C9");
+    ADD_FAILURE() << "C9 was found";
+  } catch (const attnkit::Error& e) {
+    EXPECT_STREQ(e.what(), "unknown bench config 'C9'; expected one of C1, C2, C3, C4");
+  }
+}
+
+// torch.manual_seed(7); torch.rand(b, n, d_in) (the Generator is checked against PyTorch in test_golden.cpp).
+TEST(BenchConfigs, InputIsTorchRandFromSeedSeven) {
+  const auto& c1 = attnkit::find_bench_config("C1");
+  const attnkit::Tensor x = attnkit::bench_input(c1);
+  EXPECT_EQ(x.shape, (Shape{2, 6, 3}));
+  attnkit::Generator g(7);
+  EXPECT_EQ(x.data, g.rand({2, 6, 3}).data);
+  EXPECT_EQ(attnkit::bench_input(c1).data, x.data);  // deterministic
+}
+
+}  // namespace
