@@ -5,7 +5,7 @@
 // by the exact error below, or by the correct result (checked against a float64 reference of `simplified`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import vm from 'node:vm';
 import { load } from '../../wasm/index.mjs';
@@ -64,6 +64,7 @@ const PATHS = [['fast path', undefined], ['general path', { returnWeights: true 
 const DISPOSED = 'layer was disposed; create a new one with ak.create()';
 const TERMINATED_LAYER = 'layer was disposed by ak.terminate(); load a new instance with load() and create a new layer';
 const TERMINATED = 'this attnkit instance was terminated (ak.terminate()); load a new one with load()';
+const BUILDS = existsSync(join(DIST, 'attnkit-mt.mjs')) ? [false, true] : [false];
 const ownInstance = () => load({ threads: false, wasmBinary: readFileSync(join(DIST, 'attnkit.wasm')) });
 
 for (const [path, fo] of PATHS) {
@@ -157,8 +158,8 @@ for (const [path, fo] of PATHS) {
   });
 }
 
-test('row 22: a view on attnkit\'s own wasm memory, larger than the free heap, is copied before the memory grows', async () => {
-  const own = await ownInstance();
+for (const threads of BUILDS) test(`row 22 (${threads ? 'pthreads' : 'single-thread'}): a view on attnkit's own wasm memory, larger than the free heap, is read as it was when forward() was called`, async () => {
+  const own = await load({ threads, wasmBinary: readFileSync(join(DIST, threads ? 'attnkit-mt.wasm' : 'attnkit.wasm')) });
   const layer = own.create('self', { dIn: 8, dOut: 8, seed: 3 });
   // catch the package's own view on its memory as it copies an input (a hostile caller's trick)
   let memory = null;
@@ -175,13 +176,28 @@ test('row 22: a view on attnkit\'s own wasm memory, larger than the free heap, i
   try { viewResult = layer.forward(view, [tokens, 8]); } catch (e) { viewError = e; }
   assert.ok(own.memory().wasmBytes > wasmBytes, 'the call grew the memory');
   try { honestResult = layer.forward(honest, [tokens, 8]); } catch (e) { honestError = e; }
-  if (honestError) {
-    assert.equal(viewError?.constructor, honestError.constructor);
-    assert.equal(viewError.message, honestError.message); // e.g. a NaN in the heap's bytes, named at its index
-  } else {
-    assert.equal(viewError, undefined, `unexpected ${viewError}`);
-    assert.deepEqual(viewResult.context, honestResult.context);
-  }
+  const same = (what) => {
+    if (honestError) {
+      assert.equal(viewError?.constructor, honestError.constructor, what);
+      assert.equal(viewError.message, honestError.message, what); // e.g. a NaN in the heap's bytes, named at its index
+    } else {
+      assert.equal(viewError, undefined, `${what}: unexpected ${viewError}`);
+      assert.deepEqual(viewResult.context, honestResult.context, what);
+    }
+  };
+  same('a new input size (the input buffer is allocated first)');
+  // the same size again on a view of the grown memory: nothing is allocated before the copy
+  if (!threads) assert.equal(memory.byteLength, 0, 'the growth detached the old buffer');
+  let grown = null;
+  Float32Array.prototype.set = function (...args) { grown ??= this.buffer; return set.apply(this, args); };
+  try { layer.forward(honest.subarray(0, 16), [2, 8]); } finally { Float32Array.prototype.set = set; }
+  const view2 = new Float32Array(grown, 0, tokens * 8);
+  const honest2 = new Float32Array(view2);
+  [viewResult, viewError, honestResult, honestError] = [undefined, undefined, undefined, undefined];
+  try { layer.forward(honest2, [tokens, 8]); } catch { /* sizes the input buffer for `tokens` */ }
+  try { viewResult = layer.forward(view2, [tokens, 8]); } catch (e) { viewError = e; }
+  try { honestResult = layer.forward(honest2, [tokens, 8]); } catch (e) { honestError = e; }
+  same('the same input size');
   own.terminate();
 });
 
