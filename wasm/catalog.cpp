@@ -51,7 +51,8 @@ val bench_configs() {
 }
 
 val forward_flops(const std::string& mechanism, const val& options, const val& shape) {
-  return guarded([&]() -> val { return val(attnkit::forward_flops(config_from(mechanism, options), shape_from(shape))); });
+  return guarded(
+      [&]() -> val { return val(attnkit::forward_flops(config_from(mechanism, options), shape_from(shape))); });
 }
 
 }  // namespace attnkit::wasm

@@ -16,6 +16,7 @@ emscripten::val mechanism_traits();
 emscripten::val bench_configs();
 
 // attnkit::forward_flops(config_from(mechanism, options), shape), or { error, status }.
-emscripten::val forward_flops(const std::string& mechanism, const emscripten::val& options, const emscripten::val& shape);
+emscripten::val forward_flops(const std::string& mechanism, const emscripten::val& options,
+                              const emscripten::val& shape);
 
 }  // namespace attnkit::wasm

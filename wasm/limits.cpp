@@ -43,11 +43,12 @@ void check_create_fits(const attnkit::Config& config, bool loading) {
   }
   const double needed = all * (loading ? 2.0 : 1.0) + query_key_value + packed;
   if (fits(needed)) return;
-  throw attnkit::Error("creating " + std::string(attnkit::mechanism_name(config.mechanism)) + " with d_in " +
-                           std::to_string(config.d_in) + " and d_out " + std::to_string(config.d_out) +
-                           " needs about " + bytes_text(needed + heap_in_use_bytes()) +
-                           " bytes of wasm memory for its parameters; expected at most 4294967296 bytes (the wasm32 limit)",
-                       attnkit::ErrorKind::range);
+  throw attnkit::Error(
+      "creating " + std::string(attnkit::mechanism_name(config.mechanism)) + " with d_in " +
+          std::to_string(config.d_in) + " and d_out " + std::to_string(config.d_out) + " needs about " +
+          bytes_text(needed + heap_in_use_bytes()) +
+          " bytes of wasm memory for its parameters; expected at most 4294967296 bytes (the wasm32 limit)",
+      attnkit::ErrorKind::range);
 }
 
 void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape, const attnkit::ForwardOptions& o) {
@@ -66,8 +67,9 @@ void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& sha
   std::string msg = "forward of " + std::string(attnkit::mechanism_name(c.mechanism)) + " on x of shape " +
                     attnkit::shape_to_string(shape) + " needs about " + bytes_text(needed) +
                     " bytes of wasm memory; expected at most 4294967296 bytes (the wasm32 limit)";
-  msg += o.return_weights || o.intermediates ? "; use fewer tokens or a smaller batch, or leave out returnWeights/intermediates"
-                                             : "; use fewer tokens or a smaller batch";
+  msg += o.return_weights || o.intermediates
+             ? "; use fewer tokens or a smaller batch, or leave out returnWeights/intermediates"
+             : "; use fewer tokens or a smaller batch";
   throw attnkit::Error(msg, attnkit::ErrorKind::range);
 }
 

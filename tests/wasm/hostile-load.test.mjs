@@ -41,6 +41,19 @@ for (const threads of BUILDS) {
     ak.terminate(); // twice is harmless
   });
 
+  test(`rows 12–14 (${build}): a getter that terminates the instance in the middle of forward() or create()`, async () => {
+    const ak = await load({ threads, wasmBinary: readFileSync(wasmFile(threads)) });
+    const layer = ak.create('multihead', { dIn: 4, dOut: 4, numHeads: 2 });
+    const shape = [2, 8, 4];
+    Object.defineProperty(shape, 1, { get: () => { ak.terminate(); return 8; } });
+    for (const options of [undefined, { returnWeights: true }]) {
+      assert.throws(() => layer.forward(randomArray(64, next), shape, options), {
+        constructor: Error, message: 'layer was disposed by ak.terminate(); load a new instance with load() and create a new layer',
+      });
+    }
+    assert.throws(() => ak.create('self', { dIn: 3, get dOut() { ak.terminate(); return 2; } }), { constructor: Error, message: TERMINATED });
+  });
+
   test(`rows 18–19 (${build}): a bad wasmBinary or locateFile is refused with what to fix, quietly, and a later load() works`, async () => {
     const printed = await quietly(async () => {
       await assert.rejects(load({ threads, wasmBinary: new Uint8Array(10) }), {
