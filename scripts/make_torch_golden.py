@@ -2,7 +2,7 @@
 """Golden files from PyTorch for attention on your own tensors, masks, cross-attention, GPT-2 weights,
 gradients and optimizers: the suites compare against these files and never need torch themselves.
 
-Run (Debian's torch 1.13; its python is /usr/bin/python3, which may not be the python first on PATH):
+Run with Debian's torch 1.13 (its python is /usr/bin/python3, which may not be the first python on PATH):
 
     apt-get update && apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread
     /usr/bin/python3 scripts/make_torch_golden.py            # writes tests/golden/torch/*.json
