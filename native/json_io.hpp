@@ -19,8 +19,8 @@ using Json = nlohmann::ordered_json;
 // checked before nlohmann sees the text, so 100 000 '[' cannot exhaust the stack.
 constexpr std::size_t kMaxJsonDepth = 64;
 // Largest input or weights document read (512 MiB). A regular file is refused from its size before
-// reading, a pipe or device once it passes this many bytes. Parsed, such a document already needs
-// about 16 bytes of memory per byte of text.
+// reading, a pipe or device once it passes this many bytes. Parsed, every number takes ~16 bytes
+// whatever its length (measured: 66 MB of 8-digit numbers peaked at 266 MB, 15 MB of "1," at 213 MB).
 constexpr std::size_t kMaxJsonBytes = std::size_t(512) << 20;
 
 // Reads a whole file, or standard input for "-", up to kMaxJsonBytes; a NUL byte is an error (JSON has
