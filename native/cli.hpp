@@ -56,6 +56,16 @@ struct BenchOptions {
   std::optional<std::size_t> repeats;  // fixed run count instead of "at least 5 runs and 1 s"
 };
 
+// From the core's traits table (cli_mechanisms.cpp): "simplified, self-v1, … or multihead" (last = " or ") and the
+// mechanisms an option applies to ("causal, multihead-wrapper and multihead"), for help and messages.
+std::string mechanism_names(const char* last = " or ");
+std::string mechanisms_with(const std::string& option);
+std::string mechanisms_with_default_causal();
+std::string mechanisms_help();  // the run command's footer: one line per mechanism, its description and the book's class
+// Throws Error for an option given on the command line that does not apply to m, e.g.
+// "--heads: num_heads (2) applies only to multihead-wrapper and multihead; expected no --heads for mechanism self".
+void check_options_apply(Mechanism m, const RunOptions& options);
+
 // Value parsers: each throws attnkit::Error naming the option and what it accepts.
 std::size_t parse_count(const std::string& option, const std::string& text, std::size_t min, std::size_t max);
 std::uint64_t parse_seed(const std::string& text);

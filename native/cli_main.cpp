@@ -37,17 +37,17 @@ struct RunText {
 
 CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
   auto* run = app.add_subcommand("run", "Run one attention mechanism on a JSON input and print the context and the attention weights");
-  add(run, "--mechanism", t.mechanism, "simplified, self-v1, self, causal, multihead-wrapper or multihead", "M");
+  add(run, "--mechanism", t.mechanism, mechanism_names() + " (see Mechanisms below)", "M");
   add(run, "--input", t.input, "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in); - reads standard input", "FILE|-");
   add(run, "--weights", t.weights, "PyTorch state_dict as JSON {name: nested list}; default: drawn from --seed like PyTorch", "FILE|-");
-  add(run, "--d-out", t.d_out, "output size (per head for multihead-wrapper); required except for simplified or with --weights", "N");
-  add(run, "--heads", t.heads, "num_heads for multihead and multihead-wrapper (default 1)", "N");
+  add(run, "--d-out", t.d_out, "output size (per head for multihead-wrapper) for " + mechanisms_with("d_out") + "; required unless --weights give it", "N");
+  add(run, "--heads", t.heads, "num_heads for " + mechanisms_with("num_heads") + " (default 1)", "N");
   add(run, "--context-length", t.context_length, "mask size; more tokens is an error (default: the token count)", "N");
-  run->add_flag("--qkv-bias", o.qkv_bias, "bias on W_query, W_key, W_value");
-  auto* causal = run->add_flag("--causal", t.causal, "mask the future (default for causal, multihead-wrapper, multihead)");
+  run->add_flag("--qkv-bias", o.qkv_bias, "bias on W_query, W_key, W_value (" + mechanisms_with("qkv_bias") + ")");
+  auto* causal = run->add_flag("--causal", t.causal, "mask the future (default for " + mechanisms_with_default_causal() + ")");
   auto* no_causal = run->add_flag("--no-causal", t.no_causal, "do not mask the future");
   causal->excludes(no_causal);
-  add(run, "--dropout", t.dropout, "dropout on the attention weights, in [0, 1); only with --train (default 0)", "P");
+  add(run, "--dropout", t.dropout, "dropout on the attention weights, in [0, 1), for " + mechanisms_with("dropout") + "; only with --train (default 0)", "P");
   run->add_flag("--train", o.train, "training mode: apply dropout");
   add(run, "--seed", t.seed, "torch.manual_seed for the parameters and dropout (default 123)", "S");
   add(run, "--threads", t.threads, "worker threads (default: all cores); results are the same for any count", "N");
@@ -55,12 +55,12 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
   add(run, "--causal-route", t.causal_route, "neg-inf (default: -inf then softmax) or renormalise (softmax, zero the future, renormalise)", "R");
   run->add_flag("--intermediates", o.intermediates, "also print every step: queries, keys, values, scores, ... weights, context");
   run->add_flag("--no-weights", o.no_weights, "leave attention_weights out of the output");
-  run->footer("Example:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
+  run->footer(mechanisms_help() + "\n\nExample:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
   return run;
 }
 
 RunOptions finish_run(const RunText& t, RunOptions o) {
-  const std::string mechanisms = "one of simplified, self-v1, self, causal, multihead-wrapper, multihead";
+  const std::string mechanisms = "one of " + mechanism_names(", ");
   if (!t.mechanism.given()) throw Error("--mechanism is required; expected " + mechanisms);
   if (t.mechanism.text.empty()) throw Error("--mechanism is empty; expected " + mechanisms);
   if (!t.input.given()) throw Error("--input is required; expected a JSON file or - for standard input");

@@ -109,7 +109,7 @@ Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_
   bool qkv_bias = o.qkv_bias;
   if (state_dict) infer_from_weights(c.mechanism, *state_dict, c.d_in, d_out, heads, qkv_bias);
   if (o.heads) heads = *o.heads;
-  if (!d_out && c.mechanism != Mechanism::simplified) {
+  if (!d_out && option_applies(c.mechanism, "d_out")) {
     if (state_dict) {
       throw Error(std::string("--d-out is required for mechanism ") + mechanism_name(c.mechanism) + " when the state_dict has no " +
                   (c.mechanism == Mechanism::multihead_wrapper ? "heads.0." : "") +

@@ -99,7 +99,8 @@ std::string to_text(const ForwardResult& r, const RunOptions& o) {
 }  // namespace
 
 void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
-  parse_mechanism(o.mechanism);  // an unknown name is reported before any file is read
+  // An unknown name, or an option that does not apply to it, is reported before any file is read.
+  check_options_apply(parse_mechanism(o.mechanism), o);
   if (o.input == "-" && o.weights && *o.weights == "-") {
     throw Error("--input and --weights cannot both read standard input (-); expected a file for one of them");
   }

@@ -5,4 +5,5 @@
 #include "attnkit/parallel.hpp"
 #include "attnkit/parameters.hpp"
 #include "attnkit/random.hpp"
+#include "attnkit/traits.hpp"
 #include "attnkit/tensor.hpp"

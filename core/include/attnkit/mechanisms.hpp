@@ -1,4 +1,4 @@
-// attnkit — the seed's six attention mechanisms behind one Module type.
+// attnkit — the seed's six attention mechanisms behind one Module type (what each has: attnkit/traits.hpp).
 //
 //   simplified         scores = x·xᵀ, weights = softmax(scores), context = weights·x    (no parameters)
 //   self-v1            q, k, v = x·W (W: d_in×d_out), softmax(q·kᵀ/√d_k)·v            SelfAttention_v1
@@ -21,9 +21,6 @@
 #include "attnkit/tensor.hpp"
 
 namespace attnkit {
-namespace detail {
-struct PackedWeights;
-}
 
 enum class Mechanism { simplified, self_v1, self, causal, multihead_wrapper, multihead };
 
@@ -44,7 +41,7 @@ struct Config {
   std::size_t d_out = 0;           // per head for multihead-wrapper, total for multihead; ignored by simplified
   std::size_t num_heads = 1;       // multihead and multihead-wrapper only
   std::size_t context_length = 0;  // mask buffer size; more tokens than this is an error. 0: no limit
-  std::optional<bool> causal;      // default: true for causal, multihead-wrapper, multihead; false otherwise
+  std::optional<bool> causal;      // default: traits(mechanism).default_causal (causal, multihead-wrapper, multihead)
   bool qkv_bias = false;           // nn.Linear bias on W_query, W_key, W_value (self, causal, wrapper, multihead)
   double dropout = 0.0;            // on the attention weights, in [0, 1); training mode only (double, as PyTorch keeps p)
   std::uint64_t seed = 123;        // torch.manual_seed(seed) before construction
@@ -90,7 +87,7 @@ class Module {
   std::size_t d_out_total() const noexcept { return num_heads_ * head_dim_; }  // width of the context
 
   StateDict state_dict() const { return params_; }
-  // The shapes this module's state_dict must have, in PyTorch's order (for error messages and loaders).
+  // The shapes this module's state_dict must have, in PyTorch's order (attnkit::parameter_shapes(config())).
   std::vector<std::pair<std::string, Shape>> parameter_shapes() const;
 
   // x: (b, n, d_in) or (n, d_in). Dropout draws continue the generator that drew the parameters,
@@ -98,13 +95,15 @@ class Module {
   ForwardResult forward(const Tensor& x, const ForwardOptions& options = {});
 
  private:
+  struct PackedWeights;  // the parameters in the kernels' layout (defined in core/src)
+
   Config config_;
   bool causal_ = false;
   std::size_t num_heads_ = 1, head_dim_ = 0;
-  StateDict params_;                            // PyTorch names and layouts, as given or drawn
-  std::vector<float> qkv_weight_, qkv_bias_;    // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
-  std::shared_ptr<const detail::PackedWeights> packed_;  // the same weights in the gemm kernel's layout
-  std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;  // their indexes in params_ (multihead)
+  StateDict params_;                                      // PyTorch names and layouts, as given or drawn
+  std::vector<float> qkv_weight_, qkv_bias_;              // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
+  std::shared_ptr<const PackedWeights> packed_;           // the same weights in the gemm kernel's layout
+  std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;   // their indexes in params_ (multihead)
   Generator generator_;
 
   void validate_config();

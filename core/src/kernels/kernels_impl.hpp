@@ -1,7 +1,7 @@
 // attnkit — the kernel table for one xsimd Arch. Included by exactly one TU per instruction set
 // (kernels_sse2/avx2/avx512/wasm.cpp), each compiled with that set's flags.
 #pragma once
-#include "attention.hpp"
+#include "flash_attention.hpp"
 #include "gemm.hpp"
 #include "softmax.hpp"
 #include "tables.hpp"

@@ -1,4 +1,4 @@
-#include "attention.hpp"
+#include "ops.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -53,12 +53,12 @@ void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t thre
 }  // namespace
 
 PackedWeight::PackedWeight(const float* w, std::size_t n_out, std::size_t d_in) {
-  const auto& k = kernels::table();
+  const auto& table = kernels::table();
   constexpr std::size_t kAlign = 64 / sizeof(float);
-  storage_.resize(k.packed_nt_b_floats(n_out, d_in) + kAlign);
+  storage_.resize(table.packed_nt_b_floats(n_out, d_in) + kAlign);
   offset_ = (kAlign - reinterpret_cast<std::uintptr_t>(storage_.data()) / sizeof(float) % kAlign) % kAlign;
-  k.pack_nt_b_f32(w, d_in, n_out, d_in, storage_.data() + offset_);
-  table_ = &k;
+  table.pack_nt_b_f32(w, d_in, n_out, d_in, storage_.data() + offset_);
+  table_ = &table;
 }
 
 const float* PackedWeight::panels() const noexcept {
@@ -67,22 +67,22 @@ const float* PackedWeight::panels() const noexcept {
 
 void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
             float* y, std::size_t threads, const PackedWeight* packed) {
-  const auto& k = kernels::table();
+  const auto& table = kernels::table();
   const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
   // One range per thread (a call without packed weights packs all of w), of equal size up to whole kLinearRows rows,
   // so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).
   const std::size_t per = (rows + threads - 1) / threads;
   const std::size_t step = (per + kLinearRows - 1) / kLinearRows * kLinearRows;
-  if (threads <= 1) return k.gemm_nt_f32(g, 0, rows);
+  if (threads <= 1) return table.gemm_nt_f32(g, 0, rows);
   parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
-    k.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
+    table.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
   });
 }
 
 void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double dropout_p, DropoutOrder order,
                   SdpaSteps& steps, float* context) {
-  const auto& k = kernels::table();
+  const auto& table = kernels::table();
   const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, BH = s.batch * H;
   const Shape wshape{s.batch, H, n, n};
   const std::size_t threads = threads_for(4.0 * BH * n * n * hd, s.threads);
@@ -94,10 +94,10 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
   Tensor scores(wshape);
   for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     const std::size_t b = bh / H, h = bh % H;
-    const float* q = s.query.data + b * n * s.query.ld + s.query.col + h * hd;   // (n, hd) ld_q
-    const float* kk = s.key.data + b * n * s.key.ld + s.key.col + h * hd;        // (n, hd) ld_k
-    const kernels::GemmNT g{q, s.query.ld, kk, s.key.ld, scores.ptr() + bh * n * n, n, n, n, hd, 1.0f, nullptr};
-    k.gemm_nt_f32(g, r0, r1);
+    const float* query_rows = s.query.data + b * n * s.query.ld + s.query.col + h * hd;  // (n, hd) ld_q
+    const float* key_rows = s.key.data + b * n * s.key.ld + s.key.col + h * hd;          // (n, hd) ld_k
+    const kernels::GemmNT g{query_rows, s.query.ld, key_rows, s.key.ld, scores.ptr() + bh * n * n, n, n, n, hd, 1.0f, nullptr};
+    table.gemm_nt_f32(g, r0, r1);
   });
   if (keep_steps) steps.scores = scores;
 
@@ -121,7 +121,7 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
   // The renormalise route needs the scaled scores again for rows whose visible weights underflow to 0.
   const Tensor scaled = renormalise ? w : Tensor();
   for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
-    k.softmax_f32(kernels::Softmax{w.ptr() + bh * n * n, n, n, n}, r0, r1);
+    table.softmax_f32(kernels::Softmax{w.ptr() + bh * n * n, n, n, n}, r0, r1);
   });
   if (renormalise) {
     // The seed's other route: softmax over every key, zero the future, divide each row by what is left.
@@ -139,7 +139,7 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
           // The future dominated the row, so visible weights underflowed or lost precision: the renormalised row
           // is, in exact arithmetic, the softmax over the visible scores, which is what the −inf route computes.
           std::copy(scaled.ptr() + bh * n * n + i * n, scaled.ptr() + bh * n * n + i * n + i + 1, row);
-          k.softmax_f32(kernels::Softmax{row, n, 1, i + 1}, 0, 1);
+          table.softmax_f32(kernels::Softmax{row, n, 1, i + 1}, 0, 1);
         }
       }
     });
@@ -165,13 +165,13 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
     const std::size_t b = bh / H, h = bh % H;
     const float* v = s.value.data + b * n * s.value.ld + s.value.col + h * hd;  // (n, hd) ld_v
     const kernels::GemmNN g{applied->ptr() + bh * n * n, n, v, s.value.ld, context + b * n * ldo + h * hd, ldo, n, hd, n};
-    k.gemm_nn_f32(g, r0, r1);
+    table.gemm_nn_f32(g, r0, r1);
   });
   if (!keep_steps) steps.weights_after_dropout = Tensor();
 }
 
 void sdpa_fast(const Sdpa& s, float* context) {
-  const auto& k = kernels::table();
+  const auto& table = kernels::table();
   const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, ldo = H * hd;
   const float scale = s.scaled ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))) : 1.0f;
   const std::size_t threads = threads_for(4.0 * s.batch * H * n * n * hd, s.threads);
@@ -181,7 +181,7 @@ void sdpa_fast(const Sdpa& s, float* context) {
                                s.key.data + b * n * s.key.ld + s.key.col + h * hd,     s.key.ld,
                                s.value.data + b * n * s.value.ld + s.value.col + h * hd, s.value.ld,
                                context + b * n * ldo + h * hd, ldo, n, n, hd, scale, s.causal};
-    k.attention_f32(a, r0, r1);
+    table.attention_f32(a, r0, r1);
   });
 }
 

@@ -27,11 +27,6 @@ class PackedWeight {
   const void* table_ = nullptr;
 };
 
-// Parameters of a Module in the kernels' layout: the stacked q|k|v weight and multihead's out_proj.
-struct PackedWeights {
-  std::unique_ptr<PackedWeight> qkv, out_proj;
-};
-
 // y (rows, n_out) = x (rows, d_in) · wᵀ (n_out, d_in)ᵀ + bias (n_out, optional)    nn.Linear
 // packed: w packed ahead of time (optional; same results).
 void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,

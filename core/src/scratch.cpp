@@ -1,0 +1,28 @@
+#include "scratch.hpp"
+
+#include <new>
+#include <string>
+#include <vector>
+
+#include "attnkit/errors.hpp"
+#include "attnkit/tensor.hpp"
+
+namespace attnkit::detail {
+
+Scratch::Scratch(std::initializer_list<std::size_t> shape, int slot) {
+  const std::size_t n = checked_numel(shape);
+  if (n <= kReused) {
+    thread_local std::vector<float> reused[2];
+    if (reused[slot].size() < kReused) reused[slot].resize(kReused);
+    data_ = reused[slot].data();
+    return;
+  }
+  owned_.reset(new (std::nothrow) float[n]);
+  if (!owned_)
+    throw Error("out of memory allocating a tensor of shape " + shape_to_string(Shape(shape)) + " (" +
+                    std::to_string(n * sizeof(float)) + " bytes)",
+                ErrorKind::range);
+  data_ = owned_.get();
+}
+
+}  // namespace attnkit::detail
