@@ -25,7 +25,9 @@ void infer_from_weights(Mechanism m, const StateDict& sd, std::size_t d_in, std:
     std::set<std::size_t> seen;
     for (const auto& [name, tensor] : sd) {
       const auto dot = name.find('.', 6);
-      if (name.rfind("heads.", 0) == 0 && dot != std::string::npos && all_digits(name.substr(6, dot - 6))) {
+      // Heads are counted from parameters; a stray heads.<h>.mask is then the core's unknown key.
+      const bool mask = name.size() > 5 && name.compare(name.size() - 5, 5, ".mask") == 0;
+      if (!mask && name.rfind("heads.", 0) == 0 && dot != std::string::npos && all_digits(name.substr(6, dot - 6))) {
         seen.insert(std::strtoull(name.c_str() + 6, nullptr, 10));
       }
     }

@@ -84,6 +84,8 @@ std::vector<BadCase> issue15_cases() {
        BadCase{}.input, projections(2, R"("heads.0.mask": )" + mask3 + R"(, "mask": )" + mask3)},
       {"wrapper: mask of a head it does not have", run_with("multihead-wrapper", {"--heads", "2"}), "state_dict has unknown key heads.2.mask",
        BadCase{}.input, projections(2, R"("heads.2.mask": )" + mask3)},
+      {"wrapper: heads counted from parameters, not masks", run_with("multihead-wrapper", {}), "state_dict has unknown key heads.2.mask",
+       BadCase{}.input, projections(2, R"("heads.2.mask": )" + mask3)},
       {"wrapper: head written with a leading zero", run_with("multihead-wrapper", {}), "state_dict has unknown key heads.01.mask",
        BadCase{}.input, projections(2, R"("heads.01.mask": )" + mask3)},
       {"wrapper: heads of two sizes", run_with("multihead-wrapper", {}), "state_dict key heads.1.mask has shape [2, 2], expected [3, 3]",
