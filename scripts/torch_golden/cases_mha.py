@@ -72,7 +72,7 @@ def files():
     gm = inputs_generator(2)
     bool_3d = torch.rand(B * HEADS, N, N, generator=gm) < 0.4
     bool_3d[:, :, 0] = False  # every row keeps key 0, so no row is fully masked (torch would give NaN)
-    out.append(run('attn_mask_bool_3d', 'attn_mask bool (b*h, n_q, n_k), row b*h + head, True = not allowed',
+    out.append(run('attn_mask_bool_3d', 'attn_mask bool (b*h, n_q, n_k): row batch*num_heads + head, True = not allowed',
                    build, 'module(x, x, x, attn_mask=attn_mask, average_attn_weights=False)', 123, mha(),
                    lambda: (x, {'attn_mask': bool_3d, 'need_weights': True, 'average_attn_weights': False})))
 

@@ -67,6 +67,8 @@ std::vector<BadCase> issue15_cases() {
       {"bench empty --config", {"bench", "--config", ""}, "--config is empty; expected one of C1, C2, C3, C4"},
       {"bench empty --format", {"bench", "--config", "C1", "--format", ""}, "--format is empty; expected json or text"},
       {"info empty --format", {"info", "--format", ""}, "--format is empty; expected json or text"},
+      {"--seed= with nothing after", run_self({"--seed="}), "--seed: 1 required S missing"},
+      {"--threads as the last word", run_self({"--threads"}), "--threads: 1 required N missing"},
       // Row 4: only the mechanism's own mask buffer, of size context_length; anything else ending in .mask is unknown.
       {"bogus.mask", run_with("causal", {}), "state_dict has unknown key bogus.mask; expected keys W_query.weight", BadCase{}.input,
        projections(1, R"("bogus.mask": [[0, 1], [0, 0]])")},
