@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Configures (once) and builds the native library, CLI, tests and benchmarks into build/.
+# Configures (once, preset dev) and builds the native library, CLI, tests and benchmarks into build/.
+# ATTNKIT_TARGETS="core_tests native_tests" builds only those targets (npm run test:native).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${ATTNKIT_BUILD_DIR:-build}
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake --preset dev
 fi
-cmake --build "$BUILD_DIR" -j"${ATTNKIT_JOBS:-2}"
+# shellcheck disable=SC2086
+cmake --build --preset dev -j"${ATTNKIT_JOBS:-2}" ${ATTNKIT_TARGETS:+--target $ATTNKIT_TARGETS}

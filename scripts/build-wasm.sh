@@ -6,22 +6,21 @@
 # ATTNKIT_WASM_MT=0 skips the pthreads build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export NODE_PATH=/usr/share/nodejs   # emcc's acorn-optimizer needs it (TOOLCHAIN.md §0)
+# The presets wasm / wasm-mt (CMakePresets.json) give the Emscripten toolchain file, NODE_PATH and a plain
+# node emulator themselves, so no emcmake here (docs/architecture.md, "Toolchain notes").
+export NODE_PATH=/usr/share/nodejs   # emcc's acorn-optimizer needs it, also for builds outside the presets
 JOBS="${JOBS:-2}"
 
-configure() {  # configure <dir> [cmake args...]
-  local dir="$1"; shift
-  if [ ! -f "$dir/CMakeCache.txt" ]; then
-    # Pass the emulator ourselves: emcmake's default adds --experimental-wasm-threads, which Node 20 rejects.
-    emcmake cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/node "$@" >/dev/null
+build() {  # build <preset> <dir>: configure once, then build the module
+  if [ ! -f "$2/CMakeCache.txt" ]; then
+    cmake --preset "$1" >/dev/null
   fi
+  cmake --build --preset "$1" -j"$JOBS"
 }
 
-configure build-wasm -DATTNKIT_WASM_THREADS=OFF
-cmake --build build-wasm --target attnkit_wasm -j"$JOBS"
+build wasm build-wasm
 if [ "${ATTNKIT_WASM_MT:-1}" != "0" ]; then
-  configure build-wasm-mt -DATTNKIT_WASM_THREADS=ON
-  cmake --build build-wasm-mt --target attnkit_wasm -j"$JOBS"
+  build wasm-mt build-wasm-mt
 fi
 
 mkdir -p dist

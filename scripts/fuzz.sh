@@ -7,8 +7,8 @@
 #   fuzz_state_dict  text  → parse_json → state_dict_from_json → make_config → Module(config, sd).forward
 #   fuzz_options     bytes → argv (+ stdin) → the whole CLI in process (attnkit::cli::main)
 #
-# The harnesses live in tests/fuzz (a separate CMake project built with clang++ into build-fuzz/, never part
-# of the main build). Before fuzzing, each harness replays tests/fuzz/regress/<harness>/* (inputs that once
+# The harnesses live in tests/fuzz (a separate CMake project built with clang++ into build-fuzz/ through the
+# fuzz preset, never part of the main build). Before fuzzing, each harness replays tests/fuzz/regress/<harness>/* (inputs that once
 # failed or must always pass: 100 000-level JSON). Seeds: tests/fuzz/corpus/<harness>/ and the golden files;
 # the growing corpus is kept in build-fuzz/corpus/<harness>/. A finding (crash, sanitizer report, leak,
 # timeout, out-of-memory, an exception other than attnkit::Error, a wrong-form answer) is saved to
@@ -29,12 +29,16 @@ CXX_FUZZ=${CXX_FUZZ:-clang++}
 command -v "$CXX_FUZZ" >/dev/null || { echo "fuzz.sh: $CXX_FUZZ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
 echo "== fuzz: building the harnesses with $CXX_FUZZ (-fsanitize=fuzzer,address,undefined) into build-fuzz/"
+# A tree configured from tests/fuzz directly (before the fuzz preset) is configured afresh.
+if [[ -f $BUILD/CMakeCache.txt ]] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$ROOT" "$BUILD/CMakeCache.txt"; then
+  rm -rf "$BUILD/CMakeCache.txt" "$BUILD/CMakeFiles"
+fi
 if [[ ! -f $BUILD/CMakeCache.txt ]]; then
   mkdir -p "$BUILD"
-  cmake -S tests/fuzz -B "$BUILD" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD/configure.log" 2>&1 ||
+  cmake --preset fuzz -DCMAKE_CXX_COMPILER="$CXX_FUZZ" >"$BUILD/configure.log" 2>&1 ||
     { cat "$BUILD/configure.log" >&2; exit 2; }
 fi
-cmake --build "$BUILD" -j"${ATTNKIT_FUZZ_JOBS:-2}" >"$BUILD/build.log" 2>&1 || { grep -E "error|Error" "$BUILD/build.log" | head -40 >&2; exit 2; }
+cmake --build --preset fuzz -j"${ATTNKIT_FUZZ_JOBS:-2}" >"$BUILD/build.log" 2>&1 || { grep -E "error|Error" "$BUILD/build.log" | head -40 >&2; exit 2; }
 
 HARNESSES=()
 for h in fuzz_forward fuzz_json_input fuzz_state_dict fuzz_options; do
@@ -65,7 +69,7 @@ for h in "${HARNESSES[@]}"; do
   mkdir -p "$corpus"
   seeds=()
   [[ -d tests/fuzz/corpus/$h ]] && seeds+=("$ROOT/tests/fuzz/corpus/$h")  # absolute: fuzz_options works in a temporary directory
-  [[ $h == fuzz_json_input ]] && seeds+=("$ROOT/tests/golden")
+  [[ $h == fuzz_json_input ]] && seeds+=("$ROOT/data/book" "$ROOT/tests/golden")
   log=$BUILD/logs/$h.log
 
   # 1. Regression inputs, each run once (at full length: no -max_len here).

@@ -15,16 +15,15 @@ JOBS=${ATTNKIT_JOBS:-2}
 # Tests whose bodies run on more than one thread (gtest names; ctest -R matches "Suite.Test").
 TSAN_TESTS='^([A-Za-z]+/)?(Parallel\.|Determinism\.|Dropout\.TrainingModeIsDeterministicPerSeed|[A-Za-z]+\.RowSplitsAreBitwiseIdentical|CliGolden\.ThreadCountDoesNotChangeTheOutput)'
 
-configure_and_build() {  # dir, sanitizer flags
-  local dir=$1 flags=$2
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
-    -DATTNKIT_BUILD_BENCH=OFF -DATTNKIT_BUILD_TESTS=ON >"$dir/sanitize-configure.log" 2>&1 || { cat "$dir/sanitize-configure.log" >&2; return 1; }
-  cmake --build "$dir" -j"$JOBS" >"$dir/sanitize-build.log" 2>&1 || { grep -E "error|Error" "$dir/sanitize-build.log" | head -40 >&2; return 1; }
+configure_and_build() {  # preset (asan or tsan: CMakePresets.json holds the sanitizer flags), dir
+  local preset=$1 dir=$2
+  cmake --preset "$preset" >"$dir/sanitize-configure.log" 2>&1 || { cat "$dir/sanitize-configure.log" >&2; return 1; }
+  cmake --build --preset "$preset" -j"$JOBS" >"$dir/sanitize-build.log" 2>&1 || { grep -E "error|Error" "$dir/sanitize-build.log" | head -40 >&2; return 1; }
 }
 
 mkdir -p build-asan build-tsan
 echo "== sanitize: ASan + UBSan build (build-asan/)"
-configure_and_build build-asan "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+configure_and_build asan build-asan
 echo "== sanitize: ASan + UBSan, every GoogleTest suite"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -32,7 +31,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 asan_total=$(grep -oE "tests passed, [0-9]+ tests failed out of [0-9]+" build-asan/ctest.log | grep -oE "[0-9]+$" || echo 0)
 
 echo "== sanitize: TSan build (build-tsan/)"
-configure_and_build build-tsan "-fsanitize=thread -fno-omit-frame-pointer"
+configure_and_build tsan build-tsan
 if [[ ${ATTNKIT_TSAN_THREADED_ONLY:-0} == 1 ]]; then filter=(-R "$TSAN_TESTS"); what="the threaded tests"; else filter=(); what="every test"; fi
 echo "== sanitize: TSan, $what"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:history_size=4 \

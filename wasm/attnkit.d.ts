@@ -1,7 +1,27 @@
 // attnkit — TypeScript declarations for the npm package (hand-written; Emscripten 3.1.6 has no --emit-tsd).
 
-/** The seed's six mechanisms. */
-export type Mechanism = 'simplified' | 'self-v1' | 'self' | 'causal' | 'multihead-wrapper' | 'multihead';
+/** The six mechanisms of the book's chapter 3, in the core's order (tests/wasm/catalog.test.mjs checks this list against `ak.mechanisms`). */
+export type MechanismName = 'simplified' | 'self-v1' | 'self' | 'causal' | 'multihead-wrapper' | 'multihead';
+/** Same as MechanismName. */
+export type Mechanism = MechanismName;
+
+/** The create() options that can apply to a mechanism (see MechanismTraits.options). */
+export type MechanismOption = 'dOut' | 'numHeads' | 'contextLength' | 'causal' | 'qkvBias' | 'dropout' | 'causalRoute';
+
+/** One row of the core's traits table (core/include/attnkit/traits.hpp), as `ak.mechanisms` gives it (frozen). */
+export interface MechanismTraits {
+  readonly name: MechanismName;
+  /** The book's PyTorch class, e.g. "MultiHeadAttentionWrapper"; "" for `simplified` (plain code, no class). */
+  readonly bookClass: string;
+  /** One line: what it computes. */
+  readonly description: string;
+  /** Whether it is causal when `causal` is not given. */
+  readonly defaultCausal: boolean;
+  /** false for `simplified` only. */
+  readonly hasParameters: boolean;
+  /** The create() options that apply (besides dIn, seed and stateDict, which apply to every mechanism with parameters). */
+  readonly options: readonly MechanismOption[];
+}
 
 /** The two routes to causal weights (same weights): −inf before softmax, or softmax then zero the future and renormalise. */
 export type CausalRoute = 'neg-inf' | 'renormalise';
@@ -21,6 +41,22 @@ export type TensorInput = NestedNumbers[] | { shape: number[]; data: Float32Arra
 /** Parameter names as in PyTorch: `W_query.weight`, `W_key.bias`, `out_proj.weight`, `heads.0.W_query.weight`, … */
 export type StateDictInput = Record<string, TensorInput> | Map<string, TensorInput>;
 export type StateDict = Record<string, TensorData>;
+
+/** One of the standard benchmark configurations (core/include/attnkit/bench_configs.hpp), as `ak.benchConfigs` gives it. */
+export interface BenchConfig {
+  /** "C1" … "C4". */
+  readonly name: string;
+  readonly batch: number;
+  readonly tokens: number;
+  readonly dIn: number;
+  readonly dOut: number;
+  readonly numHeads: number;
+  readonly causal: boolean;
+  /** e.g. "b2 n6 d_in3 d_out2 h2: the book's multi-head example". */
+  readonly description: string;
+  /** Useful FLOPs of one forward pass of the `multihead` module it times (see `Attnkit.forwardFlops`). */
+  readonly flops: number;
+}
 
 export interface CreateOptions {
   /** Input features. `simplified` may leave it 0 and take it from the input. */
@@ -94,7 +130,7 @@ export interface Layer {
 }
 
 export interface MemoryInfo {
-  /** Size of the wasm linear memory (it only grows). */
+  /** Size of the wasm linear memory (it only grows), read from wasm itself (current in both builds). */
   wasmBytes: number;
   /** Bytes malloc has taken from the linear memory. */
   heapBytes: number;
@@ -105,22 +141,38 @@ export interface MemoryInfo {
 }
 
 export interface Attnkit {
-  /** The mechanism names, as in the CLI. */
-  readonly mechanisms: readonly Mechanism[];
+  /** The mechanisms and what applies to each, from the core's traits table (the CLI's names). */
+  readonly mechanisms: readonly MechanismTraits[];
   /** SIMD instruction set of the kernels: "wasm-simd128". */
   readonly simd: string;
   readonly version: string;
   /** true when the pthreads build was loaded. */
   readonly multithreaded: boolean;
-  /** Default threads per forward() (always 1 in the single-thread build). */
+  /**
+   * Default threads per forward(). Setting it caps the value at `maxThreads` and the hardware's threads, so it
+   * reads back as the number a call uses (always 1 in the single-thread build). 0: as many as allowed.
+   */
   threads: number;
+  /** The most threads a call can use: the pthreads build's worker pool (1 in the single-thread build). */
+  readonly maxThreads: number;
   readonly hardwareThreads: number;
+  /** C1–C4: what `attnkit bench` and bench/compare time (causal multihead), with their FLOP counts. Frozen. */
+  readonly benchConfigs: readonly BenchConfig[];
+  /**
+   * Useful FLOPs of one forward pass of `create(mechanism, options)` on x of `shape` ([b, n, dIn] or [n, dIn]), from
+   * the core: projections 3·2·b·n·dIn·(heads·headDim), out_proj 2·b·n·dOut² (multihead), q·kᵀ and weights·v
+   * 2·2·b·heads·pairs·headDim with pairs = n(n+1)/2 when causal, n² otherwise. `stateDict` is ignored.
+   */
+  forwardFlops(mechanism: Mechanism, options: CreateOptions | undefined, shape: number[]): number;
   create(mechanism: Mechanism, options?: CreateOptions): Layer;
   /** create + forward + dispose. */
   run(mechanism: Mechanism, options: CreateOptions | undefined, x: Float32Array | number[] | NestedNumbers[],
       shape?: number[], forwardOptions?: ForwardOptions): ForwardResult;
   memory(): MemoryInfo;
-  /** Frees every live layer and stops the worker threads of the pthreads build; the instance is unusable afterwards. */
+  /**
+   * Frees every live layer and stops the worker threads of the pthreads build. The instance is unusable
+   * afterwards: create(), run() and setting threads throw Error "this attnkit instance was terminated …".
+   */
   terminate(): void;
 }
 
@@ -135,4 +187,3 @@ export interface LoadOptions {
 
 export function load(options?: LoadOptions): Promise<Attnkit>;
 export default load;
-export const mechanisms: readonly Mechanism[];

@@ -1,4 +1,4 @@
-// attnkit — --pre-js shim for Emscripten 3.1.6's EXPORT_ES6 glue under Node (see shared TOOLCHAIN.md §4).
+// attnkit — --pre-js shim for Emscripten 3.1.6's EXPORT_ES6 glue under Node (docs/architecture.md, "Toolchain notes").
 // The 3.1.6 glue's Node branch uses CommonJS `require`/`__dirname` (absent in an ES module) and then
 // tries to fetch("file://…"). In Node only, give it a `require` and `__dirname` derived from the module's
 // own URL (`_scriptDir`, the wrapper's import.meta.url) and hand it the .wasm bytes that sit beside the

@@ -19,6 +19,22 @@ function packageEntry() {
   return file;
 }
 
+// Emscripten's pthread worker (dist/attnkit-mt.worker.js) requires Node's fs and worker_threads, but only when it
+// runs under Node. In the page's worker bundle they resolve to an empty module, so the browser build carries no
+// Node stub and Vite prints no "externalized for browser compatibility" warning. The Node package is untouched.
+const EMPTY = "\0attnkit-node-only:";
+const nodeOnlyModules = {
+  name: "attnkit-node-only-modules",
+  enforce: "pre",
+  resolveId(id, importer) {
+    if ((id === "fs" || id === "worker_threads") && importer && /attnkit-mt\.worker\.js$/.test(importer)) return EMPTY + id;
+    return null;
+  },
+  load(id) {
+    return id.startsWith(EMPTY) ? "export default {};" : null;
+  },
+};
+
 const isolation = {
   "Cross-Origin-Opener-Policy": "same-origin",
   "Cross-Origin-Embedder-Policy": "require-corp",
@@ -32,8 +48,12 @@ export default defineConfig({
   // bundle finds its .wasm beside itself; onnx-proto (CommonJS) is pre-bundled up front, so the first
   // comparison does not make Vite re-optimize and reload the page.
   optimizeDeps: { exclude: ["attnkit", "onnxruntime-web"], include: ["onnx-proto"] },
-  worker: { format: "es" },
-  build: { outDir: path.join(here, "dist"), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 1500 },
+  worker: { format: "es", plugins: () => [nodeOnlyModules] },
+  // bundlerTimings: no "[PLUGIN_TIMINGS]" hint when the machine is busy (it reads as a warning on `npm start`).
+  build: {
+    outDir: path.join(here, "dist"), emptyOutDir: true, target: "es2022", chunkSizeWarningLimit: 1500,
+    rolldownOptions: { checks: { bundlerTimings: false } },
+  },
   server: { headers: isolation, fs: { allow: [repo] } },
   preview: { headers: isolation },
   logLevel: process.env.VITE_LOG_LEVEL || "info",

@@ -1,4 +1,4 @@
-// Runs the wasm peers in headless Chromium (playwright-core + /usr/bin/chromium, TOOLCHAIN.md §6): a tiny
+// Runs the wasm peers in headless Chromium (playwright-core + Debian's /usr/bin/chromium): a tiny
 // static server on localhost with COOP/COEP headers (so the page is cross-origin isolated and the
 // 2-thread builds can run) serves a page from a temporary directory; one fresh page per (peer, threads).
 import { createServer } from 'node:http';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize, extname, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { config, makeStateDict } from './configs.mjs';
-import { buildMultiHeadAttentionModel } from './onnx-graph.mjs';
+import { buildMultiHeadAttentionModel } from '../../web/src/onnx-graph.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -26,6 +26,8 @@ function startServer(pageDir, refDir) {
   const models = new Map();
   const mounts = [
     ['/compare/', here, (p) => /^(page|configs|timing|peers)\.mjs$/.test(p)],
+    // the modules bench/compare takes from the page (configs.mjs and peers.mjs import them)
+    ['/web/src/', join(root, 'web', 'src'), (p) => /^(prng|ort-session)\.js$/.test(p)],
     ['/attnkit/', root, (p) => p.startsWith('wasm/') || p.startsWith('dist/')],
     ['/ort/', join(modules, 'onnxruntime-web', 'dist'), () => true],
     ['/tfjs-core/', join(modules, '@tensorflow', 'tfjs-core', 'dist'), () => true],

@@ -1,6 +1,8 @@
 // The benchmark configurations and the FLOP count shared by every peer in the comparison.
 // Same configurations and same formula as the native CLI (`attnkit bench`, native/cli_bench.cpp):
 // all causal multi-head attention, forward, float32, no qkv bias, dropout 0, out_proj with bias.
+// The generator and the plain-JS reference are the page's (web/src/prng.js, web/src/reference.js).
+import { mulberry32 } from '../../web/src/prng.js';
 
 export const CONFIGS = Object.freeze({
   C1: { name: 'C1', batch: 2, tokens: 6, dIn: 3, dOut: 2, heads: 2 },
@@ -27,18 +29,6 @@ export function flopCount(c) {
 
 export function gflops(c, ms) {
   return flopCount(c) / (ms * 1e-3) / 1e9;
-}
-
-// A small deterministic PRNG (mulberry32): the same numbers in Node and in the browser page.
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function next() {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function uniform(rand, count, bound) {
@@ -69,59 +59,6 @@ export function makeInput(c, seed = 7) {
   const x = new Float32Array(c.batch * c.tokens * c.dIn);
   for (let i = 0; i < x.length; i++) x[i] = rand();
   return x;
-}
-
-// A (rows×cols) row-major matrix transposed to (cols×rows).
-export function transpose(data, rows, cols) {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) out[k * rows + r] = data[r * cols + k];
-  return out;
-}
-
-// A float64 reference of the seed's MultiHeadAttention forward (causal, dropout 0), for small configs.
-export function referenceForward(c, sd, x) {
-  const { batch: B, tokens: N, dIn, dOut: D, heads: H } = c;
-  const hd = D / H;
-  const proj = (w) => {
-    const y = new Float64Array(B * N * D);
-    for (let t = 0; t < B * N; t++)
-      for (let o = 0; o < D; o++) {
-        let s = 0;
-        for (let i = 0; i < dIn; i++) s += x[t * dIn + i] * w[o * dIn + i];
-        y[t * D + o] = s;
-      }
-    return y;
-  };
-  const q = proj(sd['W_query.weight'].data), k = proj(sd['W_key.weight'].data), v = proj(sd['W_value.weight'].data);
-  const ctx = new Float64Array(B * N * D);
-  const scores = new Float64Array(N);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let i = 0; i < N; i++) {
-        let max = -Infinity;
-        for (let j = 0; j <= i; j++) {
-          let s = 0;
-          for (let e = 0; e < hd; e++) s += q[(b * N + i) * D + h * hd + e] * k[(b * N + j) * D + h * hd + e];
-          scores[j] = s / Math.sqrt(hd);
-          if (scores[j] > max) max = scores[j];
-        }
-        let sum = 0;
-        for (let j = 0; j <= i; j++) { scores[j] = Math.exp(scores[j] - max); sum += scores[j]; }
-        for (let e = 0; e < hd; e++) {
-          let s = 0;
-          for (let j = 0; j <= i; j++) s += scores[j] * v[(b * N + j) * D + h * hd + e];
-          ctx[(b * N + i) * D + h * hd + e] = s / sum;
-        }
-      }
-  const wo = sd['out_proj.weight'].data, bo = sd['out_proj.bias'].data;
-  const y = new Float64Array(B * N * D);
-  for (let t = 0; t < B * N; t++)
-    for (let o = 0; o < D; o++) {
-      let s = bo[o];
-      for (let i = 0; i < D; i++) s += ctx[t * D + i] * wo[o * D + i];
-      y[t * D + o] = s;
-    }
-  return y;
 }
 
 // max |a−b| / max(max |b|, tiny): one relative error for a whole output tensor.

@@ -33,7 +33,7 @@ async function makePeer(name, c, sd, x, threads) {
     }
     case 'ort-node': {
       const ort = (await import('onnxruntime-node')).default;
-      const { buildMultiHeadAttentionModel } = await import('./onnx-graph.mjs');
+      const { buildMultiHeadAttentionModel } = await import('../../web/src/onnx-graph.js');
       const p = await ortPeer(ort, buildMultiHeadAttentionModel(c, sd), c, x, threads);
       return { ...p, info: { version: ort.env.versions?.node } };
     }
@@ -41,7 +41,7 @@ async function makePeer(name, c, sd, x, threads) {
       const ort = await import('onnxruntime-web');
       ort.env.wasm.numThreads = threads;
       ort.env.wasm.simd = true;
-      const { buildMultiHeadAttentionModel } = await import('./onnx-graph.mjs');
+      const { buildMultiHeadAttentionModel } = await import('../../web/src/onnx-graph.js');
       const p = await ortPeer(ort, buildMultiHeadAttentionModel(c, sd), c, x, threads, { executionProviders: ['wasm'] });
       return { ...p, info: { version: ort.env.versions?.web } };
     }

@@ -1,6 +1,8 @@
-// The three wasm-capable implementations, written once for Node and for the browser page. Each factory
+// The wasm-capable implementations, written once for Node and for the browser page. Each factory
 // takes the already-imported library, so the caller decides where it comes from (npm in Node, served
 // files in the page). Each returns { run(): Float32Array | Promise<Float32Array>, isAsync, dispose() }.
+// onnxruntime's session is the page's (web/src/ort-session.js).
+export { ortPeer } from '../../web/src/ort-session.js';
 
 /** attnkit (the npm package `attnkit`, wasm). `threads` is passed to every forward(). */
 export function attnkitPeer(ak, c, sd, x, threads) {
@@ -14,28 +16,6 @@ export function attnkitPeer(ak, c, sd, x, threads) {
     isAsync: false,
     run: () => layer.forward(x, shape, opts).context,
     dispose: () => layer.dispose(),
-  };
-}
-
-/** onnxruntime (node or web): an InferenceSession on the model built by onnx-graph.mjs. */
-export async function ortPeer(ort, modelBytes, c, x, threads, extra = {}) {
-  const session = await ort.InferenceSession.create(modelBytes, {
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    ...extra,
-  });
-  const dims = [c.batch, c.tokens, c.dIn];
-  return {
-    isAsync: true,
-    run: async () => {
-      const out = await session.run({ x: new ort.Tensor('float32', x, dims) });
-      const y = out.y.data;
-      out.y.dispose?.();
-      return y;
-    },
-    dispose: () => session.release(),
   };
 }
 
@@ -78,6 +58,8 @@ export function tfjsPeer(tf, c, sd, x) {
 
 /**
  * A plain JavaScript loop (Float32Arrays allocated once, no SIMD, no wasm): the bar for C1 "from JavaScript".
+ * A peer, not a reference: written the way a JS developer would write it for speed. Outputs are checked
+ * against the page's reference (web/src/reference.js), which allocates per call and is 3–4× slower at C1.
  * Only sensible for tiny configs.
  */
 export function plainJsPeer(c, sd, x) {

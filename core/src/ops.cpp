@@ -5,8 +5,13 @@
 #include <cstdint>
 #include <limits>
 
+#include <atomic>
+#include <vector>
+
+#include "attnkit/errors.hpp"
 #include "attnkit/parallel.hpp"
 #include "kernels/kernels.hpp"
+#include "overflow.hpp"
 
 namespace attnkit::detail {
 namespace {
@@ -57,6 +62,40 @@ void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t thre
     const std::size_t bh = ith / ranges, r = ith % ranges;
     fn(bh, r * step, std::min(n, (r + 1) * step));
   });
+}
+
+// Query row i of head (b, h), for the float64 recomputation of a row whose scores or context left float32.
+AttentionRow module_row(const Sdpa& s, std::size_t b, std::size_t h, std::size_t i) {
+  const std::size_t n = s.tokens, hd = s.head_dim;
+  return AttentionRow{s.query.data + (b * n + i) * s.query.ld + s.query.col + h * hd,
+                      s.key.data + b * n * s.key.ld + s.key.col + h * hd, s.key.ld,
+                      s.value.data + b * n * s.value.ld + s.value.col + h * hd, s.value.ld,
+                      n, hd, hd, s.scaled ? 1.0 / std::sqrt(static_cast<double>(hd)) : 1.0, s.causal ? i + 1 : n, nullptr};
+}
+
+// Recomputes row i in float64 from its weights (weights == nullptr: from its scores); false if it does not fit.
+bool recompute_row(const Sdpa& s, std::size_t bh, std::size_t i, const float* weights, float* context_row) {
+  const AttentionRow row = module_row(s, bh / s.heads, bh % s.heads, i);
+  thread_local std::vector<float> own;
+  if (!weights) {
+    own.resize(s.tokens);
+    attention_weights_f64(row, own.data());
+    weights = own.data();
+  }
+  return attention_context_f64(weights, row, context_row);
+}
+
+// The smallest failed (batch·head, query) row, whatever the thread count: the error names the same row.
+void note_failure(std::atomic<std::size_t>& first, std::size_t row) {
+  std::size_t seen = first.load();
+  while (row < seen && !first.compare_exchange_weak(seen, row)) {
+  }
+}
+void throw_if_failed(const std::atomic<std::size_t>& first, const Sdpa& s) {
+  const std::size_t row = first.load();
+  if (row == SIZE_MAX) return;
+  const std::size_t bh = row / s.tokens;
+  throw Error(context_overflow_message(bh / s.heads, bh % s.heads, row % s.tokens), ErrorKind::range);
 }
 
 }  // namespace
@@ -139,6 +178,14 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
     });
     if (keep_steps) steps.masked_scores = w;
   }
+  // Rows whose visible scaled scores left float32 get their weights in float64 below (core/src/overflow.hpp).
+  std::vector<unsigned char> recompute(BH * n, 0);
+  for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+    for (std::size_t i = r0; i < r1; ++i) {
+      const std::size_t see = s.causal ? i + 1 : n;
+      if (first_non_finite(w.ptr() + (bh * n + i) * n, see) < see) recompute[bh * n + i] = 1;
+    }
+  });
   // The renormalise route needs the scaled scores again for rows whose visible weights underflow to 0
   // (steps.scaled_scores holds them when the steps are kept: no second copy).
   const Tensor scaled_copy = renormalise && !keep_steps ? w : Tensor();
@@ -167,6 +214,9 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
       }
     });
   }
+  for (std::size_t row = 0; row < BH * n; ++row)
+    if (recompute[row])
+      attention_weights_f64(module_row(s, row / n / H, row / n % H, row % n), w.ptr() + row * n);
   steps.weights = std::move(scores);  // w: the scores buffer, now the weights (not copied)
 
   // Pass 3 — dropout on the weights (training only), drawn in PyTorch's order.
@@ -184,12 +234,20 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
   }
 
   // Pass 4 — context: weights·v per head, written into its columns of (b, n, h·hd).
+  std::atomic<std::size_t> failed{SIZE_MAX};
   for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     const std::size_t b = bh / H, h = bh % H;
     const float* v = s.value.data + b * n * s.value.ld + s.value.col + h * hd;  // (n, hd) ld_v
     const kernels::GemmNN g{applied->ptr() + bh * n * n, n, v, s.value.ld, context + b * n * ldo + h * hd, ldo, n, hd, n};
     table.gemm_nn_f32(g, r0, r1);
+    for (std::size_t i = r0; i < r1; ++i) {  // rows recomputed above, or whose context left float32: float64
+      float* row = context + (b * n + i) * ldo + h * hd;
+      if ((recompute[bh * n + i] || first_non_finite(row, hd) < hd) &&
+          !recompute_row(s, bh, i, applied->ptr() + (bh * n + i) * n, row))
+        note_failure(failed, bh * n + i);
+    }
   });
+  throw_if_failed(failed, s);
   if (!keep_steps) steps.weights_after_dropout = Tensor();
 }
 
@@ -198,14 +256,20 @@ void sdpa_fast(const Sdpa& s, float* context) {
   const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, ldo = H * hd;
   const float scale = s.scaled ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))) : 1.0f;
   const std::size_t threads = threads_for(4.0 * s.batch * H * n * n * hd, s.threads);
+  std::atomic<std::size_t> failed{SIZE_MAX};
   for_each_head_rows(s.batch * H, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     const std::size_t b = bh / H, h = bh % H;
     const kernels::Attention a{s.query.data + b * n * s.query.ld + s.query.col + h * hd, s.query.ld,
                                s.key.data + b * n * s.key.ld + s.key.col + h * hd,     s.key.ld,
                                s.value.data + b * n * s.value.ld + s.value.col + h * hd, s.value.ld,
                                context + b * n * ldo + h * hd, ldo, n, n, hd, scale, s.causal};
-    table.attention_f32(a, r0, r1);
+    if (table.attention_f32(a, r0, r1) == 0) return;
+    for (std::size_t i = r0; i < r1; ++i) {  // rows the kernel flagged (output NaN): float64
+      float* row = context + (b * n + i) * ldo + h * hd;
+      if (std::isnan(row[0]) && !recompute_row(s, bh, i, nullptr, row)) note_failure(failed, bh * n + i);
+    }
   });
+  throw_if_failed(failed, s);
 }
 
 }  // namespace attnkit::detail

@@ -1,4 +1,5 @@
-// attnkit tests — loader for the golden JSON files in tests/golden (layout: tests/golden/README.md).
+// attnkit tests — loader for the book's files in data/book and the ref_* fixtures in tests/golden
+// (layout: data/book/README.md).
 // Tests read every number from these files; nothing is copied out of them into the test sources.
 #pragma once
 #include <gtest/gtest.h>
@@ -18,8 +19,8 @@
 
 #include "attnkit/attnkit.hpp"
 
-#ifndef ATTNKIT_GOLDEN_DIR
-#error "ATTNKIT_GOLDEN_DIR must point at tests/golden"
+#if !defined(ATTNKIT_GOLDEN_DIR) || !defined(ATTNKIT_BOOK_DIR)
+#error "ATTNKIT_GOLDEN_DIR must point at tests/golden and ATTNKIT_BOOK_DIR at data/book"
 #endif
 
 namespace golden {
@@ -29,7 +30,10 @@ using json = nlohmann::ordered_json;  // keeps the files' key order (state_dict 
 // The README's slack on top of abs_tol: some printed values sit within 1e-7 of a rounding boundary.
 constexpr double kPrintSlack = 1e-6;
 
-inline std::string path(const std::string& file) { return std::string(ATTNKIT_GOLDEN_DIR) + "/" + file; }
+// ref_*.json are test fixtures (tests/golden); every other file is the book's (data/book).
+inline std::string path(const std::string& file) {
+  return std::string(file.rfind("ref_", 0) == 0 ? ATTNKIT_GOLDEN_DIR : ATTNKIT_BOOK_DIR) + "/" + file;
+}
 
 // Python's json.dump writes bare Infinity / -Infinity / NaN tokens (ref_mha_* has them); standard JSON
 // has none, so outside string literals they are rewritten to the files' own spelling ("-inf").

@@ -1,4 +1,4 @@
-// Every golden file in tests/golden, checked through the public C++ API. Book prints must hold within
+// Every golden file (data/book and tests/golden), checked through the public C++ API. Book prints must hold within
 // their printed precision (abs_tol + 1e-6, README rule); drawn parameters must be PyTorch's bit for bit;
 // the float64 ref_* cases within 1e-5 relative.
 #include <gtest/gtest.h>

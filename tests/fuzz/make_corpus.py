@@ -2,14 +2,15 @@
 import json, os, hashlib
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 C = os.path.join(ROOT, 'tests', 'fuzz', 'corpus')
-G = os.path.join(ROOT, 'tests', 'golden')
+G = os.path.join(ROOT, 'tests', 'golden')  # ref_*.json fixtures
+BOOK = os.path.join(ROOT, 'data', 'book')  # the book's numbers
 
 def put(harness, name, data):
     d = os.path.join(C, harness); os.makedirs(d, exist_ok=True)
     if isinstance(data, str): data = data.encode()
     open(os.path.join(d, name), 'wb').write(data)
 
-book = json.load(open(os.path.join(G, 'book_11_multihead_attention_seed123.json')))['inputs']['inputs_6x3']
+book = json.load(open(os.path.join(BOOK, 'book_11_multihead_attention_seed123.json')))['inputs']['inputs_6x3']
 ref = json.load(open(os.path.join(G, 'ref_mha_b2_t5_din4_dout6_h3_causal_noqkvbias.json')))
 # ---- fuzz_json_input
 J = 'fuzz_json_input'

@@ -45,7 +45,8 @@ void flatten_into(const Json& v, std::vector<float>& out) {
 }  // namespace
 
 Json golden(const std::string& file) {
-  const std::string path = std::string(ATTNKIT_GOLDEN_DIR) + "/" + file;
+  // ref_*.json are test fixtures (tests/golden); every other file is the book's (data/book).
+  const std::string path = std::string(file.rfind("ref_", 0) == 0 ? ATTNKIT_GOLDEN_DIR : ATTNKIT_BOOK_DIR) + "/" + file;
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot open golden file " + path);
   std::stringstream text;

@@ -21,7 +21,7 @@ std::string without_grad_fn(const std::string& printed) {
 
 TEST(TextFormat, EveryBookPrintIsReproducedFromItsFloat32Values) {
   int checked = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(ATTNKIT_GOLDEN_DIR)) {
+  for (const auto& entry : std::filesystem::directory_iterator(ATTNKIT_BOOK_DIR)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("book_", 0) != 0 || name.find("summary") != std::string::npos) continue;
     const Json book = golden(name);

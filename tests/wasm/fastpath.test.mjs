@@ -248,13 +248,20 @@ test('the fast path is exported as plain C functions, and the Embind layer no lo
     assert.equal(info.error, undefined);
     const self = raw.address();
     const hdr = raw.fastHeaderAddress() >>> 2;
+    // the header's layout and the status codes are exported by name (wasm/layer.hpp, wasm/errors.hpp)
+    const layout = embind.fastHeaderLayout();
+    assert.deepEqual(embind.statusCodes(), { ok: 0, invalid: 1, range: 2 });
+    assert.equal(layout.maxRank, 4);
+    assert.equal(layout.contextDims + layout.maxRank, layout.words);
     assert.equal(embind._attnkit_input_buffer(self, 18), 0);
     const x = randomArray(18, next);
-    embind.HEAPF32.set(x, embind.HEAPU32[hdr + 1] >>> 2);
+    embind.HEAPF32.set(x, embind.HEAPU32[hdr + layout.inputAddress] >>> 2);
     assert.equal(embind._attnkit_forward_fast(self, 2, 0, 6, 3, 0, 1), 0);
     const u32 = embind.HEAPU32; // re-read: the call may have grown the memory
-    assert.deepEqual(Array.from(u32.subarray(hdr + 2, hdr + 5)), [2, 6, 2], 'rank and dimensions in the header');
-    const ctx = embind.HEAPF32.slice(u32[hdr] >>> 2, (u32[hdr] >>> 2) + 12);
+    assert.equal(u32[hdr + layout.contextRank], 2, 'rank in the header');
+    assert.deepEqual(Array.from(u32.subarray(hdr + layout.contextDims, hdr + layout.contextDims + 2)), [6, 2], 'dimensions in the header');
+    const at = u32[hdr + layout.contextAddress] >>> 2;
+    const ctx = embind.HEAPF32.slice(at, at + 12);
     const general = raw.forward(x, [6, 3], { return_weights: false, train: false, intermediates: false, threads: 1 });
     assert.deepEqual(bits(ctx), bits(general.context.data));
     // errors: 2 for a RangeError, 1 for an Error, with the message from lastError()

@@ -1,4 +1,4 @@
-// Every golden file through the JS API (numbers are read from tests/golden, never copied here).
+// Every golden file through the JS API (numbers are read from data/book and tests/golden, never copied here).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from '../../wasm/index.mjs';

@@ -5,14 +5,17 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const GOLDEN_DIR = join(ROOT, 'tests', 'golden');
+export const BOOK_DIR = join(ROOT, 'data', 'book'); // the book's printed numbers (product data)
+export const GOLDEN_DIR = join(ROOT, 'tests', 'golden'); // generated float64 fixtures, ref_*.json
 export const DIST = join(ROOT, 'dist');
 
+// A golden file by the start of its name: ref_* from tests/golden, the book's from data/book.
 export function golden(name) {
-  const file = readdirSync(GOLDEN_DIR).find((f) => f.startsWith(name));
-  assert.ok(file, `golden file ${name}* not found in ${GOLDEN_DIR}`);
+  const dir = name.startsWith('ref_') ? GOLDEN_DIR : BOOK_DIR;
+  const file = readdirSync(dir).find((f) => f.startsWith(name));
+  assert.ok(file, `golden file ${name}* not found in ${dir}`);
   // Python's json writes -Infinity/Infinity/NaN, which JSON.parse refuses: turn them into the strings flat() knows.
-  const text = readFileSync(join(GOLDEN_DIR, file), 'utf8')
+  const text = readFileSync(join(dir, file), 'utf8')
     .replace(/([\[,:]\s*)-Infinity/g, '$1"-inf"')
     .replace(/([\[,:]\s*)Infinity/g, '$1"inf"')
     .replace(/([\[,:]\s*)NaN/g, '$1"nan"');

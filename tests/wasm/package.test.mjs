@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ROOT, GOLDEN_DIR, DIST, assertClose, golden, bookTensor } from './helpers.mjs';
+import { ROOT, BOOK_DIR, DIST, assertClose, golden, bookTensor } from './helpers.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'attnkit-pack-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -22,7 +22,9 @@ test('npm pack (prepack builds the wasm) produces a tarball with the module, glu
   const out = JSON.parse(stdout.slice(stdout.lastIndexOf('[\n  {')));
   const files = out[0].files.map((f) => f.path).sort();
   tarball = join(work, out[0].filename);
-  for (const f of ['package.json', 'wasm/index.mjs', 'wasm/attnkit.d.ts', 'wasm/README.md', 'dist/attnkit.mjs', 'dist/attnkit.wasm',
+  const modules = readdirSync(join(ROOT, 'wasm', 'src')).filter((f) => f.endsWith('.mjs')).map((f) => `wasm/src/${f}`);
+  assert.ok(modules.length > 0);
+  for (const f of ['package.json', 'wasm/index.mjs', ...modules, 'wasm/attnkit.d.ts', 'wasm/README.md', 'dist/attnkit.mjs', 'dist/attnkit.wasm',
     'dist/attnkit-mt.mjs', 'dist/attnkit-mt.wasm', 'dist/attnkit-mt.worker.js']) {
     assert.ok(files.includes(f), `tarball lacks ${f} (has ${files.join(', ')})`);
   }
@@ -40,7 +42,7 @@ test('installed into a consumer project, the book\'s multi-head example runs in 
   writeFileSync(join(consumer, 'book.mjs'), `
 import { readFileSync } from 'node:fs';
 import { load } from 'attnkit';
-const inputs = JSON.parse(readFileSync(${JSON.stringify(join(GOLDEN_DIR, 'book_01_simplified_attention_query2.json'))}, 'utf8')).inputs.inputs_6x3;
+const inputs = JSON.parse(readFileSync(${JSON.stringify(join(BOOK_DIR, 'book_01_simplified_attention_query2.json'))}, 'utf8')).inputs.inputs_6x3;
 const batch = new Float32Array([...inputs.flat(), ...inputs.flat()]);
 const ak = await load();
 const mha = ak.create('multihead', { dIn: 3, dOut: 2, contextLength: 6, dropout: 0.0, numHeads: 2, seed: 123 });

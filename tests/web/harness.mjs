@@ -95,8 +95,10 @@ export async function screenshot(page, name, opts = {}) {
   return file;
 }
 
+// The book's files live in data/book; the generated ref_*.json fixtures in tests/golden.
 export async function golden(name) {
-  return JSON.parse(await readFile(path.join(repo, "tests/golden", name), "utf8"));
+  const dir = name.startsWith("ref_") ? "tests/golden" : "data/book";
+  return JSON.parse(await readFile(path.join(repo, dir, name), "utf8"));
 }
 
 export const flat = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]).map((v) => (v === "-inf" ? -Infinity : v));

@@ -5,8 +5,8 @@
 // At d_in = 3 the words of the seed ("Hello shiny sun!") and of the book ("Your journey starts with
 // one step") get their printed embeddings, so typing those sentences reproduces the walkthrough.
 import { mulberry32 } from "./prng.js";
-import helloGolden from "../../tests/golden/hacktricks_hello_shiny_sun.json";
-import bookGolden from "../../tests/golden/book_02_simplified_attention_all.json";
+import helloGolden from "../../data/book/hacktricks_hello_shiny_sun.json";
+import bookGolden from "../../data/book/book_02_simplified_attention_all.json";
 
 const KNOWN3 = new Map();
 for (const t of helloGolden.tokens) KNOWN3.set(t.toLowerCase(), helloGolden.embeddings[t]);

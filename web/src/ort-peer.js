@@ -5,11 +5,11 @@
 // (the bundle asks for it with `new URL("ort-wasm-simd-threaded.wasm", import.meta.url)`), so nothing is
 // fetched from anywhere but the page's own origin.
 //
-// The model is bench/compare's ONNX graph (MatMul ×3 → com.microsoft.MultiHeadAttention, causal →
+// The model is the ONNX graph of onnx-graph.js (MatMul ×3 → com.microsoft.MultiHeadAttention, causal →
 // MatMul + Add), built from the attnkit layer's own state_dict, so both compute with the same weights;
-// the session is made by bench/compare's peers.mjs, with its options.
-import { buildMultiHeadAttentionModel } from "../../bench/compare/onnx-graph.mjs";
-import { ortPeer } from "../../bench/compare/peers.mjs";
+// the session is ort-session.js's, with the options bench/compare uses too.
+import { buildMultiHeadAttentionModel } from "./onnx-graph.js";
+import { ortPeer } from "./ort-session.js";
 
 let ortPromise = null;
 let ortThreads = 0;
@@ -37,7 +37,7 @@ export async function loadOrt(threads) {
 /**
  * onnxruntime-web at `threads` threads on the causal multi-head layer of shape { dIn, dOut, heads } with
  * state_dict sd ({ name: { data, shape } }, PyTorch layout), input x of shape [b, n, dIn]. The session
- * and its options are bench/compare's (peers.mjs ortPeer). Returns { run(): Promise<Float32Array>, dispose(), version }.
+ * and its options are ort-session.js's. Returns { run(): Promise<Float32Array>, dispose(), version }.
  */
 export async function makeOrtPeer(threads, { b, n, dIn, dOut, h }, sd, x) {
   const ort = await loadOrt(threads);

@@ -1,11 +1,11 @@
-// The performance panel: C1–C3 of DESIGN.md in a worker of its own — attnkit against onnxruntime-web
+// The performance panel: C1–C3 (the bench configs) in a worker of its own — attnkit against onnxruntime-web
 // (wasm SIMD, the same comparison as `npm run bench:compare`) and against the plain-JavaScript reference,
 // on the same input and the layer's own weights, measured in the same run.
 import { S } from "./strings.js";
 import { h, fmtSci } from "./util.js";
 import { multiheadFlops } from "./reference.js";
 
-const P = S.perf;
+const perfText = S.perf; // the panel's strings
 export const CONFIGS = [
   { name: "C1", b: 2, n: 6, dIn: 3, dOut: 2, h: 2, runs: 51 },
   { name: "C2", b: 1, n: 1024, dIn: 768, dOut: 768, h: 12, runs: 5 },
@@ -19,9 +19,9 @@ const ratio = (r) => `${r.toFixed(r < 10 ? 2 : 1)}×`;
 
 // Column groups; each row has one cell per leaf column after Config, Shape, Work and Threads.
 const GROUPS = [
-  { key: "ak", label: P.groups.attnkit, cols: P.cols.attnkit },
-  { key: "ort", label: P.groups.ort, cols: P.cols.ort },
-  { key: "ref", label: P.groups.ref, cols: P.cols.ref },
+  { key: "ak", label: perfText.groups.attnkit, cols: perfText.cols.attnkit },
+  { key: "ort", label: perfText.groups.ort, cols: perfText.cols.ort },
+  { key: "ref", label: perfText.groups.ref, cols: perfText.cols.ref },
 ];
 
 export function renderPerf(root, makeCompute) {
@@ -40,14 +40,14 @@ export function renderPerf(root, makeCompute) {
   const twoThreads = isolated && (navigator.hardwareConcurrency || 1) >= 2;
 
   const status = h("p", { class: "perf-status", role: "status", "aria-live": "polite" });
-  const bar = h("progress", { max: "1", value: "0", hidden: true, "aria-label": P.heading });
+  const bar = h("progress", { max: "1", value: "0", hidden: true, "aria-label": perfText.heading });
   const ortNote = h("p", { class: "perf-note", id: "perf-ort-note", role: "status", "aria-live": "polite" });
   const rows = new Map();
   const tbody = h("tbody", null, CONFIGS.map((c) => {
     const flops = multiheadFlops({ b: c.b, n: c.n, dIn: c.dIn, dOut: c.dOut, h: c.h });
     const cells = {};
-    for (const g of GROUPS) cells[g.key] = g.cols.map((_, k) => h("td", { class: k === 0 ? "num group-start" : "num" }, P.pending));
-    cells.threads = h("td", { class: "num" }, P.pending);
+    for (const g of GROUPS) cells[g.key] = g.cols.map((_, k) => h("td", { class: k === 0 ? "num group-start" : "num" }, perfText.pending));
+    cells.threads = h("td", { class: "num" }, perfText.pending);
     const tr = h("tr", { dataset: { config: c.name } },
       h("th", { scope: "row" }, c.name),
       h("td", null, `b${c.b} · n${c.n} · d${c.dIn}${c.dIn !== c.dOut ? `→${c.dOut}` : ""} · h${c.h}`),
@@ -59,38 +59,38 @@ export function renderPerf(root, makeCompute) {
   }));
   const thead = h("thead", null,
     h("tr", null,
-      P.cols.lead.map((c) => h("th", { scope: "col", rowspan: "2" }, c)),
+      perfText.cols.lead.map((c) => h("th", { scope: "col", rowspan: "2" }, c)),
       GROUPS.map((g) => h("th", { scope: "colgroup", colspan: String(g.cols.length), class: "group-start", id: `perf-h-${g.key}` }, g.label))),
     h("tr", null, GROUPS.map((g) => g.cols.map((c, k) => h("th", { scope: "col", class: k === 0 ? "group-start" : null }, c)))));
 
   const withOrt = h("input", { type: "checkbox", id: "perf-ort", checked: true });
   const withRef = h("input", { type: "checkbox", id: "perf-ref", checked: true });
   const threadsSel = h("select", { id: "perf-threads" },
-    h("option", { value: "1", selected: true }, P.threads1),
-    h("option", { value: "2", disabled: !twoThreads }, twoThreads ? P.threads2 : P.threads2Unavailable));
-  const buttons = CONFIGS.map((c) => h("button", { type: "button", dataset: { run: c.name }, onclick: () => runList([c]) }, P.run(c.name)));
-  const all = h("button", { type: "button", class: "primary", onclick: () => runList(CONFIGS) }, P.runAll);
-  const cancel = h("button", { type: "button", disabled: true, onclick: () => compute?.cancel() }, P.cancel);
+    h("option", { value: "1", selected: true }, perfText.threads1),
+    h("option", { value: "2", disabled: !twoThreads }, twoThreads ? perfText.threads2 : perfText.threads2Unavailable));
+  const buttons = CONFIGS.map((c) => h("button", { type: "button", dataset: { run: c.name }, onclick: () => runList([c]) }, perfText.run(c.name)));
+  const all = h("button", { type: "button", class: "primary", onclick: () => runList(CONFIGS) }, perfText.runAll);
+  const cancel = h("button", { type: "button", disabled: true, onclick: () => compute?.cancel() }, perfText.cancel);
   const controls = [withOrt, withRef, threadsSel];
   root.replaceChildren(
     h("div", { class: "row-buttons" }, all, buttons, cancel),
     h("div", { class: "perf-options" },
-      h("span", { class: "perf-option" }, withOrt, h("label", { for: "perf-ort" }, P.withOrt)),
-      h("span", { class: "perf-option" }, withRef, h("label", { for: "perf-ref" }, P.withRef)),
-      h("span", { class: "perf-option" }, h("label", { for: "perf-threads" }, P.threadsLabel), threadsSel)),
+      h("span", { class: "perf-option" }, withOrt, h("label", { for: "perf-ort" }, perfText.withOrt)),
+      h("span", { class: "perf-option" }, withRef, h("label", { for: "perf-ref" }, perfText.withRef)),
+      h("span", { class: "perf-option" }, h("label", { for: "perf-threads" }, perfText.threadsLabel), threadsSel)),
     h("div", { class: "perf-progress" }, bar, status),
     h("div", { class: "table-scroll" }, h("table", { class: "perf-table", id: "perf-table" }, thead, tbody)),
     ortNote,
-    h("p", { class: "help" }, P.ratioNote),
-    h("p", { class: "help" }, P.ortHelp),
-    h("p", { class: "help" }, P.threadsNote(isolated)),
-    h("p", { class: "help" }, P.timingNote),
-    h("p", { class: "help" }, P.flopsNote),
-    h("p", { class: "help" }, P.smallNote),
+    h("p", { class: "help" }, perfText.ratioNote),
+    h("p", { class: "help" }, perfText.ortHelp),
+    h("p", { class: "help" }, perfText.threadsNote(isolated)),
+    h("p", { class: "help" }, perfText.timingNote),
+    h("p", { class: "help" }, perfText.flopsNote),
+    h("p", { class: "help" }, perfText.smallNote),
   );
 
   const fill = (tds, vals) => tds.forEach((td, k) => {
-    td.textContent = vals[k] ?? P.pending;
+    td.textContent = vals[k] ?? perfText.pending;
     td.removeAttribute("title");
   });
 
@@ -111,24 +111,24 @@ export function renderPerf(root, makeCompute) {
         const { tr, cells } = rows.get(c.name);
         cells.threads.textContent = String(threads);
         fill(cells.ak, cells.ak.map(() => "…"));
-        fill(cells.ort, cells.ort.map(() => (ort ? "…" : P.off)));
-        fill(cells.ref, cells.ref.map(() => (reference ? "…" : P.off)));
+        fill(cells.ort, cells.ort.map(() => (ort ? "…" : perfText.off)));
+        fill(cells.ref, cells.ref.map(() => (reference ? "…" : perfText.off)));
         for (const k of ["medianMs", "gflops", "speedup", "maxdiff", "ortMs", "ortRatio", "ortMaxdiff", "ortError"]) delete tr.dataset[k];
         tr.dataset.threads = threads;
         const r = await getCompute(threads).call("bench", { ...c, threads, reference, ort }, {
           onProgress: (p) => {
             if (p.phase === "wasm") {
               bar.value = at("wasm", p.i / p.n);
-              status.textContent = P.phaseWasm(c.name, p.i + 1, p.n, threads);
+              status.textContent = perfText.phaseWasm(c.name, p.i + 1, p.n, threads);
             } else if (p.phase === "ort-load") {
               bar.value = at("ort", 0);
-              status.textContent = P.phaseOrtLoad(c.name);
+              status.textContent = perfText.phaseOrtLoad(c.name);
             } else if (p.phase === "ort") {
               bar.value = at("ort", p.i / p.n);
-              status.textContent = P.phaseOrt(c.name, p.i + 1, p.n, threads);
+              status.textContent = perfText.phaseOrt(c.name, p.i + 1, p.n, threads);
             } else {
               bar.value = at("reference", p.f ?? 0);
-              status.textContent = P.phaseRef(c.name);
+              status.textContent = perfText.phaseRef(c.name);
             }
           },
         });
@@ -136,25 +136,25 @@ export function renderPerf(root, makeCompute) {
         tr.dataset.medianMs = r.medianMs;
         tr.dataset.gflops = r.gflops;
         if (r.ort?.error) {
-          fill(cells.ort, [P.ortFailedCell]);
+          fill(cells.ort, [perfText.ortFailedCell]);
           cells.ort[0].title = r.ort.error;
           tr.dataset.ortError = r.ort.error;
-          ortNote.textContent = P.ortFailed(r.ort.error);
+          ortNote.textContent = perfText.ortFailed(r.ort.error);
         } else if (r.ort) {
           fill(cells.ort, [ms(r.ort.medianMs), ratio(r.ort.ratio), fmtSci(r.ort.maxDiff)]);
           Object.assign(tr.dataset, { ortMs: r.ort.medianMs, ortRatio: r.ort.ratio, ortMaxdiff: r.ort.maxDiff });
-          ortNote.textContent = P.ortLoaded(r.ort.version, threads);
+          ortNote.textContent = perfText.ortLoaded(r.ort.version, threads);
         }
         if (reference) {
           fill(cells.ref, [ms(r.refMs), ratio(r.speedup), fmtSci(r.maxDiff)]);
           Object.assign(tr.dataset, { speedup: r.speedup, maxdiff: r.maxDiff });
         }
         bar.value = 1;
-        status.textContent = P.done(c.name);
+        status.textContent = perfText.done(c.name);
       }
     } catch (e) {
-      status.textContent = e.name === "AbortError" ? P.cancelled : `${S.pg.errorPrefix}${e.message}`;
-      for (const { cells } of rows.values()) for (const td of [...cells.ak, ...cells.ort, ...cells.ref]) if (td.textContent === "…") td.textContent = P.pending;
+      status.textContent = e.name === "AbortError" ? perfText.cancelled : `${S.pg.errorPrefix}${e.message}`;
+      for (const { cells } of rows.values()) for (const td of [...cells.ak, ...cells.ort, ...cells.ref]) if (td.textContent === "…") td.textContent = perfText.pending;
     } finally {
       busy = false;
       [all, ...buttons, ...controls].forEach((b) => (b.disabled = false));

@@ -5,9 +5,7 @@ import { MatrixView, LinesView } from "./charts.js";
 import { embedSentence, BOOK, HELLO } from "./embeddings.js";
 import { latestOnly } from "./compute.js";
 
-const P = S.pg;
-const CAUSAL_BY_DEFAULT = new Set(["causal", "multihead-wrapper", "multihead"]);
-const HEADED = new Set(["multihead-wrapper", "multihead"]);
+const playgroundText = S.pg; // the playground's strings
 const STEP_ORDER = ["queries", "keys", "values", "scores", "scaled_scores", "masked_scores", "unmasked_weights", "weights", "weights_after_dropout", "context_before_out_proj", "context"];
 const WEIGHTLIKE = new Set(["unmasked_weights", "weights", "weights_after_dropout"]);
 
@@ -45,7 +43,11 @@ function parseX(text) {
   return { x, shape: [b, n, d], tokens: tokens && tokens.length === n ? tokens.map(String) : Array.from({ length: n }, (_, i) => `t${i + 1}`) };
 }
 
+// mechanisms: the package's ak.mechanisms (the core's traits table): names, defaults and the options that apply.
 export function renderPlayground(root, compute, mechanisms) {
+  const traitsOf = new Map(mechanisms.map((t) => [t.name, t]));
+  const applies = (option) => traitsOf.get(mechanism.value).options.includes(option);
+  const about = (t) => (t.bookClass ? `${t.bookClass}: ${t.description}` : t.description);
   // ------------------------------------------------------------------ controls
   const modeSentence = h("input", { type: "radio", name: "pg-mode", value: "sentence", checked: true, id: "pg-mode-sentence" });
   const modeJson = h("input", { type: "radio", name: "pg-mode", value: "json", id: "pg-mode-json" });
@@ -54,57 +56,57 @@ export function renderPlayground(root, compute, mechanisms) {
   const xJson = h("textarea", { id: "pg-x", rows: "6", spellcheck: "false" });
   xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
   const sdJson = h("textarea", { id: "pg-sd", rows: "4", spellcheck: "false" });  // its format is in the help text
-  const mechanism = h("select", { id: "pg-mechanism" }, mechanisms.map((m) => h("option", { value: m, selected: m === "multihead" }, m)));
+  const mechanism = h("select", { id: "pg-mechanism" }, mechanisms.map((t) => h("option", { value: t.name, selected: t.name === "multihead" }, t.name)));
   const dOut = h("input", { type: "number", id: "pg-dout", min: "1", max: "512", value: "4" });
   const heads = h("input", { type: "number", id: "pg-heads", min: "1", max: "64", value: "2" });
   const causal = h("input", { type: "checkbox", id: "pg-causal", checked: true });
-  const route = h("select", { id: "pg-route" }, Object.entries(P.routes).map(([v, t]) => h("option", { value: v }, t)));
+  const route = h("select", { id: "pg-route" }, Object.entries(playgroundText.routes).map(([v, t]) => h("option", { value: v }, t)));
   const dropout = h("input", { type: "number", id: "pg-dropout", min: "0", max: "0.99", step: "0.05", value: "0" });
   const train = h("input", { type: "checkbox", id: "pg-train" });
   const seed = h("input", { type: "number", id: "pg-seed", min: "0", step: "1", value: "123" });
   const qkvBias = h("input", { type: "checkbox", id: "pg-qkvbias" });
 
-  const sentenceBox = h("div", { class: "input-sentence" }, field(P.sentence, sentence, P.sentenceHelp), field(P.dIn, dIn));
+  const sentenceBox = h("div", { class: "input-sentence" }, field(playgroundText.sentence, sentence, playgroundText.sentenceHelp), field(playgroundText.dIn, dIn));
   const jsonBox = h(
     "div",
     { class: "input-json", hidden: true },
-    field(P.xJson, xJson),
-    field(P.sdJson, sdJson, P.sdHelp),
+    field(playgroundText.xJson, xJson),
+    field(playgroundText.sdJson, sdJson, playgroundText.sdHelp),
     h("div", { class: "row-buttons" },
-      h("button", { type: "button", class: "small", onclick: () => { xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x }); schedule(); } }, P.loadBook),
-      h("button", { type: "button", class: "small", onclick: () => { xJson.value = JSON.stringify({ tokens: HELLO.tokens, x: HELLO.x }); schedule(); } }, P.loadSeed)),
+      h("button", { type: "button", class: "small", onclick: () => { xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x }); schedule(); } }, playgroundText.loadBook),
+      h("button", { type: "button", class: "small", onclick: () => { xJson.value = JSON.stringify({ tokens: HELLO.tokens, x: HELLO.x }); schedule(); } }, playgroundText.loadSeed)),
   );
 
   const form = h(
     "form",
-    { class: "controls", "aria-label": P.heading, onsubmit: (e) => e.preventDefault() },
-    h("fieldset", { class: "mode" }, h("legend", null, P.inputMode),
-      h("div", { class: "segmented" }, modeSentence, h("label", { for: modeSentence.id }, P.modeSentence), modeJson, h("label", { for: modeJson.id }, P.modeJson))),
+    { class: "controls", "aria-label": playgroundText.heading, onsubmit: (e) => e.preventDefault() },
+    h("fieldset", { class: "mode" }, h("legend", null, playgroundText.inputMode),
+      h("div", { class: "segmented" }, modeSentence, h("label", { for: modeSentence.id }, playgroundText.modeSentence), modeJson, h("label", { for: modeJson.id }, playgroundText.modeJson))),
     sentenceBox,
     jsonBox,
     h("div", { class: "control-grid" },
-      field(P.mechanism, mechanism, P.mechanisms.multihead, true),
-      field(P.dOut, dOut),
-      field(P.heads, heads),
-      field(P.seed, seed),
-      field(P.dropout, dropout),
-      field(P.route, route, null, true),
-      check(P.causal, causal),
-      check(P.train, train),
-      check(P.qkvBias, qkvBias)),
+      field(playgroundText.mechanism, mechanism, about(traitsOf.get("multihead")), true),
+      field(playgroundText.dOut, dOut),
+      field(playgroundText.heads, heads),
+      field(playgroundText.seed, seed),
+      field(playgroundText.dropout, dropout),
+      field(playgroundText.route, route, null, true),
+      check(playgroundText.causal, causal),
+      check(playgroundText.train, train),
+      check(playgroundText.qkvBias, qkvBias)),
   );
 
   // ------------------------------------------------------------------ outputs
   const error = h("p", { class: "error", id: "pg-error", role: "status", "aria-live": "polite", hidden: true });
-  const progress = h("div", { class: "progress", hidden: true, role: "progressbar", "aria-label": P.computing }, h("div", { class: "bar" }), h("span", null, P.computing));
+  const progress = h("div", { class: "progress", hidden: true, role: "progressbar", "aria-label": playgroundText.computing }, h("div", { class: "bar" }), h("span", null, playgroundText.computing));
   const summary = h("p", { class: "summary", id: "pg-summary", "aria-live": "polite" });
-  const tokenStrip = h("div", { class: "tokens", role: "group", "aria-label": P.tokensLabel });
-  const headGroup = h("div", { class: "segmented", role: "radiogroup", "aria-label": P.headSelect, id: "pg-heads-select" });
-  const batchGroup = h("div", { class: "segmented", role: "radiogroup", "aria-label": P.batchSelect, id: "pg-batch-select", hidden: true });
-  const weightsView = new MatrixView({ title: P.weightsTitle, name: "pg-weights", kind: "weights" });
-  const dropView = new MatrixView({ title: P.weightsDropTitle, name: "pg-weights-dropout", kind: "weights" });
-  const linesView = new LinesView({ title: P.lines });
-  const contextView = new MatrixView({ title: P.contextTitle, name: "pg-context", kind: "signed" });
+  const tokenStrip = h("div", { class: "tokens", role: "group", "aria-label": playgroundText.tokensLabel });
+  const headGroup = h("div", { class: "segmented", role: "radiogroup", "aria-label": playgroundText.headSelect, id: "pg-heads-select" });
+  const batchGroup = h("div", { class: "segmented", role: "radiogroup", "aria-label": playgroundText.batchSelect, id: "pg-batch-select", hidden: true });
+  const weightsView = new MatrixView({ title: playgroundText.weightsTitle, name: "pg-weights", kind: "weights" });
+  const dropView = new MatrixView({ title: playgroundText.weightsDropTitle, name: "pg-weights-dropout", kind: "weights" });
+  const linesView = new LinesView({ title: playgroundText.lines });
+  const contextView = new MatrixView({ title: playgroundText.contextTitle, name: "pg-context", kind: "signed" });
   const stepsGrid = h("div", { class: "steps-grid" });
   const stepViews = new Map();
   dropView.el.hidden = true;
@@ -115,12 +117,12 @@ export function renderPlayground(root, compute, mechanisms) {
     error,
     progress,
     summary,
-    h("div", { class: "selectors" }, h("div", null, h("span", { class: "sel-label", id: "pg-head-label" }, P.headSelect), headGroup), h("div", null, h("span", { class: "sel-label" }, P.batchSelect), batchGroup)),
-    h("p", { class: "help" }, P.tokensLabel),
+    h("div", { class: "selectors" }, h("div", null, h("span", { class: "sel-label", id: "pg-head-label" }, playgroundText.headSelect), headGroup), h("div", null, h("span", { class: "sel-label" }, playgroundText.batchSelect), batchGroup)),
+    h("p", { class: "help" }, playgroundText.tokensLabel),
     tokenStrip,
     h("div", { class: "grid2 pg-main" }, h("div", null, weightsView.el, dropView.el), linesView.el),
     contextView.el,
-    h("details", { class: "steps", open: true }, h("summary", null, P.steps), h("p", { class: "help" }, P.stepsText), stepsGrid),
+    h("details", { class: "steps", open: true }, h("summary", null, playgroundText.steps), h("p", { class: "help" }, playgroundText.stepsText), stepsGrid),
   );
   root.replaceChildren(h("div", { class: "pg-layout" }, form, output));
 
@@ -131,12 +133,12 @@ export function renderPlayground(root, compute, mechanisms) {
 
   function syncEnabled() {
     const m = mechanism.value;
-    const about = document.getElementById(`${mechanism.id}-help`);
-    if (about) about.textContent = P.mechanisms[m] || "";
-    heads.disabled = !HEADED.has(m);
-    dOut.disabled = m === "simplified";
-    qkvBias.disabled = m === "simplified" || m === "self-v1";
-    route.disabled = !causal.checked;
+    const help = document.getElementById(`${mechanism.id}-help`);
+    if (help) help.textContent = about(traitsOf.get(m));
+    heads.disabled = !applies("numHeads");
+    dOut.disabled = !applies("dOut");
+    qkvBias.disabled = !applies("qkvBias");
+    route.disabled = !causal.checked || !applies("causalRoute");
     const json = modeJson.checked;
     sentenceBox.hidden = json;
     jsonBox.hidden = !json;
@@ -145,12 +147,12 @@ export function renderPlayground(root, compute, mechanisms) {
   function readInput() {
     if (modeJson.checked) {
       let parsed, sd;
-      try { parsed = parseX(xJson.value); } catch (e) { throw Object.assign(new Error(P.jsonError("x", e.message)), { control: xJson }); }
+      try { parsed = parseX(xJson.value); } catch (e) { throw Object.assign(new Error(playgroundText.jsonError("x", e.message)), { control: xJson }); }
       if (sdJson.value.trim()) {
         try {
           sd = JSON.parse(sdJson.value);
           if (sd.state_dict) sd = sd.state_dict;
-        } catch (e) { throw Object.assign(new Error(P.jsonError("state_dict", e.message)), { control: sdJson }); }
+        } catch (e) { throw Object.assign(new Error(playgroundText.jsonError("state_dict", e.message)), { control: sdJson }); }
       }
       return { ...parsed, stateDict: sd };
     }
@@ -160,7 +162,7 @@ export function renderPlayground(root, compute, mechanisms) {
 
   function controlFor(message) {
     const m = message.toLowerCase();
-    if (m.includes("num_heads") || m.includes("heads")) return HEADED.has(mechanism.value) ? heads : dOut;
+    if (m.includes("num_heads") || m.includes("heads")) return applies("numHeads") ? heads : dOut;
     if (m.includes("d_out")) return dOut;
     if (m.includes("dropout")) return dropout;
     if (m.includes("seed")) return seed;
@@ -255,7 +257,7 @@ export function renderPlayground(root, compute, mechanisms) {
     for (const name of present) {
       let v = stepViews.get(name);
       if (!v) {
-        v = new MatrixView({ title: P.inames[name] || name, name: `pg-i-${name}`, kind: WEIGHTLIKE.has(name) ? "weights" : "signed", maxWidth: 420 });
+        v = new MatrixView({ title: playgroundText.inames[name] || name, name: `pg-i-${name}`, kind: WEIGHTLIKE.has(name) ? "weights" : "signed", maxWidth: 420 });
         stepViews.set(name, v);
       }
       stepsGrid.append(v.el); // keeps STEP_ORDER
@@ -287,7 +289,7 @@ export function renderPlayground(root, compute, mechanisms) {
     const options = {
       dIn: input.shape[2],
       dOut: Math.round(Number(dOut.value)),
-      numHeads: HEADED.has(m) ? Math.round(Number(heads.value)) : 1,
+      numHeads: applies("numHeads") ? Math.round(Number(heads.value)) : 1,
       causal: causal.checked,
       causalRoute: route.value,
       qkvBias: qkvBias.checked && !qkvBias.disabled,
@@ -315,15 +317,15 @@ export function renderPlayground(root, compute, mechanisms) {
       output.dataset.renderMs = (performance.now() - t0).toFixed(1);
       const cs = `(${result.contextShape.join(", ")})`;
       summary.replaceChildren(
-        h("span", null, P.summary(m, cs, result.ms.toFixed(2))),
+        h("span", null, playgroundText.summary(m, cs, result.ms.toFixed(2))),
         result.crossCheck !== undefined
-          ? h("span", { class: `badge ${result.crossCheck < 1e-4 ? "ok" : "bad"}`, dataset: { crosscheck: result.crossCheck } }, result.crossCheck < 1e-4 ? P.crossCheck(fmtSci(result.crossCheck)) : P.crossCheckBad(fmtSci(result.crossCheck)))
+          ? h("span", { class: `badge ${result.crossCheck < 1e-4 ? "ok" : "bad"}`, dataset: { crosscheck: result.crossCheck } }, result.crossCheck < 1e-4 ? playgroundText.crossCheck(fmtSci(result.crossCheck)) : playgroundText.crossCheckBad(fmtSci(result.crossCheck)))
           : null,
       );
       output.dataset.state = "ready";
     } catch (e) {
       if (e.name === "AbortError") return;
-      showError(P.errorPrefix + e.message, controlFor(e.message));
+      showError(playgroundText.errorPrefix + e.message, controlFor(e.message));
       output.dataset.state = "error";
     } finally {
       clearTimeout(slow);
@@ -335,7 +337,7 @@ export function renderPlayground(root, compute, mechanisms) {
   const schedule = () => run();
 
   mechanism.addEventListener("change", () => {
-    causal.checked = CAUSAL_BY_DEFAULT.has(mechanism.value);
+    causal.checked = traitsOf.get(mechanism.value).defaultCausal;
     if (mechanism.value === "multihead-wrapper" && Number(dOut.value) > 4) dOut.value = "2";
   });
   // "input" fires for text, number, select and checkbox controls alike (one recompute per change).

@@ -5,7 +5,7 @@
 // cross-check the module's numbers. Parameters come from the module itself (layer.stateDict()), so
 // both sides compute with identical weights.
 //
-// Layouts follow DESIGN.md: activations (b, n, features), attention tensors (b, h, n, n),
+// Layouts (as in core/include/attnkit/mechanisms.hpp): activations (b, n, features), attention tensors (b, h, n, n),
 // nn.Linear weights (out, in) applied as x·Wᵀ + b, SelfAttention_v1 weights (in, out) applied as x·W.
 
 /** Normalise a state_dict value (nested lists, {data, shape}, or a typed array) to {data, shape}. */
@@ -77,19 +77,18 @@ function splitHeads(y, b, n, width, h, hd, out, headOffset = 0) {
           out[(((bi * out.heads + hh + headOffset) * n + t) * hd) + d] = y[(bi * n + t) * width + hh * hd + d];
 }
 
-export const MECHANISMS = ["simplified", "self-v1", "self", "causal", "multihead-wrapper", "multihead"];
-
 /**
  * forward(mechanism, cfg, params, x, [b, n, dIn], opts)
- *   cfg: { dOut, numHeads, causal, causalRoute: "neg-inf" | "renormalise" }
+ *   cfg: { dOut, numHeads, causal, causalRoute: "neg-inf" | "renormalise" }; causal is required (the mechanism's
+ *        default is the package's, ak.mechanisms[…].defaultCausal)
  *   params: normalised state_dict ({name: {data, shape}})
  *   opts: { intermediates, dropout: (weights Float32Array, b, h, n) => Float32Array | null, onProgress }
  * Returns { context, contextShape, weights, weightsShape, intermediates }.
  */
 export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   const [b, n, dIn] = shape;
-  const defaultsCausal = mechanism === "causal" || mechanism === "multihead" || mechanism === "multihead-wrapper";
-  const causal = cfg.causal ?? defaultsCausal;
+  if (typeof cfg.causal !== "boolean") throw new TypeError(`reference: cfg.causal must be true or false; got ${cfg.causal}`);
+  const causal = cfg.causal;
   const route = cfg.causalRoute === "renormalise" ? "renormalise" : "neg-inf";
   const rows = b * n;
   let h, hd, Q, K, V;
@@ -149,7 +148,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
     opts.onProgress?.(0.4);
     splitHeads(linear(x, rows, dIn, p("W_value.weight"), dOut, pb("W_value.bias")), b, n, dOut, h, hd, V);
   } else {
-    throw new Error(`unknown mechanism '${mechanism}'; expected one of ${MECHANISMS.join(", ")}`);
+    throw new Error(`reference: no implementation of mechanism '${mechanism}'`);
   }
 
   const report = opts.onProgress || (() => {});

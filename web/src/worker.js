@@ -185,7 +185,7 @@ self.onmessage = async (e) => {
       result = {
         simd: ak.simd ?? null,
         version: ak.version ?? null,
-        mechanisms: ak.mechanisms ? Array.from(ak.mechanisms) : null,
+        mechanisms: Array.from(ak.mechanisms), // the core's traits (name, defaults, options that apply)
         threads: ak.threads ?? 1,
         multithreaded: !!ak.multithreaded,
         isolated: !!self.crossOriginIsolated,

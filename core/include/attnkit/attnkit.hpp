@@ -1,5 +1,6 @@
 // attnkit — everything a user of the C++ library needs.
 #pragma once
+#include "attnkit/attention.hpp"
 #include "attnkit/bench_configs.hpp"
 #include "attnkit/errors.hpp"
 #include "attnkit/mechanisms.hpp"

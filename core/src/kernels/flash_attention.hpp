@@ -1,8 +1,14 @@
 // attnkit — fused attention for one (batch, head), flash-attention style:
-// context = softmax(q·kᵀ·scale [+ causal mask])·v without an (n_q, n_k) matrix.
+// context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v without an (n_q, n_k) matrix.
 // Queries go in tiles of QT rows, keys in blocks of KB; per block: scores S = q·kᵀ·scale (QT, KB) in
 // register tiles, then an online softmax (running max m, running sum l, rescale of the partial
-// context O by exp(m_old − m_new)), then O += P·v. Causal blocks right of a tile's diagonal are skipped.
+// context O by exp(m_old − m_new)), then O += P·v. Blocks no computed row can see (causal future, or every
+// mask entry −inf) are skipped before their scores are computed: a block a row cannot see adds exact zeros
+// to its O and l, so skipping it changes no bit.
+//
+// Overflow (core/src/overflow.hpp): the scores a row may see are checked for NaN/±Inf in the pass that finds
+// their maximum (before the mask is added, and again after, where the mask allows the key), and the context
+// as it is stored. Such a row's output is set to NaN and counted; the caller recomputes it in float64.
 //
 // Thread invariance: tiles are aligned to absolute multiples of QT (a row range that starts inside a tile
 // computes the same partial tile), a row's key blocks depend only on its tile, and the micro-kernels
@@ -23,43 +29,72 @@ template <class Arch> struct AttnTile {
   static constexpr std::size_t KB = 8 * Tile<Arch>::NR;  // keys per block
 };
 
+inline std::size_t value_width(const Attention& t) { return t.d_v ? t.d_v : t.d; }
+
+// Keys [0, visible_keys(t, i)) are causally visible to query i.
+inline std::size_t visible_keys(const Attention& t, std::size_t i) {
+  if (!t.causal) return t.n_k;
+  const std::ptrdiff_t see = static_cast<std::ptrdiff_t>(i) + 1 + t.causal_offset;
+  return see <= 0 ? 0 : static_cast<std::size_t>(see) < t.n_k ? static_cast<std::size_t>(see) : t.n_k;
+}
+
+template <class Arch>
+inline bool any_nan(vf<Arch> v) noexcept { return xsimd::any(xsimd::isnan(v)); }  // (!= is ordered: false for NaN)
+
 // Few keys of small heads (n_k ≤ kAttnDirectKeys, d ≤ kAttnDirectDim; C1 has 6 keys of size 1): packing k
 // and v into panels and setting up tiles would cost more than the products. Instead W query rows go
 // through one vector, one lane per row, with k and v read in place: scores S_j (a fma chain over p, then
-// the scale), the causal mask as −inf, the lane-wise max, P_j = exp(S_j − max), then Σ_j P_j·v[j, c] / Σ_j P_j.
-// Lanes never mix and keys a row does not see add exact zeros, so each row has the same bits whichever
-// rows share its vector: row splits give identical results. The path depends only on n_k and d.
+// the scale), the causal mask and the mask as −inf, the lane-wise max, P_j = exp(S_j − max), then
+// Σ_j P_j·v[j, c] / Σ_j P_j. Lanes never mix and keys a row does not see add exact zeros, so each row has the
+// same bits whichever rows share its vector: row splits give identical results. The path depends only on n_k and d.
 constexpr std::size_t kAttnDirectKeys = 64;
 constexpr std::size_t kAttnDirectDim = 16;
 
 template <class Arch>
-void attention_direct(const Attention& t, std::size_t row_begin, std::size_t row_end) {
+std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::size_t row_end) {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
-  const float ninf = -std::numeric_limits<float>::infinity();
-  const std::size_t d = t.d;
-  alignas(64) float qt[kAttnDirectDim * W];  // qt[p·W + r] = q[i0 + r, p]
-  alignas(64) float lane_row[W];             // lane r holds row i0 + r (as float: exact below 2^24)
+  const float ninf = -std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::size_t d = t.d, dv = value_width(t);
+  alignas(64) float qt[kAttnDirectDim * W];   // qt[p·W + r] = q[i0 + r, p]
+  alignas(64) float mt[kAttnDirectKeys * W];  // mt[j·W + r] = mask[i0 + r, j]
+  alignas(64) float lane_row[W];              // lane r: the last key row i0 + r sees, i0 + r + causal_offset (exact below 2^24)
   alignas(64) float res[W];
-  F sp[kAttnDirectKeys];                     // S_j, then P_j
+  F sp[kAttnDirectKeys];                      // S_j, then P_j
+  std::size_t flagged = 0;
   for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
     const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
     for (std::size_t p = 0; p < d; ++p)
       for (std::size_t r = 0; r < W; ++r) qt[p * W + r] = t.q[(i0 + (r < rows ? r : rows - 1)) * t.ld_q + p];
-    const std::size_t kend = t.causal ? std::min(t.n_k, i0 + rows) : t.n_k;  // keys any row here sees
-    for (std::size_t r = 0; r < W; ++r) lane_row[r] = static_cast<float>(i0 + r);
-    const F row = F::load_aligned(lane_row), sc(t.scale);
-    F mx(ninf);
+    const std::size_t kend = visible_keys(t, i0 + rows - 1);  // keys any row here sees
+    if (t.mask)
+      for (std::size_t j = 0; j < kend; ++j)
+        for (std::size_t r = 0; r < W; ++r) mt[j * W + r] = t.mask[(i0 + (r < rows ? r : rows - 1)) * t.ld_mask + j];
+    for (std::size_t r = 0; r < W; ++r) lane_row[r] = static_cast<float>(static_cast<std::ptrdiff_t>(i0 + r) + t.causal_offset);
+    const F row = F::load_aligned(lane_row), sc(t.scale), zero(0.0f);
+    F mx(ninf), bad(0.0f);
     for (std::size_t j = 0; j < kend; ++j) {
       const float* krow = t.k + j * t.ld_k;
       F acc(0.0f);
       for (std::size_t p = 0; p < d; ++p) acc = xsimd::fma(F::load_aligned(qt + p * W), F(krow[p]), acc);
       acc = acc * sc;
-      if (t.causal) acc = xsimd::select(F(static_cast<float>(j)) > row, F(ninf), acc);
+      if (t.mask) {
+        const F mv = F::load_aligned(mt + j * W);
+        const auto allowed = mv != F(ninf);
+        acc = xsimd::select(allowed, acc + mv, F(ninf));
+        bad = xsimd::fma(xsimd::select(allowed, acc, zero), zero, bad);  // NaN once a score or score + mask is not finite
+      }
+      if (t.causal) {
+        const auto future = F(static_cast<float>(j)) > row;
+        if (!t.mask) bad = xsimd::fma(xsimd::select(future, zero, acc), zero, bad);
+        acc = xsimd::select(future, F(ninf), acc);
+      } else if (!t.mask) {
+        bad = xsimd::fma(acc, zero, bad);
+      }
       sp[j] = acc;
       mx = vmax<Arch>(mx, acc);
     }
-    // A row that sees no key (only when n_k = 0) has max −inf: its lanes give 0, not NaN.
+    // A row that sees no key has max −inf: its lanes give 0, not NaN.
     const auto none = mx == F(ninf);
     const F m = xsimd::select(none, F(0.0f), mx);
     F l(0.0f);
@@ -68,34 +103,108 @@ void attention_direct(const Attention& t, std::size_t row_begin, std::size_t row
       l += sp[j];
     }
     l = xsimd::select(none, F(1.0f), l);  // those lanes' sums are 0: their context is 0 / 1
-    for (std::size_t c = 0; c < d; ++c) {
+    for (std::size_t c = 0; c < dv; ++c) {
       F acc(0.0f);
       for (std::size_t j = 0; j < kend; ++j) acc = xsimd::fma(sp[j], F(t.v[j * t.ld_v + c]), acc);
-      (acc / l).store_aligned(res);
+      acc = acc / l;
+      bad = xsimd::fma(acc, zero, bad);
+      acc.store_aligned(res);
       for (std::size_t r = 0; r < rows; ++r) t.out[(i0 + r) * t.ld_out + c] = res[r];
     }
+    if (any_nan<Arch>(bad)) {  // rare: find the lanes
+      alignas(64) float flags[W];
+      bad.store_aligned(flags);
+      for (std::size_t r = 0; r < rows; ++r)
+        if (flags[r] != flags[r]) {
+          ++flagged;
+          for (std::size_t c = 0; c < dv; ++c) t.out[(i0 + r) * t.ld_out + c] = nan;
+        }
+    }
   }
+  return flagged;
 }
 
-// Rows [row_begin, row_end) of the queries.
-//   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d) ld_v    out: (n_q, d) ld_out
+// Prepares row r's scores of one key block for the online softmax, in one pass: checks the scores the row may
+// see for NaN/±Inf (ORed into `bad` as NaN), adds the mask (mrow, or nullptr), sets keys it may not see to −inf,
+// and returns the lane-wise max. Keys [0, vis) are causally visible; past round_up(vis, W) the caller zeroes.
 template <class Arch>
-void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_end) {
+inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, vf<Arch>& bad) noexcept {
+  using F = vf<Arch>;
+  constexpr std::size_t W = F::size;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const F zero(0.0f), vninf(ninf);
+  const std::size_t vfull = vis - vis % W;
+  F mx(ninf);
+  for (std::size_t j = 0; j < vfull; j += W) {
+    F v = F::load_aligned(srow + j);
+    if (mrow) {
+      const F mv = F::load_unaligned(mrow + j);
+      const auto allowed = mv != vninf;
+      v = xsimd::select(allowed, v + mv, vninf);
+      bad = xsimd::fma(xsimd::select(allowed, v, zero), zero, bad);
+      v.store_aligned(srow + j);
+    } else {
+      bad = xsimd::fma(v, zero, bad);
+    }
+    mx = vmax<Arch>(mx, v);
+  }
+  if (vfull < vis) {  // the last, partial vector: lanes past vis are not visible
+    alignas(Arch::alignment()) float lane[W];
+    for (std::size_t r = 0; r < W; ++r) lane[r] = static_cast<float>(r);
+    auto allowed = F::load_aligned(lane) < F(static_cast<float>(vis - vfull));
+    F v = F::load_aligned(srow + vfull);
+    if (mrow) {
+      const F mv = load_partial<Arch>(mrow + vfull, vis - vfull, ninf);
+      allowed = allowed && (mv != vninf);
+      v = v + mv;
+    }
+    v = xsimd::select(allowed, v, vninf);
+    bad = xsimd::fma(xsimd::select(allowed, v, zero), zero, bad);
+    v.store_aligned(srow + vfull);
+    mx = vmax<Arch>(mx, v);
+  }
+  return mx;
+}
+
+// True if a (rows of [i0, i1)) × (keys [kb, kb + kn)) block has a key some row may see: causally visible and not
+// −inf in the mask. A mask row shared by every query (ld_mask 0) is looked at once, for the row that sees most.
+inline bool block_visible(const Attention& t, std::size_t i0, std::size_t i1, std::size_t kb, std::size_t kn) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const std::size_t first = t.mask && t.ld_mask == 0 ? i1 - 1 : i0;
+  for (std::size_t i = first; i < i1; ++i) {
+    const std::size_t see = visible_keys(t, i);
+    const std::size_t vis = see > kb ? (see - kb < kn ? see - kb : kn) : 0;
+    if (!t.mask) {
+      if (vis) return true;
+      continue;
+    }
+    const float* mrow = t.mask + i * t.ld_mask + kb;
+    for (std::size_t j = 0; j < vis; ++j)
+      if (mrow[j] != ninf) return true;
+  }
+  return false;
+}
+
+// Rows [row_begin, row_end) of the queries; returns how many of them were flagged (output NaN, see the top).
+//   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d_v) ld_v    out: (n_q, d_v) ld_out
+template <class Arch>
+std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_end) {
   if (t.n_k <= kAttnDirectKeys && t.d <= kAttnDirectDim) return attention_direct<Arch>(t, row_begin, row_end);
   using F = vf<Arch>;
   using TL = Tile<Arch>;
   constexpr std::size_t W = TL::W, NB = TL::NB, NR = TL::NR, MR = TL::MR;
   constexpr std::size_t QT = AttnTile<Arch>::QT, KB = AttnTile<Arch>::KB;
-  const float ninf = -std::numeric_limits<float>::infinity();
-  if (row_begin >= row_end || t.d == 0) return;
-  const std::size_t d = t.d, dp = round_up(d, NR);  // O and packed v rows are padded to whole tiles
+  const float ninf = -std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::size_t d = t.d, dv = value_width(t);
+  if (row_begin >= row_end || dv == 0) return 0;
+  const std::size_t dp = round_up(dv, NR);  // O and packed v rows are padded to whole tiles
 
   // Keys any row of [row_begin, row_end) can see; a causal tile sees up to its last row.
-  const std::size_t kmax = t.causal ? std::min(t.n_k, round_up(row_end, QT)) : t.n_k;
-  if (kmax == 0) {  // no keys: every row attends to nothing
+  const std::size_t kmax = visible_keys(t, round_up(row_end, QT) - 1);
+  if (kmax == 0 || d == 0) {  // no keys (or an empty dot product, d = 0, is not a case the op allows): zeros
     for (std::size_t i = row_begin; i < row_end; ++i)
-      for (std::size_t c = 0; c < d; ++c) t.out[i * t.ld_out + c] = 0.0f;
-    return;
+      for (std::size_t c = 0; c < dv; ++c) t.out[i * t.ld_out + c] = 0.0f;
+    return 0;
   }
 
   // Pack k as NR-key panels (d, NR) and v as NR-column panels (kmax, NR), once per call, per thread.
@@ -107,9 +216,9 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
   float* kp = grow(kbuf, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
   for (std::size_t j0 = 0; j0 < kpad; j0 += NR)
     pack_cols<NR>(t.k + j0 * t.ld_k, t.ld_k, kmax - j0 < NR ? kmax - j0 : NR, d, kp + j0 * d);
-  float* vp = grow(vbuf, kmax * dp);  // panel c/NR: vp[(c/NR)·kmax·NR + j·NR + c%NR] = v[j, c], 0 for c ≥ d
+  float* vp = grow(vbuf, kmax * dp);  // panel c/NR: vp[(c/NR)·kmax·NR + j·NR + c%NR] = v[j, c], 0 for c ≥ d_v
   for (std::size_t c0 = 0; c0 < dp; c0 += NR) {
-    const std::size_t w = d - c0 < NR ? d - c0 : NR;
+    const std::size_t w = dv - c0 < NR ? dv - c0 : NR;
     float* panel = vp + c0 * kmax;
     for (std::size_t j = 0; j < kmax; ++j) {
       const float* vrow = t.v + j * t.ld_v + c0;
@@ -127,21 +236,25 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
   float* o = grow(obuf, QT * dp);  // (QT, dp) unnormalised context
   float* qp = grow(qbuf, QT * d);  // the tile's queries as (d, MR) panels per row group
   alignas(64) float m[QT], l[QT], alpha[QT];
+  bool flag[QT];
+  std::size_t flagged = 0;
 
   for (std::size_t tile = row_begin / QT * QT; tile < row_end; tile += QT) {
     const std::size_t i0 = tile > row_begin ? tile : row_begin;       // first row computed here
     const std::size_t i1 = tile + QT < row_end ? tile + QT : row_end;  // one past the last
     const std::size_t rows = i1 - i0;
-    const std::size_t kend = t.causal ? std::min(t.n_k, tile + QT) : t.n_k;  // keys this tile sees
+    const std::size_t kend = visible_keys(t, i1 - 1);  // keys the rows computed here see
     for (std::size_t r0 = 0; r0 < rows; r0 += MR)
       pack_rows<MR>(t.q + (i0 + r0) * t.ld_q, t.ld_q, rows - r0 < MR ? rows - r0 : MR, d, qp + r0 * d);
     for (std::size_t r = 0; r < rows; ++r) {
       m[r] = ninf;
       l[r] = 0.0f;
+      flag[r] = false;
       for (std::size_t c = 0; c < dp; ++c) o[r * dp + c] = 0.0f;
     }
     for (std::size_t kb = 0; kb < kend; kb += KB) {
       const std::size_t kn = kend - kb < KB ? kend - kb : KB;  // keys in this block
+      if (t.mask && !block_visible(t, i0, i1, kb, kn)) continue;  // every key masked for every row here
       const std::size_t kn_pad = round_up(kn, NR);
 
       // S = q·kᵀ·scale for the block: (rows, kn_pad); columns past kn hold q·0.
@@ -158,16 +271,18 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
         }
       }
 
-      // Online softmax per row: mask, new running max, weights P = exp(S − m), rescale factor.
+      // Online softmax per row: check and mask, new running max, weights P = exp(S − m), rescale factor.
       for (std::size_t r = 0; r < rows; ++r) {
         const std::size_t i = i0 + r;
-        const std::size_t see = t.causal ? std::min(i + 1, kend) : kend;  // keys < see are visible
-        const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;    // visible in this block
+        const std::size_t see = visible_keys(t, i);                     // keys < see are visible
+        const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;  // visible in this block
         const std::size_t vw = round_up(vis, W);  // vectors holding visible keys; past them P = 0
         float* srow = s + r * KB;
-        for (std::size_t j = vis; j < vw; ++j) srow[j] = ninf;
+        F bad(0.0f);
+        const F vmx = prepare_scores<Arch>(srow, vis, t.mask ? t.mask + i * t.ld_mask + kb : nullptr, bad);
+        if (any_nan<Arch>(bad)) flag[r] = true;
         for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
-        const float bmax = hmax<Arch>(max_body<Arch>(srow, vw, F(ninf)));
+        const float bmax = hmax<Arch>(vmx);
         const float mnew = bmax > m[r] ? bmax : m[r];
         if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
           for (std::size_t j = 0; j < vw; ++j) srow[j] = 0.0f;
@@ -201,20 +316,34 @@ void attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_en
       }
     }
 
-    // out = O / l; a row that saw no key (l = 0) is all zeros.
+    // out = O / l, checked as it is stored; a row that saw no key (l = 0) is all zeros.
     for (std::size_t r = 0; r < rows; ++r) {
       float* dst = t.out + (i0 + r) * t.ld_out;
       const float* src = o + r * dp;
-      if (!(l[r] > 0.0f)) {
-        for (std::size_t c = 0; c < d; ++c) dst[c] = 0.0f;
+      if (!(l[r] > 0.0f) && !flag[r]) {
+        for (std::size_t c = 0; c < dv; ++c) dst[c] = 0.0f;
         continue;
       }
-      const F vl(l[r]);
+      const F vl(l[r]), zero(0.0f);
+      F bad(0.0f);
       std::size_t c = 0;
-      for (; c + W <= d; c += W) (F::load_aligned(src + c) / vl).store_unaligned(dst + c);
-      if (c < d) store_partial<Arch>(dst + c, d - c, F::load_aligned(src + c) / vl);
+      for (; c + W <= dv; c += W) {
+        const F x = F::load_aligned(src + c) / vl;
+        bad = xsimd::fma(x, zero, bad);
+        x.store_unaligned(dst + c);
+      }
+      if (c < dv) {
+        const F x = F::load_aligned(src + c) / vl;  // lanes past d_v hold 0 / l
+        bad = xsimd::fma(x, zero, bad);
+        store_partial<Arch>(dst + c, dv - c, x);
+      }
+      if (flag[r] || any_nan<Arch>(bad)) {
+        ++flagged;
+        for (c = 0; c < dv; ++c) dst[c] = nan;
+      }
     }
   }
+  return flagged;
 }
 
 // The per-thread buffers attention_f32 grows (kbuf, vbuf, sbuf, obuf, qbuf), at most: every key visible.

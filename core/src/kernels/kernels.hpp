@@ -39,10 +39,14 @@ struct Softmax {
   std::size_t m, n;
 };
 
-// The fused fast path for one (batch, head): context = softmax(q·kᵀ·scale [+ causal mask])·v, with an
-// online softmax over key blocks, never holding an (n, n) matrix. Rows [row_begin, row_end) of the queries.
-//   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d) ld_v    out: (n_q, d) ld_out
-// causal: query i sees keys j <= i. Same numbers as the explain path to ~1e-6 relative.
+// The fused fast path for one (batch, head): context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v, with an
+// online softmax over key blocks, never holding an (n_q, n_k) matrix. Rows [row_begin, row_end) of the queries.
+//   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d_v) ld_v    out: (n_q, d_v) ld_out
+// causal: query i sees keys j ≤ i + causal_offset (0: PyTorch's upper-left alignment; n_k − n_q: lower-right).
+// mask: added to the scores, −inf = may not attend; row i at mask + i·ld_mask (ld_mask 0: one row for every
+// query), keys contiguous. Key blocks that no row may see are skipped. A row that sees no key gives zeros.
+// Returns how many rows of the range had scores or a context that left float32: their output is set to NaN, for
+// the caller to recompute (core/src/overflow.hpp). Same numbers as the explain path to ~1e-6 relative.
 struct Attention {
   const float* q; std::size_t ld_q;
   const float* k; std::size_t ld_k;
@@ -51,6 +55,10 @@ struct Attention {
   std::size_t n_q, n_k, d;
   float scale;
   bool causal;
+  std::ptrdiff_t causal_offset = 0;
+  std::size_t d_v = 0;  // columns of v and out; 0: d
+  const float* mask = nullptr;
+  std::size_t ld_mask = 0;
 };
 
 // Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
@@ -65,7 +73,7 @@ struct KernelTable {
   void (*gemm_nt_f32)(const GemmNT&, std::size_t row_begin, std::size_t row_end);
   void (*gemm_nn_f32)(const GemmNN&, std::size_t row_begin, std::size_t row_end);
   void (*softmax_f32)(const Softmax&, std::size_t row_begin, std::size_t row_end);
-  void (*attention_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);
+  std::size_t (*attention_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);
   // Packs B (n, k) of gemm_nt once, for GemmNT::b_packed: writes packed_nt_b_floats(n, k) floats to `packed`,
   // which must be aligned to 64 bytes. The layout is this table's own (its tile width).
   std::size_t (*packed_nt_b_floats)(std::size_t n, std::size_t k);

@@ -4,18 +4,25 @@
 //                  ─ MatMul W_keyᵀ   ─┼─ com.microsoft.MultiHeadAttention(num_heads=h, unidirectional=1) ─ MatMul out_projᵀ ─ Add bias ─ y
 //                  ─ MatMul W_valueᵀ ─┘
 //
-// The weights are the same state_dict attnkit is given (configs.mjs makeStateDict), transposed to the
+// The weights are the same state_dict attnkit is given (PyTorch layout), transposed to the
 // (d_in × d_out) layout MatMul wants. MultiHeadAttention's default scale is 1/√head_dim, as in the seed.
 // `unidirectional=1` makes it causal (supported by onnxruntime's CPU kernel, which is also what
 // onnxruntime-web's wasm backend runs).
 //
-// Pure (no Node built-ins), so the web page's performance panel builds the same graph in its worker.
-// `node bench/compare/check-onnx-graph.mjs [C1]` runs it in onnxruntime-node against a float64 reference.
+// The page's performance panel builds it in its worker (ort-peer.js); bench/compare builds the same graph
+// for onnxruntime-node and its Chromium page. Pure (no Node built-ins).
+// `node bench/compare/check-onnx-graph.mjs [C1]` runs it in onnxruntime-node against the plain-JS reference.
 import onnxProto from 'onnx-proto';
-import { transpose } from './configs.mjs';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
+
+// A (rows×cols) row-major matrix transposed to (cols×rows).
+function transpose(data, rows, cols) {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) out[k * rows + r] = data[r * cols + k];
+  return out;
+}
 
 function initializer(name, dims, data) {
   return onnx.TensorProto.create({

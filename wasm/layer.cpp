@@ -1,0 +1,187 @@
+// attnkit — the Embind layer and its fast path (see layer.hpp).
+#include "layer.hpp"
+
+#include <cstddef>
+#include <utility>
+
+#include "convert.hpp"
+#include "limits.hpp"
+
+#ifndef ATTNKIT_THREAD_POOL_SIZE
+#define ATTNKIT_THREAD_POOL_SIZE 1  // the single-thread build
+#endif
+
+namespace attnkit::wasm {
+
+using emscripten::val;
+
+val fast_header_layout() {
+  constexpr std::size_t word = sizeof(std::uint32_t);
+  static_assert(sizeof(FastHeader) % word == 0, "FastHeader is read as 32-bit words");
+  val o = val::object();
+  o.set("words", val(static_cast<int>(sizeof(FastHeader) / word)));
+  o.set("contextAddress", val(static_cast<int>(offsetof(FastHeader, context_address) / word)));
+  o.set("inputAddress", val(static_cast<int>(offsetof(FastHeader, input_address) / word)));
+  o.set("contextRank", val(static_cast<int>(offsetof(FastHeader, context_rank) / word)));
+  o.set("contextDims", val(static_cast<int>(offsetof(FastHeader, context_dims) / word)));
+  o.set("maxRank", val(static_cast<int>(FastHeader::kMaxRank)));
+  return o;
+}
+
+std::size_t thread_pool_size() { return ATTNKIT_THREAD_POOL_SIZE; }
+std::size_t pool_threads(std::size_t requested) {
+  return requested > thread_pool_size() ? thread_pool_size() : requested;
+}
+
+const attnkit::Module& Layer::module() const {
+  if (!module_) throw attnkit::Error("layer was disposed");
+  return *module_;
+}
+
+val Layer::init(const std::string& mechanism, const val& options, const val& entries) {
+  return guarded([&]() -> val {
+    const attnkit::Config cfg = config_from(mechanism, options);
+    const bool loading = !entries.isUndefined() && !entries.isNull();
+    check_create_fits(cfg, loading);
+    if (!loading) {
+      module_ = std::make_unique<attnkit::Module>(cfg);
+    } else {
+      attnkit::StateDict sd;
+      const std::size_t n = entries["length"].as<std::size_t>();
+      sd.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const val e = entries[i];
+        sd.emplace_back(e["name"].as<std::string>(), tensor_from(e["shape"], e["data"]));
+      }
+      module_ = std::make_unique<attnkit::Module>(cfg, sd);
+    }
+    return info();
+  });
+}
+
+val Layer::forward(const val& x, const val& shape, const val& options) {
+  return guarded([&]() -> val {
+    module();  // throws if disposed
+    attnkit::ForwardOptions fo;
+    fo.return_weights = options["return_weights"].isTrue();
+    fo.train = options["train"].isTrue();
+    fo.intermediates = options["intermediates"].isTrue();
+    fo.threads = pool_threads(size_from(options["threads"]));
+    check_forward_fits(*module_, shape_from(shape), fo);
+    attnkit::ForwardResult r;
+    {
+      const attnkit::Tensor input = tensor_from(shape, x);
+      r = module_->forward(input, fo);
+    }
+    val out = val::object();
+    out.set("context", tensor_to_js(r.context));
+    if (fo.return_weights) out.set("weights", tensor_to_js(r.weights));
+    if (fo.intermediates) {
+      val list = val::array();
+      for (std::size_t i = 0; i < r.intermediates.size(); ++i) {
+        val item = tensor_to_js(r.intermediates[i].second);
+        item.set("name", val(r.intermediates[i].first));
+        list.set(i, item);
+      }
+      out.set("intermediates", list);
+    }
+    return out;
+  });
+}
+
+int Layer::input_buffer(std::uint32_t numel) {
+  try {
+    input_.data.resize(numel);
+  } catch (...) {
+    return status_range;  // JS falls back to the general path, which reports the error
+  }
+  header_.input_address = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(input_.data.data()));
+  return status_ok;
+}
+
+int Layer::forward_fast(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train,
+                        std::uint32_t threads) {
+  Failure failure;
+  try {
+    module();  // throws if disposed
+    attnkit::ForwardOptions fo;
+    fo.train = train;
+    fo.threads = pool_threads(threads);
+    attnkit::Shape& shape = input_.shape;
+    if (shape.size() != rank) shape.resize(rank);  // only when the rank changes (resize is a call that may throw)
+    std::size_t* dims = shape.data();
+    if (rank == 3) *dims++ = b;
+    dims[0] = n;
+    dims[1] = d_in;
+    check_forward_fits(*module_, shape, fo);
+    output_ = std::move(module_->forward(input_, fo).context);
+    const std::size_t out_rank = output_.shape.size();
+    if (out_rank > FastHeader::kMaxRank) {
+      throw attnkit::Error("context of rank " + std::to_string(out_rank) + "; expected at most " +
+                           std::to_string(FastHeader::kMaxRank));
+    }
+    header_.context_address = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(output_.ptr()));
+    header_.context_rank = static_cast<std::uint32_t>(out_rank);
+    for (std::size_t i = 0; i < out_rank; ++i) header_.context_dims[i] = static_cast<std::uint32_t>(output_.shape[i]);
+    return status_ok;
+  } catch (...) {
+    failure = current_failure();
+  }
+  output_ = attnkit::Tensor();
+  last_error_ = std::move(failure.message);
+  return failure.status;
+}
+
+void Layer::drop_buffers() {
+  input_ = attnkit::Tensor();
+  output_ = attnkit::Tensor();
+  last_error_ = std::string();
+  header_.input_address = 0;
+  header_.context_address = 0;
+}
+
+val Layer::state_dict() const {
+  return guarded([&]() -> val {
+    const attnkit::StateDict sd = module().state_dict();
+    val list = val::array();
+    for (std::size_t i = 0; i < sd.size(); ++i) {
+      val item = tensor_to_js(sd[i].second);
+      item.set("name", val(sd[i].first));
+      list.set(i, item);
+    }
+    return list;
+  });
+}
+
+val Layer::parameter_shapes() const {
+  return guarded([&]() -> val {
+    const auto shapes = module().parameter_shapes();
+    val list = val::array();
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      val item = val::object();
+      item.set("name", val(shapes[i].first));
+      item.set("shape", shape_to_js(shapes[i].second));
+      list.set(i, item);
+    }
+    return list;
+  });
+}
+
+val Layer::info() const {
+  val o = val::object();
+  if (!module_) return o;
+  o.set("mechanism", val(std::string(attnkit::mechanism_name(module_->config().mechanism))));
+  o.set("causal", val(module_->causal()));
+  o.set("num_heads", val(static_cast<double>(module_->num_heads())));
+  o.set("head_dim", val(static_cast<double>(module_->head_dim())));
+  o.set("d_out_total", val(static_cast<double>(module_->d_out_total())));
+  o.set("d_in", val(static_cast<double>(module_->config().d_in)));
+  return o;
+}
+
+void Layer::release() {
+  module_.reset();
+  drop_buffers();
+}
+
+}  // namespace attnkit::wasm

@@ -1,0 +1,76 @@
+// attnkit — one attnkit::Module behind Embind, with the forward fast path's buffers.
+//
+// Data is copied in (typed array → std::vector) and copied out (a new Float32Array per result); no view on
+// wasm memory ever escapes, because memory growth would detach it. forward() without weights or
+// intermediates has a numbers-only fast path (the C exports in bindings.cpp) that wasm/src/layer.mjs uses:
+// JS copies x into the layer's input buffer and the context out of wasm memory, reading the addresses and
+// the context's shape from a FastHeader whose layout it gets by name (fast_header_layout()).
+#pragma once
+#include <emscripten/val.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "attnkit/attnkit.hpp"
+#include "errors.hpp"
+
+namespace attnkit::wasm {
+
+// The fast path's header, in wasm memory, one per layer (32-bit words; wasm32 addresses fit).
+struct FastHeader {
+  static constexpr std::size_t kMaxRank = 4;
+  std::uint32_t context_address = 0;
+  std::uint32_t input_address = 0;
+  std::uint32_t context_rank = 0;
+  std::uint32_t context_dims[kMaxRank] = {0, 0, 0, 0};
+};
+
+// { words, contextAddress, inputAddress, contextRank, contextDims, maxRank }: word offsets into FastHeader.
+emscripten::val fast_header_layout();
+
+// The pthreads build's worker pool (-sPTHREAD_POOL_SIZE, wasm/CMakeLists.txt); 1 in the single-thread build.
+// The core joins its threads synchronously, so a call must never need more workers than the pool holds.
+std::size_t thread_pool_size();
+std::size_t pool_threads(std::size_t requested);  // requested capped at the pool (0 stays 0: the default)
+
+class Layer {
+ public:
+  Layer() = default;
+
+  // entries: undefined, or an Array of { name, shape, data } (data: Float32Array).
+  emscripten::val init(const std::string& mechanism, const emscripten::val& options, const emscripten::val& entries);
+  // x: Float32Array, shape: [b, n, d_in] or [n, d_in], options: { return_weights, train, intermediates, threads }.
+  emscripten::val forward(const emscripten::val& x, const emscripten::val& shape, const emscripten::val& options);
+
+  // The fast path (called through the C exports): input_buffer makes the input buffer hold `numel` floats (it
+  // may grow the wasm memory) and writes its address into the header; JS writes x there and calls
+  // forward_fast with the shape (rank 2: [n, d_in], b ignored; rank 3: [b, n, d_in]), which writes the
+  // context's address, rank and dimensions into the header. Both return a Status; on failure forward_fast
+  // has freed everything the call allocated and the message is read with last_error().
+  int input_buffer(std::uint32_t numel);
+  int forward_fast(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train,
+                   std::uint32_t threads);
+  void drop_buffers();  // frees the fast path's input and output buffers (after a large call, or an error)
+
+  // Fixed for the layer's lifetime (the Layer does not move), so JS reads both once at create time.
+  double address() const { return static_cast<double>(reinterpret_cast<std::uintptr_t>(this)); }
+  double fast_header_address() const { return static_cast<double>(reinterpret_cast<std::uintptr_t>(&header_)); }
+  std::string last_error() const { return last_error_; }
+
+  emscripten::val state_dict() const;        // [{ name, shape, data }] in PyTorch's order
+  emscripten::val parameter_shapes() const;  // [{ name, shape }]
+  emscripten::val info() const;
+  void release();  // frees the module's memory now; the JS object can then be delete()d
+
+ private:
+  const attnkit::Module& module() const;
+
+  std::unique_ptr<attnkit::Module> module_;
+  attnkit::Tensor input_;   // the fast path's input, reused between calls
+  attnkit::Tensor output_;  // the fast path's last context, read by JS right after the call
+  std::string last_error_;
+  FastHeader header_;
+};
+
+}  // namespace attnkit::wasm

@@ -1,0 +1,158 @@
+// attnkit — Layer: one module of a mechanism, its forward paths, its parameters and its lifetime.
+//
+// Every public method copies its arguments first (wasm/src/options.mjs, tensors.mjs), and only then checks
+// that the layer and its instance are still alive: a getter, a Proxy trap or an Array element's getter may
+// have called dispose(), ak.terminate() or another forward() meanwhile. After that point no code of the
+// caller's runs until the call returns.
+import { NO_FORWARD_OPTIONS, normaliseForwardOptions } from './options.mjs';
+import { ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
+import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
+
+// Inputs up to this many floats keep the fast path's buffers in wasm memory between calls (reused by the
+// next call); larger ones free them after the call, so a layer never holds a large input or context.
+const FAST_KEEP = 65536;
+
+const registry = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry(({ raw, live }) => {
+      if (!live.delete(raw)) return; // disposed meanwhile, or freed by ak.terminate()
+      try { raw.release(); raw.delete(); } catch { /* module already gone */ }
+    })
+  : null;
+
+export class Layer {
+  #raw;
+  #info;
+  #runtime;       // { m, heap, live: Set of raw layers, terminated } shared with the instance (instance.mjs)
+  #self;          // the C++ Layer's address, the first argument of the fast path's C exports
+  #header;        // index (in 32-bit words) of the fast path's header in wasm memory
+  #inLen = 0;     // floats in the fast path's input buffer (in wasm memory, owned by raw)
+
+  constructor(runtime, raw, info) {
+    this.#runtime = runtime;
+    this.#raw = raw;
+    this.#info = info;
+    this.#self = raw.address();
+    this.#header = raw.fastHeaderAddress() >>> 2;
+    if (registry) registry.register(this, { raw, live: runtime.live }, this);
+    runtime.live.add(raw);
+  }
+
+  get mechanism() { return this.#info.mechanism; }
+  get causal() { return this.#info.causal; }
+  get numHeads() { return this.#info.num_heads; }
+  get headDim() { return this.#info.head_dim; }
+  get dOutTotal() { return this.#info.d_out_total; }
+  get disposed() { return this.#raw === null || !this.#runtime.live.has(this.#raw); }
+
+  #alive() {
+    if (this.#raw !== null && !this.#runtime.live.has(this.#raw)) { // ak.terminate() freed it
+      throw new Error('layer was disposed by ak.terminate(); load a new instance with load() and create a new layer');
+    }
+    if (this.#raw === null) throw new Error('layer was disposed; create a new one with ak.create()');
+    return this.#raw;
+  }
+
+  forward(x, shape, options) {
+    this.#alive();
+    const fo = options === undefined ? NO_FORWARD_OPTIONS : normaliseForwardOptions(options);
+    const input = snapshotInput(x, shape); // last: see snapshotInput
+    const raw = this.#alive();
+    if (!fo.return_weights && !fo.intermediates) {
+      const out = this.#forwardFast(raw, input, fo.train, fo.threads);
+      if (out !== null) return out;
+    }
+    return this.#forwardGeneral(raw, input, fo);
+  }
+
+  #forwardGeneral(raw, input, fo) {
+    const heap = this.#runtime.heap;
+    // Embind reads x's `length` as a property and allocates before it copies: our own view on stable bytes
+    const data = input.owned ? input.data : ownView(stableFloat32(input.data, wasmBuffer(heap)));
+    const r = check(heap, raw.forward(data, input.shape, fo));
+    const out = { context: r.context.data, contextShape: r.context.shape };
+    if (r.weights) {
+      out.weights = r.weights.data;
+      out.weightsShape = r.weights.shape;
+    }
+    if (r.intermediates) {
+      out.intermediates = {};
+      for (const item of r.intermediates) out.intermediates[item.name] = { data: item.data, shape: item.shape };
+    }
+    return out;
+  }
+
+  // forward() without weights or intermediates, through the plain C exports (numbers only, no Embind): x is
+  // copied into the layer's input buffer in wasm memory, and the context out of it. Returns null if the input
+  // buffer could not be allocated (the general path then reports the error).
+  #forwardFast(raw, { data, shape, owned, length: len }, train, threads) {
+    const heap = this.#runtime.heap;
+    const m = heap.m;
+    const header = this.#header;
+    if (len !== this.#inLen) {
+      if (!owned) data = stableFloat32(data, wasmBuffer(heap)); // input_buffer allocates
+      if (m._attnkit_input_buffer(this.#self, len) !== heap.status.ok) return null; // may grow the wasm memory
+      this.#inLen = len;
+    }
+    // The views may be stale: a call (this layer's input_buffer, or anything since the last look) may have grown
+    // the memory. Single-thread build: growth detaches the old buffer (the views' length drops to 0). Pthreads
+    // build: the old SharedArrayBuffer stays valid but keeps its old length. So a view that covers the bytes
+    // being read or written is good to use, and is re-made only when it does not.
+    let u32 = heap.u32;
+    if (u32.length < header + heap.headerWords) u32 = syncViews(heap);
+    if (len > 0) {
+      const at = u32[header + heap.inputAddress] >>> 2;
+      if (u32.length < at + len) u32 = syncViews(heap);
+      heap.f32.set(data, at);
+    }
+    const status = shape.length === 3
+      ? m._attnkit_forward_fast(this.#self, 3, shape[0], shape[1], shape[2], train ? 1 : 0, threads)
+      : m._attnkit_forward_fast(this.#self, 2, 0, shape[0], shape[1], train ? 1 : 0, threads);
+    if (status !== heap.status.ok) {
+      const message = raw.lastError();
+      this.#dropFast(raw);
+      throw failure(heap, status, message);
+    }
+    if (u32.length < header + heap.headerWords) u32 = syncViews(heap); // the pass may have grown the memory
+    const rank = u32[header + heap.contextRank];
+    const dims = header + heap.contextDims;
+    const contextShape = new Array(rank);
+    let numel = 1;
+    for (let i = 0; i < rank; i++) numel *= (contextShape[i] = u32[dims + i]);
+    const start = u32[header + heap.contextAddress] >>> 2;
+    if (u32.length < start + numel) syncViews(heap);
+    const context = heap.f32.slice(start, start + numel); // a copy in a fresh ArrayBuffer
+    if (len > FAST_KEEP || numel > FAST_KEEP) this.#dropFast(raw);
+    return { context, contextShape };
+  }
+
+  #dropFast(raw) {
+    raw.dropBuffers();
+    this.#inLen = 0;
+  }
+
+  stateDict() {
+    const list = check(this.#runtime.heap, this.#alive().stateDict());
+    const sd = {};
+    for (const item of list) sd[item.name] = { shape: item.shape, data: item.data };
+    return sd;
+  }
+
+  parameterShapes() {
+    const list = check(this.#runtime.heap, this.#alive().parameterShapes());
+    const out = {};
+    for (const item of list) out[item.name] = item.shape;
+    return out;
+  }
+
+  dispose() {
+    const raw = this.#raw;
+    if (raw === null) return;
+    this.#raw = null;
+    if (registry) registry.unregister(this);
+    if (!this.#runtime.live.delete(raw)) return; // already freed by ak.terminate()
+    raw.release();
+    raw.delete();
+  }
+
+  [Symbol.dispose]() { this.dispose(); }
+}

@@ -1,0 +1,105 @@
+// attnkit — the options of create(), forward() and load(), each read once into the plain values the
+// bindings take. An option left out is left out here too, so the core's attnkit::Config keeps its default.
+import { boolOption, checkKeys, checkOptionsObject, describe, seedOption, sizeOption } from './values.mjs';
+import { normaliseStateDict } from './state-dict.mjs';
+
+export const CREATE_KEYS = Object.freeze(['dIn', 'dOut', 'numHeads', 'contextLength', 'causal', 'qkvBias', 'dropout', 'seed', 'stateDict', 'causalRoute']);
+const FORWARD_KEYS = Object.freeze(['returnWeights', 'train', 'intermediates', 'threads']);
+const LOAD_KEYS = Object.freeze(['threads', 'wasmBinary', 'locateFile']);
+
+export function checkMechanism(mechanism, names) {
+  if (typeof mechanism !== 'string') {
+    throw new Error(`mechanism must be a string, one of ${names.join(', ')}; got ${describe(mechanism)}`);
+  }
+  return mechanism; // an unknown name is reported by the core, with the CLI's message
+}
+
+// → { native: the snake_case fields given, for config_from() in wasm/convert.cpp; stateDict: entries or undefined }
+export function normaliseCreateOptions(options, causalRoutes) {
+  const o = checkOptionsObject(options, 'options');
+  const native = {};
+  if (o === undefined) return { native, stateDict: undefined };
+  checkKeys(o, CREATE_KEYS, 'option');
+  const { dIn, dOut, numHeads, contextLength, causal, qkvBias, dropout, seed, stateDict, causalRoute } = o;
+  const set = (name, value) => { if (value !== undefined) native[name] = value; };
+  set('d_in', sizeOption(dIn, 'dIn'));
+  set('d_out', sizeOption(dOut, 'dOut'));
+  set('num_heads', sizeOption(numHeads, 'numHeads'));
+  set('context_length', sizeOption(contextLength, 'contextLength'));
+  if (causal !== undefined && causal !== null && typeof causal !== 'boolean') {
+    throw new Error(`option causal must be true or false; got ${describe(causal)}`);
+  }
+  if (causal !== null) set('causal', causal);
+  set('qkv_bias', boolOption(qkvBias, 'qkvBias'));
+  // a double, as the core keeps p: 0.99999999 is < 1 and accepted on every interface
+  if (dropout !== undefined && typeof dropout !== 'number') {
+    throw new Error(`option dropout must be a number in [0, 1); got ${describe(dropout)}`);
+  }
+  set('dropout', dropout);
+  const seedWords = seedOption(seed);
+  if (seedWords !== undefined) [native.seed_lo, native.seed_hi] = seedWords;
+  if (causalRoute !== undefined && !causalRoutes.includes(causalRoute)) {
+    throw new Error(`option causalRoute must be one of ${causalRoutes.join(', ')}; got ${describe(causalRoute)}`);
+  }
+  set('causal_route', causalRoute);
+  return { native, stateDict: normaliseStateDict(stateDict) };
+}
+
+export const NO_FORWARD_OPTIONS = Object.freeze({ return_weights: false, train: false, intermediates: false, threads: 0 });
+
+export function normaliseForwardOptions(options) {
+  const o = checkOptionsObject(options, 'forward options');
+  if (o === undefined) return NO_FORWARD_OPTIONS;
+  checkKeys(o, FORWARD_KEYS, 'forward option');
+  const { returnWeights, train, intermediates, threads } = o;
+  return {
+    return_weights: boolOption(returnWeights, 'returnWeights', false),
+    train: boolOption(train, 'train', false),
+    intermediates: boolOption(intermediates, 'intermediates', false),
+    threads: sizeOption(threads, 'threads', 0), // capped at the worker pool by the bindings
+  };
+}
+
+// A copy of the bytes of an ArrayBuffer or a view (a Uint8Array, a Node Buffer), or null.
+function copyBytes(v) {
+  let view = null;
+  try {
+    if (Object.prototype.toString.call(v) === '[object ArrayBuffer]') view = new Uint8Array(v);
+    else if (ArrayBuffer.isView(v)) view = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  } catch {
+    view = null;
+  }
+  if (view === null) {
+    throw new Error(`load option wasmBinary must be an ArrayBuffer or a Uint8Array with the bytes of attnkit.wasm; got ${describe(v)}`);
+  }
+  const bytes = new Uint8Array(view.length);
+  bytes.set(view);
+  return bytes;
+}
+
+// → { mode: 'auto' | true | false, wasmBinary?: Uint8Array (a copy), locateFile?: function }
+export function normaliseLoadOptions(options) {
+  const o = checkOptionsObject(options, 'load options');
+  if (o === undefined) return { mode: 'auto' };
+  checkKeys(o, LOAD_KEYS, 'load option');
+  const { threads, wasmBinary, locateFile } = o;
+  const mode = threads === undefined ? 'auto' : threads;
+  if (mode !== 'auto' && typeof mode !== 'boolean') {
+    throw new Error(`load option threads must be 'auto', true or false; got ${describe(mode)}`);
+  }
+  const out = { mode };
+  if (wasmBinary !== undefined) {
+    const bytes = copyBytes(wasmBinary);
+    if (!WebAssembly.validate(bytes)) {
+      throw new Error(`load option wasmBinary (${bytes.length} bytes) is not a valid WebAssembly module; expected the bytes of dist/attnkit.wasm (or dist/attnkit-mt.wasm for threads: true)`);
+    }
+    out.wasmBinary = bytes;
+  }
+  if (locateFile !== undefined) {
+    if (typeof locateFile !== 'function') {
+      throw new Error(`load option locateFile must be a function (path, prefix) => URL or path of the file; got ${describe(locateFile)}`);
+    }
+    out.locateFile = locateFile;
+  }
+  return out;
+}

@@ -1,0 +1,133 @@
+// attnkit — tensors from the caller, copied or verified once: the input x, shapes, and state_dict entries.
+//
+// What this file hands on is owned by the package or cannot change under it: plain Arrays of numbers for
+// shapes, and for data either a fresh Float32Array or the caller's Float32Array after its internal slots
+// were read here (its bytes are copied into wasm memory before any code of the caller's could run again).
+import { checkDims, checkNumber, describe, fmtShape, numelOf } from './values.mjs';
+
+// The intrinsic getters of %TypedArray%.prototype read a typed array's internal slots, so an own `length`
+// property, a subclass's getter or a Proxy cannot make the package read other bytes than the array holds.
+// They work on typed arrays from any realm (a node:vm context, an iframe).
+const TypedArrayPrototype = Object.getPrototypeOf(Float32Array.prototype);
+const intrinsic = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get;
+const TYPED_ARRAY_NAME = intrinsic(TypedArrayPrototype, Symbol.toStringTag); // undefined for anything else
+const TYPED_ARRAY_LENGTH = intrinsic(TypedArrayPrototype, 'length');
+const TYPED_ARRAY_BUFFER = intrinsic(TypedArrayPrototype, 'buffer');
+const TYPED_ARRAY_OFFSET = intrinsic(TypedArrayPrototype, 'byteOffset');
+const ARRAY_BUFFER_LENGTH = intrinsic(ArrayBuffer.prototype, 'byteLength'); // throws for a SharedArrayBuffer
+
+export const isFloat32Array = (v) => TYPED_ARRAY_NAME.call(v) === 'Float32Array';
+export const float32Length = (v) => TYPED_ARRAY_LENGTH.call(v);
+
+function isOrdinaryArrayBuffer(buffer) {
+  try {
+    ARRAY_BUFFER_LENGTH.call(buffer);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A Float32Array whose bytes stay put across a call into wasm that may allocate: the caller's own array when
+// its buffer is an ordinary ArrayBuffer other than the wasm memory; otherwise a copy. A view on the
+// single-thread build's memory is detached when an allocation grows it, and one on the pthreads build's
+// SharedArrayBuffer sees malloc rewrite the bytes it views. (With no call into wasm between the checks and
+// the copy into wasm memory, the caller's array is read as it is: the fast path's steady state.)
+export function stableFloat32(x, wasmBuffer) {
+  const buffer = TYPED_ARRAY_BUFFER.call(x);
+  if (buffer !== wasmBuffer && isOrdinaryArrayBuffer(buffer)) return x;
+  const copy = new Float32Array(TYPED_ARRAY_LENGTH.call(x));
+  copy.set(x);
+  return copy;
+}
+
+// For Embind, which reads `length` as a property: the same bytes in a view the package made.
+export function ownView(data) {
+  return new Float32Array(TYPED_ARRAY_BUFFER.call(data), TYPED_ARRAY_OFFSET.call(data), TYPED_ARRAY_LENGTH.call(data));
+}
+
+// Flattens nested Arrays of numbers (a PyTorch `tensor.tolist()` dump) into { shape, data }, reading each
+// Array's length once and each element once. shape[depth] is fixed by the first Array met at that depth.
+// `flatIndex`: a rank-1 result names its bad index as `3` (a flat list), otherwise as `[0, 3]`.
+export function fromNested(value, what, maxRank = 8, flatIndex = false) {
+  const shape = [];
+  const values = [];
+  const index = [];
+  let leafDepth = -1;
+  const at = () => (flatIndex && index.length === 1 ? String(index[0]) : `[${index.join(', ')}]`);
+  const ragged = (v, depth) => new Error(`${what} is ragged at index [${index.join(', ')}]: ${describe(v)}; expected an Array of length ${shape[depth]} (shape ${fmtShape(shape)})`);
+  const walk = (v, depth) => {
+    if (!Array.isArray(v) || depth === leafDepth) { // a number's place (checkNumber names an Array found there)
+      if (leafDepth === -1 && depth === shape.length) leafDepth = depth;
+      if (depth !== leafDepth) throw ragged(v, depth);
+      checkNumber(v, what, at());
+      values.push(v);
+      return;
+    }
+    const length = v.length;
+    if (depth === shape.length) { // the first Array at this depth (no number seen yet)
+      if (depth === maxRank) {
+        let total = depth + 1;
+        for (let p = v[0]; Array.isArray(p) && total < 1e6; p = p[0]) total++;
+        throw new Error(`${what} is nested ${total} levels deep; expected at most ${maxRank}`);
+      }
+      shape.push(length);
+    } else if (length !== shape[depth]) {
+      throw ragged(v, depth);
+    }
+    for (let i = 0; i < length; i++) {
+      index.push(i);
+      walk(v[i], depth + 1);
+      index.pop();
+    }
+  };
+  walk(value, 0);
+  return { shape, data: new Float32Array(values) };
+}
+
+// A shape given by the caller → a plain Array the package owns (each dimension read once, not yet checked).
+function copyShape(shape, what, maxRank) {
+  if (!Array.isArray(shape)) throw new Error(`${what} must be an Array of integers; got ${describe(shape)}`);
+  const rank = shape.length;
+  if (rank > maxRank) throw new Error(`${what} has rank ${rank}; expected at most ${maxRank}`);
+  const dims = new Array(rank);
+  for (let i = 0; i < rank; i++) dims[i] = shape[i];
+  return dims;
+}
+
+export const snapshotShape = (shape, what, maxRank) => checkDims(copyShape(shape, what, maxRank), what);
+
+// forward()'s x and shape → { data, shape, owned, length }: data a Float32Array of `length` floats (its
+// internal length), owned when the package made it (else pass it through stableFloat32 before a call into
+// wasm that may allocate); shape a fresh Array of 2 or 3 integers. Call it after every other argument has
+// been read: a Float32Array x is verified here, and no code of the caller's may run between this and the
+// copy into wasm memory (a getter could detach or resize its buffer).
+export function snapshotInput(x, shape) {
+  // ranks above 16 are refused without being copied; 4..16 are copied to be named in the message
+  const given = shape === undefined ? undefined : copyShape(shape, 'shape', 16);
+  let data, owned, nestedShape;
+  if (isFloat32Array(x)) {
+    data = x;
+    owned = false;
+  } else if (Array.isArray(x)) {
+    const t = fromNested(x, 'x', 3, true);
+    data = t.data;
+    owned = true;
+    if (t.shape.length > 1) nestedShape = t.shape;
+  } else if (TYPED_ARRAY_NAME.call(x) !== undefined) {
+    throw new Error(`x must be a Float32Array; got ${describe(x)} (convert it with Float32Array.from(x))`);
+  } else if (x !== null && typeof x === 'object' && describe(x) === 'an object (Float32Array)') {
+    throw new Error('x must be a Float32Array; got an object that only looks like one (a Proxy?); pass the Float32Array itself');
+  } else {
+    throw new Error(`x must be a Float32Array; got ${describe(x)}`);
+  }
+  if (given === undefined && nestedShape === undefined) throw new Error('shape is required: [batch, tokens, dIn] or [tokens, dIn]');
+  const dims = given === undefined ? nestedShape : checkDims(given, 'shape');
+  if (dims.length !== 2 && dims.length !== 3) {
+    throw new Error(`shape ${fmtShape(dims)} has rank ${dims.length}; expected [batch, tokens, dIn] or [tokens, dIn]`);
+  }
+  const need = numelOf(dims);
+  const length = TYPED_ARRAY_LENGTH.call(data);
+  if (length !== need) throw new Error(`x has ${length} elements but shape ${fmtShape(dims)} needs ${need}`);
+  return { data, shape: dims, owned, length };
+}
