@@ -30,7 +30,7 @@ struct RunOptions {
   std::optional<std::size_t> d_out, heads, context_length;
   bool qkv_bias = false;
   std::optional<bool> causal;
-  float dropout = 0.0f;
+  double dropout = 0.0;                  // as PyTorch keeps p (0.99999999 is valid)
   bool train = false;
   std::uint64_t seed = 123;
   std::size_t threads = 0;               // 0: all cores
@@ -64,7 +64,7 @@ void check_options_apply(Mechanism m, const RunOptions& options);
 // Value parsers: each throws attnkit::Error naming the option and what it accepts.
 std::size_t parse_count(const std::string& option, const std::string& text, std::size_t min, std::size_t max);
 std::uint64_t parse_seed(const std::string& text);
-float parse_dropout(const std::string& text);
+double parse_dropout(const std::string& text);
 Format parse_format(const std::string& text);
 CausalRoute parse_causal_route(const std::string& text);
 

@@ -17,31 +17,44 @@ bool all_digits(const std::string& s) {
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 // d_out and the head count a state_dict implies, when the shapes say so; the core checks the rest.
-void infer_from_weights(Mechanism m, const StateDict& sd, std::optional<std::size_t>& d_out, std::size_t& heads,
-                        bool& qkv_bias) {
+// W_query is where d_out is read: when it is there but not a matrix of d_in columns (rows for
+// self-v1), the error names the shape found, not the missing --d-out.
+void infer_from_weights(Mechanism m, const StateDict& sd, std::size_t d_in, std::optional<std::size_t>& d_out,
+                        std::size_t& heads, bool& qkv_bias) {
   if (m == Mechanism::multihead_wrapper) {
     std::set<std::size_t> seen;
     for (const auto& [name, tensor] : sd) {
       const auto dot = name.find('.', 6);
-      if (name.rfind("heads.", 0) == 0 && dot != std::string::npos && all_digits(name.substr(6, dot - 6))) {
+      // Heads are counted from parameters; a stray heads.<h>.mask is then the core's unknown key.
+      const bool mask = name.size() > 5 && name.compare(name.size() - 5, 5, ".mask") == 0;
+      if (!mask && name.rfind("heads.", 0) == 0 && dot != std::string::npos && all_digits(name.substr(6, dot - 6))) {
         seen.insert(std::strtoull(name.c_str() + 6, nullptr, 10));
       }
     }
     if (!seen.empty()) heads = seen.size();
   }
-  const std::string prefix = m == Mechanism::multihead_wrapper ? "heads.0." : "";
-  if (m == Mechanism::self_v1) {
-    if (const Tensor* w = find_parameter(sd, "W_query"); w && w->rank() == 2 && !d_out) d_out = w->shape[1];
-    return;
+  if (m == Mechanism::simplified) return;
+  const bool v1 = m == Mechanism::self_v1;
+  const std::string name = (m == Mechanism::multihead_wrapper ? "heads.0." : "") + std::string(v1 ? "W_query" : "W_query.weight");
+  const Tensor* w = find_parameter(sd, name);
+  if (w && !d_out) {
+    // self-v1 holds W_query as (d_in, d_out) like x @ W; nn.Linear as (d_out, d_in).
+    const std::size_t in_axis = v1 ? 0 : 1;
+    if (w->rank() != 2 || w->shape[in_axis] != d_in || w->shape[1 - in_axis] == 0) {
+      const std::string d = std::to_string(d_in);
+      throw Error("state_dict key " + name + " has shape " + shape_to_string(w->shape) + "; expected " +
+                  (v1 ? "[" + d + ", d_out]" : "[d_out, " + d + "]") + " (d_in = " + d + " from x, d_out >= 1)");
+    }
+    d_out = w->shape[1 - in_axis];
   }
-  if (const Tensor* w = find_parameter(sd, prefix + "W_query.weight"); w && w->rank() == 2 && !d_out) d_out = w->shape[0];
-  if (find_parameter(sd, prefix + "W_query.bias")) qkv_bias = true;
+  if (!v1 && find_parameter(sd, (m == Mechanism::multihead_wrapper ? "heads.0." : "") + std::string("W_query.bias"))) qkv_bias = true;
 }
 
 }  // namespace
 
 std::size_t parse_count(const std::string& option, const std::string& text, std::size_t min, std::size_t max) {
   const std::string expected = "; expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+  if (text.empty()) throw Error(option + " is empty" + expected);
   if (!all_digits(text)) throw Error(option + " must be an integer, got " + quoted(text) + expected);
   errno = 0;
   const unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
@@ -52,6 +65,7 @@ std::size_t parse_count(const std::string& option, const std::string& text, std:
 }
 
 std::uint64_t parse_seed(const std::string& text) {
+  if (text.empty()) throw Error("--seed is empty; expected an integer from 0 to 18446744073709551615");
   errno = 0;
   const unsigned long long value = all_digits(text) ? std::strtoull(text.c_str(), nullptr, 10) : 0;
   if (!all_digits(text) || errno == ERANGE) {
@@ -60,18 +74,21 @@ std::uint64_t parse_seed(const std::string& text) {
   return value;
 }
 
-float parse_dropout(const std::string& text) {
+double parse_dropout(const std::string& text) {
+  if (text.empty()) throw Error("--dropout is empty; expected a number in [0, 1)");
   char* end = nullptr;
   errno = 0;
   const double p = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size() || std::isspace(static_cast<unsigned char>(text[0]))) {
     throw Error("--dropout must be a number in [0, 1), got " + quoted(text));
   }
+  // Kept as a double, as PyTorch keeps p: 0.99999999 is below 1 and valid (as float32 it would round to 1).
   if (!(p >= 0.0 && p < 1.0)) throw Error("--dropout is " + text + "; expected a number in [0, 1)", ErrorKind::range);
-  return static_cast<float>(p);
+  return p;
 }
 
 Format parse_format(const std::string& text) {
+  if (text.empty()) throw Error("--format is empty; expected json or text");
   if (text == "json") return Format::json;
   if (text == "text") return Format::text;
   throw Error("unknown --format " + quoted(text) + "; expected json or text");
@@ -79,7 +96,9 @@ Format parse_format(const std::string& text) {
 
 CausalRoute parse_causal_route(const std::string& text) {
   if (text == "neg-inf") return CausalRoute::neg_inf;
-  if (text == "renormalise" || text == "renormalize") return CausalRoute::renormalise;
+  if (text.empty()) throw Error("--causal-route is empty; expected neg-inf or renormalise");
+  // One spelling, the one the JS package and the docs use (British, as in the seed).
+  if (text == "renormalise") return CausalRoute::renormalise;
   throw Error("unknown --causal-route " + quoted(text) + "; expected neg-inf or renormalise");
 }
 
@@ -90,9 +109,14 @@ Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_
   std::optional<std::size_t> d_out = o.d_out;
   std::size_t heads = 1;
   bool qkv_bias = o.qkv_bias;
-  if (state_dict) infer_from_weights(c.mechanism, *state_dict, d_out, heads, qkv_bias);
+  if (state_dict) infer_from_weights(c.mechanism, *state_dict, c.d_in, d_out, heads, qkv_bias);
   if (o.heads) heads = *o.heads;
   if (!d_out && option_applies(c.mechanism, "d_out")) {
+    if (state_dict) {
+      throw Error(std::string("--d-out is required for mechanism ") + mechanism_name(c.mechanism) + " when the state_dict has no " +
+                  (c.mechanism == Mechanism::multihead_wrapper ? "heads.0." : "") +
+                  (c.mechanism == Mechanism::self_v1 ? "W_query" : "W_query.weight") + " to take it from; expected --d-out N");
+    }
     throw Error(std::string("--d-out is required for mechanism ") + mechanism_name(c.mechanism) +
                 "; expected a positive integer (the book uses --d-out 2), or --weights to take it from W_query");
   }

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -17,15 +18,39 @@ namespace {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-std::string read_stream(std::istream& in, const std::string& what) {
+// One rule for numbers beyond float32 (the JS package applies the same one, docs/reliability.md §1):
+// a number is refused exactly when its float32 conversion (round to nearest) is ±inf. That is
+// |value| >= 2^128 - 2^103 = 3.4028235677973366e+38; 3.4028235e38 itself rounds to FLT_MAX and is kept.
+const char* const kFloat32Range =
+    "expected |value| < 3.4028235677973366e+38 (float32's largest finite value is 3.4028234663852886e+38)";
+
+std::string too_large(const std::string& what, const std::string& size) {
+  return what + " is " + size + "; expected at most " + std::to_string(kMaxJsonBytes) + " bytes (" +
+         std::to_string(kMaxJsonBytes >> 20) + " MiB, the largest JSON document attnkit reads)";
+}
+
+// A NUL byte ends the text for nlohmann (what follows would be ignored); JSON has none, inside strings either.
+void check_no_nul(const char* data, std::size_t size, std::size_t offset, const std::string& what) {
+  if (const void* nul = std::memchr(data, '\0', size)) {
+    const std::size_t at = offset + static_cast<std::size_t>(static_cast<const char*>(nul) - data);
+    throw Error(what + " holds a NUL byte at byte " + std::to_string(at) + "; expected JSON text (no NUL bytes)");
+  }
+}
+
+// Reads at most kMaxJsonBytes: a pipe or a device such as /dev/zero is refused as soon as it passes the
+// limit (or shows a NUL byte), without buffering more.
+std::string read_stream(std::istream& in, const std::string& what, std::size_t expected_size = 0) {
   std::string text;
+  text.reserve(expected_size);
   char buffer[1 << 16];
   while (in) {
     in.read(buffer, sizeof buffer);
-    text.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxJsonBytes)
-      throw Error(what + " is larger than " + std::to_string(kMaxJsonBytes >> 20) + " MiB; expected a smaller JSON file",
-                  ErrorKind::range);
+    const auto got = static_cast<std::size_t>(in.gcount());
+    check_no_nul(buffer, got, text.size(), what);
+    if (text.size() + got > kMaxJsonBytes) {
+      throw Error(too_large(what, "longer than " + std::to_string(kMaxJsonBytes) + " bytes"), ErrorKind::range);
+    }
+    text.append(buffer, got);
   }
   if (in.bad()) throw Error("cannot read " + what + ": read error");
   return text;
@@ -98,7 +123,10 @@ class TensorReader {
       const double d = v.get<double>();
       const float f = static_cast<float>(d);
       if (!std::isfinite(f)) {
-        throw Error(name_ + " " + at() + " is too large for float32; expected |value| <= 3.4028235e+38", ErrorKind::range);
+        char text[32];
+        const auto end = std::to_chars(text, text + sizeof text, d).ptr;
+        throw Error(name_ + " " + at() + " is too large for float32 (" + std::string(text, end) + " rounds to inf); " + kFloat32Range,
+                    ErrorKind::range);
       }
       data_.push_back(f);
       return;
@@ -131,16 +159,26 @@ std::string read_source(const std::string& path, std::istream& stdin_stream, con
     throw Error("cannot open " + what + " file " + quoted(path) + ": " + std::strerror(errno) + "; expected a JSON file or - for standard input");
   }
   if (S_ISDIR(info.st_mode)) throw Error(what + " " + quoted(path) + " is a directory; expected a JSON file");
+  const std::string name = what + " file " + quoted(path);
+  // A regular file is refused from its size, before reading; others (pipes, devices) by read_stream's limit.
+  const bool regular = S_ISREG(info.st_mode);
+  if (regular && static_cast<std::uintmax_t>(info.st_size) > kMaxJsonBytes) {
+    throw Error(too_large(name, std::to_string(info.st_size) + " bytes"), ErrorKind::range);
+  }
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error("cannot open " + what + " file " + quoted(path) + ": " + std::strerror(errno));
-  return read_stream(file, what + " file " + quoted(path));
+  if (!file) throw Error("cannot open " + name + ": " + std::strerror(errno));
+  return read_stream(file, name, regular ? static_cast<std::size_t>(info.st_size) : 0);
 }
 
 Json parse_json(std::string text, const std::string& what) {
-  // One pass outside strings: bound the depth, and quote Python's non-finite words.
+  check_no_nul(text.data(), text.size(), 0, what);
+  // One pass outside strings: bound the depth, and quote Python's non-finite words where a value may
+  // stand (never as an object key: {NaN: 1} stays invalid JSON and nlohmann names its position).
   std::string rewritten;
   std::size_t copied = 0, depth = 0;
   bool in_string = false, any_content = false;
+  std::vector<char> open;  // '[' or '{' of each enclosing container
+  char last = 0;           // the last character outside strings that is not white space
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -150,20 +188,26 @@ Json parse_json(std::string text, const std::string& what) {
     }
     if (c == '"') in_string = true;
     if (c == '[' || c == '{') {
+      open.push_back(c);
       if (++depth > kMaxJsonDepth) {
         throw Error(what + " is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (at byte " + std::to_string(i) +
                     "); expected at most 4, as in {\"x\": [[[...]]]}");
       }
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
+      open.pop_back();
     } else if (c == 'N' || c == 'I' || c == '-') {
-      if (const char* word = python_non_finite_at(text, i)) {
+      const bool key_position = !open.empty() && open.back() == '{' && (last == '{' || last == ',');
+      if (const char* word = key_position ? nullptr : python_non_finite_at(text, i)) {
         rewritten.append(text, copied, i - copied).append("\"").append(word).append("\"");
         i += std::strlen(word) - 1;
         copied = i + 1;
       }
     }
-    if (!std::isspace(static_cast<unsigned char>(c))) any_content = true;
+    if (!std::isspace(static_cast<unsigned char>(c))) {
+      any_content = true;
+      last = c;
+    }
   }
   if (!any_content) throw Error(what + " is empty; expected a JSON document");
   if (copied > 0) {
@@ -177,7 +221,7 @@ Json parse_json(std::string text, const std::string& what) {
     const std::string message = e.what();
     const auto open = message.find('\''), close = message.rfind('\'');
     const std::string literal = open != std::string::npos && close > open ? message.substr(open + 1, close - open - 1) : "a number";
-    throw Error(what + " holds " + literal + ", which is too large for float32; expected |value| <= 3.4028235e+38", ErrorKind::range);
+    throw Error(what + " holds " + literal + ", which is too large for float32; " + kFloat32Range, ErrorKind::range);
   } catch (const nlohmann::json::parse_error& e) {
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix; keep the line and column.
     std::string message = e.what();
@@ -214,6 +258,16 @@ Tensor input_from_json(const Json& document) {
   return x;
 }
 
+namespace {
+// The book's causal classes save their mask buffer as "mask"; the wrapper's heads as "heads.<h>.mask".
+bool is_mask_buffer_name(const std::string& key) {
+  if (key == "mask") return true;
+  const std::size_t digits = key.size() - std::min(key.size(), std::strlen("heads.") + std::strlen(".mask"));
+  return digits > 0 && key.rfind("heads.", 0) == 0 && key.compare(key.size() - 5, 5, ".mask") == 0 &&
+         std::all_of(key.begin() + 6, key.begin() + 6 + static_cast<std::ptrdiff_t>(digits), [](unsigned char c) { return std::isdigit(c); });
+}
+}  // namespace
+
 StateDict state_dict_from_json(const Json& document, std::size_t* mask_size) {
   if (!document.is_object()) {
     throw Error("weights must be a JSON object {name: nested list} (a PyTorch state_dict), got " + kind_of(document));
@@ -222,16 +276,10 @@ StateDict state_dict_from_json(const Json& document, std::size_t* mask_size) {
   StateDict sd;
   for (const auto& [key, value] : document.items()) {
     const std::string name = "state_dict key " + key;
-    const bool is_mask = key == "mask" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".mask") == 0);
     if (!value.is_array() && !value.is_number()) throw Error(name + " is " + kind_of(value) + "; expected a nested list of numbers");
     Tensor t = tensor_from_json(value, name);
-    if (is_mask) {
-      if (t.rank() != 2 || t.shape[0] != t.shape[1] || t.shape[0] == 0) {
-        throw Error(name + " has shape " + shape_to_string(t.shape) + "; expected a square [context_length, context_length] buffer");
-      }
-      if (mask_size) *mask_size = t.shape[0];
-      continue;
-    }
+    // Kept: the core checks which mask a mechanism has and its size, as for the JS package.
+    if (mask_size && !*mask_size && is_mask_buffer_name(key) && t.rank() == 2 && t.shape[0] == t.shape[1]) *mask_size = t.shape[0];
     sd.emplace_back(key, std::move(t));
   }
   return sd;

@@ -42,6 +42,22 @@ export type TensorInput = NestedNumbers[] | { shape: number[]; data: Float32Arra
 export type StateDictInput = Record<string, TensorInput> | Map<string, TensorInput>;
 export type StateDict = Record<string, TensorData>;
 
+/** One of the standard benchmark configurations (core/include/attnkit/bench_configs.hpp), as `ak.benchConfigs` gives it. */
+export interface BenchConfig {
+  /** "C1" … "C4". */
+  readonly name: string;
+  readonly batch: number;
+  readonly tokens: number;
+  readonly dIn: number;
+  readonly dOut: number;
+  readonly numHeads: number;
+  readonly causal: boolean;
+  /** e.g. "b2 n6 d_in3 d_out2 h2: the book's multi-head example". */
+  readonly description: string;
+  /** Useful FLOPs of one forward pass of the `multihead` module it times (see `Attnkit.forwardFlops`). */
+  readonly flops: number;
+}
+
 export interface CreateOptions {
   /** Input features. `simplified` may leave it 0 and take it from the input. */
   dIn?: number;
@@ -114,7 +130,7 @@ export interface Layer {
 }
 
 export interface MemoryInfo {
-  /** Size of the wasm linear memory (it only grows). */
+  /** Size of the wasm linear memory (it only grows), read from wasm itself (current in both builds). */
   wasmBytes: number;
   /** Bytes malloc has taken from the linear memory. */
   heapBytes: number;
@@ -140,6 +156,14 @@ export interface Attnkit {
   /** The most threads a call can use: the pthreads build's worker pool (1 in the single-thread build). */
   readonly maxThreads: number;
   readonly hardwareThreads: number;
+  /** C1–C4: what `attnkit bench` and bench/compare time (causal multihead), with their FLOP counts. Frozen. */
+  readonly benchConfigs: readonly BenchConfig[];
+  /**
+   * Useful FLOPs of one forward pass of `create(mechanism, options)` on x of `shape` ([b, n, dIn] or [n, dIn]), from
+   * the core: projections 3·2·b·n·dIn·(heads·headDim), out_proj 2·b·n·dOut² (multihead), q·kᵀ and weights·v
+   * 2·2·b·heads·pairs·headDim with pairs = n(n+1)/2 when causal, n² otherwise. `stateDict` is ignored.
+   */
+  forwardFlops(mechanism: Mechanism, options: CreateOptions | undefined, shape: number[]): number;
   create(mechanism: Mechanism, options?: CreateOptions): Layer;
   /** create + forward + dispose. */
   run(mechanism: Mechanism, options: CreateOptions | undefined, x: Float32Array | number[] | NestedNumbers[],

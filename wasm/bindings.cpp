@@ -87,6 +87,8 @@ EMSCRIPTEN_BINDINGS(attnkit) {
   emscripten::function("fastHeaderLayout", &fast_header_layout);
   emscripten::function("statusCodes", &status_codes);
   emscripten::function("mechanismTraits", &mechanism_traits);
+  emscripten::function("benchConfigs", &bench_configs);
+  emscripten::function("forwardFlops", &forward_flops);
   emscripten::function("causalRouteNames", &causal_route_names);
   emscripten::function("version", &version);
   emscripten::function("simdInstructionSet", &simd);

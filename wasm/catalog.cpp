@@ -4,6 +4,8 @@
 #include <string>
 
 #include "attnkit/attnkit.hpp"
+#include "convert.hpp"
+#include "errors.hpp"
 
 namespace attnkit::wasm {
 
@@ -26,6 +28,31 @@ val mechanism_traits() {
     list.set(i, item);
   }
   return list;
+}
+
+val bench_configs() {
+  val list = val::array();
+  const auto& all = attnkit::bench_configs();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const attnkit::BenchConfig& c = all[i];
+    val item = val::object();
+    item.set("name", val(std::string(c.name)));
+    item.set("batch", val(static_cast<double>(c.batch)));
+    item.set("tokens", val(static_cast<double>(c.tokens)));
+    item.set("d_in", val(static_cast<double>(c.d_in)));
+    item.set("d_out", val(static_cast<double>(c.d_out)));
+    item.set("heads", val(static_cast<double>(c.heads)));
+    item.set("causal", val(c.causal));
+    item.set("description", val(std::string(c.description)));
+    item.set("flops", val(attnkit::forward_flops(attnkit::bench_module_config(c), {c.batch, c.tokens, c.d_in})));
+    list.set(i, item);
+  }
+  return list;
+}
+
+val forward_flops(const std::string& mechanism, const val& options, const val& shape) {
+  return guarded(
+      [&]() -> val { return val(attnkit::forward_flops(config_from(mechanism, options), shape_from(shape))); });
 }
 
 }  // namespace attnkit::wasm

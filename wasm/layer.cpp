@@ -41,7 +41,9 @@ const attnkit::Module& Layer::module() const {
 val Layer::init(const std::string& mechanism, const val& options, const val& entries) {
   return guarded([&]() -> val {
     const attnkit::Config cfg = config_from(mechanism, options);
-    if (entries.isUndefined() || entries.isNull()) {
+    const bool loading = !entries.isUndefined() && !entries.isNull();
+    check_create_fits(cfg, loading);
+    if (!loading) {
       module_ = std::make_unique<attnkit::Module>(cfg);
     } else {
       attnkit::StateDict sd;

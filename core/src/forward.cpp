@@ -96,13 +96,14 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
     detail::SdpaSteps steps;
     const auto order = c.mechanism == Mechanism::multihead_wrapper ? detail::DropoutOrder::head_major : detail::DropoutOrder::batch_major;
     detail::sdpa_explain(sdpa, options.intermediates, dropout_on ? &generator_ : nullptr, c.dropout, order, steps, context_ptr);
-    if (options.intermediates) {
+    if (options.intermediates) {  // moved, not copied: only the weights are returned twice
       for (auto* step : {&steps.scores, &steps.scaled_scores, &steps.masked_scores, &steps.unmasked_weights}) {
         static const char* const names[] = {"scores", "scaled_scores", "masked_scores", "unmasked_weights"};
-        if (!step->empty()) r.intermediates.emplace_back(names[step - &steps.scores], *step);
+        if (!step->empty()) r.intermediates.emplace_back(names[step - &steps.scores], std::move(*step));
       }
-      r.intermediates.emplace_back("weights", steps.weights);
-      if (!steps.weights_after_dropout.empty()) r.intermediates.emplace_back("weights_after_dropout", steps.weights_after_dropout);
+      r.intermediates.emplace_back("weights", options.return_weights ? steps.weights : std::move(steps.weights));
+      if (!steps.weights_after_dropout.empty())
+        r.intermediates.emplace_back("weights_after_dropout", std::move(steps.weights_after_dropout));
     }
     if (options.return_weights) r.weights = std::move(steps.weights);
   } else {

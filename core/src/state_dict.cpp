@@ -1,5 +1,8 @@
 // attnkit — a Module's parameters loaded from a state_dict: every name and shape checked, the classes'
 // mask buffer accepted when it is the mask in use, nothing extra or missing.
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +31,19 @@ std::unordered_map<std::string_view, const Tensor*> index_by_name(const StateDic
 
 }  // namespace detail
 
+namespace {
+
+// "heads.<h>.mask" with h written as str(h) does (no sign, no leading zero) and h < num_heads.
+bool is_head_mask_key(const std::string& key, std::size_t num_heads) {
+  if (key.size() <= 11 || key.rfind("heads.", 0) != 0 || key.compare(key.size() - 5, 5, ".mask") != 0) return false;
+  const std::string head = key.substr(6, key.size() - 11);
+  if (head.size() > 19 || !std::all_of(head.begin(), head.end(), [](unsigned char c) { return std::isdigit(c); })) return false;
+  const unsigned long long h = std::strtoull(head.c_str(), nullptr, 10);
+  return std::to_string(h) == head && h < num_heads;
+}
+
+}  // namespace
+
 void Module::load_parameters(const StateDict& sd) {
   const auto shapes = parameter_shapes();
   auto expected_keys = [&] {
@@ -42,10 +58,12 @@ void Module::load_parameters(const StateDict& sd) {
   for (const auto& [raw_key, value] : sd) {
     if (expected.count(raw_key)) continue;
     const std::string key = detail::printable(raw_key);
-    // The classes' causal mask buffer is in a PyTorch state_dict; accept it when it is the mask we use.
-    const bool mask_key = key == "mask" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".mask") == 0 &&
-                                            key.rfind("heads.", 0) == 0);
-    if (detail::has_mask_buffer(config_.mechanism) && mask_key) {
+    // The classes' causal mask buffer is in a PyTorch state_dict; accept it when it is the mask we use:
+    // "mask" (CausalAttention, MultiHeadAttention) or "heads.<h>.mask" for h < num_heads (the wrapper).
+    const bool wrapper = config_.mechanism == Mechanism::multihead_wrapper;
+    const bool mask_key =
+        detail::has_mask_buffer(config_.mechanism) && (wrapper ? is_head_mask_key(key, num_heads_) : key == "mask");
+    if (mask_key) {
       if (value.rank() != 2 || value.shape[0] != value.shape[1])
         throw Error("state_dict key " + key + " has shape " + shape_to_string(value.shape) + ", expected a square [context_length, context_length]");
       if (config_.context_length == 0) config_.context_length = value.shape[0];

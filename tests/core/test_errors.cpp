@@ -216,6 +216,34 @@ std::vector<ErrorCase> cases() {
        ErrorKind::invalid, {"W_value.bias contains Inf at index [1]"}},
       {"StateDictWrongMaskBuffer", [=] { Module(causal, add(linear_sd(), "mask", filled({5, 5}))); }, ErrorKind::invalid,
        {"mask", "[5, 5]", "[6, 6]"}},
+      // Only the mechanism's own buffer: "mask", or the wrapper's "heads.<h>.mask" for h < num_heads (issue 15, row 4).
+      {"StateDictMaskOfAnotherName", [=] { Module(causal, add(linear_sd(), "W_query.mask", filled({6, 6}))); }, ErrorKind::invalid,
+       {"unknown key W_query.mask", "W_query.weight"}},
+      {"StateDictHeadMaskOnMultihead",
+       [] {
+         StateDict sd = add(add(linear_sd(), "out_proj.weight", filled({2, 2})), "out_proj.bias", filled({2}));
+         Module(make_config(Mechanism::multihead, 3, 2, 2), add(sd, "heads.0.mask", filled({6, 6})));
+       },
+       ErrorKind::invalid, {"unknown key heads.0.mask"}},
+      {"StateDictWrapperMaskBeyondNumHeads",
+       [] {
+         StateDict sd;
+         for (int h = 0; h < 2; ++h)
+           for (const char* n : {"W_query", "W_key", "W_value"})
+             sd.emplace_back("heads." + std::to_string(h) + "." + n + ".weight", filled({2, 3}));
+         for (const char* bad : {"heads.2.mask", "heads.x.mask", "heads.1x.mask", "mask"}) {
+           StateDict with = add(sd, bad, filled({6, 6}));
+           try {
+             Module(make_config(Mechanism::multihead_wrapper, 3, 2, 2), with);
+           } catch (const Error& e) {
+             if (std::string(e.what()).find(std::string("unknown key ") + bad) == std::string::npos) throw;
+             continue;
+           }
+           return;  // accepted: the outer check fails on "no error"
+         }
+         Module(make_config(Mechanism::multihead_wrapper, 3, 2, 2), add(sd, "heads.00.mask", filled({6, 6})));
+       },
+       ErrorKind::invalid, {"unknown key heads.00.mask"}},
 
       // ---- names, tensors, the generator ----
       {"UnknownMechanism", [] { attnkit::parse_mechanism("foo"); }, ErrorKind::invalid,

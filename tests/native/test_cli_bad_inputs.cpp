@@ -1,6 +1,7 @@
 // Every bad input to the attnkit binary: exit code 2, nothing on stdout, and one line on stderr
 // "attnkit: error: ..." that names the problem.
 #include <algorithm>
+#include <filesystem>
 
 #include <gtest/gtest.h>
 
@@ -9,7 +10,8 @@
 namespace attnkit::test {
 namespace {
 
-// In args, "IN" stands for a file holding `input` and "WT" for a file holding `weights`.
+// In args, "IN" stands for a file holding `input`, "WT" for a file holding `weights`, and "BIG" for a
+// sparse file of 600 MB (no disk used: it is refused from its size before any byte is read).
 struct BadCase {
   const char* name;
   std::vector<std::string> args;
@@ -24,6 +26,111 @@ std::vector<std::string> run_self(std::vector<std::string> extra = {}) {
   std::vector<std::string> args(std::begin(kRunSelf), std::end(kRunSelf));
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
+}
+
+std::vector<std::string> run_with(const char* mechanism, std::vector<std::string> extra) {
+  std::vector<std::string> args = {"run", "--mechanism", mechanism, "--input", "IN", "--weights", "WT"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// A state_dict of `mechanism`'s three projections (d_in 3, d_out 2; under "heads.<h>." for each of
+// `heads` heads) plus `extra` (JSON members, e.g. R"("mask": [[0, 1], [0, 0]])").
+std::string projections(int heads, const std::string& extra) {
+  const std::string w2x3 = "[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]";
+  std::string s = "{";
+  for (int h = 0; h < heads; ++h) {
+    const std::string prefix = heads > 1 ? "heads." + std::to_string(h) + "." : "";
+    for (const char* w : {"W_query", "W_key", "W_value"}) s += "\"" + prefix + w + ".weight\": " + w2x3 + ", ";
+  }
+  return s + extra + "}";
+}
+
+// Issue 15 §1, CLI rows 3, 4, 8, 9 and 10 and the float32 / spelling rule: each exact input found.
+std::vector<BadCase> issue15_cases() {
+  const std::string mask3 = "[[0, 1, 1], [0, 0, 1], [0, 0, 0]]";
+  std::vector<BadCase> c = {
+      // Row 3: an empty value is an error naming the option and the expected value, never the default.
+      {"empty --seed", run_self({"--seed", ""}), "--seed is empty; expected an integer from 0 to 18446744073709551615"},
+      {"empty --threads", run_self({"--threads", ""}), "--threads is empty; expected an integer from 1 to 1024"},
+      {"empty --dropout", run_self({"--dropout", ""}), "--dropout is empty; expected a number in [0, 1)"},
+      {"empty --heads", run_self({"--heads", ""}), "--heads is empty; expected an integer from 1 to 2147483648"},
+      {"empty --context-length", run_self({"--context-length", ""}), "--context-length is empty; expected an integer from 1 to"},
+      {"empty --d-out", {"run", "--mechanism", "self", "--d-out", "", "--input", "IN"}, "--d-out is empty; expected an integer from 1 to"},
+      {"empty --format", run_self({"--format", ""}), "--format is empty; expected json or text"},
+      {"empty --causal-route", run_self({"--causal-route", ""}), "--causal-route is empty; expected neg-inf or renormalise"},
+      {"empty --mechanism", {"run", "--mechanism", "", "--input", "IN"}, "--mechanism is empty; expected one of simplified"},
+      {"empty --input", {"run", "--mechanism", "self", "--d-out", "2", "--input", ""}, "--input is empty; expected a JSON file or -"},
+      {"empty --weights", {"run", "--mechanism", "self", "--input", "IN", "--weights", ""}, "--weights is empty; expected a state_dict"},
+      {"bench empty --threads", {"bench", "--config", "C1", "--threads", ""}, "--threads is empty; expected an integer from 1 to 1024"},
+      {"bench empty --repeats", {"bench", "--config", "C1", "--repeats", ""}, "--repeats is empty; expected an integer from 1 to 1000000"},
+      {"bench empty --config", {"bench", "--config", ""}, "--config is empty; expected one of C1, C2, C3, C4"},
+      {"bench empty --format", {"bench", "--config", "C1", "--format", ""}, "--format is empty; expected json or text"},
+      {"info empty --format", {"info", "--format", ""}, "--format is empty; expected json or text"},
+      {"--seed= with nothing after", run_self({"--seed="}), "--seed: 1 required S missing"},
+      {"--threads as the last word", run_self({"--threads"}), "--threads: 1 required N missing"},
+      // Row 4: only the mechanism's own mask buffer, of size context_length; anything else ending in .mask is unknown.
+      {"bogus.mask", run_with("causal", {}), "state_dict has unknown key bogus.mask; expected keys W_query.weight", BadCase{}.input,
+       projections(1, R"("bogus.mask": [[0, 1], [0, 0]])")},
+      {"W_query.mask", run_with("causal", {}), "state_dict has unknown key W_query.mask; expected keys W_query.weight", BadCase{}.input,
+       projections(1, R"("W_query.mask": [[0]])")},
+      {"mask on a mechanism without one", run_with("self", {}), "state_dict has unknown key mask", BadCase{}.input,
+       projections(1, R"("mask": )" + mask3)},
+      {"a head's mask on multihead", run_with("causal", {}), "state_dict has unknown key heads.0.mask", BadCase{}.input,
+       projections(1, R"("heads.0.mask": )" + mask3)},
+      {"mask of the wrong size", run_with("causal", {"--context-length", "4"}),
+       "state_dict key mask has shape [3, 3], expected [4, 4] (context_length)", BadCase{}.input, projections(1, R"("mask": )" + mask3)},
+      {"mask not square", run_with("causal", {}), "state_dict key mask has shape [1, 3], expected a square", BadCase{}.input,
+       projections(1, R"("mask": [[0, 1, 1]])")},
+      {"wrapper: bare mask", run_with("multihead-wrapper", {}), "state_dict has unknown key mask; expected keys heads.0.W_query.weight",
+       BadCase{}.input, projections(2, R"("heads.0.mask": )" + mask3 + R"(, "mask": )" + mask3)},
+      {"wrapper: mask of a head it does not have", run_with("multihead-wrapper", {"--heads", "2"}), "state_dict has unknown key heads.2.mask",
+       BadCase{}.input, projections(2, R"("heads.2.mask": )" + mask3)},
+      {"wrapper: heads counted from parameters, not masks", run_with("multihead-wrapper", {}), "state_dict has unknown key heads.2.mask",
+       BadCase{}.input, projections(2, R"("heads.2.mask": )" + mask3)},
+      {"wrapper: head written with a leading zero", run_with("multihead-wrapper", {}), "state_dict has unknown key heads.01.mask",
+       BadCase{}.input, projections(2, R"("heads.01.mask": )" + mask3)},
+      {"wrapper: heads of two sizes", run_with("multihead-wrapper", {}), "state_dict key heads.1.mask has shape [2, 2], expected [3, 3]",
+       BadCase{}.input, projections(2, R"("heads.0.mask": )" + mask3 + R"(, "heads.1.mask": [[0, 1], [0, 0]])")},
+      // Row 8: what nlohmann would take (a NUL ends its input) or what the NaN rewriting would have made valid.
+      {"NaN as a key", run_self(), "--input is not valid JSON: parse error at line 1, column 2: syntax error while parsing object key",
+       R"({NaN: 1, "x": [[1, 2, 3]]})"},
+      {"Infinity as a later key", run_self(), "--input is not valid JSON: parse error at line 1, column 20", R"({"x": [[1, 2, 3]], Infinity: 1})"},
+      {"NUL then text", run_self(), "holds a NUL byte at byte 18; expected JSON text (no NUL bytes)",
+       std::string(R"({"x": [[1, 2, 3]]})") + std::string(1, '\0') + "trailing text"},
+      {"NUL in a string", run_self(), "holds a NUL byte at byte 10", std::string(R"({"note": ")") + std::string(1, '\0') + R"(", "x": [[1]]})"},
+      {"NUL in the weights", run_with("self", {}), "--weights file", BadCase{}.input, std::string("{}") + std::string(1, '\0') + "{"},
+      // Row 9: a W_query that is not a matrix is named with its shape, not as a missing --d-out.
+      {"W_query.weight scalar", run_with("self", {}), "state_dict key W_query.weight has shape []; expected [d_out, 3] (d_in = 3 from x",
+       BadCase{}.input, R"({"W_query.weight": 5})"},
+      {"W_query.weight rank 3", run_with("multihead", {}), "state_dict key W_query.weight has shape [1, 2, 3]; expected [d_out, 3]",
+       BadCase{}.input, R"({"W_query.weight": [[[1, 2, 3], [4, 5, 6]]]})"},
+      {"W_query.weight empty", run_with("causal", {}), "state_dict key W_query.weight has shape [0]; expected [d_out, 3]", BadCase{}.input,
+       R"({"W_query.weight": []})"},
+      {"W_query.weight of another d_in", run_with("self", {}), "state_dict key W_query.weight has shape [2, 2]; expected [d_out, 3]",
+       BadCase{}.input, R"({"W_query.weight": [[1, 2], [3, 4]]})"},
+      {"wrapper W_query.weight rank 1", run_with("multihead-wrapper", {}), "state_dict key heads.0.W_query.weight has shape [3]",
+       BadCase{}.input, R"({"heads.0.W_query.weight": [1, 2, 3]})"},
+      {"self-v1 W_query rank 1", run_with("self-v1", {}), "state_dict key W_query has shape [3]; expected [3, d_out]", BadCase{}.input,
+       R"({"W_query": [1, 2, 3]})"},
+      {"no W_query to take d_out from", run_with("self", {}), "--d-out is required for mechanism self when the state_dict has no W_query.weight",
+       BadCase{}.input, R"({"W_key.weight": [[1, 2, 3]]})"},
+      // Row 10: refused from the size (a regular file) or once past the limit (a device), before reading it all.
+      {"600 MB input", {"run", "--mechanism", "self", "--d-out", "2", "--input", "BIG"},
+       "is 600000000 bytes; expected at most 536870912 bytes (512 MiB, the largest JSON document attnkit reads)"},
+      {"600 MB weights", {"run", "--mechanism", "self", "--input", "IN", "--weights", "BIG"}, "--weights file"},
+      {"/dev/zero input", {"run", "--mechanism", "self", "--d-out", "2", "--input", "/dev/zero"},
+       "--input file '/dev/zero' holds a NUL byte at byte 0"},
+      {"/dev/zero weights", {"run", "--mechanism", "self", "--input", "IN", "--weights", "/dev/zero"},
+       "--weights file '/dev/zero' holds a NUL byte at byte 0"},
+      // Also: one spelling of the route, and one float32 rule (refused exactly when float32 rounds it to inf).
+      {"renormalize", run_self({"--causal-route", "renormalize"}), "unknown --causal-route 'renormalize'; expected neg-inf or renormalise"},
+      {"rounds to float32 inf", run_self(), "x at index [0, 1] is too large for float32 (3.4028235677973366e+38 rounds to inf); expected "
+       "|value| < 3.4028235677973366e+38", R"({"x": [[1, 3.4028235677973366e38, 3]]})"},
+      {"weights round to float32 inf", run_with("self", {}), "state_dict key W_query.weight at index [0, 0] is too large for float32",
+       BadCase{}.input, R"({"W_query.weight": [[-3.5e38, 1, 1]]})"},
+  };
+  return c;
 }
 
 std::vector<BadCase> bad_cases() {
@@ -102,18 +209,20 @@ std::vector<BadCase> bad_cases() {
       {"info unknown format", {"info", "--format", "yaml"}, "unknown --format 'yaml'"},
       {"info unknown option", {"info", "--verbose"}, "--verbose"},
   };
+  for (auto& more : issue15_cases()) c.push_back(std::move(more));
   return c;
 }
 
 TEST(CliBadInputs, EachIsOneLineExitTwoNamingTheProblem) {
   const std::vector<BadCase> cases = bad_cases();
-  ASSERT_GE(cases.size(), 30u);
+  ASSERT_GE(cases.size(), 100u);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     std::vector<std::string> args = c.args;
     for (auto& a : args) {
       if (a == "IN") a = write_temp("bad_input.json", c.input);
       else if (a == "WT") a = write_temp("bad_weights.json", c.weights);
+      else if (a == "BIG") std::filesystem::resize_file(a = write_temp("big.json", "{"), 600000000);
     }
     const CliRun r = run_cli(args);
     EXPECT_EQ(r.code, 2) << r.err;

@@ -31,8 +31,12 @@ TEST(CliOptions, CountsAcceptOnlyDigitsInRange) {
 }
 
 TEST(CliOptions, DropoutSeedFormatRoute) {
-  EXPECT_FLOAT_EQ(cli::parse_dropout("0.5"), 0.5f);
-  EXPECT_EQ(cli::parse_dropout("0"), 0.0f);
+  EXPECT_EQ(cli::parse_dropout("0.5"), 0.5);
+  EXPECT_EQ(cli::parse_dropout("0"), 0.0);
+  // Kept as a double, as PyTorch keeps p: below 1 though float32 would round it to 1 (issue 15, row 7).
+  EXPECT_EQ(cli::parse_dropout("0.99999999"), 0.99999999);
+  EXPECT_EQ(static_cast<float>(0.99999999), 1.0f);
+  EXPECT_EQ(error_of([] { cli::parse_dropout(""); }), "--dropout is empty; expected a number in [0, 1)");
   EXPECT_EQ(error_of([] { cli::parse_dropout("1"); }), "--dropout is 1; expected a number in [0, 1)");
   EXPECT_EQ(error_of([] { cli::parse_dropout("-0.1"); }), "--dropout is -0.1; expected a number in [0, 1)");
   EXPECT_NE(error_of([] { cli::parse_dropout("nan"); }).find("expected a number in [0, 1)"), std::string::npos);
@@ -42,6 +46,11 @@ TEST(CliOptions, DropoutSeedFormatRoute) {
   EXPECT_EQ(cli::parse_format("text"), cli::Format::text);
   EXPECT_EQ(error_of([] { cli::parse_format("yaml"); }), "unknown --format 'yaml'; expected json or text");
   EXPECT_EQ(cli::parse_causal_route("renormalise"), CausalRoute::renormalise);
+  EXPECT_EQ(error_of([] { cli::parse_causal_route("renormalize"); }), "unknown --causal-route 'renormalize'; expected neg-inf or renormalise");
+  for (const char* option : {"--heads", "--threads", "--repeats"}) {
+    EXPECT_EQ(error_of([&] { cli::parse_count(option, "", 1, 9); }), std::string(option) + " is empty; expected an integer from 1 to 9");
+  }
+  EXPECT_EQ(error_of([] { cli::parse_seed(""); }), "--seed is empty; expected an integer from 0 to 18446744073709551615");
   EXPECT_NE(error_of([] { cli::parse_causal_route("zero"); }).find("expected neg-inf or renormalise"), std::string::npos);
 }
 
@@ -79,6 +88,20 @@ TEST(CliOptions, DOutIsRequiredWithoutWeightsExceptForSimplified) {
             "take it from W_query");
   o.mechanism = "simplified";
   EXPECT_EQ(cli::make_config(o, Tensor(Shape{6, 3}), nullptr, 0).d_in, 3u);
+}
+
+// The core agrees with the CLI on dropout's range: 0.99999999 trains (nearly everything dropped).
+TEST(CliOptions, DropoutJustBelowOneIsAccepted) {
+  for (const char* mechanism : {"causal", "multihead"}) {
+    const InProcess r = cli_main({"run", "--mechanism", mechanism, "--d-out", "2", "--input", "-", "--train", "--dropout", "0.99999999"},
+                                 R"({"x": [[1, 0], [0, 1]]})");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"context\""), std::string::npos);
+  }
+  const InProcess one = cli_main({"run", "--mechanism", "causal", "--d-out", "2", "--input", "-", "--train", "--dropout", "1"},
+                                 R"({"x": [[1, 0]]})");
+  EXPECT_EQ(one.code, 2);
+  EXPECT_EQ(one.err, "attnkit: error: --dropout is 1; expected a number in [0, 1)\n");
 }
 
 TEST(CliMain, HelpAndVersionExitZero) {

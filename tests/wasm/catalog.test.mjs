@@ -66,3 +66,53 @@ test('each mechanism\'s traits match what a layer does: default causality, param
 test('create() names the mechanisms from the core in its type error', () => {
   assert.throws(() => ak.create(3, {}), { constructor: Error, message: `mechanism must be a string, one of ${ak.mechanisms.map((t) => t.name).join(', ')}; got number 3` });
 });
+
+// The FLOP count written out independently (core/include/attnkit/bench_configs.hpp states the rule):
+// projections 3·2·b·n·d_in·D, out_proj 2·b·n·d_out² (multihead), attention 2·2·b·h·pairs·head_dim with
+// pairs = n(n+1)/2 when causal, n² otherwise.
+function flopsReference(mechanism, { dIn, dOut, numHeads = 1, causal }, shape) {
+  const [b, n, d] = shape.length === 3 ? shape : [1, ...shape];
+  const t = ak.mechanisms.find((m) => m.name === mechanism);
+  const isCausal = causal ?? t.defaultCausal;
+  const heads = mechanism.startsWith('multihead') ? numHeads : 1;
+  const headDim = mechanism === 'simplified' ? d : mechanism === 'multihead' ? dOut / heads : dOut;
+  const width = heads * headDim;
+  const pairs = isCausal ? (n * (n + 1)) / 2 : n * n;
+  let flops = 2 * 2 * b * heads * pairs * headDim;
+  if (mechanism !== 'simplified') flops += 3 * 2 * b * n * d * width;
+  if (mechanism === 'multihead') flops += 2 * b * n * dOut * dOut;
+  return flops;
+}
+
+test('ak.benchConfigs: C1–C4 as the core defines them, frozen, each with its FLOP count', () => {
+  assert.ok(Object.isFrozen(ak.benchConfigs));
+  assert.deepEqual(ak.benchConfigs.map((c) => c.name), ['C1', 'C2', 'C3', 'C4']);
+  const shapes = ak.benchConfigs.map((c) => [c.batch, c.tokens, c.dIn, c.dOut, c.numHeads, c.causal]);
+  // the public contract's configurations (all causal multihead)
+  assert.deepEqual(shapes, [[2, 6, 3, 2, 2, true], [1, 1024, 768, 768, 12, true], [8, 256, 512, 512, 8, true], [1, 4096, 768, 768, 12, true]]);
+  for (const c of ak.benchConfigs) {
+    assert.ok(Object.isFrozen(c));
+    assert.deepEqual(Object.keys(c), ['name', 'batch', 'tokens', 'dIn', 'dOut', 'numHeads', 'causal', 'description', 'flops']);
+    assert.match(c.description, new RegExp(`^b${c.batch} n${c.tokens} `));
+    assert.equal(c.flops, flopsReference('multihead', c, [c.batch, c.tokens, c.dIn]), c.name);
+    assert.equal(ak.forwardFlops('multihead', { dIn: c.dIn, dOut: c.dOut, numHeads: c.numHeads, causal: c.causal }, [c.batch, c.tokens, c.dIn]), c.flops);
+  }
+  assert.equal(ak.benchConfigs[0].flops, 864); // the book's example, counted by hand: 432 + 96 + 336
+});
+
+test('ak.forwardFlops for every mechanism, batched and not, causal or not; bad arguments are refused like create()', () => {
+  for (const t of ak.mechanisms) {
+    for (const causal of [undefined, true, false]) {
+      for (const shape of [[5, 4], [3, 7, 4]]) {
+        const o = t.hasParameters ? { dIn: 4, dOut: 6, causal } : { causal };
+        if (t.options.includes('numHeads')) o.numHeads = 3;
+        assert.equal(ak.forwardFlops(t.name, o, shape), flopsReference(t.name, o, shape), `${t.name} ${JSON.stringify(o)} ${shape}`);
+      }
+    }
+  }
+  assert.throws(() => ak.forwardFlops('transformer', {}, [2, 3]), { constructor: Error, message: /^unknown mechanism 'transformer'; expected one of simplified, / });
+  assert.throws(() => ak.forwardFlops('multihead', { dIn: 3, dOut: 5, numHeads: 2 }, [6, 3]), { constructor: RangeError, message: 'd_out (5) must be divisible by num_heads (2)' });
+  assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, [6, 4]), { constructor: Error, message: 'x has d_in 4 (shape [6, 4]); expected d_in 3' });
+  assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, '6,3'), { constructor: Error, message: 'shape must be an Array of integers; got the string "6,3"' });
+  assert.throws(() => ak.forwardFlops('self', new Map(), [6, 3]), { constructor: Error, message: /^options must be a plain object; got a Map/ });
+});

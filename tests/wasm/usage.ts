@@ -1,6 +1,6 @@
 // Type-checked (not run) against wasm/attnkit.d.ts by tests/wasm/types.test.mjs: `tsc --noEmit`.
 import load, { load as namedLoad } from 'attnkit';
-import type { Attnkit, Layer, ForwardResult, StateDict, Mechanism, MechanismName, MechanismTraits, CreateOptions } from 'attnkit';
+import type { Attnkit, Layer, ForwardResult, StateDict, Mechanism, MechanismName, MechanismTraits, BenchConfig, CreateOptions } from 'attnkit';
 
 async function main(): Promise<void> {
   const ak: Attnkit = await load();
@@ -9,6 +9,8 @@ async function main(): Promise<void> {
   const names: MechanismName[] = traits.filter((t) => t.options.includes('numHeads')).map((t) => t.name);
   const first: Mechanism = names[0];
   const maxThreads: number = ak.maxThreads;
+  const c1: BenchConfig = ak.benchConfigs[0];
+  const flops: number = ak.forwardFlops('multihead', { dIn: c1.dIn, dOut: c1.dOut, numHeads: c1.numHeads }, [c1.batch, c1.tokens, c1.dIn]);
   const simd: string = ak.simd;
   const version: string = ak2.version;
   ak.threads = 2;
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
   const one = ak.run('simplified', undefined, [[1, 0], [0, 1]]);
   const mem: number = ak.memory().inUseBytes;
   v1.dispose();
-  console.log(names, first, maxThreads, simd, version, context, shape, weights, scores, w, one.contextShape, mem);
+  console.log(names, first, maxThreads, flops, simd, version, context, shape, weights, scores, w, one.contextShape, mem);
 
   // @ts-expect-error: unknown mechanism name
   ak.create('transformer', {});

@@ -1,5 +1,7 @@
-// attnkit — the core's facts as frozen JS values: ak.mechanisms (the traits table, core/include/attnkit/traits.hpp).
-// Nothing here is written down in JS: names, defaults and the options that apply all come from the core.
+// attnkit — the core's facts as frozen JS values: ak.mechanisms (the traits table, core/include/attnkit/traits.hpp)
+// and ak.benchConfigs (core/include/attnkit/bench_configs.hpp, with the FLOP count of each). Nothing here is
+// written down in JS: names, defaults, the options that apply, the configurations and the FLOP formula all
+// come from the core.
 
 // 'context_length' → 'contextLength': the core's option names as create() takes them
 const camelCase = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
@@ -12,5 +14,19 @@ export function mechanismsOf(m) {
     defaultCausal: t.default_causal,
     hasParameters: t.has_parameters,
     options: Object.freeze(Array.from(t.options, camelCase)),
+  })));
+}
+
+export function benchConfigsOf(m) {
+  return Object.freeze(Array.from(m.benchConfigs(), (c) => Object.freeze({
+    name: c.name,
+    batch: c.batch,
+    tokens: c.tokens,
+    dIn: c.d_in,
+    dOut: c.d_out,
+    numHeads: c.heads,
+    causal: c.causal,
+    description: c.description,
+    flops: c.flops,
   })));
 }

@@ -4,7 +4,8 @@ import { checkMechanism, normaliseCreateOptions } from './options.mjs';
 import { sizeOption } from './values.mjs';
 import { check, makeHeap } from './heap.mjs';
 import { Layer } from './layer.mjs';
-import { mechanismsOf } from './catalog.mjs';
+import { benchConfigsOf, mechanismsOf } from './catalog.mjs';
+import { snapshotShape } from './tensors.mjs';
 
 export class Attnkit {
   #runtime;      // { m, heap, live, terminated }, shared with this instance's layers
@@ -19,6 +20,9 @@ export class Attnkit {
     this.mechanisms = mechanismsOf(m);
     this.#names = Object.freeze(this.mechanisms.map((t) => t.name));
     this.#routes = Object.freeze(Array.from(m.causalRouteNames()));
+    // [{ name, batch, tokens, dIn, dOut, numHeads, causal, description, flops }]: C1–C4, the configurations
+    // `attnkit bench` and bench/compare time, with the FLOP count they report against
+    this.benchConfigs = benchConfigsOf(m);
     this.simd = m.simdInstructionSet();
     this.version = m.version();
     this.multithreaded = m.threadedBuild();
@@ -45,6 +49,15 @@ export class Attnkit {
       throw e;
     }
     return new Layer(this.#runtime, raw, info);
+  }
+
+  // Useful FLOPs of one forward pass of create(mechanism, options) on x of `shape` ([b, n, dIn] or [n, dIn]):
+  // the core's count (projections, q·kᵀ and weights·v; the masked half of causal attention not counted).
+  forwardFlops(mechanism, options, shape) {
+    const name = checkMechanism(mechanism, this.#names);
+    const { native } = normaliseCreateOptions(options, this.#routes);
+    const dims = snapshotShape(shape, 'shape', 16);
+    return check(this.#runtime.heap, this.#alive().forwardFlops(name, native, dims));
   }
 
   run(mechanism, options, x, shape, forwardOptions) {

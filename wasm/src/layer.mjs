@@ -5,7 +5,7 @@
 // have called dispose(), ak.terminate() or another forward() meanwhile. After that point no code of the
 // caller's runs until the call returns.
 import { NO_FORWARD_OPTIONS, normaliseForwardOptions } from './options.mjs';
-import { ownView, snapshotInput } from './tensors.mjs';
+import { ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
 import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
 
 // Inputs up to this many floats keep the fast path's buffers in wasm memory between calls (reused by the
@@ -55,7 +55,7 @@ export class Layer {
   forward(x, shape, options) {
     this.#alive();
     const fo = options === undefined ? NO_FORWARD_OPTIONS : normaliseForwardOptions(options);
-    const input = snapshotInput(x, shape, wasmBuffer(this.#runtime.heap)); // last: see snapshotInput
+    const input = snapshotInput(x, shape); // last: see snapshotInput
     const raw = this.#alive();
     if (!fo.return_weights && !fo.intermediates) {
       const out = this.#forwardFast(raw, input, fo.train, fo.threads);
@@ -66,7 +66,9 @@ export class Layer {
 
   #forwardGeneral(raw, input, fo) {
     const heap = this.#runtime.heap;
-    const r = check(heap, raw.forward(input.owned ? input.data : ownView(input.data), input.shape, fo));
+    // Embind reads x's `length` as a property and allocates before it copies: our own view on stable bytes
+    const data = input.owned ? input.data : ownView(stableFloat32(input.data, wasmBuffer(heap)));
+    const r = check(heap, raw.forward(data, input.shape, fo));
     const out = { context: r.context.data, contextShape: r.context.shape };
     if (r.weights) {
       out.weights = r.weights.data;
@@ -82,11 +84,12 @@ export class Layer {
   // forward() without weights or intermediates, through the plain C exports (numbers only, no Embind): x is
   // copied into the layer's input buffer in wasm memory, and the context out of it. Returns null if the input
   // buffer could not be allocated (the general path then reports the error).
-  #forwardFast(raw, { data, shape, length: len }, train, threads) {
+  #forwardFast(raw, { data, shape, owned, length: len }, train, threads) {
     const heap = this.#runtime.heap;
     const m = heap.m;
     const header = this.#header;
     if (len !== this.#inLen) {
+      if (!owned) data = stableFloat32(data, wasmBuffer(heap)); // input_buffer allocates
       if (m._attnkit_input_buffer(this.#self, len) !== heap.status.ok) return null; // may grow the wasm memory
       this.#inLen = len;
     }

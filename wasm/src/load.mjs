@@ -21,6 +21,14 @@ function startError(cause, options, located) {
   return new Error(`load could not start attnkit's WebAssembly module: ${reason}`);
 }
 
+// The .wasm beside the glue (dist/), read from where locateFile says (a path, or a file: URL).
+function readLocated(locateFile, threaded) {
+  const { readFileSync } = process.getBuiltinModule('fs');
+  const { fileURLToPath } = process.getBuiltinModule('url');
+  const where = locateFile(threaded ? 'attnkit-mt.wasm' : 'attnkit.wasm', fileURLToPath(new URL('../../dist/', import.meta.url)));
+  return readFileSync(where.startsWith('file:') ? new URL(where) : where);
+}
+
 async function instantiate(threaded, options) {
   const factory = threaded
     ? (await import('../../dist/attnkit-mt.mjs')).default
@@ -45,6 +53,8 @@ async function instantiate(threaded, options) {
   }
   let m;
   try {
+    // Node: the glue would fetch() a path, which Node's fetch refuses, so read the file locateFile names here
+    if (isNode && options.locateFile && !options.wasmBinary) moduleOptions.wasmBinary = readLocated(moduleOptions.locateFile, threaded);
     m = await factory(moduleOptions);
   } catch (cause) {
     // the pthreads build starts its worker pool before the module: stop it, or Node would never exit

@@ -28,16 +28,17 @@ function isOrdinaryArrayBuffer(buffer) {
   }
 }
 
-// A Float32Array whose bytes stay put until they are copied into wasm memory: the caller's own array when its
-// buffer is an ordinary ArrayBuffer other than the wasm memory; otherwise a copy. A SharedArrayBuffer can be
-// the wasm memory of the pthreads build (growing it moves nothing, but the input buffer may overlap the
-// caller's view), and a view on the single-thread build's memory is detached when a call grows it.
+// A Float32Array whose bytes stay put across a call into wasm that may allocate: the caller's own array when
+// its buffer is an ordinary ArrayBuffer other than the wasm memory; otherwise a copy. A view on the
+// single-thread build's memory is detached when an allocation grows it, and one on the pthreads build's
+// SharedArrayBuffer sees malloc rewrite the bytes it views. (With no call into wasm between the checks and
+// the copy into wasm memory, the caller's array is read as it is: the fast path's steady state.)
 export function stableFloat32(x, wasmBuffer) {
   const buffer = TYPED_ARRAY_BUFFER.call(x);
-  if (buffer !== wasmBuffer && isOrdinaryArrayBuffer(buffer)) return { data: x, owned: false };
+  if (buffer !== wasmBuffer && isOrdinaryArrayBuffer(buffer)) return x;
   const copy = new Float32Array(TYPED_ARRAY_LENGTH.call(x));
   copy.set(x);
-  return { data: copy, owned: true };
+  return copy;
 }
 
 // For Embind, which reads `length` as a property: the same bytes in a view the package made.
@@ -96,16 +97,18 @@ function copyShape(shape, what, maxRank) {
 
 export const snapshotShape = (shape, what, maxRank) => checkDims(copyShape(shape, what, maxRank), what);
 
-// forward()'s x and shape → { data, shape, owned, length }: data a Float32Array that is safe to read (see
-// stableFloat32), owned when the package made it; shape a fresh Array of 2 or 3 integers. Call it after every
-// other argument has been read: a Float32Array x is verified here, and no code of the caller's may run
-// between this and the copy into wasm memory (a getter could detach or resize its buffer).
-export function snapshotInput(x, shape, wasmBuffer) {
+// forward()'s x and shape → { data, shape, owned, length }: data a Float32Array of `length` floats (its
+// internal length), owned when the package made it (else pass it through stableFloat32 before a call into
+// wasm that may allocate); shape a fresh Array of 2 or 3 integers. Call it after every other argument has
+// been read: a Float32Array x is verified here, and no code of the caller's may run between this and the
+// copy into wasm memory (a getter could detach or resize its buffer).
+export function snapshotInput(x, shape) {
   // ranks above 16 are refused without being copied; 4..16 are copied to be named in the message
   const given = shape === undefined ? undefined : copyShape(shape, 'shape', 16);
   let data, owned, nestedShape;
   if (isFloat32Array(x)) {
-    ({ data, owned } = stableFloat32(x, wasmBuffer));
+    data = x;
+    owned = false;
   } else if (Array.isArray(x)) {
     const t = fromNested(x, 'x', 3, true);
     data = t.data;

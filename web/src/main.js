@@ -2,7 +2,6 @@ import "./style.css";
 import { S } from "./strings.js";
 import { h } from "./util.js";
 import { Compute } from "./compute.js";
-import { MECHANISMS } from "./reference.js";
 import { renderWalkthrough } from "./walkthrough.js";
 import { renderPlayground } from "./playground.js";
 import { renderPerf } from "./perf.js";
@@ -32,7 +31,7 @@ async function main() {
     return;
   }
   status.textContent = S.engine(info.simd, info.threads, info.isolated, info.version);
-  const mechanisms = info.mechanisms?.length ? info.mechanisms : MECHANISMS;
+  const mechanisms = info.mechanisms; // the package's ak.mechanisms: the page keeps no list of its own
   const tasks = [
     renderWalkthrough($("walkthrough-body"), compute).then(() => {
       $("walkthrough-body").dataset.ready = "true";
@@ -43,7 +42,7 @@ async function main() {
     }),
     Promise.resolve(renderPlayground($("playground-body"), compute, mechanisms)),
   ];
-  renderPerf($("perf-body"), () => new Compute());
+  renderPerf($("perf-body"), () => new Compute(), info.benchConfigs);
   try {
     await Promise.all(tasks);
     document.body.dataset.ready = "true";

@@ -6,8 +6,6 @@ import { embedSentence, BOOK, HELLO } from "./embeddings.js";
 import { latestOnly } from "./compute.js";
 
 const playgroundText = S.pg; // the playground's strings
-const CAUSAL_BY_DEFAULT = new Set(["causal", "multihead-wrapper", "multihead"]);
-const HEADED = new Set(["multihead-wrapper", "multihead"]);
 const STEP_ORDER = ["queries", "keys", "values", "scores", "scaled_scores", "masked_scores", "unmasked_weights", "weights", "weights_after_dropout", "context_before_out_proj", "context"];
 const WEIGHTLIKE = new Set(["unmasked_weights", "weights", "weights_after_dropout"]);
 
@@ -45,7 +43,11 @@ function parseX(text) {
   return { x, shape: [b, n, d], tokens: tokens && tokens.length === n ? tokens.map(String) : Array.from({ length: n }, (_, i) => `t${i + 1}`) };
 }
 
+// mechanisms: the package's ak.mechanisms (the core's traits table): names, defaults and the options that apply.
 export function renderPlayground(root, compute, mechanisms) {
+  const traitsOf = new Map(mechanisms.map((t) => [t.name, t]));
+  const applies = (option) => traitsOf.get(mechanism.value).options.includes(option);
+  const about = (t) => (t.bookClass ? `${t.bookClass}: ${t.description}` : t.description);
   // ------------------------------------------------------------------ controls
   const modeSentence = h("input", { type: "radio", name: "pg-mode", value: "sentence", checked: true, id: "pg-mode-sentence" });
   const modeJson = h("input", { type: "radio", name: "pg-mode", value: "json", id: "pg-mode-json" });
@@ -54,7 +56,7 @@ export function renderPlayground(root, compute, mechanisms) {
   const xJson = h("textarea", { id: "pg-x", rows: "6", spellcheck: "false" });
   xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
   const sdJson = h("textarea", { id: "pg-sd", rows: "4", spellcheck: "false" });  // its format is in the help text
-  const mechanism = h("select", { id: "pg-mechanism" }, mechanisms.map((m) => h("option", { value: m, selected: m === "multihead" }, m)));
+  const mechanism = h("select", { id: "pg-mechanism" }, mechanisms.map((t) => h("option", { value: t.name, selected: t.name === "multihead" }, t.name)));
   const dOut = h("input", { type: "number", id: "pg-dout", min: "1", max: "512", value: "4" });
   const heads = h("input", { type: "number", id: "pg-heads", min: "1", max: "64", value: "2" });
   const causal = h("input", { type: "checkbox", id: "pg-causal", checked: true });
@@ -83,7 +85,7 @@ export function renderPlayground(root, compute, mechanisms) {
     sentenceBox,
     jsonBox,
     h("div", { class: "control-grid" },
-      field(playgroundText.mechanism, mechanism, playgroundText.mechanisms.multihead, true),
+      field(playgroundText.mechanism, mechanism, about(traitsOf.get("multihead")), true),
       field(playgroundText.dOut, dOut),
       field(playgroundText.heads, heads),
       field(playgroundText.seed, seed),
@@ -131,12 +133,12 @@ export function renderPlayground(root, compute, mechanisms) {
 
   function syncEnabled() {
     const m = mechanism.value;
-    const about = document.getElementById(`${mechanism.id}-help`);
-    if (about) about.textContent = playgroundText.mechanisms[m] || "";
-    heads.disabled = !HEADED.has(m);
-    dOut.disabled = m === "simplified";
-    qkvBias.disabled = m === "simplified" || m === "self-v1";
-    route.disabled = !causal.checked;
+    const help = document.getElementById(`${mechanism.id}-help`);
+    if (help) help.textContent = about(traitsOf.get(m));
+    heads.disabled = !applies("numHeads");
+    dOut.disabled = !applies("dOut");
+    qkvBias.disabled = !applies("qkvBias");
+    route.disabled = !causal.checked || !applies("causalRoute");
     const json = modeJson.checked;
     sentenceBox.hidden = json;
     jsonBox.hidden = !json;
@@ -160,7 +162,7 @@ export function renderPlayground(root, compute, mechanisms) {
 
   function controlFor(message) {
     const m = message.toLowerCase();
-    if (m.includes("num_heads") || m.includes("heads")) return HEADED.has(mechanism.value) ? heads : dOut;
+    if (m.includes("num_heads") || m.includes("heads")) return applies("numHeads") ? heads : dOut;
     if (m.includes("d_out")) return dOut;
     if (m.includes("dropout")) return dropout;
     if (m.includes("seed")) return seed;
@@ -287,7 +289,7 @@ export function renderPlayground(root, compute, mechanisms) {
     const options = {
       dIn: input.shape[2],
       dOut: Math.round(Number(dOut.value)),
-      numHeads: HEADED.has(m) ? Math.round(Number(heads.value)) : 1,
+      numHeads: applies("numHeads") ? Math.round(Number(heads.value)) : 1,
       causal: causal.checked,
       causalRoute: route.value,
       qkvBias: qkvBias.checked && !qkvBias.disabled,
@@ -335,7 +337,7 @@ export function renderPlayground(root, compute, mechanisms) {
   const schedule = () => run();
 
   mechanism.addEventListener("change", () => {
-    causal.checked = CAUSAL_BY_DEFAULT.has(mechanism.value);
+    causal.checked = traitsOf.get(mechanism.value).defaultCausal;
     if (mechanism.value === "multihead-wrapper" && Number(dOut.value) > 4) dOut.value = "2";
   });
   // "input" fires for text, number, select and checkbox controls alike (one recompute per change).

@@ -77,19 +77,18 @@ function splitHeads(y, b, n, width, h, hd, out, headOffset = 0) {
           out[(((bi * out.heads + hh + headOffset) * n + t) * hd) + d] = y[(bi * n + t) * width + hh * hd + d];
 }
 
-export const MECHANISMS = ["simplified", "self-v1", "self", "causal", "multihead-wrapper", "multihead"];
-
 /**
  * forward(mechanism, cfg, params, x, [b, n, dIn], opts)
- *   cfg: { dOut, numHeads, causal, causalRoute: "neg-inf" | "renormalise" }
+ *   cfg: { dOut, numHeads, causal, causalRoute: "neg-inf" | "renormalise" }; causal is required (the mechanism's
+ *        default is the package's, ak.mechanisms[…].defaultCausal)
  *   params: normalised state_dict ({name: {data, shape}})
  *   opts: { intermediates, dropout: (weights Float32Array, b, h, n) => Float32Array | null, onProgress }
  * Returns { context, contextShape, weights, weightsShape, intermediates }.
  */
 export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   const [b, n, dIn] = shape;
-  const defaultsCausal = mechanism === "causal" || mechanism === "multihead" || mechanism === "multihead-wrapper";
-  const causal = cfg.causal ?? defaultsCausal;
+  if (typeof cfg.causal !== "boolean") throw new TypeError(`reference: cfg.causal must be true or false; got ${cfg.causal}`);
+  const causal = cfg.causal;
   const route = cfg.causalRoute === "renormalise" ? "renormalise" : "neg-inf";
   const rows = b * n;
   let h, hd, Q, K, V;
@@ -149,7 +148,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
     opts.onProgress?.(0.4);
     splitHeads(linear(x, rows, dIn, p("W_value.weight"), dOut, pb("W_value.bias")), b, n, dOut, h, hd, V);
   } else {
-    throw new Error(`unknown mechanism '${mechanism}'; expected one of ${MECHANISMS.join(", ")}`);
+    throw new Error(`reference: no implementation of mechanism '${mechanism}'`);
   }
 
   const report = opts.onProgress || (() => {});
@@ -258,15 +257,6 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
     I.context = { data: context, shape: [b, n, width] };
   }
   return result;
-}
-
-/** FLOPs of one causal multi-head forward pass (the performance panel's formula). */
-export function multiheadFlops({ b, n, dIn, dOut, h, causal = true }) {
-  const hd = dOut / h;
-  const projections = 2 * b * n * (3 * dIn * dOut + dOut * dOut);
-  const pairs = causal ? (n * (n + 1)) / 2 : n * n;
-  const attention = 2 * 2 * b * h * pairs * hd;
-  return projections + attention;
 }
 
 /** max |a − b| over finite entries; Infinity if shapes differ or one side is not finite where the other is. */

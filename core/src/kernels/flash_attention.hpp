@@ -252,5 +252,15 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
   return flagged;
 }
 
+// The per-thread buffers attention_f32 grows (kbuf, vbuf, sbuf, obuf, qbuf), at most: every key visible.
+template <class Arch>
+std::size_t attention_scratch_floats(std::size_t n_q, std::size_t n_k, std::size_t d) {
+  if (n_k <= kAttnDirectKeys && d <= kAttnDirectDim) return 0;  // attention_direct: registers and the stack only
+  if (n_q == 0 || n_k == 0 || d == 0) return 0;
+  constexpr std::size_t NR = Tile<Arch>::NR, QT = AttnTile<Arch>::QT, KB = AttnTile<Arch>::KB;
+  const std::size_t dp = round_up(d, NR);
+  return round_up(n_k, NR) * d + n_k * dp + QT * KB + QT * dp + QT * d;
+}
+
 }  // namespace
 }  // namespace attnkit::kernels
