@@ -29,21 +29,30 @@ constexpr std::size_t kLinearRows = 12;
 
 std::size_t resolve(std::size_t threads) { return threads ? threads : default_num_threads(); }
 
-// Small problems run on the calling thread: waking the pool costs more than the work.
-std::size_t threads_for(double flops, std::size_t threads) { return flops < 2e5 ? 1 : resolve(threads); }
-
 // Rows per task when `parts` tasks share `rows` rows: a whole number of kRowBlock blocks.
 std::size_t rows_per_task(std::size_t rows, std::size_t parts) {
   const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
   return ((blocks + parts - 1) / parts) * kRowBlock;
 }
 
+// One range per thread for linear (a call without packed weights packs all of w), of equal size up to whole
+// kLinearRows rows, so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).
+std::size_t linear_rows_step(std::size_t rows, std::size_t threads) {
+  const std::size_t per = (rows + threads - 1) / threads;
+  return (per + kLinearRows - 1) / kLinearRows * kLinearRows;
+}
+
+// Rows per task of for_each_head_rows: whole heads when there are enough of them, otherwise row ranges.
+std::size_t head_rows_step(std::size_t batch_heads, std::size_t n, std::size_t threads) {
+  const std::size_t want = threads <= 1 ? 1 : threads * kTasksPerThread;
+  return batch_heads >= want ? n : rows_per_task(n, (want + batch_heads - 1) / batch_heads);
+}
+
 // Runs fn(bh, row_begin, row_end) over every (batch·head, row range) of an (n, ·) matrix per head: whole heads
 // when there are enough of them, otherwise each head split into row ranges.
 template <class Fn>
 void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t threads, Fn fn) {
-  const std::size_t want = threads <= 1 ? 1 : threads * kTasksPerThread;
-  const std::size_t step = batch_heads >= want ? n : rows_per_task(n, (want + batch_heads - 1) / batch_heads);
+  const std::size_t step = head_rows_step(batch_heads, n, threads);
   const std::size_t ranges = (n + step - 1) / step;
   if (threads <= 1) {  // no pool, and no std::function to build (C1 runs whole in a microsecond)
     for (std::size_t bh = 0; bh < batch_heads; ++bh) fn(bh, 0, n);
@@ -91,6 +100,21 @@ void throw_if_failed(const std::atomic<std::size_t>& first, const Sdpa& s) {
 
 }  // namespace
 
+std::size_t threads_for(double flops, std::size_t threads) { return flops < 2e5 ? 1 : resolve(threads); }
+
+std::size_t linear_threads(std::size_t rows, std::size_t d_in, std::size_t n_out, std::size_t threads) {
+  threads = threads_for(2.0 * rows * d_in * n_out, threads);
+  const std::size_t step = linear_rows_step(rows, threads);
+  return threads <= 1 ? 1 : std::min(threads, (rows + step - 1) / step);
+}
+
+std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t heads, std::size_t head_dim, std::size_t threads) {
+  const std::size_t BH = batch * heads;
+  threads = threads_for(4.0 * BH * tokens * tokens * head_dim, threads);
+  const std::size_t step = head_rows_step(BH, tokens, threads);
+  return threads <= 1 ? 1 : std::min(threads, BH * ((tokens + step - 1) / step));
+}
+
 PackedWeight::PackedWeight(const float* w, std::size_t n_out, std::size_t d_in) {
   const auto& table = kernels::table();
   constexpr std::size_t kAlign = 64 / sizeof(float);
@@ -109,10 +133,7 @@ void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, 
   const auto& table = kernels::table();
   const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
-  // One range per thread (a call without packed weights packs all of w), of equal size up to whole kLinearRows rows,
-  // so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).
-  const std::size_t per = (rows + threads - 1) / threads;
-  const std::size_t step = (per + kLinearRows - 1) / kLinearRows * kLinearRows;
+  const std::size_t step = linear_rows_step(rows, threads);
   if (threads <= 1) return table.gemm_nt_f32(g, 0, rows);
   parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
     table.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
@@ -165,8 +186,10 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
       if (first_non_finite(w.ptr() + (bh * n + i) * n, see) < see) recompute[bh * n + i] = 1;
     }
   });
-  // The renormalise route needs the scaled scores again for rows whose visible weights underflow to 0.
-  const Tensor scaled = renormalise ? w : Tensor();
+  // The renormalise route needs the scaled scores again for rows whose visible weights underflow to 0
+  // (steps.scaled_scores holds them when the steps are kept: no second copy).
+  const Tensor scaled_copy = renormalise && !keep_steps ? w : Tensor();
+  const Tensor& scaled = keep_steps ? steps.scaled_scores : scaled_copy;
   for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     table.softmax_f32(kernels::Softmax{w.ptr() + bh * n * n, n, n, n}, r0, r1);
   });
@@ -194,7 +217,7 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
   for (std::size_t row = 0; row < BH * n; ++row)
     if (recompute[row])
       attention_weights_f64(module_row(s, row / n / H, row / n % H, row % n), w.ptr() + row * n);
-  steps.weights = w;
+  steps.weights = std::move(scores);  // w: the scores buffer, now the weights (not copied)
 
   // Pass 3 — dropout on the weights (training only), drawn in PyTorch's order.
   const Tensor* applied = &steps.weights;
@@ -236,10 +259,13 @@ void sdpa_fast(const Sdpa& s, float* context) {
   std::atomic<std::size_t> failed{SIZE_MAX};
   for_each_head_rows(s.batch * H, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     const std::size_t b = bh / H, h = bh % H;
-    const kernels::Attention a{s.query.data + b * n * s.query.ld + s.query.col + h * hd, s.query.ld,
-                               s.key.data + b * n * s.key.ld + s.key.col + h * hd,     s.key.ld,
-                               s.value.data + b * n * s.value.ld + s.value.col + h * hd, s.value.ld,
-                               context + b * n * ldo + h * hd, ldo, n, n, hd, scale, s.causal};
+    // Set field by field: a braced initializer of this padded struct clears all of it first (rep stos, ~5% of C1).
+    kernels::Attention a;
+    a.q = s.query.data + b * n * s.query.ld + s.query.col + h * hd, a.ld_q = s.query.ld;
+    a.k = s.key.data + b * n * s.key.ld + s.key.col + h * hd, a.ld_k = s.key.ld;
+    a.v = s.value.data + b * n * s.value.ld + s.value.col + h * hd, a.ld_v = s.value.ld;
+    a.out = context + b * n * ldo + h * hd, a.ld_out = ldo;
+    a.n_q = a.n_k = n, a.d = hd, a.scale = scale, a.causal = s.causal;
     if (table.attention_f32(a, r0, r1) == 0) return;
     for (std::size_t i = r0; i < r1; ++i) {  // rows the kernel flagged (output NaN): float64
       float* row = context + (b * n + i) * ldo + h * hd;

@@ -27,6 +27,13 @@ class PackedWeight {
   const void* table_ = nullptr;
 };
 
+// Threads a problem of this many flops runs on: 1 when small (waking the pool costs more than the work),
+// else `threads` (0: default_num_threads()).
+std::size_t threads_for(double flops, std::size_t threads);
+// The threads linear and sdpa_explain / sdpa_fast run their tasks on at most (the caller is one), for memory estimates.
+std::size_t linear_threads(std::size_t rows, std::size_t d_in, std::size_t n_out, std::size_t threads);
+std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t heads, std::size_t head_dim, std::size_t threads);
+
 // y (rows, n_out) = x (rows, d_in) · wᵀ (n_out, d_in)ᵀ + bias (n_out, optional)    nn.Linear
 // packed: w packed ahead of time (optional; same results).
 void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,

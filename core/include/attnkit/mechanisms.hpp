@@ -94,6 +94,21 @@ class Module {
   // as in PyTorch after torch.manual_seed(seed); construct with a state_dict and it starts at seed.
   ForwardResult forward(const Tensor& x, const ForwardOptions& options = {});
 
+  // Memory, from the shapes alone, so a caller can refuse what would not fit before allocating it. Counts are
+  // bytes of heap (malloc'd) memory, saturating at SIZE_MAX instead of wrapping; they throw what the constructor
+  // or forward would throw for a bad config or shape (rank, d_in).
+  //
+  // forward_bytes: the peak one forward(x, options) call allocates: the q|k|v projection, the context, the (b, h, n, n)
+  // weights and steps when the explain path runs (return_weights, intermediates, dropout), the result, and the
+  // kernels' per-thread scratch on each thread the call uses (present after a thread's first call at that size, so
+  // later calls allocate less). At least the measured peak and at most 1.5× it (tests/memory). x is the input's
+  // shape, (b, n, d_in) or (n, d_in); x itself is not counted.
+  std::size_t forward_bytes(const Shape& x, const ForwardOptions& options = {}) const;
+  static std::size_t forward_bytes(const Config& config, const Shape& x, const ForwardOptions& options = {});
+  // parameter_bytes: what constructing a Module with this config allocates and keeps: the parameters (as drawn,
+  // or copied from the state_dict), the stacked q|k|v weight and both projections packed for the kernels.
+  static std::size_t parameter_bytes(const Config& config);
+
  private:
   struct PackedWeights;  // the parameters in the kernels' layout (defined in core/src)
 

@@ -114,7 +114,7 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
     return;
   }
   thread_local AlignedFloats packed_a;
-  float* ap = grow(packed_a, kGemmMC * kGemmKC);
+  float* ap = grow(packed_a, kGemmMC * (k < kGemmKC ? k : kGemmKC));  // (MC, kc) blocks, kc ≤ min(k, KC)
   for (std::size_t j0 = 0; j0 < n; j0 += kGemmNC) {
     const std::size_t nc = n - j0 < kGemmNC ? n - j0 : kGemmNC;
     for (std::size_t p0 = 0; p0 < k; p0 += kGemmKC) {
@@ -208,6 +208,27 @@ void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
                       }
                       return static_cast<const float*>(bp);
                     });
+}
+
+// The per-thread buffers the calls above grow: gemm_driver's packed A (one per Panels type, so one each for
+// gemm_nt with b_packed, gemm_nt without, and gemm_nn) and the packed B of gemm_nt / gemm_nn.
+template <class Arch>
+std::size_t gemm_b_scratch_floats(std::size_t n, std::size_t k) {
+  return round_up(n < kGemmNC ? n : kGemmNC, Tile<Arch>::NR) * (k < kGemmKC ? k : kGemmKC);
+}
+
+template <class Arch>
+std::size_t gemm_nt_scratch_floats(std::size_t m, std::size_t n, std::size_t k, bool b_packed) {
+  if (gemm_is_tiny(m, n, k)) return 0;
+  const std::size_t a = m == 0 || n == 0 || k == 0 ? 0 : kGemmMC * (k < kGemmKC ? k : kGemmKC);
+  return a + (b_packed ? 0 : gemm_b_scratch_floats<Arch>(n, k));
+}
+
+template <class Arch>
+std::size_t gemm_nn_scratch_floats(std::size_t m, std::size_t n, std::size_t k) {
+  if (gemm_is_tiny(m, n, k)) return 0;
+  const std::size_t a = m == 0 || n == 0 || k == 0 ? 0 : kGemmMC * (k < kGemmKC ? k : kGemmKC);
+  return a + gemm_b_scratch_floats<Arch>(n, k);
 }
 
 }  // namespace

@@ -78,6 +78,12 @@ struct KernelTable {
   // which must be aligned to 64 bytes. The layout is this table's own (its tile width).
   std::size_t (*packed_nt_b_floats)(std::size_t n, std::size_t k);
   void (*pack_nt_b_f32)(const float* b, std::size_t ldb, std::size_t n, std::size_t k, float* packed);
+  // Floats of per-thread scratch (thread_local, grown, never shrunk) a call of that shape leaves on the thread
+  // that ran it, for memory estimates (Module::forward_bytes). Each kernel's buffers are its own, and gemm_nt with
+  // and without b_packed use different ones. Keep these next to the buffers they describe.
+  std::size_t (*gemm_nt_scratch_floats)(std::size_t m, std::size_t n, std::size_t k, bool b_packed);
+  std::size_t (*gemm_nn_scratch_floats)(std::size_t m, std::size_t n, std::size_t k);
+  std::size_t (*attention_scratch_floats)(std::size_t n_q, std::size_t n_k, std::size_t d);
 };
 
 // The table for the best instruction set this CPU runs (chosen once).

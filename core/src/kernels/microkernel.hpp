@@ -64,10 +64,16 @@ inline void pack_cols(const float* b, std::size_t ldb, std::size_t nr, std::size
   }
 }
 
-// Per-thread, per-ISA scratch: grows, never shrinks, aligned for load_aligned.
+// Per-thread, per-ISA scratch: grows, never shrinks, aligned for load_aligned. Its contents are not kept
+// across calls, so a buffer that is too small is freed before the larger one is allocated, and holds exactly
+// n floats (resize would keep both and round up to twice the old size): the per-thread peak is the largest
+// request, as the kernels' *_scratch_floats report it.
 using AlignedFloats = std::vector<float, xsimd::aligned_allocator<float, 64>>;
 inline float* grow(AlignedFloats& v, std::size_t n) {
-  if (v.size() < n) v.resize(n);
+  if (v.size() < n) {
+    AlignedFloats().swap(v);
+    v.resize(n);
+  }
   return v.data();
 }
 

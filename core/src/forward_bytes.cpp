@@ -1,0 +1,176 @@
+// attnkit — what a Module and one forward call allocate, from the shapes alone, so a caller can refuse a call
+// that would not fit before anything is allocated. Mirrors forward.cpp, ops.cpp and the kernels' per-thread
+// scratch step by step; tests/memory checks it against measured allocation (estimate ≥ peak, ≤ 1.5× it).
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "attnkit/errors.hpp"
+#include "attnkit/mechanisms.hpp"
+#include "attnkit/traits.hpp"
+#include "kernels/kernels.hpp"
+#include "module_internal.hpp"
+#include "ops.hpp"
+#include "scratch.hpp"
+
+namespace attnkit {
+namespace {
+
+constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+
+// Saturating arithmetic: a count past SIZE_MAX stays SIZE_MAX (and so is refused by any memory limit).
+std::size_t add(std::size_t a, std::size_t b) { return a > kMax - b ? kMax : a + b; }
+std::size_t mul(std::size_t a, std::size_t b) { return b != 0 && a > kMax / b ? kMax : a * b; }
+std::size_t mul(std::initializer_list<std::size_t> factors) {
+  std::size_t p = 1;
+  for (std::size_t f : factors) p = mul(p, f);
+  return p;
+}
+std::size_t floats(std::size_t n) { return mul(n, sizeof(float)); }
+
+// What malloc gives for one allocation (glibc, 64-bit: malloc_usable_size): chunks of 16-byte steps with 8 bytes of
+// header, 24 usable at least; from 128 KiB (the mmap threshold, which glibc may raise) whole pages.
+std::size_t heap(std::size_t bytes) {
+  if (bytes == 0) return 0;
+  if (bytes >= (std::size_t(128) << 10)) return add(bytes, 16 + 4095) / 4096 * 4096 - 16;
+  return std::max<std::size_t>(24, (bytes + 8 + 15) / 16 * 16 - 8);
+}
+// A thread_local buffer's first use also registers its destructor (a small allocation).
+constexpr std::size_t kThreadLocal = 64;
+// A Tensor of n floats and rank r: its data and its shape.
+std::size_t tensor(std::size_t n, std::size_t rank) { return add(heap(floats(n)), heap(rank * sizeof(std::size_t))); }
+// forward's Scratch: a per-thread reused buffer when small (allocated on the thread's first call), else its own.
+std::size_t scratch(std::size_t n) {
+  return n > detail::Scratch::kReused ? heap(floats(n)) : heap(floats(detail::Scratch::kReused)) + kThreadLocal;
+}
+// A kernel's per-thread buffers: `buffers` allocations, 64-byte aligned, holding `n` floats in all.
+std::size_t kernel_buffers(std::size_t n, std::size_t buffers) {
+  if (n == 0) return 0;
+  return add(heap(floats(n)), buffers * (floats(n) >= (std::size_t(128) << 10) ? 4096 + kThreadLocal : 128 + kThreadLocal));
+}
+
+// The explain path's (b, h, n, n) shape, and per pool thread started on a first call (its std::thread state,
+// its thread_local destructors' registrations, the task's std::function).
+constexpr std::size_t kExplainOverhead = 64, kThreadOverhead = 2048;
+
+// ForwardResult::intermediates: `entries` (name, Tensor) pairs in a vector grown by doubling (the old and the new
+// array both live while it grows), and the names longer than std::string keeps inline.
+std::size_t intermediates_list(std::size_t entries, std::size_t long_names) {
+  std::size_t capacity = 1;
+  while (capacity < entries) capacity *= 2;
+  const std::size_t slot = sizeof(std::pair<std::string, Tensor>);
+  return add(heap(capacity * slot) + heap(capacity / 2 * slot), long_names * 48);
+}
+
+}  // namespace
+
+std::size_t Module::forward_bytes(const Shape& x, const ForwardOptions& options) const {
+  return forward_bytes(config_, x, options);
+}
+
+std::size_t Module::forward_bytes(const Config& c, const Shape& x, const ForwardOptions& options) {
+  if (x.size() != 2 && x.size() != 3)
+    throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got " + shape_to_string(x));
+  const detail::ModuleGeometry g = detail::check_config(c);
+  const bool batched = x.size() == 3;
+  const std::size_t b = batched ? x[0] : 1, n = x[batched ? 1 : 0], d_in = x.back();
+  if (c.d_in != 0 && d_in != c.d_in)
+    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x) + "); expected d_in " + std::to_string(c.d_in));
+  const bool simplified = c.mechanism == Mechanism::simplified, multihead = c.mechanism == Mechanism::multihead;
+  const std::size_t H = g.num_heads, hd = simplified ? d_in : g.head_dim, D = mul(H, hd), rows = mul(b, n);
+  const std::size_t rank = batched ? 4 : 3;
+  const bool dropout_on = options.train && c.dropout > 0.0, keep = options.intermediates;
+  const bool explain = options.return_weights || keep || dropout_on;
+  const bool renormalise = g.causal && c.causal_route == CausalRoute::renormalise;
+
+  // Step 1 — the q|k|v projection (b·n, 3·D), and the intermediates queries, keys, values.
+  std::size_t held = 0;
+  if (!simplified) held = add(held, scratch(mul(rows, 3 * D)));
+  if (keep) held = add(held, mul(3, tensor(mul(rows, D), rank)));
+  // Step 2 — the context (b, n, D): multihead's is scratch (slot 1), the others' is the result.
+  held = add(held, multihead ? scratch(mul(rows, D)) : tensor(mul(rows, D), rank - 1));
+
+  // The explain path's (b, h, n, n) tensors: `during` at most while it runs, `kept` in the result afterwards.
+  const std::size_t S = tensor(mul({b, H, n, n}), rank);
+  std::size_t during = 0, kept = 0;
+  if (explain) {
+    const std::size_t steps = keep ? 3 + (g.causal ? 1 : 0) : 1 + (renormalise ? 1 : 0);  // + scores, scaled, masked or unmasked
+    during = add(mul(S, steps + (dropout_on ? 1 : 0)), heap(mul({b, H, n})));  // + the rows to recompute in float64
+    kept = keep ? mul(S, 3 + (g.causal ? 1 : 0) + (dropout_on ? 1 : 0) + (options.return_weights ? 1 : 0))
+                : (options.return_weights ? S : 0);
+  }
+  // Step 3 — multihead's out_proj (b, n, d_out), and the contexts the intermediates copy.
+  std::size_t tail = 0;
+  if (multihead) {
+    tail = tensor(mul(rows, c.d_out), rank - 1);
+    if (keep) tail = add(tail, add(tensor(mul(rows, D), rank - 1), tensor(mul(rows, c.d_out), rank - 1)));
+  } else if (keep) {
+    tail = tensor(mul(rows, D), rank - 1);
+  }
+
+  // The kernels' per-thread scratch, on every thread that runs a task of that step (the caller is one of them).
+  const kernels::KernelTable& table = kernels::table();
+  std::size_t kernel_scratch = 0, threads = 1;
+  if (!simplified) {
+    // The projection and multihead's out_proj share gemm_nt's b_packed buffer (packed A): the larger of the two.
+    std::size_t packed_a = table.gemm_nt_scratch_floats(rows, 3 * D, d_in, true);
+    std::size_t linear = detail::linear_threads(rows, d_in, 3 * D, options.threads);
+    if (multihead) {
+      packed_a = std::max(packed_a, table.gemm_nt_scratch_floats(rows, c.d_out, D, true));
+      linear = std::max(linear, detail::linear_threads(rows, D, c.d_out, options.threads));
+    }
+    kernel_scratch = mul(kernel_buffers(packed_a, 1), linear);
+    threads = std::max(threads, linear);
+  }
+  if (n > 0 && hd > 0) {
+    std::size_t per_thread = 0;
+    if (explain) {
+      per_thread = add(kernel_buffers(table.gemm_nt_scratch_floats(n, n, hd, false), 2),  // scores q·kᵀ
+                       kernel_buffers(table.gemm_nn_scratch_floats(n, hd, n), 2));        // weights·v
+    } else {
+      per_thread = kernel_buffers(table.attention_scratch_floats(n, n, hd), 5);
+    }
+    const std::size_t sdpa = detail::sdpa_threads(b, n, H, hd, options.threads);
+    kernel_scratch = add(kernel_scratch, mul(per_thread, sdpa));
+    threads = std::max(threads, sdpa);
+  }
+
+  std::size_t overhead = (explain ? kExplainOverhead : 0) + (dropout_on ? kExplainOverhead : 0) + (threads - 1) * kThreadOverhead;
+  if (keep) {
+    // queries, keys, values, scores, scaled_scores, masked_scores or unmasked_weights, weights,
+    // weights_after_dropout, context_before_out_proj, context; the last three and unmasked_weights have long names.
+    const std::size_t entries = 3 + 2 + (g.causal ? 1 : 0) + 1 + (dropout_on ? 1 : 0) + (multihead ? 1 : 0) + 1;
+    const std::size_t long_names = (renormalise ? 1 : 0) + (dropout_on ? 1 : 0) + (multihead ? 1 : 0);
+    overhead = add(overhead, intermediates_list(entries, long_names));
+  }
+  const std::size_t common = add(add(held, kernel_scratch), overhead);
+  return add(common, std::max(during, add(kept, tail)));
+}
+
+std::size_t Module::parameter_bytes(const Config& c) {
+  const detail::ModuleGeometry g = detail::check_config(c);
+  const auto shapes = attnkit::parameter_shapes(c);
+  std::size_t data = 0, names = 0;
+  for (const auto& [name, shape] : shapes) {
+    std::size_t numel = 1;
+    for (std::size_t d : shape) numel = mul(numel, d);
+    data = add(data, tensor(numel, shape.size()));
+    names = add(names, name.size() < 16 ? 0 : heap(name.size() + 1));
+  }
+  // params_ and, while drawing or packing, parameter_shapes() and the name index: per entry the vector slots
+  // (a pair of string and Tensor; a vector grown by doubling holds up to twice its size), the name, the index node.
+  const std::size_t per_entry = 2 * (sizeof(std::string) + sizeof(Tensor)) + sizeof(std::string) + sizeof(Shape) + 64;
+  std::size_t bytes = add(add(data, mul(names, 3)), mul(shapes.size(), per_entry));
+  if (c.mechanism != Mechanism::simplified) {
+    const std::size_t D = mul(g.num_heads, g.head_dim), d_in = c.d_in;
+    const kernels::KernelTable& table = kernels::table();
+    bytes = add(bytes, heap(floats(mul(3 * D, d_in))));                           // the stacked q|k|v weight
+    if (c.qkv_bias) bytes = add(bytes, heap(floats(3 * D)));                       // and bias
+    bytes = add(bytes, heap(floats(add(table.packed_nt_b_floats(3 * D, d_in), 16))));  // its packed panels
+    if (c.mechanism == Mechanism::multihead) bytes = add(bytes, heap(floats(add(table.packed_nt_b_floats(c.d_out, D), 16))));
+  }
+  return bytes;
+}
+
+}  // namespace attnkit

@@ -1,0 +1,245 @@
+// Module::forward_bytes and Module::parameter_bytes against the heap bytes real calls allocate, counted by
+// counting_malloc.cpp. Each case runs in a fresh child process (fork), so the kernels' per-thread buffers and the
+// thread pool start empty, as on a first call: the estimate must be at least the measured peak and at most 1.5× it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attnkit/attnkit.hpp"
+#include "counting_malloc.hpp"
+
+namespace {
+
+using attnkit::Config;
+using attnkit::ForwardOptions;
+using attnkit::Mechanism;
+using attnkit::Module;
+using attnkit::Shape;
+
+struct Measured {
+  std::size_t estimate = 0, peak = 0;
+  std::size_t used_estimate = 0;  // the estimate for the threads that took part (allocated anything)
+  std::size_t threads = 0;
+  bool ok = false;
+};
+
+// Runs `measure` (which returns {estimate, measured peak}) in a child process and reads its answer back.
+Measured in_child(const std::function<Measured()>& measure) {
+  int fds[2];
+  if (pipe(fds) != 0) return {};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    Measured m{};
+    try {
+      m = measure();
+      m.ok = true;
+    } catch (...) {
+      m.ok = false;
+    }
+    const ssize_t written = write(fds[1], &m, sizeof m);
+    _exit(written == sizeof m ? 0 : 1);
+  }
+  close(fds[1]);
+  Measured m{};
+  const ssize_t got = read(fds[0], &m, sizeof m);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (got != sizeof m || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return {};
+  return m;
+}
+
+attnkit::Tensor input(const Shape& shape) {
+  attnkit::Generator g(5);
+  return g.uniform(shape, -1.0, 1.0);
+}
+
+struct Case {
+  Config config;
+  Shape x;
+  ForwardOptions options;
+  std::string name;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  struct Size {
+    std::size_t b, n, d_in, d_out, heads;
+  };
+  // Around the SIMD width and the kernels' thresholds (direct attention ≤ 64 keys, tiles of 48 rows, 96-row
+  // blocks), batched and not, one head and several.
+  const std::vector<Size> sizes = {{0, 1, 3, 2, 2}, {2, 6, 3, 2, 2}, {0, 17, 16, 8, 2}, {3, 65, 24, 12, 3},
+                                   {1, 200, 64, 64, 4}, {2, 333, 40, 32, 2}, {0, 700, 96, 96, 6}};
+  for (const auto& t : attnkit::mechanism_traits()) {
+    const bool heads = attnkit::option_applies(t.mechanism, "num_heads");
+    for (const Size& s : sizes) {
+      struct Variant {
+        const char* name;
+        bool weights, intermediates, train;
+        attnkit::CausalRoute route;
+        std::size_t threads;
+      };
+      const std::vector<Variant> variants = {
+          {"fast", false, false, false, attnkit::CausalRoute::neg_inf, 1},
+          {"fast 2 threads", false, false, false, attnkit::CausalRoute::neg_inf, 2},
+          {"weights", true, false, false, attnkit::CausalRoute::neg_inf, 2},
+          {"intermediates", false, true, false, attnkit::CausalRoute::neg_inf, 1},
+          {"weights+intermediates", true, true, false, attnkit::CausalRoute::neg_inf, 2},
+          {"renormalise weights", true, false, false, attnkit::CausalRoute::renormalise, 1},
+          {"renormalise intermediates", true, true, false, attnkit::CausalRoute::renormalise, 2},
+          {"train", false, false, true, attnkit::CausalRoute::neg_inf, 2},
+          {"train+intermediates", true, true, true, attnkit::CausalRoute::neg_inf, 1},
+      };
+      for (const Variant& v : variants) {
+        Case c;
+        c.config.mechanism = t.mechanism;
+        c.config.d_in = t.has_parameters ? s.d_in : 0;
+        c.config.d_out = t.has_parameters ? (heads ? s.d_out : s.d_out / 2 + 1) : 0;
+        c.config.num_heads = heads ? s.heads : 1;
+        c.config.causal_route = v.route;
+        if (attnkit::option_applies(t.mechanism, "dropout")) c.config.dropout = 0.25;
+        if (v.train && c.config.dropout == 0) continue;
+        c.x = s.b ? Shape{s.b, s.n, s.d_in} : Shape{s.n, s.d_in};
+        c.options.return_weights = v.weights;
+        c.options.intermediates = v.intermediates;
+        c.options.train = v.train;
+        c.options.threads = v.threads;
+        c.name = std::string(t.name) + " x" + attnkit::shape_to_string(c.x) + " d_out " + std::to_string(c.config.d_out) +
+                 " h" + std::to_string(c.config.num_heads) + " " + v.name;
+        out.push_back(c);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(ForwardBytes, CoversTheMeasuredPeakOfEveryForwardWithinHalfAgain) {
+  std::size_t checked = 0, bounded = 0;
+  double worst = 0;
+  std::string worst_name;
+  for (const Case& c : cases()) {
+    const Measured m = in_child([&] {
+      const Module module(c.config);
+      Module copy = module;  // forward draws dropout from the module's generator
+      const attnkit::Tensor x = input(c.x);
+      Measured r;
+      r.estimate = copy.forward_bytes(c.x, c.options);
+      attnkit_memory::reset_peak();
+      const std::size_t before = attnkit_memory::bytes_in_use();
+      const attnkit::ForwardResult result = copy.forward(x, c.options);
+      r.peak = attnkit_memory::peak_bytes() - before;
+      r.threads = attnkit_memory::allocating_threads();
+      ForwardOptions used = c.options;
+      used.threads = std::min(r.threads, c.options.threads);
+      r.used_estimate = copy.forward_bytes(c.x, used);
+      if (result.context.empty()) throw std::runtime_error("no context");
+      return r;
+    });
+    ASSERT_TRUE(m.ok) << c.name << ": the child failed";
+    EXPECT_GE(m.estimate, m.peak) << c.name;
+    // A pool thread that wakes after the caller has taken every task allocates nothing: compare the estimate for
+    // the threads that did take part.
+    EXPECT_GE(m.used_estimate, m.peak) << c.name << " on " << m.threads << " threads";
+    // On a small call a pool thread may also miss some steps' tasks (the caller takes them first), so the upper
+    // bound is checked where every thread's share is certain: one thread, or steps long enough to be shared.
+    const std::size_t tokens = c.x[c.x.size() - 2];
+    if (c.options.threads == 1 || tokens >= 300) {
+      EXPECT_LE(double(m.used_estimate), 1.5 * double(m.peak))
+          << c.name << " on " << m.threads << " threads: estimate " << m.used_estimate << " peak " << m.peak;
+      ++bounded;
+    }
+    EXPECT_EQ(m.estimate, Module::forward_bytes(c.config, c.x, c.options)) << c.name;  // static = member
+    const double ratio = double(m.used_estimate) / double(m.peak);
+    if (c.options.threads == 1 && std::getenv("ATTNKIT_MEMORY_VERBOSE"))
+      std::printf("%12zu %12zu %+10lld %6.3f %zu  %s\n", m.used_estimate, m.peak, (long long)m.used_estimate - (long long)m.peak,
+                  ratio, m.threads, c.name.c_str());
+    if (c.options.threads == 1 && ratio > worst) {
+      worst = ratio;
+      worst_name = c.name;
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 300u);
+  EXPECT_GT(bounded, 180u);
+  std::printf("forward_bytes: %zu cases (%zu with the upper bound), largest estimate / peak on one thread %.3f (%s)\n",
+              checked, bounded, worst, worst_name.c_str());
+}
+
+TEST(ParameterBytes, CoversWhatConstructionAllocatesWithinHalfAgain) {
+  struct Size {
+    std::size_t d_in, d_out, heads;
+  };
+  for (const auto& t : attnkit::mechanism_traits()) {
+    if (!t.has_parameters) continue;
+    const bool heads = attnkit::option_applies(t.mechanism, "num_heads");
+    for (const Size& s : std::vector<Size>{{3, 2, 2}, {16, 8, 2}, {96, 96, 6}, {700, 300, 3}, {3, 2, 2000}}) {
+      if (!heads && s.heads > 2) continue;
+      for (bool bias : {false, true}) {
+        if (bias && !attnkit::option_applies(t.mechanism, "qkv_bias")) continue;
+        Config c;
+        c.mechanism = t.mechanism;
+        c.d_in = s.d_in;
+        c.num_heads = heads ? s.heads : 1;
+        c.d_out = t.mechanism == Mechanism::multihead ? s.d_out * c.num_heads : s.d_out;  // divisible by num_heads
+        c.qkv_bias = bias;
+        const std::string name = std::string(t.name) + " d_in " + std::to_string(s.d_in) + " d_out " + std::to_string(s.d_out) +
+                                 " h" + std::to_string(c.num_heads) + (bias ? " bias" : "");
+        const Measured m = in_child([&] {
+          Measured r;
+          r.estimate = Module::parameter_bytes(c);
+          attnkit_memory::reset_peak();
+          const std::size_t before = attnkit_memory::bytes_in_use();
+          const Module module(c);
+          r.peak = attnkit_memory::peak_bytes() - before;
+          return r;
+        });
+        ASSERT_TRUE(m.ok) << name << ": the child failed";
+        EXPECT_GE(m.estimate, m.peak) << name;
+        EXPECT_LE(double(m.estimate), 1.5 * double(m.peak)) << name << ": estimate " << m.estimate << " peak " << m.peak;
+        if (std::getenv("ATTNKIT_MEMORY_VERBOSE")) std::printf("%12zu %12zu %6.3f  %s\n", m.estimate, m.peak, double(m.estimate) / double(m.peak), name.c_str());
+      }
+    }
+  }
+}
+
+// The counts are exact past 2^32 and saturate instead of wrapping (issue: --d-out 2147483648 reported 0 bytes).
+TEST(ForwardBytes, LargeSizesAreCountedNotWrapped) {
+  Config c;
+  c.mechanism = Mechanism::self;
+  c.d_in = 3;
+  c.d_out = std::size_t(1) << 31;
+  const std::size_t weights = 3 * 3 * (std::size_t(1) << 31) * 4;  // W_query, W_key, W_value: 77309411328 bytes
+  const std::size_t params = Module::parameter_bytes(c);
+  EXPECT_GE(params, 3 * weights);  // as drawn, stacked and packed
+  EXPECT_LT(params, 4 * weights);
+  const std::size_t bytes = Module::forward_bytes(c, {6, 3});
+  EXPECT_GE(bytes, 6 * 3 * (std::size_t(1) << 31) * 4);  // the q|k|v projection (6, 3·d_out)
+  EXPECT_LT(bytes, std::numeric_limits<std::size_t>::max());
+  Config square = c;  // out_proj (2^31, 2^31): 2^64 bytes
+  square.mechanism = Mechanism::multihead;
+  EXPECT_EQ(Module::parameter_bytes(square), std::numeric_limits<std::size_t>::max());
+  // (b, h, n, n) weights of 2^24 heads of 2^20 tokens: 2^66 bytes, more than size_t holds.
+  Config many;
+  many.mechanism = Mechanism::multihead;
+  many.d_in = 2;
+  many.d_out = std::size_t(1) << 24;
+  many.num_heads = std::size_t(1) << 24;
+  ForwardOptions with_weights;
+  with_weights.return_weights = true;
+  EXPECT_EQ(Module::forward_bytes(many, {std::size_t(1) << 20, 2}, with_weights), std::numeric_limits<std::size_t>::max());
+  EXPECT_THROW(Module::forward_bytes(c, {6, 4}), attnkit::Error);  // d_in 4, expected 3
+  EXPECT_THROW(Module::forward_bytes(c, {6}), attnkit::Error);
+}
+
+}  // namespace
