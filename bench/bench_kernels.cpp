@@ -150,23 +150,23 @@ void add(const std::string& name, Fn fn, Args... args) {
 }
 
 // The attention op (attnkit/attention.hpp) at C2's size with grouped-query heads (12 query heads over 4 key/value
-// heads, n 1024, d 64), causal lower-right; `padded`: a key padding mask (b, 1, 1, n_k) hiding the last quarter of
-// the keys, whose key blocks the fused path skips. `weights`: the explain path. FLOPS count visible pairs only.
-void attention_op(benchmark::State& state, bool padded, bool weights) {
-  const std::size_t n = 1024, d = 64, h_q = 12, h_kv = 4, kept = padded ? 768 : n;
+// heads, n 1024, d 64): causal lower-right, or full; `padded`: a key padding mask (b, 1, 1, n_k) hiding the last
+// half of the keys, whose key blocks the fused path skips. `weights`: the explain path. FLOPS count visible pairs.
+void attention_op(benchmark::State& state, bool causal, bool padded, bool weights) {
+  const std::size_t n = 1024, d = 64, h_q = 12, h_kv = 4, kept = padded ? n / 2 : n;
   const attnkit::Tensor query({1, h_q, n, d}, random_floats(h_q * n * d, 5)), key({1, h_kv, n, d}, random_floats(h_kv * n * d, 6)),
       value({1, h_kv, n, d}, random_floats(h_kv * n * d, 7));
   std::vector<bool> allowed(n, true);
   for (std::size_t j = kept; j < n; ++j) allowed[j] = false;
   const attnkit::AttentionMask mask = attnkit::boolean_mask({1, 1, 1, n}, allowed);
   attnkit::AttentionOptions o;
-  o.causal = attnkit::CausalAlign::lower_right;
+  o.causal = causal ? attnkit::CausalAlign::lower_right : attnkit::CausalAlign::none;
   o.attn_mask = padded ? &mask : nullptr;
   o.weights = weights ? attnkit::AttentionWeights::per_head : attnkit::AttentionWeights::none;
   o.threads = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) benchmark::DoNotOptimize(attnkit::attention(query, key, value, o).output.ptr());
   double pairs = 0;
-  for (std::size_t i = 0; i < n; ++i) pairs += double(std::min(i + 1, kept));
+  for (std::size_t i = 0; i < n; ++i) pairs += double(std::min(causal ? i + 1 : n, kept));
   set_rates(state, 4.0 * pairs * d * h_q, 4.0 * (h_q + 2 * h_kv + h_q) * n * d);
 }
 
@@ -198,9 +198,10 @@ void register_all() {
     add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
     add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
   }
-  add("attention_op/gqa_h12_kv4_n1024_d64_lower_right", attention_op, false, false);
-  add("attention_op/gqa_h12_kv4_n1024_d64_lower_right_key_padding", attention_op, true, false);
-  add("attention_op/gqa_h12_kv4_n1024_d64_lower_right_key_padding_weights", attention_op, true, true);
+  add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right", attention_op, true, false, false);
+  add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);
+  add("attention_op/gqa_h12_kv4_n1024_d64_full", attention_op, false, false, false);
+  add("attention_op/gqa_h12_kv4_n1024_d64_full_half_keys_padded", attention_op, false, true, false);
   for (const auto& c : attnkit::bench_configs()) add("forward/" + std::string(c.name), forward, &c);
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))

@@ -1,4 +1,4 @@
-// attnkit CLI — the commands (run, bench, info) behind `attnkit`, as a library so tests can call them
+// attnkit CLI — the commands (run, bench, info, attention) behind `attnkit`, as a library so tests can call them
 // without spawning a process. Exit codes: 0 success, 2 usage or input error (one line on stderr:
 // "attnkit: error: <problem and expected value>"), 1 an unexpected internal failure.
 #pragma once
@@ -10,6 +10,10 @@
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace attnkit::cli {
 
@@ -88,10 +92,38 @@ CausalRoute parse_causal_route(const std::string& text);
 // when not given.
 Config make_config(const RunOptions& options, const Tensor& x, const StateDict* state_dict, std::size_t mask_size);
 
+// `attnkit attention` as given on the command line (cli_attention.cpp).
+struct AttentionCommandOptions {
+  std::string input;  // file or "-"
+  CausalAlign causal = CausalAlign::none;
+  std::optional<double> scale;
+  float dropout = 0.0f;
+  bool train = false;
+  std::uint64_t seed = 123;
+  bool no_weights = false, average_weights = false;
+  std::size_t threads = 0;
+  Format format = Format::json;
+};
+
+// The `attention` subcommand: adds itself and its options to the command line; run() after parsing checks the
+// values and calls command_attention.
+class AttentionCommand {
+ public:
+  explicit AttentionCommand(CLI::App& app);
+  bool parsed() const;
+  void run(std::istream& in, std::ostream& out) const;
+
+ private:
+  CLI::App* command_ = nullptr;
+  std::string input_, causal_, scale_, dropout_, seed_, threads_, format_ = "json";
+  bool train_ = false, no_weights_ = false, average_weights_ = false;
+};
+
 // Each command writes its whole output to `out` only on success, so a failure never leaves half a document.
 void command_run(const RunOptions& options, std::istream& in, std::ostream& out);
 void command_bench(const BenchOptions& options, std::ostream& out);
 void command_info(Format format, std::ostream& out);
+void command_attention(const AttentionCommandOptions& options, std::istream& in, std::ostream& out);
 
 // The command line: parses args (args[0] is the program name), runs the command, reports errors.
 int main(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err);

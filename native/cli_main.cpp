@@ -10,7 +10,7 @@
 namespace attnkit::cli {
 namespace {
 
-const char* const kCommands[] = {"run", "bench", "info"};
+const char* const kCommands[] = {"run", "bench", "info", "attention"};
 
 // One line, always: multi-line messages (CLI11's, a path with a newline) are joined.
 std::string one_line(std::string message) {
@@ -115,12 +115,14 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     Valued info_format;
     add(info, "--format", info_format, "text (default) or json", "json|text");
 
+    const AttentionCommand attention(app);
+
     app.footer("See attnkit <command> --help.");  // set last: subcommands copy the footer when created
 
-    if (args.size() < 2) return fail(err, "a command is required; expected one of run, bench, info (see attnkit --help)", kExitUsage);
+    if (args.size() < 2) return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)", kExitUsage);
     const std::string& first = args[1];
     if (first.empty() || (first[0] != '-' && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands))) {
-      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info", kExitUsage);
+      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention", kExitUsage);
     }
 
     std::vector<const char*> argv;
@@ -145,8 +147,10 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
       command_bench(o, out);
     } else if (info->parsed()) {
       command_info(info_format.given() ? parse_format(info_format.text) : Format::text, out);
+    } else if (attention.parsed()) {
+      attention.run(in, out);
     } else {
-      return fail(err, "a command is required; expected one of run, bench, info (see attnkit --help)", kExitUsage);
+      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)", kExitUsage);
     }
     out.flush();
     if (!out) return fail(err, "cannot write the output (standard output closed or full)", kExitInternal);

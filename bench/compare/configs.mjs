@@ -1,15 +1,25 @@
-// The benchmark configurations and the FLOP count shared by every peer in the comparison.
-// Same configurations and same formula as the native CLI (`attnkit bench`, native/cli_bench.cpp):
-// all causal multi-head attention, forward, float32, no qkv bias, dropout 0, out_proj with bias.
-// The generator and the plain-JS reference are the page's (web/src/prng.js, web/src/reference.js).
+// The benchmark configurations and the FLOP count shared by every peer in the comparison: the core's
+// (attnkit::bench_configs and forward_flops, core/include/attnkit/bench_configs.hpp), read once through the
+// package's ak.benchConfigs, so they are the ones `attnkit bench` and the page's panel use: all causal
+// multi-head attention, forward, float32, no qkv bias, dropout 0, out_proj with bias.
+// The generator is the page's (web/src/prng.js).
+import { load } from 'attnkit';
 import { mulberry32 } from '../../web/src/prng.js';
 
-export const CONFIGS = Object.freeze({
-  C1: { name: 'C1', batch: 2, tokens: 6, dIn: 3, dOut: 2, heads: 2 },
-  C2: { name: 'C2', batch: 1, tokens: 1024, dIn: 768, dOut: 768, heads: 12 },
-  C3: { name: 'C3', batch: 8, tokens: 256, dIn: 512, dOut: 512, heads: 8 },
-  C4: { name: 'C4', batch: 1, tokens: 4096, dIn: 768, dOut: 768, heads: 12 },
-});
+async function loadBenchConfigs() {
+  let ak;
+  try {
+    ak = await load({ threads: false }); // the single-thread build: nothing keeps the process alive
+  } catch (e) {
+    throw new Error(`bench/compare reads the bench configurations from the attnkit package; build it first (npm run build:wasm): ${e.message}`);
+  }
+  return ak.benchConfigs;
+}
+
+// { C1: { name, batch, tokens, dIn, dOut, heads, flops }, ... }
+export const CONFIGS = Object.freeze(Object.fromEntries((await loadBenchConfigs()).map((c) => [c.name, Object.freeze({
+  name: c.name, batch: c.batch, tokens: c.tokens, dIn: c.dIn, dOut: c.dOut, heads: c.numHeads, flops: c.flops,
+})])));
 
 export function config(name) {
   const c = CONFIGS[name];
@@ -17,14 +27,10 @@ export function config(name) {
   return c;
 }
 
-// Multiply-adds count as 2 FLOPs. Projections q, k, v = x·Wᵀ: 3·2·b·n·d_in·d_out; out_proj: 2·b·n·d_out·d_out;
-// causal attention, q·kᵀ and weights·v over the n(n+1)/2 unmasked (query, key) pairs of each head:
-// 2·2·b·h·(n(n+1)/2)·head_dim. Softmax, scaling and masking are not counted. (Peers that compute the full
-// n×n score matrix do more work than this; the count is of the useful work, the same for everyone.)
+// Multiply-adds count as 2 FLOPs; only the useful work (causal pairs), the same for every peer (the core's
+// forward_flops; see core/include/attnkit/bench_configs.hpp).
 export function flopCount(c) {
-  const { batch: b, tokens: n, dIn, dOut: d, heads: h } = c;
-  const headDim = d / h;
-  return 3 * 2 * b * n * dIn * d + 2 * b * n * d * d + 2 * 2 * b * h * (n * (n + 1) / 2) * headDim;
+  return c.flops;
 }
 
 export function gflops(c, ms) {

@@ -30,9 +30,10 @@ using json = nlohmann::ordered_json;  // keeps the files' key order (state_dict 
 // The README's slack on top of abs_tol: some printed values sit within 1e-7 of a rounding boundary.
 constexpr double kPrintSlack = 1e-6;
 
-// ref_*.json are test fixtures (tests/golden); every other file is the book's (data/book).
+// The book's files (book_*, hacktricks_*) are in data/book; the generated fixtures (ref_*, torch/...) in tests/golden.
+inline bool is_book_file(const std::string& file) { return file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0; }
 inline std::string path(const std::string& file) {
-  return std::string(file.rfind("ref_", 0) == 0 ? ATTNKIT_GOLDEN_DIR : ATTNKIT_BOOK_DIR) + "/" + file;
+  return std::string(is_book_file(file) ? ATTNKIT_BOOK_DIR : ATTNKIT_GOLDEN_DIR) + "/" + file;
 }
 
 // Python's json.dump writes bare Infinity / -Infinity / NaN tokens (ref_mha_* has them); standard JSON

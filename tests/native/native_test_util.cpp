@@ -45,8 +45,9 @@ void flatten_into(const Json& v, std::vector<float>& out) {
 }  // namespace
 
 Json golden(const std::string& file) {
-  // ref_*.json are test fixtures (tests/golden); every other file is the book's (data/book).
-  const std::string path = std::string(file.rfind("ref_", 0) == 0 ? ATTNKIT_GOLDEN_DIR : ATTNKIT_BOOK_DIR) + "/" + file;
+  // The book's files (book_*, hacktricks_*) are in data/book; the generated fixtures (ref_*, torch/...) in tests/golden.
+  const bool book = file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0;
+  const std::string path = std::string(book ? ATTNKIT_BOOK_DIR : ATTNKIT_GOLDEN_DIR) + "/" + file;
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot open golden file " + path);
   std::stringstream text;

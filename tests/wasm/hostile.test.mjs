@@ -263,3 +263,18 @@ test('Also: one rule with the CLI for names and float32 rounding: renormalise on
   plain.dispose();
   assertError(() => ak.create('causal', { dIn: 3, dOut: 2, dropout: 1 }), RangeError, /^dropout \(1\) must be in \[0, 1\)$/);
 });
+
+for (const [path, fo] of PATHS) {
+  test(`rows 1–2, JS side (${path}): scores beyond float32 give the representable answer, a projection that overflows an Error naming it`, () => {
+    const ones = (rows, cols) => Array.from({ length: rows }, () => new Array(cols).fill(1));
+    // row 1: x·Wᵀ = 9e38 for the first token does not fit in float32
+    const self = { 'W_query.weight': ones(3, 3), 'W_key.weight': ones(3, 3), 'W_value.weight': ones(3, 3) };
+    assertError(() => ak.run('self', { dIn: 3, dOut: 3, stateDict: self }, [[3e38, 3e38, 3e38], [-3e38, 3e38, -3e38]], undefined, fo), RangeError,
+      'queries overflow float32 at batch 0, token 0 (x·W_queryᵀ reached inf); expected inputs and weights whose projections stay below 3.4e38 in magnitude');
+    // row 2: scores 1e40…4e40 overflow float32, but the softmax's row maximum makes the answer representable
+    const sd = { 'W_query.weight': [[1]], 'W_key.weight': [[1]], 'W_value.weight': [[1]], 'out_proj.weight': [[1]], 'out_proj.bias': [0] };
+    const out = ak.run('multihead', { dIn: 1, dOut: 1, numHeads: 1, stateDict: sd }, [[1e20], [2e20]], undefined, fo);
+    assert.deepEqual(Array.from(out.context), [Math.fround(1e20), Math.fround(2e20)]);
+    if (fo) assert.deepEqual(Array.from(out.weights), [1, 0, 0, 1]); // causal: the last token attends to itself only
+  });
+}

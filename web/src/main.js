@@ -42,7 +42,7 @@ async function main() {
     }),
     Promise.resolve(renderPlayground($("playground-body"), compute, mechanisms)),
   ];
-  renderPerf($("perf-body"), () => new Compute());
+  renderPerf($("perf-body"), () => new Compute(), info.benchConfigs);
   try {
     await Promise.all(tasks);
     document.body.dataset.ready = "true";

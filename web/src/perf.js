@@ -3,14 +3,15 @@
 // on the same input and the layer's own weights, measured in the same run.
 import { S } from "./strings.js";
 import { h, fmtSci } from "./util.js";
-import { multiheadFlops } from "./reference.js";
 
 const perfText = S.perf; // the panel's strings
-export const CONFIGS = [
-  { name: "C1", b: 2, n: 6, dIn: 3, dOut: 2, h: 2, runs: 51 },
-  { name: "C2", b: 1, n: 1024, dIn: 768, dOut: 768, h: 12, runs: 5 },
-  { name: "C3", b: 8, n: 256, dIn: 512, dOut: 512, h: 8, runs: 5 },
-];
+// The panel's choice: which of the package's bench configurations it offers, and how many timed runs each
+// gets (C4 takes too long in a page). Shapes and FLOP counts are the core's (ak.benchConfigs).
+const RUNS = { C1: 51, C2: 5, C3: 5 };
+const panelConfigs = (benchConfigs) =>
+  benchConfigs.filter((c) => RUNS[c.name]).map((c) => ({
+    name: c.name, b: c.batch, n: c.tokens, dIn: c.dIn, dOut: c.dOut, h: c.numHeads, flops: c.flops, runs: RUNS[c.name],
+  }));
 
 const work = (f) => (f < 1e6 ? `${f} FLOP` : f < 1e9 ? `${(f / 1e6).toPrecision(3)} MFLOP` : `${(f / 1e9).toPrecision(3)} GFLOP`);
 const rate = (g) => (g >= 0.1 ? g.toFixed(2) : g.toPrecision(2));
@@ -24,7 +25,9 @@ const GROUPS = [
   { key: "ref", label: perfText.groups.ref, cols: perfText.cols.ref },
 ];
 
-export function renderPerf(root, makeCompute) {
+// benchConfigs: the package's ak.benchConfigs (the core's C1–C4 with their FLOP counts).
+export function renderPerf(root, makeCompute, benchConfigs) {
+  const configs = panelConfigs(benchConfigs);
   // A worker of its own, started on first use, so long runs never hold up the playground. onnxruntime-web
   // fixes its thread count when it starts, so a new thread count gets a fresh worker.
   let compute = null, computeThreads = 0;
@@ -43,8 +46,8 @@ export function renderPerf(root, makeCompute) {
   const bar = h("progress", { max: "1", value: "0", hidden: true, "aria-label": perfText.heading });
   const ortNote = h("p", { class: "perf-note", id: "perf-ort-note", role: "status", "aria-live": "polite" });
   const rows = new Map();
-  const tbody = h("tbody", null, CONFIGS.map((c) => {
-    const flops = multiheadFlops({ b: c.b, n: c.n, dIn: c.dIn, dOut: c.dOut, h: c.h });
+  const tbody = h("tbody", null, configs.map((c) => {
+    const flops = c.flops;
     const cells = {};
     for (const g of GROUPS) cells[g.key] = g.cols.map((_, k) => h("td", { class: k === 0 ? "num group-start" : "num" }, perfText.pending));
     cells.threads = h("td", { class: "num" }, perfText.pending);
@@ -68,8 +71,8 @@ export function renderPerf(root, makeCompute) {
   const threadsSel = h("select", { id: "perf-threads" },
     h("option", { value: "1", selected: true }, perfText.threads1),
     h("option", { value: "2", disabled: !twoThreads }, twoThreads ? perfText.threads2 : perfText.threads2Unavailable));
-  const buttons = CONFIGS.map((c) => h("button", { type: "button", dataset: { run: c.name }, onclick: () => runList([c]) }, perfText.run(c.name)));
-  const all = h("button", { type: "button", class: "primary", onclick: () => runList(CONFIGS) }, perfText.runAll);
+  const buttons = configs.map((c) => h("button", { type: "button", dataset: { run: c.name }, onclick: () => runList([c]) }, perfText.run(c.name)));
+  const all = h("button", { type: "button", class: "primary", onclick: () => runList(configs) }, perfText.runAll);
   const cancel = h("button", { type: "button", disabled: true, onclick: () => compute?.cancel() }, perfText.cancel);
   const controls = [withOrt, withRef, threadsSel];
   root.replaceChildren(

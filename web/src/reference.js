@@ -259,15 +259,6 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   return result;
 }
 
-/** FLOPs of one causal multi-head forward pass (the performance panel's formula). */
-export function multiheadFlops({ b, n, dIn, dOut, h, causal = true }) {
-  const hd = dOut / h;
-  const projections = 2 * b * n * (3 * dIn * dOut + dOut * dOut);
-  const pairs = causal ? (n * (n + 1)) / 2 : n * n;
-  const attention = 2 * 2 * b * h * pairs * hd;
-  return projections + attention;
-}
-
 /** max |a − b| over finite entries; Infinity if shapes differ or one side is not finite where the other is. */
 export function maxAbsDiff(a, b) {
   if (!a || !b || a.length !== b.length) return Infinity;

@@ -3,7 +3,7 @@
 //           (worker → main): { id, progress } while running, then { id, ok: true, result } or { id, ok: false, error }.
 import { mulberry32 } from "./prng.js";
 import { load } from "attnkit";
-import { referenceForward, normaliseStateDict, multiheadFlops, maxAbsDiff } from "./reference.js";
+import { referenceForward, normaliseStateDict, maxAbsDiff } from "./reference.js";
 
 // attnkit, loaded once per build: "auto" (the playground: the pthreads build when the page is cross-origin
 // isolated) or, for the performance panel, the build bench/compare uses at that thread count.
@@ -112,13 +112,12 @@ async function timeRuns(fn, { runs, isAsync = false, firstMs = 0, onRun = () => 
  * the other. attnkit and onnxruntime-web run at `threads` threads; the reference is single-threaded.
  */
 async function bench(ak, msg, progress) {
-  const { name, b, n, d, dIn = d, dOut = d, h, runs = 5, threads = 1, reference = true, ort = false } = msg;
+  const { name, b, n, d, dIn = d, dOut = d, h, flops, runs = 5, threads = 1, reference = true, ort = false } = msg;
   const x = new Float32Array(b * n * dIn);
   const next = mulberry32(42);
   for (let i = 0; i < x.length; i++) x[i] = next() * 2 - 1;
   const options = { dIn, dOut, numHeads: h, contextLength: n, causal: true, dropout: 0, seed: 123 };
   const layer = ak.create("multihead", options);
-  const flops = multiheadFlops({ b, n, dIn, dOut, h, causal: true });
   try {
     const shape = [b, n, dIn];
     const fo = { threads };
@@ -186,6 +185,7 @@ self.onmessage = async (e) => {
         simd: ak.simd ?? null,
         version: ak.version ?? null,
         mechanisms: Array.from(ak.mechanisms), // the core's traits (name, defaults, options that apply)
+        benchConfigs: Array.from(ak.benchConfigs), // the core's C1–C4 with their FLOP counts
         threads: ak.threads ?? 1,
         multithreaded: !!ak.multithreaded,
         isolated: !!self.crossOriginIsolated,

@@ -16,6 +16,7 @@
 #pragma once
 #include <limits>
 
+#include "attention_direct.hpp"
 #include "kernels.hpp"
 #include "microkernel.hpp"
 
@@ -29,106 +30,11 @@ template <class Arch> struct AttnTile {
   static constexpr std::size_t KB = 8 * Tile<Arch>::NR;  // keys per block
 };
 
-inline std::size_t value_width(const Attention& t) { return t.d_v ? t.d_v : t.d; }
-
-// Keys [0, visible_keys(t, i)) are causally visible to query i.
-inline std::size_t visible_keys(const Attention& t, std::size_t i) {
-  if (!t.causal) return t.n_k;
-  const std::ptrdiff_t see = static_cast<std::ptrdiff_t>(i) + 1 + t.causal_offset;
-  return see <= 0 ? 0 : static_cast<std::size_t>(see) < t.n_k ? static_cast<std::size_t>(see) : t.n_k;
-}
-
-template <class Arch>
-inline bool any_nan(vf<Arch> v) noexcept { return xsimd::any(xsimd::isnan(v)); }  // (!= is ordered: false for NaN)
-
-// Few keys of small heads (n_k ≤ kAttnDirectKeys, d ≤ kAttnDirectDim; C1 has 6 keys of size 1): packing k
-// and v into panels and setting up tiles would cost more than the products. Instead W query rows go
-// through one vector, one lane per row, with k and v read in place: scores S_j (a fma chain over p, then
-// the scale), the causal mask and the mask as −inf, the lane-wise max, P_j = exp(S_j − max), then
-// Σ_j P_j·v[j, c] / Σ_j P_j. Lanes never mix and keys a row does not see add exact zeros, so each row has the
-// same bits whichever rows share its vector: row splits give identical results. The path depends only on n_k and d.
-constexpr std::size_t kAttnDirectKeys = 64;
-constexpr std::size_t kAttnDirectDim = 16;
-
-template <class Arch>
-std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::size_t row_end) {
-  using F = vf<Arch>;
-  constexpr std::size_t W = F::size;
-  const float ninf = -std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  const std::size_t d = t.d, dv = value_width(t);
-  alignas(64) float qt[kAttnDirectDim * W];   // qt[p·W + r] = q[i0 + r, p]
-  alignas(64) float mt[kAttnDirectKeys * W];  // mt[j·W + r] = mask[i0 + r, j]
-  alignas(64) float lane_row[W];              // lane r: the last key row i0 + r sees, i0 + r + causal_offset (exact below 2^24)
-  alignas(64) float res[W];
-  F sp[kAttnDirectKeys];                      // S_j, then P_j
-  std::size_t flagged = 0;
-  for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
-    const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
-    for (std::size_t p = 0; p < d; ++p)
-      for (std::size_t r = 0; r < W; ++r) qt[p * W + r] = t.q[(i0 + (r < rows ? r : rows - 1)) * t.ld_q + p];
-    const std::size_t kend = visible_keys(t, i0 + rows - 1);  // keys any row here sees
-    if (t.mask)
-      for (std::size_t j = 0; j < kend; ++j)
-        for (std::size_t r = 0; r < W; ++r) mt[j * W + r] = t.mask[(i0 + (r < rows ? r : rows - 1)) * t.ld_mask + j];
-    for (std::size_t r = 0; r < W; ++r) lane_row[r] = static_cast<float>(static_cast<std::ptrdiff_t>(i0 + r) + t.causal_offset);
-    const F row = F::load_aligned(lane_row), sc(t.scale), zero(0.0f);
-    F mx(ninf), bad(0.0f);
-    for (std::size_t j = 0; j < kend; ++j) {
-      const float* krow = t.k + j * t.ld_k;
-      F acc(0.0f);
-      for (std::size_t p = 0; p < d; ++p) acc = xsimd::fma(F::load_aligned(qt + p * W), F(krow[p]), acc);
-      acc = acc * sc;
-      if (t.mask) {
-        const F mv = F::load_aligned(mt + j * W);
-        const auto allowed = mv != F(ninf);
-        acc = xsimd::select(allowed, acc + mv, F(ninf));
-        bad = xsimd::fma(xsimd::select(allowed, acc, zero), zero, bad);  // NaN once a score or score + mask is not finite
-      }
-      if (t.causal) {
-        const auto future = F(static_cast<float>(j)) > row;
-        if (!t.mask) bad = xsimd::fma(xsimd::select(future, zero, acc), zero, bad);
-        acc = xsimd::select(future, F(ninf), acc);
-      } else if (!t.mask) {
-        bad = xsimd::fma(acc, zero, bad);
-      }
-      sp[j] = acc;
-      mx = vmax<Arch>(mx, acc);
-    }
-    // A row that sees no key has max −inf: its lanes give 0, not NaN.
-    const auto none = mx == F(ninf);
-    const F m = xsimd::select(none, F(0.0f), mx);
-    F l(0.0f);
-    for (std::size_t j = 0; j < kend; ++j) {
-      sp[j] = exp_f32<Arch>(sp[j] - m);
-      l += sp[j];
-    }
-    l = xsimd::select(none, F(1.0f), l);  // those lanes' sums are 0: their context is 0 / 1
-    for (std::size_t c = 0; c < dv; ++c) {
-      F acc(0.0f);
-      for (std::size_t j = 0; j < kend; ++j) acc = xsimd::fma(sp[j], F(t.v[j * t.ld_v + c]), acc);
-      acc = acc / l;
-      bad = xsimd::fma(acc, zero, bad);
-      acc.store_aligned(res);
-      for (std::size_t r = 0; r < rows; ++r) t.out[(i0 + r) * t.ld_out + c] = res[r];
-    }
-    if (any_nan<Arch>(bad)) {  // rare: find the lanes
-      alignas(64) float flags[W];
-      bad.store_aligned(flags);
-      for (std::size_t r = 0; r < rows; ++r)
-        if (flags[r] != flags[r]) {
-          ++flagged;
-          for (std::size_t c = 0; c < dv; ++c) t.out[(i0 + r) * t.ld_out + c] = nan;
-        }
-    }
-  }
-  return flagged;
-}
-
 // Prepares row r's scores of one key block for the online softmax, in one pass: checks the scores the row may
-// see for NaN/±Inf (ORed into `bad` as NaN), adds the mask (mrow, or nullptr), sets keys it may not see to −inf,
+// see for NaN/±Inf (into `bad`), adds the mask (mrow, or nullptr), sets keys it may not see to −inf,
 // and returns the lane-wise max. Keys [0, vis) are causally visible; past round_up(vis, W) the caller zeroes.
 template <class Arch>
-inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, vf<Arch>& bad) noexcept {
+inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, NonFinite<Arch>& bad) noexcept {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
   const float ninf = -std::numeric_limits<float>::infinity();
@@ -141,10 +47,10 @@ inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, 
       const F mv = F::load_unaligned(mrow + j);
       const auto allowed = mv != vninf;
       v = xsimd::select(allowed, v + mv, vninf);
-      bad = xsimd::fma(xsimd::select(allowed, v, zero), zero, bad);
+      bad.add(xsimd::select(allowed, v, zero));
       v.store_aligned(srow + j);
     } else {
-      bad = xsimd::fma(v, zero, bad);
+      bad.add(v);
     }
     mx = vmax<Arch>(mx, v);
   }
@@ -159,7 +65,7 @@ inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, 
       v = v + mv;
     }
     v = xsimd::select(allowed, v, vninf);
-    bad = xsimd::fma(xsimd::select(allowed, v, zero), zero, bad);
+    bad.add(xsimd::select(allowed, v, zero));
     v.store_aligned(srow + vfull);
     mx = vmax<Arch>(mx, v);
   }
@@ -278,9 +184,9 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;  // visible in this block
         const std::size_t vw = round_up(vis, W);  // vectors holding visible keys; past them P = 0
         float* srow = s + r * KB;
-        F bad(0.0f);
+        NonFinite<Arch> bad;
         const F vmx = prepare_scores<Arch>(srow, vis, t.mask ? t.mask + i * t.ld_mask + kb : nullptr, bad);
-        if (any_nan<Arch>(bad)) flag[r] = true;
+        if (bad.any()) flag[r] = true;
         for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
         const float bmax = hmax<Arch>(vmx);
         const float mnew = bmax > m[r] ? bmax : m[r];
@@ -324,20 +230,20 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         for (std::size_t c = 0; c < dv; ++c) dst[c] = 0.0f;
         continue;
       }
-      const F vl(l[r]), zero(0.0f);
-      F bad(0.0f);
+      const F vl(l[r]);
+      NonFinite<Arch> bad;
       std::size_t c = 0;
       for (; c + W <= dv; c += W) {
         const F x = F::load_aligned(src + c) / vl;
-        bad = xsimd::fma(x, zero, bad);
+        bad.add(x);
         x.store_unaligned(dst + c);
       }
       if (c < dv) {
         const F x = F::load_aligned(src + c) / vl;  // lanes past d_v hold 0 / l
-        bad = xsimd::fma(x, zero, bad);
+        bad.add(x);
         store_partial<Arch>(dst + c, dv - c, x);
       }
-      if (flag[r] || any_nan<Arch>(bad)) {
+      if (flag[r] || bad.any()) {
         ++flagged;
         for (c = 0; c < dv; ++c) dst[c] = nan;
       }
