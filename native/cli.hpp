@@ -97,7 +97,7 @@ struct AttentionCommandOptions {
   std::string input;  // file or "-"
   CausalAlign causal = CausalAlign::none;
   std::optional<double> scale;
-  float dropout = 0.0f;
+  double dropout = 0.0;  // as PyTorch keeps p (0.99999999 is valid)
   bool train = false;
   std::uint64_t seed = 123;
   bool no_weights = false, average_weights = false;
