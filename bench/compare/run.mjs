@@ -1,7 +1,7 @@
 // attnkit against its peers, side by side in one run (issue 5's comparison; `npm run bench:compare`).
 //
 //   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
-//                              [--skip-node] [--wasm-configs C1,C2,C3] [--rounds N] [--quick] [--out FILE]
+//                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,P1|none] [--rounds N] [--quick] [--out FILE]
 //
 // Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
@@ -9,7 +9,8 @@
 // same three in a page. Every peer's output is checked against attnkit's (relative error ≤ 1e-4) before it
 // is timed; every cell runs in a fresh process (or page). Native cells alternate attnkit and onnxruntime-node,
 // and Chromium pages alternate attnkit, onnxruntime-web and the plain JS loop, --rounds times (default 3,
-// quick 1); their ratios are the medians of the rounds' ratios. Writes bench/results/latest.json.
+// quick 1); their ratios are the medians of the rounds' ratios. Native cells D1 (a decoding step against a KV cache of
+// 4096) and P1 (a padded prefill) follow C1–C4 (cells-run.mjs). Writes bench/results/latest.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -31,7 +32,7 @@ const TOLERANCE = 1e-4;
 function parseArgs(argv) {
   const o = {
     configs: ['C1', 'C2', 'C3', 'C4'], threads: [1, 2], wasmConfigs: null, quick: false, rounds: null,
-    browser: true, native: true, node: true, out: join(root, 'bench', 'results', 'latest.json'),
+    cells: ['D1', 'P1'], browser: true, native: true, node: true, out: join(root, 'bench', 'results', 'latest.json'),
   };
   let explicitConfigs = false;
   const list = (v, what) => {
@@ -48,6 +49,11 @@ function parseArgs(argv) {
     } else if (a === '--rounds') {
       o.rounds = Number(argv[++i]);
       if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 50) throw new Error('--rounds takes an integer from 1 to 50, e.g. 3');
+    } else if (a === '--cells') {
+      const v = list(argv[++i], a).map((c) => c.toUpperCase());
+      o.cells = v.length === 1 && v[0] === 'NONE' ? [] : v;
+      const bad = o.cells.find((c) => c !== 'D1' && c !== 'P1');
+      if (bad) throw new Error(`unknown cell '${bad}' for --cells; expected D1, P1 or none`);
     } else if (a === '--quick') o.quick = true;
     else if (a === '--skip-browser') o.browser = false;
     else if (a === '--skip-native') o.native = false;
@@ -56,7 +62,7 @@ function parseArgs(argv) {
     else if (a === '--help' || a === '-h') {
       console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).join('\n'));
       process.exit(0);
-    } else throw new Error(`unknown option '${a}'; expected --configs, --threads, --wasm-configs, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`);
+    } else throw new Error(`unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`);
   }
   // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
   // wasm runs take tens of seconds each; the issue's C4 target is native.
@@ -338,6 +344,7 @@ async function main() {
   if (opts.native && !existsSync(NATIVE)) skipped.push(`native attnkit: ${relative(root, NATIVE)} not built; run \`bash scripts/build-native.sh\``);
   skipped.forEach((s) => say(`  note: ${s}`));
   const checks = [];
+  let extra = null;
 
   try {
     for (const name of opts.configs) {
@@ -409,28 +416,34 @@ async function main() {
         note(merged);
       }
     }
+    if (opts.native && opts.cells.length) {
+      const { runCells } = await import('./cells-run.mjs');
+      extra = await runCells({ names: opts.cells, threads: opts.threads, rounds: opts.rounds, quick: opts.quick, run, native: NATIVE, say });
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 
   for (const r of results) if (!r.error && r.median_ms !== undefined && r.config !== '*') r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
-  const tgt = targets(results, m.fma_peak_gflops_per_core, m.fma_peak_measured_gflops_per_core);
+  const tgt = [...targets(results, m.fma_peak_gflops_per_core, m.fma_peak_measured_gflops_per_core), ...(extra?.targets || [])];
   const doc = {
     date: new Date().toISOString(), command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     machine: m, load_average_before: load0, load_average_after: loadavg(), seconds: Math.round((Date.now() - started) / 1000),
-    options: { configs: opts.configs, wasm_configs: opts.wasmConfigs, threads: opts.threads, quick: opts.quick },
+    options: { configs: opts.configs, wasm_configs: opts.wasmConfigs, cells: opts.cells, threads: opts.threads, quick: opts.quick },
     notes: skipped, native_checks: checks, results, targets: tgt,
+    cells: extra && { names: opts.cells, node_copy_gbps: extra.nodeCopy, results: extra.results },
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
 
   console.log(`\nattnkit vs peers — medians; ratio = peer time / attnkit time (> 1: attnkit is faster). ${m.cpu}, ${m.cores} cores.`);
   console.log(table(results, opts));
+  if (extra) console.log(extra.table);
   if (tgt.length) {
     console.log('\nTargets (issue 5)');
     console.log(markdown(['target', 'reached', 'needed', 'met'], tgt.map((t) => [t.target, `${t.value} ${t.unit.split(' ')[0]}`, `${t.unit.includes('(') ? t.unit.split(' ')[1].slice(1, -1) + ' ' : '≥ '}${t.need}`, t.met ? 'yes' : 'NO'])));
   }
-  const errors = results.filter((r) => r.error);
+  const errors = [...results, ...(extra?.results || [])].filter((r) => r.error);
   if (errors.length) {
     console.log('\nErrors');
     for (const r of errors) console.log(`- ${r.env} ${r.peer} ${r.config} ${r.threads}T: ${r.error}`);

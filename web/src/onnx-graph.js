@@ -16,6 +16,7 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT32 = onnx.TensorProto.DataType.INT32;
 
 // A (rows×cols) row-major matrix transposed to (cols×rows).
 function transpose(data, rows, cols) {
@@ -33,12 +34,12 @@ function initializer(name, dims, data) {
   });
 }
 
-function valueInfo(name, dims) {
+function valueInfo(name, dims, elemType = FLOAT) {
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
-        elemType: FLOAT,
+        elemType,
         shape: onnx.TensorShapeProto.create({
           dim: dims.map((d) => (typeof d === 'string'
             ? onnx.TensorShapeProto.Dimension.create({ dimParam: d })
@@ -60,9 +61,16 @@ function node(opType, inputs, outputs, extra = {}) {
 /**
  * The serialised ONNX model (Uint8Array) for config c ({ batch, tokens, dIn, dOut, heads }) and state_dict sd.
  * Batch and token counts are symbolic, so one model serves any input of width d_in.
+ * Options (both for bench/compare's decode and padded cells; the default graph is the page's):
+ * - keyPaddingMask: an int32 input `key_padding_mask` (batch, tokens), 1 = attend, 0 = padding (onnxruntime's
+ *   convention, the opposite of nn.MultiheadAttention's), fed to MultiHeadAttention's fifth input.
+ * - decode: inputs `past_key` / `past_value` (batch, heads, past, head_dim) of the tokens already seen, outputs
+ *   `present_key` / `present_value` (past + new); no `unidirectional`, so what the new tokens see is the whole
+ *   past: exact for one new token, which is all the decode cell feeds.
  */
-export function buildMultiHeadAttentionModel(c, sd) {
+export function buildMultiHeadAttentionModel(c, sd, { keyPaddingMask = false, decode = false } = {}) {
   const { dIn, dOut: d, heads } = c;
+  const headDim = d / heads;
   const inits = [
     initializer('Wq_t', [dIn, d], transpose(sd['W_query.weight'].data, d, dIn)),
     initializer('Wk_t', [dIn, d], transpose(sd['W_key.weight'].data, d, dIn)),
@@ -70,23 +78,37 @@ export function buildMultiHeadAttentionModel(c, sd) {
     initializer('Wo_t', [d, d], transpose(sd['out_proj.weight'].data, d, d)),
     initializer('bo', [d], sd['out_proj.bias'].data),
   ];
+  // MultiHeadAttention's inputs by position: query, key, value, bias, key_padding_mask, attention_bias, past_key,
+  // past_value ('' = absent); its outputs: output, present_key, present_value.
+  const attentionInputs = ['queries', 'keys', 'values', '', keyPaddingMask ? 'key_padding_mask' : ''];
+  if (decode) attentionInputs.push('', 'past_key', 'past_value');
+  while (attentionInputs[attentionInputs.length - 1] === '') attentionInputs.pop();
+  const attributes = [intAttribute('num_heads', heads)];
+  if (!decode) attributes.push(intAttribute('unidirectional', 1));
   const nodes = [
     node('MatMul', ['x', 'Wq_t'], ['queries']),
     node('MatMul', ['x', 'Wk_t'], ['keys']),
     node('MatMul', ['x', 'Wv_t'], ['values']),
-    node('MultiHeadAttention', ['queries', 'keys', 'values'], ['context_vec'], {
+    node('MultiHeadAttention', attentionInputs, decode ? ['context_vec', 'present_key', 'present_value'] : ['context_vec'], {
       domain: 'com.microsoft',
-      attribute: [intAttribute('num_heads', heads), intAttribute('unidirectional', 1)],
+      attribute: attributes,
     }),
     node('MatMul', ['context_vec', 'Wo_t'], ['projected']),
     node('Add', ['projected', 'bo'], ['y']),
   ];
+  const inputs = [valueInfo('x', ['batch', 'tokens', dIn])];
+  const outputs = [valueInfo('y', ['batch', 'tokens', d])];
+  if (keyPaddingMask) inputs.push(valueInfo('key_padding_mask', ['batch', 'tokens'], INT32));
+  if (decode) {
+    for (const name of ['past_key', 'past_value']) inputs.push(valueInfo(name, ['batch', heads, 'past', headDim]));
+    for (const name of ['present_key', 'present_value']) outputs.push(valueInfo(name, ['batch', heads, 'total', headDim]));
+  }
   const graph = onnx.GraphProto.create({
     name: 'attnkit_multihead_causal',
     node: nodes,
     initializer: inits,
-    input: [valueInfo('x', ['batch', 'tokens', dIn])],
-    output: [valueInfo('y', ['batch', 'tokens', d])],
+    input: inputs,
+    output: outputs,
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,

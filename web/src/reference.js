@@ -82,7 +82,9 @@ function splitHeads(y, b, n, width, h, hd, out, headOffset = 0) {
  *   cfg: { dOut, numHeads, causal, causalRoute: "neg-inf" | "renormalise" }; causal is required (the mechanism's
  *        default is the package's, ak.mechanisms[…].defaultCausal)
  *   params: normalised state_dict ({name: {data, shape}})
- *   opts: { intermediates, dropout: (weights Float32Array, b, h, n) => Float32Array | null, onProgress }
+ *   opts: { intermediates, dropout: (weights Float32Array, b, h, n) => Float32Array | null, onProgress,
+ *           keyPaddingMask: (b, n) of 0/1, 1 = padding, never attended (nn.MultiheadAttention's convention; a row
+ *           with nothing left to attend to gets zero weights, as attnkit documents) }
  * Returns { context, contextShape, weights, weightsShape, intermediates }.
  */
 export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
@@ -162,6 +164,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   const unmasked = keep && causal && route === "renormalise" ? new Float32Array(b * h * nn) : null;
   const weights = new Float32Array(b * h * nn);
   const row = new Float64Array(n);
+  const padding = opts.keyPaddingMask || null;
 
   for (let bh = 0; bh < b * h; bh++) {
     const qo = bh * n * hd;
@@ -175,7 +178,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
           scores[bh * nn + i * n + j] = sf;
           scaled[bh * nn + i * n + j] = Math.fround(sf * scale);
         }
-        row[j] = Math.fround(sf * scale);
+        row[j] = padding && padding[(bh - (bh % h)) / h * n + j] ? -Infinity : Math.fround(sf * scale);
       }
       if (keep && causal && route === "neg-inf") {
         // keep the future scores for the table view of `scores`; mask them in masked_scores
@@ -189,6 +192,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
       }
       let mx = -Infinity;
       for (let j = 0; j < limit; j++) if (row[j] > mx) mx = row[j];
+      if (mx === -Infinity) continue; // nothing to attend to: the row's weights stay zero
       let sum = 0;
       for (let j = 0; j < limit; j++) {
         row[j] = Math.exp(row[j] - mx);
