@@ -26,7 +26,8 @@ async function attnkitCell(run, native, c, threads, quick) {
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.code !== 0 || !line) {
     const why = r.stderr.trim().split('\n').find((l) => l.startsWith('attnkit:')) || `exit ${r.code ?? r.signal}`;
-    return { ...base, error: /unknown (bench config|--config|config)/i.test(why) ? NEEDS[c.name] : `attnkit bench failed: ${why}` };
+    if (/unknown (bench config|--config|config)/i.test(why)) return { ...base, error: NEEDS[c.name], unavailable: true };
+    return { ...base, error: `attnkit bench failed: ${why}` };
   }
   const j = JSON.parse(line);
   const rss = /maxrss_kb=(\d+)/.exec(r.stderr);
@@ -84,7 +85,7 @@ export async function runCells({ names, threads, rounds, quick, run, native, say
 
 function table(results, nodeCopy) {
   const rows = [];
-  const fmt = (r) => (!r ? '–' : r.error ? (r.error.startsWith('attnkit D1') || r.error.startsWith('attnkit P1') ? 'n/a' : 'error') : `${r.median_ms.toFixed(2)} ms`);
+  const fmt = (r) => (!r ? '–' : r.error ? (r.unavailable ? 'n/a' : 'error') : `${r.median_ms.toFixed(2)} ms`);
   for (const a of results.filter((r) => r.peer === 'attnkit-native')) {
     const o = results.find((r) => r.peer === 'ort-node' && r.config === a.config && r.threads === a.threads);
     const ok = !a.error && o && !o.error;

@@ -443,7 +443,9 @@ async function main() {
     console.log('\nTargets (issue 5)');
     console.log(markdown(['target', 'reached', 'needed', 'met'], tgt.map((t) => [t.target, `${t.value} ${t.unit.split(' ')[0]}`, `${t.unit.includes('(') ? t.unit.split(' ')[1].slice(1, -1) + ' ' : '≥ '}${t.need}`, t.met ? 'yes' : 'NO'])));
   }
-  const errors = [...results, ...(extra?.results || [])].filter((r) => r.error);
+  const errors = [...results, ...(extra?.results || [])].filter((r) => r.error && !r.unavailable);
+  const unavailable = [...new Set((extra?.results || []).filter((r) => r.unavailable).map((r) => r.error))];
+  for (const u of unavailable) console.log(`note: ${u}`);
   if (errors.length) {
     console.log('\nErrors');
     for (const r of errors) console.log(`- ${r.env} ${r.peer} ${r.config} ${r.threads}T: ${r.error}`);
