@@ -10,7 +10,8 @@ import { mulberry32 } from '../../web/src/prng.js';
 // D1 comes from the core (ak.benchConfigs) once the package exports it; until then the same shape, named here.
 const D1_SHAPE = { name: 'D1', batch: 1, tokens: 4096, dIn: 768, dOut: 768, heads: 12 };
 export const D1 = Object.freeze({ ...D1_SHAPE, ...(CONFIGS.D1 || {}), kind: 'decode' });
-export const P1 = Object.freeze({ ...CONFIGS.C3, name: 'P1', kind: 'padded', paddedKeys: CONFIGS.C3.tokens / 4 });
+const { batch, tokens, dIn, dOut, heads } = CONFIGS.C3;
+export const P1 = Object.freeze({ name: 'P1', batch, tokens, dIn, dOut, heads, kind: 'padded', paddedKeys: tokens / 4 });
 
 export function cell(name) {
   if (name === 'D1') return D1;
