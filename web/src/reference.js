@@ -192,7 +192,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
       }
       let mx = -Infinity;
       for (let j = 0; j < limit; j++) if (row[j] > mx) mx = row[j];
-      if (mx === -Infinity) continue; // nothing to attend to: the row's weights stay zero
+      if (padding && mx === -Infinity) continue; // every key padded: the row's weights stay zero
       let sum = 0;
       for (let j = 0; j < limit; j++) {
         row[j] = Math.exp(row[j] - mx);
