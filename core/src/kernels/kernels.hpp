@@ -59,6 +59,10 @@ struct Attention {
   std::size_t d_v = 0;  // columns of v and out; 0: d
   const float* mask = nullptr;
   std::size_t ld_mask = 0;
+  // Optional (n_q): each row's log-sum-exp of its visible scaled scores, m + log(l) (running max m, sum l of the
+  // online softmax); −inf for a row that sees no key. Partial results over key ranges merge with it (split-KV
+  // decoding, core/src/decoder_attention.cpp); the backward pass needs it too.
+  float* lse = nullptr;
 };
 
 // Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
