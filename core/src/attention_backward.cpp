@@ -2,7 +2,8 @@
 // key block) tile the weights P = exp(S + mask − lse) are recomputed from the forward's row log-sum-exp, so no
 // (n_q, n_k) matrix is held. Pass 1 owns key blocks (dV += Pᵀ·dO, dK += dSᵀ·Q), pass 2 owns query blocks
 // (dQ += dS·K); each accumulates in a fixed order, so any thread count gives the same bits. The products run on
-// the kernel table's gemms (xsimd, one build per instruction set); the element-wise step between them is scalar.
+// the kernel table's gemms (xsimd, one build per instruction set); the element-wise step between them too
+// (kernels::AttentionGradRow).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -40,30 +41,13 @@ void tile(const BackwardProblem& g, const kernels::KernelTable& table, const flo
   table.gemm_nt_f32(kernels::GemmNT{g.grad_output + (bh * p.n_q + i0) * d_v, d_v, p.value_of(b, h) + j0 * d_v, d_v, dP, kn,
                                     qn, kn, d_v, 1.0f, nullptr},
                     0, qn);
-  const float ninf = -std::numeric_limits<float>::infinity();
   const float* mask = p.mask_of(b, h);
   for (std::size_t r = 0; r < qn; ++r) {
-    const std::size_t i = i0 + r;
-    const std::size_t see = p.visible(i);
-    const float lse = g.lse[bh * p.n_q + i], Di = D[i];
-    const float* mrow = mask ? mask + i * p.mask->stride_q + j0 : nullptr;
-    const unsigned char* keep = g.keep ? g.keep + (bh * p.n_q + i) * p.n_k + j0 : nullptr;
-    float* srow = S + r * kn;
-    float* dprow = dP + r * kn;
-    float* drow = t.dropped.data() + r * kn;
-    for (std::size_t c = 0; c < kn; ++c) {
-      float w = 0.0f;  // a key the row may not see (causal, masked, or a row that sees none) has weight 0
-      if (j0 + c < see && lse != ninf && !(mrow && mrow[c] == ninf)) w = std::exp(srow[c] + (mrow ? mrow[c] : 0.0f) - lse);
-      float dpv = dprow[c];
-      float dropped = w;
-      if (keep) {
-        dropped = keep[c] ? w * g.dropout_scale : 0.0f;
-        dpv = keep[c] ? dpv * g.dropout_scale : 0.0f;
-      }
-      srow[c] = w;
-      drow[c] = dropped;
-      dprow[c] = w * (dpv - Di);
-    }
+    const std::size_t i = i0 + r, see = p.visible(i);
+    table.attention_grad_row_f32(kernels::AttentionGradRow{
+        S + r * kn, t.dropped.data() + r * kn, dP + r * kn, mask ? mask + i * p.mask->stride_q + j0 : nullptr,
+        g.keep ? g.keep + (bh * p.n_q + i) * p.n_k + j0 : nullptr, kn, see > j0 ? see - j0 : 0, g.lse[bh * p.n_q + i], D[i],
+        g.dropout_scale});
   }
 }
 

@@ -65,6 +65,20 @@ struct Attention {
   float* lse = nullptr;
 };
 
+// One row of a backward tile of the attention op (core/src/attention_backward.cpp), in place over n keys: on entry
+// scores s (scaled) and grad dP = dO·Vᵀ; on exit scores w = exp(s + mask − lse) for keys j < see (0 past see and
+// where mask is −inf; all 0 when lse is −inf), dropped = w·keep·dropout_scale (= w without keep) and
+// grad = w·(dP·keep·dropout_scale − D). mask and keep (0/1 bytes) may be nullptr.
+struct AttentionGradRow {
+  float* scores;
+  float* dropped;
+  float* grad;
+  const float* mask;
+  const unsigned char* keep;
+  std::size_t n, see;
+  float lse, D, dropout_scale;
+};
+
 // Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
 // b_packed; attention: k and v of one head) into per-thread panels, which costs O(n·k) no matter how few rows the call
 // covers. Give each call many rows: one contiguous range per thread (split_range(rows, ith, nth)) or
@@ -88,6 +102,7 @@ struct KernelTable {
   std::size_t (*gemm_nt_scratch_floats)(std::size_t m, std::size_t n, std::size_t k, bool b_packed);
   std::size_t (*gemm_nn_scratch_floats)(std::size_t m, std::size_t n, std::size_t k);
   std::size_t (*attention_scratch_floats)(std::size_t n_q, std::size_t n_k, std::size_t d);
+  void (*attention_grad_row_f32)(const AttentionGradRow&);
 };
 
 // The table for the best instruction set this CPU runs (chosen once).
