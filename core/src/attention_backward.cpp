@@ -17,7 +17,7 @@ namespace attnkit::detail {
 namespace {
 
 // Tile sizes: fixed (never from the table or the thread count), so every table gives its own fixed order.
-constexpr std::size_t kQueryBlock = 64, kKeyBlock = 64;
+constexpr std::size_t kQueryBlock = 128, kKeyBlock = 128;
 
 struct TileBuffers {
   std::vector<float> weights, dropped, grad_scores, transposed, product;  // (kQueryBlock, kKeyBlock) or (block, d)

@@ -23,15 +23,26 @@ void attention_grad_row_f32(const AttentionGradRow& r) noexcept {
   }
   const F vlse(r.lse), vD(r.D);
   // A masked key adds −inf to its score, and exp(−inf) is exactly 0.
-  for (std::size_t j = 0; j < see; j += W) {
-    const std::size_t count = see - j < W ? see - j : W;
-    F s = load_partial<Arch>(r.scores + j, count, ninf);
-    if (r.mask) s = s + load_partial<Arch>(r.mask + j, count, 0.0f);
+  const std::size_t full = see - see % W;
+  for (std::size_t j = 0; j < full; j += W) {
+    F s = F::load_unaligned(r.scores + j);
+    if (r.mask) s = s + F::load_unaligned(r.mask + j);
     const F w = exp_f32<Arch>(s - vlse);
-    store_partial<Arch>(r.scores + j, count, w);
+    w.store_unaligned(r.scores + j);
     if (!r.keep) {
-      store_partial<Arch>(r.dropped + j, count, w);
-      store_partial<Arch>(r.grad + j, count, w * (load_partial<Arch>(r.grad + j, count, 0.0f) - vD));
+      w.store_unaligned(r.dropped + j);
+      (w * (F::load_unaligned(r.grad + j) - vD)).store_unaligned(r.grad + j);
+    }
+  }
+  if (full < see) {  // the last, partial vector
+    const std::size_t count = see - full;
+    F s = load_partial<Arch>(r.scores + full, count, ninf);
+    if (r.mask) s = s + load_partial<Arch>(r.mask + full, count, 0.0f);
+    const F w = exp_f32<Arch>(s - vlse);
+    store_partial<Arch>(r.scores + full, count, w);
+    if (!r.keep) {
+      store_partial<Arch>(r.dropped + full, count, w);
+      store_partial<Arch>(r.grad + full, count, w * (load_partial<Arch>(r.grad + full, count, 0.0f) - vD));
     }
   }
   if (r.keep)  // dropout: the forward's keep mask scales both the weights and their gradients
