@@ -221,12 +221,12 @@ void register_all() {
     add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
     add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
   }
+  add("attention_op_grad/C2_h12_n1024_d64_causal/forward", attention_grad, false);
+  add("attention_op_grad/C2_h12_n1024_d64_causal/backward", attention_grad, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right", attention_op, true, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_full", attention_op, false, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_full_half_keys_padded", attention_op, false, true, false);
-  add("attention_op_grad/C2_h12_n1024_d64_causal/forward", attention_grad, false);
-  add("attention_op_grad/C2_h12_n1024_d64_causal/backward", attention_grad, true);
   for (const auto& c : attnkit::bench_configs()) add("forward/" + std::string(c.name), forward, &c);
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))

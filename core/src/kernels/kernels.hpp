@@ -65,6 +65,12 @@ struct Attention {
   float* lse = nullptr;
 };
 
+// Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
+// b_packed; attention: k and v of one head) into per-thread panels, which costs O(n·k) no matter how few rows the call
+// covers. Give each call many rows: one contiguous range per thread (split_range(rows, ith, nth)) or
+// whole heads. Attention's query tiles (16, 24 or 48 rows, aligned) all divide 96: ranges that start on
+// multiples of 96 split no tile. Any split gives bitwise identical results (see the top).
+
 // One row of a backward tile of the attention op (core/src/attention_backward.cpp), in place over n keys: on entry
 // scores s (scaled) and grad dP = dO·Vᵀ; on exit scores w = exp(s + mask − lse) for keys j < see (0 past see and
 // where mask is −inf; all 0 when lse is −inf), dropped = w·keep·dropout_scale (= w without keep) and
@@ -78,12 +84,6 @@ struct AttentionGradRow {
   std::size_t n, see;
   float lse, D, dropout_scale;
 };
-
-// Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
-// b_packed; attention: k and v of one head) into per-thread panels, which costs O(n·k) no matter how few rows the call
-// covers. Give each call many rows: one contiguous range per thread (split_range(rows, ith, nth)) or
-// whole heads. Attention's query tiles (16, 24 or 48 rows, aligned) all divide 96: ranges that start on
-// multiples of 96 split no tile. Any split gives bitwise identical results (see the top).
 
 struct KernelTable {
   const char* isa;         // "avx512bw", "fma3+avx2", "sse2", "wasm-simd128"
