@@ -6,7 +6,7 @@ export type MechanismName = 'simplified' | 'self-v1' | 'self' | 'causal' | 'mult
 export type Mechanism = MechanismName;
 
 /** The create() options that can apply to a mechanism (see MechanismTraits.options). */
-export type MechanismOption = 'dOut' | 'numHeads' | 'contextLength' | 'causal' | 'qkvBias' | 'dropout' | 'causalRoute';
+export type MechanismOption = 'dOut' | 'numHeads' | 'kvHeads' | 'kDim' | 'vDim' | 'contextLength' | 'causal' | 'qkvBias' | 'dropout' | 'causalRoute';
 
 /** One row of the core's traits table (core/include/attnkit/traits.hpp), as `ak.mechanisms` gives it (frozen). */
 export interface MechanismTraits {
