@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from '../../wasm/index.mjs';
-import { flat, golden, rng, randomArray } from './helpers.mjs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIST, flat, golden, rng, randomArray } from './helpers.mjs';
 import { attentionReference, relError } from './attention-reference.mjs';
 
 const ak = await load({ threads: false });
@@ -155,9 +157,18 @@ test('nested Arrays with the shapes taken from them; threads give the same bits'
   assert.deepEqual(out.outputShape, [1, 1, 3, 3]);
   const ref = attentionReference(flat(q), [1, 1, 3, 2], flat(k), [1, 1, 2, 2], flat(v), [1, 1, 2, 3]);
   assert.ok(relError(out.output, ref.output, OUTPUT_FLOOR) <= TOL);
-  const p = problem(2, 4, 2, 34, 34, 12, 5);
-  assert.deepEqual(ak.attention(p.query, p.key, p.value, { ...p.shapes, threads: 1 }).output,
-    ak.attention(p.query, p.key, p.value, { ...p.shapes, threads: 4 }).output);
+});
+
+test('the pthreads build gives the same bits for any thread count, on both paths', { skip: !existsSync(join(DIST, 'attnkit-mt.wasm')) && 'no pthreads build in dist/' }, async () => {
+  const mt = await load({ threads: true });
+  const p = problem(2, 4, 2, 34, 130, 12, 5);
+  for (const options of [{ causal: 'lower-right' }, { returnWeights: true }, { attnMask: booleanMask([34, 130]), attnMaskShape: [34, 130] }]) {
+    const one = mt.attention(p.query, p.key, p.value, { ...p.shapes, ...options, threads: 1 });
+    const many = mt.attention(p.query, p.key, p.value, { ...p.shapes, ...options, threads: mt.maxThreads });
+    assert.deepEqual(many.output, one.output);
+    assert.deepEqual(one.output, ak.attention(p.query, p.key, p.value, { ...p.shapes, ...options }).output, 'same bits as the single-thread build');
+  }
+  mt.terminate();
 });
 
 // The sdpa cases of PyTorch's golden files: output and weights (per head and averaged), ≤ 1e-5 relative.
