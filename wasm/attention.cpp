@@ -39,9 +39,7 @@ val attention(const val& query, const val& key, const val& value, const val& mas
     attnkit::AttentionOptions o;
     attnkit::AttentionMask m;
     if (!mask.isUndefined()) {
-      m.kind = mask["kind"].as<std::string>() == "boolean" ? attnkit::MaskKind::boolean : attnkit::MaskKind::additive;
-      m.shape = shape_from(mask["shape"]);
-      m.values = emscripten::convertJSArrayToNumberVector<float>(mask["data"]);
+      m = mask_from(mask);
       o.attn_mask = &m;
     }
     const val scale = options["scale"];

@@ -7,6 +7,13 @@ const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
 const TYPED_ARRAY_NAME = Object.getOwnPropertyDescriptor(TypedArrayPrototype, Symbol.toStringTag).get;
 const TYPED_ARRAY_LENGTH = Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'length').get;
 
+// A Uint8Array's 0/1 become 0/1 floats (any other value is reported by the core); a Float32Array is copied.
+function copyOf(typed) {
+  const data = new Float32Array(TYPED_ARRAY_LENGTH.call(typed));
+  data.set(typed);
+  return data;
+}
+
 // Nested Arrays of booleans → { shape, data: 1/0 floats }, each Array's length and each element read once.
 function fromNestedBooleans(value, what) {
   const shape = [];
@@ -41,7 +48,7 @@ function fromNestedBooleans(value, what) {
 
 // A mask → undefined or { kind: 'boolean' | 'additive', shape, data: a fresh Float32Array }. `what`: { name,
 // shapeName, allowed: what true means, example: shapes to name }. `shape` undefined: a nested Array's own shape,
-// else `defaultShape` (a typed array's implied shape), else an error.
+// else `defaultShape` (a typed array's implied shape; null: the caller fills it in), else an error.
 export function snapshotMask(mask, shape, what, defaultShape) {
   if (mask === undefined) {
     if (shape !== undefined) throw new Error(`option ${what.shapeName} was given without ${what.name}`);
@@ -51,10 +58,9 @@ export function snapshotMask(mask, shape, what, defaultShape) {
   let t;
   if (kind === 'Float32Array' || kind === 'Uint8Array') {
     if (shape === undefined) shape = defaultShape;
+    if (shape === null) return { kind: kind === 'Uint8Array' ? 'boolean' : 'additive', shape: null, data: copyOf(mask) };
     if (shape === undefined) throw new Error(`${what.shapeName} is required with a ${kind} ${what.name}: e.g. ${what.example}`);
-    const data = new Float32Array(TYPED_ARRAY_LENGTH.call(mask));
-    data.set(mask); // a Uint8Array's 0/1 become 0/1 floats; any other value is reported by the core
-    t = { kind: kind === 'Uint8Array' ? 'boolean' : 'additive', shape, data };
+    t = { kind: kind === 'Uint8Array' ? 'boolean' : 'additive', shape, data: copyOf(mask) };
   } else if (Array.isArray(mask)) {
     const nested = fromNestedBooleans(mask, what);
     t = { kind: 'boolean', shape: shape === undefined ? nested.shape : shape, data: nested.data };
