@@ -65,12 +65,6 @@ export interface CreateOptions {
   dOut?: number;
   /** Heads (`multihead`, `multihead-wrapper`). Default 1. */
   numHeads?: number;
-  /** `multihead`: heads of W_key/W_value (grouped-query projections of kvHeads·headDim rows); must divide numHeads. Default numHeads. */
-  kvHeads?: number;
-  /** Features of the key input (cross-attention, nn.MultiheadAttention's kdim): W_key is (dOut, kDim). Default dIn. */
-  kDim?: number;
-  /** Features of the value input (vdim): W_value is (dOut, vDim). Default dIn. */
-  vDim?: number;
   /** Mask buffer size; more tokens than this is an error. 0 (default): no limit. */
   contextLength?: number;
   /** Default: true for causal, multihead-wrapper, multihead; false otherwise. */
