@@ -202,7 +202,8 @@ void register_all() {
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_full", attention_op, false, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_full_half_keys_padded", attention_op, false, true, false);
-  for (const auto& c : attnkit::bench_configs()) add("forward/" + std::string(c.name), forward, &c);
+  for (const auto& c : attnkit::bench_configs())
+    if (c.kind == attnkit::BenchKind::forward) add("forward/" + std::string(c.name), forward, &c);
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     benchmark::RegisterBenchmark("fma_peak/fma3+avx2/one_core", fma_peak_avx2)->Unit(benchmark::kMicrosecond);

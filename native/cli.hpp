@@ -38,6 +38,7 @@ struct RunOptions {
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
   bool no_weights = false;               // leave attention_weights out (large n)
+  bool decode = false;                   // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
 };
 
 // The bench configurations for help and messages, from attnkit::bench_configs(): "C1 (b2 n6 …), C2 (…)" and "C1, C2, C3, C4".
