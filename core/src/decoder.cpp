@@ -68,6 +68,13 @@ std::size_t Decoder::bytes() const noexcept {
   return floats * sizeof(float);
 }
 
+void Decoder::rewind(std::size_t length) {
+  if (length > length_)
+    throw Error("rewind to " + num(length) + " tokens, but the KV cache holds " + num(length_) + "; expected at most " + num(length_),
+                ErrorKind::range);
+  length_ = length;
+}
+
 const Tensor& Decoder::step(const Tensor& x_new) {
   const Module& module = *module_;
   const Config& c = module.config();

@@ -40,6 +40,8 @@ class Decoder {
   const Tensor& step(const Tensor& x_new);
 
   void reset() noexcept { length_ = 0; }  // forget every token; the buffers are kept
+  // Keep the first `length` tokens and forget the rest (a rejected draft, a beam); Error if length > length().
+  void rewind(std::size_t length);
   std::size_t length() const noexcept { return length_; }  // tokens in the cache
   std::size_t max_tokens() const noexcept { return max_tokens_; }
   std::size_t batch() const noexcept { return batch_; }
