@@ -21,6 +21,24 @@ constexpr std::size_t kSliceTokens = 16;
 
 std::string num(std::size_t v) { return std::to_string(v); }
 
+// The projection screen of core/src/overflow.hpp on one sequence's rows of a pass: its message names batch 0 and
+// the row in the pass; the cache's sequence and token position are what the caller needs.
+void screen(const float* y, std::size_t rows, std::size_t cols, detail::Projection kind, std::size_t batch, std::size_t position) {
+  try {
+    detail::screen_projection(y, rows, rows, cols, kind);
+  } catch (const Error& e) {
+    std::string message = e.what();
+    const std::string from = "at batch 0, token ";
+    const std::size_t at = message.find(from);
+    if (at != std::string::npos) {
+      const std::size_t end = message.find(' ', at + from.size());
+      const std::size_t row = std::stoul(message.substr(at + from.size(), end - at - from.size()));
+      message.replace(at, end - at, "at batch " + num(batch) + ", token " + num(position + row));
+    }
+    throw Error(message, ErrorKind::range);
+  }
+}
+
 }  // namespace
 
 Decoder Module::begin_decode(std::size_t max_tokens, std::size_t batch, std::size_t threads) const {
@@ -36,6 +54,11 @@ Decoder::Decoder(const Module& module, std::size_t max_tokens, std::size_t batch
                 " has none (expected one of self-v1, self, causal, multihead-wrapper, multihead)");
   if (!module.causal())
     throw Error("decoding needs a causal module; this " + mech + " module is not causal (expected Config::causal = true)");
+  // The cache holds self-attention's keys and values, one per query head (the q|k|v layout forward uses).
+  if ((c.kv_heads != 0 && c.kv_heads != c.num_heads) || (c.k_dim != 0 && c.k_dim != c.d_in) || (c.v_dim != 0 && c.v_dim != c.d_in))
+    throw Error("decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or " + num(c.num_heads) +
+                " and k_dim, v_dim 0 or " + num(c.d_in) + " (got kv_heads " + num(c.kv_heads) + ", k_dim " + num(c.k_dim) + ", v_dim " +
+                num(c.v_dim) + ")");
   if (max_tokens == 0) throw Error("max_tokens must be at least 1 (got 0)", ErrorKind::range);
   if (c.context_length != 0 && max_tokens > c.context_length)
     throw Error("max_tokens (" + num(max_tokens) + ") exceeds the module's context_length (" + num(c.context_length) +
@@ -109,14 +132,7 @@ const Tensor& Decoder::step(const Tensor& x_new) {
       float* qkv = qkv_.data() + bi * slice_ * 3 * D;
       detail::linear(x_new.ptr() + (bi * t + s0) * d_in, sn, d_in, module.qkv_weight_.data(), qkv_bias, 3 * D, qkv, threads_,
                      module.packed_->qkv.get());
-      if (const std::size_t at = detail::first_non_finite(qkv, sn * 3 * D); at < sn * 3 * D) {
-        static const char* const what[] = {"queries", "keys", "values"};
-        static const char* const formula[2][3] = {{"x·W_queryᵀ", "x·W_keyᵀ", "x·W_valueᵀ"}, {"x·W_query", "x·W_key", "x·W_value"}};
-        const std::size_t which = at % (3 * D) / D;
-        throw Error(detail::projection_overflow_message(what[which], formula[c.mechanism == Mechanism::self_v1][which], bi,
-                                                        position + at / (3 * D), qkv[at]),
-                    ErrorKind::range);
-      }
+      screen(qkv, sn, 3 * D, c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv, bi, position);
       // Append the keys and values at positions [position, position + sn) of each head.      (b, H, max_tokens, hd)
       for (std::size_t h = 0; h < H; ++h)
         for (std::size_t i = 0; i < sn; ++i) {
@@ -135,9 +151,7 @@ const Tensor& Decoder::step(const Tensor& x_new) {
         float* out = output_.ptr() + (bi * t + s0) * d_out;
         detail::linear(context_.data() + bi * slice_ * D, sn, D, weight.ptr(), bias.ptr(), d_out, out, threads_,
                        module.packed_->out_proj.get());
-        if (const std::size_t at = detail::first_non_finite(out, sn * d_out); at < sn * d_out)
-          throw Error(detail::projection_overflow_message("out_proj outputs", "context·out_projᵀ", bi, position + at / d_out, out[at]),
-                      ErrorKind::range);
+        screen(out, sn, d_out, detail::Projection::out_proj, bi, position);
       }
     } else {
       attend(position, sn, output_.ptr() + s0 * D, t * D);

@@ -186,6 +186,11 @@ TEST(Decoder, BadInputIsRefusedWithTheExpectedValue) {
   not_causal.causal = false;
   expect_error([&] { Module(not_causal).begin_decode(4); },
                "decoding needs a causal module; this 'self' module is not causal (expected Config::causal = true)");
+  Config grouped = make(Mechanism::multihead, 8, 8, 4);
+  grouped.kv_heads = 2;
+  expect_error([&] { Module(grouped).begin_decode(4); },
+               "decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or 4 and k_dim, v_dim 0 or 8 "
+               "(got kv_heads 2, k_dim 0, v_dim 0)");
   Config simplified;
   simplified.mechanism = Mechanism::simplified;
   simplified.causal = true;
