@@ -38,11 +38,8 @@ struct RunOptions {
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
   bool no_weights = false;               // leave attention_weights out (large n)
-<<<<<<< HEAD
   bool decode = false;                   // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
-=======
   bool dry_run = false;                  // print the memory estimate (memory_json) instead of computing
->>>>>>> main
 };
 
 // What `attnkit run` holds at its peak (cli_memory.cpp), in bytes, saturating at SIZE_MAX.
