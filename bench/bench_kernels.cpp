@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <cstring>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -204,7 +205,44 @@ void forward(benchmark::State& state, const attnkit::BenchConfig* c) {
   state.counters["FLOPS"] = benchmark::Counter(attnkit::forward_flops(module.config(), x.shape) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// The yardstick for decoding (D1 reads its keys and values once): copying 64 MiB, far past the caches, counted as
+// bytes read plus bytes written (STREAM's convention). memcpy, and a plain loop the compiler vectorises.
+void memory_copy(benchmark::State& state, bool use_memcpy) {
+  const std::size_t n = (std::size_t(64) << 20) / sizeof(float);
+  std::vector<float> src(n, 1.0f), dst(n, 0.0f);
+  for (auto _ : state) {
+    if (use_memcpy) {
+      std::memcpy(dst.data(), src.data(), n * sizeof(float));
+    } else {
+      float* __restrict d = dst.data();
+      const float* __restrict s = src.data();
+      for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
+    }
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, 0.0, 2.0 * double(n * sizeof(float)));
+}
+
+// One decoding step of D1: one token against a cache of 4096 (attnkit/decoder.hpp), counted as its keys and values.
+void decode_step(benchmark::State& state, const attnkit::BenchConfig* c) {
+  attnkit::Module module(attnkit::bench_module_config(*c));
+  attnkit::Decoder decoder = module.begin_decode(c->tokens, c->batch, 1);
+  attnkit::Generator generator(7);
+  decoder.step(generator.rand({c->batch, c->tokens - 1, c->d_in}));
+  const attnkit::Tensor x = generator.rand({c->batch, 1, c->d_in});
+  for (auto _ : state) {
+    decoder.rewind(c->tokens - 1);
+    benchmark::DoNotOptimize(decoder.step(x).ptr());
+  }
+  set_rates(state, 0.0, attnkit::decode_kv_bytes(*c));
+}
+
 void register_all() {
+  add("memory_copy/memcpy_64MiB", memory_copy, true);
+  add("memory_copy/loop_64MiB", memory_copy, false);
+  for (const auto& c : attnkit::bench_configs())
+    if (c.kind == attnkit::BenchKind::decode) add("decode/" + std::string(c.name), decode_step, &c);
   std::size_t count = 0;
   const KernelTable* const* tables = attnkit::kernels::available_tables(&count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -227,7 +265,8 @@ void register_all() {
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_full", attention_op, false, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_full_half_keys_padded", attention_op, false, true, false);
-  for (const auto& c : attnkit::bench_configs()) add("forward/" + std::string(c.name), forward, &c);
+  for (const auto& c : attnkit::bench_configs())
+    if (c.kind == attnkit::BenchKind::forward) add("forward/" + std::string(c.name), forward, &c);
 #if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     benchmark::RegisterBenchmark("fma_peak/fma3+avx2/one_core", fma_peak_avx2)->Unit(benchmark::kMicrosecond);

@@ -38,6 +38,7 @@ struct RunOptions {
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
   bool no_weights = false;               // leave attention_weights out (large n)
+  bool decode = false;                   // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
   bool dry_run = false;                  // print the memory estimate (memory_json) instead of computing
 };
 

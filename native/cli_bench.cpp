@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <vector>
 #include <ostream>
 
 #include "cli.hpp"
@@ -27,6 +29,65 @@ std::string number(double v, const char* format = "%.6g") {
 // "71.6353 ms", or "0.593 µs" below 0.1 ms.
 std::string time_text(double ms) { return ms < 0.1 ? number(ms * 1e3, "%.3f") + " µs" : number(ms, "%.4f") + " ms"; }
 
+// Copy bandwidth of this machine: 64 MiB (past the caches) copied with memcpy, bytes read plus written per second
+// (STREAM's convention), best of 5; the yardstick for a decoding step, which streams its keys and values.
+double copy_gbps() {
+  const std::size_t bytes = std::size_t(64) << 20;
+  std::vector<char> src(bytes, 1), dst(bytes, 0);
+  double best = 0.0;
+  for (int r = 0; r < 6; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::memcpy(dst.data(), src.data(), bytes);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) best = std::max(best, 2.0 * double(bytes) / s / 1e9);  // the first run pages dst in
+  }
+  return best + 0.0 * double(dst[bytes / 2]);
+}
+
+// D1: one decoding step, one token against a cache of c.tokens − 1 (rewound after each step), as bandwidth.
+void bench_decode(const BenchConfig& c, const BenchOptions& o, std::ostream& out) {
+  Module module(bench_module_config(c));
+  Decoder decoder = module.begin_decode(c.tokens, c.batch, o.threads);
+  Generator generator(7);
+  decoder.step(generator.rand({c.batch, c.tokens - 1, c.d_in}));  // fill the cache
+  const Tensor x = generator.rand({c.batch, 1, c.d_in});
+  using clock = std::chrono::steady_clock;
+  std::vector<double> ms;
+  const auto start = clock::now();
+  for (std::size_t i = 0;; ++i) {
+    decoder.rewind(c.tokens - 1);
+    const auto t0 = clock::now();
+    decoder.step(x);
+    const auto t1 = clock::now();
+    if (i < 3) continue;  // warm-up
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    const double total = std::chrono::duration<double>(t1 - start).count();
+    if (o.repeats ? ms.size() >= *o.repeats : (ms.size() >= 20 && total >= kMinSeconds) || ms.size() >= kMaxRuns) break;
+  }
+  std::sort(ms.begin(), ms.end());
+  const std::size_t k = ms.size();
+  const double median = k % 2 ? ms[k / 2] : 0.5 * (ms[k / 2 - 1] + ms[k / 2]);
+  const double bytes = decode_kv_bytes(c), gbps = bytes / (median * 1e-3) / 1e9, copy = copy_gbps();
+  const std::size_t threads = o.threads ? o.threads : default_num_threads();
+  std::string s;
+  if (o.format == Format::json) {
+    s = "{\"config\": \"" + std::string(c.name) + "\", \"kind\": \"decode\", \"threads\": " + std::to_string(threads) +
+        ", \"median_ms\": " + number(median) + ", \"min_ms\": " + number(ms.front()) + ", \"repeats\": " + std::to_string(k) +
+        ", \"kv_bytes\": " + number(bytes, "%.0f") + ", \"kv_gbps\": " + number(gbps) + ", \"copy_gbps\": " + number(copy) +
+        ", \"fraction_of_copy\": " + number(gbps / copy) + ", \"mechanism\": \"multihead\", \"causal\": true, \"simd\": \"" +
+        simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) + ", \"tokens\": " +
+        std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) + ", \"d_out\": " + std::to_string(c.d_out) +
+        ", \"heads\": " + std::to_string(c.heads) + "}}\n";
+  } else {
+    s = std::string(c.name) + "  multihead decode step  b" + std::to_string(c.batch) + " cache " + std::to_string(c.tokens) + " d" +
+        std::to_string(c.d_out) + " h" + std::to_string(c.heads) + "\n  median " + time_text(median) + "  min " + time_text(ms.front()) +
+        "  K and V read at " + number(gbps, "%.2f") + " GB/s = " + number(100.0 * gbps / copy, "%.1f") + " % of copy bandwidth " +
+        number(copy, "%.2f") + " GB/s  (" + std::to_string(k) + " runs, " + std::to_string(threads) +
+        (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n";
+  }
+  out << s << std::flush;
+}
+
 }  // namespace
 
 // "C1 (b2 n6 d_in3 d_out2 h2: the book's multi-head example), C2 (…)", for help.
@@ -48,6 +109,7 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
     if (o.config == c.name) found = &c;
   if (!found) throw Error("unknown --config '" + o.config + "'; expected one of " + bench_config_names());
   const BenchConfig& c = *found;
+  if (c.kind == BenchKind::decode) return bench_decode(c, o, out);
   Module module(bench_module_config(c));
   const Tensor x = bench_input(c);
   ForwardOptions options;

@@ -55,6 +55,7 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
   add(run, "--causal-route", t.causal_route, "neg-inf (default: -inf then softmax) or renormalise (softmax, zero the future, renormalise)", "R");
   run->add_flag("--intermediates", o.intermediates, "also print every step: queries, keys, values, scores, ... weights, context");
   run->add_flag("--no-weights", o.no_weights, "leave attention_weights out of the output");
+  run->add_flag("--decode", o.decode, "compute the context token by token through a KV cache (causal modules; implies --no-weights)");
   run->add_flag("--dry-run", o.dry_run, "print the memory the run would need, {\"peak_bytes\": N, \"parameters\": P, ...}, without computing");
   run->footer(mechanisms_help() + "\n\nExample:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
   return run;
@@ -79,6 +80,9 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   if (t.context_length.given()) o.context_length = parse_count("--context-length", t.context_length.text, 1, kMaxSize);
   if (t.causal) o.causal = true;
   if (t.no_causal) o.causal = false;
+  if (o.decode && o.train) throw Error("--decode runs in evaluation mode (no dropout); expected no --train with --decode");
+  if (o.decode && o.intermediates) throw Error("--decode computes the context only; expected no --intermediates with --decode");
+  if (o.decode) o.no_weights = true;  // the cache keeps keys and values, never a (tokens, tokens) matrix
   if (t.dropout.given()) o.dropout = parse_dropout(t.dropout.text);
   if (t.seed.given()) o.seed = parse_seed(t.seed.text);
   if (t.threads.given()) o.threads = parse_count("--threads", t.threads.text, 1, 1024);

@@ -1,5 +1,6 @@
 // attnkit CLI — `attnkit run`: one forward pass of a mechanism on a JSON input, printed as JSON or as
 // PyTorch prints tensors.
+#include <algorithm>
 #include <ostream>
 
 #include "cli.hpp"
@@ -60,6 +61,25 @@ std::string to_text(const ForwardResult& r, const RunOptions& o) {
   return s;
 }
 
+// forward's context, computed one token at a time through a KV cache of the input's length.
+ForwardResult decode_all(const Module& module, const Tensor& x, std::size_t threads) {
+  const bool batched = x.rank() == 3;
+  const std::size_t b = batched ? x.shape[0] : 1, n = x.shape[batched ? 1 : 0], d_in = x.shape[batched ? 2 : 1];
+  const std::size_t width = module.d_out_total();
+  Decoder decoder = module.begin_decode(n, b, threads);
+  ForwardResult r;
+  r.context = Tensor(batched ? Shape{b, n, width} : Shape{n, width});
+  Tensor token({b, 1, d_in});
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t bi = 0; bi < b; ++bi)
+      std::copy_n(x.ptr() + (bi * n + i) * d_in, d_in, token.ptr() + bi * d_in);
+    const Tensor& context = decoder.step(token);  // (b, 1, width)
+    for (std::size_t bi = 0; bi < b; ++bi)
+      std::copy_n(context.ptr() + bi * width, width, r.context.ptr() + (bi * n + i) * width);
+  }
+  return r;
+}
+
 }  // namespace
 
 void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
@@ -92,7 +112,7 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   options.return_weights = !o.no_weights;
   options.intermediates = o.intermediates;
   options.threads = o.threads;
-  const ForwardResult result = module.forward(x, options);
+  const ForwardResult result = o.decode ? decode_all(module, x, o.threads) : module.forward(x, options);
 
   const std::string text = o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
   out << text << std::flush;

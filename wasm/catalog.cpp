@@ -35,6 +35,7 @@ val bench_configs() {
   const auto& all = attnkit::bench_configs();
   for (std::size_t i = 0; i < all.size(); ++i) {
     const attnkit::BenchConfig& c = all[i];
+    if (c.kind != attnkit::BenchKind::forward) continue;  // the package times forward passes only (D1 is native)
     val item = val::object();
     item.set("name", val(std::string(c.name)));
     item.set("batch", val(static_cast<double>(c.batch)));
@@ -45,7 +46,7 @@ val bench_configs() {
     item.set("causal", val(c.causal));
     item.set("description", val(std::string(c.description)));
     item.set("flops", val(attnkit::forward_flops(attnkit::bench_module_config(c), {c.batch, c.tokens, c.d_in})));
-    list.set(i, item);
+    list.call<void>("push", item);
   }
   return list;
 }

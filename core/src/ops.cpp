@@ -134,7 +134,8 @@ void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, 
   const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
   const std::size_t step = linear_rows_step(rows, threads);
-  if (threads <= 1) return table.gemm_nt_f32(g, 0, rows);
+  // One range runs here, with no std::function to build (it would allocate: a decoding step makes no allocation).
+  if (threads <= 1 || step >= rows) return table.gemm_nt_f32(g, 0, rows);
   parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
     table.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
   });

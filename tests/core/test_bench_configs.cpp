@@ -85,11 +85,17 @@ TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
       {"C4", 1, 4096, 768, 768, 12, 45103448064},
   };
   const auto& configs = attnkit::bench_configs();
-  ASSERT_EQ(configs.size(), want.size());
+  ASSERT_EQ(configs.size(), want.size() + 1);  // and D1, below
+  const attnkit::BenchConfig& d1 = attnkit::find_bench_config("D1");
+  EXPECT_EQ(&d1, &configs.back());
+  EXPECT_EQ(d1.kind, attnkit::BenchKind::decode);
+  EXPECT_EQ((std::vector<std::size_t>{d1.batch, d1.tokens, d1.d_in, d1.d_out, d1.heads}), (std::vector<std::size_t>{1, 4096, 768, 768, 12}));
+  EXPECT_EQ(attnkit::decode_kv_bytes(d1), 2.0 * 4096 * 768 * 4);  // keys and values of 4096 tokens, 12 heads of 64
   for (std::size_t i = 0; i < want.size(); ++i) {
     const auto& c = configs[i];
     SCOPED_TRACE(want[i].name);
     EXPECT_EQ(std::string(c.name), want[i].name);
+    EXPECT_EQ(c.kind, attnkit::BenchKind::forward);
     EXPECT_EQ(c.batch, want[i].batch);
     EXPECT_EQ(c.tokens, want[i].tokens);
     EXPECT_EQ(c.d_in, want[i].d_in);
@@ -110,7 +116,7 @@ TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
     attnkit::find_bench_config("C9");
     ADD_FAILURE() << "C9 was found";
   } catch (const attnkit::Error& e) {
-    EXPECT_STREQ(e.what(), "unknown bench config 'C9'; expected one of C1, C2, C3, C4");
+    EXPECT_STREQ(e.what(), "unknown bench config 'C9'; expected one of C1, C2, C3, C4, D1");
   }
 }
 

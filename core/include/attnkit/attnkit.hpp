@@ -2,6 +2,7 @@
 #pragma once
 #include "attnkit/attention.hpp"
 #include "attnkit/bench_configs.hpp"
+#include "attnkit/decoder.hpp"
 #include "attnkit/errors.hpp"
 #include "attnkit/mechanisms.hpp"
 #include "attnkit/parallel.hpp"

@@ -10,15 +10,21 @@
 
 namespace attnkit {
 
+// What is timed: a whole forward pass, or one decoding step (attnkit/decoder.hpp) with `tokens` keys in the cache.
+enum class BenchKind { forward, decode };
+
 // One configuration: causal multi-head attention on x (batch, tokens, d_in) with d_out split into `heads`.
 struct BenchConfig {
   const char* name;  // "C1"
   std::size_t batch, tokens, d_in, d_out, heads;
   bool causal;
   const char* description;  // "b2 n6 d_in3 d_out2 h2: the book's multi-head example"
+  BenchKind kind = BenchKind::forward;
 };
 
 // C1 is the book's example (b2 n6 d_in3 d_out2 h2); C2–C4 are GPT-2-sized (d 768 or 512, up to 4096 tokens).
+// D1 is one decoding step of a GPT-2 small layer (b1, 12 heads of 64) whose cache holds 4096 tokens: the step reads
+// decode_kv_bytes(D1) bytes of keys and values, so it is timed as bandwidth.
 const std::vector<BenchConfig>& bench_configs();
 // Throws Error listing the names: "unknown bench config 'C9'; expected one of C1, C2, C3, C4".
 const BenchConfig& find_bench_config(std::string_view name);
@@ -27,6 +33,8 @@ const BenchConfig& find_bench_config(std::string_view name);
 Config bench_module_config(const BenchConfig& c);
 // The deterministic input x (batch, tokens, d_in) `attnkit bench` times: torch.rand from seed 7.
 Tensor bench_input(const BenchConfig& c);
+// Bytes of keys and values one decoding step of c reads: 2 · batch · tokens · d_out · 4 (float32).
+double decode_kv_bytes(const BenchConfig& c);
 
 // Useful FLOPs of one forward pass of a module with this config on an input of shape x, (b, n, d_in) or (n, d_in),
 // for every mechanism. Multiply-add = 2 FLOPs:

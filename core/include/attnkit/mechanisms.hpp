@@ -75,6 +75,8 @@ struct ForwardResult {
   const Tensor* intermediate(const std::string& name) const;
 };
 
+class Decoder;  // a KV-cache decoding session on a Module (attnkit/decoder.hpp)
+
 class Module {
  public:
   // Parameters drawn from config.seed exactly as PyTorch draws them.
@@ -95,6 +97,10 @@ class Module {
   // x: (b, n, d_in) or (n, d_in). Dropout draws continue the generator that drew the parameters,
   // as in PyTorch after torch.manual_seed(seed); construct with a state_dict and it starts at seed.
   ForwardResult forward(const Tensor& x, const ForwardOptions& options = {});
+
+  // A decoding session with a KV cache of max_tokens tokens per sequence (attnkit/decoder.hpp). The module must
+  // outlive it.
+  Decoder begin_decode(std::size_t max_tokens, std::size_t batch = 1, std::size_t threads = 0) const;
 
   // Memory, from the shapes alone, so a caller can refuse what would not fit before allocating it. Counts are
   // bytes of heap (malloc'd) memory, saturating at SIZE_MAX instead of wrapping; they throw what the constructor
@@ -123,6 +129,8 @@ class Module {
   std::shared_ptr<const PackedWeights> packed_;           // the same weights in the gemm kernel's layout
   std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;   // their indexes in params_ (multihead)
   Generator generator_;
+
+  friend class Decoder;  // reads the packed projections
 
   void validate_config();
   void draw_parameters();
