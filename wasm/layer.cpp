@@ -180,6 +180,7 @@ val Layer::info() const {
 }
 
 void Layer::release() {
+  decoders_.clear();  // before the module they read
   module_.reset();
   drop_buffers();
 }

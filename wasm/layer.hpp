@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "attnkit/attnkit.hpp"
+#include "attnkit/decoder.hpp"
 #include "errors.hpp"
 
 namespace attnkit::wasm {
@@ -58,6 +60,15 @@ class Layer {
   double fast_header_address() const { return static_cast<double>(reinterpret_cast<std::uintptr_t>(&header_)); }
   std::string last_error() const { return last_error_; }
 
+  // Decoding sessions (attnkit::Decoder, a KV cache) on this layer's module (wasm/decoder.cpp). The layer owns them,
+  // so release() frees them with the module they read. begin_decode → { id } or { error, status }; decode_step →
+  // { context: { shape, data } } or { error, status }; the others do nothing for an id that was ended.
+  emscripten::val begin_decode(double max_tokens, double batch);
+  emscripten::val decode_step(int id, const emscripten::val& x, const emscripten::val& shape, double threads);
+  void decode_reset(int id);
+  double decode_length(int id) const;
+  void end_decode(int id);
+
   emscripten::val state_dict() const;        // [{ name, shape, data }] in PyTorch's order
   emscripten::val parameter_shapes() const;  // [{ name, shape }]
   emscripten::val info() const;
@@ -65,8 +76,10 @@ class Layer {
 
  private:
   const attnkit::Module& module() const;
+  attnkit::Decoder& decoder(int id) const;  // throws Error "decoder was disposed" for an id that was ended
 
   std::unique_ptr<attnkit::Module> module_;
+  std::vector<std::unique_ptr<attnkit::Decoder>> decoders_;  // index: the session's id; null once ended
   attnkit::Tensor input_;   // the fast path's input, reused between calls
   attnkit::Tensor output_;  // the fast path's last context, read by JS right after the call
   std::string last_error_;

@@ -7,6 +7,7 @@
 import { NO_FORWARD_OPTIONS, normaliseForwardOptions } from './options.mjs';
 import { input, ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
 import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
+import { Decoder, normaliseDecoderOptions } from './decoder.mjs';
 
 // Inputs up to this many floats keep the fast path's buffers in wasm memory between calls (reused by the
 // next call); larger ones free them after the call, so a layer never holds a large input or context.
@@ -129,6 +130,15 @@ export class Layer {
   #dropFast(raw) {
     raw.dropBuffers();
     this.#inLen = 0;
+  }
+
+  // A KV-cache session for generation token by token (wasm/src/decoder.mjs): { maxTokens, batch = 1 }.
+  decoder(options) {
+    this.#alive();
+    const { maxTokens, batch } = normaliseDecoderOptions(options);
+    const raw = this.#alive(); // a getter above may have disposed the layer
+    const { id } = check(this.#runtime.heap, raw.beginDecode(maxTokens, batch));
+    return new Decoder(() => this.#alive(), this.#runtime.heap, id);
   }
 
   stateDict() {
