@@ -104,13 +104,14 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   if (o.input == "-" && o.weights && *o.weights == "-") {
     throw Error("--input and --weights cannot both read standard input (-); expected a file for one of them");
   }
-  const Tensor x = input_from_json(parse_json(read_source(o.input, in, "--input"), "--input"));
+  const RunInputs inputs = run_inputs_from_json(parse_json(read_source(o.input, in, "--input"), "--input"));
+  const Tensor& x = inputs.x;
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0;
   if (o.weights) {
     state_dict = state_dict_from_json(parse_json(read_source(*o.weights, in, "--weights"), "--weights"), &mask_size);
   }
-  const Config config = make_config(o, x, state_dict ? &*state_dict : nullptr, mask_size);
+  const Config config = make_config(o, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
   check_memory(config, x, o);
   Module module = state_dict ? Module(config, *state_dict) : Module(config);
 
@@ -119,7 +120,11 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   options.return_weights = !o.no_weights;
   options.intermediates = o.intermediates;
   options.threads = o.threads;
-  const ForwardResult result = module.forward(x, options);
+  ForwardInputs extra;
+  extra.kv = inputs.kv ? &*inputs.kv : nullptr;
+  extra.key_padding_mask = inputs.key_padding_mask ? &*inputs.key_padding_mask : nullptr;
+  extra.attn_mask = inputs.attn_mask ? &*inputs.attn_mask : nullptr;
+  const ForwardResult result = module.forward(x, extra, options);
 
   const std::string text = o.format == Format::json ? to_json(result, config, o) : to_text(result, o);
   out << text << std::flush;
