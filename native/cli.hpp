@@ -72,8 +72,8 @@ CausalRoute parse_causal_route(const std::string& text);
 // The module configuration for a run on input x: d_in from x, context_length from the option, the
 // state_dict's mask buffer or the token count, d_out (and the wrapper's head count) from the weights
 // when not given.
-// kv (cross-attention input, optional) gives k_dim and v_dim when neither the options nor the weights do; the
-// weights' W_key gives kv_heads (multihead) and k_dim, W_value v_dim.
+// With kv (cross-attention input, optional), k_dim and v_dim are the options', else W_key's / W_value's widths in
+// the weights, else kv's width; W_key's rows give kv_heads (multihead) when --kv-heads is not given.
 Config make_config(const RunOptions& options, const Tensor& x, const StateDict* state_dict, std::size_t mask_size,
                    const Tensor* kv = nullptr);
 

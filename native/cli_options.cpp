@@ -122,17 +122,14 @@ Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_
   }
   c.d_out = d_out.value_or(0);
   c.num_heads = heads;
-  // Cross-attention and grouped-query widths: the options, else the weights' W_key / W_value, else kv's width.
+  // Cross-attention and grouped-query widths: the options, else (with kv) the weights' W_key / W_value, else kv's width.
   std::optional<std::size_t> kv_heads = o.kv_heads, k_dim = o.k_dim, v_dim = o.v_dim;
   const Tensor* w_key = state_dict ? find_parameter(*state_dict, "W_key.weight") : nullptr;
   const Tensor* w_value = state_dict ? find_parameter(*state_dict, "W_value.weight") : nullptr;
-  if (option_applies(c.mechanism, "k_dim")) {
-    if (!k_dim && w_key && w_key->rank() == 2) k_dim = w_key->shape[1];
-    if (!v_dim && w_value && w_value->rank() == 2) v_dim = w_value->shape[1];
-    if (kv && kv->rank() >= 1) {
-      if (!k_dim) k_dim = kv->shape.back();
-      if (!v_dim) v_dim = kv->shape.back();
-    }
+  // Without kv, W_key and W_value read x: a W_key of another width is then the core's shape error, not a k_dim.
+  if (option_applies(c.mechanism, "k_dim") && kv && kv->rank() >= 1) {
+    if (!k_dim) k_dim = w_key && w_key->rank() == 2 ? w_key->shape[1] : kv->shape.back();
+    if (!v_dim) v_dim = w_value && w_value->rank() == 2 ? w_value->shape[1] : kv->shape.back();
   }
   if (option_applies(c.mechanism, "kv_heads") && !kv_heads && w_key && w_key->rank() == 2 && c.d_out && heads && c.d_out % heads == 0) {
     const std::size_t head_dim = c.d_out / heads;

@@ -45,11 +45,10 @@ Operand operand(const Tensor& t, const char* name, bool batched, std::size_t bat
 
 // y (rows, out) = x·wᵀ + bias, screened for overflow where produced (core/src/overflow.hpp).
 std::vector<float> project(const float* x, std::size_t rows, std::size_t in, const float* w, const float* bias, std::size_t out,
-                           std::size_t tokens, const char* what, const char* formula, std::size_t threads) {
+                           std::size_t tokens, detail::Projection kind, std::size_t threads) {
   std::vector<float> y(checked_numel({rows, out}));
   detail::linear(x, rows, in, w, bias, out, y.data(), threads);
-  if (const std::size_t at = detail::first_non_finite(y.data(), y.size()); at < y.size())
-    throw Error(detail::projection_overflow_message(what, formula, at / out / tokens, at / out % tokens, y[at]), ErrorKind::range);
+  detail::screen_projection(y.data(), rows, tokens, out, kind);
   return y;
 }
 
@@ -108,15 +107,14 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   std::vector<float> queries, keys, values;
   detail::HeadsView query{x.ptr(), d_in, 0}, key{key_in.t->ptr(), key_in.features, 0}, value{value_in.t->ptr(), value_in.features, 0};
   if (!simplified) {
-    const bool v1 = c.mechanism == Mechanism::self_v1;
     const float* bias = qkv_bias_.empty() ? nullptr : qkv_bias_.data();
     const float* w_key = qkv_weight_.data() + D * d_in;
     const float* w_value = w_key + D_kv * key_in.features;
-    queries = project(x.ptr(), b * n_q, d_in, qkv_weight_.data(), bias, D, n_q, "queries", v1 ? "x·W_query" : "x·W_queryᵀ", options.threads);
-    keys = project(key_in.t->ptr(), b * n_k, key_in.features, w_key, bias ? bias + D : nullptr, D_kv, n_k, "keys",
-                   v1 ? "kv·W_key" : "kv·W_keyᵀ", options.threads);
-    values = project(value_in.t->ptr(), b * n_k, value_in.features, w_value, bias ? bias + D + D_kv : nullptr, D_kv, n_k, "values",
-                     v1 ? "kv·W_value" : "kv·W_valueᵀ", options.threads);
+    queries = project(x.ptr(), b * n_q, d_in, qkv_weight_.data(), bias, D, n_q, detail::Projection::query, options.threads);
+    keys = project(key_in.t->ptr(), b * n_k, key_in.features, w_key, bias ? bias + D : nullptr, D_kv, n_k, detail::Projection::key,
+                   options.threads);
+    values = project(value_in.t->ptr(), b * n_k, value_in.features, w_value, bias ? bias + D + D_kv : nullptr, D_kv, n_k,
+                     detail::Projection::value, options.threads);
     query = {queries.data(), D, 0};
     key = {keys.data(), D_kv, 0};
     value = {values.data(), D_kv, 0};
@@ -175,10 +173,7 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
     r.context = Tensor({b, n_q, c.d_out});
     detail::linear(context_heads.ptr(), b * n_q, D, params_[out_proj_weight_].second.ptr(), params_[out_proj_bias_].second.ptr(), c.d_out,
                    r.context.ptr(), options.threads, packed_->out_proj.get());
-    if (const std::size_t at = detail::first_non_finite(r.context.ptr(), r.context.numel()); at < r.context.numel())
-      throw Error(detail::projection_overflow_message("out_proj outputs", "context·out_projᵀ", at / c.d_out / n_q, at / c.d_out % n_q,
-                                                      r.context.data[at]),
-                  ErrorKind::range);
+    detail::screen_projection(r.context.ptr(), b * n_q, n_q, c.d_out, detail::Projection::out_proj);
   } else {
     r.context = std::move(context_heads);
   }
