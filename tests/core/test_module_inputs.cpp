@@ -186,6 +186,34 @@ TEST(ModuleInputs, CrossGroupedQueryAndMasksMatchFloat64AtSimdSizes) {
   }
 }
 
+TEST(ModuleInputs, KvEqualToXGivesTheBooksPathForEveryMechanismWithDropout) {
+  // The book's path (checked against the book's printed numbers elsewhere) and the op's path must agree, and
+  // dropout must draw the same masks: the wrapper head by head, multihead over (b, h, n, n).
+  for (Mechanism mech : all_mechanisms()) {
+    SCOPED_TRACE(mechanism_name(mech));
+    Config c;
+    c.mechanism = mech;
+    c.d_in = 5;
+    c.d_out = mech == Mechanism::multihead ? 6 : 3;
+    c.num_heads = mech == Mechanism::multihead || mech == Mechanism::multihead_wrapper ? 3 : 1;
+    c.dropout = option_applies(mech, "dropout") ? 0.5 : 0.0;
+    const Tensor x = random_tensor({2, 7, 5}, 9);
+    ForwardOptions o;
+    o.train = true;
+    o.return_weights = true;
+    Module book(c), general(c);
+    const ForwardResult want = book.forward(x, o);
+    ForwardInputs in;
+    in.kv = &x;
+    const ForwardResult got = general.forward(x, in, o);
+    ASSERT_EQ(got.context.shape, want.context.shape);
+    ASSERT_EQ(got.weights.shape, want.weights.shape);
+    for (std::size_t i = 0; i < want.context.numel(); ++i)
+      EXPECT_NEAR(got.context.data[i], want.context.data[i], 1e-5 * (1 + std::fabs(want.context.data[i]))) << i;
+    for (std::size_t i = 0; i < want.weights.numel(); ++i) EXPECT_NEAR(got.weights.data[i], want.weights.data[i], 1e-6) << i;
+  }
+}
+
 TEST(ModuleInputs, FullyMaskedRowsAreZerosAndLargeMagnitudesStayFinite) {
   Config c;
   c.d_in = 8;
