@@ -28,6 +28,7 @@ struct RunOptions {
   std::string input;                     // file or "-"
   std::optional<std::string> weights;    // state_dict JSON file or "-"
   std::optional<std::size_t> d_out, heads, context_length;
+  std::optional<std::size_t> kv_heads, k_dim, v_dim;  // grouped-query projections; kv's widths (default: from kv or the weights)
   bool qkv_bias = false;
   std::optional<bool> causal;
   double dropout = 0.0;                  // as PyTorch keeps p (0.99999999 is valid)
@@ -91,7 +92,10 @@ CausalRoute parse_causal_route(const std::string& text);
 // The module configuration for a run on input x: d_in from x, context_length from the option, the
 // state_dict's mask buffer or the token count, d_out (and the wrapper's head count) from the weights
 // when not given.
-Config make_config(const RunOptions& options, const Tensor& x, const StateDict* state_dict, std::size_t mask_size);
+// With kv (cross-attention input, optional), k_dim and v_dim are the options', else W_key's / W_value's widths in
+// the weights, else kv's width; W_key's rows give kv_heads (multihead) when --kv-heads is not given.
+Config make_config(const RunOptions& options, const Tensor& x, const StateDict* state_dict, std::size_t mask_size,
+                   const Tensor* kv = nullptr);
 
 // `attnkit attention` as given on the command line (cli_attention.cpp).
 struct AttentionCommandOptions {

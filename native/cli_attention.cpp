@@ -40,49 +40,6 @@ double parse_scale(const std::string& text) {
   return v;
 }
 
-// "attn_mask": a nested list of booleans (true = may attend) or of numbers added to the scores ("-inf" and
-// Python's -Infinity allowed), of any rank 1 to 4; the core checks that it broadcasts.
-AttentionMask mask_from_json(const Json& value) {
-  AttentionMask mask;
-  std::vector<std::size_t> index;
-  bool seen_bool = false, seen_number = false;
-  std::function<void(const Json&, std::size_t)> walk = [&](const Json& v, std::size_t depth) {
-    const std::string at = "at index " + index_to_string(index);
-    if (v.is_array()) {
-      if (depth == mask.shape.size()) mask.shape.push_back(v.size());
-      else if (depth > mask.shape.size() || mask.shape[depth] != v.size())
-        throw Error("attn_mask is ragged: the list " + at + " has " + std::to_string(v.size()) + " elements, expected " +
-                    (depth < mask.shape.size() ? std::to_string(mask.shape[depth]) : std::string("a value")));
-      index.push_back(0);
-      for (const auto& e : v) {
-        walk(e, depth + 1);
-        ++index.back();
-      }
-      index.pop_back();
-      return;
-    }
-    if (depth != mask.shape.size()) throw Error("attn_mask is ragged: the element " + at + " is a value, expected a list");
-    if (v.is_boolean()) {
-      seen_bool = true;
-      mask.values.push_back(v.get<bool>() ? 1.0f : 0.0f);
-    } else if (v.is_number() || (v.is_string() && (v.get<std::string>() == "-inf" || v.get<std::string>() == "-Infinity"))) {
-      seen_number = true;
-      const double x = v.is_number() ? v.get<double>() : -std::numeric_limits<double>::infinity();
-      if (std::isfinite(x) && !(std::fabs(x) <= std::numeric_limits<float>::max()))
-        throw Error("attn_mask " + at + " is too large for float32; expected |value| <= 3.4028235e+38 or -inf", ErrorKind::range);
-      mask.values.push_back(static_cast<float>(x));
-    } else {
-      throw Error("attn_mask " + at + " is " + v.dump() + "; expected true/false (true = may attend) or a number added to the scores (-inf allowed)");
-    }
-    if (seen_bool && seen_number) throw Error("attn_mask mixes booleans and numbers (" + at + "); expected all booleans or all numbers");
-  };
-  if (!value.is_array()) throw Error("attn_mask is " + value.dump().substr(0, 40) + "; expected a nested list of booleans or numbers");
-  walk(value, 0);
-  if (mask.values.empty()) throw Error("attn_mask is empty; expected a nested list broadcastable to (b, h_q, n_q, n_k)");
-  mask.kind = seen_bool ? MaskKind::boolean : MaskKind::additive;
-  return mask;
-}
-
 Tensor operand(const Json& document, const char* name, const char* dims) {
   const auto it = document.find(name);
   if (it == document.end()) throw Error(std::string("input has no key \"") + name + "\"; expected " + name + " " + dims + " as a nested list");
@@ -113,7 +70,7 @@ void command_attention(const AttentionCommandOptions& o, std::istream& in, std::
   const Tensor query = operand(document, "query", "(b, h_q, n_q, d)"), key = operand(document, "key", "(b, h_kv, n_k, d)"),
                value = operand(document, "value", "(b, h_kv, n_k, d_v)");
   std::optional<AttentionMask> mask;
-  if (const auto it = document.find("attn_mask"); it != document.end()) mask = mask_from_json(*it);
+  if (const auto it = document.find("attn_mask"); it != document.end()) mask = mask_from_json(*it, "attn_mask", "true = may attend");
   if (query.rank() == 4 && key.rank() == 4 && value.rank() == 4) check_memory(query, key, value, o);
 
   AttentionOptions options;

@@ -31,17 +31,23 @@ Valued& add(CLI::App* app, const std::string& name, Valued& v, const std::string
 }
 
 struct RunText {
-  Valued mechanism, input, weights, d_out, heads, context_length, dropout, seed, threads, format, causal_route;
+  Valued mechanism, input, weights, d_out, heads, kv_heads, k_dim, v_dim, context_length, dropout, seed, threads, format, causal_route;
   bool causal = false, no_causal = false;
 };
 
 CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
   auto* run = app.add_subcommand("run", "Run one attention mechanism on a JSON input and print the context and the attention weights");
   add(run, "--mechanism", t.mechanism, mechanism_names() + " (see Mechanisms below)", "M");
-  add(run, "--input", t.input, "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in); - reads standard input", "FILE|-");
+  add(run, "--input", t.input, "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in), optionally with \"kv\" (batch x n_k x k_dim: "
+      "keys and values for cross-attention), \"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q x n_k or "
+      "batch*heads x n_q x n_k, true = not allowed; or numbers added to the scores), as torch.nn.MultiheadAttention; - reads standard input", "FILE|-");
   add(run, "--weights", t.weights, "PyTorch state_dict as JSON {name: nested list}; default: drawn from --seed like PyTorch", "FILE|-");
   add(run, "--d-out", t.d_out, "output size (per head for multihead-wrapper) for " + mechanisms_with("d_out") + "; required unless --weights give it", "N");
   add(run, "--heads", t.heads, "num_heads for " + mechanisms_with("num_heads") + " (default 1)", "N");
+  add(run, "--kv-heads", t.kv_heads, "heads of W_key and W_value for " + mechanisms_with("kv_heads") +
+      " (grouped-query; must divide --heads; default: --heads, or from --weights)", "N");
+  add(run, "--k-dim", t.k_dim, "features of kv for W_key (" + mechanisms_with("k_dim") + "; default: kv's width, or from --weights)", "N");
+  add(run, "--v-dim", t.v_dim, "features of kv for W_value (" + mechanisms_with("v_dim") + "; default: kv's width, or from --weights)", "N");
   add(run, "--context-length", t.context_length, "mask size; more tokens is an error (default: the token count)", "N");
   run->add_flag("--qkv-bias", o.qkv_bias, "bias on W_query, W_key, W_value (" + mechanisms_with("qkv_bias") + ")");
   auto* causal = run->add_flag("--causal", t.causal, "mask the future (default for " + mechanisms_with_default_causal() + ")");
@@ -77,6 +83,9 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   // Given means parsed: an empty value is an error from the parser, never the default.
   if (t.d_out.given()) o.d_out = parse_count("--d-out", t.d_out.text, 1, kMaxSize);
   if (t.heads.given()) o.heads = parse_count("--heads", t.heads.text, 1, kMaxSize);
+  if (t.kv_heads.given()) o.kv_heads = parse_count("--kv-heads", t.kv_heads.text, 1, kMaxSize);
+  if (t.k_dim.given()) o.k_dim = parse_count("--k-dim", t.k_dim.text, 1, kMaxSize);
+  if (t.v_dim.given()) o.v_dim = parse_count("--v-dim", t.v_dim.text, 1, kMaxSize);
   if (t.context_length.given()) o.context_length = parse_count("--context-length", t.context_length.text, 1, kMaxSize);
   if (t.causal) o.causal = true;
   if (t.no_causal) o.causal = false;

@@ -62,6 +62,9 @@ void check_options_apply(Mechanism m, const RunOptions& o) {
   std::vector<Given> given;
   if (o.d_out) given.push_back({"--d-out", "d_out", std::to_string(*o.d_out)});
   if (o.heads) given.push_back({"--heads", "num_heads", std::to_string(*o.heads)});
+  if (o.kv_heads) given.push_back({"--kv-heads", "kv_heads", std::to_string(*o.kv_heads)});
+  if (o.k_dim) given.push_back({"--k-dim", "k_dim", std::to_string(*o.k_dim)});
+  if (o.v_dim) given.push_back({"--v-dim", "v_dim", std::to_string(*o.v_dim)});
   if (o.context_length) given.push_back({"--context-length", "context_length", std::to_string(*o.context_length)});
   if (o.causal) given.push_back({*o.causal ? "--causal" : "--no-causal", "causal", ""});
   if (o.qkv_bias) given.push_back({"--qkv-bias", "qkv_bias", ""});

@@ -102,7 +102,7 @@ CausalRoute parse_causal_route(const std::string& text) {
   throw Error("unknown --causal-route " + quoted(text) + "; expected neg-inf or renormalise");
 }
 
-Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_dict, std::size_t mask_size) {
+Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_dict, std::size_t mask_size, const Tensor* kv) {
   Config c;
   c.mechanism = parse_mechanism(o.mechanism);
   c.d_in = x.shape.back();
@@ -122,7 +122,25 @@ Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_
   }
   c.d_out = d_out.value_or(0);
   c.num_heads = heads;
-  c.context_length = o.context_length.value_or(mask_size ? mask_size : x.shape[x.rank() - 2]);
+  // Cross-attention and grouped-query widths: the options, else (with kv) the weights' W_key / W_value, else kv's width.
+  std::optional<std::size_t> kv_heads = o.kv_heads, k_dim = o.k_dim, v_dim = o.v_dim;
+  const Tensor* w_key = state_dict ? find_parameter(*state_dict, "W_key.weight") : nullptr;
+  const Tensor* w_value = state_dict ? find_parameter(*state_dict, "W_value.weight") : nullptr;
+  // Without kv, W_key and W_value read x: a W_key of another width is then the core's shape error, not a k_dim.
+  if (option_applies(c.mechanism, "k_dim") && kv && kv->rank() >= 1) {
+    if (!k_dim) k_dim = w_key && w_key->rank() == 2 ? w_key->shape[1] : kv->shape.back();
+    if (!v_dim) v_dim = w_value && w_value->rank() == 2 ? w_value->shape[1] : kv->shape.back();
+  }
+  if (option_applies(c.mechanism, "kv_heads") && !kv_heads && w_key && w_key->rank() == 2 && c.d_out && heads && c.d_out % heads == 0) {
+    const std::size_t head_dim = c.d_out / heads;
+    if (head_dim && w_key->shape[0] % head_dim == 0 && w_key->shape[0] != c.d_out) kv_heads = w_key->shape[0] / head_dim;
+  }
+  // The same as the default is left unset (0), so the config reads as the book's.
+  c.kv_heads = kv_heads && *kv_heads != heads ? *kv_heads : 0;
+  c.k_dim = k_dim && *k_dim != c.d_in ? *k_dim : 0;
+  c.v_dim = v_dim && *v_dim != c.d_in ? *v_dim : 0;
+  const std::size_t n_k = kv && kv->rank() >= 2 ? kv->shape[kv->rank() - 2] : 0;
+  c.context_length = o.context_length.value_or(mask_size ? mask_size : std::max(x.shape[x.rank() - 2], n_k));
   c.causal = o.causal;
   c.qkv_bias = qkv_bias;
   c.dropout = o.dropout;

@@ -90,7 +90,8 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   }
   std::string input_text = read_source(o.input, in, "--input");
   const std::size_t input_text_bytes = input_text.size();
-  const Tensor x = input_from_json(parse_json(std::move(input_text), "--input"));
+  const RunInputs inputs = run_inputs_from_json(parse_json(std::move(input_text), "--input"));
+  const Tensor& x = inputs.x;
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0, weights_text_bytes = 0;
   if (o.weights) {
@@ -98,7 +99,8 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
     weights_text_bytes = weights_text.size();
     state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
   }
-  const Config config = make_config(o, x, state_dict ? &*state_dict : nullptr, mask_size);
+  const Config config = make_config(o, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
+  // The estimate counts x's shape only: kv's tokens and the (b, h, n_q, n_k) weights beyond n_q² are not in it yet.
   const RunMemory memory = run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
   if (o.dry_run) {
     out << memory_json(config, memory) << std::flush;
@@ -112,7 +114,14 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   options.return_weights = !o.no_weights;
   options.intermediates = o.intermediates;
   options.threads = o.threads;
-  const ForwardResult result = o.decode ? decode_all(module, x, o.threads) : module.forward(x, options);
+  ForwardInputs extra;
+  extra.kv = inputs.kv ? &*inputs.kv : nullptr;
+  extra.key_padding_mask = inputs.key_padding_mask ? &*inputs.key_padding_mask : nullptr;
+  extra.attn_mask = inputs.attn_mask ? &*inputs.attn_mask : nullptr;
+  if (o.decode && (extra.kv || extra.key_padding_mask || extra.attn_mask))
+    throw Error("--decode runs causal self-attention token by token; expected no kv, key_padding_mask or attn_mask in the "
+                "input with --decode");
+  const ForwardResult result = o.decode ? decode_all(module, x, o.threads) : module.forward(x, extra, options);
 
   const std::string text = o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
   out << text << std::flush;

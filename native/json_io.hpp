@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,18 @@ Tensor tensor_from_json(const Json& value, const std::string& name);
 
 // {"x": [[...]]} (tokens × d_in) or {"x": [[[...]]]} (batch × tokens × d_in), every size ≥ 1.
 Tensor input_from_json(const Json& document);
+
+// A mask as a nested list of all booleans or all numbers ("-inf" allowed) → AttentionMask (boolean: 1 for true),
+// any rank; `name` and what true means ("true = may attend") appear in errors.
+AttentionMask mask_from_json(const Json& value, const std::string& name, const std::string& true_means);
+
+// {"x": …, "kv"?: …, "key_padding_mask"?: …, "attn_mask"?: …}: the inputs of `attnkit run` (run_inputs.cpp).
+struct RunInputs {
+  Tensor x;
+  std::optional<Tensor> kv;                                    // (b, n_k, k_dim): cross-attention
+  std::optional<AttentionMask> key_padding_mask, attn_mask;  // nn.MultiheadAttention's sense: true = may not attend
+};
+RunInputs run_inputs_from_json(const Json& document);
 
 // {"W_query.weight": [[...]], ...} in the file's order, every key kept. PyTorch also saves the causal
 // `mask` buffer ("mask", "heads.0.mask"): the Module checks it belongs to the mechanism and has size

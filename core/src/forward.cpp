@@ -15,9 +15,18 @@ namespace attnkit {
 namespace {
 
 using detail::Scratch;
+using detail::split_heads;
 
-// Copies head h of a (b, n, ld) view into (b, H, n, hd) layout.
-Tensor split_heads(const detail::HeadsView& v, std::size_t b, std::size_t n, std::size_t H, std::size_t hd) {
+// Unbatched input gives unbatched outputs, as PyTorch does.
+void drop_batch(Tensor& t) {
+  if (!t.shape.empty()) t.shape.erase(t.shape.begin());
+}
+
+}  // namespace
+
+namespace detail {
+
+Tensor split_heads(const HeadsView& v, std::size_t b, std::size_t n, std::size_t H, std::size_t hd) {
   Tensor t({b, H, n, hd});
   for (std::size_t bi = 0; bi < b; ++bi)
     for (std::size_t h = 0; h < H; ++h)
@@ -27,12 +36,7 @@ Tensor split_heads(const detail::HeadsView& v, std::size_t b, std::size_t n, std
   return t;
 }
 
-// Unbatched input gives unbatched outputs, as PyTorch does.
-void drop_batch(Tensor& t) {
-  if (!t.shape.empty()) t.shape.erase(t.shape.begin());
-}
-
-}  // namespace
+}  // namespace detail
 
 const Tensor* ForwardResult::intermediate(const std::string& name) const {
   for (const auto& [key, value] : intermediates)
@@ -40,7 +44,14 @@ const Tensor* ForwardResult::intermediate(const std::string& name) const {
   return nullptr;
 }
 
+ForwardResult Module::forward(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options) {
+  if (!inputs.kv && !inputs.value_input && !inputs.key_padding_mask && !inputs.attn_mask) return forward(x, options);
+  return forward_general(x, inputs, options);
+}
+
 ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
+  // Separate projections (grouped-query, cross-attention widths) and averaged weights take the op's route.
+  if (!stacked_projections() || options.average_weights) return forward_general(x, ForwardInputs{}, options);
   const Config& c = config_;
   if (x.rank() != 2 && x.rank() != 3)
     throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got rank " + std::to_string(x.rank()) +

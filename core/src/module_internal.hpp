@@ -42,5 +42,8 @@ std::string quoted(const std::string& s);
 // Name → tensor, so loading and packing stay linear in the number of heads (the wrapper has 3 per head).
 std::unordered_map<std::string_view, const Tensor*> index_by_name(const StateDict& sd);
 
+// Copies a (b, n, ld) view's H heads of hd columns into (b, H, n, hd) layout.
+Tensor split_heads(const HeadsView& v, std::size_t b, std::size_t n, std::size_t H, std::size_t hd);
+
 }  // namespace detail
 }  // namespace attnkit

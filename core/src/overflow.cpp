@@ -47,11 +47,15 @@ void screen_projection(const float* y, std::size_t rows, std::size_t tokens, std
   if (at == rows * cols) return;
   static const char* const what[] = {"queries", "keys", "values"};
   static const char* const formula[2][3] = {{"x·W_queryᵀ", "x·W_keyᵀ", "x·W_valueᵀ"}, {"x·W_query", "x·W_key", "x·W_value"}};
-  const std::size_t row = at / cols, which = kind == Projection::out_proj ? 0 : at % cols / (cols / 3);
+  static const char* const alone[] = {"x·W_queryᵀ", "kv·W_keyᵀ", "kv·W_valueᵀ"};
+  const bool stacked = kind == Projection::qkv || kind == Projection::qkv_v1;
+  const std::size_t row = at / cols, which = stacked ? at % cols / (cols / 3) : kind == Projection::out_proj ? 0
+                                                                                 : static_cast<std::size_t>(kind) - static_cast<std::size_t>(Projection::query);
   const float found = y[at];
   throw Error(std::string(kind == Projection::out_proj ? "out_proj outputs" : what[which]) + " overflow float32 at batch " +
                   std::to_string(row / tokens) + ", token " + std::to_string(row % tokens) + " (" +
-                  (kind == Projection::out_proj ? "context·out_projᵀ" : formula[kind == Projection::qkv_v1][which]) + " reached " +
+                  (kind == Projection::out_proj ? "context·out_projᵀ" : stacked ? formula[kind == Projection::qkv_v1][which] : alone[which]) +
+                  " reached " +
                   (std::isnan(found) ? "nan" : found > 0 ? "inf" : "-inf") +
                   "); expected inputs and weights whose projections stay below 3.4e38 in magnitude",
               ErrorKind::range);

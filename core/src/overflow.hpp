@@ -47,7 +47,8 @@ bool attention_context_f64(const float* weights, const AttentionRow& row, float*
 // A projection's output y (rows = batch·tokens, cols): the stacked queries | keys | values (x·Wᵀ, or x·W for
 // self-v1) or out_proj's. Throws Error(range) naming the first NaN/±Inf, e.g. "queries overflow float32 at batch 0,
 // token 1 (x·W_queryᵀ reached inf); expected inputs and weights whose projections stay below 3.4e38 in magnitude".
-enum class Projection { qkv, qkv_v1, out_proj };
+// query, key, value: one of them alone (x·W_queryᵀ, kv·W_keyᵀ, kv·W_valueᵀ: core/src/forward_inputs.cpp).
+enum class Projection { qkv, qkv_v1, out_proj, query, key, value };
 void screen_projection(const float* y, std::size_t rows, std::size_t tokens, std::size_t cols, Projection kind);
 // "context overflows float32 at batch 0, head 1, query 2 (weights·value reached inf); expected values whose
 // weighted sums stay below 3.4e38 in magnitude"

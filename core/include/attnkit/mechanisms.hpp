@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "attnkit/attention.hpp"
 #include "attnkit/parameters.hpp"
 #include "attnkit/random.hpp"
 #include "attnkit/tensor.hpp"
@@ -54,12 +55,32 @@ struct ForwardOptions {
   bool train = false;           // dropout is applied only in training mode
   bool return_weights = false;  // fill ForwardResult::weights (before dropout)
   bool intermediates = false;   // fill ForwardResult::intermediates with every step
+  bool average_weights = false;  // with return_weights: weights (b, n_q, n_k), the mean over heads
   std::size_t threads = 0;      // 0: default_num_threads()
 };
 
+// Module::forward's other inputs, with torch.nn.MultiheadAttention's conventions (batch_first). Their boolean masks
+// use nn.MultiheadAttention's sense, 1 (true) = may NOT attend, the opposite of attention()'s AttentionMask; float
+// masks are added to the scores (−inf allowed). A query row left with no key gives zeros (PyTorch gives NaN).
+struct ForwardInputs {
+  const Tensor* kv = nullptr;           // (b, n_k, k_dim): the input of W_key, and of W_value unless value_input. Default x
+  const Tensor* value_input = nullptr;  // (b, n_k, v_dim): the input of W_value. Default kv
+  const AttentionMask* key_padding_mask = nullptr;  // (b, n_k), (n_k) unbatched: true = padding (ignored)
+  const AttentionMask* attn_mask = nullptr;         // (n_q, n_k) or (b·h, n_q, n_k), (h, n_q, n_k) unbatched: true = not allowed
+};
+
+// The op's mask (boolean 1 = may attend; shape broadcastable to (b, h, n_q, n_k)) equivalent to
+// nn.MultiheadAttention's key_padding_mask and attn_mask: both boolean → a key is allowed when neither forbids it;
+// otherwise additive, a boolean one giving −inf where true. Either may be null; nullopt when both are.
+// batched: x is (b, n_q, ·); otherwise b is 1 and the masks drop their batch dimension as in PyTorch.
+// Throws Error naming the wrong shape, rank or value and the expected one.
+std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padding_mask, const AttentionMask* attn_mask,
+                                                   std::size_t batch, std::size_t heads, std::size_t n_q, std::size_t n_k,
+                                                   bool batched = true);
+
 struct ForwardResult {
   Tensor context;  // (b, n, d_out_total), or (n, d_out_total) for unbatched input
-  Tensor weights;  // (b, h, n, n) before dropout, or (h, n, n) unbatched; empty unless requested
+  Tensor weights;  // (b, h, n_q, n_k) before dropout ((b, n_q, n_k) averaged), batch dropped unbatched; empty unless requested
   // Every step in the order computed, when requested. Names and shapes (batch dim dropped for unbatched input):
   //   queries, keys, values             (b, h, n, head_dim)
   //   scores                            (b, h, n, n)   q·kᵀ
@@ -89,6 +110,9 @@ class Module {
   std::size_t num_heads() const noexcept { return num_heads_; }
   std::size_t head_dim() const noexcept { return head_dim_; }
   std::size_t d_out_total() const noexcept { return num_heads_ * head_dim_; }  // width of the context
+  std::size_t kv_heads() const noexcept { return config_.kv_heads ? config_.kv_heads : num_heads_; }
+  std::size_t key_dim() const noexcept { return config_.k_dim ? config_.k_dim : config_.d_in; }    // kv's width
+  std::size_t value_dim() const noexcept { return config_.v_dim ? config_.v_dim : config_.d_in; }  // value input's width
 
   StateDict state_dict() const { return params_; }
   // The shapes this module's state_dict must have, in PyTorch's order (attnkit::parameter_shapes(config())).
@@ -97,6 +121,9 @@ class Module {
   // x: (b, n, d_in) or (n, d_in). Dropout draws continue the generator that drew the parameters,
   // as in PyTorch after torch.manual_seed(seed); construct with a state_dict and it starts at seed.
   ForwardResult forward(const Tensor& x, const ForwardOptions& options = {});
+  // The same with keys and values from other inputs and masks (ForwardInputs; nn.MultiheadAttention's
+  // conventions). x gives the queries: (b, n_q, d_in) or (n_q, d_in); results have n_q query rows and n_k keys.
+  ForwardResult forward(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options = {});
 
   // A decoding session with a KV cache of max_tokens tokens per sequence (attnkit/decoder.hpp). The module must
   // outlive it.
@@ -132,6 +159,11 @@ class Module {
 
   friend class Decoder;  // reads the packed projections
 
+  // W_query, W_key, W_value all (D, d_in): one GEMM projects x into all three (not so for kv_heads, k_dim, v_dim).
+  bool stacked_projections() const noexcept {
+    return kv_heads() == num_heads_ && key_dim() == config_.d_in && value_dim() == config_.d_in;
+  }
+  ForwardResult forward_general(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options);
   void validate_config();
   void draw_parameters();
   void load_parameters(const StateDict& sd);
