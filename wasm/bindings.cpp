@@ -81,6 +81,7 @@ EMSCRIPTEN_BINDINGS(attnkit) {
       .function("decodeReset", &Layer::decode_reset)
       .function("decodeLength", &Layer::decode_length)
       .function("endDecode", &Layer::end_decode)
+      .function("forwardWith", &Layer::forward_with)
       .function("stateDict", &Layer::state_dict)
       .function("parameterShapes", &Layer::parameter_shapes)
       .function("info", &Layer::info)

@@ -60,18 +60,47 @@ val Layer::init(const std::string& mechanism, const val& options, const val& ent
 }
 
 val Layer::forward(const val& x, const val& shape, const val& options) {
+  return forward_with(x, shape, options, val::undefined());
+}
+
+val Layer::forward_with(const val& x, const val& shape, const val& options, const val& inputs) {
   return guarded([&]() -> val {
     module();  // throws if disposed
     attnkit::ForwardOptions fo;
     fo.return_weights = options["return_weights"].isTrue();
+    fo.average_weights = options["average_weights"].isTrue();
     fo.train = options["train"].isTrue();
     fo.intermediates = options["intermediates"].isTrue();
     fo.threads = pool_threads(size_from(options["threads"]));
     check_forward_fits(*module_, shape_from(shape), fo, true);
     attnkit::ForwardResult r;
-    {
+    if (inputs.isUndefined()) {
       const attnkit::Tensor input = tensor_from(shape, x);
       r = module_->forward(input, fo);
+    } else {
+      attnkit::ForwardInputs fi;
+      attnkit::Tensor kv, value;
+      attnkit::AttentionMask key_padding_mask, attn_mask;
+      const val kv_given = inputs["kv"], value_given = inputs["value"];
+      const val padding_given = inputs["key_padding_mask"], mask_given = inputs["attn_mask"];
+      if (!kv_given.isUndefined()) {
+        kv = tensor_from(kv_given["shape"], kv_given["data"]);  // (b, n_k, k_dim) or (n_k, k_dim)
+        fi.kv = &kv;
+      }
+      if (!value_given.isUndefined()) {
+        value = tensor_from(value_given["shape"], value_given["data"]);  // (b, n_k, v_dim) or (n_k, v_dim)
+        fi.value_input = &value;
+      }
+      if (!padding_given.isUndefined()) {
+        key_padding_mask = mask_from(padding_given);  // (b, n_k) or (n_k)
+        fi.key_padding_mask = &key_padding_mask;
+      }
+      if (!mask_given.isUndefined()) {
+        attn_mask = mask_from(mask_given);  // (n_q, n_k) or (b·h, n_q, n_k)
+        fi.attn_mask = &attn_mask;
+      }
+      const attnkit::Tensor input = tensor_from(shape, x);
+      r = module_->forward(input, fi, fo);
     }
     val out = val::object();
     out.set("context", tensor_to_js(r.context));

@@ -42,8 +42,13 @@ class Layer {
 
   // entries: undefined, or an Array of { name, shape, data } (data: Float32Array).
   emscripten::val init(const std::string& mechanism, const emscripten::val& options, const emscripten::val& entries);
-  // x: Float32Array, shape: [b, n, d_in] or [n, d_in], options: { return_weights, train, intermediates, threads }.
+  // x: Float32Array, shape: [b, n, d_in] or [n, d_in], options: { return_weights, average_weights, train,
+  // intermediates, threads }.
   emscripten::val forward(const emscripten::val& x, const emscripten::val& shape, const emscripten::val& options);
+  // The same with Module::forward's other inputs: { kv?: { shape, data }, value?, key_padding_mask?, attn_mask? }, the
+  // masks as convert.hpp's mask_from() takes them (nn.MultiheadAttention's conventions: 1 = may not attend).
+  emscripten::val forward_with(const emscripten::val& x, const emscripten::val& shape, const emscripten::val& options,
+                               const emscripten::val& inputs);
 
   // The fast path (called through the C exports): input_buffer makes the input buffer hold `numel` floats (it
   // may grow the wasm memory) and writes its address into the header; JS writes x there and calls

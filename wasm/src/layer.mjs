@@ -8,6 +8,7 @@ import { NO_FORWARD_OPTIONS, normaliseForwardOptions } from './options.mjs';
 import { input, ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
 import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
 import { Decoder, normaliseDecoderOptions } from './decoder.mjs';
+import { fmtShape, numelOf } from './values.mjs';
 
 // Inputs up to this many floats keep the fast path's buffers in wasm memory between calls (reused by the
 // next call); larger ones free them after the call, so a layer never holds a large input or context.
@@ -19,6 +20,19 @@ const registry = typeof FinalizationRegistry === 'function'
       try { raw.release(); raw.delete(); } catch { /* module already gone */ }
     })
   : null;
+
+// A typed keyPaddingMask is (batch, keys), or (keys) for unbatched x: keys from kv, else x's tokens.
+function paddingShape(inputs, rank, d0, d1) {
+  const padding = inputs.key_padding_mask;
+  if (padding === undefined || padding.shape !== null) return;
+  const kvShape = inputs.kv === undefined ? undefined : inputs.kv.shape;
+  const keys = kvShape === undefined ? (rank === 3 ? d1 : d0) : kvShape.length >= 2 ? kvShape[kvShape.length - 2] : 0;
+  padding.shape = rank === 3 ? [d0, keys] : [keys];
+  const need = numelOf(padding.shape);
+  if (padding.data.length !== need) {
+    throw new Error(`keyPaddingMask has ${padding.data.length} elements; expected ${need}, one per key of each sequence (batch, keys) = ${fmtShape(padding.shape)}`);
+  }
+}
 
 export class Layer {
   #raw;
@@ -59,7 +73,9 @@ export class Layer {
     snapshotInput(x, shape); // last: see snapshotInput
     const { data, owned, length, rank, d0, d1, d2 } = input; // before any code of the caller's runs again
     const raw = this.#alive();
-    if (!fo.return_weights && !fo.intermediates) {
+    if (fo.inputs !== undefined) {
+      paddingShape(fo.inputs, rank, d0, d1);
+    } else if (!fo.return_weights && !fo.intermediates) {
       const out = this.#forwardFast(raw, data, owned, length, rank, d0, d1, d2, fo.train, fo.threads);
       if (out !== null) return out;
     }
@@ -70,7 +86,7 @@ export class Layer {
     const heap = this.#runtime.heap;
     // Embind reads x's `length` as a property and allocates before it copies: our own view on stable bytes
     const x = owned ? data : ownView(stableFloat32(data, wasmBuffer(heap)));
-    const r = check(heap, raw.forward(x, shape, fo));
+    const r = check(heap, fo.inputs === undefined ? raw.forward(x, shape, fo) : raw.forwardWith(x, shape, fo, fo.inputs));
     const out = { context: r.context.data, contextShape: r.context.shape };
     if (r.weights) {
       out.weights = r.weights.data;

@@ -63,6 +63,9 @@ export function snapshotMask(mask, shape, what, defaultShape) {
     t = { kind: kind === 'Uint8Array' ? 'boolean' : 'additive', shape, data: copyOf(mask) };
   } else if (Array.isArray(mask)) {
     const nested = fromNestedBooleans(mask, what);
+    // a flat Array takes the implied shape when there is one (null: the caller fills it in)
+    if (shape === undefined && nested.shape.length === 1 && defaultShape !== undefined) shape = defaultShape;
+    if (shape === null) return { kind: 'boolean', shape: null, data: nested.data };
     t = { kind: 'boolean', shape: shape === undefined ? nested.shape : shape, data: nested.data };
   } else {
     throw new Error(`${what.name} must be a Uint8Array or an Array of booleans (${what.allowed}), or a Float32Array (added to the scores); got ${describe(mask)}`);

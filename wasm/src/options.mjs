@@ -2,9 +2,15 @@
 // bindings take. An option left out is left out here too, so the core's attnkit::Config keeps its default.
 import { boolOption, checkKeys, checkOptionsObject, describe, seedOption, sizeOption } from './values.mjs';
 import { normaliseStateDict } from './state-dict.mjs';
+import { snapshotShape, snapshotTensor } from './tensors.mjs';
+import { snapshotMask } from './masks.mjs';
 
-export const CREATE_KEYS = Object.freeze(['dIn', 'dOut', 'numHeads', 'contextLength', 'causal', 'qkvBias', 'dropout', 'seed', 'stateDict', 'causalRoute']);
-const FORWARD_KEYS = Object.freeze(['returnWeights', 'train', 'intermediates', 'threads']);
+export const CREATE_KEYS = Object.freeze(['dIn', 'dOut', 'numHeads', 'kvHeads', 'kDim', 'vDim', 'contextLength', 'causal', 'qkvBias', 'dropout', 'seed', 'stateDict', 'causalRoute']);
+const FORWARD_KEYS = Object.freeze(['returnWeights', 'averageWeights', 'train', 'intermediates', 'threads', 'kv', 'kvShape',
+  'value', 'valueShape', 'keyPaddingMask', 'attnMask', 'attnMaskShape']);
+// nn.MultiheadAttention's sense of a boolean mask (the opposite of ak.attention's)
+const KEY_PADDING_MASK = Object.freeze({ name: 'keyPaddingMask', shapeName: 'its shape', allowed: 'true = padding, ignored', example: '[batch, keys]' });
+const MODULE_ATTN_MASK = Object.freeze({ name: 'attnMask', shapeName: 'attnMaskShape', allowed: 'true = may not attend', example: '[queries, keys] or [batch·heads, queries, keys]' });
 const LOAD_KEYS = Object.freeze(['threads', 'wasmBinary', 'locateFile']);
 
 export function checkMechanism(mechanism, names) {
@@ -46,19 +52,44 @@ export function normaliseCreateOptions(options, causalRoutes, readStateDict = tr
   return { native, stateDict: readStateDict ? normaliseStateDict(stateDict) : undefined };
 }
 
-export const NO_FORWARD_OPTIONS = Object.freeze({ return_weights: false, train: false, intermediates: false, threads: 0 });
+export const NO_FORWARD_OPTIONS = Object.freeze({ return_weights: false, average_weights: false, train: false, intermediates: false, threads: 0, inputs: undefined });
 
+// `inputs`: undefined, or { kv?, key_padding_mask?, attn_mask? } (fresh copies, wasm/layer.hpp); a typed
+// keyPaddingMask's shape is left null for Layer.forward, which knows x's batch and the keys.
 export function normaliseForwardOptions(options) {
   const o = checkOptionsObject(options, 'forward options');
   if (o === undefined) return NO_FORWARD_OPTIONS;
   checkKeys(o, FORWARD_KEYS, 'forward option');
-  const { returnWeights, train, intermediates, threads } = o;
-  return {
+  const { returnWeights, averageWeights, train, intermediates, threads, kv, kvShape, value, valueShape, keyPaddingMask, attnMask,
+    attnMaskShape } = o;
+  const fo = {
     return_weights: boolOption(returnWeights, 'returnWeights', false),
+    average_weights: boolOption(averageWeights, 'averageWeights', false),
     train: boolOption(train, 'train', false),
     intermediates: boolOption(intermediates, 'intermediates', false),
     threads: sizeOption(threads, 'threads', 0), // capped at the worker pool by the bindings
+    inputs: undefined,
   };
+  if (fo.average_weights && !fo.return_weights) {
+    throw new Error('forward option averageWeights needs returnWeights: true (it says how the returned weights are shaped)');
+  }
+  const maskShape = attnMaskShape === undefined ? undefined : snapshotShape(attnMaskShape, 'attnMaskShape', 16);
+  const kvDims = kvShape === undefined ? undefined : snapshotShape(kvShape, 'kvShape', 16);
+  const valueDims = valueShape === undefined ? undefined : snapshotShape(valueShape, 'valueShape', 16);
+  if (kv === undefined && kvDims !== undefined) throw new Error('forward option kvShape was given without kv');
+  if (value === undefined && valueDims !== undefined) throw new Error('forward option valueShape was given without value');
+  if (value !== undefined && kv === undefined) throw new Error('forward option value needs kv (the keys\' input; value is the values\' input when it differs)');
+  if (kv !== undefined || keyPaddingMask !== undefined || attnMask !== undefined || maskShape !== undefined) {
+    const inputs = {};
+    if (kv !== undefined) inputs.kv = snapshotTensor(kv, kvDims, 'kv', '[batch, keys, kDim] or [keys, kDim]');
+    if (value !== undefined) inputs.value = snapshotTensor(value, valueDims, 'value', '[batch, keys, vDim] or [keys, vDim]');
+    const padding = snapshotMask(keyPaddingMask, undefined, KEY_PADDING_MASK, null);
+    if (padding !== undefined) inputs.key_padding_mask = padding;
+    const mask = snapshotMask(attnMask, maskShape, MODULE_ATTN_MASK);
+    if (mask !== undefined) inputs.attn_mask = mask;
+    fo.inputs = inputs;
+  }
+  return fo;
 }
 
 // A copy of the bytes of an ArrayBuffer or a view (a Uint8Array, a Node Buffer), or null.
