@@ -96,6 +96,39 @@ std::string to_text(const ForwardResult& r, const RunOptions& o) {
   return s;
 }
 
+// The state_dict under --weights-prefix in the book's names, for make_config and Module, with what its format says
+// (qkv bias, causal, GPT-2's mask size) as the run's defaults.
+void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::size_t& mask_size) {
+  Config given;
+  given.mechanism = parse_mechanism(o.mechanism);
+  given.d_in = x.shape.back();
+  given.d_out = o.d_out.value_or(0);
+  given.num_heads = o.heads.value_or(1);
+  given.causal = o.causal;
+  given.qkv_bias = o.qkv_bias;
+  given.context_length = o.context_length.value_or(0);
+  BookWeights book = weights_to_book(given, sd, o.weights_format, o.weights_prefix);
+  sd = std::move(book.state_dict);
+  if (book.format == WeightsFormat::book) {
+    if (!o.weights_prefix.empty()) {  // the mask buffer's size, as state_dict_from_json found it, under the prefix
+      mask_size = 0;
+      for (const auto& [key, t] : sd)
+        if (!mask_size && is_mask_buffer_name(key) && t.rank() == 2 && t.shape[0] == t.shape[1]) mask_size = t.shape[0];
+    }
+    return;
+  }
+  if (!o.heads) {
+    const bool gpt2 = book.format == WeightsFormat::gpt2;
+    throw Error(std::string("--heads is required with ") + weights_format_name(book.format) + " weights: " +
+                (gpt2 ? "GPT-2's n_head is not in its state_dict (GPT-2 small has 12)"
+                      : "nn.MultiheadAttention's num_heads is not in its state_dict") +
+                "; expected --heads N dividing " + std::to_string(book.config.d_out));
+  }
+  o.causal = book.config.causal;
+  o.qkv_bias = book.config.qkv_bias;
+  mask_size = book.config.context_length;
+}
+
 }  // namespace
 
 void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
@@ -107,10 +140,12 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   const Tensor x = input_from_json(parse_json(read_source(o.input, in, "--input"), "--input"));
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0;
+  RunOptions run = o;
   if (o.weights) {
     state_dict = state_dict_from_json(parse_json(read_source(*o.weights, in, "--weights"), "--weights"), &mask_size);
+    weights_to_book_names(run, x, *state_dict, mask_size);
   }
-  const Config config = make_config(o, x, state_dict ? &*state_dict : nullptr, mask_size);
+  const Config config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size);
   check_memory(config, x, o);
   Module module = state_dict ? Module(config, *state_dict) : Module(config);
 

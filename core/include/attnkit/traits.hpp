@@ -7,6 +7,7 @@
 
 #include "attnkit/mechanisms.hpp"
 #include "attnkit/tensor.hpp"
+#include "attnkit/weight_formats.hpp"
 
 namespace attnkit {
 
@@ -21,6 +22,8 @@ struct MechanismTraits {
   //   "d_out", "num_heads", "context_length", "causal", "qkv_bias", "dropout", "causal_route".
   // Module refuses num_heads ≠ 1, dropout > 0 and qkv_bias where they do not apply; d_out is ignored by simplified.
   std::vector<const char*> options;
+  // The state_dict formats its parameters load from and write to (attnkit/weight_formats.hpp); never automatic.
+  std::vector<WeightsFormat> weights_formats = {WeightsFormat::book};
 };
 
 // In all_mechanisms() order.
