@@ -124,6 +124,11 @@ void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::s
                       : "nn.MultiheadAttention's num_heads is not in its state_dict") +
                 "; expected --heads N dividing " + std::to_string(book.config.d_out));
   }
+  if (book.config.k_dim || book.config.v_dim)
+    throw Error("torch-mha k_proj_weight / v_proj_weight have kdim " + std::to_string(book.config.k_dim ? book.config.k_dim : given.d_in) +
+                " and vdim " + std::to_string(book.config.v_dim ? book.config.v_dim : given.d_in) +
+                ": cross-attention weights, which need a key/value input that attnkit run does not take; expected kdim = vdim = " +
+                std::to_string(given.d_in));
   o.causal = book.config.causal;
   o.qkv_bias = book.config.qkv_bias;
   mask_size = book.config.context_length;

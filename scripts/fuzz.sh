@@ -6,6 +6,7 @@
 #   fuzz_json_input  text  → the CLI's parse_json → input_from_json ({"x": ...}), incl. deep nesting
 #   fuzz_state_dict  text  → parse_json → state_dict_from_json → make_config → Module(config, sd).forward
 #   fuzz_options     bytes → argv (+ stdin) → the whole CLI in process (attnkit::cli::main)
+#   fuzz_attention   byte + text → options + parse_json → command_attention ({"query", "key", "value", "attn_mask"?})
 #
 # The harnesses live in tests/fuzz (a separate CMake project built with clang++ into build-fuzz/ through the
 # fuzz preset, never part of the main build). Before fuzzing, each harness replays tests/fuzz/regress/<harness>/* (inputs that once
@@ -41,7 +42,7 @@ fi
 cmake --build --preset fuzz -j"${ATTNKIT_FUZZ_JOBS:-2}" >"$BUILD/build.log" 2>&1 || { grep -E "error|Error" "$BUILD/build.log" | head -40 >&2; exit 2; }
 
 HARNESSES=()
-for h in fuzz_forward fuzz_json_input fuzz_state_dict fuzz_options; do
+for h in fuzz_forward fuzz_json_input fuzz_state_dict fuzz_options fuzz_attention; do
   if [[ -n ${ATTNKIT_FUZZ_ONLY:-} && " $ATTNKIT_FUZZ_ONLY " != *" $h "* ]]; then continue; fi
   if [[ -x $BUILD/$h ]]; then HARNESSES+=("$h"); else echo "fuzz: $h not built (native/ lacks its sources), skipped"; fi
 done

@@ -6,7 +6,7 @@ export type MechanismName = 'simplified' | 'self-v1' | 'self' | 'causal' | 'mult
 export type Mechanism = MechanismName;
 
 /** The create() options that can apply to a mechanism (see MechanismTraits.options). */
-export type MechanismOption = 'dOut' | 'numHeads' | 'contextLength' | 'causal' | 'qkvBias' | 'dropout' | 'causalRoute';
+export type MechanismOption = 'dOut' | 'numHeads' | 'kvHeads' | 'kDim' | 'vDim' | 'contextLength' | 'causal' | 'qkvBias' | 'dropout' | 'causalRoute';
 
 /** One row of the core's traits table (core/include/attnkit/traits.hpp), as `ak.mechanisms` gives it (frozen). */
 export interface MechanismTraits {
@@ -161,7 +161,7 @@ export interface Attnkit {
   /**
    * Useful FLOPs of one forward pass of `create(mechanism, options)` on x of `shape` ([b, n, dIn] or [n, dIn]), from
    * the core: projections 3·2·b·n·dIn·(heads·headDim), out_proj 2·b·n·dOut² (multihead), q·kᵀ and weights·v
-   * 2·2·b·heads·pairs·headDim with pairs = n(n+1)/2 when causal, n² otherwise. `stateDict` is ignored.
+   * 2·2·b·heads·pairs·headDim with pairs = n(n+1)/2 when causal, n² otherwise. `stateDict` is not read.
    */
   forwardFlops(mechanism: Mechanism, options: CreateOptions | undefined, shape: number[]): number;
   create(mechanism: Mechanism, options?: CreateOptions): Layer;

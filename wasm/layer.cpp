@@ -67,7 +67,7 @@ val Layer::forward(const val& x, const val& shape, const val& options) {
     fo.train = options["train"].isTrue();
     fo.intermediates = options["intermediates"].isTrue();
     fo.threads = pool_threads(size_from(options["threads"]));
-    check_forward_fits(*module_, shape_from(shape), fo);
+    check_forward_fits(*module_, shape_from(shape), fo, true);
     attnkit::ForwardResult r;
     {
       const attnkit::Tensor input = tensor_from(shape, x);
@@ -113,7 +113,7 @@ int Layer::forward_fast(std::uint32_t rank, std::uint32_t b, std::uint32_t n, st
     if (rank == 3) *dims++ = b;
     dims[0] = n;
     dims[1] = d_in;
-    check_forward_fits(*module_, shape, fo);
+    check_forward_fits(*module_, shape, fo, false);
     output_ = std::move(module_->forward(input_, fo).context);
     const std::size_t out_rank = output_.shape.size();
     if (out_rank > FastHeader::kMaxRank) {

@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -14,9 +15,11 @@ double wasm_memory_bytes() { return static_cast<double>(__builtin_wasm_memory_si
 
 namespace {
 
+// "about N", or "more than 4294967295" when the core's count saturated (size_t is 32 bits in wasm32)
 std::string bytes_text(double bytes) {
+  if (bytes >= double(SIZE_MAX)) return "more than " + std::to_string(SIZE_MAX);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.0f", bytes);
+  std::snprintf(buf, sizeof buf, "about %.0f", bytes);
   return buf;
 }
 
@@ -30,42 +33,36 @@ bool fits(double call_bytes) {
 }  // namespace
 
 void check_create_fits(const attnkit::Config& config, bool loading) {
-  // A Module holds its state_dict, the q|k|v parameters once more stacked into one weight, and the stacked
-  // weight and out_proj.weight packed into the gemm kernel's panels (core/src/pack_parameters.cpp).
-  double all = 0, query_key_value = 0, packed = 0;
-  for (const auto& [name, shape] : attnkit::parameter_shapes(config)) {
-    double bytes = 4.0;
-    for (const std::size_t d : shape) bytes *= double(d);
-    all += bytes;
-    const bool projection = name.find("W_") != std::string::npos;
-    if (projection) query_key_value += bytes;
-    if ((projection && name.find(".bias") == std::string::npos) || name == "out_proj.weight") packed += bytes;
+  double needed = double(attnkit::Module::parameter_bytes(config));
+  if (loading) {  // the state_dict the bindings copied in, alive while the Module copies it
+    for (const auto& [name, shape] : attnkit::parameter_shapes(config)) {
+      double bytes = 4.0;
+      for (const std::size_t d : shape) bytes *= double(d);
+      needed += bytes;
+    }
   }
-  const double needed = all * (loading ? 2.0 : 1.0) + query_key_value + packed;
   if (fits(needed)) return;
   throw attnkit::Error(
       "creating " + std::string(attnkit::mechanism_name(config.mechanism)) + " with d_in " +
-          std::to_string(config.d_in) + " and d_out " + std::to_string(config.d_out) + " needs about " +
+          std::to_string(config.d_in) + " and d_out " + std::to_string(config.d_out) + " needs " +
           bytes_text(needed + heap_in_use_bytes()) +
           " bytes of wasm memory for its parameters; expected at most 4294967296 bytes (the wasm32 limit)",
       attnkit::ErrorKind::range);
 }
 
-void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape, const attnkit::ForwardOptions& o) {
-  if (shape.size() < 2) return;  // the core reports the rank
+void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape, const attnkit::ForwardOptions& o,
+                        bool copies_input) {
+  // the core's one estimate (tests/memory holds it within 1.5x of the measured peak), plus x when the bindings
+  // copy it into wasm memory for this call
+  // an empty input is refused by forward itself, with its message (forward_bytes divides by zero on it)
+  for (const std::size_t d : shape)
+    if (d == 0) return;
+  double needed = double(module.forward_bytes(shape, o));
+  if (copies_input) needed += 4.0 * double(attnkit::checked_numel(shape));
+  if (fits(needed)) return;
   const attnkit::Config& c = module.config();
-  const double n = double(shape[shape.size() - 2]), b = shape.size() == 3 ? double(shape[0]) : 1.0;
-  const double d_in = double(shape.back());
-  const double width = c.mechanism == attnkit::Mechanism::simplified ? d_in : double(module.d_out_total());
-  const double heads = double(module.num_heads());
-  const double square = o.intermediates ? 7.0 : o.return_weights ? 2.0 : 0.0;
-  const double weight_bytes = b * heads * n * n * 4.0 * square;
-  const double activations = b * n * (d_in + 6.0 * width) * 4.0 * (o.intermediates ? 2.0 : 1.0);
-  const double pass_bytes = weight_bytes + activations;
-  if (fits(pass_bytes)) return;
-  const double needed = pass_bytes + heap_in_use_bytes();
   std::string msg = "forward of " + std::string(attnkit::mechanism_name(c.mechanism)) + " on x of shape " +
-                    attnkit::shape_to_string(shape) + " needs about " + bytes_text(needed) +
+                    attnkit::shape_to_string(shape) + " needs " + bytes_text(needed + heap_in_use_bytes()) +
                     " bytes of wasm memory; expected at most 4294967296 bytes (the wasm32 limit)";
   msg += o.return_weights || o.intermediates
              ? "; use fewer tokens or a smaller batch, or leave out returnWeights/intermediates"

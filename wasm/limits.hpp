@@ -12,13 +12,16 @@ double heap_in_use_bytes();  // malloc's in-use bytes (dlmalloc's counter)
 double heap_arena_bytes();   // bytes malloc has taken from the wasm memory, used or free
 double wasm_memory_bytes();  // the linear memory's current size
 
-// Throws Error(range) naming the bytes when a Module with this config cannot hold its parameters: checked
-// before they are drawn or copied (drawing 1.5 GB of parameters took 8.7 s before the copies failed).
-// `loading`: the parameters come from a state_dict, which is one more copy while the Module is built.
+// Throws Error(range) naming the bytes when a Module with this config cannot hold its parameters
+// (attnkit::Module::parameter_bytes): checked before they are drawn or copied (drawing 1.5 GB of parameters
+// took 8.7 s before the copies failed). `loading`: the parameters come from a state_dict, whose copy in wasm
+// memory is alive while the Module is built.
 void check_create_fits(const attnkit::Config& config, bool loading);
 
-// Throws Error(range) naming the bytes when a forward pass of `module` on x of `shape` cannot fit.
+// Throws Error(range) naming the bytes when a forward pass of `module` on x of `shape` cannot fit
+// (attnkit::Module::forward_bytes, the estimate every interface uses). `copies_input`: the call copies x
+// into wasm memory first (the general path; the fast path's input buffer is already allocated).
 void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape,
-                        const attnkit::ForwardOptions& options);
+                        const attnkit::ForwardOptions& options, bool copies_input);
 
 }  // namespace attnkit::wasm

@@ -72,14 +72,7 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
     detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
                    qkv->get(), options.threads, packed_->qkv.get());
     // Screened where produced (core/src/overflow.hpp): a projection that left float32 has no answer to give.
-    if (const std::size_t at = detail::first_non_finite(qkv->get(), rows * 3 * D); at < rows * 3 * D) {
-      static const char* const what[] = {"queries", "keys", "values"};
-      static const char* const formula[2][3] = {{"x·W_queryᵀ", "x·W_keyᵀ", "x·W_valueᵀ"}, {"x·W_query", "x·W_key", "x·W_value"}};
-      const std::size_t which = at % (3 * D) / D;
-      throw Error(detail::projection_overflow_message(what[which], formula[c.mechanism == Mechanism::self_v1][which], at / (3 * D) / n,
-                                                      at / (3 * D) % n, qkv->get()[at]),
-                  ErrorKind::range);
-    }
+    detail::screen_projection(qkv->get(), rows, n, 3 * D, c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv);
     query = {qkv->get(), 3 * D, 0};
     key = {qkv->get(), 3 * D, D};
     value = {qkv->get(), 3 * D, 2 * D};
@@ -125,10 +118,7 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
     Tensor out({b, n, c.d_out});
     detail::linear(context_ptr, rows, D, params_[out_proj_weight_].second.ptr(), params_[out_proj_bias_].second.ptr(), c.d_out, out.ptr(), options.threads,
                    packed_->out_proj.get());
-    if (const std::size_t at = detail::first_non_finite(out.ptr(), out.numel()); at < out.numel())
-      throw Error(detail::projection_overflow_message("out_proj outputs", "context·out_projᵀ", at / c.d_out / n, at / c.d_out % n,
-                                                      out.data[at]),
-                  ErrorKind::range);
+    detail::screen_projection(out.ptr(), rows, n, c.d_out, detail::Projection::out_proj);
     context = std::move(out);
   }
   r.context = std::move(context);

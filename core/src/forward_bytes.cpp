@@ -96,7 +96,8 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   std::size_t during = 0, kept = 0;
   if (explain) {
     const std::size_t steps = keep ? 3 + (g.causal ? 1 : 0) : 1 + (renormalise ? 1 : 0);  // + scores, scaled, masked or unmasked
-    during = mul(S, steps + (dropout_on ? 1 : 0));
+    // + one byte per (batch, head, query) row: the rows whose scores left float32 (the overflow rule, ops.cpp).
+    during = add(mul(S, steps + (dropout_on ? 1 : 0)), heap(mul({b, H, n})));
     kept = keep ? mul(S, 3 + (g.causal ? 1 : 0) + (dropout_on ? 1 : 0) + (options.return_weights ? 1 : 0))
                 : (options.return_weights ? S : 0);
   }

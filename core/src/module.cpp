@@ -3,6 +3,7 @@
 // dot-product attention per head, then out_proj for multihead. The mechanisms differ only in how
 // their parameters map onto that pipeline (draw_parameters.cpp, state_dict.cpp, pack_parameters.cpp, forward.cpp).
 #include <string>
+#include <utility>
 
 #include "attnkit/errors.hpp"
 #include "attnkit/mechanisms.hpp"
@@ -44,6 +45,15 @@ ModuleGeometry check_config(const Config& c) {
                 ErrorKind::range);
   if (c.mechanism == Mechanism::multihead && c.d_out % c.num_heads != 0)
     throw Error("d_out (" + std::to_string(c.d_out) + ") must be divisible by num_heads (" + std::to_string(c.num_heads) + ")",
+                ErrorKind::range);
+  for (const auto& [name, value] : {std::pair<const char*, std::size_t>{"kv_heads", c.kv_heads}, {"k_dim", c.k_dim}, {"v_dim", c.v_dim}})
+    if (value != 0 && !option_applies(c.mechanism, name))
+      throw Error(std::string(name) + " (" + std::to_string(value) + ") applies only to " + mechanisms_with(name) +
+                      "; expected 0 for mechanism " + mech,
+                  ErrorKind::range);
+  if (c.kv_heads != 0 && c.num_heads % c.kv_heads != 0)
+    throw Error("kv_heads (" + std::to_string(c.kv_heads) + ") must divide num_heads (" + std::to_string(c.num_heads) +
+                    "); expected a divisor of " + std::to_string(c.num_heads),
                 ErrorKind::range);
   if (!(c.dropout >= 0.0 && c.dropout < 1.0))
     throw Error("dropout (" + format_number(c.dropout) + ") must be in [0, 1)", ErrorKind::range);

@@ -1,33 +1,12 @@
 #include "overflow.hpp"
 
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "attnkit/errors.hpp"
 
 namespace attnkit::detail {
-
-std::size_t first_non_finite(const float* x, std::size_t n) {
-  // Exponent bits all ones is exactly NaN or ±Inf. Blocks of integer tests (vectorised by the compiler) keep the
-  // common all-finite case one cheap pass; the block that holds one is searched again for its index.
-  constexpr std::size_t kBlock = 1024;
-  for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
-    const std::size_t b1 = n - b0 < kBlock ? n : b0 + kBlock;
-    std::uint32_t any = 0;
-    for (std::size_t i = b0; i < b1; ++i) {
-      std::uint32_t bits;
-      std::memcpy(&bits, x + i, sizeof bits);
-      any |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-    }
-    if (!any) continue;
-    for (std::size_t i = b0; i < b1; ++i)
-      if (!std::isfinite(x[i])) return i;
-  }
-  return n;
-}
 
 void attention_weights_f64(const AttentionRow& row, float* weights) {
   const double ninf = -std::numeric_limits<double>::infinity();
@@ -63,10 +42,19 @@ bool attention_context_f64(const float* weights, const AttentionRow& row, float*
   return true;
 }
 
-std::string projection_overflow_message(const char* what, const char* formula, std::size_t batch, std::size_t token, float found) {
-  return std::string(what) + " overflow float32 at batch " + std::to_string(batch) + ", token " + std::to_string(token) +
-         " (" + formula + " reached " + (std::isnan(found) ? "nan" : found > 0 ? "inf" : "-inf") +
-         "); expected inputs and weights whose projections stay below 3.4e38 in magnitude";
+void screen_projection(const float* y, std::size_t rows, std::size_t tokens, std::size_t cols, Projection kind) {
+  const std::size_t at = first_non_finite(y, rows * cols);
+  if (at == rows * cols) return;
+  static const char* const what[] = {"queries", "keys", "values"};
+  static const char* const formula[2][3] = {{"x·W_queryᵀ", "x·W_keyᵀ", "x·W_valueᵀ"}, {"x·W_query", "x·W_key", "x·W_value"}};
+  const std::size_t row = at / cols, which = kind == Projection::out_proj ? 0 : at % cols / (cols / 3);
+  const float found = y[at];
+  throw Error(std::string(kind == Projection::out_proj ? "out_proj outputs" : what[which]) + " overflow float32 at batch " +
+                  std::to_string(row / tokens) + ", token " + std::to_string(row % tokens) + " (" +
+                  (kind == Projection::out_proj ? "context·out_projᵀ" : formula[kind == Projection::qkv_v1][which]) + " reached " +
+                  (std::isnan(found) ? "nan" : found > 0 ? "inf" : "-inf") +
+                  "); expected inputs and weights whose projections stay below 3.4e38 in magnitude",
+              ErrorKind::range);
 }
 
 std::string context_overflow_message(std::size_t batch, std::size_t head, std::size_t query) {

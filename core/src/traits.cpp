@@ -24,15 +24,16 @@ const std::vector<MechanismTraits>& table() {
      false, true, {"d_out", "context_length", "causal", "causal_route"}},
     {Mechanism::self, "self", "SelfAttention_v2",
      "the same with nn.Linear (W is d_out×d_in, x·Wᵀ + b), optional qkv bias",
-     false, true, {"d_out", "context_length", "causal", "qkv_bias", "causal_route"}},
+     false, true, {"d_out", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "causal_route"}},
     {Mechanism::causal, "causal", "CausalAttention", "self + mask above the diagonal + dropout on the weights, batched",
-     true, true, {"d_out", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
+     true, true, {"d_out", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
     {Mechanism::multihead_wrapper, "multihead-wrapper", "MultiHeadAttentionWrapper",
      "h independent causal heads of d_out each, concatenated",
      true, true, {"d_out", "num_heads", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
     {Mechanism::multihead, "multihead", "MultiHeadAttention",
      "one projection split into h heads of d_out/h, causal or not, dropout, out_proj",
-     true, true, {"d_out", "num_heads", "context_length", "causal", "qkv_bias", "dropout", "causal_route"},
+     true, true,
+     {"d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"},
      {WeightsFormat::book, WeightsFormat::torch_mha, WeightsFormat::gpt2}},
   };
   return rows;
@@ -116,8 +117,12 @@ std::vector<std::pair<std::string, Shape>> parameter_shapes(const Config& c) {
     shapes.emplace_back(name + ".weight", Shape{out, in});
     if (bias) shapes.emplace_back(name + ".bias", Shape{out});
   };
-  auto qkv = [&](const std::string& prefix, std::size_t out) {
-    for (const char* n : {"W_query", "W_key", "W_value"}) linear(prefix + n, c.d_in, out, c.qkv_bias);
+  // W_key and W_value read the key and value inputs (k_dim, v_dim: cross-attention) and multihead's have kv_heads
+  // heads of head_dim rows (grouped-query projections).
+  auto qkv = [&](const std::string& prefix, std::size_t out, std::size_t kv_out) {
+    linear(prefix + "W_query", c.d_in, out, c.qkv_bias);
+    linear(prefix + "W_key", c.k_dim ? c.k_dim : c.d_in, kv_out, c.qkv_bias);
+    linear(prefix + "W_value", c.v_dim ? c.v_dim : c.d_in, kv_out, c.qkv_bias);
   };
   switch (c.mechanism) {
     case Mechanism::simplified: break;
@@ -125,12 +130,12 @@ std::vector<std::pair<std::string, Shape>> parameter_shapes(const Config& c) {
       for (const char* n : {"W_query", "W_key", "W_value"}) shapes.emplace_back(n, Shape{c.d_in, c.d_out});
       break;
     case Mechanism::self:
-    case Mechanism::causal: qkv("", c.d_out); break;
+    case Mechanism::causal: qkv("", c.d_out, c.d_out); break;
     case Mechanism::multihead_wrapper:
-      for (std::size_t h = 0; h < c.num_heads; ++h) qkv("heads." + std::to_string(h) + ".", c.d_out);
+      for (std::size_t h = 0; h < c.num_heads; ++h) qkv("heads." + std::to_string(h) + ".", c.d_out, c.d_out);
       break;
     case Mechanism::multihead:
-      qkv("", c.d_out);
+      qkv("", c.d_out, (c.kv_heads ? c.kv_heads : c.num_heads) * (c.d_out / c.num_heads));
       linear("out_proj", c.d_out, c.d_out, true);  // out_proj always has a bias, as in the seed
       break;
   }

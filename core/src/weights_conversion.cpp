@@ -60,8 +60,11 @@ class Reader {
     return t.shape[0];
   }
 
-  // config.d_in and config.d_out, where given, must be E.
+  // config.d_in and config.d_out, where given, must be E; both formats have as many key/value heads as query heads.
   void check_config(const Config& c, std::size_t e, const std::string& from) const {
+    if (c.kv_heads != 0 && c.kv_heads != c.num_heads)
+      throw Error(std::string(format_) + " weights have as many key and value heads as query heads; expected kv_heads " +
+                  std::to_string(c.num_heads) + " or 0, got " + std::to_string(c.kv_heads));
     for (const auto& [what, value] : {std::pair<const char*, std::size_t>{"d_in", c.d_in}, {"d_out", c.d_out}})
       if (value != 0 && value != e)
         throw Error(std::string(what) + " (" + std::to_string(value) + ") does not match the " + format_ + " state_dict: " + from +
@@ -142,6 +145,11 @@ BookTensors read_book(const Config& c, const StateDict& book, const char* format
   b.out_weight = need("out_proj.weight");
   b.out_bias = need("out_proj.bias");
   b.e = b.out_weight->shape.at(0);
+  for (std::size_t i = 1; i < 3; ++i)
+    if (b.weight[i]->shape.at(0) != b.e)
+      throw Error(std::string(format) + " weights have as many key and value heads as query heads; this module's " + kBookQkv[i] +
+                  ".weight has shape " + shape_to_string(b.weight[i]->shape) + " (kv_heads " + std::to_string(c.kv_heads) +
+                  "), expected " + std::to_string(b.e) + " rows");
   const std::size_t d_in = b.weight[0]->shape.at(1);
   if (d_in != b.e)
     throw Error(std::string(format) + " weights need d_in == d_out (its queries have embed_dim features); this module has d_in " +
@@ -179,10 +187,10 @@ BookWeights torch_mha_to_book(const Config& config, const PrefixedKeys& keys, co
     for (std::size_t i = 0; i < 3; ++i) {
       const Tensor& w = r.require(separate[i], shape_to_string({e, e}) + " (embed_dim, " + dims[i] + ")");
       if (w.rank() != 2 || w.shape[0] != e || w.shape[1] == 0) r.bad_shape(separate[i], w, "[" + std::to_string(e) + ", " + dims[i] + "] " + words);
-      if (w.shape[1] != e)
-        throw Error("torch-mha key " + r.key(separate[i]) + " has shape " + shape_to_string(w.shape) + ": " + dims[i] + " " +
-                    std::to_string(w.shape[1]) + " differs from embed_dim " + std::to_string(e) +
-                    ", which needs keys and values of their own width (cross-attention); expected " + shape_to_string({e, e}));
+      const std::size_t given = i == 0 ? config.d_in : i == 1 ? config.k_dim : config.v_dim;
+      if (given != 0 && w.shape[1] != given)
+        r.bad_shape(separate[i], w, shape_to_string({e, given}) + " (embed_dim, " + dims[i] + " " + std::to_string(given) + " as configured)");
+      if (i == 0 && w.shape[1] != e) r.bad_shape(separate[i], w, shape_to_string({e, e}) + " (embed_dim, embed_dim)");
       weights[i] = w;
     }
   }
@@ -206,6 +214,16 @@ BookWeights torch_mha_to_book(const Config& config, const PrefixedKeys& keys, co
   book.format = WeightsFormat::torch_mha;
   book.config = config;
   book.config.d_in = book.config.d_out = e;
+  // kdim and vdim (nn.MultiheadAttention's cross-attention widths) as the key and value inputs' features.
+  book.config.k_dim = weights[1].shape[1] == e ? config.k_dim : weights[1].shape[1];
+  book.config.v_dim = weights[2].shape[1] == e ? config.v_dim : weights[2].shape[1];
+  if (packed) {
+    for (const auto& [what, value] : {std::pair<const char*, std::size_t>{"k_dim", config.k_dim}, {"v_dim", config.v_dim}})
+      if (value != 0 && value != e)
+        throw Error(std::string(what) + " (" + std::to_string(value) + ") does not match the torch-mha key " + r.key("in_proj_weight") +
+                    " of shape " + shape_to_string(packed->shape) + ", whose keys and values have embed_dim " + std::to_string(e) +
+                    " features; expected " + what + " " + std::to_string(e) + " or 0");
+  }
   book.config.qkv_bias = in_bias != nullptr;
   book.config.causal = config.causal.value_or(false);  // nn.MultiheadAttention masks only what attn_mask says
   book.state_dict = book_dict(weights, in_bias ? biases : nullptr, *r.find("out_proj.weight"), out_bias ? *out_bias : Tensor(Shape{e}));
@@ -219,6 +237,10 @@ BookWeights gpt2_to_book(const Config& config, const PrefixedKeys& keys, const s
   const std::size_t e = r.embed_dim("c_proj.weight", "(n_embd, n_embd), Conv1D");
   r.check_config(config, e, "c_proj.weight " + shape_to_string(r.find("c_proj.weight")->shape));
   const std::string words = "(n_embd " + std::to_string(e) + ")";
+  for (const auto& [what, value] : {std::pair<const char*, std::size_t>{"k_dim", config.k_dim}, {"v_dim", config.v_dim}})
+    if (value != 0 && value != e)
+      throw Error(std::string(what) + " (" + std::to_string(value) + ") does not match the gpt2 state_dict: GPT-2's self-attention "
+                  "keys and values have n_embd " + std::to_string(e) + " features; expected " + what + " " + std::to_string(e) + " or 0");
   if (config.num_heads == 0)
     throw Error("num_heads is required for gpt2 weights: GPT-2's n_head is not in its state_dict (GPT-2 small has 12); "
                 "expected a head count dividing n_embd (" + std::to_string(e) + ")", ErrorKind::range);
@@ -273,7 +295,11 @@ BookWeights gpt2_to_book(const Config& config, const PrefixedKeys& keys, const s
 StateDict book_to_torch_mha(const Config& config, const StateDict& book, const std::string& prefix) {
   const BookTensors b = read_book(config, book, "torch-mha");
   StateDict sd;
-  sd.emplace_back(prefix + "in_proj_weight", stack_rows({b.weight[0], b.weight[1], b.weight[2]}));
+  if (b.weight[1]->shape[1] == b.e && b.weight[2]->shape[1] == b.e) {
+    sd.emplace_back(prefix + "in_proj_weight", stack_rows({b.weight[0], b.weight[1], b.weight[2]}));
+  } else {  // kdim or vdim other than embed_dim: nn.MultiheadAttention keeps the three apart
+    for (std::size_t i = 0; i < 3; ++i) sd.emplace_back(prefix + "qkv"[i] + "_proj_weight", *b.weight[i]);
+  }
   // nn.MultiheadAttention's one bias flag covers both: bias=False when neither is there.
   const bool bias = config.qkv_bias || !all_zero(*b.out_bias);
   if (bias) {
@@ -287,6 +313,10 @@ StateDict book_to_torch_mha(const Config& config, const StateDict& book, const s
 
 StateDict book_to_gpt2(const Config& config, const StateDict& book, const std::string& prefix) {
   const BookTensors b = read_book(config, book, "gpt2");
+  for (std::size_t i = 1; i < 3; ++i)
+    if (b.weight[i]->shape[1] != b.e)
+      throw Error(std::string("gpt2 weights are self-attention: keys and values have n_embd features; this module's ") + kBookQkv[i] +
+                  ".weight has shape " + shape_to_string(b.weight[i]->shape) + ", expected " + shape_to_string({b.e, b.e}));
   if (!config.causal.value_or(true))
     throw Error("gpt2 weights are a causal block; this module is not causal (expected causal on to write gpt2)");
   const std::size_t e = b.e, n = config.context_length;

@@ -30,11 +30,8 @@ using json = nlohmann::ordered_json;  // keeps the files' key order (state_dict 
 // The README's slack on top of abs_tol: some printed values sit within 1e-7 of a rounding boundary.
 constexpr double kPrintSlack = 1e-6;
 
-// The book's numbers (book_*, hacktricks_*) are product data in data/book; every other file (ref_*.json,
-// torch/…) is a test fixture in tests/golden.
-inline bool is_book_file(const std::string& file) {
-  return file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0;
-}
+// The book's files (book_*, hacktricks_*) are in data/book; the generated fixtures (ref_*, torch/...) in tests/golden.
+inline bool is_book_file(const std::string& file) { return file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0; }
 inline std::string path(const std::string& file) {
   return std::string(is_book_file(file) ? ATTNKIT_BOOK_DIR : ATTNKIT_GOLDEN_DIR) + "/" + file;
 }

@@ -45,7 +45,7 @@ TEST(Traits, NamesAndClassesAreTheBooksInOrder) {
 }
 
 TEST(Traits, OptionsComeFromTheFixedSetAndMatchTheClassesArguments) {
-  const std::set<std::string> allowed = {"d_out", "num_heads", "context_length", "causal", "qkv_bias", "dropout", "causal_route"};
+  const std::set<std::string> allowed = {"d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"};
   for (const auto& t : attnkit::mechanism_traits()) {
     SCOPED_TRACE(t.name);
     std::set<std::string> seen;

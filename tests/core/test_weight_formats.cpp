@@ -97,11 +97,15 @@ void expect_same_dict(const StateDict& got, const StateDict& want) {
 }
 
 TEST(WeightFormatsRoundTrip, TorchFilesWriteBackAsRead) {
-  for (const char* name : {"mha_self_attention.json", "mha_no_bias.json", "mha_attn_mask_float.json"}) {
+  for (const char* name : {"mha_self_attention.json", "mha_no_bias.json", "mha_attn_mask_float.json", "mha_cross_attention_kdim_vdim.json"}) {
     SCOPED_TRACE(name);
     const StateDict sd = state_dict(load_torch(name).at("state_dict"));
     const Module m = Module::from_state_dict(multihead(2), sd, WeightsFormat::torch_mha);
     expect_same_dict(m.state_dict(WeightsFormat::torch_mha), sd);
+    if (find_parameter(sd, "k_proj_weight")) {  // kdim 5, vdim 6: the key and value inputs' widths
+      EXPECT_EQ(m.config().k_dim, 5u);
+      EXPECT_EQ(m.config().v_dim, 6u);
+    }
     expect_same_dict(Module::from_state_dict(multihead(2), m.state_dict(WeightsFormat::book), WeightsFormat::book).state_dict(), m.state_dict());
   }
   const json g = load_torch("gpt2_attention_block.json");

@@ -65,6 +65,9 @@ TEST(WeightFormatsErrors, EveryBadInputNamesTheProblem) {
   not_causal_config.causal = false;
   bias_on.qkv_bias = true;
   context_5.context_length = 5;
+  Config k_dim_6 = multihead(), kv_heads_1 = multihead();
+  k_dim_6.k_dim = 6;
+  kv_heads_1.kv_heads = 1;
   const StateDict no_bias = state_dict(load_torch("mha_no_bias.json").at("state_dict"));
 
   const std::vector<Case> cases = {
@@ -127,8 +130,12 @@ TEST(WeightFormatsErrors, EveryBadInputNamesTheProblem) {
        {"has in_proj_bias but no out_proj.bias", "both", "neither"}},
       {"both packed and separate", [&] { load(with(torch_dict(), "q_proj_weight", m8x8), F::torch_mha); },
        {"has both in_proj_weight and q_proj_weight; expected one"}},
-      {"kdim differs", [&] { load(with(with(with(without(torch_dict(), "in_proj_weight"), "q_proj_weight", m8x8), "k_proj_weight", Tensor(Shape{8, 5})), "v_proj_weight", m8x8), F::torch_mha); },
-       {"torch-mha key k_proj_weight has shape [8, 5]: kdim 5 differs from embed_dim 8"}},
+      {"kdim against the configured k_dim", [&] { load(with(with(with(without(torch_dict(), "in_proj_weight"), "q_proj_weight", m8x8), "k_proj_weight", Tensor(Shape{8, 5})), "v_proj_weight", m8x8), F::torch_mha, k_dim_6); },
+       {"torch-mha key k_proj_weight has shape [8, 5]; expected [8, 6] (embed_dim, kdim 6 as configured)"}},
+      {"q_proj_weight not square", [&] { load(with(with(with(without(torch_dict(), "in_proj_weight"), "q_proj_weight", Tensor(Shape{8, 5})), "k_proj_weight", m8x8), "v_proj_weight", m8x8), F::torch_mha); },
+       {"torch-mha key q_proj_weight has shape [8, 5]; expected [8, 8]"}},
+      {"kv_heads for torch-mha", [&] { load(torch_dict(), F::torch_mha, kv_heads_1); },
+       {"torch-mha weights have as many key and value heads as query heads; expected kv_heads 2 or 0, got 1"}},
       {"v_proj_weight missing", [&] { load(with(with(without(torch_dict(), "in_proj_weight"), "q_proj_weight", m8x8), "k_proj_weight", m8x8), F::torch_mha); },
        {"torch-mha state_dict is missing key v_proj_weight"}},
       {"out_proj.weight missing", [&] { load(without(torch_dict(), "out_proj.weight"), F::torch_mha); },

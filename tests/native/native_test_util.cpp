@@ -45,8 +45,7 @@ void flatten_into(const Json& v, std::vector<float>& out) {
 }  // namespace
 
 Json golden(const std::string& file) {
-  // The book's numbers (book_*, hacktricks_*) are product data in data/book; every other file (ref_*.json,
-  // torch/…) is a test fixture in tests/golden.
+  // The book's files (book_*, hacktricks_*) are in data/book; the generated fixtures (ref_*, torch/...) in tests/golden.
   const bool book = file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0;
   const std::string path = std::string(book ? ATTNKIT_BOOK_DIR : ATTNKIT_GOLDEN_DIR) + "/" + file;
   std::ifstream f(path);

@@ -9,7 +9,7 @@ namespace attnkit::test {
 
 using cli::Json;
 
-// A golden file, parsed: ref_*.json from ATTNKIT_GOLDEN_DIR, the book's files from ATTNKIT_BOOK_DIR.
+// A golden file, parsed: the book's (book_*, hacktricks_*) from ATTNKIT_BOOK_DIR, the rest from ATTNKIT_GOLDEN_DIR.
 Json golden(const std::string& file);
 // Nested lists of numbers (with "-inf"/"inf" strings) → float32 values, row-major.
 std::vector<float> flatten(const Json& nested);

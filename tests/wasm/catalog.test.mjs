@@ -115,4 +115,7 @@ test('ak.forwardFlops for every mechanism, batched and not, causal or not; bad a
   assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, [6, 4]), { constructor: Error, message: 'x has d_in 4 (shape [6, 4]); expected d_in 3' });
   assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, '6,3'), { constructor: Error, message: 'shape must be an Array of integers; got the string "6,3"' });
   assert.throws(() => ak.forwardFlops('self', new Map(), [6, 3]), { constructor: Error, message: /^options must be a plain object; got a Map/ });
+  // the sizes are what counts: a stateDict is not read (create() would refuse this one)
+  assert.throws(() => ak.create('self', { dIn: 3, dOut: 2, stateDict: { W_query: 'weights' } }), Error);
+  assert.equal(ak.forwardFlops('self', { dIn: 3, dOut: 2, stateDict: { W_query: 'weights' } }, [6, 3]), flopsReference('self', { dIn: 3, dOut: 2 }, [6, 3]));
 });

@@ -9,9 +9,9 @@ export const BOOK_DIR = join(ROOT, 'data', 'book'); // the book's printed number
 export const GOLDEN_DIR = join(ROOT, 'tests', 'golden'); // generated float64 fixtures, ref_*.json
 export const DIST = join(ROOT, 'dist');
 
-// A golden file by the start of its name: ref_* from tests/golden, the book's from data/book.
+// A golden file by the start of its name: the book's (book_*, hacktricks_*) from data/book, the rest from tests/golden.
 export function golden(name) {
-  const dir = name.startsWith('ref_') ? GOLDEN_DIR : BOOK_DIR;
+  const dir = name.startsWith('book_') || name.startsWith('hacktricks_') ? BOOK_DIR : GOLDEN_DIR;
   const file = readdirSync(dir).find((f) => f.startsWith(name));
   assert.ok(file, `golden file ${name}* not found in ${dir}`);
   // Python's json writes -Infinity/Infinity/NaN, which JSON.parse refuses: turn them into the strings flat() knows.

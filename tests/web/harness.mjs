@@ -95,9 +95,9 @@ export async function screenshot(page, name, opts = {}) {
   return file;
 }
 
-// The book's files live in data/book; the generated ref_*.json fixtures in tests/golden.
+// The book's files (book_*, hacktricks_*) live in data/book; the generated fixtures in tests/golden.
 export async function golden(name) {
-  const dir = name.startsWith("ref_") ? "tests/golden" : "data/book";
+  const dir = name.startsWith("book_") || name.startsWith("hacktricks_") ? "data/book" : "tests/golden";
   return JSON.parse(await readFile(path.join(repo, dir, name), "utf8"));
 }
 

@@ -55,7 +55,7 @@ export class Attnkit {
   // the core's count (projections, q·kᵀ and weights·v; the masked half of causal attention not counted).
   forwardFlops(mechanism, options, shape) {
     const name = checkMechanism(mechanism, this.#names);
-    const { native } = normaliseCreateOptions(options, this.#routes);
+    const { native } = normaliseCreateOptions(options, this.#routes, false);
     const dims = snapshotShape(shape, 'shape', 16);
     return check(this.#runtime.heap, this.#alive().forwardFlops(name, native, dims));
   }

@@ -5,7 +5,7 @@
 // have called dispose(), ak.terminate() or another forward() meanwhile. After that point no code of the
 // caller's runs until the call returns.
 import { NO_FORWARD_OPTIONS, normaliseForwardOptions } from './options.mjs';
-import { ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
+import { input, ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
 import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
 
 // Inputs up to this many floats keep the fast path's buffers in wasm memory between calls (reused by the
@@ -55,20 +55,21 @@ export class Layer {
   forward(x, shape, options) {
     this.#alive();
     const fo = options === undefined ? NO_FORWARD_OPTIONS : normaliseForwardOptions(options);
-    const input = snapshotInput(x, shape); // last: see snapshotInput
+    snapshotInput(x, shape); // last: see snapshotInput
+    const { data, owned, length, rank, d0, d1, d2 } = input; // before any code of the caller's runs again
     const raw = this.#alive();
     if (!fo.return_weights && !fo.intermediates) {
-      const out = this.#forwardFast(raw, input, fo.train, fo.threads);
+      const out = this.#forwardFast(raw, data, owned, length, rank, d0, d1, d2, fo.train, fo.threads);
       if (out !== null) return out;
     }
-    return this.#forwardGeneral(raw, input, fo);
+    return this.#forwardGeneral(raw, data, owned, rank === 3 ? [d0, d1, d2] : [d0, d1], fo);
   }
 
-  #forwardGeneral(raw, input, fo) {
+  #forwardGeneral(raw, data, owned, shape, fo) {
     const heap = this.#runtime.heap;
     // Embind reads x's `length` as a property and allocates before it copies: our own view on stable bytes
-    const data = input.owned ? input.data : ownView(stableFloat32(input.data, wasmBuffer(heap)));
-    const r = check(heap, raw.forward(data, input.shape, fo));
+    const x = owned ? data : ownView(stableFloat32(data, wasmBuffer(heap)));
+    const r = check(heap, raw.forward(x, shape, fo));
     const out = { context: r.context.data, contextShape: r.context.shape };
     if (r.weights) {
       out.weights = r.weights.data;
@@ -84,7 +85,7 @@ export class Layer {
   // forward() without weights or intermediates, through the plain C exports (numbers only, no Embind): x is
   // copied into the layer's input buffer in wasm memory, and the context out of it. Returns null if the input
   // buffer could not be allocated (the general path then reports the error).
-  #forwardFast(raw, { data, shape, owned, length: len }, train, threads) {
+  #forwardFast(raw, data, owned, len, rank, d0, d1, d2, train, threads) {
     const heap = this.#runtime.heap;
     const m = heap.m;
     const header = this.#header;
@@ -104,20 +105,20 @@ export class Layer {
       if (u32.length < at + len) u32 = syncViews(heap);
       heap.f32.set(data, at);
     }
-    const status = shape.length === 3
-      ? m._attnkit_forward_fast(this.#self, 3, shape[0], shape[1], shape[2], train ? 1 : 0, threads)
-      : m._attnkit_forward_fast(this.#self, 2, 0, shape[0], shape[1], train ? 1 : 0, threads);
+    const status = rank === 3
+      ? m._attnkit_forward_fast(this.#self, 3, d0, d1, d2, train ? 1 : 0, threads)
+      : m._attnkit_forward_fast(this.#self, 2, 0, d0, d1, train ? 1 : 0, threads);
     if (status !== heap.status.ok) {
       const message = raw.lastError();
       this.#dropFast(raw);
       throw failure(heap, status, message);
     }
     if (u32.length < header + heap.headerWords) u32 = syncViews(heap); // the pass may have grown the memory
-    const rank = u32[header + heap.contextRank];
+    const contextRank = u32[header + heap.contextRank];
     const dims = header + heap.contextDims;
-    const contextShape = new Array(rank);
+    const contextShape = new Array(contextRank);
     let numel = 1;
-    for (let i = 0; i < rank; i++) numel *= (contextShape[i] = u32[dims + i]);
+    for (let i = 0; i < contextRank; i++) numel *= (contextShape[i] = u32[dims + i]);
     const start = u32[header + heap.contextAddress] >>> 2;
     if (u32.length < start + numel) syncViews(heap);
     const context = heap.f32.slice(start, start + numel); // a copy in a fresh ArrayBuffer

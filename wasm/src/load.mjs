@@ -25,7 +25,9 @@ function startError(cause, options, located) {
 function readLocated(locateFile, threaded) {
   const { readFileSync } = process.getBuiltinModule('fs');
   const { fileURLToPath } = process.getBuiltinModule('url');
-  const where = locateFile(threaded ? 'attnkit-mt.wasm' : 'attnkit.wasm', fileURLToPath(new URL('../../dist/', import.meta.url)));
+  // vite-ignore: Node only; a bundler has no file to emit for a directory URL (and would warn on `npm start`).
+  const dist = fileURLToPath(new URL(/* @vite-ignore */ '../../dist/', import.meta.url));
+  const where = locateFile(threaded ? 'attnkit-mt.wasm' : 'attnkit.wasm', dist);
   return readFileSync(where.startsWith('file:') ? new URL(where) : where);
 }
 

@@ -15,7 +15,8 @@ export function checkMechanism(mechanism, names) {
 }
 
 // → { native: the snake_case fields given, for config_from() in wasm/convert.cpp; stateDict: entries or undefined }
-export function normaliseCreateOptions(options, causalRoutes) {
+// `readStateDict` false: a stateDict option is allowed but not read (ak.forwardFlops needs only the sizes).
+export function normaliseCreateOptions(options, causalRoutes, readStateDict = true) {
   const o = checkOptionsObject(options, 'options');
   const native = {};
   if (o === undefined) return { native, stateDict: undefined };
@@ -42,7 +43,7 @@ export function normaliseCreateOptions(options, causalRoutes) {
     throw new Error(`option causalRoute must be one of ${causalRoutes.join(', ')}; got ${describe(causalRoute)}`);
   }
   set('causal_route', causalRoute);
-  return { native, stateDict: normaliseStateDict(stateDict) };
+  return { native, stateDict: readStateDict ? normaliseStateDict(stateDict) : undefined };
 }
 
 export const NO_FORWARD_OPTIONS = Object.freeze({ return_weights: false, train: false, intermediates: false, threads: 0 });

@@ -3,7 +3,7 @@
 // What this file hands on is owned by the package or cannot change under it: plain Arrays of numbers for
 // shapes, and for data either a fresh Float32Array or the caller's Float32Array after its internal slots
 // were read here (its bytes are copied into wasm memory before any code of the caller's could run again).
-import { checkDims, checkNumber, describe, fmtShape, numelOf } from './values.mjs';
+import { MAX_SIZE, checkDims, checkNumber, describe, fmtShape } from './values.mjs';
 
 // The intrinsic getters of %TypedArray%.prototype read a typed array's internal slots, so an own `length`
 // property, a subclass's getter or a Proxy cannot make the package read other bytes than the array holds.
@@ -97,15 +97,34 @@ function copyShape(shape, what, maxRank) {
 
 export const snapshotShape = (shape, what, maxRank) => checkDims(copyShape(shape, what, maxRank), what);
 
-// forward()'s x and shape → { data, shape, owned, length }: data a Float32Array of `length` floats (its
-// internal length), owned when the package made it (else pass it through stableFloat32 before a call into
-// wasm that may allocate); shape a fresh Array of 2 or 3 integers. Call it after every other argument has
-// been read: a Float32Array x is verified here, and no code of the caller's may run between this and the
-// copy into wasm memory (a getter could detach or resize its buffer).
+// What snapshotInput read, for the call that made it. One object, reused, because forward() runs for inputs
+// of a few floats and an allocation is a noticeable part of that: snapshotInput writes every field at its
+// very end, after the last code of the caller's it may run (a getter that calls forward() again finishes
+// first), and the caller reads them before any code of the caller's can run again.
+//   data: a Float32Array of `length` floats (its internal length); owned: the package made it (else pass it
+//   through stableFloat32 before a call into wasm that may allocate); rank 2: [d0, d1], rank 3: [d0, d1, d2].
+export const input = { data: null, owned: false, length: 0, rank: 0, d0: 0, d1: 0, d2: 0 };
+
+const isSize = (d) => typeof d === 'number' && Number.isInteger(d) && d >= 0 && d <= MAX_SIZE;
+
+// forward()'s x and shape → `input`. Call it after every other argument has been read: a Float32Array x is
+// verified here, and no code of the caller's may run between this and the copy into wasm memory (a getter
+// could detach or resize its buffer).
 export function snapshotInput(x, shape) {
-  // ranks above 16 are refused without being copied; 4..16 are copied to be named in the message
-  const given = shape === undefined ? undefined : copyShape(shape, 'shape', 16);
-  let data, owned, nestedShape;
+  // each dimension read once; ranks other than 2 and 3 are copied (up to 16) to be named in the message
+  let rank = -1, d0 = 0, d1 = 0, d2 = 0, other;
+  if (shape !== undefined) {
+    if (!Array.isArray(shape)) throw new Error(`shape must be an Array of integers; got ${describe(shape)}`);
+    rank = shape.length;
+    if (rank === 2 || rank === 3) {
+      d0 = shape[0];
+      d1 = shape[1];
+      if (rank === 3) d2 = shape[2];
+    } else {
+      other = copyShape(shape, 'shape', 16);
+    }
+  }
+  let data, owned;
   if (isFloat32Array(x)) {
     data = x;
     owned = false;
@@ -113,7 +132,10 @@ export function snapshotInput(x, shape) {
     const t = fromNested(x, 'x', 3, true);
     data = t.data;
     owned = true;
-    if (t.shape.length > 1) nestedShape = t.shape;
+    if (rank === -1 && t.shape.length > 1) {
+      rank = t.shape.length;
+      [d0, d1, d2 = 0] = t.shape;
+    }
   } else if (TYPED_ARRAY_NAME.call(x) !== undefined) {
     throw new Error(`x must be a Float32Array; got ${describe(x)} (convert it with Float32Array.from(x))`);
   } else if (x !== null && typeof x === 'object' && describe(x) === 'an object (Float32Array)') {
@@ -121,13 +143,22 @@ export function snapshotInput(x, shape) {
   } else {
     throw new Error(`x must be a Float32Array; got ${describe(x)}`);
   }
-  if (given === undefined && nestedShape === undefined) throw new Error('shape is required: [batch, tokens, dIn] or [tokens, dIn]');
-  const dims = given === undefined ? nestedShape : checkDims(given, 'shape');
-  if (dims.length !== 2 && dims.length !== 3) {
-    throw new Error(`shape ${fmtShape(dims)} has rank ${dims.length}; expected [batch, tokens, dIn] or [tokens, dIn]`);
+  if (rank === -1) throw new Error('shape is required: [batch, tokens, dIn] or [tokens, dIn]');
+  if (other !== undefined) {
+    checkDims(other, 'shape');
+    throw new Error(`shape ${fmtShape(other)} has rank ${rank}; expected [batch, tokens, dIn] or [tokens, dIn]`);
   }
-  const need = numelOf(dims);
+  if (!isSize(d0) || !isSize(d1) || (rank === 3 && !isSize(d2))) checkDims(rank === 3 ? [d0, d1, d2] : [d0, d1], 'shape');
+  const need = rank === 3 ? d0 * d1 * d2 : d0 * d1;
   const length = TYPED_ARRAY_LENGTH.call(data);
-  if (length !== need) throw new Error(`x has ${length} elements but shape ${fmtShape(dims)} needs ${need}`);
-  return { data, shape: dims, owned, length };
+  if (length !== need) {
+    throw new Error(`x has ${length} elements but shape ${fmtShape(rank === 3 ? [d0, d1, d2] : [d0, d1])} needs ${need}`);
+  }
+  input.data = data;
+  input.owned = owned;
+  input.length = length;
+  input.rank = rank;
+  input.d0 = d0;
+  input.d1 = d1;
+  input.d2 = d2;
 }

@@ -42,6 +42,8 @@ struct Config {
   std::size_t d_in = 0;            // simplified: 0 takes it from the input
   std::size_t d_out = 0;           // per head for multihead-wrapper, total for multihead; ignored by simplified
   std::size_t num_heads = 1;       // multihead and multihead-wrapper only
+  std::size_t kv_heads = 0;  // multihead: heads of W_key/W_value (grouped-query projections, N·head_dim rows); 0: num_heads
+  std::size_t k_dim = 0, v_dim = 0;  // multihead/self/causal: features of the key and value inputs (cross-attention); 0: d_in
   std::size_t context_length = 0;  // mask buffer size; more tokens than this is an error. 0: no limit
   std::optional<bool> causal;      // default: traits(mechanism).default_causal (causal, multihead-wrapper, multihead)
   bool qkv_bias = false;           // nn.Linear bias on W_query, W_key, W_value (self, causal, wrapper, multihead)

@@ -3,7 +3,8 @@
 //
 //   book       W_query.weight (d_out, d_in) [.bias], W_key.*, W_value.*, out_proj.weight (d_out, d_out), out_proj.bias
 //   torch-mha  in_proj_weight (3E, E) = W_query; W_key; W_value stacked, in_proj_bias (3E), out_proj.weight (E, E),
-//              out_proj.bias (E); or q_proj_weight, k_proj_weight, v_proj_weight when kdim/vdim differ from E.
+//              out_proj.bias (E); or q_proj_weight (E, E), k_proj_weight (E, kdim), v_proj_weight (E, vdim) when
+//              kdim/vdim differ from E (read as Config::k_dim, v_dim).
 //              nn.MultiheadAttention(bias=False) has neither bias (out_proj.bias is then zero). bias_k, bias_v and
 //              add_zero_attn are not supported (an error naming the key). Not causal unless Config::causal says so:
 //              nn.MultiheadAttention has no causal mask of its own.

@@ -2,6 +2,7 @@
 // heads) and the helpers both paths share: the value width and the causally visible keys of a query.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 
 #include "kernels.hpp"
@@ -19,8 +20,14 @@ inline std::size_t visible_keys(const Attention& t, std::size_t i) {
   return see <= 0 ? 0 : static_cast<std::size_t>(see) < t.n_k ? static_cast<std::size_t>(see) : t.n_k;
 }
 
+// Whether any lane of the vectors it was given was NaN or ±Inf: v − v is 0 for a finite v and NaN otherwise, ORed
+// as bits, so the check adds one integer OR to a dependency chain (an fma or a compare per vector costs more).
 template <class Arch>
-inline bool any_nan(vf<Arch> v) noexcept { return xsimd::any(xsimd::isnan(v)); }  // (!= is ordered: false for NaN)
+struct NonFinite {
+  vi<Arch> bits = vi<Arch>(0);
+  void add(vf<Arch> v) noexcept { bits = bits | xsimd::bitwise_cast<vi<Arch>>(v - v); }
+  bool any() const noexcept { return xsimd::any(bits != vi<Arch>(0)); }
+};
 
 // Few keys of small heads (n_k ≤ kAttnDirectKeys, d ≤ kAttnDirectDim; C1 has 6 keys of size 1): packing k
 // and v into panels and setting up tiles would cost more than the products. Instead W query rows go
@@ -53,7 +60,8 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
         for (std::size_t r = 0; r < W; ++r) mt[j * W + r] = t.mask[(i0 + (r < rows ? r : rows - 1)) * t.ld_mask + j];
     for (std::size_t r = 0; r < W; ++r) lane_row[r] = static_cast<float>(static_cast<std::ptrdiff_t>(i0 + r) + t.causal_offset);
     const F row = F::load_aligned(lane_row), sc(t.scale), zero(0.0f);
-    F mx(ninf), bad(0.0f);
+    F mx(ninf);
+    NonFinite<Arch> bad;
     for (std::size_t j = 0; j < kend; ++j) {
       const float* krow = t.k + j * t.ld_k;
       F acc(0.0f);
@@ -63,14 +71,14 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
         const F mv = F::load_aligned(mt + j * W);
         const auto allowed = mv != F(ninf);
         acc = xsimd::select(allowed, acc + mv, F(ninf));
-        bad = xsimd::fma(xsimd::select(allowed, acc, zero), zero, bad);  // NaN once a score or score + mask is not finite
+        bad.add(xsimd::select(allowed, acc, zero));  // a score, or score + mask, that is not finite
       }
       if (t.causal) {
         const auto future = F(static_cast<float>(j)) > row;
-        if (!t.mask) bad = xsimd::fma(xsimd::select(future, zero, acc), zero, bad);
+        if (!t.mask) bad.add(xsimd::select(future, zero, acc));
         acc = xsimd::select(future, F(ninf), acc);
       } else if (!t.mask) {
-        bad = xsimd::fma(acc, zero, bad);
+        bad.add(acc);
       }
       sp[j] = acc;
       mx = vmax<Arch>(mx, acc);
@@ -88,15 +96,15 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
       F acc(0.0f);
       for (std::size_t j = 0; j < kend; ++j) acc = xsimd::fma(sp[j], F(t.v[j * t.ld_v + c]), acc);
       acc = acc / l;
-      bad = xsimd::fma(acc, zero, bad);
+      bad.add(acc);
       acc.store_aligned(res);
       for (std::size_t r = 0; r < rows; ++r) t.out[(i0 + r) * t.ld_out + c] = res[r];
     }
-    if (any_nan<Arch>(bad)) {  // rare: find the lanes
-      alignas(64) float flags[W];
-      bad.store_aligned(flags);
+    if (bad.any()) {  // rare: find the lanes
+      alignas(64) std::int32_t flags[W];
+      bad.bits.store_aligned(flags);
       for (std::size_t r = 0; r < rows; ++r)
-        if (flags[r] != flags[r]) {
+        if (flags[r] != 0) {
           ++flagged;
           for (std::size_t c = 0; c < dv; ++c) t.out[(i0 + r) * t.ld_out + c] = nan;
         }

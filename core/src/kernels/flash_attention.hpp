@@ -31,10 +31,10 @@ template <class Arch> struct AttnTile {
 };
 
 // Prepares row r's scores of one key block for the online softmax, in one pass: checks the scores the row may
-// see for NaN/±Inf (ORed into `bad` as NaN), adds the mask (mrow, or nullptr), sets keys it may not see to −inf,
+// see for NaN/±Inf (into `bad`), adds the mask (mrow, or nullptr), sets keys it may not see to −inf,
 // and returns the lane-wise max. Keys [0, vis) are causally visible; past round_up(vis, W) the caller zeroes.
 template <class Arch>
-inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, vf<Arch>& bad) noexcept {
+inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, NonFinite<Arch>& bad) noexcept {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
   const float ninf = -std::numeric_limits<float>::infinity();
@@ -47,10 +47,10 @@ inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, 
       const F mv = F::load_unaligned(mrow + j);
       const auto allowed = mv != vninf;
       v = xsimd::select(allowed, v + mv, vninf);
-      bad = xsimd::fma(xsimd::select(allowed, v, zero), zero, bad);
+      bad.add(xsimd::select(allowed, v, zero));
       v.store_aligned(srow + j);
     } else {
-      bad = xsimd::fma(v, zero, bad);
+      bad.add(v);
     }
     mx = vmax<Arch>(mx, v);
   }
@@ -65,7 +65,7 @@ inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, 
       v = v + mv;
     }
     v = xsimd::select(allowed, v, vninf);
-    bad = xsimd::fma(xsimd::select(allowed, v, zero), zero, bad);
+    bad.add(xsimd::select(allowed, v, zero));
     v.store_aligned(srow + vfull);
     mx = vmax<Arch>(mx, v);
   }
@@ -184,9 +184,9 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;  // visible in this block
         const std::size_t vw = round_up(vis, W);  // vectors holding visible keys; past them P = 0
         float* srow = s + r * KB;
-        F bad(0.0f);
+        NonFinite<Arch> bad;
         const F vmx = prepare_scores<Arch>(srow, vis, t.mask ? t.mask + i * t.ld_mask + kb : nullptr, bad);
-        if (any_nan<Arch>(bad)) flag[r] = true;
+        if (bad.any()) flag[r] = true;
         for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
         const float bmax = hmax<Arch>(vmx);
         const float mnew = bmax > m[r] ? bmax : m[r];
@@ -230,20 +230,20 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         for (std::size_t c = 0; c < dv; ++c) dst[c] = 0.0f;
         continue;
       }
-      const F vl(l[r]), zero(0.0f);
-      F bad(0.0f);
+      const F vl(l[r]);
+      NonFinite<Arch> bad;
       std::size_t c = 0;
       for (; c + W <= dv; c += W) {
         const F x = F::load_aligned(src + c) / vl;
-        bad = xsimd::fma(x, zero, bad);
+        bad.add(x);
         x.store_unaligned(dst + c);
       }
       if (c < dv) {
         const F x = F::load_aligned(src + c) / vl;  // lanes past d_v hold 0 / l
-        bad = xsimd::fma(x, zero, bad);
+        bad.add(x);
         store_partial<Arch>(dst + c, dv - c, x);
       }
-      if (flag[r] || any_nan<Arch>(bad)) {
+      if (flag[r] || bad.any()) {
         ++flagged;
         for (c = 0; c < dv; ++c) dst[c] = nan;
       }
