@@ -178,6 +178,15 @@ BookWeights weights_to_book(const Config& config, const StateDict& state_dict, W
       if (book.config.d_out == 0) book.config.d_out = query->shape[0];
       if (book.config.d_in == 0) book.config.d_in = query->shape[1];
     }
+    const Tensor* key = find_parameter(book.state_dict, "W_key.weight");
+    const Tensor* value = find_parameter(book.state_dict, "W_value.weight");
+    const std::size_t d_in = book.config.d_in, d_out = book.config.d_out, heads = book.config.num_heads;
+    if (key && key->rank() == 2 && book.config.k_dim == 0 && key->shape[1] != d_in) book.config.k_dim = key->shape[1];
+    if (value && value->rank() == 2 && book.config.v_dim == 0 && value->shape[1] != d_in) book.config.v_dim = value->shape[1];
+    // Grouped-query projections: W_key of kv_heads·head_dim rows.
+    if (key && key->rank() == 2 && book.config.kv_heads == 0 && heads && d_out % heads == 0 && d_out / heads &&
+        key->shape[0] != d_out && key->shape[0] % (d_out / heads) == 0)
+      book.config.kv_heads = key->shape[0] / (d_out / heads);
     if (find_parameter(book.state_dict, "W_query.bias")) book.config.qkv_bias = true;
     const Tensor* mask = find_parameter(book.state_dict, "mask");
     if (mask && mask->rank() == 2 && book.config.context_length == 0) book.config.context_length = mask->shape[0];

@@ -48,8 +48,8 @@ struct BookWeights {
 // Checks every key and shape in the source format's words (Error naming the format, the key, the shape found and
 // the shape expected). config.d_in and config.d_out, when not 0, must agree with the state_dict; when 0 they are
 // taken from it. torch-mha and gpt2 set qkv_bias from the state_dict (config.qkv_bias on without a bias there is
-// an error; book multihead takes d_in, d_out, qkv_bias and context_length from W_query.* and mask where the config
-// leaves them 0 or off); torch-mha leaves causal unset as false, gpt2 sets it (causal off is an error) and takes context_length
+// an error; book multihead takes d_in, d_out, k_dim, v_dim, kv_heads, qkv_bias and context_length from W_query.*,
+// W_key, W_value and mask where the config leaves them 0 or off); torch-mha leaves causal unset as false, gpt2 sets it (causal off is an error) and takes context_length
 // from its bias buffer. book passes the keys through (Module checks them). config.mechanism must be multihead for
 // torch-mha and gpt2 (the traits table's weights_formats).
 BookWeights weights_to_book(const Config& config, const StateDict& state_dict, WeightsFormat format = WeightsFormat::automatic,
