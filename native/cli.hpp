@@ -40,7 +40,26 @@ struct RunOptions {
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
   bool no_weights = false;               // leave attention_weights out (large n)
+  bool dry_run = false;                  // print the memory estimate (memory_json) instead of computing
 };
+
+// What `attnkit run` holds at its peak (cli_memory.cpp), in bytes, saturating at SIZE_MAX.
+struct RunMemory {
+  std::size_t peak_bytes = 0;       // the largest of: reading the input; then the weights; then the run. With the program.
+  std::size_t parameters = 0;       // parameter count (floats) of the module
+  std::size_t parameter_bytes = 0;  // Module::parameter_bytes
+  std::size_t forward_bytes = 0;    // Module::forward_bytes
+  std::size_t input_bytes = 0;      // --input: its text, the parsed document and x
+  std::size_t weights_bytes = 0;    // --weights: the same for the state_dict
+  std::size_t output_bytes = 0;     // the printed result
+};
+// The core's counts for the module and the forward call plus the CLI's own (JSON text in and out, parsed documents).
+RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& options, std::size_t input_text,
+                     const StateDict* state_dict = nullptr, std::size_t weights_text = 0);
+// Throws Error (range) naming the bytes when the run would not fit in this machine's memory.
+void check_memory(const Config& config, const RunMemory& memory);
+// {"peak_bytes": N, "parameters": P, ...}, one line: what `attnkit run --dry-run` prints.
+std::string memory_json(const Config& config, const RunMemory& memory);
 
 // The bench configurations for help and messages, from attnkit::bench_configs(): "C1 (b2 n6 …), C2 (…)" and "C1, C2, C3, C4".
 std::string bench_configs_help();
@@ -80,7 +99,7 @@ struct AttentionCommandOptions {
   std::string input;  // file or "-"
   CausalAlign causal = CausalAlign::none;
   std::optional<double> scale;
-  float dropout = 0.0f;
+  double dropout = 0.0;  // as PyTorch keeps p (0.99999999 is valid)
   bool train = false;
   std::uint64_t seed = 123;
   bool no_weights = false, average_weights = false;

@@ -34,8 +34,9 @@ double parse_scale(const std::string& text) {
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size() || std::isspace(static_cast<unsigned char>(text[0])) || std::isnan(v))
     throw Error("--scale must be a number, got '" + text + "'");
-  if (!(std::fabs(v) <= std::numeric_limits<float>::max()) || errno == ERANGE)
-    throw Error("--scale is " + text + "; expected a finite float32 number (|scale| <= 3.4028235e+38)", ErrorKind::range);
+  if (rounds_to_float32_inf(v) || errno == ERANGE)  // the float32 rule of json_io.hpp: 3.4028235e38 is kept
+    throw Error("--scale is " + text + "; expected a finite float32 number, " + std::string(kFloat32Range).substr(9),
+                ErrorKind::range);
   return v;
 }
 

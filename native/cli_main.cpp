@@ -59,6 +59,7 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
   add(run, "--causal-route", t.causal_route, "neg-inf (default: -inf then softmax) or renormalise (softmax, zero the future, renormalise)", "R");
   run->add_flag("--intermediates", o.intermediates, "also print every step: queries, keys, values, scores, ... weights, context");
   run->add_flag("--no-weights", o.no_weights, "leave attention_weights out of the output");
+  run->add_flag("--dry-run", o.dry_run, "print the memory the run would need, {\"peak_bytes\": N, \"parameters\": P, ...}, without computing");
   run->footer(mechanisms_help() + "\n\nExample:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
   return run;
 }

@@ -1,7 +1,5 @@
 // attnkit CLI — `attnkit run`: one forward pass of a mechanism on a JSON input, printed as JSON or as
 // PyTorch prints tensors.
-#include <unistd.h>
-
 #include <ostream>
 
 #include "cli.hpp"
@@ -11,45 +9,10 @@
 namespace attnkit::cli {
 namespace {
 
-// Parameters, activations and the attention weights (b, h, n, n) with their JSON text (~12 bytes a
-// number), in bytes: a run that would not fit in this machine's memory is refused before anything is
-// allocated, instead of being killed (or paging for minutes) half-way.
-double bytes_needed(const Config& c, const Tensor& x, const RunOptions& o, double* weight_bytes) {
-  const double d_in = double(c.d_in), d_out = double(c.d_out), bias = c.qkv_bias ? 1.0 : 0.0;
-  const bool split = c.mechanism == Mechanism::multihead || c.mechanism == Mechanism::multihead_wrapper;
-  const double heads = split ? double(c.num_heads) : 1.0;
-  double parameters = 0, width = d_out;
-  switch (c.mechanism) {
-    case Mechanism::simplified: width = d_in; break;
-    case Mechanism::self_v1: parameters = 3 * d_in * d_out; break;
-    case Mechanism::self:
-    case Mechanism::causal: parameters = 3 * (d_in * d_out + bias * d_out); break;
-    case Mechanism::multihead_wrapper: parameters = heads * 3 * (d_in * d_out + bias * d_out); width = heads * d_out; break;
-    case Mechanism::multihead: parameters = 3 * (d_in * d_out + bias * d_out) + d_out * d_out + d_out; break;
-  }
-  const double n = double(x.shape[x.rank() - 2]), b = x.rank() == 3 ? double(x.shape[0]) : 1.0;
-  const double text = o.format == Format::json ? 12.0 : 0.0, steps = o.intermediates ? 6.0 : 1.0;
-  const double activations = b * n * (d_in + 4 * width) * (4.0 + text) * (o.intermediates ? 2.0 : 1.0);
-  *weight_bytes = o.no_weights ? 0.0 : b * heads * n * n * (4.0 + text) * steps;
-  return 4.0 * parameters + activations + *weight_bytes;
-}
-
-void check_memory(const Config& config, const Tensor& x, const RunOptions& o) {
-  double weight_bytes = 0;
-  const double bytes = bytes_needed(config, x, o, &weight_bytes);
-  const double memory = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
-  if (memory > 0 && bytes > memory) {
-    const auto text = [](double v) { return std::to_string(static_cast<unsigned long long>(v)); };
-    throw Error("this run of " + std::string(mechanism_name(config.mechanism)) + " needs about " + text(bytes) +
-                    " bytes (attention weights and their output: " + text(weight_bytes) +
-                    "), more than this machine's memory (" + text(memory) +
-                    " bytes); expected a smaller --d-out or --heads, fewer tokens, or --no-weights",
-                ErrorKind::range);
-  }
-}
-
-std::string to_json(const ForwardResult& r, const Config& config, const RunOptions& o) {
-  std::string s = "{\n  \"mechanism\": ";
+std::string to_json(const ForwardResult& r, const Config& config, const RunOptions& o, std::size_t expected_bytes) {
+  std::string s;
+  s.reserve(expected_bytes);  // one allocation, not a doubling string (whose old and new copies would both be held)
+  s += "{\n  \"mechanism\": ";
   append_string(s, mechanism_name(config.mechanism));
   s += ",\n  \"context_shape\": ";
   append_shape(s, r.context.shape);
@@ -71,7 +34,8 @@ std::string to_json(const ForwardResult& r, const Config& config, const RunOptio
     }
     s += "\n  }";
   }
-  return s + "\n}\n";
+  s += "\n}\n";
+  return s;
 }
 
 void append_text(std::string& s, const std::string& name, const Tensor& t) {
@@ -142,16 +106,25 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   if (o.input == "-" && o.weights && *o.weights == "-") {
     throw Error("--input and --weights cannot both read standard input (-); expected a file for one of them");
   }
-  const Tensor x = input_from_json(parse_json(read_source(o.input, in, "--input"), "--input"));
+  std::string input_text = read_source(o.input, in, "--input");
+  const std::size_t input_text_bytes = input_text.size();
+  const Tensor x = input_from_json(parse_json(std::move(input_text), "--input"));
   std::optional<StateDict> state_dict;
-  std::size_t mask_size = 0;
+  std::size_t mask_size = 0, weights_text_bytes = 0;
   RunOptions run = o;
   if (o.weights) {
-    state_dict = state_dict_from_json(parse_json(read_source(*o.weights, in, "--weights"), "--weights"), &mask_size);
+    std::string weights_text = read_source(*o.weights, in, "--weights");
+    weights_text_bytes = weights_text.size();
+    state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
     weights_to_book_names(run, x, *state_dict, mask_size);
   }
   const Config config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size);
-  check_memory(config, x, o);
+  const RunMemory memory = run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
+  if (o.dry_run) {
+    out << memory_json(config, memory) << std::flush;
+    return;
+  }
+  check_memory(config, memory);
   Module module = state_dict ? Module(config, *state_dict) : Module(config);
 
   ForwardOptions options;
@@ -161,7 +134,7 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   options.threads = o.threads;
   const ForwardResult result = module.forward(x, options);
 
-  const std::string text = o.format == Format::json ? to_json(result, config, o) : to_text(result, o);
+  const std::string text = o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
   out << text << std::flush;
 }
 

@@ -14,15 +14,14 @@
 #include <limits>
 
 namespace attnkit::cli {
+
+const char* const kFloat32Range =
+    "expected |value| < 3.4028235677973366e+38 (float32's largest finite value is 3.4028234663852886e+38)";
+
 namespace {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-// One rule for numbers beyond float32 (the JS package applies the same one, docs/reliability.md §1):
-// a number is refused exactly when its float32 conversion (round to nearest) is ±inf. That is
-// |value| >= 2^128 - 2^103 = 3.4028235677973366e+38; 3.4028235e38 itself rounds to FLT_MAX and is kept.
-const char* const kFloat32Range =
-    "expected |value| < 3.4028235677973366e+38 (float32's largest finite value is 3.4028234663852886e+38)";
 
 std::string too_large(const std::string& what, const std::string& size) {
   return what + " is " + size + "; expected at most " + std::to_string(kMaxJsonBytes) + " bytes (" +
@@ -126,14 +125,13 @@ class TensorReader {
     }
     if (v.is_number()) {
       const double d = v.get<double>();
-      const float f = static_cast<float>(d);
-      if (!std::isfinite(f)) {
+      if (rounds_to_float32_inf(d)) {
         char text[32];
         const auto end = std::to_chars(text, text + sizeof text, d).ptr;
         throw Error(name_ + " " + at() + " is too large for float32 (" + std::string(text, end) + " rounds to inf); " + kFloat32Range,
                     ErrorKind::range);
       }
-      data_.push_back(f);
+      data_.push_back(static_cast<float>(d));
       return;
     }
     if (v.is_string()) {

@@ -2,6 +2,7 @@
 // Every malformed input becomes an attnkit::Error with one line naming the tensor, the index and the
 // expected value, so the CLI can answer it with exit code 2.
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <iosfwd>
 #include <string>
@@ -22,6 +23,12 @@ constexpr std::size_t kMaxJsonDepth = 64;
 // reading, a pipe or device once it passes this many bytes. Parsed, every number takes ~16 bytes
 // whatever its length (measured: 66 MB of 8-digit numbers peaked at 266 MB, 15 MB of "1," at 213 MB).
 constexpr std::size_t kMaxJsonBytes = std::size_t(512) << 20;
+
+// One rule for numbers beyond float32, on every interface (docs/reliability.md §1): refused exactly when the
+// float32 conversion (round to nearest) is ±inf, i.e. |value| >= 2^128 - 2^103 = 3.4028235677973366e+38;
+// 3.4028235e38 rounds to FLT_MAX and is kept. kFloat32Range is the "expected ..." part of the message.
+inline bool rounds_to_float32_inf(double value) { return std::isinf(static_cast<float>(value)); }
+extern const char* const kFloat32Range;
 
 // Reads a whole file, or standard input for "-", up to kMaxJsonBytes; a NUL byte is an error (JSON has
 // none). `what` names it in errors ("--input", "--weights").

@@ -117,7 +117,8 @@ AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& 
     throw Error("query has " + n(h_q) + " heads, not a multiple of key's " + n(h_kv) +
                 " heads; expected h_q divisible by h_kv (grouped-query attention)");
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d)));
-  if (!std::isfinite(scale) || std::fabs(scale) > std::numeric_limits<float>::max())
+  // The float32 rule of every interface: refused when float32 rounds it to inf (3.4028235e38 rounds to FLT_MAX).
+  if (!std::isfinite(scale) || std::isinf(static_cast<float>(scale)))
     throw Error("scale (" + format_number(scale) + ") must be a finite float32 number", ErrorKind::range);
   if (!(options.dropout >= 0.0 && options.dropout < 1.0))
     throw Error("dropout (" + format_number(options.dropout) + ") must be in [0, 1)", ErrorKind::range);

@@ -149,7 +149,7 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   return add(common, std::max(during, add(kept, tail)));
 }
 
-std::size_t Module::parameter_bytes(const Config& c) {
+std::size_t Module::parameter_bytes(const Config& c, std::size_t* kept) {
   const detail::ModuleGeometry g = detail::check_config(c);
   const auto shapes = attnkit::parameter_shapes(c);
   std::size_t data = 0, names = 0;
@@ -159,19 +159,21 @@ std::size_t Module::parameter_bytes(const Config& c) {
     data = add(data, tensor(numel, shape.size()));
     names = add(names, name.size() < 16 ? 0 : heap(name.size() + 1));
   }
-  // params_ and, while drawing or packing, parameter_shapes() and the name index: per entry the vector slots
-  // (a pair of string and Tensor; a vector grown by doubling holds up to twice its size), the name, the index node.
-  const std::size_t per_entry = 2 * (sizeof(std::string) + sizeof(Tensor)) + sizeof(std::string) + sizeof(Shape) + 64;
-  std::size_t bytes = add(add(data, mul(names, 3)), mul(shapes.size(), per_entry));
+  // params_: per entry a vector slot (a pair of string and Tensor; grown by doubling, so up to twice its size),
+  // its name and tensor. While drawing or packing, also parameter_shapes() (names and shapes) and a name index.
+  const std::size_t slot = sizeof(std::pair<std::string, Tensor>);
+  std::size_t held = add(add(data, names), mul(shapes.size(), 2 * slot));
+  const std::size_t transient = add(mul(names, 2), mul(shapes.size(), sizeof(std::string) + sizeof(Shape) + 32 + 64));
   if (c.mechanism != Mechanism::simplified) {
     const std::size_t D = mul(g.num_heads, g.head_dim), d_in = c.d_in;
     const kernels::KernelTable& table = kernels::table();
-    bytes = add(bytes, heap(floats(mul(3 * D, d_in))));                           // the stacked q|k|v weight
-    if (c.qkv_bias) bytes = add(bytes, heap(floats(3 * D)));                       // and bias
-    bytes = add(bytes, heap(floats(add(table.packed_nt_b_floats(3 * D, d_in), 16))));  // its packed panels
-    if (c.mechanism == Mechanism::multihead) bytes = add(bytes, heap(floats(add(table.packed_nt_b_floats(c.d_out, D), 16))));
+    held = add(held, heap(floats(mul(3 * D, d_in))));                                // the stacked q|k|v weight
+    if (c.qkv_bias) held = add(held, heap(floats(3 * D)));                           // and bias
+    held = add(held, heap(floats(add(table.packed_nt_b_floats(3 * D, d_in), 16))));  // its packed panels
+    if (c.mechanism == Mechanism::multihead) held = add(held, heap(floats(add(table.packed_nt_b_floats(c.d_out, D), 16))));
   }
-  return bytes;
+  if (kept) *kept = held;
+  return add(held, transient);
 }
 
 }  // namespace attnkit

@@ -581,7 +581,7 @@ TEST(GoldenRef, MultiHeadAttentionWrapper) {
 }
 
 // A PyTorch state_dict of the seed's classes also lists the registered `mask` buffer (triu of ones);
-// DESIGN.md promises such a dump loads unchanged.
+// the loader (core/src/state_dict.cpp) takes such a dump unchanged.
 TEST(GoldenRef, StateDictWithTheMaskBufferLoads) {
   const json g = golden::load("ref_causal_attention_b2_t5_din4_dout6_noqkvbias.json");
   const json& cfg = g.at("config");

@@ -98,6 +98,15 @@ TEST(CliOptions, DropoutJustBelowOneIsAccepted) {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("\"context\""), std::string::npos);
   }
+  // The attention op's command keeps p a double too, and its --scale follows the float32 rule.
+  const std::string qkv = R"({"query": [[[[1, 0]]]], "key": [[[[1, 0]]]], "value": [[[[1, 0]]]]})";
+  const InProcess op = cli_main({"attention", "--input", "-", "--train", "--dropout", "0.99999999"}, qkv);
+  EXPECT_EQ(op.code, 0) << op.err;
+  const InProcess flt_max = cli_main({"attention", "--input", "-", "--scale", "3.4028235e38"}, qkv);
+  EXPECT_EQ(flt_max.code, 0) << flt_max.err;
+  const InProcess beyond = cli_main({"attention", "--input", "-", "--scale", "3.4028235677973366e38"}, qkv);
+  EXPECT_EQ(beyond.code, 2);
+  EXPECT_NE(beyond.err.find("expected a finite float32 number, |value| < 3.4028235677973366e+38"), std::string::npos) << beyond.err;
   const InProcess one = cli_main({"run", "--mechanism", "causal", "--d-out", "2", "--input", "-", "--train", "--dropout", "1"},
                                  R"({"x": [[1, 0]]})");
   EXPECT_EQ(one.code, 2);

@@ -75,7 +75,7 @@ for (const b of BUILDS) {
         t.diagnostic(`${kernel} (func ${index}, ${seen.size} function(s) with its kernel helpers): ${mul} f32x4.mul, ${add} f32x4.add, ${loads} v128.load`);
         assert.ok(mul > 0 && add > 0, `${name} has no f32x4 arithmetic (mul ${mul}, add ${add})`);
         if (kernel === 'softmax_f32') {
-          // TOOLCHAIN §2: xsimd::exp's float→int conversion is scalarised per lane under Emscripten
+          // docs/architecture.md, "SIMD in wasm": xsimd::exp's float→int conversion is scalarised per lane under Emscripten
           assert.equal(count(body, /\bi32\.trunc(_sat)?_f32_s\b/), 0, 'softmax converts float→int lane by lane (scalar exp)');
         }
       }

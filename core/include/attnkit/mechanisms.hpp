@@ -115,9 +115,10 @@ class Module {
   // shape, (b, n, d_in) or (n, d_in); x itself is not counted.
   std::size_t forward_bytes(const Shape& x, const ForwardOptions& options = {}) const;
   static std::size_t forward_bytes(const Config& config, const Shape& x, const ForwardOptions& options = {});
-  // parameter_bytes: what constructing a Module with this config allocates and keeps: the parameters (as drawn,
-  // or copied from the state_dict), the stacked q|k|v weight and both projections packed for the kernels.
-  static std::size_t parameter_bytes(const Config& config);
+  // parameter_bytes: the peak while constructing a Module with this config: the parameters (as drawn, or copied
+  // from the state_dict), the stacked q|k|v weight and both projections packed for the kernels, and for a moment
+  // the list of names and shapes and a name index. kept (optional): what the Module holds once built.
+  static std::size_t parameter_bytes(const Config& config, std::size_t* kept = nullptr);
 
  private:
   struct PackedWeights;  // the parameters in the kernels' layout (defined in core/src)

@@ -1,4 +1,4 @@
-// attnkit — PyTorch's CPU generator, bit for bit (recipe: shared/golden/README.md), so a module
+// attnkit — PyTorch's CPU generator, bit for bit (recipe: docs/architecture.md, "Random numbers"), so a module
 // seeded like the book draws the book's parameters and dropout masks.
 #pragma once
 #include <cstdint>

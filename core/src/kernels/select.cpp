@@ -7,7 +7,7 @@
 namespace attnkit::kernels {
 
 #ifdef __EMSCRIPTEN__
-// No cpuid in wasm: available_architectures().best is 0 and dispatch() would fall to sse2 (TOOLCHAIN §2).
+// No cpuid in wasm: available_architectures().best is 0 and dispatch() would fall to sse2 (docs/architecture.md, "SIMD in wasm").
 const KernelTable& table() { return table_for(xsimd::sse4_1{}); }
 
 const KernelTable* const* available_tables(std::size_t* count) {

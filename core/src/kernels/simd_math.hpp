@@ -38,7 +38,7 @@ inline vf<Arch> vmax(vf<Arch> a, vf<Arch> b) noexcept {
 
 // exp(x) for float32, Cephes polynomial on r = x − n·ln2, |r| ≤ ln2/2; ≤ 2 ulp on [−87, 88].
 // n is rounded with the 1.5·2^23 "magic number" add instead of a float→int conversion: no cvtps
-// instruction, so Emscripten does not scalarise it (TOOLCHAIN §2) and every ISA computes the same bits
+// instruction, so Emscripten does not scalarise it (docs/architecture.md, "SIMD in wasm") and every ISA computes the same bits
 // except for fma contraction. exp(0) is exactly 1 and exp(−inf) (anything below −87.34) exactly 0,
 // which the online softmax relies on.
 template <class Arch>
