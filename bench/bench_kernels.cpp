@@ -1,6 +1,7 @@
 // attnkit — kernel benchmarks: each kernel of each available table (AVX-512, AVX2+FMA, SSE2) at the
 // shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
 // forward/C1..C4: the whole forward pass per standard configuration (attnkit/bench_configs.hpp: shapes and FLOP count).
+// attention_op_grad/C2…/forward, …/backward: the attention op's backward pass against its forward (1 and 2 threads).
 // fma_peak: the machine's FMA peak on one core (registers only), the denominator of efficiency figures.
 // Counters: FLOPS (useful flops per second: causal attention counts only the visible half) and
 // bytes_per_second (the operands read and written once). One thread: CPU time; two: wall time.
@@ -18,6 +19,7 @@
 #include <immintrin.h>
 #endif
 
+#include "attnkit/attention_grad.hpp"
 #include "attnkit/attnkit.hpp"
 #include "attnkit/parallel.hpp"
 #include "kernels/kernels.hpp"
@@ -170,6 +172,27 @@ void attention_op(benchmark::State& state, bool causal, bool padded, bool weight
   set_rates(state, 4.0 * pairs * d * h_q, 4.0 * (h_q + 2 * h_kv + h_q) * n * d);
 }
 
+// The attention op's backward pass (attnkit/attention_grad.hpp) against its forward at C2's attention shape
+// (b1 h12 n1024 d64, causal upper-left): `backward` times attention_backward alone (the forward's state made once);
+// otherwise attention() itself. Issue 12's goal: backward ≤ 2.5× forward. FLOPS: 2.5× the forward's visible pairs.
+void attention_grad(benchmark::State& state, bool backward) {
+  const std::size_t n = 1024, d = 64, heads = 12;
+  const attnkit::Tensor query({1, heads, n, d}, random_floats(heads * n * d, 5)), key({1, heads, n, d}, random_floats(heads * n * d, 6)),
+      value({1, heads, n, d}, random_floats(heads * n * d, 7)), grad_output({1, heads, n, d}, random_floats(heads * n * d, 8));
+  attnkit::AttentionOptions o;
+  o.causal = attnkit::CausalAlign::upper_left;
+  o.threads = static_cast<std::size_t>(state.range(0));
+  const attnkit::AttentionForwardState forward_state = attnkit::attention_forward(query, key, value, o).state;
+  for (auto _ : state) {
+    if (backward)
+      benchmark::DoNotOptimize(attnkit::attention_backward(query, key, value, grad_output, o, forward_state).query.ptr());
+    else
+      benchmark::DoNotOptimize(attnkit::attention(query, key, value, o).output.ptr());
+  }
+  const double pairs = double(n) * double(n + 1) / 2;
+  set_rates(state, (backward ? 10.0 : 4.0) * pairs * d * heads, 4.0 * (backward ? 7 : 4) * heads * n * d);
+}
+
 // The whole forward pass (fast path) of one standard configuration, as `attnkit bench` runs it.
 void forward(benchmark::State& state, const attnkit::BenchConfig* c) {
   attnkit::Module module(attnkit::bench_module_config(*c));
@@ -198,6 +221,8 @@ void register_all() {
     add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
     add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
   }
+  add("attention_op_grad/C2_h12_n1024_d64_causal/forward", attention_grad, false);
+  add("attention_op_grad/C2_h12_n1024_d64_causal/backward", attention_grad, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right", attention_op, true, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_full", attention_op, false, false, false);

@@ -129,6 +129,53 @@ export interface Layer {
   dispose(): void;
 }
 
+/** Nested Arrays of booleans (true = may attend). */
+export type NestedBooleans = boolean | NestedBooleans[];
+
+/** Causal alignment of ak.attention: 'upper-left' is PyTorch's is_causal=True (key j ≤ query i); 'lower-right' lets the last query see every key (j ≤ i + n_k − n_q), what decoding with a cache needs. */
+export type CausalAlign = 'upper-left' | 'lower-right';
+
+export interface AttentionOptions {
+  /** Required when query is a Float32Array: (b, h_q, n_q, d). Nested Arrays give their own shape. */
+  queryShape?: number[];
+  /** (b, h_kv, n_k, d); h_q must be a multiple of h_kv (grouped-query; 1 is multi-query). */
+  keyShape?: number[];
+  /** (b, h_kv, n_k, d_v). */
+  valueShape?: number[];
+  /**
+   * Broadcastable to (b, h_q, n_q, n_k), rank 1 to 4 (dimensions aligned from the right, each 1 or the full size).
+   * Boolean (a Uint8Array of 0/1 or nested Arrays of booleans): true = may attend. Float32Array: added to the
+   * scores, -Infinity allowed. Combined with `causal`: a key must be allowed by both.
+   */
+  attnMask?: Uint8Array | Float32Array | boolean[] | NestedBooleans[];
+  /** Required with a typed-array attnMask. */
+  attnMaskShape?: number[];
+  /** Default false (every key). */
+  causal?: CausalAlign | false;
+  /** Multiplies query·keyᵀ. Default 1/√d. */
+  scale?: number;
+  /** Dropout on the weights, in [0, 1), applied only with `train: true`. Default 0. */
+  dropout?: number;
+  train?: boolean;
+  /** Dropout's generator: torch.manual_seed(seed). Default 123. */
+  seed?: number | bigint;
+  /** Return the weights (before dropout), (b, h_q, n_q, n_k). Default false: the fused path, which never holds them. */
+  returnWeights?: boolean;
+  /** With returnWeights: the weights averaged over query heads, (b, n_q, n_k) (average_attn_weights). */
+  averageWeights?: boolean;
+  /** Threads for this call (0: the default, `ak.threads`). Results are identical for any count. */
+  threads?: number;
+}
+
+export interface AttentionResult {
+  /** (b, h_q, n_q, d_v). A query row with nothing to attend to gives zeros. */
+  output: Float32Array;
+  outputShape: number[];
+  /** Present with `returnWeights: true`: (b, h_q, n_q, n_k), or (b, n_q, n_k) with `averageWeights: true`. */
+  weights?: Float32Array;
+  weightsShape?: number[];
+}
+
 export interface MemoryInfo {
   /** Size of the wasm linear memory (it only grows), read from wasm itself (current in both builds). */
   wasmBytes: number;
@@ -168,6 +215,13 @@ export interface Attnkit {
   /** create + forward + dispose. */
   run(mechanism: Mechanism, options: CreateOptions | undefined, x: Float32Array | number[] | NestedNumbers[],
       shape?: number[], forwardOptions?: ForwardOptions): ForwardResult;
+  /**
+   * Scaled dot-product attention on your own query (b, h_q, n_q, d), key (b, h_kv, n_k, d) and value (b, h_kv, n_k, d_v),
+   * as torch.nn.functional.scaled_dot_product_attention computes it, with grouped-query heads: softmax(query·keyᵀ·scale + mask)·value.
+   * Each argument is a Float32Array (with its shape in options) or nested Arrays of numbers.
+   */
+  attention(query: Float32Array | NestedNumbers[], key: Float32Array | NestedNumbers[], value: Float32Array | NestedNumbers[],
+            options?: AttentionOptions): AttentionResult;
   memory(): MemoryInfo;
   /**
    * Frees every live layer and stops the worker threads of the pthreads build. The instance is unusable

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "attention.hpp"
 #include "attnkit/attnkit.hpp"
 #include "catalog.hpp"
 #include "convert.hpp"
@@ -89,6 +90,7 @@ EMSCRIPTEN_BINDINGS(attnkit) {
   emscripten::function("mechanismTraits", &mechanism_traits);
   emscripten::function("benchConfigs", &bench_configs);
   emscripten::function("forwardFlops", &forward_flops);
+  emscripten::function("attention", &attention);
   emscripten::function("causalRouteNames", &causal_route_names);
   emscripten::function("version", &version);
   emscripten::function("simdInstructionSet", &simd);

@@ -38,6 +38,14 @@ attnkit::Tensor tensor_from(const val& shape, const val& data) {
   return attnkit::Tensor(std::move(s), std::move(d));
 }
 
+attnkit::AttentionMask mask_from(const val& mask) {
+  attnkit::AttentionMask m;
+  m.kind = mask["kind"].as<std::string>() == "boolean" ? attnkit::MaskKind::boolean : attnkit::MaskKind::additive;
+  m.shape = shape_from(mask["shape"]);
+  m.values = emscripten::convertJSArrayToNumberVector<float>(mask["data"]);
+  return m;
+}
+
 namespace {
 
 struct RouteName {

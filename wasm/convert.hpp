@@ -18,6 +18,10 @@ emscripten::val shape_to_js(const attnkit::Shape& shape);
 emscripten::val tensor_to_js(const attnkit::Tensor& t);
 attnkit::Tensor tensor_from(const emscripten::val& shape, const emscripten::val& data);
 
+// { kind: 'boolean' | 'additive', shape, data: Float32Array } (wasm/src/masks.mjs) → the core's mask. What a
+// boolean 1 means is the caller's: may attend for attention(), may not for Module::forward's masks.
+attnkit::AttentionMask mask_from(const emscripten::val& mask);
+
 // `options`: the snake_case object built by wasm/src/options.mjs; a field left undefined keeps
 // attnkit::Config's default (the one home of the defaults).
 attnkit::Config config_from(const std::string& mechanism, const emscripten::val& options);

@@ -100,14 +100,12 @@ PreparedMask prepare_mask(const AttentionMask& mask, std::size_t b, std::size_t 
   return p;
 }
 
-}  // namespace detail
-
-AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options) {
+float check_attention_inputs(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options) {
   check_operand(query, "query", "(b, h_q, n_q, d)");
   check_operand(key, "key", "(b, h_kv, n_k, d)");
   check_operand(value, "value", "(b, h_kv, n_k, d_v)");
-  const std::size_t b = query.shape[0], h_q = query.shape[1], n_q = query.shape[2], d = query.shape[3];
-  const std::size_t h_kv = key.shape[1], n_k = key.shape[2], d_v = value.shape[3];
+  const std::size_t b = query.shape[0], h_q = query.shape[1], d = query.shape[3];
+  const std::size_t h_kv = key.shape[1], n_k = key.shape[2];
   check_same("key's batch", key.shape[0], "query's", b, key, query);
   check_same("key's d", key.shape[3], "query's", d, key, query);
   check_same("value's batch", value.shape[0], "key's", key.shape[0], value, key);
@@ -128,10 +126,19 @@ AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& 
   check_finite(key, "key");
   check_finite(value, "value");
 
+  return static_cast<float>(scale);
+}
+
+}  // namespace detail
+
+AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options) {
+  const float scale = detail::check_attention_inputs(query, key, value, options);
+  const std::size_t b = query.shape[0], h_q = query.shape[1], n_q = query.shape[2], d = query.shape[3];
+  const std::size_t h_kv = key.shape[1], n_k = key.shape[2], d_v = value.shape[3];
   std::optional<detail::PreparedMask> mask;
   if (options.attn_mask) mask = detail::prepare_mask(*options.attn_mask, b, h_q, n_q, n_k);
   const detail::AttentionProblem problem{query.ptr(), key.ptr(), value.ptr(), b, h_q, h_kv, n_q, n_k, d, d_v,
-                                         static_cast<float>(scale), options.causal, mask ? &*mask : nullptr, options.threads};
+                                         scale, options.causal, mask ? &*mask : nullptr, options.threads};
   const bool dropout_on = options.train && options.dropout > 0.0;
   AttentionResult r;
   if (options.weights == AttentionWeights::none && !dropout_on) {

@@ -22,6 +22,10 @@ struct PreparedMask {
 // Checks the mask (rank, broadcastable shape, values) and converts it. Throws Error naming what is wrong.
 PreparedMask prepare_mask(const AttentionMask& mask, std::size_t b, std::size_t h_q, std::size_t n_q, std::size_t n_k);
 
+// Checks query, key, value and the options against each other (attention()'s rules, each message naming the
+// expected value); returns the scale.
+float check_attention_inputs(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options);
+
 // One validated call: contiguous (b, h, n, ·) tensors.
 struct AttentionProblem {
   const float *query, *key, *value;
@@ -52,7 +56,8 @@ struct AttentionProblem {
 // output (b, h_q, n_q, d_v).
 void attention_explain(const AttentionProblem& p, Generator* generator, double dropout, Tensor& weights, float* output);
 
-// Fused path: the same output without any (n_q, n_k) matrix; masked tiles are skipped.
-void attention_fused(const AttentionProblem& p, float* output);
+// Fused path: the same output without any (n_q, n_k) matrix; masked tiles are skipped. lse (b, h_q, n_q), optional:
+// each row's log-sum-exp of its visible scaled scores (kernels::Attention::lse), for the backward pass.
+void attention_fused(const AttentionProblem& p, float* output, float* lse = nullptr);
 
 }  // namespace attnkit::detail

@@ -115,7 +115,7 @@ void attention_explain(const AttentionProblem& p, Generator* generator, double d
   throw_first_overflow(p, failed);
 }
 
-void attention_fused(const AttentionProblem& p, float* output) {
+void attention_fused(const AttentionProblem& p, float* output, float* lse) {
   const auto& table = kernels::table();
   const std::size_t BH = p.batch * p.h_q, n_q = p.n_q;
   std::vector<unsigned char> failed(BH * n_q, 0);
@@ -129,6 +129,7 @@ void attention_fused(const AttentionProblem& p, float* output) {
     a.d_v = p.d_v;
     a.mask = p.mask_of(b, h);
     a.ld_mask = p.mask ? p.mask->stride_q : 0;
+    a.lse = lse ? lse + bh * n_q : nullptr;
     if (table.attention_f32(a, r0, r1) == 0) return;
     // Rows the kernel flagged (their output is NaN): float64, as the explain path does.
     std::vector<float> weights(p.n_k);

@@ -10,8 +10,12 @@ export const GOLDEN_DIR = join(ROOT, 'tests', 'golden'); // generated float64 fi
 export const DIST = join(ROOT, 'dist');
 
 // A golden file by the start of its name: the book's (book_*, hacktricks_*) from data/book, the rest from tests/golden.
+// A name with a folder ('torch/sdpa_no_mask') is looked up in that folder of tests/golden.
 export function golden(name) {
-  const dir = name.startsWith('book_') || name.startsWith('hacktricks_') ? BOOK_DIR : GOLDEN_DIR;
+  const slash = name.lastIndexOf('/');
+  const base = name.startsWith('book_') || name.startsWith('hacktricks_') ? BOOK_DIR : GOLDEN_DIR;
+  const dir = slash === -1 ? base : join(base, name.slice(0, slash));
+  name = name.slice(slash + 1);
   const file = readdirSync(dir).find((f) => f.startsWith(name));
   assert.ok(file, `golden file ${name}* not found in ${dir}`);
   // Python's json writes -Infinity/Infinity/NaN, which JSON.parse refuses: turn them into the strings flat() knows.

@@ -1,6 +1,6 @@
 // Type-checked (not run) against wasm/attnkit.d.ts by tests/wasm/types.test.mjs: `tsc --noEmit`.
 import load, { load as namedLoad } from 'attnkit';
-import type { Attnkit, Layer, ForwardResult, StateDict, Mechanism, MechanismName, MechanismTraits, BenchConfig, CreateOptions } from 'attnkit';
+import type { Attnkit, Layer, ForwardResult, StateDict, Mechanism, MechanismName, MechanismTraits, BenchConfig, CreateOptions, AttentionOptions, AttentionResult } from 'attnkit';
 
 async function main(): Promise<void> {
   const ak: Attnkit = await load();
@@ -33,6 +33,20 @@ async function main(): Promise<void> {
   const mem: number = ak.memory().inUseBytes;
   v1.dispose();
   console.log(names, first, maxThreads, flops, simd, version, context, shape, weights, scores, w, one.contextShape, mem);
+
+  // the attention op on your own tensors: a padding mask (b, 1, 1, n_k), grouped-query heads, lower-right causal
+  const attnOptions: AttentionOptions = { queryShape: [1, 4, 3, 8], keyShape: [1, 2, 5, 8], valueShape: [1, 2, 5, 6],
+    attnMask: new Uint8Array(5).fill(1), attnMaskShape: [1, 1, 1, 5], causal: 'lower-right', scale: 0.25, returnWeights: true, averageWeights: false };
+  const att: AttentionResult = ak.attention(new Float32Array(96), new Float32Array(80), new Float32Array(60), attnOptions);
+  const attnOutput: Float32Array = att.output;
+  const attnWeights: number[] | undefined = att.weightsShape;
+  ak.attention([[[[1, 0]]]], [[[[1, 0]]]], [[[[2]]]], { attnMask: [[true]], dropout: 0.1, train: true, seed: 1n, threads: 1 });
+  ak.attention(new Float32Array(4), new Float32Array(4), new Float32Array(4), { attnMask: new Float32Array([0, -Infinity]), attnMaskShape: [2] });
+  console.log(attnOutput, attnWeights);
+  // @ts-expect-error: causal names an alignment, not true
+  ak.attention([[[[1]]]], [[[[1]]]], [[[[1]]]], { causal: true });
+  // @ts-expect-error: masks are boolean or Float32Array, not Int32Array
+  ak.attention([[[[1]]]], [[[[1]]]], [[[[1]]]], { attnMask: new Int32Array(1) });
 
   // @ts-expect-error: unknown mechanism name
   ak.create('transformer', {});

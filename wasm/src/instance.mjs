@@ -6,6 +6,7 @@ import { check, makeHeap } from './heap.mjs';
 import { Layer } from './layer.mjs';
 import { benchConfigsOf, mechanismsOf } from './catalog.mjs';
 import { snapshotShape } from './tensors.mjs';
+import { attentionResult, snapshotAttention } from './attention.mjs';
 
 export class Attnkit {
   #runtime;      // { m, heap, live, terminated }, shared with this instance's layers
@@ -58,6 +59,15 @@ export class Attnkit {
     const { native } = normaliseCreateOptions(options, this.#routes, false);
     const dims = snapshotShape(shape, 'shape', 16);
     return check(this.#runtime.heap, this.#alive().forwardFlops(name, native, dims));
+  }
+
+  // Scaled dot-product attention on the caller's query (b, h_q, n_q, d), key (b, h_kv, n_k, d) and value
+  // (b, h_kv, n_k, d_v): see wasm/src/attention.mjs and core/include/attnkit/attention.hpp.
+  attention(query, key, value, options) {
+    this.#alive();
+    const s = snapshotAttention(query, key, value, options);
+    const m = this.#alive(); // a getter or Proxy above may have terminated the instance
+    return attentionResult(check(this.#runtime.heap, m.attention(s.query, s.key, s.value, s.mask, s.native)));
   }
 
   run(mechanism, options, x, shape, forwardOptions) {

@@ -3,7 +3,7 @@
 // What this file hands on is owned by the package or cannot change under it: plain Arrays of numbers for
 // shapes, and for data either a fresh Float32Array or the caller's Float32Array after its internal slots
 // were read here (its bytes are copied into wasm memory before any code of the caller's could run again).
-import { MAX_SIZE, checkDims, checkNumber, describe, fmtShape } from './values.mjs';
+import { MAX_SIZE, checkDims, checkNumber, describe, fmtShape, numelOf } from './values.mjs';
 
 // The intrinsic getters of %TypedArray%.prototype read a typed array's internal slots, so an own `length`
 // property, a subclass's getter or a Proxy cannot make the package read other bytes than the array holds.
@@ -96,6 +96,37 @@ function copyShape(shape, what, maxRank) {
 }
 
 export const snapshotShape = (shape, what, maxRank) => checkDims(copyShape(shape, what, maxRank), what);
+
+// A tensor argument other than forward's x (ak.attention's query, key, value; forward's kv) → { shape, data: a
+// fresh Float32Array }: a Float32Array with its shape (named `${what}Shape`, e.g. `hint`), or nested Arrays.
+export function snapshotTensor(value, shape, what, hint) {
+  if (isFloat32Array(value)) {
+    if (shape === undefined) throw new Error(`${what}Shape is required with a Float32Array ${what}: ${hint}`);
+    const data = new Float32Array(float32Length(value));
+    data.set(value); // reads the internal slots: a redefined length or a subclass's getter changes nothing
+    return checkLength({ shape, data }, what);
+  }
+  if (Array.isArray(value)) {
+    const t = fromNested(value, what, 16);
+    if (shape === undefined) return t;
+    return checkLength({ shape, data: t.data }, what);
+  }
+  if (TYPED_ARRAY_NAME.call(value) !== undefined) {
+    throw new Error(`${what} must be a Float32Array or nested Arrays of numbers; got ${describe(value)} (convert it with Float32Array.from(${what}))`);
+  }
+  if (value !== null && typeof value === 'object' && describe(value) === 'an object (Float32Array)') {
+    throw new Error(`${what} must be a Float32Array; got an object that only looks like one (a Proxy?); pass the Float32Array itself`);
+  }
+  throw new Error(`${what} must be a Float32Array or nested Arrays of numbers; got ${describe(value)}`);
+}
+
+function checkLength(t, what) {
+  const need = numelOf(t.shape);
+  if (t.data.length !== need) {
+    throw new Error(`${what} has ${t.data.length} elements but ${what}Shape ${fmtShape(t.shape)} needs ${need}`);
+  }
+  return t;
+}
 
 // What snapshotInput read, for the call that made it. One object, reused, because forward() runs for inputs
 // of a few floats and an allocation is a noticeable part of that: snapshotInput writes every field at its

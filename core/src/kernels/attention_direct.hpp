@@ -1,6 +1,7 @@
 // attnkit — the fused attention kernel's small-head path (flash_attention.hpp calls it for few keys of small
 // heads) and the helpers both paths share: the value width and the causally visible keys of a query.
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -99,6 +100,15 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
       bad.add(acc);
       acc.store_aligned(res);
       for (std::size_t r = 0; r < rows; ++r) t.out[(i0 + r) * t.ld_out + c] = res[r];
+    }
+    if (t.lse) {  // m + log(l) per lane; −inf for a lane that saw no key
+      alignas(64) float lm[W], ll[W];
+      m.store_aligned(lm);
+      l.store_aligned(ll);
+      const auto empty = none;
+      alignas(64) float le[W];
+      xsimd::select(empty, F(1.0f), F(0.0f)).store_aligned(le);
+      for (std::size_t r = 0; r < rows; ++r) t.lse[i0 + r] = le[r] != 0.0f ? ninf : lm[r] + std::log(ll[r]);
     }
     if (bad.any()) {  // rare: find the lanes
       alignas(64) std::int32_t flags[W];

@@ -14,6 +14,7 @@
 // computes the same partial tile), a row's key blocks depend only on its tile, and the micro-kernels
 // give each element its own fma chain, so each output row has the same bits for any row split.
 #pragma once
+#include <cmath>
 #include <limits>
 
 #include "attention_direct.hpp"
@@ -108,8 +109,10 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
   // Keys any row of [row_begin, row_end) can see; a causal tile sees up to its last row.
   const std::size_t kmax = visible_keys(t, round_up(row_end, QT) - 1);
   if (kmax == 0 || d == 0) {  // no keys (or an empty dot product, d = 0, is not a case the op allows): zeros
-    for (std::size_t i = row_begin; i < row_end; ++i)
+    for (std::size_t i = row_begin; i < row_end; ++i) {
       for (std::size_t c = 0; c < dv; ++c) t.out[i * t.ld_out + c] = 0.0f;
+      if (t.lse) t.lse[i] = ninf;
+    }
     return 0;
   }
 
@@ -248,6 +251,8 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         for (c = 0; c < dv; ++c) dst[c] = nan;
       }
     }
+    if (t.lse)
+      for (std::size_t r = 0; r < rows; ++r) t.lse[i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : ninf;
   }
   return flagged;
 }

@@ -59,6 +59,10 @@ struct Attention {
   std::size_t d_v = 0;  // columns of v and out; 0: d
   const float* mask = nullptr;
   std::size_t ld_mask = 0;
+  // Optional (n_q): each row's log-sum-exp of its visible scaled scores, m + log(l) (running max m, sum l of the
+  // online softmax); −inf for a row that sees no key. Partial results over key ranges merge with it (split-KV
+  // decoding, core/src/decoder_attention.cpp); the backward pass needs it too.
+  float* lse = nullptr;
 };
 
 // Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
@@ -66,6 +70,20 @@ struct Attention {
 // covers. Give each call many rows: one contiguous range per thread (split_range(rows, ith, nth)) or
 // whole heads. Attention's query tiles (16, 24 or 48 rows, aligned) all divide 96: ranges that start on
 // multiples of 96 split no tile. Any split gives bitwise identical results (see the top).
+
+// One row of a backward tile of the attention op (core/src/attention_backward.cpp), in place over n keys: on entry
+// scores s (scaled) and grad dP = dO·Vᵀ; on exit scores w = exp(s + mask − lse) for keys j < see (0 past see and
+// where mask is −inf; all 0 when lse is −inf), dropped = w·keep·dropout_scale (= w without keep) and
+// grad = w·(dP·keep·dropout_scale − D). mask and keep (0/1 bytes) may be nullptr.
+struct AttentionGradRow {
+  float* scores;
+  float* dropped;
+  float* grad;
+  const float* mask;
+  const unsigned char* keep;
+  std::size_t n, see;
+  float lse, D, dropout_scale;
+};
 
 struct KernelTable {
   const char* isa;         // "avx512bw", "fma3+avx2", "sse2", "wasm-simd128"
@@ -84,6 +102,7 @@ struct KernelTable {
   std::size_t (*gemm_nt_scratch_floats)(std::size_t m, std::size_t n, std::size_t k, bool b_packed);
   std::size_t (*gemm_nn_scratch_floats)(std::size_t m, std::size_t n, std::size_t k);
   std::size_t (*attention_scratch_floats)(std::size_t n_q, std::size_t n_k, std::size_t d);
+  void (*attention_grad_row_f32)(const AttentionGradRow&);
 };
 
 // The table for the best instruction set this CPU runs (chosen once).
