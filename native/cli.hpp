@@ -27,6 +27,8 @@ struct RunOptions {
   std::string mechanism;
   std::string input;                     // file or "-"
   std::optional<std::string> weights;    // state_dict JSON file or "-"
+  WeightsFormat weights_format = WeightsFormat::automatic;  // of --weights (attnkit/weight_formats.hpp)
+  std::string weights_prefix;            // only the keys of --weights that start with it ("h.0.attn.")
   std::optional<std::size_t> d_out, heads, context_length;
   std::optional<std::size_t> kv_heads, k_dim, v_dim;  // grouped-query projections; kv's widths (default: from kv or the weights)
   bool qkv_bias = false;

@@ -31,7 +31,7 @@ Valued& add(CLI::App* app, const std::string& name, Valued& v, const std::string
 }
 
 struct RunText {
-  Valued mechanism, input, weights, d_out, heads, kv_heads, k_dim, v_dim, context_length, dropout, seed, threads, format, causal_route;
+  Valued mechanism, input, weights, weights_format, weights_prefix, d_out, heads, kv_heads, k_dim, v_dim, context_length, dropout, seed, threads, format, causal_route;
   bool causal = false, no_causal = false;
 };
 
@@ -42,6 +42,10 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
       "keys and values for cross-attention), \"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q x n_k or "
       "batch*heads x n_q x n_k, true = not allowed; or numbers added to the scores), as torch.nn.MultiheadAttention; - reads standard input", "FILE|-");
   add(run, "--weights", t.weights, "PyTorch state_dict as JSON {name: nested list}; default: drawn from --seed like PyTorch", "FILE|-");
+  add(run, "--weights-format", t.weights_format,
+      "auto (default: from the key names), book (the book's classes), torch-mha (nn.MultiheadAttention) or gpt2 (GPT-2's "
+      "attention block, Conv1D c_attn/c_proj; needs --heads); formats other than book are for multihead", "F");
+  add(run, "--weights-prefix", t.weights_prefix, "read only the --weights keys that start with P, e.g. h.0.attn. (default none)", "P");
   add(run, "--d-out", t.d_out, "output size (per head for multihead-wrapper) for " + mechanisms_with("d_out") + "; required unless --weights give it", "N");
   add(run, "--heads", t.heads, "num_heads for " + mechanisms_with("num_heads") + " (default 1)", "N");
   add(run, "--kv-heads", t.kv_heads, "heads of W_key and W_value for " + mechanisms_with("kv_heads") +
@@ -79,6 +83,15 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   if (t.weights.given()) {
     if (t.weights.text.empty()) throw Error("--weights is empty; expected a state_dict JSON file or - for standard input");
     o.weights = t.weights.text;
+  }
+  if (t.weights_format.given()) {
+    if (!t.weights.given()) throw Error("--weights-format applies only with --weights; expected --weights FILE");
+    if (t.weights_format.text.empty()) throw Error("--weights-format is empty; expected auto, book, torch-mha or gpt2");
+    o.weights_format = parse_weights_format(t.weights_format.text);
+  }
+  if (t.weights_prefix.given()) {
+    if (!t.weights.given()) throw Error("--weights-prefix applies only with --weights; expected --weights FILE");
+    o.weights_prefix = t.weights_prefix.text;  // "" is no prefix, as the default
   }
   // Given means parsed: an empty value is an error from the parser, never the default.
   if (t.d_out.given()) o.d_out = parse_count("--d-out", t.d_out.text, 1, kMaxSize);

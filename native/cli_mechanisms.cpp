@@ -69,6 +69,16 @@ void check_options_apply(Mechanism m, const RunOptions& o) {
   if (o.causal) given.push_back({*o.causal ? "--causal" : "--no-causal", "causal", ""});
   if (o.qkv_bias) given.push_back({"--qkv-bias", "qkv_bias", ""});
   if (o.dropout > 0) given.push_back({"--dropout", "dropout", format_number(o.dropout)});
+  const auto& formats = t.weights_formats;
+  if (o.weights_format != WeightsFormat::automatic &&
+      std::find(formats.begin(), formats.end(), o.weights_format) == formats.end()) {
+    std::vector<std::string> names;
+    for (const auto& other : mechanism_traits())
+      if (std::find(other.weights_formats.begin(), other.weights_formats.end(), o.weights_format) != other.weights_formats.end())
+        names.emplace_back(other.name);
+    throw Error(std::string("--weights-format ") + weights_format_name(o.weights_format) + " applies only to " + join(names, " and ") +
+                "; expected --weights-format book or auto for mechanism " + t.name);
+  }
   for (const Given& g : given) {
     if (option_applies(m, g.option)) continue;
     const std::string shown = std::string(g.option) + (g.value.empty() ? "" : " (" + g.value + ")");

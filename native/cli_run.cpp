@@ -80,6 +80,44 @@ ForwardResult decode_all(const Module& module, const Tensor& x, std::size_t thre
   return r;
 }
 
+// The state_dict under --weights-prefix in the book's names, for make_config and Module, with what its format says
+// (qkv bias, causal, GPT-2's mask size) as the run's defaults.
+void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::size_t& mask_size) {
+  Config given;
+  given.mechanism = parse_mechanism(o.mechanism);
+  given.d_in = x.shape.back();
+  given.d_out = o.d_out.value_or(0);
+  given.num_heads = o.heads.value_or(1);
+  given.causal = o.causal;
+  given.qkv_bias = o.qkv_bias;
+  given.context_length = o.context_length.value_or(0);
+  BookWeights book = weights_to_book(given, sd, o.weights_format, o.weights_prefix);
+  sd = std::move(book.state_dict);
+  if (book.format == WeightsFormat::book) {
+    if (!o.weights_prefix.empty()) {  // the mask buffer's size, as state_dict_from_json found it, under the prefix
+      mask_size = 0;
+      for (const auto& [key, t] : sd)
+        if (!mask_size && is_mask_buffer_name(key) && t.rank() == 2 && t.shape[0] == t.shape[1]) mask_size = t.shape[0];
+    }
+    return;
+  }
+  if (!o.heads) {
+    const bool gpt2 = book.format == WeightsFormat::gpt2;
+    throw Error(std::string("--heads is required with ") + weights_format_name(book.format) + " weights: " +
+                (gpt2 ? "GPT-2's n_head is not in its state_dict (GPT-2 small has 12)"
+                      : "nn.MultiheadAttention's num_heads is not in its state_dict") +
+                "; expected --heads N dividing " + std::to_string(book.config.d_out));
+  }
+  if (book.config.k_dim || book.config.v_dim)
+    throw Error("torch-mha k_proj_weight / v_proj_weight have kdim " + std::to_string(book.config.k_dim ? book.config.k_dim : given.d_in) +
+                " and vdim " + std::to_string(book.config.v_dim ? book.config.v_dim : given.d_in) +
+                ": cross-attention weights, which need a key/value input that attnkit run does not take; expected kdim = vdim = " +
+                std::to_string(given.d_in));
+  o.causal = book.config.causal;
+  o.qkv_bias = book.config.qkv_bias;
+  mask_size = book.config.context_length;
+}
+
 }  // namespace
 
 void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
@@ -94,12 +132,14 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   const Tensor& x = inputs.x;
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0, weights_text_bytes = 0;
+  RunOptions run = o;
   if (o.weights) {
     std::string weights_text = read_source(*o.weights, in, "--weights");
     weights_text_bytes = weights_text.size();
     state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
+    weights_to_book_names(run, x, *state_dict, mask_size);
   }
-  const Config config = make_config(o, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
+  const Config config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
   // The estimate counts x's shape only: kv's tokens and the (b, h, n_q, n_k) weights beyond n_q² are not in it yet.
   const RunMemory memory = run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
   if (o.dry_run) {

@@ -77,7 +77,7 @@ std::string kind_of(const Json& v) {
 // Walks a nested list once, checking every list against the shape its first elements promise.
 class TensorReader {
  public:
-  explicit TensorReader(const std::string& name) : name_(name) {}
+  TensorReader(const std::string& name, bool booleans) : name_(name), booleans_(booleans) {}
 
   Tensor read(const Json& value) {
     for (const Json* p = &value; p->is_array(); p = &(*p)[0]) {
@@ -90,6 +90,7 @@ class TensorReader {
 
  private:
   const std::string& name_;
+  const bool booleans_;
   Shape shape_;
   std::vector<float> data_;
   std::vector<std::size_t> index_;
@@ -118,6 +119,10 @@ class TensorReader {
   }
 
   void number(const Json& v) {
+    if (booleans_ && v.is_boolean()) {
+      data_.push_back(v.get<bool>() ? 1.0f : 0.0f);
+      return;
+    }
     if (v.is_number()) {
       const double d = v.get<double>();
       if (rounds_to_float32_inf(d)) {
@@ -230,7 +235,9 @@ Json parse_json(std::string text, const std::string& what) {
   }
 }
 
-Tensor tensor_from_json(const Json& value, const std::string& name) { return TensorReader(name).read(value); }
+Tensor tensor_from_json(const Json& value, const std::string& name, bool booleans) {
+  return TensorReader(name, booleans).read(value);
+}
 
 Tensor input_from_json(const Json& document) {
   if (!document.is_object()) {
@@ -256,7 +263,6 @@ Tensor input_from_json(const Json& document) {
   return x;
 }
 
-namespace {
 // The book's causal classes save their mask buffer as "mask"; the wrapper's heads as "heads.<h>.mask".
 bool is_mask_buffer_name(const std::string& key) {
   if (key == "mask") return true;
@@ -264,7 +270,6 @@ bool is_mask_buffer_name(const std::string& key) {
   return digits > 0 && key.rfind("heads.", 0) == 0 && key.compare(key.size() - 5, 5, ".mask") == 0 &&
          std::all_of(key.begin() + 6, key.begin() + 6 + static_cast<std::ptrdiff_t>(digits), [](unsigned char c) { return std::isdigit(c); });
 }
-}  // namespace
 
 StateDict state_dict_from_json(const Json& document, std::size_t* mask_size) {
   if (!document.is_object()) {
@@ -275,7 +280,7 @@ StateDict state_dict_from_json(const Json& document, std::size_t* mask_size) {
   for (const auto& [key, value] : document.items()) {
     const std::string name = "state_dict key " + key;
     if (!value.is_array() && !value.is_number()) throw Error(name + " is " + kind_of(value) + "; expected a nested list of numbers");
-    Tensor t = tensor_from_json(value, name);
+    Tensor t = tensor_from_json(value, name, true);
     // Kept: the core checks which mask a mechanism has and its size, as for the JS package.
     if (mask_size && !*mask_size && is_mask_buffer_name(key) && t.rank() == 2 && t.shape[0] == t.shape[1]) *mask_size = t.shape[0];
     sd.emplace_back(key, std::move(t));

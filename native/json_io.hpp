@@ -41,7 +41,8 @@ Json parse_json(std::string text, const std::string& what);
 
 // A nested list of numbers → a float32 tensor of any rank (a bare number has rank 0). `name` appears in
 // every error: "x is ragged: the list at index [1] has 2 elements, expected 3 (as at index [0])".
-Tensor tensor_from_json(const Json& value, const std::string& name);
+// With `booleans`, true and false read as 1 and 0 (PyTorch's bool buffers, e.g. GPT-2's causal `bias`).
+Tensor tensor_from_json(const Json& value, const std::string& name, bool booleans = false);
 
 // {"x": [[...]]} (tokens × d_in) or {"x": [[[...]]]} (batch × tokens × d_in), every size ≥ 1.
 Tensor input_from_json(const Json& document);
@@ -58,10 +59,13 @@ struct RunInputs {
 };
 RunInputs run_inputs_from_json(const Json& document);
 
-// {"W_query.weight": [[...]], ...} in the file's order, every key kept. PyTorch also saves the causal
+// {"W_query.weight": [[...]], ...} in the file's order, every key kept, booleans as 1 and 0. PyTorch also saves the causal
 // `mask` buffer ("mask", "heads.0.mask"): the Module checks it belongs to the mechanism and has size
 // context_length; the first one's size is returned in mask_size (0 when absent or not square) as the
 // default context_length.
+// "mask" or "heads.<digits>.mask": the book's causal classes' mask buffer.
+bool is_mask_buffer_name(const std::string& key);
+
 StateDict state_dict_from_json(const Json& document, std::size_t* mask_size = nullptr);
 
 // Appends a tensor as nested lists with the shortest text that reads back to the same float32

@@ -33,7 +33,8 @@ const std::vector<MechanismTraits>& table() {
     {Mechanism::multihead, "multihead", "MultiHeadAttention",
      "one projection split into h heads of d_out/h, causal or not, dropout, out_proj",
      true, true,
-     {"d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
+     {"d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"},
+     {WeightsFormat::book, WeightsFormat::torch_mha, WeightsFormat::gpt2}},
   };
   return rows;
 }

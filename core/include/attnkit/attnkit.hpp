@@ -10,3 +10,4 @@
 #include "attnkit/random.hpp"
 #include "attnkit/traits.hpp"
 #include "attnkit/tensor.hpp"
+#include "attnkit/weight_formats.hpp"

@@ -23,6 +23,8 @@
 
 namespace attnkit {
 
+enum class WeightsFormat : int;  // attnkit/weight_formats.hpp
+
 enum class Mechanism { simplified, self_v1, self, causal, multihead_wrapper, multihead };
 
 const std::vector<Mechanism>& all_mechanisms();
@@ -104,6 +106,10 @@ class Module {
   explicit Module(const Config& config);
   // Parameters loaded from a state_dict (names and shapes checked; extra or missing keys are errors).
   Module(const Config& config, const StateDict& state_dict);
+  // multihead parameters from a state_dict in any format of attnkit/weight_formats.hpp (automatic: from the key
+  // names), the keys under `prefix` ("h.0.attn."): weights_to_book, then the constructor above.
+  static Module from_state_dict(const Config& config, const StateDict& state_dict, WeightsFormat format,
+                                const std::string& prefix = "");
 
   const Config& config() const noexcept { return config_; }
   bool causal() const noexcept { return causal_; }
@@ -115,6 +121,8 @@ class Module {
   std::size_t value_dim() const noexcept { return config_.v_dim ? config_.v_dim : config_.d_in; }  // value input's width
 
   StateDict state_dict() const { return params_; }
+  // The same written in `format` (not automatic), each key prefixed: weights_from_book on this module's config.
+  StateDict state_dict(WeightsFormat format, const std::string& prefix = "") const;
   // The shapes this module's state_dict must have, in PyTorch's order (attnkit::parameter_shapes(config())).
   std::vector<std::pair<std::string, Shape>> parameter_shapes() const;
 

@@ -7,6 +7,7 @@
 
 #include "attnkit/mechanisms.hpp"
 #include "attnkit/tensor.hpp"
+#include "attnkit/weight_formats.hpp"
 
 namespace attnkit {
 
@@ -22,6 +23,8 @@ struct MechanismTraits {
   //   "causal_route".
   // Module refuses num_heads ≠ 1, dropout > 0, qkv_bias, kv_heads, k_dim and v_dim where they do not apply; d_out is ignored by simplified.
   std::vector<const char*> options;
+  // The state_dict formats its parameters load from and write to (attnkit/weight_formats.hpp); never automatic.
+  std::vector<WeightsFormat> weights_formats = {WeightsFormat::book};
 };
 
 // In all_mechanisms() order.
