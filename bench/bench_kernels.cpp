@@ -93,7 +93,8 @@ __attribute__((target("avx2,fma"))) void fma_peak_avx2(benchmark::State& state) 
       for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], mul, add);
     for (int j = 0; j < 12; ++j) benchmark::DoNotOptimize(acc[j]);
   }
-  state.counters["FLOPS"] = benchmark::Counter(2.0 * 8 * 12 * kSteps * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["FLOPS"] =
+      benchmark::Counter(2.0 * 8 * 12 * kSteps * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 #endif
 
@@ -131,8 +132,19 @@ void attention(benchmark::State& state, const KernelTable* t, std::size_t n, std
   for (auto _ : state) {
     // Work split over heads: each task takes whole heads (one packing of k, v per head).
     attnkit::parallel_for(heads, threads, [&](std::size_t h, std::size_t) {
-      const attnkit::kernels::Attention a{q.data() + h * dh, ld, k.data() + h * dh, ld, v.data() + h * dh, ld,
-                                          out.data() + h * dh, ld, n, n, dh, 0.125f, causal};
+      const attnkit::kernels::Attention a{q.data() + h * dh,
+                                          ld,
+                                          k.data() + h * dh,
+                                          ld,
+                                          v.data() + h * dh,
+                                          ld,
+                                          out.data() + h * dh,
+                                          ld,
+                                          n,
+                                          n,
+                                          dh,
+                                          0.125f,
+                                          causal};
       t->attention_f32(a, 0, n);
     });
     benchmark::DoNotOptimize(out.data());
@@ -157,8 +169,8 @@ void add(const std::string& name, Fn fn, Args... args) {
 // half of the keys, whose key blocks the fused path skips. `weights`: the explain path. FLOPS count visible pairs.
 void attention_op(benchmark::State& state, bool causal, bool padded, bool weights) {
   const std::size_t n = 1024, d = 64, h_q = 12, h_kv = 4, kept = padded ? n / 2 : n;
-  const attnkit::Tensor query({1, h_q, n, d}, random_floats(h_q * n * d, 5)), key({1, h_kv, n, d}, random_floats(h_kv * n * d, 6)),
-      value({1, h_kv, n, d}, random_floats(h_kv * n * d, 7));
+  const attnkit::Tensor query({1, h_q, n, d}, random_floats(h_q * n * d, 5)),
+      key({1, h_kv, n, d}, random_floats(h_kv * n * d, 6)), value({1, h_kv, n, d}, random_floats(h_kv * n * d, 7));
   std::vector<bool> allowed(n, true);
   for (std::size_t j = kept; j < n; ++j) allowed[j] = false;
   const attnkit::AttentionMask mask = attnkit::boolean_mask({1, 1, 1, n}, allowed);
@@ -178,17 +190,18 @@ void attention_op(benchmark::State& state, bool causal, bool padded, bool weight
 // otherwise attention() itself. Issue 12's goal: backward ≤ 2.5× forward. FLOPS: 2.5× the forward's visible pairs.
 void attention_grad(benchmark::State& state, bool backward) {
   const std::size_t n = 1024, d = 64, heads = 12;
-  const attnkit::Tensor query({1, heads, n, d}, random_floats(heads * n * d, 5)), key({1, heads, n, d}, random_floats(heads * n * d, 6)),
-      value({1, heads, n, d}, random_floats(heads * n * d, 7)), grad_output({1, heads, n, d}, random_floats(heads * n * d, 8));
+  const attnkit::Tensor query({1, heads, n, d}, random_floats(heads * n * d, 5)),
+      key({1, heads, n, d}, random_floats(heads * n * d, 6)), value({1, heads, n, d}, random_floats(heads * n * d, 7)),
+      grad_output({1, heads, n, d}, random_floats(heads * n * d, 8));
   attnkit::AttentionOptions o;
   o.causal = attnkit::CausalAlign::upper_left;
   o.threads = static_cast<std::size_t>(state.range(0));
   const attnkit::AttentionForwardState forward_state = attnkit::attention_forward(query, key, value, o).state;
   for (auto _ : state) {
     if (backward)
-      benchmark::DoNotOptimize(attnkit::attention_backward(query, key, value, grad_output, o, forward_state).query.ptr());
-    else
-      benchmark::DoNotOptimize(attnkit::attention(query, key, value, o).output.ptr());
+      benchmark::DoNotOptimize(
+          attnkit::attention_backward(query, key, value, grad_output, o, forward_state).query.ptr());
+    else benchmark::DoNotOptimize(attnkit::attention(query, key, value, o).output.ptr());
   }
   const double pairs = double(n) * double(n + 1) / 2;
   set_rates(state, (backward ? 10.0 : 4.0) * pairs * d * heads, 4.0 * (backward ? 7 : 4) * heads * n * d);
@@ -202,7 +215,8 @@ void forward(benchmark::State& state, const attnkit::BenchConfig* c) {
   options.threads = static_cast<std::size_t>(state.range(0));
   module.forward(x, options);
   for (auto _ : state) benchmark::DoNotOptimize(module.forward(x, options).context.ptr());
-  state.counters["FLOPS"] = benchmark::Counter(attnkit::forward_flops(module.config(), x.shape) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["FLOPS"] = benchmark::Counter(
+      attnkit::forward_flops(module.config(), x.shape) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // The yardstick for decoding (D1 reads its keys and values once): copying 64 MiB, far past the caches, counted as

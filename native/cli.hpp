@@ -25,30 +25,31 @@ enum class Format { json, text };
 // the core checks that, e.g. heads dividing d_out).
 struct RunOptions {
   std::string mechanism;
-  std::string input;                     // file or "-"
-  std::optional<std::string> weights;    // state_dict JSON file or "-"
+  std::string input;                                        // file or "-"
+  std::optional<std::string> weights;                       // state_dict JSON file or "-"
   WeightsFormat weights_format = WeightsFormat::automatic;  // of --weights (attnkit/weight_formats.hpp)
-  std::string weights_prefix;            // only the keys of --weights that start with it ("h.0.attn.")
+  std::string weights_prefix;  // only the keys of --weights that start with it ("h.0.attn.")
   std::optional<std::size_t> d_out, heads, context_length;
-  std::optional<std::size_t> kv_heads, k_dim, v_dim;  // grouped-query projections; kv's widths (default: from kv or the weights)
+  std::optional<std::size_t> kv_heads, k_dim,
+      v_dim;  // grouped-query projections; kv's widths (default: from kv or the weights)
   bool qkv_bias = false;
   std::optional<bool> causal;
-  double dropout = 0.0;                  // as PyTorch keeps p (0.99999999 is valid)
+  double dropout = 0.0;  // as PyTorch keeps p (0.99999999 is valid)
   bool train = false;
   std::uint64_t seed = 123;
-  std::size_t threads = 0;               // 0: all cores
+  std::size_t threads = 0;  // 0: all cores
   Format format = Format::json;
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
-  bool no_weights = false;               // leave attention_weights out (large n)
-  bool decode = false;                   // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
-  bool dry_run = false;                  // print the memory estimate (memory_json) instead of computing
+  bool no_weights = false;  // leave attention_weights out (large n)
+  bool decode = false;      // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
+  bool dry_run = false;     // print the memory estimate (memory_json) instead of computing
 };
 
 // What `attnkit run` holds at its peak (cli_memory.cpp), in bytes, saturating at SIZE_MAX.
 struct RunMemory {
-  std::size_t peak_bytes = 0;       // the largest of: reading the input; then the weights; then the run. With the program.
-  std::size_t parameters = 0;       // parameter count (floats) of the module
+  std::size_t peak_bytes = 0;  // the largest of: reading the input; then the weights; then the run. With the program.
+  std::size_t parameters = 0;  // parameter count (floats) of the module
   std::size_t parameter_bytes = 0;  // Module::parameter_bytes
   std::size_t forward_bytes = 0;    // Module::forward_bytes
   std::size_t input_bytes = 0;      // --input: its text, the parsed document and x
@@ -63,7 +64,8 @@ void check_memory(const Config& config, const RunMemory& memory);
 // {"peak_bytes": N, "parameters": P, ...}, one line: what `attnkit run --dry-run` prints.
 std::string memory_json(const Config& config, const RunMemory& memory);
 
-// The bench configurations for help and messages, from attnkit::bench_configs(): "C1 (b2 n6 …), C2 (…)" and "C1, C2, C3, C4".
+// The bench configurations for help and messages, from attnkit::bench_configs(): "C1 (b2 n6 …), C2 (…)" and "C1, C2,
+// C3, C4".
 std::string bench_configs_help();
 std::string bench_config_names();
 
@@ -79,7 +81,8 @@ struct BenchOptions {
 std::string mechanism_names(const char* last = " or ");
 std::string mechanisms_with(const std::string& option);
 std::string mechanisms_with_default_causal();
-std::string mechanisms_help();  // the run command's footer: one line per mechanism, its description and the book's class
+std::string
+mechanisms_help();  // the run command's footer: one line per mechanism, its description and the book's class
 // Throws Error for an option given on the command line that does not apply to m, e.g.
 // "--heads: num_heads (2) applies only to multihead-wrapper and multihead; expected no --heads for mechanism self".
 void check_options_apply(Mechanism m, const RunOptions& options);

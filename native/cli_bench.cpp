@@ -17,7 +17,7 @@ namespace {
 constexpr std::size_t kMinRuns = 5;
 constexpr double kMinSeconds = 1.0;
 constexpr std::size_t kMaxRuns = 100000;
-constexpr double kSampleMs = 0.2;         // shortest sample
+constexpr double kSampleMs = 0.2;          // shortest sample
 constexpr std::size_t kMaxCalls = 100000;  // calls per sample at most
 
 std::string number(double v, const char* format = "%.6g") {
@@ -72,18 +72,21 @@ void bench_decode(const BenchConfig& c, const BenchOptions& o, std::ostream& out
   std::string s;
   if (o.format == Format::json) {
     s = "{\"config\": \"" + std::string(c.name) + "\", \"kind\": \"decode\", \"threads\": " + std::to_string(threads) +
-        ", \"median_ms\": " + number(median) + ", \"min_ms\": " + number(ms.front()) + ", \"repeats\": " + std::to_string(k) +
-        ", \"kv_bytes\": " + number(bytes, "%.0f") + ", \"kv_gbps\": " + number(gbps) + ", \"copy_gbps\": " + number(copy) +
-        ", \"fraction_of_copy\": " + number(gbps / copy) + ", \"mechanism\": \"multihead\", \"causal\": true, \"simd\": \"" +
-        simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) + ", \"tokens\": " +
-        std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) + ", \"d_out\": " + std::to_string(c.d_out) +
+        ", \"median_ms\": " + number(median) + ", \"min_ms\": " + number(ms.front()) +
+        ", \"repeats\": " + std::to_string(k) + ", \"kv_bytes\": " + number(bytes, "%.0f") +
+        ", \"kv_gbps\": " + number(gbps) + ", \"copy_gbps\": " + number(copy) +
+        ", \"fraction_of_copy\": " + number(gbps / copy) +
+        ", \"mechanism\": \"multihead\", \"causal\": true, \"simd\": \"" + simd_instruction_set() +
+        "\", \"shape\": {\"batch\": " + std::to_string(c.batch) + ", \"tokens\": " + std::to_string(c.tokens) +
+        ", \"d_in\": " + std::to_string(c.d_in) + ", \"d_out\": " + std::to_string(c.d_out) +
         ", \"heads\": " + std::to_string(c.heads) + "}}\n";
   } else {
-    s = std::string(c.name) + "  multihead decode step  b" + std::to_string(c.batch) + " cache " + std::to_string(c.tokens) + " d" +
-        std::to_string(c.d_out) + " h" + std::to_string(c.heads) + "\n  median " + time_text(median) + "  min " + time_text(ms.front()) +
-        "  K and V read at " + number(gbps, "%.2f") + " GB/s = " + number(100.0 * gbps / copy, "%.1f") + " % of copy bandwidth " +
-        number(copy, "%.2f") + " GB/s  (" + std::to_string(k) + " runs, " + std::to_string(threads) +
-        (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n";
+    s = std::string(c.name) + "  multihead decode step  b" + std::to_string(c.batch) + " cache " +
+        std::to_string(c.tokens) + " d" + std::to_string(c.d_out) + " h" + std::to_string(c.heads) + "\n  median " +
+        time_text(median) + "  min " + time_text(ms.front()) + "  K and V read at " + number(gbps, "%.2f") +
+        " GB/s = " + number(100.0 * gbps / copy, "%.1f") + " % of copy bandwidth " + number(copy, "%.2f") + " GB/s  (" +
+        std::to_string(k) + " runs, " + std::to_string(threads) + (threads == 1 ? " thread, " : " threads, ") +
+        simd_instruction_set() + ")\n";
   }
   out << s << std::flush;
 }
@@ -122,7 +125,9 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   const double first_ms = std::chrono::duration<double, std::milli>(clock::now() - w0).count();
   // A sample is a batch of calls lasting at least kSampleMs, so tiny configurations (C1 is under a microsecond)
   // are not measured at the clock's resolution; the reported times are per call.
-  const std::size_t calls = first_ms >= kSampleMs ? 1 : std::min<std::size_t>(kMaxCalls, std::size_t(kSampleMs / std::max(first_ms, 1e-6)) + 1);
+  const std::size_t calls =
+      first_ms >= kSampleMs ? 1
+                            : std::min<std::size_t>(kMaxCalls, std::size_t(kSampleMs / std::max(first_ms, 1e-6)) + 1);
   for (std::size_t i = 1; i < calls; ++i) module.forward(x, options);  // and as many more warm-up calls
   std::vector<double> ms;
   const auto start = clock::now();
@@ -132,7 +137,8 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
     const auto t1 = clock::now();
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / double(calls));
     const double total = std::chrono::duration<double>(t1 - start).count();
-    if (o.repeats ? ms.size() >= *o.repeats : (ms.size() >= kMinRuns && total >= kMinSeconds) || ms.size() >= kMaxRuns) break;
+    if (o.repeats ? ms.size() >= *o.repeats : (ms.size() >= kMinRuns && total >= kMinSeconds) || ms.size() >= kMaxRuns)
+      break;
   }
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
@@ -143,19 +149,21 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
 
   std::string s;
   if (o.format == Format::json) {
-    s = "{\"config\": \"" + std::string(c.name) + "\", \"threads\": " + std::to_string(threads) + ", \"median_ms\": " + number(median) +
-        ", \"gflops\": " + number(gflops) + ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " +
-        std::to_string(k) + ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") + ", \"mechanism\": \"multihead\", \"causal\": " + (c.causal ? "true" : "false") +
-        ", \"simd\": \"" + simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) +
-        ", \"tokens\": " + std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) + ", \"d_out\": " +
-        std::to_string(c.d_out) + ", \"heads\": " + std::to_string(c.heads) + "}}\n";
+    s = "{\"config\": \"" + std::string(c.name) + "\", \"threads\": " + std::to_string(threads) +
+        ", \"median_ms\": " + number(median) + ", \"gflops\": " + number(gflops) +
+        ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " + std::to_string(k) +
+        ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") +
+        ", \"mechanism\": \"multihead\", \"causal\": " + (c.causal ? "true" : "false") + ", \"simd\": \"" +
+        simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) +
+        ", \"tokens\": " + std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) +
+        ", \"d_out\": " + std::to_string(c.d_out) + ", \"heads\": " + std::to_string(c.heads) + "}}\n";
   } else {
-    s = std::string(c.name) + (c.causal ? "  multihead causal  b" : "  multihead  b") + std::to_string(c.batch) + " n" + std::to_string(c.tokens) + " d_in" +
-        std::to_string(c.d_in) + " d_out" + std::to_string(c.d_out) + " h" + std::to_string(c.heads) + "\n" +
-        "  median " + time_text(median) + "  min " + time_text(sorted.front()) + "  " +
+    s = std::string(c.name) + (c.causal ? "  multihead causal  b" : "  multihead  b") + std::to_string(c.batch) + " n" +
+        std::to_string(c.tokens) + " d_in" + std::to_string(c.d_in) + " d_out" + std::to_string(c.d_out) + " h" +
+        std::to_string(c.heads) + "\n" + "  median " + time_text(median) + "  min " + time_text(sorted.front()) + "  " +
         number(gflops, "%.2f") + " GFLOP/s  (" + std::to_string(k) + " runs" +
-        (calls > 1 ? " of " + std::to_string(calls) + " calls" : std::string()) + ", " + std::to_string(threads) + (threads == 1 ? " thread, " : " threads, ") +
-        simd_instruction_set() + ")\n";
+        (calls > 1 ? " of " + std::to_string(calls) + " calls" : std::string()) + ", " + std::to_string(threads) +
+        (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n";
   }
   out << s << std::flush;
 }

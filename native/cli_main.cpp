@@ -31,43 +31,70 @@ Valued& add(CLI::App* app, const std::string& name, Valued& v, const std::string
 }
 
 struct RunText {
-  Valued mechanism, input, weights, weights_format, weights_prefix, d_out, heads, kv_heads, k_dim, v_dim, context_length, dropout, seed, threads, format, causal_route;
+  Valued mechanism, input, weights, weights_format, weights_prefix, d_out, heads, kv_heads, k_dim, v_dim,
+      context_length, dropout, seed, threads, format, causal_route;
   bool causal = false, no_causal = false;
 };
 
 CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
-  auto* run = app.add_subcommand("run", "Run one attention mechanism on a JSON input and print the context and the attention weights");
+  auto* run = app.add_subcommand(
+      "run", "Run one attention mechanism on a JSON input and print the context and the attention weights");
   add(run, "--mechanism", t.mechanism, mechanism_names() + " (see Mechanisms below)", "M");
-  add(run, "--input", t.input, "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in), optionally with \"kv\" (batch x n_k x k_dim: "
-      "keys and values for cross-attention), \"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q x n_k or "
-      "batch*heads x n_q x n_k, true = not allowed; or numbers added to the scores), as torch.nn.MultiheadAttention; - reads standard input", "FILE|-");
-  add(run, "--weights", t.weights, "PyTorch state_dict as JSON {name: nested list}; default: drawn from --seed like PyTorch", "FILE|-");
+  add(run, "--input", t.input,
+      "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in), optionally with \"kv\" "
+      "(batch x n_k x k_dim: "
+      "keys and values for cross-attention), \"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q "
+      "x n_k or "
+      "batch*heads x n_q x n_k, true = not allowed; or numbers added to the scores), as torch.nn.MultiheadAttention; - "
+      "reads standard input",
+      "FILE|-");
+  add(run, "--weights", t.weights,
+      "PyTorch state_dict as JSON {name: nested list}; default: drawn from --seed like PyTorch", "FILE|-");
   add(run, "--weights-format", t.weights_format,
-      "auto (default: from the key names), book (the book's classes), torch-mha (nn.MultiheadAttention) or gpt2 (GPT-2's "
-      "attention block, Conv1D c_attn/c_proj; needs --heads); formats other than book are for multihead", "F");
-  add(run, "--weights-prefix", t.weights_prefix, "read only the --weights keys that start with P, e.g. h.0.attn. (default none)", "P");
-  add(run, "--d-out", t.d_out, "output size (per head for multihead-wrapper) for " + mechanisms_with("d_out") + "; required unless --weights give it", "N");
+      "auto (default: from the key names), book (the book's classes), torch-mha (nn.MultiheadAttention) or gpt2 "
+      "(GPT-2's "
+      "attention block, Conv1D c_attn/c_proj; needs --heads); formats other than book are for multihead",
+      "F");
+  add(run, "--weights-prefix", t.weights_prefix,
+      "read only the --weights keys that start with P, e.g. h.0.attn. (default none)", "P");
+  add(run, "--d-out", t.d_out,
+      "output size (per head for multihead-wrapper) for " + mechanisms_with("d_out") +
+          "; required unless --weights give it",
+      "N");
   add(run, "--heads", t.heads, "num_heads for " + mechanisms_with("num_heads") + " (default 1)", "N");
-  add(run, "--kv-heads", t.kv_heads, "heads of W_key and W_value for " + mechanisms_with("kv_heads") +
-      " (grouped-query; must divide --heads; default: --heads, or from --weights)", "N");
-  add(run, "--k-dim", t.k_dim, "features of kv for W_key (" + mechanisms_with("k_dim") + "; default: kv's width, or from --weights)", "N");
-  add(run, "--v-dim", t.v_dim, "features of kv for W_value (" + mechanisms_with("v_dim") + "; default: kv's width, or from --weights)", "N");
+  add(run, "--kv-heads", t.kv_heads,
+      "heads of W_key and W_value for " + mechanisms_with("kv_heads") +
+          " (grouped-query; must divide --heads; default: --heads, or from --weights)",
+      "N");
+  add(run, "--k-dim", t.k_dim,
+      "features of kv for W_key (" + mechanisms_with("k_dim") + "; default: kv's width, or from --weights)", "N");
+  add(run, "--v-dim", t.v_dim,
+      "features of kv for W_value (" + mechanisms_with("v_dim") + "; default: kv's width, or from --weights)", "N");
   add(run, "--context-length", t.context_length, "mask size; more tokens is an error (default: the token count)", "N");
   run->add_flag("--qkv-bias", o.qkv_bias, "bias on W_query, W_key, W_value (" + mechanisms_with("qkv_bias") + ")");
-  auto* causal = run->add_flag("--causal", t.causal, "mask the future (default for " + mechanisms_with_default_causal() + ")");
+  auto* causal =
+      run->add_flag("--causal", t.causal, "mask the future (default for " + mechanisms_with_default_causal() + ")");
   auto* no_causal = run->add_flag("--no-causal", t.no_causal, "do not mask the future");
   causal->excludes(no_causal);
-  add(run, "--dropout", t.dropout, "dropout on the attention weights, in [0, 1), for " + mechanisms_with("dropout") + "; only with --train (default 0)", "P");
+  add(run, "--dropout", t.dropout,
+      "dropout on the attention weights, in [0, 1), for " + mechanisms_with("dropout") +
+          "; only with --train (default 0)",
+      "P");
   run->add_flag("--train", o.train, "training mode: apply dropout");
   add(run, "--seed", t.seed, "torch.manual_seed for the parameters and dropout (default 123)", "S");
   add(run, "--threads", t.threads, "worker threads (default: all cores); results are the same for any count", "N");
   add(run, "--format", t.format, "json (default) or text (as PyTorch prints tensors)", "json|text");
-  add(run, "--causal-route", t.causal_route, "neg-inf (default: -inf then softmax) or renormalise (softmax, zero the future, renormalise)", "R");
-  run->add_flag("--intermediates", o.intermediates, "also print every step: queries, keys, values, scores, ... weights, context");
+  add(run, "--causal-route", t.causal_route,
+      "neg-inf (default: -inf then softmax) or renormalise (softmax, zero the future, renormalise)", "R");
+  run->add_flag("--intermediates", o.intermediates,
+                "also print every step: queries, keys, values, scores, ... weights, context");
   run->add_flag("--no-weights", o.no_weights, "leave attention_weights out of the output");
-  run->add_flag("--decode", o.decode, "compute the context token by token through a KV cache (causal modules; implies --no-weights)");
-  run->add_flag("--dry-run", o.dry_run, "print the memory the run would need, {\"peak_bytes\": N, \"parameters\": P, ...}, without computing");
-  run->footer(mechanisms_help() + "\n\nExample:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
+  run->add_flag("--decode", o.decode,
+                "compute the context token by token through a KV cache (causal modules; implies --no-weights)");
+  run->add_flag("--dry-run", o.dry_run,
+                "print the memory the run would need, {\"peak_bytes\": N, \"parameters\": P, ...}, without computing");
+  run->footer(mechanisms_help() +
+              "\n\nExample:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
   return run;
 }
 
@@ -81,7 +108,8 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   o.mechanism = t.mechanism.text;
   o.input = t.input.text;
   if (t.weights.given()) {
-    if (t.weights.text.empty()) throw Error("--weights is empty; expected a state_dict JSON file or - for standard input");
+    if (t.weights.text.empty())
+      throw Error("--weights is empty; expected a state_dict JSON file or - for standard input");
     o.weights = t.weights.text;
   }
   if (t.weights_format.given()) {
@@ -102,8 +130,10 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   if (t.context_length.given()) o.context_length = parse_count("--context-length", t.context_length.text, 1, kMaxSize);
   if (t.causal) o.causal = true;
   if (t.no_causal) o.causal = false;
-  if (o.decode && o.train) throw Error("--decode runs in evaluation mode (no dropout); expected no --train with --decode");
-  if (o.decode && o.intermediates) throw Error("--decode computes the context only; expected no --intermediates with --decode");
+  if (o.decode && o.train)
+    throw Error("--decode runs in evaluation mode (no dropout); expected no --train with --decode");
+  if (o.decode && o.intermediates)
+    throw Error("--decode computes the context only; expected no --intermediates with --decode");
   if (o.decode) o.no_weights = true;  // the cache keeps keys and values, never a (tokens, tokens) matrix
   if (t.dropout.given()) o.dropout = parse_dropout(t.dropout.text);
   if (t.seed.given()) o.seed = parse_seed(t.seed.text);
@@ -122,20 +152,26 @@ int fail(std::ostream& err, const std::string& message, int code) {
 
 int main(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
   try {
-    CLI::App app{"attnkit: the attention mechanisms of the seed (simplified, self-attention, causal, multi-head), exact and fast",
-                 "attnkit"};
+    CLI::App app{
+        "attnkit: the attention mechanisms of the seed (simplified, self-attention, causal, multi-head), exact and "
+        "fast",
+        "attnkit"};
     app.set_version_flag("--version", version());
 
     RunText run_text;
     RunOptions run_options;
     auto* run = add_run(app, run_text, run_options);
 
-    auto* bench = app.add_subcommand("bench", "Time causal multi-head attention on a standard configuration (" + bench_config_names() + ")");
+    auto* bench = app.add_subcommand(
+        "bench", "Time causal multi-head attention on a standard configuration (" + bench_config_names() + ")");
     Valued bench_config, bench_threads, bench_format, bench_repeats;
     add(bench, "--config", bench_config, bench_configs_help(), "C");
     add(bench, "--threads", bench_threads, "worker threads (default: all cores)", "N");
     add(bench, "--format", bench_format, "text (default) or json", "json|text");
-    add(bench, "--repeats", bench_repeats, "timed samples (default: at least 5 and at least 1 s; a sample is one call, or a batch of calls lasting 0.2 ms for configs faster than that)", "R");
+    add(bench, "--repeats", bench_repeats,
+        "timed samples (default: at least 5 and at least 1 s; a sample is one call, or a batch of calls lasting 0.2 ms "
+        "for configs faster than that)",
+        "R");
 
     auto* info = app.add_subcommand("info", "Print the version, the SIMD instruction set in use and the thread counts");
     Valued info_format;
@@ -145,9 +181,12 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
 
     app.footer("See attnkit <command> --help.");  // set last: subcommands copy the footer when created
 
-    if (args.size() < 2) return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)", kExitUsage);
+    if (args.size() < 2)
+      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)",
+                  kExitUsage);
     const std::string& first = args[1];
-    if (first.empty() || (first[0] != '-' && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands))) {
+    if (first.empty() ||
+        (first[0] != '-' && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands))) {
       return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention", kExitUsage);
     }
 
@@ -176,7 +215,8 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     } else if (attention.parsed()) {
       attention.run(in, out);
     } else {
-      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)", kExitUsage);
+      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)",
+                  kExitUsage);
     }
     out.flush();
     if (!out) return fail(err, "cannot write the output (standard output closed or full)", kExitInternal);

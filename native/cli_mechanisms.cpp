@@ -74,16 +74,17 @@ void check_options_apply(Mechanism m, const RunOptions& o) {
       std::find(formats.begin(), formats.end(), o.weights_format) == formats.end()) {
     std::vector<std::string> names;
     for (const auto& other : mechanism_traits())
-      if (std::find(other.weights_formats.begin(), other.weights_formats.end(), o.weights_format) != other.weights_formats.end())
+      if (std::find(other.weights_formats.begin(), other.weights_formats.end(), o.weights_format) !=
+          other.weights_formats.end())
         names.emplace_back(other.name);
-    throw Error(std::string("--weights-format ") + weights_format_name(o.weights_format) + " applies only to " + join(names, " and ") +
-                "; expected --weights-format book or auto for mechanism " + t.name);
+    throw Error(std::string("--weights-format ") + weights_format_name(o.weights_format) + " applies only to " +
+                join(names, " and ") + "; expected --weights-format book or auto for mechanism " + t.name);
   }
   for (const Given& g : given) {
     if (option_applies(m, g.option)) continue;
     const std::string shown = std::string(g.option) + (g.value.empty() ? "" : " (" + g.value + ")");
-    throw Error(std::string(g.flag) + ": " + shown + " applies only to " + mechanisms_with(g.option) + "; expected no " +
-                g.flag + " for mechanism " + t.name);
+    throw Error(std::string(g.flag) + ": " + shown + " applies only to " + mechanisms_with(g.option) +
+                "; expected no " + g.flag + " for mechanism " + t.name);
   }
 }
 

@@ -44,16 +44,20 @@ std::vector<Shape> printed_tensors(const Config& c, const Shape& x, const RunOpt
   const std::size_t b = batched ? x[0] : 1, n = x[batched ? 1 : 0], d_in = x.back();
   const MechanismTraits& t = traits(c.mechanism);
   const std::size_t heads = option_applies(c.mechanism, "num_heads") ? c.num_heads : 1;
-  const std::size_t width = !t.has_parameters ? d_in : c.mechanism == Mechanism::multihead ? c.d_out : mul(heads, c.d_out);
-  const std::size_t head_dim = c.mechanism == Mechanism::multihead ? c.d_out / heads : !t.has_parameters ? d_in : c.d_out;
+  const std::size_t width = !t.has_parameters                     ? d_in
+                            : c.mechanism == Mechanism::multihead ? c.d_out
+                                                                  : mul(heads, c.d_out);
+  const std::size_t head_dim = c.mechanism == Mechanism::multihead ? c.d_out / heads
+                               : !t.has_parameters                 ? d_in
+                                                                   : c.d_out;
   const Shape square = {b, heads, n, n}, context = {b, n, width}, per_head = {b, heads, n, head_dim};
   std::vector<Shape> printed = {context};
   if (!o.no_weights) printed.push_back(square);
   if (o.intermediates) {
     const bool causal = c.causal.value_or(t.default_causal), dropout = o.train && c.dropout > 0;
-    printed.insert(printed.end(), 3, per_head);                                          // queries, keys, values
-    printed.insert(printed.end(), 3 + (causal ? 1 : 0) + (dropout ? 1 : 0), square);    // scores … weights
-    printed.push_back(context);                                                          // context
+    printed.insert(printed.end(), 3, per_head);                                                // queries, keys, values
+    printed.insert(printed.end(), 3 + (causal ? 1 : 0) + (dropout ? 1 : 0), square);           // scores … weights
+    printed.push_back(context);                                                                // context
     if (c.mechanism == Mechanism::multihead) printed.push_back({b, n, mul(heads, head_dim)});  // before out_proj
   }
   return printed;
@@ -112,10 +116,10 @@ RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& o, 
 void check_memory(const Config& config, const RunMemory& m) {
   const double memory = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
   if (memory > 0 && double(m.peak_bytes) > memory) {
-    throw Error("this run of " + std::string(mechanism_name(config.mechanism)) + " needs about " + std::to_string(m.peak_bytes) +
-                    " bytes (module " + std::to_string(m.parameter_bytes) + ", forward " + std::to_string(m.forward_bytes) +
-                    ", output text " + std::to_string(m.output_bytes) + "), more than this machine's memory (" +
-                    std::to_string(static_cast<unsigned long long>(memory)) +
+    throw Error("this run of " + std::string(mechanism_name(config.mechanism)) + " needs about " +
+                    std::to_string(m.peak_bytes) + " bytes (module " + std::to_string(m.parameter_bytes) +
+                    ", forward " + std::to_string(m.forward_bytes) + ", output text " + std::to_string(m.output_bytes) +
+                    "), more than this machine's memory (" + std::to_string(static_cast<unsigned long long>(memory)) +
                     " bytes); expected a smaller --d-out or --heads, fewer tokens, or --no-weights",
                 ErrorKind::range);
   }
@@ -123,9 +127,12 @@ void check_memory(const Config& config, const RunMemory& m) {
 
 std::string memory_json(const Config& config, const RunMemory& m) {
   return "{\"peak_bytes\": " + std::to_string(m.peak_bytes) + ", \"parameters\": " + std::to_string(m.parameters) +
-         ", \"parameter_bytes\": " + std::to_string(m.parameter_bytes) + ", \"forward_bytes\": " + std::to_string(m.forward_bytes) +
-         ", \"input_bytes\": " + std::to_string(m.input_bytes) + ", \"weights_bytes\": " + std::to_string(m.weights_bytes) +
-         ", \"output_bytes\": " + std::to_string(m.output_bytes) + ", \"mechanism\": \"" + mechanism_name(config.mechanism) + "\"}\n";
+         ", \"parameter_bytes\": " + std::to_string(m.parameter_bytes) +
+         ", \"forward_bytes\": " + std::to_string(m.forward_bytes) +
+         ", \"input_bytes\": " + std::to_string(m.input_bytes) +
+         ", \"weights_bytes\": " + std::to_string(m.weights_bytes) +
+         ", \"output_bytes\": " + std::to_string(m.output_bytes) + ", \"mechanism\": \"" +
+         mechanism_name(config.mechanism) + "\"}\n";
 }
 
 }  // namespace attnkit::cli

@@ -35,7 +35,8 @@ void infer_from_weights(Mechanism m, const StateDict& sd, std::size_t d_in, std:
   }
   if (m == Mechanism::simplified) return;
   const bool v1 = m == Mechanism::self_v1;
-  const std::string name = (m == Mechanism::multihead_wrapper ? "heads.0." : "") + std::string(v1 ? "W_query" : "W_query.weight");
+  const std::string name =
+      (m == Mechanism::multihead_wrapper ? "heads.0." : "") + std::string(v1 ? "W_query" : "W_query.weight");
   const Tensor* w = find_parameter(sd, name);
   if (w && !d_out) {
     // self-v1 holds W_query as (d_in, d_out) like x @ W; nn.Linear as (d_out, d_in).
@@ -47,7 +48,8 @@ void infer_from_weights(Mechanism m, const StateDict& sd, std::size_t d_in, std:
     }
     d_out = w->shape[1 - in_axis];
   }
-  if (!v1 && find_parameter(sd, (m == Mechanism::multihead_wrapper ? "heads.0." : "") + std::string("W_query.bias"))) qkv_bias = true;
+  if (!v1 && find_parameter(sd, (m == Mechanism::multihead_wrapper ? "heads.0." : "") + std::string("W_query.bias")))
+    qkv_bias = true;
 }
 
 }  // namespace
@@ -102,7 +104,8 @@ CausalRoute parse_causal_route(const std::string& text) {
   throw Error("unknown --causal-route " + quoted(text) + "; expected neg-inf or renormalise");
 }
 
-Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_dict, std::size_t mask_size, const Tensor* kv) {
+Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_dict, std::size_t mask_size,
+                   const Tensor* kv) {
   Config c;
   c.mechanism = parse_mechanism(o.mechanism);
   c.d_in = x.shape.back();
@@ -113,16 +116,18 @@ Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_
   if (o.heads) heads = *o.heads;
   if (!d_out && option_applies(c.mechanism, "d_out")) {
     if (state_dict) {
-      throw Error(std::string("--d-out is required for mechanism ") + mechanism_name(c.mechanism) + " when the state_dict has no " +
-                  (c.mechanism == Mechanism::multihead_wrapper ? "heads.0." : "") +
-                  (c.mechanism == Mechanism::self_v1 ? "W_query" : "W_query.weight") + " to take it from; expected --d-out N");
+      throw Error(std::string("--d-out is required for mechanism ") + mechanism_name(c.mechanism) +
+                  " when the state_dict has no " + (c.mechanism == Mechanism::multihead_wrapper ? "heads.0." : "") +
+                  (c.mechanism == Mechanism::self_v1 ? "W_query" : "W_query.weight") +
+                  " to take it from; expected --d-out N");
     }
     throw Error(std::string("--d-out is required for mechanism ") + mechanism_name(c.mechanism) +
                 "; expected a positive integer (the book uses --d-out 2), or --weights to take it from W_query");
   }
   c.d_out = d_out.value_or(0);
   c.num_heads = heads;
-  // Cross-attention and grouped-query widths: the options, else (with kv) the weights' W_key / W_value, else kv's width.
+  // Cross-attention and grouped-query widths: the options, else (with kv) the weights' W_key / W_value, else kv's
+  // width.
   std::optional<std::size_t> kv_heads = o.kv_heads, k_dim = o.k_dim, v_dim = o.v_dim;
   const Tensor* w_key = state_dict ? find_parameter(*state_dict, "W_key.weight") : nullptr;
   const Tensor* w_value = state_dict ? find_parameter(*state_dict, "W_value.weight") : nullptr;
@@ -131,9 +136,11 @@ Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_
     if (!k_dim) k_dim = w_key && w_key->rank() == 2 ? w_key->shape[1] : kv->shape.back();
     if (!v_dim) v_dim = w_value && w_value->rank() == 2 ? w_value->shape[1] : kv->shape.back();
   }
-  if (option_applies(c.mechanism, "kv_heads") && !kv_heads && w_key && w_key->rank() == 2 && c.d_out && heads && c.d_out % heads == 0) {
+  if (option_applies(c.mechanism, "kv_heads") && !kv_heads && w_key && w_key->rank() == 2 && c.d_out && heads &&
+      c.d_out % heads == 0) {
     const std::size_t head_dim = c.d_out / heads;
-    if (head_dim && w_key->shape[0] % head_dim == 0 && w_key->shape[0] != c.d_out) kv_heads = w_key->shape[0] / head_dim;
+    if (head_dim && w_key->shape[0] % head_dim == 0 && w_key->shape[0] != c.d_out)
+      kv_heads = w_key->shape[0] / head_dim;
   }
   // The same as the default is left unset (0), so the config reads as the book's.
   c.kv_heads = kv_heads && *kv_heads != heads ? *kv_heads : 0;

@@ -71,8 +71,7 @@ ForwardResult decode_all(const Module& module, const Tensor& x, std::size_t thre
   r.context = Tensor(batched ? Shape{b, n, width} : Shape{n, width});
   Tensor token({b, 1, d_in});
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t bi = 0; bi < b; ++bi)
-      std::copy_n(x.ptr() + (bi * n + i) * d_in, d_in, token.ptr() + bi * d_in);
+    for (std::size_t bi = 0; bi < b; ++bi) std::copy_n(x.ptr() + (bi * n + i) * d_in, d_in, token.ptr() + bi * d_in);
     const Tensor& context = decoder.step(token);  // (b, 1, width)
     for (std::size_t bi = 0; bi < b; ++bi)
       std::copy_n(context.ptr() + bi * width, width, r.context.ptr() + (bi * n + i) * width);
@@ -109,9 +108,11 @@ void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::s
                 "; expected --heads N dividing " + std::to_string(book.config.d_out));
   }
   if (book.config.k_dim || book.config.v_dim)
-    throw Error("torch-mha k_proj_weight / v_proj_weight have kdim " + std::to_string(book.config.k_dim ? book.config.k_dim : given.d_in) +
-                " and vdim " + std::to_string(book.config.v_dim ? book.config.v_dim : given.d_in) +
-                ": cross-attention weights, which need a key/value input that attnkit run does not take; expected kdim = vdim = " +
+    throw Error("torch-mha k_proj_weight / v_proj_weight have kdim " +
+                std::to_string(book.config.k_dim ? book.config.k_dim : given.d_in) + " and vdim " +
+                std::to_string(book.config.v_dim ? book.config.v_dim : given.d_in) +
+                ": cross-attention weights, which need a key/value input that attnkit run does not take; expected kdim "
+                "= vdim = " +
                 std::to_string(given.d_in));
   o.causal = book.config.causal;
   o.qkv_bias = book.config.qkv_bias;
@@ -139,9 +140,11 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
     state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
     weights_to_book_names(run, x, *state_dict, mask_size);
   }
-  const Config config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
+  const Config config =
+      make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
   // The estimate counts x's shape only: kv's tokens and the (b, h, n_q, n_k) weights beyond n_q² are not in it yet.
-  const RunMemory memory = run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
+  const RunMemory memory =
+      run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
   if (o.dry_run) {
     out << memory_json(config, memory) << std::flush;
     return;
@@ -159,11 +162,13 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   extra.key_padding_mask = inputs.key_padding_mask ? &*inputs.key_padding_mask : nullptr;
   extra.attn_mask = inputs.attn_mask ? &*inputs.attn_mask : nullptr;
   if (o.decode && (extra.kv || extra.key_padding_mask || extra.attn_mask))
-    throw Error("--decode runs causal self-attention token by token; expected no kv, key_padding_mask or attn_mask in the "
-                "input with --decode");
+    throw Error(
+        "--decode runs causal self-attention token by token; expected no kv, key_padding_mask or attn_mask in the "
+        "input with --decode");
   const ForwardResult result = o.decode ? decode_all(module, x, o.threads) : module.forward(x, extra, options);
 
-  const std::string text = o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
+  const std::string text =
+      o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
   out << text << std::flush;
 }
 

@@ -22,7 +22,6 @@ namespace {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-
 std::string too_large(const std::string& what, const std::string& size) {
   return what + " is " + size + "; expected at most " + std::to_string(kMaxJsonBytes) + " bytes (" +
          std::to_string(kMaxJsonBytes >> 20) + " MiB, the largest JSON document attnkit reads)";
@@ -97,7 +96,9 @@ class TensorReader {
 
   std::string at() const { return "at index " + index_to_string(index_); }
   // Where the reader learnt the expected shape: the same position with every index 0.
-  std::string as_at() const { return "(as at index " + index_to_string(std::vector<std::size_t>(index_.size(), 0)) + ")"; }
+  std::string as_at() const {
+    return "(as at index " + index_to_string(std::vector<std::size_t>(index_.size(), 0)) + ")";
+  }
 
   void visit(const Json& v, std::size_t depth) {
     if (depth == shape_.size()) return number(v);
@@ -107,8 +108,8 @@ class TensorReader {
     }
     if (v.size() != shape_[depth]) {
       throw Error(name_ + " is ragged: the list " + at() + " has " + std::to_string(v.size()) +
-                  (v.size() == 1 ? " element" : " elements") + ", expected " +
-                  std::to_string(shape_[depth]) + " " + as_at());
+                  (v.size() == 1 ? " element" : " elements") + ", expected " + std::to_string(shape_[depth]) + " " +
+                  as_at());
     }
     index_.push_back(0);
     for (std::size_t i = 0; i < v.size(); ++i) {
@@ -128,7 +129,8 @@ class TensorReader {
       if (rounds_to_float32_inf(d)) {
         char text[32];
         const auto end = std::to_chars(text, text + sizeof text, d).ptr;
-        throw Error(name_ + " " + at() + " is too large for float32 (" + std::string(text, end) + " rounds to inf); " + kFloat32Range,
+        throw Error(name_ + " " + at() + " is too large for float32 (" + std::string(text, end) + " rounds to inf); " +
+                        kFloat32Range,
                     ErrorKind::range);
       }
       data_.push_back(static_cast<float>(d));
@@ -137,7 +139,8 @@ class TensorReader {
     if (v.is_string()) {
       const auto& s = v.get_ref<const std::string&>();
       if (s == "NaN" || s == "Infinity" || s == "-Infinity") {
-        throw Error(name_ + " contains " + (s == "NaN" ? std::string("NaN") : s) + " " + at() + "; expected finite numbers");
+        throw Error(name_ + " contains " + (s == "NaN" ? std::string("NaN") : s) + " " + at() +
+                    "; expected finite numbers");
       }
     }
     if (v.is_array()) {
@@ -159,7 +162,8 @@ std::string read_source(const std::string& path, std::istream& stdin_stream, con
   if (path == "-") return read_stream(stdin_stream, what + " (standard input)");
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
-    throw Error("cannot open " + what + " file " + quoted(path) + ": " + std::strerror(errno) + "; expected a JSON file or - for standard input");
+    throw Error("cannot open " + what + " file " + quoted(path) + ": " + std::strerror(errno) +
+                "; expected a JSON file or - for standard input");
   }
   if (S_ISDIR(info.st_mode)) throw Error(what + " " + quoted(path) + " is a directory; expected a JSON file");
   const std::string name = what + " file " + quoted(path);
@@ -193,8 +197,8 @@ Json parse_json(std::string text, const std::string& what) {
     if (c == '[' || c == '{') {
       open.push_back(c);
       if (++depth > kMaxJsonDepth) {
-        throw Error(what + " is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (at byte " + std::to_string(i) +
-                    "); expected at most 4, as in {\"x\": [[[...]]]}");
+        throw Error(what + " is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (at byte " +
+                    std::to_string(i) + "); expected at most 4, as in {\"x\": [[[...]]]}");
       }
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
@@ -223,7 +227,8 @@ Json parse_json(std::string text, const std::string& what) {
     // nlohmann refuses numbers beyond double ("number overflow parsing '1e400'"); name the number.
     const std::string message = e.what();
     const auto open = message.find('\''), close = message.rfind('\'');
-    const std::string literal = open != std::string::npos && close > open ? message.substr(open + 1, close - open - 1) : "a number";
+    const std::string literal =
+        open != std::string::npos && close > open ? message.substr(open + 1, close - open - 1) : "a number";
     throw Error(what + " holds " + literal + ", which is too large for float32; " + kFloat32Range, ErrorKind::range);
   } catch (const nlohmann::json::parse_error& e) {
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix; keep the line and column.
@@ -245,9 +250,12 @@ Tensor input_from_json(const Json& document) {
   }
   const auto it = document.find("x");
   if (it == document.end()) {
-    throw Error("input has no key \"x\"; expected {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in)");
+    throw Error(
+        "input has no key \"x\"; expected {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x "
+        "d_in)");
   }
-  if (!it->is_array()) throw Error("x is " + kind_of(*it) + "; expected a nested list [[...]] of tokens x d_in numbers");
+  if (!it->is_array())
+    throw Error("x is " + kind_of(*it) + "; expected a nested list [[...]] of tokens x d_in numbers");
   Tensor x = tensor_from_json(*it, "x");
   if (x.rank() != 2 && x.rank() != 3) {
     const bool empty = x.rank() == 1 && x.shape[0] == 0;
@@ -257,7 +265,8 @@ Tensor input_from_json(const Json& document) {
   }
   for (std::size_t d : x.shape) {
     if (d == 0) {
-      throw Error("x has shape " + shape_to_string(x.shape) + " with a zero size; expected at least one token of at least one number");
+      throw Error("x has shape " + shape_to_string(x.shape) +
+                  " with a zero size; expected at least one token of at least one number");
     }
   }
   return x;
@@ -268,7 +277,8 @@ bool is_mask_buffer_name(const std::string& key) {
   if (key == "mask") return true;
   const std::size_t digits = key.size() - std::min(key.size(), std::strlen("heads.") + std::strlen(".mask"));
   return digits > 0 && key.rfind("heads.", 0) == 0 && key.compare(key.size() - 5, 5, ".mask") == 0 &&
-         std::all_of(key.begin() + 6, key.begin() + 6 + static_cast<std::ptrdiff_t>(digits), [](unsigned char c) { return std::isdigit(c); });
+         std::all_of(key.begin() + 6, key.begin() + 6 + static_cast<std::ptrdiff_t>(digits),
+                     [](unsigned char c) { return std::isdigit(c); });
 }
 
 StateDict state_dict_from_json(const Json& document, std::size_t* mask_size) {
@@ -279,10 +289,12 @@ StateDict state_dict_from_json(const Json& document, std::size_t* mask_size) {
   StateDict sd;
   for (const auto& [key, value] : document.items()) {
     const std::string name = "state_dict key " + key;
-    if (!value.is_array() && !value.is_number()) throw Error(name + " is " + kind_of(value) + "; expected a nested list of numbers");
+    if (!value.is_array() && !value.is_number())
+      throw Error(name + " is " + kind_of(value) + "; expected a nested list of numbers");
     Tensor t = tensor_from_json(value, name, true);
     // Kept: the core checks which mask a mechanism has and its size, as for the JS package.
-    if (mask_size && !*mask_size && is_mask_buffer_name(key) && t.rank() == 2 && t.shape[0] == t.shape[1]) *mask_size = t.shape[0];
+    if (mask_size && !*mask_size && is_mask_buffer_name(key) && t.rank() == 2 && t.shape[0] == t.shape[1])
+      *mask_size = t.shape[0];
     sd.emplace_back(key, std::move(t));
   }
   return sd;
@@ -301,9 +313,18 @@ void append_shape(std::string& out, const Shape& shape) {
 
 namespace {
 void append_float(std::string& out, float v) {
-  if (std::isnan(v)) { out += "\"nan\""; return; }
-  if (std::isinf(v)) { out += v < 0 ? "\"-inf\"" : "\"inf\""; return; }
-  if (v == 0.0f && std::signbit(v)) { out += "-0.0"; return; }  // "-0" would read back as the integer 0
+  if (std::isnan(v)) {
+    out += "\"nan\"";
+    return;
+  }
+  if (std::isinf(v)) {
+    out += v < 0 ? "\"-inf\"" : "\"inf\"";
+    return;
+  }
+  if (v == 0.0f && std::signbit(v)) {
+    out += "-0.0";
+    return;
+  }  // "-0" would read back as the integer 0
   char buffer[32];
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
   out.append(buffer, result.ptr);

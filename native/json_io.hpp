@@ -54,13 +54,13 @@ AttentionMask mask_from_json(const Json& value, const std::string& name, const s
 // {"x": …, "kv"?: …, "key_padding_mask"?: …, "attn_mask"?: …}: the inputs of `attnkit run` (run_inputs.cpp).
 struct RunInputs {
   Tensor x;
-  std::optional<Tensor> kv;                                    // (b, n_k, k_dim): cross-attention
+  std::optional<Tensor> kv;                                  // (b, n_k, k_dim): cross-attention
   std::optional<AttentionMask> key_padding_mask, attn_mask;  // nn.MultiheadAttention's sense: true = may not attend
 };
 RunInputs run_inputs_from_json(const Json& document);
 
-// {"W_query.weight": [[...]], ...} in the file's order, every key kept, booleans as 1 and 0. PyTorch also saves the causal
-// `mask` buffer ("mask", "heads.0.mask"): the Module checks it belongs to the mechanism and has size
+// {"W_query.weight": [[...]], ...} in the file's order, every key kept, booleans as 1 and 0. PyTorch also saves the
+// causal `mask` buffer ("mask", "heads.0.mask"): the Module checks it belongs to the mechanism and has size
 // context_length; the first one's size is returned in mask_size (0 when absent or not square) as the
 // default context_length.
 // "mask" or "heads.<digits>.mask": the book's causal classes' mask buffer.

@@ -30,22 +30,28 @@ AttentionMask mask_from_json(const Json& value, const std::string& name, const s
       index.pop_back();
       return;
     }
-    if (depth != mask.shape.size()) throw Error(name + " is ragged: the element " + at + " is a value, expected a list");
+    if (depth != mask.shape.size())
+      throw Error(name + " is ragged: the element " + at + " is a value, expected a list");
     if (v.is_boolean()) {
       seen_bool = true;
       mask.values.push_back(v.get<bool>() ? 1.0f : 0.0f);
-    } else if (v.is_number() || (v.is_string() && (v.get<std::string>() == "-inf" || v.get<std::string>() == "-Infinity"))) {
+    } else if (v.is_number() ||
+               (v.is_string() && (v.get<std::string>() == "-inf" || v.get<std::string>() == "-Infinity"))) {
       seen_number = true;
       const double x = v.is_number() ? v.get<double>() : -std::numeric_limits<double>::infinity();
       if (std::isfinite(x) && !(std::fabs(x) <= std::numeric_limits<float>::max()))
-        throw Error(name + " " + at + " is too large for float32; expected |value| <= 3.4028235e+38 or -inf", ErrorKind::range);
+        throw Error(name + " " + at + " is too large for float32; expected |value| <= 3.4028235e+38 or -inf",
+                    ErrorKind::range);
       mask.values.push_back(static_cast<float>(x));
     } else {
-      throw Error(name + " " + at + " is " + v.dump() + "; expected true/false (" + true_means + ") or a number added to the scores (-inf allowed)");
+      throw Error(name + " " + at + " is " + v.dump() + "; expected true/false (" + true_means +
+                  ") or a number added to the scores (-inf allowed)");
     }
-    if (seen_bool && seen_number) throw Error(name + " mixes booleans and numbers (" + at + "); expected all booleans or all numbers");
+    if (seen_bool && seen_number)
+      throw Error(name + " mixes booleans and numbers (" + at + "); expected all booleans or all numbers");
   };
-  if (!value.is_array()) throw Error(name + " is " + value.dump().substr(0, 40) + "; expected a nested list of booleans or numbers");
+  if (!value.is_array())
+    throw Error(name + " is " + value.dump().substr(0, 40) + "; expected a nested list of booleans or numbers");
   walk(value, 0);
   if (mask.values.empty()) throw Error(name + " is empty; expected a nested list of booleans or numbers");
   mask.kind = seen_bool ? MaskKind::boolean : MaskKind::additive;

@@ -8,11 +8,13 @@ RunInputs run_inputs_from_json(const Json& document) {
   RunInputs r;
   r.x = input_from_json(document);
   if (const auto it = document.find("kv"); it != document.end()) {
-    if (!it->is_array()) throw Error("kv is " + it->dump().substr(0, 40) + "; expected a nested list (b, n_k, k_dim) like x");
+    if (!it->is_array())
+      throw Error("kv is " + it->dump().substr(0, 40) + "; expected a nested list (b, n_k, k_dim) like x");
     r.kv = tensor_from_json(*it, "kv");
     if (r.kv->rank() != r.x.rank())
-      throw Error("kv has rank " + std::to_string(r.kv->rank()) + " (shape " + shape_to_string(r.kv->shape) + "); expected rank " +
-                  std::to_string(r.x.rank()) + " like x, " + (r.x.rank() == 3 ? "(b, n_k, k_dim)" : "(n_k, k_dim)"));
+      throw Error("kv has rank " + std::to_string(r.kv->rank()) + " (shape " + shape_to_string(r.kv->shape) +
+                  "); expected rank " + std::to_string(r.x.rank()) + " like x, " +
+                  (r.x.rank() == 3 ? "(b, n_k, k_dim)" : "(n_k, k_dim)"));
   }
   if (const auto it = document.find("key_padding_mask"); it != document.end())
     r.key_padding_mask = mask_from_json(*it, "key_padding_mask", "true = padding, ignored");

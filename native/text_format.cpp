@@ -61,7 +61,9 @@ class Formatter {
   std::size_t max_width_ = 1;
 
   // Integer mode appends "." to say the tensor holds floats: tensor([1., 0.]).
-  std::string text(double v) const { return sci_mode_ ? scientific(v) : int_mode_ ? fixed(v, 0) + "." : fixed(v, kPrecision); }
+  std::string text(double v) const {
+    return sci_mode_ ? scientific(v) : int_mode_ ? fixed(v, 0) + "." : fixed(v, kPrecision);
+  }
 };
 
 class Printer {

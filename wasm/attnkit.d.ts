@@ -6,7 +6,17 @@ export type MechanismName = 'simplified' | 'self-v1' | 'self' | 'causal' | 'mult
 export type Mechanism = MechanismName;
 
 /** The create() options that can apply to a mechanism (see MechanismTraits.options). */
-export type MechanismOption = 'dOut' | 'numHeads' | 'kvHeads' | 'kDim' | 'vDim' | 'contextLength' | 'causal' | 'qkvBias' | 'dropout' | 'causalRoute';
+export type MechanismOption =
+  | 'dOut'
+  | 'numHeads'
+  | 'kvHeads'
+  | 'kDim'
+  | 'vDim'
+  | 'contextLength'
+  | 'causal'
+  | 'qkvBias'
+  | 'dropout'
+  | 'causalRoute';
 
 /** One row of the core's traits table (core/include/attnkit/traits.hpp), as `ak.mechanisms` gives it (frozen). */
 export interface MechanismTraits {
@@ -94,8 +104,17 @@ export interface ForwardOptions {
 
 /** Names of the intermediate steps, in the order computed (present depending on mechanism and options). */
 export type IntermediateName =
-  | 'queries' | 'keys' | 'values' | 'scores' | 'scaled_scores' | 'masked_scores' | 'unmasked_weights'
-  | 'weights' | 'weights_after_dropout' | 'context_before_out_proj' | 'context';
+  | 'queries'
+  | 'keys'
+  | 'values'
+  | 'scores'
+  | 'scaled_scores'
+  | 'masked_scores'
+  | 'unmasked_weights'
+  | 'weights'
+  | 'weights_after_dropout'
+  | 'context_before_out_proj'
+  | 'context';
 
 export interface ForwardResult {
   /** (b, n, dOutTotal), or (n, dOutTotal) for unbatched input. A copy: it stays valid. */
@@ -213,15 +232,24 @@ export interface Attnkit {
   forwardFlops(mechanism: Mechanism, options: CreateOptions | undefined, shape: number[]): number;
   create(mechanism: Mechanism, options?: CreateOptions): Layer;
   /** create + forward + dispose. */
-  run(mechanism: Mechanism, options: CreateOptions | undefined, x: Float32Array | number[] | NestedNumbers[],
-      shape?: number[], forwardOptions?: ForwardOptions): ForwardResult;
+  run(
+    mechanism: Mechanism,
+    options: CreateOptions | undefined,
+    x: Float32Array | number[] | NestedNumbers[],
+    shape?: number[],
+    forwardOptions?: ForwardOptions,
+  ): ForwardResult;
   /**
    * Scaled dot-product attention on your own query (b, h_q, n_q, d), key (b, h_kv, n_k, d) and value (b, h_kv, n_k, d_v),
    * as torch.nn.functional.scaled_dot_product_attention computes it, with grouped-query heads: softmax(query·keyᵀ·scale + mask)·value.
    * Each argument is a Float32Array (with its shape in options) or nested Arrays of numbers.
    */
-  attention(query: Float32Array | NestedNumbers[], key: Float32Array | NestedNumbers[], value: Float32Array | NestedNumbers[],
-            options?: AttentionOptions): AttentionResult;
+  attention(
+    query: Float32Array | NestedNumbers[],
+    key: Float32Array | NestedNumbers[],
+    value: Float32Array | NestedNumbers[],
+    options?: AttentionOptions,
+  ): AttentionResult;
   memory(): MemoryInfo;
   /**
    * Frees every live layer and stops the worker threads of the pthreads build. The instance is unusable

@@ -85,7 +85,7 @@ class Layer {
 
   std::unique_ptr<attnkit::Module> module_;
   std::vector<std::unique_ptr<attnkit::Decoder>> decoders_;  // index: the session's id; null once ended
-  attnkit::Tensor input_;   // the fast path's input, reused between calls
+  attnkit::Tensor input_;                                    // the fast path's input, reused between calls
   attnkit::Tensor output_;  // the fast path's last context, read by JS right after the call
   std::string last_error_;
   FastHeader header_;

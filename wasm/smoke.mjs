@@ -5,8 +5,18 @@ const file = process.argv[2];
 const { default: factory } = await import(pathToFileURL(file).href);
 const m = await factory();
 const layer = new m.Layer();
-const opts = { d_in: 3, d_out: 2, num_heads: 2, context_length: 6, causal: null, qkv_bias: false, dropout: 0,
-               seed_lo: 123, seed_hi: 0, causal_route: 'neg-inf' };
+const opts = {
+  d_in: 3,
+  d_out: 2,
+  num_heads: 2,
+  context_length: 6,
+  causal: null,
+  qkv_bias: false,
+  dropout: 0,
+  seed_lo: 123,
+  seed_hi: 0,
+  causal_route: 'neg-inf',
+};
 const info = layer.init('multihead', opts, undefined);
 if (info.error) throw new Error(info.error);
 const x = new Float32Array(36).map((_, i) => (i % 7) / 7);

@@ -12,7 +12,13 @@ import { buildMultiHeadAttentionModel } from '../../web/src/onnx-graph.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const modules = join(root, 'node_modules');
-const TYPES = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const TYPES = {
+  '.html': 'text/html',
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>attnkit bench/compare</title>
@@ -77,7 +83,16 @@ function startServer(pageDir, refDir) {
  */
 // rounds: attnkit-wasm, ort-web and plain-js pages alternate this many times per thread count (tfjs runs once);
 // each result carries its `round`.
-export async function runBrowser({ peers, configs, threads, quick, refDir, rounds = 1, log = console.error, timeoutMs = 240000 }) {
+export async function runBrowser({
+  peers,
+  configs,
+  threads,
+  quick,
+  refDir,
+  rounds = 1,
+  log = console.error,
+  timeoutMs = 240000,
+}) {
   const { chromium } = await import('playwright-core');
   const pageDir = mkdtempSync(join(tmpdir(), 'attnkit-compare-page-'));
   const profile = mkdtempSync(join(tmpdir(), 'attnkit-compare-chromium-'));
@@ -87,37 +102,61 @@ export async function runBrowser({ peers, configs, threads, quick, refDir, round
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const results = [];
   try {
     for (const t of threads) {
-      for (let round = 0; round < rounds; round++) for (const peer of peers) {
-        if (round > 0 && peer === 'tfjs-wasm') continue;
-        // The plain JavaScript loop is the bar for C1 only, single-threaded.
-        const cfgs = peer === 'plain-js' ? configs.filter((c) => c === 'C1') : configs;
-        if (!cfgs.length || (peer === 'plain-js' && t !== 1)) continue;
-        const page = await context.newPage();
-        const errors = [];
-        page.on('pageerror', (e) => errors.push(String(e.message || e)));
-        if (process.env.ATTNKIT_COMPARE_DEBUG) { page.on('console', (m) => log({ console: m.text() })); page.on('request', (r) => log({ request: r.url() })); }
-        const url = `http://127.0.0.1:${port}/?peer=${peer}&threads=${t}&configs=${cfgs.join(',')}&quick=${quick ? 1 : 0}`;
-        try {
-          await page.goto(url);
-          await page.waitForFunction(() => window.__done === true, null, { timeout: timeoutMs, polling: 250 });
-          const cells = await page.evaluate(() => window.__results);
-          for (const r of cells) { results.push({ ...r, round }); log({ ...r, round }); }
-        } catch (e) {
-          const partial = await page.evaluate(() => window.__results || []).catch(() => []);
-          for (const r of partial) { results.push({ ...r, round }); log({ ...r, round }); }
-          const r = { peer, env: 'chromium', threads: t, round, error: `${String(e.message || e).split('\n')[0]}${errors.length ? ' | ' + errors.join(' | ') : ''}` };
-          results.push(r);
-          log(r);
-        } finally {
-          await page.close().catch(() => {});
+      for (let round = 0; round < rounds; round++)
+        for (const peer of peers) {
+          if (round > 0 && peer === 'tfjs-wasm') continue;
+          // The plain JavaScript loop is the bar for C1 only, single-threaded.
+          const cfgs = peer === 'plain-js' ? configs.filter((c) => c === 'C1') : configs;
+          if (!cfgs.length || (peer === 'plain-js' && t !== 1)) continue;
+          const page = await context.newPage();
+          const errors = [];
+          page.on('pageerror', (e) => errors.push(String(e.message || e)));
+          if (process.env.ATTNKIT_COMPARE_DEBUG) {
+            page.on('console', (m) => log({ console: m.text() }));
+            page.on('request', (r) => log({ request: r.url() }));
+          }
+          const url = `http://127.0.0.1:${port}/?peer=${peer}&threads=${t}&configs=${cfgs.join(',')}&quick=${quick ? 1 : 0}`;
+          try {
+            await page.goto(url);
+            await page.waitForFunction(() => window.__done === true, null, { timeout: timeoutMs, polling: 250 });
+            const cells = await page.evaluate(() => window.__results);
+            for (const r of cells) {
+              results.push({ ...r, round });
+              log({ ...r, round });
+            }
+          } catch (e) {
+            const partial = await page.evaluate(() => window.__results || []).catch(() => []);
+            for (const r of partial) {
+              results.push({ ...r, round });
+              log({ ...r, round });
+            }
+            const r = {
+              peer,
+              env: 'chromium',
+              threads: t,
+              round,
+              error: `${String(e.message || e).split('\n')[0]}${errors.length ? ' | ' + errors.join(' | ') : ''}`,
+            };
+            results.push(r);
+            log(r);
+          } finally {
+            await page.close().catch(() => {});
+          }
         }
-      }
     }
   } finally {
     await context.close().catch(() => {});

@@ -11,7 +11,16 @@ import { mulberry32 } from '../../web/src/prng.js';
 const D1_SHAPE = { name: 'D1', batch: 1, tokens: 4096, dIn: 768, dOut: 768, heads: 12 };
 export const D1 = Object.freeze({ ...D1_SHAPE, ...(CONFIGS.D1 || {}), kind: 'decode' });
 const { batch, tokens, dIn, dOut, heads } = CONFIGS.C3;
-export const P1 = Object.freeze({ name: 'P1', batch, tokens, dIn, dOut, heads, kind: 'padded', paddedKeys: tokens / 4 });
+export const P1 = Object.freeze({
+  name: 'P1',
+  batch,
+  tokens,
+  dIn,
+  dOut,
+  heads,
+  kind: 'padded',
+  paddedKeys: tokens / 4,
+});
 
 export function cell(name) {
   if (name === 'D1') return D1;
@@ -39,7 +48,8 @@ export function ortKeyPaddingMask(mask) {
 // The feeds of one D1 step: the new token's x (b, 1, d_in) and a cache of tokens − 1 keys and values
 // (b, h, tokens − 1, head_dim), drawn uniform in [-1, 1) (their values do not change the work).
 export function decodeFeeds(ort, c) {
-  const hd = c.dOut / c.heads, past = c.tokens - 1;
+  const hd = c.dOut / c.heads,
+    past = c.tokens - 1;
   const rand = mulberry32(11);
   const draw = (n) => Float32Array.from({ length: n }, () => 2 * rand() - 1);
   return {

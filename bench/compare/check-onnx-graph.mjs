@@ -17,7 +17,8 @@ const ort = ortNode.default ?? ortNode;
 const name = process.argv[2] || 'C1';
 const base = name === 'D1' || name === 'P1' ? cell(name) : config(name);
 const c = name === 'D1' ? { ...base, tokens: 64 } : name === 'P1' ? { ...base, batch: 3, tokens: 24 } : base;
-const sd = makeStateDict(c), x = makeInput(c);
+const sd = makeStateDict(c),
+  x = makeInput(c);
 const cfg = { dOut: c.dOut, numHeads: c.heads, causal: true };
 const options = name === 'D1' ? { decode: true } : name === 'P1' ? { keyPaddingMask: true } : {};
 const bytes = buildMultiHeadAttentionModel(c, sd, options);
@@ -25,19 +26,26 @@ const session = await ort.InferenceSession.create(bytes, { graphOptimizationLeve
 const tensor = (data, dims) => new ort.Tensor('float32', data, dims);
 let y, ref;
 if (name === 'D1') {
-  const { batch: b, tokens: n, heads: h } = c, hd = c.dOut / h;
+  const { batch: b, tokens: n, heads: h } = c,
+    hd = c.dOut / h;
   const r = referenceForward('multihead', cfg, normaliseStateDict(sd), x, [b, n, c.dIn], { intermediates: true });
-  const past = (t) => { // (b, h, n, hd) → its first n − 1 tokens
+  const past = (t) => {
+    // (b, h, n, hd) → its first n − 1 tokens
     const out = new Float32Array(b * h * (n - 1) * hd);
     for (let bh = 0; bh < b * h; bh++) out.set(t.data.subarray(bh * n * hd, (bh * n + n - 1) * hd), bh * (n - 1) * hd);
     return tensor(out, [b, h, n - 1, hd]);
   };
   const xNew = new Float32Array(b * c.dIn);
   for (let bi = 0; bi < b; bi++) xNew.set(x.subarray((bi * n + n - 1) * c.dIn, (bi * n + n) * c.dIn), bi * c.dIn);
-  const out = await session.run({ x: tensor(xNew, [b, 1, c.dIn]), past_key: past(r.intermediates.keys), past_value: past(r.intermediates.values) });
+  const out = await session.run({
+    x: tensor(xNew, [b, 1, c.dIn]),
+    past_key: past(r.intermediates.keys),
+    past_value: past(r.intermediates.values),
+  });
   y = out.y.data;
   ref = new Float32Array(b * c.dOut);
-  for (let bi = 0; bi < b; bi++) ref.set(r.context.subarray((bi * n + n - 1) * c.dOut, (bi * n + n) * c.dOut), bi * c.dOut);
+  for (let bi = 0; bi < b; bi++)
+    ref.set(r.context.subarray((bi * n + n - 1) * c.dOut, (bi * n + n) * c.dOut), bi * c.dOut);
   const pk = out.present_key.dims;
   if (pk.join() !== [b, h, n, hd].join()) throw new Error(`present_key has dims [${pk}]; expected [${[b, h, n, hd]}]`);
 } else if (name === 'P1') {
@@ -51,10 +59,13 @@ if (name === 'D1') {
     key_padding_mask: new ort.Tensor('int32', ortKeyPaddingMask(mask), [c.batch, c.tokens]),
   });
   y = out.y.data;
-  ref = referenceForward('multihead', cfg, normaliseStateDict(sd), x, [c.batch, c.tokens, c.dIn], { keyPaddingMask: mask }).context;
+  ref = referenceForward('multihead', cfg, normaliseStateDict(sd), x, [c.batch, c.tokens, c.dIn], {
+    keyPaddingMask: mask,
+  }).context;
   // The same input without the mask must differ: a mask the graph ignored would pass the check above.
   const unmasked = referenceForward('multihead', cfg, normaliseStateDict(sd), x, [c.batch, c.tokens, c.dIn]).context;
-  if (relativeError(y, unmasked) < 1e-3) throw new Error('the padded graph gives the unmasked answer: key_padding_mask is ignored');
+  if (relativeError(y, unmasked) < 1e-3)
+    throw new Error('the padded graph gives the unmasked answer: key_padding_mask is ignored');
 } else {
   const out = await session.run({ x: tensor(x, [c.batch, c.tokens, c.dIn]) });
   y = out.y.data;

@@ -11,15 +11,30 @@ async function loadBenchConfigs() {
   try {
     ak = await load({ threads: false }); // the single-thread build: nothing keeps the process alive
   } catch (e) {
-    throw new Error(`bench/compare reads the bench configurations from the attnkit package; build it first (npm run build:wasm): ${e.message}`);
+    throw new Error(
+      `bench/compare reads the bench configurations from the attnkit package; build it first (npm run build:wasm): ${e.message}`,
+    );
   }
   return ak.benchConfigs;
 }
 
 // { C1: { name, batch, tokens, dIn, dOut, heads, flops }, ... }
-export const CONFIGS = Object.freeze(Object.fromEntries((await loadBenchConfigs()).map((c) => [c.name, Object.freeze({
-  name: c.name, batch: c.batch, tokens: c.tokens, dIn: c.dIn, dOut: c.dOut, heads: c.numHeads, flops: c.flops,
-})])));
+export const CONFIGS = Object.freeze(
+  Object.fromEntries(
+    (await loadBenchConfigs()).map((c) => [
+      c.name,
+      Object.freeze({
+        name: c.name,
+        batch: c.batch,
+        tokens: c.tokens,
+        dIn: c.dIn,
+        dOut: c.dOut,
+        heads: c.numHeads,
+        flops: c.flops,
+      }),
+    ]),
+  ),
+);
 
 export function config(name) {
   const c = CONFIGS[name];
@@ -49,7 +64,8 @@ function uniform(rand, count, bound) {
 export function makeStateDict(c, seed = 2024) {
   const rand = mulberry32(seed);
   const { dIn, dOut: d } = c;
-  const bIn = 1 / Math.sqrt(dIn), bOut = 1 / Math.sqrt(d);
+  const bIn = 1 / Math.sqrt(dIn),
+    bOut = 1 / Math.sqrt(d);
   return {
     'W_query.weight': { shape: [d, dIn], data: uniform(rand, d * dIn, bIn) },
     'W_key.weight': { shape: [d, dIn], data: uniform(rand, d * dIn, bIn) },
@@ -69,7 +85,8 @@ export function makeInput(c, seed = 7) {
 
 // max |a−b| / max(max |b|, tiny): one relative error for a whole output tensor.
 export function relativeError(a, b) {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < b.length; i++) {
     num = Math.max(num, Math.abs(a[i] - b[i]));
     den = Math.max(den, Math.abs(b[i]));

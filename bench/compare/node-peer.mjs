@@ -42,7 +42,9 @@ async function makePeer(name, c, sd, x, threads) {
       ort.env.wasm.numThreads = threads;
       ort.env.wasm.simd = true;
       const { buildMultiHeadAttentionModel } = await import('../../web/src/onnx-graph.js');
-      const p = await ortPeer(ort, buildMultiHeadAttentionModel(c, sd), c, x, threads, { executionProviders: ['wasm'] });
+      const p = await ortPeer(ort, buildMultiHeadAttentionModel(c, sd), c, x, threads, {
+        executionProviders: ['wasm'],
+      });
       return { ...p, info: { version: ort.env.versions?.web } };
     }
     case 'tfjs-wasm': {
@@ -55,7 +57,14 @@ async function makePeer(name, c, sd, x, threads) {
       await tf.setBackend('wasm');
       await tf.ready();
       const p = tfjsPeer(tf, c, sd, x);
-      return { ...p, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), wasm_threads: wasm.getThreadsCount?.() } };
+      return {
+        ...p,
+        info: {
+          version: tf.version_core,
+          simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+          wasm_threads: wasm.getThreadsCount?.(),
+        },
+      };
     }
     case 'plain-js':
       return plainJsPeer(c, sd, x);
@@ -68,13 +77,15 @@ async function main() {
   const a = parseArgs(process.argv.slice(2));
   const c = config(a.config);
   const threads = Number(a.threads || 1);
-  const sd = makeStateDict(c), x = makeInput(c);
+  const sd = makeStateDict(c),
+    x = makeInput(c);
   const result = { peer: a.peer, config: c.name, threads };
   const peer = await makePeer(a.peer, c, sd, x, threads);
   Object.assign(result, peer.info);
   const y = Float32Array.from(await peer.run());
   if (a['ref-out']) writeFileSync(a['ref-out'], new Uint8Array(y.buffer));
-  if (a['ref-in'] && !existsSync(a['ref-in'])) result.unchecked = "no attnkit reference output (attnkit-wasm did not run for this config)";
+  if (a['ref-in'] && !existsSync(a['ref-in']))
+    result.unchecked = 'no attnkit reference output (attnkit-wasm did not run for this config)';
   if (a['ref-in'] && existsSync(a['ref-in'])) {
     const buf = readFileSync(a['ref-in']);
     const ref = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
@@ -92,6 +103,8 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stdout.write(JSON.stringify({ error: String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ error: String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e) }) + '\n',
+  );
   process.exit(1);
 });

@@ -17,7 +17,8 @@ const TOLERANCE = 1e-4;
 // convention, as attnkit bench's copy_gbps), best of 5 after one copy that pages the destination in.
 function copyGbps() {
   const bytes = 64 << 20;
-  const src = Buffer.alloc(bytes, 1), dst = Buffer.alloc(bytes);
+  const src = Buffer.alloc(bytes, 1),
+    dst = Buffer.alloc(bytes);
   let best = 0;
   for (let r = 0; r < 6; r++) {
     const t0 = performance.now();
@@ -31,7 +32,9 @@ function copyGbps() {
 async function main() {
   const argv = process.argv.slice(2);
   const arg = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
-  const name = arg('--cell'), threads = Number(arg('--threads', '1')), quick = argv.includes('--quick');
+  const name = arg('--cell'),
+    threads = Number(arg('--threads', '1')),
+    quick = argv.includes('--quick');
   if (name === 'copy') {
     process.stdout.write(JSON.stringify({ peer: 'node-copy', copy_gbps: copyGbps() }) + '\n');
     return;
@@ -41,7 +44,10 @@ async function main() {
   const decode = c.kind === 'decode';
   const model = buildMultiHeadAttentionModel(c, sd, decode ? { decode: true } : { keyPaddingMask: true });
   const session = await ort.InferenceSession.create(model, {
-    graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
   });
   const feeds = decode ? decodeFeeds(ort, c) : paddedFeeds(ort, c);
   const run = async () => {
@@ -53,14 +59,24 @@ async function main() {
   const result = { peer: 'ort-node', env: 'native', config: c.name, threads, version: ort.env.versions?.node };
   const y = await run();
   if (!decode && argv.includes('--check')) {
-    const ref = referenceForward('multihead', { dOut: c.dOut, numHeads: c.heads, causal: true }, normaliseStateDict(sd),
-      makeInput(c), [c.batch, c.tokens, c.dIn], { keyPaddingMask: paddingMask(c) }).context;
+    const ref = referenceForward(
+      'multihead',
+      { dOut: c.dOut, numHeads: c.heads, causal: true },
+      normaliseStateDict(sd),
+      makeInput(c),
+      [c.batch, c.tokens, c.dIn],
+      { keyPaddingMask: paddingMask(c) },
+    ).context;
     result.rel_error = relativeError(y, ref);
-    if (!(result.rel_error <= TOLERANCE)) result.error = `output differs from the plain-JS reference (relative error ${result.rel_error}); not timed`;
+    if (!(result.rel_error <= TOLERANCE))
+      result.error = `output differs from the plain-JS reference (relative error ${result.rel_error}); not timed`;
   }
   if (!result.error) {
-    const b = quick ? { warmup: 1, budgetMs: 0, minRuns: 3, maxRuns: 3 } : decode
-      ? { warmup: 5, budgetMs: 2000, minRuns: 20, maxRuns: 400 } : { warmup: 1, budgetMs: 2500, minRuns: 3, maxRuns: 25 };
+    const b = quick
+      ? { warmup: 1, budgetMs: 0, minRuns: 3, maxRuns: 3 }
+      : decode
+        ? { warmup: 5, budgetMs: 2000, minRuns: 20, maxRuns: 400 }
+        : { warmup: 1, budgetMs: 2500, minRuns: 3, maxRuns: 25 };
     Object.assign(result, await measure(run, { isAsync: true, ...b }));
     if (decode) result.kv_gbps = kvBytes(c) / (result.median_ms * 1e-3) / 1e9;
   }
@@ -70,6 +86,8 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stdout.write(JSON.stringify({ error: String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e) }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ error: String(e && e.stack ? e.stack.split('\n').slice(0, 3).join(' | ') : e) }) + '\n',
+  );
   process.exit(1);
 });

@@ -14,7 +14,9 @@ const configs = (params.get('configs') || 'C1').split(',');
 const quick = params.get('quick') === '1';
 const results = [];
 window.__results = results;
-const log = (s) => { document.getElementById('log').textContent += s + '\n'; };
+const log = (s) => {
+  document.getElementById('log').textContent += s + '\n';
+};
 
 async function fetchBytes(url) {
   const r = await fetch(url);
@@ -43,7 +45,14 @@ async function library() {
     if (threads > 1) tf.wasm.setThreadsCount(threads);
     await tf.setBackend('wasm');
     await tf.ready();
-    lib = { tf, info: { version: tf.version_core, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), wasm_threads: tf.wasm.getThreadsCount?.() } };
+    lib = {
+      tf,
+      info: {
+        version: tf.version_core,
+        simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
+        wasm_threads: tf.wasm.getThreadsCount?.(),
+      },
+    };
   } else if (peerName === 'plain-js') {
     lib = { info: {} };
   } else {
@@ -54,14 +63,24 @@ async function library() {
 
 async function cell(name) {
   const c = config(name);
-  const result = { peer: peerName, env: 'chromium', config: c.name, threads, crossOriginIsolated: self.crossOriginIsolated };
+  const result = {
+    peer: peerName,
+    env: 'chromium',
+    config: c.name,
+    threads,
+    crossOriginIsolated: self.crossOriginIsolated,
+  };
   try {
     const l = await library();
     Object.assign(result, l.info);
-    const sd = makeStateDict(c), x = makeInput(c);
+    const sd = makeStateDict(c),
+      x = makeInput(c);
     let peer;
     if (peerName === 'attnkit-wasm') peer = attnkitPeer(l.ak, c, sd, x, threads);
-    else if (peerName === 'ort-web') peer = await ortPeer(l.ort, await fetchBytes(`/model/${c.name}.onnx`), c, x, threads, { executionProviders: ['wasm'] });
+    else if (peerName === 'ort-web')
+      peer = await ortPeer(l.ort, await fetchBytes(`/model/${c.name}.onnx`), c, x, threads, {
+        executionProviders: ['wasm'],
+      });
     else if (peerName === 'plain-js') peer = plainJsPeer(c, sd, x);
     else peer = tfjsPeer(l.tf, c, sd, x);
     const y = Float32Array.from(await peer.run());
@@ -69,7 +88,8 @@ async function cell(name) {
     if (refBytes) {
       const ref = new Float32Array(refBytes.buffer, refBytes.byteOffset, refBytes.byteLength / 4);
       result.rel_error = ref.length === y.length ? relativeError(y, ref) : Infinity;
-      if (!(result.rel_error <= TOLERANCE)) result.error = `output differs from attnkit's (relative error ${result.rel_error}); not timed`;
+      if (!(result.rel_error <= TOLERANCE))
+        result.error = `output differs from attnkit's (relative error ${result.rel_error}); not timed`;
     }
     if (!result.error) Object.assign(result, await measure(peer.run, { isAsync: peer.isAsync, ...budget(c, quick) }));
     peer.dispose();

@@ -7,8 +7,14 @@ export { ortPeer } from '../../web/src/ort-session.js';
 /** attnkit (the npm package `attnkit`, wasm). `threads` is passed to every forward(). */
 export function attnkitPeer(ak, c, sd, x, threads) {
   const layer = ak.create('multihead', {
-    dIn: c.dIn, dOut: c.dOut, numHeads: c.heads, contextLength: c.tokens,
-    causal: true, qkvBias: false, dropout: 0, stateDict: sd,
+    dIn: c.dIn,
+    dOut: c.dOut,
+    numHeads: c.heads,
+    contextLength: c.tokens,
+    causal: true,
+    qkvBias: false,
+    dropout: 0,
+    stateDict: sd,
   });
   const shape = [c.batch, c.tokens, c.dIn];
   const opts = { threads };
@@ -27,23 +33,27 @@ export function tfjsPeer(tf, c, sd, x) {
   const { batch: B, tokens: N, dIn, dOut: D, heads: H } = c;
   const hd = D / H;
   const w = (name, rows, cols) => tf.transpose(tf.tensor2d(sd[name].data, [rows, cols])); // (d_in × d_out)
-  const Wq = w('W_query.weight', D, dIn), Wk = w('W_key.weight', D, dIn), Wv = w('W_value.weight', D, dIn);
-  const Wo = w('out_proj.weight', D, D), bo = tf.tensor1d(sd['out_proj.bias'].data);
+  const Wq = w('W_query.weight', D, dIn),
+    Wk = w('W_key.weight', D, dIn),
+    Wv = w('W_value.weight', D, dIn);
+  const Wo = w('out_proj.weight', D, D),
+    bo = tf.tensor1d(sd['out_proj.bias'].data);
   const maskData = new Float32Array(N * N);
   for (let i = 0; i < N; i++) for (let j = i + 1; j < N; j++) maskData[i * N + j] = -Infinity;
   const mask = tf.tensor2d(maskData, [N, N]);
   const scale = tf.scalar(1 / Math.sqrt(hd));
   const xt = tf.tensor2d(x, [B * N, dIn]);
   const heads = (t) => tf.transpose(tf.reshape(t, [B, N, H, hd]), [0, 2, 1, 3]);
-  const forward = () => tf.tidy(() => {
-    const q = heads(tf.mul(tf.matMul(xt, Wq), scale));
-    const k = heads(tf.matMul(xt, Wk));
-    const v = heads(tf.matMul(xt, Wv));
-    const scores = tf.add(tf.matMul(q, k, false, true), mask);
-    const weights = tf.softmax(scores);
-    const context = tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [B * N, D]);
-    return tf.add(tf.matMul(context, Wo), bo);
-  });
+  const forward = () =>
+    tf.tidy(() => {
+      const q = heads(tf.mul(tf.matMul(xt, Wq), scale));
+      const k = heads(tf.matMul(xt, Wk));
+      const v = heads(tf.matMul(xt, Wv));
+      const scores = tf.add(tf.matMul(q, k, false, true), mask);
+      const weights = tf.softmax(scores);
+      const context = tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [B * N, D]);
+      return tf.add(tf.matMul(context, Wo), bo);
+    });
   return {
     isAsync: false,
     run: () => {
@@ -64,21 +74,34 @@ export function tfjsPeer(tf, c, sd, x) {
  */
 export function plainJsPeer(c, sd, x) {
   const { batch: B, tokens: N, dIn, dOut: D, heads: H } = c;
-  const hd = D / H, scale = 1 / Math.sqrt(hd);
-  const Wq = sd['W_query.weight'].data, Wk = sd['W_key.weight'].data, Wv = sd['W_value.weight'].data;
-  const Wo = sd['out_proj.weight'].data, bo = sd['out_proj.bias'].data;
-  const q = new Float32Array(B * N * D), k = new Float32Array(B * N * D), v = new Float32Array(B * N * D);
-  const ctx = new Float32Array(B * N * D), w = new Float32Array(N);
+  const hd = D / H,
+    scale = 1 / Math.sqrt(hd);
+  const Wq = sd['W_query.weight'].data,
+    Wk = sd['W_key.weight'].data,
+    Wv = sd['W_value.weight'].data;
+  const Wo = sd['out_proj.weight'].data,
+    bo = sd['out_proj.bias'].data;
+  const q = new Float32Array(B * N * D),
+    k = new Float32Array(B * N * D),
+    v = new Float32Array(B * N * D);
+  const ctx = new Float32Array(B * N * D),
+    w = new Float32Array(N);
   const run = () => {
     const y = new Float32Array(B * N * D);
     for (let t = 0; t < B * N; t++) {
       for (let o = 0; o < D; o++) {
-        let sq = 0, sk = 0, sv = 0;
+        let sq = 0,
+          sk = 0,
+          sv = 0;
         for (let i = 0; i < dIn; i++) {
           const xi = x[t * dIn + i];
-          sq += xi * Wq[o * dIn + i]; sk += xi * Wk[o * dIn + i]; sv += xi * Wv[o * dIn + i];
+          sq += xi * Wq[o * dIn + i];
+          sk += xi * Wk[o * dIn + i];
+          sv += xi * Wv[o * dIn + i];
         }
-        q[t * D + o] = sq; k[t * D + o] = sk; v[t * D + o] = sv;
+        q[t * D + o] = sq;
+        k[t * D + o] = sk;
+        v[t * D + o] = sv;
       }
     }
     for (let b = 0; b < B; b++) {
@@ -94,7 +117,10 @@ export function plainJsPeer(c, sd, x) {
             if (w[j] > max) max = w[j];
           }
           let sum = 0;
-          for (let j = 0; j <= i; j++) { w[j] = Math.exp(w[j] - max); sum += w[j]; }
+          for (let j = 0; j <= i; j++) {
+            w[j] = Math.exp(w[j] - max);
+            sum += w[j];
+          }
           for (let e = 0; e < hd; e++) {
             let s = 0;
             for (let j = 0; j <= i; j++) s += w[j] * v[(b * N + j) * D + h * hd + e];

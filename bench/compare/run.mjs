@@ -31,24 +31,39 @@ const TOLERANCE = 1e-4;
 
 function parseArgs(argv) {
   const o = {
-    configs: ['C1', 'C2', 'C3', 'C4'], threads: [1, 2], wasmConfigs: null, quick: false, rounds: null,
-    cells: ['D1', 'P1'], browser: true, native: true, node: true, out: join(root, 'bench', 'results', 'latest.json'),
+    configs: ['C1', 'C2', 'C3', 'C4'],
+    threads: [1, 2],
+    wasmConfigs: null,
+    quick: false,
+    rounds: null,
+    cells: ['D1', 'P1'],
+    browser: true,
+    native: true,
+    node: true,
+    out: join(root, 'bench', 'results', 'latest.json'),
   };
   let explicitConfigs = false;
   const list = (v, what) => {
     if (v === undefined || v.startsWith('--')) throw new Error(`${what} needs a value`);
-    return v.split(',').map((s) => s.trim()).filter(Boolean);
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--configs') { o.configs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name); explicitConfigs = true; }
-    else if (a === '--wasm-configs') o.wasmConfigs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name);
+    if (a === '--configs') {
+      o.configs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name);
+      explicitConfigs = true;
+    } else if (a === '--wasm-configs') o.wasmConfigs = list(argv[++i], a).map((c) => config(c.toUpperCase()).name);
     else if (a === '--threads') {
       o.threads = list(argv[++i], a).map(Number);
-      if (o.threads.some((t) => !Number.isInteger(t) || t < 1 || t > 64)) throw new Error('--threads takes integers from 1 to 64, e.g. 1,2');
+      if (o.threads.some((t) => !Number.isInteger(t) || t < 1 || t > 64))
+        throw new Error('--threads takes integers from 1 to 64, e.g. 1,2');
     } else if (a === '--rounds') {
       o.rounds = Number(argv[++i]);
-      if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 50) throw new Error('--rounds takes an integer from 1 to 50, e.g. 3');
+      if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 50)
+        throw new Error('--rounds takes an integer from 1 to 50, e.g. 3');
     } else if (a === '--cells') {
       const v = list(argv[++i], a).map((c) => c.toUpperCase());
       o.cells = v.length === 1 && v[0] === 'NONE' ? [] : v;
@@ -60,9 +75,17 @@ function parseArgs(argv) {
     else if (a === '--skip-node') o.node = false;
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).join('\n'));
+      console.log(
+        readFileSync(fileURLToPath(import.meta.url), 'utf8')
+          .split('\n')
+          .slice(0, 13)
+          .join('\n'),
+      );
       process.exit(0);
-    } else throw new Error(`unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`);
+    } else
+      throw new Error(
+        `unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`,
+      );
   }
   // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
   // wasm runs take tens of seconds each; the issue's C4 target is native.
@@ -79,19 +102,35 @@ function parseArgs(argv) {
 function run(cmd, args, { timeoutMs = 300000, input } = {}) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-    if (input !== undefined) child.stdin.end(input); else child.stdin.end();
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
   });
 }
 
 function lastJsonLine(text) {
-  const lines = text.trim().split('\n').filter((l) => l.trim().startsWith('{'));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'));
   if (!lines.length) return null;
-  try { return JSON.parse(lines[lines.length - 1]); } catch { return null; }
+  try {
+    return JSON.parse(lines[lines.length - 1]);
+  } catch {
+    return null;
+  }
 }
 
 function nativeArgsFor(c, quick) {
@@ -103,12 +142,41 @@ function nativeArgsFor(c, quick) {
 
 async function nativeCell(c, threads, quick) {
   const base = { peer: 'attnkit-native', env: 'native', config: c.name, threads };
-  if (!existsSync(NATIVE)) return { ...base, error: `native attnkit not built (${relative(root, NATIVE)} missing): run \`bash scripts/build-native.sh\`` };
-  const r = await run('/usr/bin/time', ['-f', 'maxrss_kb=%M', NATIVE, 'bench', '--config', c.name, '--threads', String(threads), '--format', 'json', ...nativeArgsFor(c, quick)], { timeoutMs: 600000 });
+  if (!existsSync(NATIVE))
+    return {
+      ...base,
+      error: `native attnkit not built (${relative(root, NATIVE)} missing): run \`bash scripts/build-native.sh\``,
+    };
+  const r = await run(
+    '/usr/bin/time',
+    [
+      '-f',
+      'maxrss_kb=%M',
+      NATIVE,
+      'bench',
+      '--config',
+      c.name,
+      '--threads',
+      String(threads),
+      '--format',
+      'json',
+      ...nativeArgsFor(c, quick),
+    ],
+    { timeoutMs: 600000 },
+  );
   const j = lastJsonLine(r.stdout);
-  if (r.code !== 0 || !j) return { ...base, error: `attnkit bench failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n')[0]}` };
+  if (r.code !== 0 || !j)
+    return { ...base, error: `attnkit bench failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n')[0]}` };
   const rss = /maxrss_kb=(\d+)/.exec(r.stderr);
-  return { ...base, median_ms: j.median_ms, min_ms: j.min_ms, runs: j.repeats, simd: j.simd, cli_gflops: j.gflops, max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined };
+  return {
+    ...base,
+    median_ms: j.median_ms,
+    min_ms: j.min_ms,
+    runs: j.repeats,
+    simd: j.simd,
+    cli_gflops: j.gflops,
+    max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined,
+  };
 }
 
 function median(xs) {
@@ -120,8 +188,13 @@ function median(xs) {
 function mergeRounds(rounds) {
   const failed = rounds.find((r) => r.error);
   if (failed || rounds.length === 1) return failed || rounds[0];
-  const out = { ...rounds[0], median_ms: median(rounds.map((r) => r.median_ms)), rounds: rounds.length,
-    round_medians_ms: rounds.map((r) => r.median_ms), runs: rounds.reduce((n, r) => n + (r.runs || 0), 0) };
+  const out = {
+    ...rounds[0],
+    median_ms: median(rounds.map((r) => r.median_ms)),
+    rounds: rounds.length,
+    round_medians_ms: rounds.map((r) => r.median_ms),
+    runs: rounds.reduce((n, r) => n + (r.runs || 0), 0),
+  };
   if (rounds.every((r) => r.min_ms !== undefined)) out.min_ms = Math.min(...rounds.map((r) => r.min_ms));
   if (rounds.every((r) => r.max_rss_mb !== undefined)) out.max_rss_mb = Math.max(...rounds.map((r) => r.max_rss_mb));
   return out;
@@ -130,7 +203,8 @@ function mergeRounds(rounds) {
 // The native CLI's output on the comparison's own weights (`attnkit run --weights`), against attnkit-wasm's.
 async function nativeCheck(c, refFile, work) {
   if (!existsSync(NATIVE) || !existsSync(refFile)) return null;
-  const sd = makeStateDict(c), x = makeInput(c);
+  const sd = makeStateDict(c),
+    x = makeInput(c);
   const nested = (data, shape) => {
     const build = (offset, dims) => {
       if (dims.length === 1) return Array.from(data.subarray(offset, offset + dims[0]));
@@ -139,17 +213,43 @@ async function nativeCheck(c, refFile, work) {
     };
     return build(0, shape);
   };
-  const wFile = join(work, `${c.name}-weights.json`), xFile = join(work, `${c.name}-x.json`);
-  writeFileSync(wFile, JSON.stringify(Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, nested(v.data, v.shape)]))));
+  const wFile = join(work, `${c.name}-weights.json`),
+    xFile = join(work, `${c.name}-x.json`);
+  writeFileSync(
+    wFile,
+    JSON.stringify(Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, nested(v.data, v.shape)]))),
+  );
   writeFileSync(xFile, JSON.stringify({ x: nested(x, [c.batch, c.tokens, c.dIn]) }));
-  const r = await run(NATIVE, ['run', '--mechanism', 'multihead', '--input', xFile, '--weights', wFile, '--d-out', String(c.dOut),
-    '--heads', String(c.heads), '--no-weights', '--format', 'json'], { timeoutMs: 120000 });
+  const r = await run(
+    NATIVE,
+    [
+      'run',
+      '--mechanism',
+      'multihead',
+      '--input',
+      xFile,
+      '--weights',
+      wFile,
+      '--d-out',
+      String(c.dOut),
+      '--heads',
+      String(c.heads),
+      '--no-weights',
+      '--format',
+      'json',
+    ],
+    { timeoutMs: 120000 },
+  );
   if (r.code !== 0) return { config: c.name, error: `attnkit run failed: ${r.stderr.trim().split('\n')[0]}` };
   const y = Float32Array.from(JSON.parse(r.stdout).context.flat(Infinity));
   const buf = readFileSync(refFile);
   const ref = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-  let num = 0, den = 0;
-  for (let i = 0; i < ref.length; i++) { num = Math.max(num, Math.abs(y[i] - ref[i])); den = Math.max(den, Math.abs(ref[i])); }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num = Math.max(num, Math.abs(y[i] - ref[i]));
+    den = Math.max(den, Math.abs(ref[i]));
+  }
   const relError = y.length === ref.length ? num / den : Infinity;
   return { config: c.name, rel_error: relError, ok: relError <= TOLERANCE };
 }
@@ -158,11 +258,19 @@ async function nodeCell(peer, c, threads, quick, refDir, writeRef) {
   const ref = join(refDir, `${c.name}.bin`);
   const args = [join(here, 'node-peer.mjs'), '--peer', peer, '--config', c.name, '--threads', String(threads)];
   if (quick) args.push('--quick');
-  if (writeRef) args.push('--ref-out', ref); else args.push('--ref-in', ref);
+  if (writeRef) args.push('--ref-out', ref);
+  else args.push('--ref-in', ref);
   const r = await run(process.execPath, args, { timeoutMs: 300000 });
   const j = lastJsonLine(r.stdout);
   const env = peer === 'ort-node' ? 'native' : 'node';
-  if (!j) return { peer, env, config: c.name, threads, error: `child failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0] || 'no output'}` };
+  if (!j)
+    return {
+      peer,
+      env,
+      config: c.name,
+      threads,
+      error: `child failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0] || 'no output'}`,
+    };
   return { env, ...j, peer, config: c.name, threads };
 }
 
@@ -183,10 +291,34 @@ async function torchCell(c, threads, quick, refDir, work) {
   }
   const { budget } = await import('./timing.mjs');
   const b = budget(c, quick);
-  const r = await run('python3', [join(here, 'torch_peer.py'), dir, c.name, String(threads), String(c.batch), String(c.tokens), String(c.dIn),
-    String(c.dOut), String(c.heads), String(Math.min(b.warmup, 20)), String(b.budgetMs), String(b.minRuns), String(b.maxRuns)], { timeoutMs: 600000 });
+  const r = await run(
+    'python3',
+    [
+      join(here, 'torch_peer.py'),
+      dir,
+      c.name,
+      String(threads),
+      String(c.batch),
+      String(c.tokens),
+      String(c.dIn),
+      String(c.dOut),
+      String(c.heads),
+      String(Math.min(b.warmup, 20)),
+      String(b.budgetMs),
+      String(b.minRuns),
+      String(b.maxRuns),
+    ],
+    { timeoutMs: 600000 },
+  );
   const j = lastJsonLine(r.stdout);
-  if (!j) return { peer: 'pytorch', env: 'native', config: c.name, threads, error: `python3 failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0]}` };
+  if (!j)
+    return {
+      peer: 'pytorch',
+      env: 'native',
+      config: c.name,
+      threads,
+      error: `python3 failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0]}`,
+    };
   return { env: 'native', ...j };
 }
 
@@ -198,7 +330,9 @@ async function torchCell(c, threads, quick, refDir, work) {
 function measuredPeak() {
   const bin = join(root, 'build', 'bench', 'attnkit_bench_kernels');
   if (!existsSync(bin)) return undefined;
-  const r = spawnSync(bin, ['--benchmark_filter=^fma_peak', '--benchmark_format=json', '--benchmark_repetitions=5'], { encoding: 'utf8' });
+  const r = spawnSync(bin, ['--benchmark_filter=^fma_peak', '--benchmark_format=json', '--benchmark_repetitions=5'], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) return undefined;
   try {
     const runs = JSON.parse(r.stdout).benchmarks.filter((b) => b.run_type === 'iteration' && b.FLOPS);
@@ -214,10 +348,15 @@ function machine() {
   const flags = /flags\s*:\s*(.*)/.exec(info)?.[1].split(' ') || [];
   const mhz = /cpu MHz\s*:\s*(.*)/.exec(info)?.[1];
   return {
-    cpu: model, cores: cpus().length, mhz: mhz ? Number(mhz) : undefined,
+    cpu: model,
+    cores: cpus().length,
+    mhz: mhz ? Number(mhz) : undefined,
     avx512: ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].filter((f) => flags.includes(f)),
-    family: Number(/cpu family\s*:\s*(\d+)/.exec(info)?.[1]), model: Number(/model\s*:\s*(\d+)/.exec(info)?.[1]),
-    fma: flags.includes('fma'), avx2: flags.includes('avx2'), memory_gb: Math.round(totalmem() / 2 ** 30 * 10) / 10,
+    family: Number(/cpu family\s*:\s*(\d+)/.exec(info)?.[1]),
+    model: Number(/model\s*:\s*(\d+)/.exec(info)?.[1]),
+    fma: flags.includes('fma'),
+    avx2: flags.includes('avx2'),
+    memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     fma_peak_gflops_per_core: FMA_PEAK_PER_CORE,
     fma_peak_measured_gflops_per_core: measuredPeak(),
@@ -237,7 +376,12 @@ function fmtTime(ms) {
 const SECTIONS = [
   { env: 'native', title: 'Native (x86-64)', attnkit: 'attnkit-native', peers: ['ort-node', 'pytorch'] },
   { env: 'node', title: 'WebAssembly in Node', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm', 'plain-js'] },
-  { env: 'chromium', title: 'WebAssembly in headless Chromium (cross-origin isolated)', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm', 'plain-js'] },
+  {
+    env: 'chromium',
+    title: 'WebAssembly in headless Chromium (cross-origin isolated)',
+    attnkit: 'attnkit-wasm',
+    peers: ['ort-web', 'tfjs-wasm', 'plain-js'],
+  },
 ];
 
 function cellText(r) {
@@ -247,7 +391,8 @@ function cellText(r) {
 }
 
 function table(results, opts) {
-  const find = (env, peer, c, t) => results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t);
+  const find = (env, peer, c, t) =>
+    results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t);
   const lines = [];
   for (const s of SECTIONS) {
     const rows = [];
@@ -282,37 +427,95 @@ function markdown(head, rows) {
 
 // The issue's targets, each as a ratio in this run.
 function targets(results, peak, measured) {
-  const get = (env, peer, c, t) => results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t && !r.error);
+  const get = (env, peer, c, t) =>
+    results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t && !r.error);
   const out = [];
   const ratio = (env, ak, peer, c, t, need, what) => {
-    const a = get(env, ak, c, t), p = get(env, peer, c, t);
+    const a = get(env, ak, c, t),
+      p = get(env, peer, c, t);
     if (!a || !p) return;
     const value = p.paired_ratio ?? p.median_ms / a.median_ms;
-    out.push({ target: what, config: c, threads: t, value: Number(value.toFixed(3)), need, met: value >= need, unit: '×' });
+    out.push({
+      target: what,
+      config: c,
+      threads: t,
+      value: Number(value.toFixed(3)),
+      need,
+      met: value >= need,
+      unit: '×',
+    });
   };
-  for (const t of [1, 2]) for (const c of ['C2', 'C3']) ratio('native', 'attnkit-native', 'ort-node', c, t, 1.3, `native ${c} ${t}T vs onnxruntime-node`);
-  for (const t of [1, 2]) ratio('native', 'attnkit-native', 'ort-node', 'C4', t, 3, `native C4 ${t}T vs onnxruntime-node`);
+  for (const t of [1, 2])
+    for (const c of ['C2', 'C3'])
+      ratio('native', 'attnkit-native', 'ort-node', c, t, 1.3, `native ${c} ${t}T vs onnxruntime-node`);
+  for (const t of [1, 2])
+    ratio('native', 'attnkit-native', 'ort-node', 'C4', t, 3, `native C4 ${t}T vs onnxruntime-node`);
   for (const t of [1, 2]) {
     const a = get('native', 'attnkit-native', 'C4', t);
-    if (a && a.max_rss_mb !== undefined) out.push({ target: `native C4 ${t}T peak memory`, config: 'C4', threads: t, value: Number(a.max_rss_mb.toFixed(1)), need: 150, met: a.max_rss_mb < 150, unit: 'MB (<)' });
+    if (a && a.max_rss_mb !== undefined)
+      out.push({
+        target: `native C4 ${t}T peak memory`,
+        config: 'C4',
+        threads: t,
+        value: Number(a.max_rss_mb.toFixed(1)),
+        need: 150,
+        met: a.max_rss_mb < 150,
+        unit: 'MB (<)',
+      });
   }
   for (const t of [1, 2]) {
     const a = get('native', 'attnkit-native', 'C1', t);
-    if (a) out.push({ target: `native C1 ${t}T`, config: 'C1', threads: t, value: Number((a.median_ms * 1000).toFixed(3)), need: 1, met: a.median_ms * 1000 < 1, unit: 'µs (<)' });
+    if (a)
+      out.push({
+        target: `native C1 ${t}T`,
+        config: 'C1',
+        threads: t,
+        value: Number((a.median_ms * 1000).toFixed(3)),
+        need: 1,
+        met: a.median_ms * 1000 < 1,
+        unit: 'µs (<)',
+      });
   }
-  for (const c of ['C2', 'C3']) ratio('chromium', 'attnkit-wasm', 'ort-web', c, 1, 1.5, `Chromium ${c} 1T vs onnxruntime-web`);
-  for (const c of ['C2', 'C3']) ratio('chromium', 'attnkit-wasm', 'ort-web', c, 2, 1.5, `Chromium ${c} 2T vs onnxruntime-web (2T)`);
+  for (const c of ['C2', 'C3'])
+    ratio('chromium', 'attnkit-wasm', 'ort-web', c, 1, 1.5, `Chromium ${c} 1T vs onnxruntime-web`);
+  for (const c of ['C2', 'C3'])
+    ratio('chromium', 'attnkit-wasm', 'ort-web', c, 2, 1.5, `Chromium ${c} 2T vs onnxruntime-web (2T)`);
   const js = get('chromium', 'attnkit-wasm', 'C1', 1);
-  if (js) out.push({ target: 'Chromium C1 from JS', config: 'C1', threads: 1, value: Number((js.median_ms * 1000).toFixed(2)), need: 3, met: js.median_ms * 1000 <= 3, unit: 'µs (≤)' });
+  if (js)
+    out.push({
+      target: 'Chromium C1 from JS',
+      config: 'C1',
+      threads: 1,
+      value: Number((js.median_ms * 1000).toFixed(2)),
+      need: 3,
+      met: js.median_ms * 1000 <= 3,
+      unit: 'µs (≤)',
+    });
   ratio('chromium', 'attnkit-wasm', 'plain-js', 'C1', 1, 1, 'Chromium C1 vs a plain JavaScript loop');
   for (const t of [1, 2]) {
     const a = get('native', 'attnkit-native', 'C2', t);
     if (a) {
       const eff = gflops(config('C2'), a.median_ms) / (peak * t);
-      out.push({ target: `native C2 ${t}T efficiency vs FMA peak (${peak} GFLOP/s/core)`, config: 'C2', threads: t, value: Number((eff * 100).toFixed(1)), need: 70, met: eff >= 0.7, unit: '% (≥)' });
+      out.push({
+        target: `native C2 ${t}T efficiency vs FMA peak (${peak} GFLOP/s/core)`,
+        config: 'C2',
+        threads: t,
+        value: Number((eff * 100).toFixed(1)),
+        need: 70,
+        met: eff >= 0.7,
+        unit: '% (≥)',
+      });
       if (measured) {
         const own = gflops(config('C2'), a.median_ms) / (measured * t);
-        out.push({ target: `native C2 ${t}T efficiency vs this machine's measured peak (${measured} GFLOP/s/core)`, config: 'C2', threads: t, value: Number((own * 100).toFixed(1)), need: 70, met: own >= 0.7, unit: '% (≥)' });
+        out.push({
+          target: `native C2 ${t}T efficiency vs this machine's measured peak (${measured} GFLOP/s/core)`,
+          config: 'C2',
+          threads: t,
+          value: Number((own * 100).toFixed(1)),
+          need: 70,
+          met: own >= 0.7,
+          unit: '% (≥)',
+        });
       }
     }
   }
@@ -331,17 +534,25 @@ async function main() {
   const results = [];
   const note = (r) => {
     results.push(r);
-    const t = r.error ? `ERROR ${r.error}` : `${fmtTime(r.median_ms)} (${r.runs} runs${r.rel_error !== undefined ? `, rel. error ${r.rel_error.toExponential(1)}` : ''}${r.max_rss_mb ? `, peak ${r.max_rss_mb.toFixed(0)} MB` : ''})`;
+    const t = r.error
+      ? `ERROR ${r.error}`
+      : `${fmtTime(r.median_ms)} (${r.runs} runs${r.rel_error !== undefined ? `, rel. error ${r.rel_error.toExponential(1)}` : ''}${r.max_rss_mb ? `, peak ${r.max_rss_mb.toFixed(0)} MB` : ''})`;
     say(`  ${r.env.padEnd(8)} ${r.peer.padEnd(14)} ${r.config} ${r.threads}T  ${t}`);
   };
   const m = machine();
   const load0 = loadavg();
-  say(`bench/compare: ${m.cpu} (family ${m.family} model ${m.model}, ${m.mhz} MHz), ${m.cores} cores, ${m.avx512.length ? 'AVX-512' : 'no AVX-512'}${m.avx2 && m.fma ? ', AVX2+FMA' : ''}, FMA peak ${m.fma_peak_gflops_per_core} GFLOP/s per core (issue 5), ${m.fma_peak_measured_gflops_per_core ?? "not measured"} measured here; load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
-  say(`configs ${opts.configs.join(',')} (wasm peers: ${opts.wasmConfigs.join(',') || 'none'}), threads ${opts.threads.join(',')}${opts.quick ? ', quick' : ''}`);
+  say(
+    `bench/compare: ${m.cpu} (family ${m.family} model ${m.model}, ${m.mhz} MHz), ${m.cores} cores, ${m.avx512.length ? 'AVX-512' : 'no AVX-512'}${m.avx2 && m.fma ? ', AVX2+FMA' : ''}, FMA peak ${m.fma_peak_gflops_per_core} GFLOP/s per core (issue 5), ${m.fma_peak_measured_gflops_per_core ?? 'not measured'} measured here; load average ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  say(
+    `configs ${opts.configs.join(',')} (wasm peers: ${opts.wasmConfigs.join(',') || 'none'}), threads ${opts.threads.join(',')}${opts.quick ? ', quick' : ''}`,
+  );
   const torch = opts.native ? torchAvailable() : null;
   const skipped = [];
-  if (opts.native && !torch) skipped.push('PyTorch: `python3 -c "import torch"` failed (Debian python3-torch not installed); skipped');
-  if (opts.native && !existsSync(NATIVE)) skipped.push(`native attnkit: ${relative(root, NATIVE)} not built; run \`bash scripts/build-native.sh\``);
+  if (opts.native && !torch)
+    skipped.push('PyTorch: `python3 -c "import torch"` failed (Debian python3-torch not installed); skipped');
+  if (opts.native && !existsSync(NATIVE))
+    skipped.push(`native attnkit: ${relative(root, NATIVE)} not built; run \`bash scripts/build-native.sh\``);
   skipped.forEach((s) => say(`  note: ${s}`));
   const checks = [];
   let extra = null;
@@ -350,11 +561,14 @@ async function main() {
     for (const name of opts.configs) {
       const c = config(name);
       const wasm = opts.wasmConfigs.includes(name);
-      say(`${name}: b${c.batch} n${c.tokens} d_in${c.dIn} d_out${c.dOut} h${c.heads}, ${(flopCount(c) / 1e9).toFixed(3)} GFLOP`);
+      say(
+        `${name}: b${c.batch} n${c.tokens} d_in${c.dIn} d_out${c.dOut} h${c.heads}, ${(flopCount(c) / 1e9).toFixed(3)} GFLOP`,
+      );
       // attnkit's wasm build first: its output is the reference every other peer is checked against.
       if (wasm && (opts.node || opts.browser)) {
         if (opts.node) {
-          for (const [i, t] of opts.threads.entries()) note(await nodeCell('attnkit-wasm', c, t, opts.quick, refDir, i === 0));
+          for (const [i, t] of opts.threads.entries())
+            note(await nodeCell('attnkit-wasm', c, t, opts.quick, refDir, i === 0));
         } else {
           // Only the reference output is needed (for the page's checks): one quick run, not reported.
           const r = await nodeCell('attnkit-wasm', c, 1, true, refDir, true);
@@ -364,12 +578,18 @@ async function main() {
       if (opts.native) {
         if (wasm && (name === 'C1' || (name === 'C3' && !opts.quick))) {
           const chk = await nativeCheck(c, join(refDir, `${name}.bin`), work);
-          if (chk) { checks.push(chk); say(`  native  attnkit run --weights vs attnkit-wasm: ${chk.error || `rel. error ${chk.rel_error.toExponential(1)} ${chk.ok ? 'ok' : 'MISMATCH'}`}`); }
+          if (chk) {
+            checks.push(chk);
+            say(
+              `  native  attnkit run --weights vs attnkit-wasm: ${chk.error || `rel. error ${chk.rel_error.toExponential(1)} ${chk.ok ? 'ok' : 'MISMATCH'}`}`,
+            );
+          }
         }
         // attnkit and onnxruntime-node alternate, `rounds` times per thread count: this machine's speed drifts by
         // ±15 % over minutes (a shared host), and a ratio of two cells run side by side cancels most of it.
         for (const t of opts.threads) {
-          const ours = [], theirs = [];
+          const ours = [],
+            theirs = [];
           for (let k = 0; k < opts.rounds; k++) {
             ours.push(await nativeCell(c, t, opts.quick));
             theirs.push(await nodeCell('ort-node', c, t, opts.quick, refDir, false));
@@ -392,12 +612,19 @@ async function main() {
       const { runBrowser } = await import('./browser.mjs');
       const raw = [];
       await runBrowser({
-        peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'], configs: opts.wasmConfigs, threads: opts.threads, quick: opts.quick, refDir,
+        peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'],
+        configs: opts.wasmConfigs,
+        threads: opts.threads,
+        quick: opts.quick,
+        refDir,
         rounds: opts.rounds,
         log: (r) => {
           const cell = { env: 'chromium', ...r, config: r.config ?? '*' };
           raw.push(cell);
-          if (!cell.error) say(`  chromium ${cell.peer.padEnd(14)} ${cell.config} ${cell.threads}T  ${fmtTime(cell.median_ms)} (round ${cell.round + 1})`);
+          if (!cell.error)
+            say(
+              `  chromium ${cell.peer.padEnd(14)} ${cell.config} ${cell.threads}T  ${fmtTime(cell.median_ms)} (round ${cell.round + 1})`,
+            );
         },
       }).catch((e) => say(`  Chromium run failed: ${e.message}`));
       // One result per (peer, config, threads) over the rounds; a peer's ratio to attnkit is the median of the
@@ -409,7 +636,10 @@ async function main() {
         const merged = mergeRounds(rounds);
         const ours = groups.get(`attnkit-wasm|${merged.config}|${merged.threads}`) || [];
         if (merged.peer !== 'attnkit-wasm' && !merged.error && rounds.length > 1) {
-          const ratios = rounds.map((r) => ours.find((a) => a.round === r.round && !a.error)).map((a, k) => a && rounds[k].median_ms / a.median_ms).filter((x) => x);
+          const ratios = rounds
+            .map((r) => ours.find((a) => a.round === r.round && !a.error))
+            .map((a, k) => a && rounds[k].median_ms / a.median_ms)
+            .filter((x) => x);
           if (ratios.length) merged.paired_ratio = median(ratios);
         }
         delete merged.round;
@@ -418,30 +648,68 @@ async function main() {
     }
     if (opts.native && opts.cells.length) {
       const { runCells } = await import('./cells-run.mjs');
-      extra = await runCells({ names: opts.cells, threads: opts.threads, rounds: opts.rounds, quick: opts.quick, run, native: NATIVE, say });
+      extra = await runCells({
+        names: opts.cells,
+        threads: opts.threads,
+        rounds: opts.rounds,
+        quick: opts.quick,
+        run,
+        native: NATIVE,
+        say,
+      });
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 
-  for (const r of results) if (!r.error && r.median_ms !== undefined && r.config !== '*') r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
-  const tgt = [...targets(results, m.fma_peak_gflops_per_core, m.fma_peak_measured_gflops_per_core), ...(extra?.targets || [])];
+  for (const r of results)
+    if (!r.error && r.median_ms !== undefined && r.config !== '*')
+      r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
+  const tgt = [
+    ...targets(results, m.fma_peak_gflops_per_core, m.fma_peak_measured_gflops_per_core),
+    ...(extra?.targets || []),
+  ];
   const doc = {
-    date: new Date().toISOString(), command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: m, load_average_before: load0, load_average_after: loadavg(), seconds: Math.round((Date.now() - started) / 1000),
-    options: { configs: opts.configs, wasm_configs: opts.wasmConfigs, cells: opts.cells, threads: opts.threads, quick: opts.quick },
-    notes: skipped, native_checks: checks, results, targets: tgt,
+    date: new Date().toISOString(),
+    command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: m,
+    load_average_before: load0,
+    load_average_after: loadavg(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    options: {
+      configs: opts.configs,
+      wasm_configs: opts.wasmConfigs,
+      cells: opts.cells,
+      threads: opts.threads,
+      quick: opts.quick,
+    },
+    notes: skipped,
+    native_checks: checks,
+    results,
+    targets: tgt,
     cells: extra && { names: opts.cells, node_copy_gbps: extra.nodeCopy, results: extra.results },
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
 
-  console.log(`\nattnkit vs peers — medians; ratio = peer time / attnkit time (> 1: attnkit is faster). ${m.cpu}, ${m.cores} cores.`);
+  console.log(
+    `\nattnkit vs peers — medians; ratio = peer time / attnkit time (> 1: attnkit is faster). ${m.cpu}, ${m.cores} cores.`,
+  );
   console.log(table(results, opts));
   if (extra) console.log(extra.table);
   if (tgt.length) {
     console.log('\nTargets (issue 5)');
-    console.log(markdown(['target', 'reached', 'needed', 'met'], tgt.map((t) => [t.target, `${t.value} ${t.unit.split(' ')[0]}`, `${t.unit.includes('(') ? t.unit.split(' ')[1].slice(1, -1) + ' ' : '≥ '}${t.need}`, t.met ? 'yes' : 'NO'])));
+    console.log(
+      markdown(
+        ['target', 'reached', 'needed', 'met'],
+        tgt.map((t) => [
+          t.target,
+          `${t.value} ${t.unit.split(' ')[0]}`,
+          `${t.unit.includes('(') ? t.unit.split(' ')[1].slice(1, -1) + ' ' : '≥ '}${t.need}`,
+          t.met ? 'yes' : 'NO',
+        ]),
+      ),
+    );
   }
   const errors = [...results, ...(extra?.results || [])].filter((r) => r.error && !r.unavailable);
   const unavailable = [...new Set((extra?.results || []).filter((r) => r.unavailable).map((r) => r.error))];
@@ -451,7 +719,10 @@ async function main() {
     for (const r of errors) console.log(`- ${r.env} ${r.peer} ${r.config} ${r.threads}T: ${r.error}`);
   }
   const unchecked = results.filter((r) => !r.error && r.unchecked);
-  if (unchecked.length) console.log(`\nNot checked against attnkit (no reference output): ${unchecked.map((r) => `${r.env} ${r.peer} ${r.config} ${r.threads}T`).join(', ')}`);
+  if (unchecked.length)
+    console.log(
+      `\nNot checked against attnkit (no reference output): ${unchecked.map((r) => `${r.env} ${r.peer} ${r.config} ${r.threads}T`).join(', ')}`,
+    );
   for (const s of skipped) console.log(`note: ${s}`);
   console.log(`\nwrote ${relative(process.cwd(), opts.out)} (${doc.seconds} s)`);
 }

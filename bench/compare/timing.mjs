@@ -42,8 +42,11 @@ export async function measure(fn, { isAsync = false, warmup = 2, budgetMs = 2000
 // The caller has already run the peer once (the output check), which is the first warm-up.
 export function budget(c, quick) {
   const size = c.batch * c.tokens * c.tokens; // rough size of the attention part
-  if (quick) return size > 2e5 ? { warmup: 0, budgetMs: 0, minRuns: 1, maxRuns: 1 } : { warmup: 200, budgetMs: 150, minRuns: 5, maxRuns: 100 };
-  if (size > 4e6) return { warmup: 0, budgetMs: 2000, minRuns: 3, maxRuns: 5 };   // C4
-  if (size > 2e5) return { warmup: 1, budgetMs: 2500, minRuns: 3, maxRuns: 25 };  // C2, C3
-  return { warmup: 500, budgetMs: 1000, minRuns: 5, maxRuns: 200 };              // C1
+  if (quick)
+    return size > 2e5
+      ? { warmup: 0, budgetMs: 0, minRuns: 1, maxRuns: 1 }
+      : { warmup: 200, budgetMs: 150, minRuns: 5, maxRuns: 100 };
+  if (size > 4e6) return { warmup: 0, budgetMs: 2000, minRuns: 3, maxRuns: 5 }; // C4
+  if (size > 2e5) return { warmup: 1, budgetMs: 2500, minRuns: 3, maxRuns: 25 }; // C2, C3
+  return { warmup: 500, budgetMs: 1000, minRuns: 5, maxRuns: 200 }; // C1
 }

@@ -22,8 +22,11 @@ constexpr std::size_t kQueryBlock = 128, kKeyBlock = 128;
 struct TileBuffers {
   std::vector<float> weights, dropped, grad_scores, transposed, product;  // (kQueryBlock, kKeyBlock) or (block, d)
   TileBuffers(std::size_t d_max)
-      : weights(kQueryBlock * kKeyBlock), dropped(kQueryBlock * kKeyBlock), grad_scores(kQueryBlock * kKeyBlock),
-        transposed(kQueryBlock * kKeyBlock), product(std::max(kQueryBlock, kKeyBlock) * d_max) {}
+      : weights(kQueryBlock * kKeyBlock),
+        dropped(kQueryBlock * kKeyBlock),
+        grad_scores(kQueryBlock * kKeyBlock),
+        transposed(kQueryBlock * kKeyBlock),
+        product(std::max(kQueryBlock, kKeyBlock) * d_max) {}
 };
 
 // One tile: rows [i0, i0 + qn) of (batch b, query head h) against keys [j0, j0 + kn). Fills weights P (qn, kn),
@@ -35,19 +38,19 @@ void tile(const BackwardProblem& g, const kernels::KernelTable& table, const flo
   const std::size_t bh = b * p.h_q + h, d = p.d, d_v = p.d_v;
   float* S = t.weights.data();
   float* dP = t.grad_scores.data();
-  table.gemm_nt_f32(kernels::GemmNT{p.query_of(b, h) + i0 * d, d, p.key_of(b, h) + j0 * d, d, S, kn, qn, kn, d, p.scale,
-                                    nullptr},
-                    0, qn);
-  table.gemm_nt_f32(kernels::GemmNT{g.grad_output + (bh * p.n_q + i0) * d_v, d_v, p.value_of(b, h) + j0 * d_v, d_v, dP, kn,
-                                    qn, kn, d_v, 1.0f, nullptr},
+  table.gemm_nt_f32(
+      kernels::GemmNT{p.query_of(b, h) + i0 * d, d, p.key_of(b, h) + j0 * d, d, S, kn, qn, kn, d, p.scale, nullptr}, 0,
+      qn);
+  table.gemm_nt_f32(kernels::GemmNT{g.grad_output + (bh * p.n_q + i0) * d_v, d_v, p.value_of(b, h) + j0 * d_v, d_v, dP,
+                                    kn, qn, kn, d_v, 1.0f, nullptr},
                     0, qn);
   const float* mask = p.mask_of(b, h);
   for (std::size_t r = 0; r < qn; ++r) {
     const std::size_t i = i0 + r, see = p.visible(i);
     table.attention_grad_row_f32(kernels::AttentionGradRow{
         S + r * kn, t.dropped.data() + r * kn, dP + r * kn, mask ? mask + i * p.mask->stride_q + j0 : nullptr,
-        g.keep ? g.keep + (bh * p.n_q + i) * p.n_k + j0 : nullptr, kn, see > j0 ? see - j0 : 0, g.lse[bh * p.n_q + i], D[i],
-        g.dropout_scale});
+        g.keep ? g.keep + (bh * p.n_q + i) * p.n_k + j0 : nullptr, kn, see > j0 ? see - j0 : 0, g.lse[bh * p.n_q + i],
+        D[i], g.dropout_scale});
   }
 }
 
@@ -92,14 +95,15 @@ void attention_backward_tiled(const BackwardProblem& g) {
         tile(g, table, D.data() + bh * n_q, b, h, i0, qn, j0, kn, t);
         // dV (kn, d_v) += droppedᵀ (kn, qn) · dO (qn, d_v)
         transpose(t.dropped.data(), qn, kn, t.transposed.data());
-        table.gemm_nn_f32(kernels::GemmNN{t.transposed.data(), qn, g.grad_output + (bh * n_q + i0) * d_v, d_v, t.product.data(),
-                                          d_v, kn, d_v, qn},
+        table.gemm_nn_f32(kernels::GemmNN{t.transposed.data(), qn, g.grad_output + (bh * n_q + i0) * d_v, d_v,
+                                          t.product.data(), d_v, kn, d_v, qn},
                           0, kn);
         for (std::size_t e = 0; e < kn * d_v; ++e) dV[e] += t.product[e];
         // dK (kn, d) += dSᵀ (kn, qn) · Q (qn, d)
         transpose(t.grad_scores.data(), qn, kn, t.transposed.data());
-        table.gemm_nn_f32(kernels::GemmNN{t.transposed.data(), qn, p.query_of(b, h) + i0 * d, d, t.product.data(), d, kn, d, qn},
-                          0, kn);
+        table.gemm_nn_f32(
+            kernels::GemmNN{t.transposed.data(), qn, p.query_of(b, h) + i0 * d, d, t.product.data(), d, kn, d, qn}, 0,
+            kn);
         for (std::size_t e = 0; e < kn * d; ++e) dK[e] += t.product[e];
       }
     }
@@ -120,8 +124,8 @@ void attention_backward_tiled(const BackwardProblem& g) {
       const std::size_t j0 = kb * kKeyBlock, kn = std::min(kKeyBlock, n_k - j0);
       tile(g, table, D.data() + bh * n_q, b, h, i0, qn, j0, kn, t);
       // dQ (qn, d) += dS (qn, kn) · K (kn, d)
-      table.gemm_nn_f32(kernels::GemmNN{t.grad_scores.data(), kn, p.key_of(b, h) + j0 * d, d, t.product.data(), d, qn, d, kn},
-                        0, qn);
+      table.gemm_nn_f32(
+          kernels::GemmNN{t.grad_scores.data(), kn, p.key_of(b, h) + j0 * d, d, t.product.data(), d, qn, d, kn}, 0, qn);
       for (std::size_t e = 0; e < qn * d; ++e) dQ[e] += t.product[e];
     }
     float* query_out = g.grad_query + (bh * n_q + i0) * d;

@@ -7,14 +7,14 @@ namespace attnkit::detail {
 
 struct BackwardProblem {
   const AttentionProblem* forward;
-  const float* output;       // (b, h_q, n_q, d_v)
-  const float* grad_output;  // (b, h_q, n_q, d_v)
-  const float* lse;          // (b, h_q, n_q)
-  const unsigned char* keep; // (b, h_q, n_q, n_k): the forward's dropout keep mask; nullptr: no dropout
-  float dropout_scale;       // 1 / (1 − p) as the forward's dropout scales kept weights
-  float* grad_query;         // (b, h_q, n_q, d)
-  float* grad_key;           // (b, h_kv, n_k, d)
-  float* grad_value;         // (b, h_kv, n_k, d_v)
+  const float* output;        // (b, h_q, n_q, d_v)
+  const float* grad_output;   // (b, h_q, n_q, d_v)
+  const float* lse;           // (b, h_q, n_q)
+  const unsigned char* keep;  // (b, h_q, n_q, n_k): the forward's dropout keep mask; nullptr: no dropout
+  float dropout_scale;        // 1 / (1 − p) as the forward's dropout scales kept weights
+  float* grad_query;          // (b, h_q, n_q, d)
+  float* grad_key;            // (b, h_kv, n_k, d)
+  float* grad_value;          // (b, h_kv, n_k, d_v)
   const kernels::KernelTable* table = nullptr;  // nullptr: kernels::table() (tests pick each table)
 };
 

@@ -18,21 +18,24 @@ bool dropout_on(const AttentionOptions& options) { return options.train && optio
 
 detail::AttentionProblem problem_of(const Tensor& query, const Tensor& key, const Tensor& value, float scale,
                                     const AttentionOptions& options, const detail::PreparedMask* mask) {
-  return detail::AttentionProblem{query.ptr(), key.ptr(), value.ptr(), query.shape[0], query.shape[1], key.shape[1],
-                                  query.shape[2], key.shape[2], query.shape[3], value.shape[3], scale, options.causal,
-                                  mask, options.threads};
+  return detail::AttentionProblem{query.ptr(),  key.ptr(),      value.ptr(),  query.shape[0], query.shape[1],
+                                  key.shape[1], query.shape[2], key.shape[2], query.shape[3], value.shape[3],
+                                  scale,        options.causal, mask,         options.threads};
 }
 
 void check_shape(const Tensor& t, const char* name, const Shape& expected) {
   if (t.shape != expected)
-    throw Error(std::string(name) + " has shape " + shape_to_string(t.shape) + "; expected " + shape_to_string(expected));
+    throw Error(std::string(name) + " has shape " + shape_to_string(t.shape) + "; expected " +
+                shape_to_string(expected));
 }
 
 }  // namespace
 
-AttentionForward attention_forward(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options) {
+AttentionForward attention_forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                   const AttentionOptions& options) {
   const float scale = detail::check_attention_inputs(query, key, value, options);
-  const std::size_t b = query.shape[0], h_q = query.shape[1], n_q = query.shape[2], n_k = key.shape[2], d_v = value.shape[3];
+  const std::size_t b = query.shape[0], h_q = query.shape[1], n_q = query.shape[2], n_k = key.shape[2],
+                    d_v = value.shape[3];
   std::optional<detail::PreparedMask> mask;
   if (options.attn_mask) mask = detail::prepare_mask(*options.attn_mask, b, h_q, n_q, n_k);
   const detail::AttentionProblem problem = problem_of(query, key, value, scale, options, mask ? &*mask : nullptr);
@@ -59,8 +62,9 @@ AttentionForward attention_forward(const Tensor& query, const Tensor& key, const
     const float v = f.state.lse.data[row];
     if (std::isnan(v) || v == INFINITY) {
       const std::size_t bh = row / n_q;
-      throw Error("attention_forward: the scores of batch " + std::to_string(bh / h_q) + ", head " + std::to_string(bh % h_q) +
-                      ", query " + std::to_string(row % n_q) + " overflow float32; the backward pass needs finite float32 scores",
+      throw Error("attention_forward: the scores of batch " + std::to_string(bh / h_q) + ", head " +
+                      std::to_string(bh % h_q) + ", query " + std::to_string(row % n_q) +
+                      " overflow float32; the backward pass needs finite float32 scores",
                   ErrorKind::range);
     }
   }
@@ -70,13 +74,16 @@ AttentionForward attention_forward(const Tensor& query, const Tensor& key, const
 AttentionGrad attention_backward(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& grad_output,
                                  const AttentionOptions& options, const AttentionForwardState& state) {
   const float scale = detail::check_attention_inputs(query, key, value, options);
-  const std::size_t b = query.shape[0], h_q = query.shape[1], n_q = query.shape[2], n_k = key.shape[2], d_v = value.shape[3];
+  const std::size_t b = query.shape[0], h_q = query.shape[1], n_q = query.shape[2], n_k = key.shape[2],
+                    d_v = value.shape[3];
   check_shape(grad_output, "grad_output", {b, h_q, n_q, d_v});
   check_finite(grad_output, "grad_output");
   check_shape(state.output, "state.output (the forward's output)", {b, h_q, n_q, d_v});
   check_shape(state.lse, "state.lse (the forward's log-sum-exp)", {b, h_q, n_q});
   if (dropout_on(options) && !state.dropout_generator)
-    throw Error("dropout is on but state.dropout_generator is empty; expected the state attention_forward returned for these options");
+    throw Error(
+        "dropout is on but state.dropout_generator is empty; expected the state attention_forward returned for these "
+        "options");
   std::optional<detail::PreparedMask> mask;
   if (options.attn_mask) mask = detail::prepare_mask(*options.attn_mask, b, h_q, n_q, n_k);
   const detail::AttentionProblem problem = problem_of(query, key, value, scale, options, mask ? &*mask : nullptr);
@@ -95,8 +102,9 @@ AttentionGrad attention_backward(const Tensor& query, const Tensor& key, const T
   }
 
   AttentionGrad grad{Tensor(query.shape), Tensor(key.shape), Tensor(value.shape)};
-  const detail::BackwardProblem g{&problem, state.output.ptr(), grad_output.ptr(), state.lse.ptr(), keep.empty() ? nullptr : keep.data(),
-                                  dropout_scale, grad.query.ptr(), grad.key.ptr(), grad.value.ptr()};
+  const detail::BackwardProblem g{
+      &problem,      state.output.ptr(), grad_output.ptr(), state.lse.ptr(), keep.empty() ? nullptr : keep.data(),
+      dropout_scale, grad.query.ptr(),   grad.key.ptr(),    grad.value.ptr()};
   detail::attention_backward_tiled(g);
   return grad;
 }

@@ -31,18 +31,21 @@ std::string n(std::size_t v) { return std::to_string(v); }
 // query/key/value: rank 4, no empty dimension.
 void check_operand(const Tensor& t, const char* name, const char* dims) {
   if (t.rank() != 4)
-    throw Error(std::string(name) + " must have shape " + dims + "; got rank " + n(t.rank()) + " shape " + shape_to_string(t.shape));
+    throw Error(std::string(name) + " must have shape " + dims + "; got rank " + n(t.rank()) + " shape " +
+                shape_to_string(t.shape));
   static const char* const kDims[] = {"batch", "heads", "tokens", "features"};
   for (std::size_t i = 0; i < 4; ++i)
     if (t.shape[i] == 0)
-      throw Error(std::string(name) + " has 0 " + kDims[i] + " (shape " + shape_to_string(t.shape) + " " + dims + "); expected at least 1",
+      throw Error(std::string(name) + " has 0 " + kDims[i] + " (shape " + shape_to_string(t.shape) + " " + dims +
+                      "); expected at least 1",
                   ErrorKind::range);
 }
 
-void check_same(const char* what, std::size_t got, const char* other, std::size_t expected, const Tensor& a, const Tensor& b) {
+void check_same(const char* what, std::size_t got, const char* other, std::size_t expected, const Tensor& a,
+                const Tensor& b) {
   if (got != expected)
-    throw Error(std::string(what) + " is " + n(got) + " but " + other + " is " + n(expected) + " (shapes " + shape_to_string(a.shape) +
-                " and " + shape_to_string(b.shape) + "); expected " + n(expected));
+    throw Error(std::string(what) + " is " + n(got) + " but " + other + " is " + n(expected) + " (shapes " +
+                shape_to_string(a.shape) + " and " + shape_to_string(b.shape) + "); expected " + n(expected));
 }
 
 }  // namespace
@@ -64,17 +67,19 @@ PreparedMask prepare_mask(const AttentionMask& mask, std::size_t b, std::size_t 
   const std::string expected = "broadcastable to (b, h_q, n_q, n_k) = " + shape_to_string(target);
   const Shape& s = mask.shape;
   if (s.empty() || s.size() > 4)
-    throw Error("attn_mask has rank " + n(s.size()) + " (shape " + shape_to_string(s) + "); expected rank 1 to 4, " + expected);
+    throw Error("attn_mask has rank " + n(s.size()) + " (shape " + shape_to_string(s) + "); expected rank 1 to 4, " +
+                expected);
   Shape full(4 - s.size(), 1);  // aligned from the right, as NumPy broadcasting
   full.insert(full.end(), s.begin(), s.end());
   static const char* const kDims[] = {"b", "h_q", "n_q", "n_k"};
   for (std::size_t i = 0; i < 4; ++i)
     if (full[i] != 1 && full[i] != target[i])
-      throw Error("attn_mask shape " + shape_to_string(s) + " is not " + expected + ": its " + kDims[i] + " dimension is " +
-                  n(full[i]) + ", expected 1 or " + n(target[i]));
+      throw Error("attn_mask shape " + shape_to_string(s) + " is not " + expected + ": its " + kDims[i] +
+                  " dimension is " + n(full[i]) + ", expected 1 or " + n(target[i]));
   const std::size_t count = checked_numel(s);
   if (mask.values.size() != count)
-    throw Error("attn_mask has " + n(mask.values.size()) + " values but its shape " + shape_to_string(s) + " holds " + n(count));
+    throw Error("attn_mask has " + n(mask.values.size()) + " values but its shape " + shape_to_string(s) + " holds " +
+                n(count));
   const float ninf = -std::numeric_limits<float>::infinity();
   for (std::size_t i = 0; i < count; ++i) {
     const float v = mask.values[i];
@@ -82,7 +87,8 @@ PreparedMask prepare_mask(const AttentionMask& mask, std::size_t b, std::size_t 
       throw Error("attn_mask (boolean) has " + format_number(v) + " at index " + index_string(s, i) +
                   "; expected 1 (may attend) or 0 (may not)");
     if (mask.kind == MaskKind::additive && !(std::isfinite(v) || v == ninf))
-      throw Error("attn_mask has " + format_number(v) + " at index " + index_string(s, i) + "; expected finite numbers or -inf");
+      throw Error("attn_mask has " + format_number(v) + " at index " + index_string(s, i) +
+                  "; expected finite numbers or -inf");
   }
 
   // Keys are read contiguously by the kernels: a key dimension of 1 is spread over the n_k keys.
@@ -100,7 +106,8 @@ PreparedMask prepare_mask(const AttentionMask& mask, std::size_t b, std::size_t 
   return p;
 }
 
-float check_attention_inputs(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options) {
+float check_attention_inputs(const Tensor& query, const Tensor& key, const Tensor& value,
+                             const AttentionOptions& options) {
   check_operand(query, "query", "(b, h_q, n_q, d)");
   check_operand(key, "key", "(b, h_kv, n_k, d)");
   check_operand(value, "value", "(b, h_kv, n_k, d_v)");
@@ -120,7 +127,8 @@ float check_attention_inputs(const Tensor& query, const Tensor& key, const Tenso
     throw Error("scale (" + format_number(scale) + ") must be a finite float32 number", ErrorKind::range);
   if (!(options.dropout >= 0.0 && options.dropout < 1.0))
     throw Error("dropout (" + format_number(options.dropout) + ") must be in [0, 1)", ErrorKind::range);
-  if (options.causal != CausalAlign::none && options.causal != CausalAlign::upper_left && options.causal != CausalAlign::lower_right)
+  if (options.causal != CausalAlign::none && options.causal != CausalAlign::upper_left &&
+      options.causal != CausalAlign::lower_right)
     throw Error("causal must be none, upper_left or lower_right");
   check_finite(query, "query");
   check_finite(key, "key");
@@ -131,14 +139,27 @@ float check_attention_inputs(const Tensor& query, const Tensor& key, const Tenso
 
 }  // namespace detail
 
-AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options) {
+AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                          const AttentionOptions& options) {
   const float scale = detail::check_attention_inputs(query, key, value, options);
   const std::size_t b = query.shape[0], h_q = query.shape[1], n_q = query.shape[2], d = query.shape[3];
   const std::size_t h_kv = key.shape[1], n_k = key.shape[2], d_v = value.shape[3];
   std::optional<detail::PreparedMask> mask;
   if (options.attn_mask) mask = detail::prepare_mask(*options.attn_mask, b, h_q, n_q, n_k);
-  const detail::AttentionProblem problem{query.ptr(), key.ptr(), value.ptr(), b, h_q, h_kv, n_q, n_k, d, d_v,
-                                         scale, options.causal, mask ? &*mask : nullptr, options.threads};
+  const detail::AttentionProblem problem{query.ptr(),
+                                         key.ptr(),
+                                         value.ptr(),
+                                         b,
+                                         h_q,
+                                         h_kv,
+                                         n_q,
+                                         n_k,
+                                         d,
+                                         d_v,
+                                         scale,
+                                         options.causal,
+                                         mask ? &*mask : nullptr,
+                                         options.threads};
   const bool dropout_on = options.train && options.dropout > 0.0;
   AttentionResult r;
   if (options.weights == AttentionWeights::none && !dropout_on) {
@@ -163,7 +184,8 @@ AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& 
       std::fill(sum.begin(), sum.end(), 0.0);
       for (std::size_t h = 0; h < h_q; ++h)
         for (std::size_t e = 0; e < plane; ++e) sum[e] += weights.data[(bi * h_q + h) * plane + e];
-      for (std::size_t e = 0; e < plane; ++e) r.weights.data[bi * plane + e] = static_cast<float>(sum[e] / static_cast<double>(h_q));
+      for (std::size_t e = 0; e < plane; ++e)
+        r.weights.data[bi * plane + e] = static_cast<float>(sum[e] / static_cast<double>(h_q));
     }
   }
   return r;

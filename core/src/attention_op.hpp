@@ -24,7 +24,8 @@ PreparedMask prepare_mask(const AttentionMask& mask, std::size_t b, std::size_t 
 
 // Checks query, key, value and the options against each other (attention()'s rules, each message naming the
 // expected value); returns the scale.
-float check_attention_inputs(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options);
+float check_attention_inputs(const Tensor& query, const Tensor& key, const Tensor& value,
+                             const AttentionOptions& options);
 
 // One validated call: contiguous (b, h, n, ·) tensors.
 struct AttentionProblem {

@@ -39,8 +39,17 @@ void for_each_head_rows(std::size_t heads, std::size_t rows, double flops, std::
 
 AttentionRow row_of(const AttentionProblem& p, std::size_t b, std::size_t h, std::size_t i) {
   const float* mask = p.mask_of(b, h);
-  return AttentionRow{p.query_of(b, h) + i * p.d, p.key_of(b, h), p.d, p.value_of(b, h), p.d_v, p.n_k, p.d, p.d_v,
-                      double(p.scale), p.visible(i), mask ? mask + i * p.mask->stride_q : nullptr};
+  return AttentionRow{p.query_of(b, h) + i * p.d,
+                      p.key_of(b, h),
+                      p.d,
+                      p.value_of(b, h),
+                      p.d_v,
+                      p.n_k,
+                      p.d,
+                      p.d_v,
+                      double(p.scale),
+                      p.visible(i),
+                      mask ? mask + i * p.mask->stride_q : nullptr};
 }
 
 // After a pass: the first (batch·head, query) row whose context does not fit in float32, in row order, so the
@@ -54,7 +63,8 @@ void throw_first_overflow(const AttentionProblem& p, const std::vector<unsigned 
 
 }  // namespace
 
-void attention_explain(const AttentionProblem& p, Generator* generator, double dropout, Tensor& weights, float* output) {
+void attention_explain(const AttentionProblem& p, Generator* generator, double dropout, Tensor& weights,
+                       float* output) {
   const auto& table = kernels::table();
   const std::size_t BH = p.batch * p.h_q, n_q = p.n_q, n_k = p.n_k;
   const double flops = 2.0 * BH * n_q * n_k * (p.d + p.d_v);
@@ -121,26 +131,37 @@ void attention_fused(const AttentionProblem& p, float* output, float* lse) {
   std::vector<unsigned char> failed(BH * n_q, 0);
   for_each_head_rows(BH, n_q, 2.0 * BH * n_q * p.n_k * (p.d + p.d_v), p.threads,
                      [&](std::size_t bh, std::size_t r0, std::size_t r1) {
-    const std::size_t b = bh / p.h_q, h = bh % p.h_q;
-    float* out = output + bh * n_q * p.d_v;
-    kernels::Attention a{p.query_of(b, h), p.d, p.key_of(b, h), p.d, p.value_of(b, h), p.d_v, out, p.d_v,
-                         n_q, p.n_k, p.d, p.scale, p.causal != CausalAlign::none};
-    a.causal_offset = p.causal_offset();
-    a.d_v = p.d_v;
-    a.mask = p.mask_of(b, h);
-    a.ld_mask = p.mask ? p.mask->stride_q : 0;
-    a.lse = lse ? lse + bh * n_q : nullptr;
-    if (table.attention_f32(a, r0, r1) == 0) return;
-    // Rows the kernel flagged (their output is NaN): float64, as the explain path does.
-    std::vector<float> weights(p.n_k);
-    for (std::size_t i = r0; i < r1; ++i) {
-      float* orow = out + i * p.d_v;
-      if (!std::isnan(orow[0])) continue;
-      const AttentionRow row = row_of(p, b, h, i);
-      attention_weights_f64(row, weights.data());
-      if (!attention_context_f64(weights.data(), row, orow)) failed[bh * n_q + i] = 1;
-    }
-  });
+                       const std::size_t b = bh / p.h_q, h = bh % p.h_q;
+                       float* out = output + bh * n_q * p.d_v;
+                       kernels::Attention a{p.query_of(b, h),
+                                            p.d,
+                                            p.key_of(b, h),
+                                            p.d,
+                                            p.value_of(b, h),
+                                            p.d_v,
+                                            out,
+                                            p.d_v,
+                                            n_q,
+                                            p.n_k,
+                                            p.d,
+                                            p.scale,
+                                            p.causal != CausalAlign::none};
+                       a.causal_offset = p.causal_offset();
+                       a.d_v = p.d_v;
+                       a.mask = p.mask_of(b, h);
+                       a.ld_mask = p.mask ? p.mask->stride_q : 0;
+                       a.lse = lse ? lse + bh * n_q : nullptr;
+                       if (table.attention_f32(a, r0, r1) == 0) return;
+                       // Rows the kernel flagged (their output is NaN): float64, as the explain path does.
+                       std::vector<float> weights(p.n_k);
+                       for (std::size_t i = r0; i < r1; ++i) {
+                         float* orow = out + i * p.d_v;
+                         if (!std::isnan(orow[0])) continue;
+                         const AttentionRow row = row_of(p, b, h, i);
+                         attention_weights_f64(row, weights.data());
+                         if (!attention_context_f64(weights.data(), row, orow)) failed[bh * n_q + i] = 1;
+                       }
+                     });
   throw_first_overflow(p, failed);
 }
 

@@ -15,7 +15,8 @@ const std::vector<BenchConfig>& bench_configs() {
       {"C2", 1, 1024, 768, 768, 12, true, "b1 n1024 d768 h12: a GPT-2 small layer on 1024 tokens"},
       {"C3", 8, 256, 512, 512, 8, true, "b8 n256 d512 h8: a batch of short sequences"},
       {"C4", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: a long context"},
-      {"D1", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: one decoding step over a cache of 4096 tokens", BenchKind::decode},
+      {"D1", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: one decoding step over a cache of 4096 tokens",
+       BenchKind::decode},
   };
   return configs;
 }
@@ -43,7 +44,9 @@ Config bench_module_config(const BenchConfig& c) {
   return config;
 }
 
-double decode_kv_bytes(const BenchConfig& c) { return 2.0 * double(c.batch) * double(c.tokens) * double(c.d_out) * sizeof(float); }
+double decode_kv_bytes(const BenchConfig& c) {
+  return 2.0 * double(c.batch) * double(c.tokens) * double(c.d_out) * sizeof(float);
+}
 
 Tensor bench_input(const BenchConfig& c) {
   Generator generator(7);  // any fixed numbers will do

@@ -23,7 +23,8 @@ std::string num(std::size_t v) { return std::to_string(v); }
 
 // The projection screen of core/src/overflow.hpp on one sequence's rows of a pass: its message names batch 0 and
 // the row in the pass; the cache's sequence and token position are what the caller needs.
-void screen(const float* y, std::size_t rows, std::size_t cols, detail::Projection kind, std::size_t batch, std::size_t position) {
+void screen(const float* y, std::size_t rows, std::size_t cols, detail::Projection kind, std::size_t batch,
+            std::size_t position) {
   try {
     detail::screen_projection(y, rows, rows, cols, kind);
   } catch (const Error& e) {
@@ -53,12 +54,14 @@ Decoder::Decoder(const Module& module, std::size_t max_tokens, std::size_t batch
     throw Error("decoding needs key and value projections; mechanism " + mech +
                 " has none (expected one of self-v1, self, causal, multihead-wrapper, multihead)");
   if (!module.causal())
-    throw Error("decoding needs a causal module; this " + mech + " module is not causal (expected Config::causal = true)");
+    throw Error("decoding needs a causal module; this " + mech +
+                " module is not causal (expected Config::causal = true)");
   // The cache holds self-attention's keys and values, one per query head (the q|k|v layout forward uses).
-  if ((c.kv_heads != 0 && c.kv_heads != c.num_heads) || (c.k_dim != 0 && c.k_dim != c.d_in) || (c.v_dim != 0 && c.v_dim != c.d_in))
-    throw Error("decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or " + num(c.num_heads) +
-                " and k_dim, v_dim 0 or " + num(c.d_in) + " (got kv_heads " + num(c.kv_heads) + ", k_dim " + num(c.k_dim) + ", v_dim " +
-                num(c.v_dim) + ")");
+  if ((c.kv_heads != 0 && c.kv_heads != c.num_heads) || (c.k_dim != 0 && c.k_dim != c.d_in) ||
+      (c.v_dim != 0 && c.v_dim != c.d_in))
+    throw Error("decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or " +
+                num(c.num_heads) + " and k_dim, v_dim 0 or " + num(c.d_in) + " (got kv_heads " + num(c.kv_heads) +
+                ", k_dim " + num(c.k_dim) + ", v_dim " + num(c.v_dim) + ")");
   if (max_tokens == 0) throw Error("max_tokens must be at least 1 (got 0)", ErrorKind::range);
   if (c.context_length != 0 && max_tokens > c.context_length)
     throw Error("max_tokens (" + num(max_tokens) + ") exceeds the module's context_length (" + num(c.context_length) +
@@ -93,7 +96,8 @@ std::size_t Decoder::bytes() const noexcept {
 
 void Decoder::rewind(std::size_t length) {
   if (length > length_)
-    throw Error("rewind to " + num(length) + " tokens, but the KV cache holds " + num(length_) + "; expected at most " + num(length_),
+    throw Error("rewind to " + num(length) + " tokens, but the KV cache holds " + num(length_) + "; expected at most " +
+                    num(length_),
                 ErrorKind::range);
   length_ = length;
 }
@@ -105,13 +109,15 @@ const Tensor& Decoder::step(const Tensor& x_new) {
     throw Error("x_new must have shape (batch, tokens, d_in)" + std::string(batch_ == 1 ? " or (tokens, d_in)" : "") +
                 "; got rank " + num(x_new.rank()) + " shape " + shape_to_string(x_new.shape));
   const bool batched = x_new.rank() == 3;
-  const std::size_t b = batched ? x_new.shape[0] : 1, t = x_new.shape[batched ? 1 : 0], d_in = x_new.shape[batched ? 2 : 1];
+  const std::size_t b = batched ? x_new.shape[0] : 1, t = x_new.shape[batched ? 1 : 0],
+                    d_in = x_new.shape[batched ? 2 : 1];
   if (b != batch_)
-    throw Error("x_new has batch " + num(b) + " (shape " + shape_to_string(x_new.shape) + "); expected batch " + num(batch_) +
-                " (the session's, from begin_decode)");
+    throw Error("x_new has batch " + num(b) + " (shape " + shape_to_string(x_new.shape) + "); expected batch " +
+                num(batch_) + " (the session's, from begin_decode)");
   if (t == 0) throw Error("x_new has 0 tokens; expected at least 1", ErrorKind::range);
   if (d_in != c.d_in)
-    throw Error("x_new has d_in " + num(d_in) + " (shape " + shape_to_string(x_new.shape) + "); expected d_in " + num(c.d_in));
+    throw Error("x_new has d_in " + num(d_in) + " (shape " + shape_to_string(x_new.shape) + "); expected d_in " +
+                num(c.d_in));
   if (t > max_tokens_ - length_)
     throw Error("the KV cache holds max_tokens (" + num(max_tokens_) + ") tokens; this step adds " + num(t) + " to " +
                     num(length_) + "; expected at most " + num(max_tokens_ - length_) + " new tokens or reset()",
@@ -130,9 +136,10 @@ const Tensor& Decoder::step(const Tensor& x_new) {
     // Queries, keys, values of the slice's tokens, per sequence: x·Wᵀ (+ b).                  (b, sn, 3·D)
     for (std::size_t bi = 0; bi < b; ++bi) {
       float* qkv = qkv_.data() + bi * slice_ * 3 * D;
-      detail::linear(x_new.ptr() + (bi * t + s0) * d_in, sn, d_in, module.qkv_weight_.data(), qkv_bias, 3 * D, qkv, threads_,
-                     module.packed_->qkv.get());
-      screen(qkv, sn, 3 * D, c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv, bi, position);
+      detail::linear(x_new.ptr() + (bi * t + s0) * d_in, sn, d_in, module.qkv_weight_.data(), qkv_bias, 3 * D, qkv,
+                     threads_, module.packed_->qkv.get());
+      screen(qkv, sn, 3 * D, c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv,
+             bi, position);
       // Append the keys and values at positions [position, position + sn) of each head.      (b, H, max_tokens, hd)
       for (std::size_t h = 0; h < H; ++h)
         for (std::size_t i = 0; i < sn; ++i) {

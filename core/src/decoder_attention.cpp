@@ -33,9 +33,21 @@ struct SplitJob {
     const std::size_t first = c * kDecodeChunk, seen = position + tokens;
     const std::size_t n_k = seen - first < kDecodeChunk ? seen - first : kDecodeChunk;
     const std::size_t cache = (bh * max_tokens + first) * head_dim, part = (bh * chunks_max + c) * slice;
-    kernels::Attention a{qkv + bi * slice * 3 * width + h * head_dim, 3 * width, keys + cache, head_dim, values + cache, head_dim,
-                         partial + part * head_dim, head_dim, tokens, n_k, head_dim, scale, true};
-    a.causal_offset = static_cast<std::ptrdiff_t>(position) - static_cast<std::ptrdiff_t>(first);  // query i sees ≤ position + i
+    kernels::Attention a{qkv + bi * slice * 3 * width + h * head_dim,
+                         3 * width,
+                         keys + cache,
+                         head_dim,
+                         values + cache,
+                         head_dim,
+                         partial + part * head_dim,
+                         head_dim,
+                         tokens,
+                         n_k,
+                         head_dim,
+                         scale,
+                         true};
+    a.causal_offset =
+        static_cast<std::ptrdiff_t>(position) - static_cast<std::ptrdiff_t>(first);  // query i sees ≤ position + i
     a.lse = lse + part;
     if (table->attention_decode_f32(a, 0, tokens)) flagged.fetch_add(1, std::memory_order_relaxed);
   }
@@ -99,9 +111,17 @@ void Decoder::attend(std::size_t position, std::size_t tokens, float* out, std::
       }
       // Scores or context left float32: the row in float64 over every key it sees (core/src/overflow.hpp).
       const std::size_t cache = bh * max_tokens_ * hd;
-      const detail::AttentionRow row{qkv_.data() + (bi * slice_ + i) * 3 * D + h * hd, keys_.data() + cache, hd,
-                                     values_.data() + cache, hd, position + i + 1, hd, hd,
-                                     1.0 / std::sqrt(static_cast<double>(hd)), position + i + 1, nullptr};
+      const detail::AttentionRow row{qkv_.data() + (bi * slice_ + i) * 3 * D + h * hd,
+                                     keys_.data() + cache,
+                                     hd,
+                                     values_.data() + cache,
+                                     hd,
+                                     position + i + 1,
+                                     hd,
+                                     hd,
+                                     1.0 / std::sqrt(static_cast<double>(hd)),
+                                     position + i + 1,
+                                     nullptr};
       detail::attention_weights_f64(row, row_weights_.data());
       if (!detail::attention_context_f64(row_weights_.data(), row, dst))
         throw Error(detail::context_overflow_message(bi, h, position + i), ErrorKind::range);

@@ -12,7 +12,8 @@ void Module::draw_parameters() {
       params_.emplace_back(name, generator_.rand(shape));  // torch.rand(d_in, d_out)
     } else {
       // nn.Linear: kaiming_uniform_(a=√5) gives bound 1/√fan_in for the weight; the bias uses the same bound.
-      const std::size_t fan_in = name.compare(name.size() - 5, 5, ".bias") == 0 ? params_.back().second.shape[1] : shape[1];
+      const std::size_t fan_in =
+          name.compare(name.size() - 5, 5, ".bias") == 0 ? params_.back().second.shape[1] : shape[1];
       const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
       params_.emplace_back(name, generator_.uniform(shape, -bound, bound));
     }

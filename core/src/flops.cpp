@@ -16,12 +16,13 @@ double forward_flops(const Config& config, const Shape& x) {
   const double b = batched ? double(x[0]) : 1.0, n = double(x[batched ? 1 : 0]);
   const std::size_t d_in = x.back();
   if (config.d_in != 0 && d_in != config.d_in)
-    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x) + "); expected d_in " + std::to_string(config.d_in));
+    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x) + "); expected d_in " +
+                std::to_string(config.d_in));
   const double heads = double(g.num_heads);
   const double head_dim = config.mechanism == Mechanism::simplified ? double(d_in) : double(g.head_dim);
   const double width = heads * head_dim;  // the context's columns before out_proj
   double flops = 0;
-  if (traits(config.mechanism).has_parameters) flops += 3 * 2 * b * n * double(d_in) * width;     // q, k, v = x·Wᵀ
+  if (traits(config.mechanism).has_parameters) flops += 3 * 2 * b * n * double(d_in) * width;       // q, k, v = x·Wᵀ
   if (config.mechanism == Mechanism::multihead) flops += 2 * b * n * width * double(config.d_out);  // out_proj
   const double pairs = g.causal ? n * (n + 1) / 2 : n * n;  // visible (query, key) pairs per head
   flops += 2 * 2 * b * heads * pairs * head_dim;            // q·kᵀ and weights·v

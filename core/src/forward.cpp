@@ -62,14 +62,16 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   if (n == 0) throw Error("x has 0 tokens; expected at least 1", ErrorKind::range);
   if (d_in == 0) throw Error("x has d_in 0; expected at least 1", ErrorKind::range);
   if (c.d_in != 0 && d_in != c.d_in)
-    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x.shape) + "); expected d_in " + std::to_string(c.d_in));
+    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x.shape) + "); expected d_in " +
+                std::to_string(c.d_in));
   if (c.context_length != 0 && n > c.context_length)
     throw Error("x has " + std::to_string(n) + " tokens but context_length is " + std::to_string(c.context_length) +
                     "; expected at most " + std::to_string(c.context_length) + " tokens",
                 ErrorKind::range);
   check_finite(x, "x");
 
-  const std::size_t H = num_heads_, hd = c.mechanism == Mechanism::simplified ? d_in : head_dim_, D = H * hd, rows = b * n;
+  const std::size_t H = num_heads_, hd = c.mechanism == Mechanism::simplified ? d_in : head_dim_, D = H * hd,
+                    rows = b * n;
   const bool dropout_on = options.train && c.dropout > 0.0;
   const bool explain = options.return_weights || options.intermediates || dropout_on;
   if (explain) checked_numel({b, H, n, n});  // the explain path holds (b, h, n, n); refuse it before any work
@@ -83,7 +85,8 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
     detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
                    qkv->get(), options.threads, packed_->qkv.get());
     // Screened where produced (core/src/overflow.hpp): a projection that left float32 has no answer to give.
-    detail::screen_projection(qkv->get(), rows, n, 3 * D, c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv);
+    detail::screen_projection(qkv->get(), rows, n, 3 * D,
+                              c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv);
     query = {qkv->get(), 3 * D, 0};
     key = {qkv->get(), 3 * D, D};
     value = {qkv->get(), 3 * D, 2 * D};
@@ -95,7 +98,8 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   }
 
   // Step 2 — attention per head: softmax(q·kᵀ / √d_k [+ mask]) [dropout] · v.                  (b, n, D)
-  const detail::Sdpa sdpa{query, key, value, b, n, H, hd, causal_, c.mechanism != Mechanism::simplified, c.causal_route, options.threads};
+  const detail::Sdpa sdpa{
+      query, key, value, b, n, H, hd, causal_, c.mechanism != Mechanism::simplified, c.causal_route, options.threads};
   // Multihead's context only feeds out_proj: a scratch buffer. Otherwise it is the result.
   const bool multihead = c.mechanism == Mechanism::multihead;
   Tensor context;
@@ -105,8 +109,10 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   float* const context_ptr = multihead ? context_scratch->get() : context.ptr();
   if (explain) {
     detail::SdpaSteps steps;
-    const auto order = c.mechanism == Mechanism::multihead_wrapper ? detail::DropoutOrder::head_major : detail::DropoutOrder::batch_major;
-    detail::sdpa_explain(sdpa, options.intermediates, dropout_on ? &generator_ : nullptr, c.dropout, order, steps, context_ptr);
+    const auto order = c.mechanism == Mechanism::multihead_wrapper ? detail::DropoutOrder::head_major
+                                                                   : detail::DropoutOrder::batch_major;
+    detail::sdpa_explain(sdpa, options.intermediates, dropout_on ? &generator_ : nullptr, c.dropout, order, steps,
+                         context_ptr);
     if (options.intermediates) {  // moved, not copied: only the weights are returned twice
       for (auto* step : {&steps.scores, &steps.scaled_scores, &steps.masked_scores, &steps.unmasked_weights}) {
         static const char* const names[] = {"scores", "scaled_scores", "masked_scores", "unmasked_weights"};
@@ -127,8 +133,8 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
       r.intermediates.emplace_back("context_before_out_proj",
                                    Tensor({b, n, D}, std::vector<float>(context_ptr, context_ptr + b * n * D)));
     Tensor out({b, n, c.d_out});
-    detail::linear(context_ptr, rows, D, params_[out_proj_weight_].second.ptr(), params_[out_proj_bias_].second.ptr(), c.d_out, out.ptr(), options.threads,
-                   packed_->out_proj.get());
+    detail::linear(context_ptr, rows, D, params_[out_proj_weight_].second.ptr(), params_[out_proj_bias_].second.ptr(),
+                   c.d_out, out.ptr(), options.threads, packed_->out_proj.get());
     detail::screen_projection(out.ptr(), rows, n, c.d_out, detail::Projection::out_proj);
     context = std::move(out);
   }

@@ -47,7 +47,8 @@ std::size_t scratch(std::size_t n) {
 // A kernel's per-thread buffers: `buffers` allocations, 64-byte aligned, holding `n` floats in all.
 std::size_t kernel_buffers(std::size_t n, std::size_t buffers) {
   if (n == 0) return 0;
-  return add(heap(floats(n)), buffers * (floats(n) >= (std::size_t(128) << 10) ? 4096 + kThreadLocal : 128 + kThreadLocal));
+  return add(heap(floats(n)),
+             buffers * (floats(n) >= (std::size_t(128) << 10) ? 4096 + kThreadLocal : 128 + kThreadLocal));
 }
 
 // The explain path's (b, h, n, n) shape, and per pool thread started on a first call (its std::thread state,
@@ -76,7 +77,8 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   const bool batched = x.size() == 3;
   const std::size_t b = batched ? x[0] : 1, n = x[batched ? 1 : 0], d_in = x.back();
   if (c.d_in != 0 && d_in != c.d_in)
-    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x) + "); expected d_in " + std::to_string(c.d_in));
+    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x) + "); expected d_in " +
+                std::to_string(c.d_in));
   const bool simplified = c.mechanism == Mechanism::simplified, multihead = c.mechanism == Mechanism::multihead;
   const std::size_t H = g.num_heads, hd = simplified ? d_in : g.head_dim, D = mul(H, hd), rows = mul(b, n);
   const std::size_t rank = batched ? 4 : 3;
@@ -95,7 +97,8 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   const std::size_t S = tensor(mul({b, H, n, n}), rank);
   std::size_t during = 0, kept = 0;
   if (explain) {
-    const std::size_t steps = keep ? 3 + (g.causal ? 1 : 0) : 1 + (renormalise ? 1 : 0);  // + scores, scaled, masked or unmasked
+    const std::size_t steps =
+        keep ? 3 + (g.causal ? 1 : 0) : 1 + (renormalise ? 1 : 0);  // + scores, scaled, masked or unmasked
     // + one byte per (batch, head, query) row: the rows whose scores left float32 (the overflow rule, ops.cpp).
     during = add(mul(S, steps + (dropout_on ? 1 : 0)), heap(mul({b, H, n})));
     kept = keep ? mul(S, 3 + (g.causal ? 1 : 0) + (dropout_on ? 1 : 0) + (options.return_weights ? 1 : 0))
@@ -137,7 +140,8 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
     threads = std::max(threads, sdpa);
   }
 
-  std::size_t overhead = (explain ? kExplainOverhead : 0) + (dropout_on ? kExplainOverhead : 0) + (threads - 1) * kThreadOverhead;
+  std::size_t overhead =
+      (explain ? kExplainOverhead : 0) + (dropout_on ? kExplainOverhead : 0) + (threads - 1) * kThreadOverhead;
   if (keep) {
     // queries, keys, values, scores, scaled_scores, masked_scores or unmasked_weights, weights,
     // weights_after_dropout, context_before_out_proj, context; the last three and unmasked_weights have long names.
@@ -170,7 +174,8 @@ std::size_t Module::parameter_bytes(const Config& c, std::size_t* kept) {
     held = add(held, heap(floats(mul(3 * D, d_in))));                                // the stacked q|k|v weight
     if (c.qkv_bias) held = add(held, heap(floats(3 * D)));                           // and bias
     held = add(held, heap(floats(add(table.packed_nt_b_floats(3 * D, d_in), 16))));  // its packed panels
-    if (c.mechanism == Mechanism::multihead) held = add(held, heap(floats(add(table.packed_nt_b_floats(c.d_out, D), 16))));
+    if (c.mechanism == Mechanism::multihead)
+      held = add(held, heap(floats(add(table.packed_nt_b_floats(c.d_out, D), 16))));
   }
   if (kept) *kept = held;
   return add(held, transient);

@@ -30,22 +30,23 @@ Operand operand(const Tensor& t, const char* name, bool batched, std::size_t bat
                 const char* features_name) {
   const std::size_t rank = batched ? 3 : 2;
   if (t.rank() != rank)
-    throw Error(std::string(name) + " must have rank " + n(rank) + " like x, " + (batched ? "(b, n_k, " : "(n_k, ") + features_name +
-                "); got rank " + n(t.rank()) + " shape " + shape_to_string(t.shape));
+    throw Error(std::string(name) + " must have rank " + n(rank) + " like x, " + (batched ? "(b, n_k, " : "(n_k, ") +
+                features_name + "); got rank " + n(t.rank()) + " shape " + shape_to_string(t.shape));
   if (batched && t.shape[0] != batch)
-    throw Error(std::string(name) + " has batch " + n(t.shape[0]) + " (shape " + shape_to_string(t.shape) + "); expected x's batch " + n(batch));
+    throw Error(std::string(name) + " has batch " + n(t.shape[0]) + " (shape " + shape_to_string(t.shape) +
+                "); expected x's batch " + n(batch));
   const Operand o{&t, t.shape[rank - 2], t.shape[rank - 1]};
   if (o.tokens == 0) throw Error(std::string(name) + " has 0 tokens; expected at least 1", ErrorKind::range);
   if (expected_features && o.features != expected_features)
-    throw Error(std::string(name) + " has " + n(o.features) + " features (shape " + shape_to_string(t.shape) + "); expected " +
-                features_name + " " + n(expected_features));
+    throw Error(std::string(name) + " has " + n(o.features) + " features (shape " + shape_to_string(t.shape) +
+                "); expected " + features_name + " " + n(expected_features));
   check_finite(t, name);
   return o;
 }
 
 // y (rows, out) = x·wᵀ + bias, screened for overflow where produced (core/src/overflow.hpp).
-std::vector<float> project(const float* x, std::size_t rows, std::size_t in, const float* w, const float* bias, std::size_t out,
-                           std::size_t tokens, detail::Projection kind, std::size_t threads) {
+std::vector<float> project(const float* x, std::size_t rows, std::size_t in, const float* w, const float* bias,
+                           std::size_t out, std::size_t tokens, detail::Projection kind, std::size_t threads) {
   std::vector<float> y(checked_numel({rows, out}));
   detail::linear(x, rows, in, w, bias, out, y.data(), threads);
   detail::screen_projection(y.data(), rows, tokens, out, kind);
@@ -58,7 +59,8 @@ AttentionMask head_of(const AttentionMask& m, std::size_t h) {
   const std::size_t B = m.shape[0], H = m.shape[1], plane = m.shape[2] * m.shape[3];
   AttentionMask out{m.kind, Shape{B, 1, m.shape[2], m.shape[3]}, std::vector<float>(B * plane)};
   for (std::size_t b = 0; b < B; ++b)
-    std::copy(m.values.begin() + (b * H + h) * plane, m.values.begin() + (b * H + h + 1) * plane, out.values.begin() + b * plane);
+    std::copy(m.values.begin() + (b * H + h) * plane, m.values.begin() + (b * H + h + 1) * plane,
+              out.values.begin() + b * plane);
   return out;
 }
 
@@ -68,7 +70,8 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   const Config& c = config_;
   const bool simplified = c.mechanism == Mechanism::simplified;
   if (x.rank() != 2 && x.rank() != 3)
-    throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got rank " + n(x.rank()) + " shape " + shape_to_string(x.shape));
+    throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got rank " + n(x.rank()) + " shape " +
+                shape_to_string(x.shape));
   const bool batched = x.rank() == 3;
   const std::size_t b = batched ? x.shape[0] : 1, n_q = x.shape[batched ? 1 : 0], d_in = x.shape[batched ? 2 : 1];
   if (b == 0) throw Error("x has batch size 0; expected at least 1", ErrorKind::range);
@@ -79,42 +82,51 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   check_finite(x, "x");
   // Without kv, keys and values come from x, which W_key and W_value must then be able to read.
   if (!in.kv && !simplified && key_dim() != d_in)
-    throw Error("W_key reads k_dim " + n(key_dim()) + " features but no kv was given; expected kv (b, n_k, " + n(key_dim()) + ")");
+    throw Error("W_key reads k_dim " + n(key_dim()) + " features but no kv was given; expected kv (b, n_k, " +
+                n(key_dim()) + ")");
   const Operand query_in{&x, n_q, d_in};
-  const Operand key_in = in.kv ? operand(*in.kv, "kv", batched, b, simplified ? d_in : key_dim(), simplified ? "d_in" : "k_dim") : query_in;
+  const Operand key_in =
+      in.kv ? operand(*in.kv, "kv", batched, b, simplified ? d_in : key_dim(), simplified ? "d_in" : "k_dim")
+            : query_in;
   const Tensor* value_tensor = in.value_input ? in.value_input : key_in.t;
   const std::size_t value_features = simplified ? 0 : value_dim();
   const Operand value_in = in.value_input || (in.kv && value_features != key_in.features)
-                               ? operand(*value_tensor, in.value_input ? "value_input" : "kv", batched, b, value_features,
-                                         simplified ? "features" : "v_dim")
+                               ? operand(*value_tensor, in.value_input ? "value_input" : "kv", batched, b,
+                                         value_features, simplified ? "features" : "v_dim")
                                : key_in;
   if (value_in.tokens != key_in.tokens)
-    throw Error("value_input has " + n(value_in.tokens) + " tokens but kv has " + n(key_in.tokens) + "; expected " + n(key_in.tokens));
+    throw Error("value_input has " + n(value_in.tokens) + " tokens but kv has " + n(key_in.tokens) + "; expected " +
+                n(key_in.tokens));
   const std::size_t n_k = key_in.tokens;
   if (c.context_length != 0 && std::max(n_q, n_k) > c.context_length)
-    throw Error("x has " + n(n_q) + " and kv " + n(n_k) + " tokens but context_length is " + n(c.context_length) + "; expected at most " +
-                    n(c.context_length) + " tokens",
+    throw Error("x has " + n(n_q) + " and kv " + n(n_k) + " tokens but context_length is " + n(c.context_length) +
+                    "; expected at most " + n(c.context_length) + " tokens",
                 ErrorKind::range);
 
-  const std::size_t H = num_heads_, hd = simplified ? d_in : head_dim_, D = H * hd, H_kv = simplified ? 1 : kv_heads(), D_kv = H_kv * hd;
-  const std::optional<AttentionMask> mask = module_attention_mask(in.key_padding_mask, in.attn_mask, b, H, n_q, n_k, batched);
+  const std::size_t H = num_heads_, hd = simplified ? d_in : head_dim_, D = H * hd, H_kv = simplified ? 1 : kv_heads(),
+                    D_kv = H_kv * hd;
+  const std::optional<AttentionMask> mask =
+      module_attention_mask(in.key_padding_mask, in.attn_mask, b, H, n_q, n_k, batched);
   const bool dropout_on = options.train && c.dropout > 0.0;
   const bool weights_wanted = options.return_weights || options.intermediates;
-  if (weights_wanted || dropout_on) checked_numel({b, H, n_q, n_k});  // the explain path holds them; refuse before any work
+  if (weights_wanted || dropout_on)
+    checked_numel({b, H, n_q, n_k});  // the explain path holds them; refuse before any work
   ForwardResult r;
 
   // Step 1 — queries (b·n_q, D) from x, keys and values (b·n_k, D_kv) from kv: three GEMMs, as nn.Linear.
   std::vector<float> queries, keys, values;
-  detail::HeadsView query{x.ptr(), d_in, 0}, key{key_in.t->ptr(), key_in.features, 0}, value{value_in.t->ptr(), value_in.features, 0};
+  detail::HeadsView query{x.ptr(), d_in, 0}, key{key_in.t->ptr(), key_in.features, 0},
+      value{value_in.t->ptr(), value_in.features, 0};
   if (!simplified) {
     const float* bias = qkv_bias_.empty() ? nullptr : qkv_bias_.data();
     const float* w_key = qkv_weight_.data() + D * d_in;
     const float* w_value = w_key + D_kv * key_in.features;
-    queries = project(x.ptr(), b * n_q, d_in, qkv_weight_.data(), bias, D, n_q, detail::Projection::query, options.threads);
-    keys = project(key_in.t->ptr(), b * n_k, key_in.features, w_key, bias ? bias + D : nullptr, D_kv, n_k, detail::Projection::key,
-                   options.threads);
-    values = project(value_in.t->ptr(), b * n_k, value_in.features, w_value, bias ? bias + D + D_kv : nullptr, D_kv, n_k,
-                     detail::Projection::value, options.threads);
+    queries =
+        project(x.ptr(), b * n_q, d_in, qkv_weight_.data(), bias, D, n_q, detail::Projection::query, options.threads);
+    keys = project(key_in.t->ptr(), b * n_k, key_in.features, w_key, bias ? bias + D : nullptr, D_kv, n_k,
+                   detail::Projection::key, options.threads);
+    values = project(value_in.t->ptr(), b * n_k, value_in.features, w_value, bias ? bias + D + D_kv : nullptr, D_kv,
+                     n_k, detail::Projection::value, options.threads);
     query = {queries.data(), D, 0};
     key = {keys.data(), D_kv, 0};
     value = {values.data(), D_kv, 0};
@@ -149,7 +161,8 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
     std::optional<AttentionMask> pass_mask;
     if (mask) pass_mask = one_at_a_time ? head_of(*mask, pass) : *mask;
     o.attn_mask = pass_mask ? &*pass_mask : nullptr;
-    const AttentionResult a = attention(split_query, split_key, split_value, o);  // output (b, heads_per_pass, n_q, value_hd)
+    const AttentionResult a =
+        attention(split_query, split_key, split_value, o);  // output (b, heads_per_pass, n_q, value_hd)
     for (std::size_t bi = 0; bi < b; ++bi)
       for (std::size_t h = 0; h < heads_per_pass; ++h) {
         const std::size_t head = pass * heads_per_pass + h;
@@ -157,7 +170,8 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
           std::copy_n(a.output.ptr() + ((bi * heads_per_pass + h) * n_q + i) * value_hd, value_hd,
                       context_heads.ptr() + (bi * n_q + i) * H * value_hd + head * value_hd);
         if (!weights.empty())
-          std::copy_n(a.weights.ptr() + (bi * heads_per_pass + h) * n_q * n_k, n_q * n_k, weights.ptr() + (bi * H + head) * n_q * n_k);
+          std::copy_n(a.weights.ptr() + (bi * heads_per_pass + h) * n_q * n_k, n_q * n_k,
+                      weights.ptr() + (bi * H + head) * n_q * n_k);
       }
   }
   if (options.intermediates) {
@@ -171,8 +185,9 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   if (c.mechanism == Mechanism::multihead) {
     if (options.intermediates) r.intermediates.emplace_back("context_before_out_proj", context_heads);
     r.context = Tensor({b, n_q, c.d_out});
-    detail::linear(context_heads.ptr(), b * n_q, D, params_[out_proj_weight_].second.ptr(), params_[out_proj_bias_].second.ptr(), c.d_out,
-                   r.context.ptr(), options.threads, packed_->out_proj.get());
+    detail::linear(context_heads.ptr(), b * n_q, D, params_[out_proj_weight_].second.ptr(),
+                   params_[out_proj_bias_].second.ptr(), c.d_out, r.context.ptr(), options.threads,
+                   packed_->out_proj.get());
     detail::screen_projection(r.context.ptr(), b * n_q, n_q, c.d_out, detail::Projection::out_proj);
   } else {
     r.context = std::move(context_heads);
@@ -186,13 +201,15 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
       std::fill(sum.begin(), sum.end(), 0.0);
       for (std::size_t h = 0; h < H; ++h)
         for (std::size_t e = 0; e < sum.size(); ++e) sum[e] += weights.data[(bi * H + h) * sum.size() + e];
-      for (std::size_t e = 0; e < sum.size(); ++e) r.weights.data[bi * sum.size() + e] = static_cast<float>(sum[e] / double(H));
+      for (std::size_t e = 0; e < sum.size(); ++e)
+        r.weights.data[bi * sum.size() + e] = static_cast<float>(sum[e] / double(H));
     }
   } else if (options.return_weights) {
     r.weights = std::move(weights);
   }
   if (!batched) {
-    for (Tensor* t : {&r.context, &r.weights}) if (!t->shape.empty()) t->shape.erase(t->shape.begin());
+    for (Tensor* t : {&r.context, &r.weights})
+      if (!t->shape.empty()) t->shape.erase(t->shape.begin());
     for (auto& [name, t] : r.intermediates) t.shape.erase(t.shape.begin());
   }
   return r;

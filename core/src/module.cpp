@@ -44,9 +44,11 @@ ModuleGeometry check_config(const Config& c) {
                     "; expected 1 for mechanism " + mech,
                 ErrorKind::range);
   if (c.mechanism == Mechanism::multihead && c.d_out % c.num_heads != 0)
-    throw Error("d_out (" + std::to_string(c.d_out) + ") must be divisible by num_heads (" + std::to_string(c.num_heads) + ")",
-                ErrorKind::range);
-  for (const auto& [name, value] : {std::pair<const char*, std::size_t>{"kv_heads", c.kv_heads}, {"k_dim", c.k_dim}, {"v_dim", c.v_dim}})
+    throw Error(
+        "d_out (" + std::to_string(c.d_out) + ") must be divisible by num_heads (" + std::to_string(c.num_heads) + ")",
+        ErrorKind::range);
+  for (const auto& [name, value] :
+       {std::pair<const char*, std::size_t>{"kv_heads", c.kv_heads}, {"k_dim", c.k_dim}, {"v_dim", c.v_dim}})
     if (value != 0 && !option_applies(c.mechanism, name))
       throw Error(std::string(name) + " (" + std::to_string(value) + ") applies only to " + mechanisms_with(name) +
                       "; expected 0 for mechanism " + mech,
@@ -58,7 +60,8 @@ ModuleGeometry check_config(const Config& c) {
   if (!(c.dropout >= 0.0 && c.dropout < 1.0))
     throw Error("dropout (" + format_number(c.dropout) + ") must be in [0, 1)", ErrorKind::range);
   if (c.dropout > 0.0 && !has_dropout(c.mechanism))
-    throw Error("dropout applies only to " + mechanisms_with("dropout") + "; expected 0 for mechanism " + mech, ErrorKind::range);
+    throw Error("dropout applies only to " + mechanisms_with("dropout") + "; expected 0 for mechanism " + mech,
+                ErrorKind::range);
   if (c.qkv_bias && !has_linear(c.mechanism))
     throw Error("qkv_bias applies only to " + mechanisms_with("qkv_bias") + "; mechanism " + mech + " has no bias");
 
@@ -84,6 +87,8 @@ void Module::validate_config() {
   head_dim_ = g.head_dim;
 }
 
-std::vector<std::pair<std::string, Shape>> Module::parameter_shapes() const { return attnkit::parameter_shapes(config_); }
+std::vector<std::pair<std::string, Shape>> Module::parameter_shapes() const {
+  return attnkit::parameter_shapes(config_);
+}
 
 }  // namespace attnkit

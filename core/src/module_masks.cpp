@@ -15,14 +15,16 @@ std::string n(std::size_t v) { return std::to_string(v); }
 void check_values(const AttentionMask& m, const char* name) {
   const std::size_t count = checked_numel(m.shape);
   if (m.values.size() != count)
-    throw Error(std::string(name) + " has " + n(m.values.size()) + " values but its shape " + shape_to_string(m.shape) + " holds " + n(count));
+    throw Error(std::string(name) + " has " + n(m.values.size()) + " values but its shape " + shape_to_string(m.shape) +
+                " holds " + n(count));
   for (std::size_t i = 0; i < count; ++i) {
     const float v = m.values[i];
     if (m.kind == MaskKind::boolean && v != 0.0f && v != 1.0f)
       throw Error(std::string(name) + " (boolean) has " + format_number(v) + " at flat index " + n(i) +
                   "; expected true (1: may not attend) or false (0)");
     if (m.kind == MaskKind::additive && !(std::isfinite(v) || v == -std::numeric_limits<float>::infinity()))
-      throw Error(std::string(name) + " has " + format_number(v) + " at flat index " + n(i) + "; expected finite numbers or -inf");
+      throw Error(std::string(name) + " has " + format_number(v) + " at flat index " + n(i) +
+                  "; expected finite numbers or -inf");
   }
 }
 
@@ -34,15 +36,15 @@ float added(const AttentionMask& m, std::size_t i) {
 
 }  // namespace
 
-std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padding_mask, const AttentionMask* attn_mask,
-                                                   std::size_t batch, std::size_t heads, std::size_t n_q, std::size_t n_k,
-                                                   bool batched) {
+std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padding_mask,
+                                                   const AttentionMask* attn_mask, std::size_t batch, std::size_t heads,
+                                                   std::size_t n_q, std::size_t n_k, bool batched) {
   if (!key_padding_mask && !attn_mask) return std::nullopt;
   if (key_padding_mask) {
     const Shape want = batched ? Shape{batch, n_k} : Shape{n_k};
     if (key_padding_mask->shape != want)
-      throw Error("key_padding_mask has shape " + shape_to_string(key_padding_mask->shape) + "; expected " + shape_to_string(want) +
-                  (batched ? " (b, n_k)" : " (n_k)"));
+      throw Error("key_padding_mask has shape " + shape_to_string(key_padding_mask->shape) + "; expected " +
+                  shape_to_string(want) + (batched ? " (b, n_k)" : " (n_k)"));
     check_values(*key_padding_mask, "key_padding_mask");
   }
   bool per_head = false;  // attn_mask (b·h, n_q, n_k) rather than (n_q, n_k)
@@ -51,15 +53,16 @@ std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padd
     const Shape plane{n_q, n_k}, stacked = {batch * heads, n_q, n_k};
     per_head = s.size() == 3;
     if (s != plane && s != stacked)
-      throw Error("attn_mask has shape " + shape_to_string(s) + "; expected " + shape_to_string(plane) + " (n_q, n_k) or " +
-                  shape_to_string(stacked) + (batched ? " (b·h, n_q, n_k)" : " (h, n_q, n_k)"));
+      throw Error("attn_mask has shape " + shape_to_string(s) + "; expected " + shape_to_string(plane) +
+                  " (n_q, n_k) or " + shape_to_string(stacked) + (batched ? " (b·h, n_q, n_k)" : " (h, n_q, n_k)"));
     check_values(*attn_mask, "attn_mask");
   }
   const bool boolean = (!key_padding_mask || key_padding_mask->kind == MaskKind::boolean) &&
                        (!attn_mask || attn_mask->kind == MaskKind::boolean);
   // (b or 1, h or 1, n_q or 1, n_k): only the dimensions the given masks vary along.
   const std::size_t B = key_padding_mask || per_head ? batch : 1, H = per_head ? heads : 1, Q = attn_mask ? n_q : 1;
-  AttentionMask out{boolean ? MaskKind::boolean : MaskKind::additive, Shape{B, H, Q, n_k}, std::vector<float>(checked_numel({B, H, Q, n_k}))};
+  AttentionMask out{boolean ? MaskKind::boolean : MaskKind::additive, Shape{B, H, Q, n_k},
+                    std::vector<float>(checked_numel({B, H, Q, n_k}))};
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t h = 0; h < H; ++h)
       for (std::size_t i = 0; i < Q; ++i)
@@ -67,10 +70,12 @@ std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padd
           const std::size_t pad = b * n_k + j, plane = per_head ? ((b * heads + h) * n_q + i) * n_k + j : i * n_k + j;
           float& v = out.values[((b * H + h) * Q + i) * n_k + j];
           if (boolean) {
-            const bool masked = (key_padding_mask && key_padding_mask->values[pad] != 0.0f) || (attn_mask && attn_mask->values[plane] != 0.0f);
+            const bool masked = (key_padding_mask && key_padding_mask->values[pad] != 0.0f) ||
+                                (attn_mask && attn_mask->values[plane] != 0.0f);
             v = masked ? 0.0f : 1.0f;
           } else {
-            v = (key_padding_mask ? added(*key_padding_mask, pad) : 0.0f) + (attn_mask ? added(*attn_mask, plane) : 0.0f);
+            v = (key_padding_mask ? added(*key_padding_mask, pad) : 0.0f) +
+                (attn_mask ? added(*attn_mask, plane) : 0.0f);
           }
         }
   return out;

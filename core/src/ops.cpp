@@ -68,9 +68,16 @@ void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t thre
 AttentionRow module_row(const Sdpa& s, std::size_t b, std::size_t h, std::size_t i) {
   const std::size_t n = s.tokens, hd = s.head_dim;
   return AttentionRow{s.query.data + (b * n + i) * s.query.ld + s.query.col + h * hd,
-                      s.key.data + b * n * s.key.ld + s.key.col + h * hd, s.key.ld,
-                      s.value.data + b * n * s.value.ld + s.value.col + h * hd, s.value.ld,
-                      n, hd, hd, s.scaled ? 1.0 / std::sqrt(static_cast<double>(hd)) : 1.0, s.causal ? i + 1 : n, nullptr};
+                      s.key.data + b * n * s.key.ld + s.key.col + h * hd,
+                      s.key.ld,
+                      s.value.data + b * n * s.value.ld + s.value.col + h * hd,
+                      s.value.ld,
+                      n,
+                      hd,
+                      hd,
+                      s.scaled ? 1.0 / std::sqrt(static_cast<double>(hd)) : 1.0,
+                      s.causal ? i + 1 : n,
+                      nullptr};
 }
 
 // Recomputes row i in float64 from its weights (weights == nullptr: from its scores); false if it does not fit.
@@ -108,7 +115,8 @@ std::size_t linear_threads(std::size_t rows, std::size_t d_in, std::size_t n_out
   return threads <= 1 ? 1 : std::min(threads, (rows + step - 1) / step);
 }
 
-std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t heads, std::size_t head_dim, std::size_t threads) {
+std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t heads, std::size_t head_dim,
+                         std::size_t threads) {
   const std::size_t BH = batch * heads;
   threads = threads_for(4.0 * BH * tokens * tokens * head_dim, threads);
   const std::size_t step = head_rows_step(BH, tokens, threads);
@@ -131,7 +139,8 @@ const float* PackedWeight::panels() const noexcept {
 void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
             float* y, std::size_t threads, const PackedWeight* packed) {
   const auto& table = kernels::table();
-  const kernels::GemmNT g{x, d_in, w, d_in, y, n_out, rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
+  const kernels::GemmNT g{x,    d_in,  w,    d_in, y,    n_out,
+                          rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
   const std::size_t step = linear_rows_step(rows, threads);
   // One range runs here, with no std::function to build (it would allocate: a decoding step makes no allocation).
@@ -157,7 +166,8 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
     const std::size_t b = bh / H, h = bh % H;
     const float* query_rows = s.query.data + b * n * s.query.ld + s.query.col + h * hd;  // (n, hd) ld_q
     const float* key_rows = s.key.data + b * n * s.key.ld + s.key.col + h * hd;          // (n, hd) ld_k
-    const kernels::GemmNT g{query_rows, s.query.ld, key_rows, s.key.ld, scores.ptr() + bh * n * n, n, n, n, hd, 1.0f, nullptr};
+    const kernels::GemmNT g{query_rows, s.query.ld, key_rows, s.key.ld, scores.ptr() + bh * n * n, n, n,
+                            n,          hd,         1.0f,     nullptr};
     table.gemm_nt_f32(g, r0, r1);
   });
   if (keep_steps) steps.scores = scores;
@@ -216,8 +226,7 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
     });
   }
   for (std::size_t row = 0; row < BH * n; ++row)
-    if (recompute[row])
-      attention_weights_f64(module_row(s, row / n / H, row / n % H, row % n), w.ptr() + row * n);
+    if (recompute[row]) attention_weights_f64(module_row(s, row / n / H, row / n % H, row % n), w.ptr() + row * n);
   steps.weights = std::move(scores);  // w: the scores buffer, now the weights (not copied)
 
   // Pass 3 — dropout on the weights (training only), drawn in PyTorch's order.
@@ -239,7 +248,8 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
   for_each_head_rows(BH, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     const std::size_t b = bh / H, h = bh % H;
     const float* v = s.value.data + b * n * s.value.ld + s.value.col + h * hd;  // (n, hd) ld_v
-    const kernels::GemmNN g{applied->ptr() + bh * n * n, n, v, s.value.ld, context + b * n * ldo + h * hd, ldo, n, hd, n};
+    const kernels::GemmNN g{
+        applied->ptr() + bh * n * n, n, v, s.value.ld, context + b * n * ldo + h * hd, ldo, n, hd, n};
     table.gemm_nn_f32(g, r0, r1);
     for (std::size_t i = r0; i < r1; ++i) {  // rows recomputed above, or whose context left float32: float64
       float* row = context + (b * n + i) * ldo + h * hd;

@@ -32,7 +32,8 @@ class PackedWeight {
 std::size_t threads_for(double flops, std::size_t threads);
 // The threads linear and sdpa_explain / sdpa_fast run their tasks on at most (the caller is one), for memory estimates.
 std::size_t linear_threads(std::size_t rows, std::size_t d_in, std::size_t n_out, std::size_t threads);
-std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t heads, std::size_t head_dim, std::size_t threads);
+std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t heads, std::size_t head_dim,
+                         std::size_t threads);
 
 // y (rows, n_out) = x (rows, d_in) · wᵀ (n_out, d_in)ᵀ + bias (n_out, optional)    nn.Linear
 // packed: w packed ahead of time (optional; same results).

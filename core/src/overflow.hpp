@@ -28,9 +28,11 @@ inline std::size_t first_non_finite(const float* x, std::size_t n) {
 
 // One query row:  output = softmax(query·keyᵀ·scale + mask, over keys [0, visible))·value
 struct AttentionRow {
-  const float* query;                      // (d)
-  const float* key;   std::size_t ld_key;    // (n_k, d)
-  const float* value; std::size_t ld_value;  // (n_k, d_v)
+  const float* query;  // (d)
+  const float* key;
+  std::size_t ld_key;  // (n_k, d)
+  const float* value;
+  std::size_t ld_value;  // (n_k, d_v)
   std::size_t n_k, d, d_v;
   double scale;
   std::size_t visible;  // keys [0, visible) are causally visible

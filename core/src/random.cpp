@@ -32,8 +32,7 @@ Tensor Generator::uniform(const Shape& shape, double from, double to) {
 void Generator::dropout_(Tensor& t, double p) { dropout_(t.ptr(), t.numel(), p); }
 
 void Generator::dropout_(float* data, std::size_t n, double p) {
-  if (!(p >= 0.0 && p < 1.0))
-    throw Error("dropout (" + format_number(p) + ") must be in [0, 1)", ErrorKind::range);
+  if (!(p >= 0.0 && p < 1.0)) throw Error("dropout (" + format_number(p) + ") must be in [0, 1)", ErrorKind::range);
   if (p == 0.0) return;  // PyTorch draws nothing for p = 0
   const double keep = 1.0 - p;
   const float scale = static_cast<float>(1.0f / static_cast<float>(keep));

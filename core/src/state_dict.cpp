@@ -37,7 +37,8 @@ namespace {
 bool is_head_mask_key(const std::string& key, std::size_t num_heads) {
   if (key.size() <= 11 || key.rfind("heads.", 0) != 0 || key.compare(key.size() - 5, 5, ".mask") != 0) return false;
   const std::string head = key.substr(6, key.size() - 11);
-  if (head.size() > 19 || !std::all_of(head.begin(), head.end(), [](unsigned char c) { return std::isdigit(c); })) return false;
+  if (head.size() > 19 || !std::all_of(head.begin(), head.end(), [](unsigned char c) { return std::isdigit(c); }))
+    return false;
   const unsigned long long h = std::strtoull(head.c_str(), nullptr, 10);
   return std::to_string(h) == head && h < num_heads;
 }
@@ -65,15 +66,17 @@ void Module::load_parameters(const StateDict& sd) {
         detail::has_mask_buffer(config_.mechanism) && (wrapper ? is_head_mask_key(key, num_heads_) : key == "mask");
     if (mask_key) {
       if (value.rank() != 2 || value.shape[0] != value.shape[1])
-        throw Error("state_dict key " + key + " has shape " + shape_to_string(value.shape) + ", expected a square [context_length, context_length]");
+        throw Error("state_dict key " + key + " has shape " + shape_to_string(value.shape) +
+                    ", expected a square [context_length, context_length]");
       if (config_.context_length == 0) config_.context_length = value.shape[0];
       if (value.shape[0] != config_.context_length)
         throw Error("state_dict key " + key + " has shape " + shape_to_string(value.shape) + ", expected [" +
-                    std::to_string(config_.context_length) + ", " + std::to_string(config_.context_length) + "] (context_length)");
+                    std::to_string(config_.context_length) + ", " + std::to_string(config_.context_length) +
+                    "] (context_length)");
       continue;
     }
-    if (!config_.qkv_bias && key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0 && key.find("out_proj") == std::string::npos &&
-        detail::has_linear(config_.mechanism))
+    if (!config_.qkv_bias && key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0 &&
+        key.find("out_proj") == std::string::npos && detail::has_linear(config_.mechanism))
       throw Error("state_dict has key " + key + " but qkv_bias is off; turn qkv_bias on to load it");
     throw Error("state_dict has unknown key " + key + "; expected keys " + expected_keys());
   }
@@ -83,7 +86,8 @@ void Module::load_parameters(const StateDict& sd) {
     const Tensor* t = it == given.end() ? nullptr : it->second;
     if (!t) throw Error("state_dict is missing key " + name + " (expected shape " + shape_to_string(shape) + ")");
     if (t->shape != shape)
-      throw Error("state_dict key " + name + " has shape " + shape_to_string(t->shape) + ", expected " + shape_to_string(shape));
+      throw Error("state_dict key " + name + " has shape " + shape_to_string(t->shape) + ", expected " +
+                  shape_to_string(shape));
     check_finite(*t, "state_dict key " + name);
     params_.emplace_back(name, *t);
   }

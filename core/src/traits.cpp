@@ -18,23 +18,50 @@ namespace {
 // before main (another file's static initialiser) finds it built.
 const std::vector<MechanismTraits>& table() {
   static const std::vector<MechanismTraits> rows = {
-    {Mechanism::simplified, "simplified", "", "scores = x·xᵀ, weights = softmax(scores), context = weights·x",
-     false, false, {"context_length", "causal", "causal_route"}},
-    {Mechanism::self_v1, "self-v1", "SelfAttention_v1", "q, k, v = x·W (W is d_in×d_out); softmax(q·kᵀ/√d_k)·v",
-     false, true, {"d_out", "context_length", "causal", "causal_route"}},
-    {Mechanism::self, "self", "SelfAttention_v2",
-     "the same with nn.Linear (W is d_out×d_in, x·Wᵀ + b), optional qkv bias",
-     false, true, {"d_out", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "causal_route"}},
-    {Mechanism::causal, "causal", "CausalAttention", "self + mask above the diagonal + dropout on the weights, batched",
-     true, true, {"d_out", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
-    {Mechanism::multihead_wrapper, "multihead-wrapper", "MultiHeadAttentionWrapper",
-     "h independent causal heads of d_out each, concatenated",
-     true, true, {"d_out", "num_heads", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
-    {Mechanism::multihead, "multihead", "MultiHeadAttention",
-     "one projection split into h heads of d_out/h, causal or not, dropout, out_proj",
-     true, true,
-     {"d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"},
-     {WeightsFormat::book, WeightsFormat::torch_mha, WeightsFormat::gpt2}},
+      {Mechanism::simplified,
+       "simplified",
+       "",
+       "scores = x·xᵀ, weights = softmax(scores), context = weights·x",
+       false,
+       false,
+       {"context_length", "causal", "causal_route"}},
+      {Mechanism::self_v1,
+       "self-v1",
+       "SelfAttention_v1",
+       "q, k, v = x·W (W is d_in×d_out); softmax(q·kᵀ/√d_k)·v",
+       false,
+       true,
+       {"d_out", "context_length", "causal", "causal_route"}},
+      {Mechanism::self,
+       "self",
+       "SelfAttention_v2",
+       "the same with nn.Linear (W is d_out×d_in, x·Wᵀ + b), optional qkv bias",
+       false,
+       true,
+       {"d_out", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "causal_route"}},
+      {Mechanism::causal,
+       "causal",
+       "CausalAttention",
+       "self + mask above the diagonal + dropout on the weights, batched",
+       true,
+       true,
+       {"d_out", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
+      {Mechanism::multihead_wrapper,
+       "multihead-wrapper",
+       "MultiHeadAttentionWrapper",
+       "h independent causal heads of d_out each, concatenated",
+       true,
+       true,
+       {"d_out", "num_heads", "context_length", "causal", "qkv_bias", "dropout", "causal_route"}},
+      {Mechanism::multihead,
+       "multihead",
+       "MultiHeadAttention",
+       "one projection split into h heads of d_out/h, causal or not, dropout, out_proj",
+       true,
+       true,
+       {"d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout",
+        "causal_route"},
+       {WeightsFormat::book, WeightsFormat::torch_mha, WeightsFormat::gpt2}},
   };
   return rows;
 }
@@ -59,14 +86,18 @@ std::string mechanisms_with(const std::string& option) {
   for (const auto& t : table())
     if (option_applies(t.mechanism, option)) names.push_back(t.name);
   std::string s;
-  for (std::size_t i = 0; i < names.size(); ++i) s += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + std::string(names[i]);
+  for (std::size_t i = 0; i < names.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + std::string(names[i]);
   return s;
 }
 
 std::string printable(const std::string& s) {
   std::string out;
   for (unsigned char ch : s) {
-    if (ch >= 0x20 && ch != 0x7f) { out += static_cast<char>(ch); continue; }
+    if (ch >= 0x20 && ch != 0x7f) {
+      out += static_cast<char>(ch);
+      continue;
+    }
     static const char hex[] = "0123456789abcdef";
     out += "\\x";
     out += hex[ch >> 4];
@@ -83,7 +114,8 @@ const std::vector<MechanismTraits>& mechanism_traits() { return table(); }
 
 const MechanismTraits& traits(Mechanism m) {
   const auto i = static_cast<std::size_t>(m);
-  if (i >= table().size()) throw Error("unknown mechanism value " + std::to_string(i) + "; expected one of " + names_list());
+  if (i >= table().size())
+    throw Error("unknown mechanism value " + std::to_string(i) + "; expected one of " + names_list());
   return table()[i];
 }
 

@@ -106,7 +106,8 @@ void check_applies(Mechanism m, WeightsFormat f) {
   std::string with;
   for (Mechanism other : all_mechanisms()) {
     const auto& o = traits(other).weights_formats;
-    if (std::find(o.begin(), o.end(), f) != o.end()) with += (with.empty() ? "" : ", ") + std::string(mechanism_name(other));
+    if (std::find(o.begin(), o.end(), f) != o.end())
+      with += (with.empty() ? "" : ", ") + std::string(mechanism_name(other));
   }
   throw Error(std::string(weights_format_name(f)) + " weights apply only to " + with + "; mechanism " +
               quoted(mechanism_name(m)) + " loads the book's state_dict names (weights format book)");
@@ -115,8 +116,8 @@ void check_applies(Mechanism m, WeightsFormat f) {
 }  // namespace
 
 const std::vector<WeightsFormat>& all_weights_formats() {
-  static const std::vector<WeightsFormat> all = {WeightsFormat::automatic, WeightsFormat::book, WeightsFormat::torch_mha,
-                                                 WeightsFormat::gpt2};
+  static const std::vector<WeightsFormat> all = {WeightsFormat::automatic, WeightsFormat::book,
+                                                 WeightsFormat::torch_mha, WeightsFormat::gpt2};
   return all;
 }
 
@@ -127,7 +128,8 @@ const char* weights_format_name(WeightsFormat format) {
     case WeightsFormat::torch_mha: return "torch-mha";
     case WeightsFormat::gpt2: return "gpt2";
   }
-  throw Error("unknown weights format value " + std::to_string(static_cast<int>(format)) + "; expected one of " + names_list());
+  throw Error("unknown weights format value " + std::to_string(static_cast<int>(format)) + "; expected one of " +
+              names_list());
 }
 
 WeightsFormat parse_weights_format(std::string_view name) {
@@ -140,7 +142,8 @@ WeightsFormat detect_weights_format(const StateDict& state_dict, const std::stri
   return detect(under_prefix(state_dict, prefix), prefix);
 }
 
-BookWeights weights_to_book(const Config& config, const StateDict& state_dict, WeightsFormat format, const std::string& prefix) {
+BookWeights weights_to_book(const Config& config, const StateDict& state_dict, WeightsFormat format,
+                            const std::string& prefix) {
   const PrefixedKeys keys = under_prefix(state_dict, prefix);
   WeightsFormat f = format;
   if (f == WeightsFormat::automatic) {
@@ -157,8 +160,8 @@ BookWeights weights_to_book(const Config& config, const StateDict& state_dict, W
     for (WeightsFormat other : {WeightsFormat::book, WeightsFormat::torch_mha, WeightsFormat::gpt2}) {
       const std::string key = other == f ? "" : marker(other, keys);
       if (!key.empty() && marker(f, keys).empty())
-        throw Error(std::string("weights format ") + name + " does not match the state_dict keys: " + prefix + key + " is " +
-                    weights_format_name(other) + "'s; expected " + marker_help(f) + ", or weights format " +
+        throw Error(std::string("weights format ") + name + " does not match the state_dict keys: " + prefix + key +
+                    " is " + weights_format_name(other) + "'s; expected " + marker_help(f) + ", or weights format " +
                     weights_format_name(other) + " or auto");
     }
   }
@@ -182,7 +185,8 @@ BookWeights weights_to_book(const Config& config, const StateDict& state_dict, W
     const Tensor* value = find_parameter(book.state_dict, "W_value.weight");
     const std::size_t d_in = book.config.d_in, d_out = book.config.d_out, heads = book.config.num_heads;
     if (key && key->rank() == 2 && book.config.k_dim == 0 && key->shape[1] != d_in) book.config.k_dim = key->shape[1];
-    if (value && value->rank() == 2 && book.config.v_dim == 0 && value->shape[1] != d_in) book.config.v_dim = value->shape[1];
+    if (value && value->rank() == 2 && book.config.v_dim == 0 && value->shape[1] != d_in)
+      book.config.v_dim = value->shape[1];
     // Grouped-query projections: W_key of kv_heads·head_dim rows.
     if (key && key->rank() == 2 && book.config.kv_heads == 0 && heads && d_out % heads == 0 && d_out / heads &&
         key->shape[0] != d_out && key->shape[0] % (d_out / heads) == 0)
@@ -194,7 +198,8 @@ BookWeights weights_to_book(const Config& config, const StateDict& state_dict, W
   return book;
 }
 
-StateDict weights_from_book(const Config& config, const StateDict& book, WeightsFormat format, const std::string& prefix) {
+StateDict weights_from_book(const Config& config, const StateDict& book, WeightsFormat format,
+                            const std::string& prefix) {
   if (format == WeightsFormat::automatic)
     throw Error("a state_dict is written in one format; expected book, torch-mha or gpt2, got auto");
   check_applies(config.mechanism, format);
@@ -208,7 +213,8 @@ StateDict weights_from_book(const Config& config, const StateDict& book, Weights
   return out;
 }
 
-Module Module::from_state_dict(const Config& config, const StateDict& state_dict, WeightsFormat format, const std::string& prefix) {
+Module Module::from_state_dict(const Config& config, const StateDict& state_dict, WeightsFormat format,
+                               const std::string& prefix) {
   const BookWeights book = weights_to_book(config, state_dict, format, prefix);
   return Module(book.config, book.state_dict);
 }

@@ -23,7 +23,6 @@ namespace attnkit::test {
 using ref::random_tensor;
 using ref::Rng;
 
-
 struct Case {
   std::size_t b = 1, h_q = 1, h_kv = 1, n_q = 4, n_k = 5, d = 8, d_v = 8;
   CausalAlign causal = CausalAlign::none;
@@ -45,7 +44,8 @@ inline Inputs make(const Case& c) {
 
 // max over keys of scale·Σ_p |q·k|: the absolute error of a float32 score is ~d·eps of it.
 inline double score_condition(const Inputs& in, double scale) {
-  const auto& q = in.query; const auto& k = in.key;
+  const auto& q = in.query;
+  const auto& k = in.key;
   const std::size_t HQ = q.shape[1], NQ = q.shape[2], D = q.shape[3], HKV = k.shape[1], NK = k.shape[2];
   double cond = 0;
   for (std::size_t b = 0; b < q.shape[0]; ++b)
@@ -54,18 +54,20 @@ inline double score_condition(const Inputs& in, double scale) {
         for (std::size_t j = 0; j < NK; ++j) {
           double s = 0;
           for (std::size_t p = 0; p < D; ++p)
-            s += std::fabs(double(q.data[((b * HQ + h) * NQ + i) * D + p]) * k.data[((b * HKV + h / (HQ / HKV)) * NK + j) * D + p]);
+            s += std::fabs(double(q.data[((b * HQ + h) * NQ + i) * D + p]) *
+                           k.data[((b * HKV + h / (HQ / HKV)) * NK + j) * D + p]);
           cond = std::max(cond, std::fabs(scale) * s);
         }
   return cond;
 }
 
-inline void expect_matches(const Inputs& in, const AttentionOptions& o, const AttentionResult& r, const std::string& what,
-                    const std::vector<float>* keep = nullptr) {
+inline void expect_matches(const Inputs& in, const AttentionOptions& o, const AttentionResult& r,
+                           const std::string& what, const std::vector<float>* keep = nullptr) {
   const double scale = o.scale.value_or(1.0 / std::sqrt(double(in.query.shape[3])));
   const ref::AttentionOut want = ref::sdpa(in.query, in.key, in.value, scale, o.causal, o.attn_mask, keep);
   const double tol = 1e-5 * (1.0 + score_condition(in, scale));
-  ASSERT_EQ(r.output.shape, (Shape{in.query.shape[0], in.query.shape[1], in.query.shape[2], in.value.shape[3]})) << what;
+  ASSERT_EQ(r.output.shape, (Shape{in.query.shape[0], in.query.shape[1], in.query.shape[2], in.value.shape[3]}))
+      << what;
   for (std::size_t i = 0; i < want.output.size(); ++i)
     ASSERT_NEAR(r.output.data[i], want.output[i], tol * want.magnitude[i] + 1e-30)
         << what << " output[" << i << "] of shape " << shape_to_string(r.output.shape);
@@ -83,9 +85,10 @@ inline void check_case(const Case& c, const AttentionMask* mask = nullptr, std::
   o.causal = c.causal;
   o.attn_mask = mask;
   o.scale = scale;
-  const std::string what = "b" + std::to_string(c.b) + " h_q" + std::to_string(c.h_q) + " h_kv" + std::to_string(c.h_kv) +
-                           " n_q" + std::to_string(c.n_q) + " n_k" + std::to_string(c.n_k) + " d" + std::to_string(c.d) +
-                           " d_v" + std::to_string(c.d_v) + " causal" + std::to_string(int(c.causal)) +
+  const std::string what = "b" + std::to_string(c.b) + " h_q" + std::to_string(c.h_q) + " h_kv" +
+                           std::to_string(c.h_kv) + " n_q" + std::to_string(c.n_q) + " n_k" + std::to_string(c.n_k) +
+                           " d" + std::to_string(c.d) + " d_v" + std::to_string(c.d_v) + " causal" +
+                           std::to_string(int(c.causal)) +
                            (mask ? " mask " + shape_to_string(mask->shape) : std::string());
   const AttentionResult fused = attention(in.query, in.key, in.value, o);
   EXPECT_TRUE(fused.weights.empty());
@@ -93,8 +96,8 @@ inline void check_case(const Case& c, const AttentionMask* mask = nullptr, std::
   o.weights = AttentionWeights::per_head;
   const AttentionResult explain = attention(in.query, in.key, in.value, o);
   expect_matches(in, o, explain, what + " explain");
-  const ref::AttentionOut want = ref::sdpa(in.query, in.key, in.value, o.scale.value_or(1.0 / std::sqrt(double(c.d))),
-                                           c.causal, mask);
+  const ref::AttentionOut want =
+      ref::sdpa(in.query, in.key, in.value, o.scale.value_or(1.0 / std::sqrt(double(c.d))), c.causal, mask);
   const double cond = 1.0 + score_condition(in, o.scale.value_or(1.0 / std::sqrt(double(c.d))));
   for (std::size_t i = 0; i < fused.output.numel(); ++i)
     ASSERT_NEAR(fused.output.data[i], explain.output.data[i], 1e-6 * want.magnitude[i] * cond + 1e-30)

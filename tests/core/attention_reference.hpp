@@ -14,8 +14,8 @@
 namespace ref {
 
 struct AttentionOut {
-  std::vector<double> weights;  // (b, h_q, n_q, n_k), before dropout
-  std::vector<double> output;   // (b, h_q, n_q, d_v)
+  std::vector<double> weights;    // (b, h_q, n_q, n_k), before dropout
+  std::vector<double> output;     // (b, h_q, n_q, d_v)
   std::vector<double> magnitude;  // (b, h_q, n_q, d_v): Σ_j |w·keep·v|, the condition of each output sum
 };
 

@@ -31,7 +31,9 @@ using json = nlohmann::ordered_json;  // keeps the files' key order (state_dict 
 constexpr double kPrintSlack = 1e-6;
 
 // The book's files (book_*, hacktricks_*) are in data/book; the generated fixtures (ref_*, torch/...) in tests/golden.
-inline bool is_book_file(const std::string& file) { return file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0; }
+inline bool is_book_file(const std::string& file) {
+  return file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0;
+}
 inline std::string path(const std::string& file) {
   return std::string(is_book_file(file) ? ATTNKIT_BOOK_DIR : ATTNKIT_GOLDEN_DIR) + "/" + file;
 }
@@ -50,10 +52,26 @@ inline std::string python_json_to_json(const std::string& text) {
       else if (c == '"') in_string = false;
       continue;
     }
-    if (c == '"') { in_string = true; out += c; continue; }
-    if (text.compare(i, 9, "-Infinity") == 0) { out += "\"-inf\""; i += 8; continue; }
-    if (text.compare(i, 8, "Infinity") == 0) { out += "\"inf\""; i += 7; continue; }
-    if (text.compare(i, 3, "NaN") == 0) { out += "\"nan\""; i += 2; continue; }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      continue;
+    }
+    if (text.compare(i, 9, "-Infinity") == 0) {
+      out += "\"-inf\"";
+      i += 8;
+      continue;
+    }
+    if (text.compare(i, 8, "Infinity") == 0) {
+      out += "\"inf\"";
+      i += 7;
+      continue;
+    }
+    if (text.compare(i, 3, "NaN") == 0) {
+      out += "\"nan\"";
+      i += 2;
+      continue;
+    }
     out += c;
   }
   return out;
@@ -117,10 +135,10 @@ inline attnkit::Tensor tensor(const Array& a) {
 
 // One printed tensor of a book step: the expected (printed) numbers and their tolerance.
 struct Expected {
-  Array value;             // `expected`
-  Array full_precision;    // `debian_full_precision_float32` (torch's float32, widened exactly)
-  double abs_tol = 0;      // `abs_tol` (half a unit of the printed decimal)
-  std::string where;       // "book_07 cell 108 tensor 0", for failure messages
+  Array value;           // `expected`
+  Array full_precision;  // `debian_full_precision_float32` (torch's float32, widened exactly)
+  double abs_tol = 0;    // `abs_tol` (half a unit of the printed decimal)
+  std::string where;     // "book_07 cell 108 tensor 0", for failure messages
   double tol() const { return abs_tol + kPrintSlack; }
 };
 

@@ -50,7 +50,8 @@ class Buffer {
     begin_ = skew() + offset;
   }
   // A copy keeps the same misalignment (a plain vector copy could land on another boundary).
-  Buffer(const Buffer& o) : rows_(o.rows_), cols_(o.cols_), ld_(o.ld_), offset_(o.offset_), store_(o.store_.size(), kSentinel) {
+  Buffer(const Buffer& o)
+      : rows_(o.rows_), cols_(o.cols_), ld_(o.ld_), offset_(o.offset_), store_(o.store_.size(), kSentinel) {
     begin_ = skew() + offset_;
     std::memcpy(data(), o.data(), rows_ * ld_ * sizeof(float));
   }
@@ -101,16 +102,46 @@ inline const std::size_t kSplits[] = {1, 2, 3, 8};
 // C = alpha · A·Bᵀ + bias      A: (m, k)  B: (n, k)  C: (m, n)
 class GemmNTTester {
  public:
-  GemmNTTester& m(std::size_t v) { m_ = v; return *this; }
-  GemmNTTester& n(std::size_t v) { n_ = v; return *this; }
-  GemmNTTester& k(std::size_t v) { k_ = v; return *this; }
-  GemmNTTester& pad(std::size_t v) { pad_ = v; return *this; }        // extra floats per row (lda, ldb, ldc)
-  GemmNTTester& offset(std::size_t v) { offset_ = v; return *this; }  // misalignment of every start, in floats
-  GemmNTTester& alpha(float v) { alpha_ = v; return *this; }
-  GemmNTTester& bias(bool v) { bias_ = v; return *this; }
-  GemmNTTester& magnitude(float v) { magnitude_ = v; return *this; }
-  GemmNTTester& seed(unsigned v) { seed_ = v; return *this; }
-  GemmNTTester& prepacked(bool v) { prepacked_ = v; return *this; }  // B packed ahead with pack_nt_b_f32
+  GemmNTTester& m(std::size_t v) {
+    m_ = v;
+    return *this;
+  }
+  GemmNTTester& n(std::size_t v) {
+    n_ = v;
+    return *this;
+  }
+  GemmNTTester& k(std::size_t v) {
+    k_ = v;
+    return *this;
+  }
+  GemmNTTester& pad(std::size_t v) {
+    pad_ = v;
+    return *this;
+  }  // extra floats per row (lda, ldb, ldc)
+  GemmNTTester& offset(std::size_t v) {
+    offset_ = v;
+    return *this;
+  }  // misalignment of every start, in floats
+  GemmNTTester& alpha(float v) {
+    alpha_ = v;
+    return *this;
+  }
+  GemmNTTester& bias(bool v) {
+    bias_ = v;
+    return *this;
+  }
+  GemmNTTester& magnitude(float v) {
+    magnitude_ = v;
+    return *this;
+  }
+  GemmNTTester& seed(unsigned v) {
+    seed_ = v;
+    return *this;
+  }
+  GemmNTTester& prepacked(bool v) {
+    prepacked_ = v;
+    return *this;
+  }  // B packed ahead with pack_nt_b_f32
 
   void Test(const KernelTable& t) const {
     Inputs in = make();
@@ -149,7 +180,8 @@ class GemmNTTester {
     Buffer on_the_fly(m_, n_, n_ + pad_, offset_), ahead(m_, n_, n_ + pad_, offset_);
     GemmNTTester(*this).prepacked(false).run(t, in, on_the_fly, 1);
     GemmNTTester(*this).prepacked(true).run(t, in, ahead, 1);
-    ASSERT_TRUE(ahead.same_bits(on_the_fly)) << t.isa << " gemm_nt with prepacked B differs, m=" << m_ << " n=" << n_ << " k=" << k_;
+    ASSERT_TRUE(ahead.same_bits(on_the_fly))
+        << t.isa << " gemm_nt with prepacked B differs, m=" << m_ << " n=" << n_ << " k=" << k_;
   }
 
  private:
@@ -167,7 +199,16 @@ class GemmNTTester {
     return in;
   }
   void run(const KernelTable& t, const Inputs& in, Buffer& c, std::size_t parts) const {
-    kernels::GemmNT g{in.a.data(), in.a.ld(), in.b.data(), in.b.ld(), c.data(), c.ld(), m_, n_, k_, alpha_,
+    kernels::GemmNT g{in.a.data(),
+                      in.a.ld(),
+                      in.b.data(),
+                      in.b.ld(),
+                      c.data(),
+                      c.ld(),
+                      m_,
+                      n_,
+                      k_,
+                      alpha_,
                       bias_ ? in.bias.data() : nullptr};
     std::vector<float, xsimd::aligned_allocator<float, 64>> packed;
     if (prepacked_) {
@@ -191,13 +232,34 @@ class GemmNTTester {
 // C = A·B      A: (m, k)  B: (k, n)  C: (m, n)
 class GemmNNTester {
  public:
-  GemmNNTester& m(std::size_t v) { m_ = v; return *this; }
-  GemmNNTester& n(std::size_t v) { n_ = v; return *this; }
-  GemmNNTester& k(std::size_t v) { k_ = v; return *this; }
-  GemmNNTester& pad(std::size_t v) { pad_ = v; return *this; }
-  GemmNNTester& offset(std::size_t v) { offset_ = v; return *this; }
-  GemmNNTester& magnitude(float v) { magnitude_ = v; return *this; }
-  GemmNNTester& seed(unsigned v) { seed_ = v; return *this; }
+  GemmNNTester& m(std::size_t v) {
+    m_ = v;
+    return *this;
+  }
+  GemmNNTester& n(std::size_t v) {
+    n_ = v;
+    return *this;
+  }
+  GemmNNTester& k(std::size_t v) {
+    k_ = v;
+    return *this;
+  }
+  GemmNNTester& pad(std::size_t v) {
+    pad_ = v;
+    return *this;
+  }
+  GemmNNTester& offset(std::size_t v) {
+    offset_ = v;
+    return *this;
+  }
+  GemmNNTester& magnitude(float v) {
+    magnitude_ = v;
+    return *this;
+  }
+  GemmNNTester& seed(unsigned v) {
+    seed_ = v;
+    return *this;
+  }
 
   void Test(const KernelTable& t) const {
     std::mt19937 rng(seed_);
@@ -214,7 +276,12 @@ class GemmNNTester {
           ref += x;
           mag += std::fabs(x);
         }
-        ASSERT_NEAR(c.at(i, j), ref, (k_ <= 160 ? 1e-5 : k_ <= 400 ? 3e-5 : 6e-5) * mag + 1e-30)
+        ASSERT_NEAR(c.at(i, j), ref,
+                    (k_ <= 160   ? 1e-5
+                     : k_ <= 400 ? 3e-5
+                                 : 6e-5) *
+                            mag +
+                        1e-30)
             << t.isa << " gemm_nn m=" << m_ << " n=" << n_ << " k=" << k_ << " at (" << i << ", " << j << ")";
       }
   }
@@ -247,15 +314,42 @@ class GemmNNTester {
 // `masked_row_every`-th row), and extreme entries ±1e30.
 class SoftmaxTester {
  public:
-  SoftmaxTester& m(std::size_t v) { m_ = v; return *this; }
-  SoftmaxTester& n(std::size_t v) { n_ = v; return *this; }
-  SoftmaxTester& pad(std::size_t v) { pad_ = v; return *this; }
-  SoftmaxTester& offset(std::size_t v) { offset_ = v; return *this; }
-  SoftmaxTester& magnitude(float v) { magnitude_ = v; return *this; }
-  SoftmaxTester& neg_inf_fraction(double v) { neg_inf_ = v; return *this; }
-  SoftmaxTester& masked_row_every(std::size_t v) { masked_every_ = v; return *this; }
-  SoftmaxTester& extremes(bool v) { extremes_ = v; return *this; }
-  SoftmaxTester& seed(unsigned v) { seed_ = v; return *this; }
+  SoftmaxTester& m(std::size_t v) {
+    m_ = v;
+    return *this;
+  }
+  SoftmaxTester& n(std::size_t v) {
+    n_ = v;
+    return *this;
+  }
+  SoftmaxTester& pad(std::size_t v) {
+    pad_ = v;
+    return *this;
+  }
+  SoftmaxTester& offset(std::size_t v) {
+    offset_ = v;
+    return *this;
+  }
+  SoftmaxTester& magnitude(float v) {
+    magnitude_ = v;
+    return *this;
+  }
+  SoftmaxTester& neg_inf_fraction(double v) {
+    neg_inf_ = v;
+    return *this;
+  }
+  SoftmaxTester& masked_row_every(std::size_t v) {
+    masked_every_ = v;
+    return *this;
+  }
+  SoftmaxTester& extremes(bool v) {
+    extremes_ = v;
+    return *this;
+  }
+  SoftmaxTester& seed(unsigned v) {
+    seed_ = v;
+    return *this;
+  }
 
   void Test(const KernelTable& t) const {
     Buffer x = make();
@@ -318,14 +412,38 @@ class SoftmaxTester {
 //   q: (n_q, d)  k: (n_k, d)  v: (n_k, d)  out: (n_q, d)
 class AttentionTester {
  public:
-  AttentionTester& n_q(std::size_t v) { n_q_ = v; return *this; }
-  AttentionTester& n_k(std::size_t v) { n_k_ = v; return *this; }
-  AttentionTester& d(std::size_t v) { d_ = v; return *this; }
-  AttentionTester& pad(std::size_t v) { pad_ = v; return *this; }
-  AttentionTester& offset(std::size_t v) { offset_ = v; return *this; }
-  AttentionTester& causal(bool v) { causal_ = v; return *this; }
-  AttentionTester& magnitude(float v) { magnitude_ = v; return *this; }  // of q and k: sharpens the softmax
-  AttentionTester& seed(unsigned v) { seed_ = v; return *this; }
+  AttentionTester& n_q(std::size_t v) {
+    n_q_ = v;
+    return *this;
+  }
+  AttentionTester& n_k(std::size_t v) {
+    n_k_ = v;
+    return *this;
+  }
+  AttentionTester& d(std::size_t v) {
+    d_ = v;
+    return *this;
+  }
+  AttentionTester& pad(std::size_t v) {
+    pad_ = v;
+    return *this;
+  }
+  AttentionTester& offset(std::size_t v) {
+    offset_ = v;
+    return *this;
+  }
+  AttentionTester& causal(bool v) {
+    causal_ = v;
+    return *this;
+  }
+  AttentionTester& magnitude(float v) {
+    magnitude_ = v;
+    return *this;
+  }  // of q and k: sharpens the softmax
+  AttentionTester& seed(unsigned v) {
+    seed_ = v;
+    return *this;
+  }
 
   void Test(const KernelTable& t) const {
     Inputs in = make();
@@ -355,8 +473,8 @@ class AttentionTester {
           mag += w[j] / sum * std::fabs(in.v.at(j, c));
         }
         ASSERT_NEAR(out.at(i, c), ref, 1e-5 * mag * (1.0 + cond) + 1e-30)
-            << t.isa << " attention n_q=" << n_q_ << " n_k=" << n_k_ << " d=" << d_ << " causal=" << causal_
-            << " at (" << i << ", " << c << ")";
+            << t.isa << " attention n_q=" << n_q_ << " n_k=" << n_k_ << " d=" << d_ << " causal=" << causal_ << " at ("
+            << i << ", " << c << ")";
       }
     }
   }
@@ -379,15 +497,16 @@ class AttentionTester {
   float scale() const { return 1.0f / std::sqrt(float(d_)); }
   Inputs make() const {
     std::mt19937 rng(seed_);
-    Inputs in{Buffer(n_q_, d_, d_ + pad_, offset_), Buffer(n_k_, d_, d_ + pad_, offset_), Buffer(n_k_, d_, d_ + pad_, offset_)};
+    Inputs in{Buffer(n_q_, d_, d_ + pad_, offset_), Buffer(n_k_, d_, d_ + pad_, offset_),
+              Buffer(n_k_, d_, d_ + pad_, offset_)};
     in.q.fill(rng, magnitude_);
     in.k.fill(rng, magnitude_);
     in.v.fill(rng, 1.0f);
     return in;
   }
   void run(const KernelTable& t, const Inputs& in, Buffer& out, std::size_t parts) const {
-    kernels::Attention a{in.q.data(), in.q.ld(), in.k.data(), in.k.ld(), in.v.data(), in.v.ld(), out.data(), out.ld(),
-                         n_q_, n_k_, d_, scale(), causal_};
+    kernels::Attention a{in.q.data(), in.q.ld(), in.k.data(), in.k.ld(), in.v.data(), in.v.ld(), out.data(),
+                         out.ld(),    n_q_,      n_k_,        d_,        scale(),     causal_};
     run_split(n_q_, parts, [&](std::size_t lo, std::size_t hi) { t.attention_f32(a, lo, hi); });
   }
 

@@ -54,8 +54,7 @@ inline std::vector<std::pair<std::string, Shape>> parameter_shapes(const Spec& s
     if (bias) out.emplace_back(prefix + ".bias", Shape{o});
   };
   switch (s.mechanism) {
-    case Mechanism::simplified:
-      break;
+    case Mechanism::simplified: break;
     case Mechanism::self_v1:
       for (const char* n : {"W_query", "W_key", "W_value"}) out.emplace_back(n, Shape{s.d_in, s.d_out});
       break;
@@ -157,12 +156,24 @@ inline Result forward(const Spec& s, const StateDict& sd, const Tensor& x) {
   const std::size_t n = r.n;
 
   switch (s.mechanism) {
-    case Mechanism::simplified: r.h = 1; r.head_dim = d_in; break;
+    case Mechanism::simplified:
+      r.h = 1;
+      r.head_dim = d_in;
+      break;
     case Mechanism::self_v1:
     case Mechanism::self:
-    case Mechanism::causal: r.h = 1; r.head_dim = s.d_out; break;
-    case Mechanism::multihead_wrapper: r.h = s.num_heads; r.head_dim = s.d_out; break;
-    case Mechanism::multihead: r.h = s.num_heads; r.head_dim = s.d_out / s.num_heads; break;
+    case Mechanism::causal:
+      r.h = 1;
+      r.head_dim = s.d_out;
+      break;
+    case Mechanism::multihead_wrapper:
+      r.h = s.num_heads;
+      r.head_dim = s.d_out;
+      break;
+    case Mechanism::multihead:
+      r.h = s.num_heads;
+      r.head_dim = s.d_out / s.num_heads;
+      break;
   }
   const std::size_t h = r.h, hd = r.head_dim, inner = h * hd;
   r.width = inner;
@@ -245,7 +256,8 @@ inline Result forward(const Spec& s, const StateDict& sd, const Tensor& x) {
 
     if (s.mechanism == Mechanism::multihead) {
       for (std::size_t i = 0; i < n * inner; ++i) r.context_before_out_proj[bi * n * inner + i] = concat[i];
-      const std::vector<double> out = detail::linear(concat, n, inner, param(sd, "out_proj.weight"), bias("out_proj.bias"));
+      const std::vector<double> out =
+          detail::linear(concat, n, inner, param(sd, "out_proj.weight"), bias("out_proj.bias"));
       for (std::size_t i = 0; i < n * inner; ++i) r.context[bi * n * inner + i] = out[i];
     } else {
       for (std::size_t i = 0; i < n * inner; ++i) r.context[bi * n * inner + i] = concat[i];

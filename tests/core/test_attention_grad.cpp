@@ -29,7 +29,8 @@ void expect_close(const Tensor& got, const std::vector<double>& want, double tol
   std::size_t bad = 0;
   for (std::size_t e = 0; e < want.size(); ++e)
     if (!(std::fabs(double(got.data[e]) - want[e]) <= bound) && bad++ < 3)
-      ADD_FAILURE() << what << " [" << e << "]: got " << got.data[e] << ", want " << want[e] << " (bound " << bound << ")";
+      ADD_FAILURE() << what << " [" << e << "]: got " << got.data[e] << ", want " << want[e] << " (bound " << bound
+                    << ")";
   EXPECT_EQ(bad, 0u) << what;
 }
 
@@ -68,8 +69,8 @@ AttentionGrad check_grad(const GradCase& gc, const std::string& what) {
   std::vector<float> keep;
   if (gc.dropout > 0.0) keep = keep_factors(o.seed, c.b * c.h_q * c.n_q * c.n_k, gc.dropout);
   const double scale = 1.0 / std::sqrt(double(c.d));
-  const ref::GradOut want = ref::sdpa_grad(in.query, in.key, in.value, grad_output, scale, c.causal, gc.mask,
-                                           keep.empty() ? nullptr : &keep);
+  const ref::GradOut want =
+      ref::sdpa_grad(in.query, in.key, in.value, grad_output, scale, c.causal, gc.mask, keep.empty() ? nullptr : &keep);
   expect_close(g.query, want.query, gc.tol, what + " dquery");
   expect_close(g.key, want.key, gc.tol, what + " dkey");
   expect_close(g.value, want.value, gc.tol, what + " dvalue");
@@ -79,10 +80,16 @@ AttentionGrad check_grad(const GradCase& gc, const std::string& what) {
 TEST(AttentionGrad, ReferenceAgreesWithFiniteDifferences) {
   // The float64 chain rule against central differences of the float64 forward, and the library against both.
   Case c;
-  c.b = 1; c.h_q = 2; c.h_kv = 1; c.n_q = 3; c.n_k = 5; c.d = 4; c.d_v = 3;
+  c.b = 1;
+  c.h_q = 2;
+  c.h_kv = 1;
+  c.n_q = 3;
+  c.n_k = 5;
+  c.d = 4;
+  c.d_v = 3;
   c.causal = CausalAlign::lower_right;
-  const AttentionMask mask = additive_mask({c.n_q, c.n_k}, {0.5f, -1.0f, 0.0f, 2.0f, -0.25f, 0.0f, -INFINITY, 1.0f, 0.0f, 0.0f,
-                                                            0.3f, 0.0f, -2.0f, -INFINITY, 0.0f});
+  const AttentionMask mask = additive_mask({c.n_q, c.n_k}, {0.5f, -1.0f, 0.0f, 2.0f, -0.25f, 0.0f, -INFINITY, 1.0f,
+                                                            0.0f, 0.0f, 0.3f, 0.0f, -2.0f, -INFINITY, 0.0f});
   for (double dropout : {0.0, 0.4}) {
     Inputs in = make(c);
     Rng rng(3);
@@ -97,7 +104,8 @@ TEST(AttentionGrad, ReferenceAgreesWithFiniteDifferences) {
     const std::vector<double> fd_k = ref::finite_differences(in.key, grad_output, forward);
     const std::vector<double> fd_v = ref::finite_differences(in.value, grad_output, forward);
     auto near = [](const std::vector<double>& a, const std::vector<double>& b, const char* what) {
-      for (std::size_t e = 0; e < a.size(); ++e) EXPECT_NEAR(a[e], b[e], 1e-6 * std::max(1.0, std::fabs(b[e]))) << what << " " << e;
+      for (std::size_t e = 0; e < a.size(); ++e)
+        EXPECT_NEAR(a[e], b[e], 1e-6 * std::max(1.0, std::fabs(b[e]))) << what << " " << e;
     };
     near(analytic.query, fd_q, "dquery");
     near(analytic.key, fd_k, "dkey");
@@ -111,7 +119,8 @@ TEST(AttentionGrad, ReferenceAgreesWithFiniteDifferences) {
     o.dropout = dropout;
     o.train = dropout > 0.0;
     o.seed = 5;
-    const AttentionGrad g = attention_backward(in.query, in.key, in.value, grad_output, o, attention_forward(in.query, in.key, in.value, o).state);
+    const AttentionGrad g = attention_backward(in.query, in.key, in.value, grad_output, o,
+                                               attention_forward(in.query, in.key, in.value, o).state);
     expect_close(g.query, fd_q, 1e-5, "library dquery vs differences");
     expect_close(g.key, fd_k, 1e-5, "library dkey vs differences");
     expect_close(g.value, fd_v, 1e-5, "library dvalue vs differences");
@@ -121,22 +130,35 @@ TEST(AttentionGrad, ReferenceAgreesWithFiniteDifferences) {
 TEST(AttentionGrad, CausalAlignmentsGroupedHeadsAndShapes) {
   for (CausalAlign causal : kAligns)
     for (std::size_t h_kv : {6, 2, 1})
-      for (const auto& nd : std::vector<std::array<std::size_t, 4>>{{37, 37, 16, 16}, {19, 71, 12, 5}, {70, 23, 9, 20}}) {
+      for (const auto& nd :
+           std::vector<std::array<std::size_t, 4>>{{37, 37, 16, 16}, {19, 71, 12, 5}, {70, 23, 9, 20}}) {
         GradCase gc;
-        gc.shape.b = 2; gc.shape.h_q = 6; gc.shape.h_kv = h_kv;
-        gc.shape.n_q = nd[0]; gc.shape.n_k = nd[1]; gc.shape.d = nd[2]; gc.shape.d_v = nd[3];
+        gc.shape.b = 2;
+        gc.shape.h_q = 6;
+        gc.shape.h_kv = h_kv;
+        gc.shape.n_q = nd[0];
+        gc.shape.n_k = nd[1];
+        gc.shape.d = nd[2];
+        gc.shape.d_v = nd[3];
         gc.shape.causal = causal;
-        check_grad(gc, "h_kv " + std::to_string(h_kv) + " n_q " + std::to_string(nd[0]) + " n_k " + std::to_string(nd[1]) +
-                           " causal " + std::to_string(int(causal)));
+        check_grad(gc, "h_kv " + std::to_string(h_kv) + " n_q " + std::to_string(nd[0]) + " n_k " +
+                           std::to_string(nd[1]) + " causal " + std::to_string(int(causal)));
       }
 }
 
 TEST(AttentionGrad, MasksOfEveryKind) {
   Case c;
-  c.b = 2; c.h_q = 4; c.h_kv = 2; c.n_q = 19; c.n_k = 83; c.d = 10; c.d_v = 6;
+  c.b = 2;
+  c.h_q = 4;
+  c.h_kv = 2;
+  c.n_q = 19;
+  c.n_k = 83;
+  c.d = 10;
+  c.d_v = 6;
   Rng rng(11);
   for (MaskKind kind : {MaskKind::boolean, MaskKind::additive})
-    for (const Shape& s : std::vector<Shape>{{c.n_k}, {c.n_q, c.n_k}, {c.b, 1, 1, c.n_k}, {c.b, c.h_q, c.n_q, c.n_k}, {c.h_q, c.n_q, 1}})
+    for (const Shape& s :
+         std::vector<Shape>{{c.n_k}, {c.n_q, c.n_k}, {c.b, 1, 1, c.n_k}, {c.b, c.h_q, c.n_q, c.n_k}, {c.h_q, c.n_q, 1}})
       for (CausalAlign causal : kAligns) {
         GradCase gc;
         gc.shape = c;
@@ -149,7 +171,10 @@ TEST(AttentionGrad, MasksOfEveryKind) {
 
 TEST(AttentionGrad, FullyMaskedRowsHaveZeroGradient) {
   GradCase gc;
-  gc.shape.n_q = 9; gc.shape.n_k = 70; gc.shape.d = 8; gc.shape.d_v = 8;
+  gc.shape.n_q = 9;
+  gc.shape.n_k = 70;
+  gc.shape.d = 8;
+  gc.shape.d_v = 8;
   std::vector<bool> allowed(gc.shape.n_q * gc.shape.n_k, true);
   for (std::size_t j = 0; j < gc.shape.n_k; ++j) allowed[4 * gc.shape.n_k + j] = false;  // query 4 sees nothing
   const AttentionMask m = boolean_mask({gc.shape.n_q, gc.shape.n_k}, allowed);
@@ -159,7 +184,9 @@ TEST(AttentionGrad, FullyMaskedRowsHaveZeroGradient) {
   for (float x : g.query.data) EXPECT_FALSE(std::isnan(x));
   // Lower-right alignment with n_q > n_k: the first n_q − n_k rows see no key.
   GradCase lr;
-  lr.shape.n_q = 12; lr.shape.n_k = 5; lr.shape.causal = CausalAlign::lower_right;
+  lr.shape.n_q = 12;
+  lr.shape.n_k = 5;
+  lr.shape.causal = CausalAlign::lower_right;
   const AttentionGrad g2 = check_grad(lr, "lower-right empty rows");
   for (std::size_t e = 0; e < 7 * lr.shape.d; ++e) EXPECT_EQ(g2.query.data[e], 0.0f);
 }
@@ -167,7 +194,13 @@ TEST(AttentionGrad, FullyMaskedRowsHaveZeroGradient) {
 TEST(AttentionGrad, DropoutUsesTheForwardsMask) {
   for (CausalAlign causal : kAligns) {
     GradCase gc;
-    gc.shape.b = 2; gc.shape.h_q = 6; gc.shape.h_kv = 2; gc.shape.n_q = 21; gc.shape.n_k = 33; gc.shape.d = 8; gc.shape.d_v = 12;
+    gc.shape.b = 2;
+    gc.shape.h_q = 6;
+    gc.shape.h_kv = 2;
+    gc.shape.n_q = 21;
+    gc.shape.n_k = 33;
+    gc.shape.d = 8;
+    gc.shape.d_v = 12;
     gc.shape.causal = causal;
     gc.dropout = 0.3;
     check_grad(gc, "dropout");
@@ -180,7 +213,12 @@ TEST(AttentionGrad, SizesAroundTheSimdWidthOfEveryTable) {
     for (std::size_t n : sizes_for(*table))
       for (CausalAlign causal : {CausalAlign::none, CausalAlign::upper_left}) {
         Case c;
-        c.h_q = 2; c.h_kv = 1; c.n_q = n; c.n_k = n + 1; c.d = n; c.d_v = std::max<std::size_t>(1, n - 1);
+        c.h_q = 2;
+        c.h_kv = 1;
+        c.n_q = n;
+        c.n_k = n + 1;
+        c.d = n;
+        c.d_v = std::max<std::size_t>(1, n - 1);
         c.causal = causal;
         const Inputs in = make(c);
         Rng rng(4);
@@ -189,13 +227,14 @@ TEST(AttentionGrad, SizesAroundTheSimdWidthOfEveryTable) {
         o.causal = causal;
         const AttentionForward f = attention_forward(in.query, in.key, in.value, o);
         const float scale = float(1.0 / std::sqrt(double(c.d)));
-        const detail::AttentionProblem p{in.query.ptr(), in.key.ptr(), in.value.ptr(), c.b, c.h_q, c.h_kv, c.n_q, c.n_k, c.d, c.d_v,
-                                         scale, causal, nullptr, 1};
+        const detail::AttentionProblem p{in.query.ptr(), in.key.ptr(), in.value.ptr(), c.b,   c.h_q,  c.h_kv,  c.n_q,
+                                         c.n_k,          c.d,          c.d_v,          scale, causal, nullptr, 1};
         AttentionGrad g{Tensor(in.query.shape), Tensor(in.key.shape), Tensor(in.value.shape)};
-        detail::BackwardProblem bp{&p, f.state.output.ptr(), grad_output.ptr(), f.state.lse.ptr(), nullptr, 1.0f,
-                                   g.query.ptr(), g.key.ptr(), g.value.ptr(), table};
+        detail::BackwardProblem bp{&p,   f.state.output.ptr(), grad_output.ptr(), f.state.lse.ptr(), nullptr,
+                                   1.0f, g.query.ptr(),        g.key.ptr(),       g.value.ptr(),     table};
         detail::attention_backward_tiled(bp);
-        const ref::GradOut want = ref::sdpa_grad(in.query, in.key, in.value, grad_output, double(scale), causal, nullptr);
+        const ref::GradOut want =
+            ref::sdpa_grad(in.query, in.key, in.value, grad_output, double(scale), causal, nullptr);
         const std::string what = std::string(table->isa) + " n " + std::to_string(n);
         expect_close(g.query, want.query, 1e-4, what + " dquery");
         expect_close(g.key, want.key, 1e-4, what + " dkey");
@@ -205,7 +244,13 @@ TEST(AttentionGrad, SizesAroundTheSimdWidthOfEveryTable) {
 
 TEST(AttentionGrad, SameBitsForAnyThreadCount) {
   Case c;
-  c.b = 1; c.h_q = 6; c.h_kv = 2; c.n_q = 203; c.n_k = 150; c.d = 32; c.d_v = 24;
+  c.b = 1;
+  c.h_q = 6;
+  c.h_kv = 2;
+  c.n_q = 203;
+  c.n_k = 150;
+  c.d = 32;
+  c.d_v = 24;
   const Inputs in = make(c);
   Rng rng(8);
   const Tensor grad_output = random_tensor(rng, {c.b, c.h_q, c.n_q, c.d_v}, -1.0, 1.0);
@@ -215,7 +260,8 @@ TEST(AttentionGrad, SameBitsForAnyThreadCount) {
       AttentionOptions o;
       o.causal = causal;
       o.threads = threads;
-      runs.push_back(attention_backward(in.query, in.key, in.value, grad_output, o, attention_forward(in.query, in.key, in.value, o).state));
+      runs.push_back(attention_backward(in.query, in.key, in.value, grad_output, o,
+                                        attention_forward(in.query, in.key, in.value, o).state));
     }
     for (std::size_t r = 1; r < runs.size(); ++r) {
       EXPECT_EQ(0, std::memcmp(runs[0].query.ptr(), runs[r].query.ptr(), runs[0].query.numel() * sizeof(float))) << r;
@@ -236,7 +282,10 @@ void expect_error(const std::function<void()>& fn, const std::string& needle) {
 
 TEST(AttentionGrad, BadInputIsAnErrorNamingTheExpectedValue) {
   Case c;
-  c.n_q = 4; c.n_k = 5; c.d = 8; c.d_v = 6;
+  c.n_q = 4;
+  c.n_k = 5;
+  c.d = 8;
+  c.d_v = 6;
   const Inputs in = make(c);
   AttentionOptions o;
   const AttentionForwardState state = attention_forward(in.query, in.key, in.value, o).state;
@@ -255,8 +304,10 @@ TEST(AttentionGrad, BadInputIsAnErrorNamingTheExpectedValue) {
   AttentionOptions dropped = o;
   dropped.dropout = 0.5;
   dropped.train = true;
-  expect_error([&] { attention_backward(in.query, in.key, in.value, ok, dropped, state); }, "state.dropout_generator is empty");
-  expect_error([&] { attention_backward(in.query, in.value, in.value, ok, o, state); }, "key's d is 6 but query's is 8");
+  expect_error([&] { attention_backward(in.query, in.key, in.value, ok, dropped, state); },
+               "state.dropout_generator is empty");
+  expect_error([&] { attention_backward(in.query, in.value, in.value, ok, o, state); },
+               "key's d is 6 but query's is 8");
 }
 
 }  // namespace

@@ -11,16 +11,48 @@ namespace {
 
 class FusedAttentionTester {
  public:
-  FusedAttentionTester& n_q(std::size_t v) { n_q_ = v; return *this; }
-  FusedAttentionTester& n_k(std::size_t v) { n_k_ = v; return *this; }
-  FusedAttentionTester& d(std::size_t v) { d_ = v; return *this; }
-  FusedAttentionTester& d_v(std::size_t v) { d_v_ = v; return *this; }
-  FusedAttentionTester& causal(bool v, std::ptrdiff_t offset = 0) { causal_ = v; offset_k_ = offset; return *this; }
-  FusedAttentionTester& mask(double allowed, bool shared_row = false) { mask_ = allowed; shared_ = shared_row; return *this; }
-  FusedAttentionTester& pad(std::size_t v) { pad_ = v; return *this; }
-  FusedAttentionTester& offset(std::size_t v) { offset_ = v; return *this; }
-  FusedAttentionTester& magnitude(float v) { magnitude_ = v; return *this; }
-  FusedAttentionTester& seed(unsigned v) { seed_ = v; return *this; }
+  FusedAttentionTester& n_q(std::size_t v) {
+    n_q_ = v;
+    return *this;
+  }
+  FusedAttentionTester& n_k(std::size_t v) {
+    n_k_ = v;
+    return *this;
+  }
+  FusedAttentionTester& d(std::size_t v) {
+    d_ = v;
+    return *this;
+  }
+  FusedAttentionTester& d_v(std::size_t v) {
+    d_v_ = v;
+    return *this;
+  }
+  FusedAttentionTester& causal(bool v, std::ptrdiff_t offset = 0) {
+    causal_ = v;
+    offset_k_ = offset;
+    return *this;
+  }
+  FusedAttentionTester& mask(double allowed, bool shared_row = false) {
+    mask_ = allowed;
+    shared_ = shared_row;
+    return *this;
+  }
+  FusedAttentionTester& pad(std::size_t v) {
+    pad_ = v;
+    return *this;
+  }
+  FusedAttentionTester& offset(std::size_t v) {
+    offset_ = v;
+    return *this;
+  }
+  FusedAttentionTester& magnitude(float v) {
+    magnitude_ = v;
+    return *this;
+  }
+  FusedAttentionTester& seed(unsigned v) {
+    seed_ = v;
+    return *this;
+  }
 
   void Test(const KernelTable& t) const {
     Inputs in = make();
@@ -53,8 +85,9 @@ class FusedAttentionTester {
           mag += w[j] / sum * std::fabs(in.v.at(j, c));
         }
         ASSERT_NEAR(out.at(i, c), ref, 1e-5 * mag * (1.0 + cond) + 1e-30)
-            << t.isa << " attention n_q=" << n_q_ << " n_k=" << n_k_ << " d=" << d_ << " d_v=" << d_v_ << " causal=" << causal_
-            << " offset=" << offset_k_ << " mask=" << mask_ << " at (" << i << ", " << c << ")";
+            << t.isa << " attention n_q=" << n_q_ << " n_k=" << n_k_ << " d=" << d_ << " d_v=" << d_v_
+            << " causal=" << causal_ << " offset=" << offset_k_ << " mask=" << mask_ << " at (" << i << ", " << c
+            << ")";
         if (sum == 0) ASSERT_EQ(out.at(i, c), 0.0f) << t.isa << " a row with nothing to attend to is 0";
       }
     }
@@ -91,7 +124,10 @@ class FusedAttentionTester {
   };
   Inputs make() const {
     std::mt19937 rng(seed_);
-    Inputs in{Buffer(n_q_, d_, d_ + pad_, offset_), Buffer(n_k_, d_, d_ + pad_, offset_), Buffer(n_k_, d_v_, d_v_ + pad_, offset_), {}};
+    Inputs in{Buffer(n_q_, d_, d_ + pad_, offset_),
+              Buffer(n_k_, d_, d_ + pad_, offset_),
+              Buffer(n_k_, d_v_, d_v_ + pad_, offset_),
+              {}};
     in.q.fill(rng, magnitude_);
     in.k.fill(rng, magnitude_);
     in.v.fill(rng, 1.0f);
@@ -107,8 +143,10 @@ class FusedAttentionTester {
     return in;
   }
   std::size_t run(const KernelTable& t, const Inputs& in, Buffer& out, std::size_t parts) const {
-    kernels::Attention a{in.q.data(), in.q.ld(), in.k.data(), in.k.ld(), in.v.data(), in.v.ld(), out.data(), out.ld(),
-                         n_q_, n_k_, d_, float(1.0 / std::sqrt(double(d_))), causal_};
+    kernels::Attention a{in.q.data(), in.q.ld(), in.k.data(), in.k.ld(),
+                         in.v.data(), in.v.ld(), out.data(),  out.ld(),
+                         n_q_,        n_k_,      d_,          float(1.0 / std::sqrt(double(d_))),
+                         causal_};
     a.causal_offset = offset_k_;
     a.d_v = d_v_;
     a.mask = in.mask.empty() ? nullptr : in.mask.data();
@@ -143,15 +181,24 @@ TEST(FusedAttention, LongSequencesSkipMaskedBlocks) {
   for (const KernelTable* t : all_tables()) {
     FusedAttentionTester().n_q(200).n_k(700).d(64).d_v(64).mask(0.5).Test(*t);
     FusedAttentionTester().n_q(200).n_k(700).d(64).d_v(32).mask(0.9, true).causal(true, 500).Test(*t);
-    FusedAttentionTester().n_q(300).n_k(100).d(40).d_v(72).causal(true, -200).Test(*t);  // the first 200 rows see nothing
+    FusedAttentionTester().n_q(300).n_k(100).d(40).d_v(72).causal(true, -200).Test(*t);  // the first 200 rows see
+                                                                                         // nothing
   }
 }
 
 TEST(FusedAttention, MisalignedPaddedAndLarge) {
   for (const KernelTable* t : all_tables())
     for (std::size_t off = 1; off < t->simd_width; off += 2) {
-      FusedAttentionTester().n_q(50).n_k(3 * t->simd_width + 1).d(t->simd_width + 1).d_v(2 * t->simd_width + 3)
-          .offset(off).pad(off + 2).mask(0.7).causal(true, 4).Test(*t);
+      FusedAttentionTester()
+          .n_q(50)
+          .n_k(3 * t->simd_width + 1)
+          .d(t->simd_width + 1)
+          .d_v(2 * t->simd_width + 3)
+          .offset(off)
+          .pad(off + 2)
+          .mask(0.7)
+          .causal(true, 4)
+          .Test(*t);
       FusedAttentionTester().n_q(7).n_k(100).d(33).d_v(5).offset(off).pad(1).magnitude(8.0f).mask(0.8).Test(*t);
     }
 }

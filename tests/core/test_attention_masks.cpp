@@ -7,10 +7,17 @@ namespace {
 
 TEST(AttentionMasks, EveryRankAndKind) {
   Case c;
-  c.b = 2; c.h_q = 4; c.h_kv = 2; c.n_q = 19; c.n_k = 45; c.d = 10; c.d_v = 6;
+  c.b = 2;
+  c.h_q = 4;
+  c.h_kv = 2;
+  c.n_q = 19;
+  c.n_k = 45;
+  c.d = 10;
+  c.d_v = 6;
   const std::size_t B = c.b, H = c.h_q, Q = c.n_q, K = c.n_k;
-  const std::vector<Shape> shapes = {{K}, {1}, {Q, K}, {Q, 1}, {1, K}, {H, Q, K}, {1, H, 1, K}, {B, 1, Q, K},
-                                     {B, H, Q, K}, {B, 1, 1, K}, {1, 1, 1, 1}, {B, H, Q, 1}, {H, 1, K}};
+  const std::vector<Shape> shapes = {{K},          {1},          {Q, K},       {Q, 1},       {1, K},
+                                     {H, Q, K},    {1, H, 1, K}, {B, 1, Q, K}, {B, H, Q, K}, {B, 1, 1, K},
+                                     {1, 1, 1, 1}, {B, H, Q, 1}, {H, 1, K}};
   Rng rng(7);
   for (MaskKind kind : {MaskKind::boolean, MaskKind::additive})
     for (const Shape& s : shapes)
@@ -26,7 +33,10 @@ TEST(AttentionMasks, BlockSparseMaskSkipsTilesAndStaysExact) {
   // Long sequences with a mask that allows keys only in a few bands: most (query tile, key block) pairs are
   // entirely masked.
   Case c;
-  c.n_q = 300; c.n_k = 700; c.d = 32; c.d_v = 32;
+  c.n_q = 300;
+  c.n_k = 700;
+  c.d = 32;
+  c.d_v = 32;
   AttentionMask m{MaskKind::boolean, {c.n_q, c.n_k}, std::vector<float>(c.n_q * c.n_k, 0.0f)};
   for (std::size_t i = 0; i < c.n_q; ++i)
     for (std::size_t j = 0; j < c.n_k; ++j) m.values[i * c.n_k + j] = (j / 50 == i / 100 * 3) || j == i ? 1.0f : 0.0f;
@@ -45,12 +55,15 @@ TEST(AttentionMasks, BlockSparseMaskSkipsTilesAndStaysExact) {
 TEST(AttentionOp, FullyMaskedRowsAreZerosOnBothPaths) {
   const float ninf = -std::numeric_limits<float>::infinity();
   Case c;
-  c.n_q = 5; c.n_k = 9; c.d = 3; c.d_v = 4;
+  c.n_q = 5;
+  c.n_k = 9;
+  c.d = 3;
+  c.d_v = 4;
   const Inputs in = make(c);
   AttentionMask none_row{MaskKind::boolean, {c.n_q, c.n_k}, std::vector<float>(c.n_q * c.n_k, 1.0f)};
-  for (std::size_t j = 0; j < c.n_k; ++j) none_row.values[2 * c.n_k + j] = 0.0f;      // row 2: nothing allowed
+  for (std::size_t j = 0; j < c.n_k; ++j) none_row.values[2 * c.n_k + j] = 0.0f;  // row 2: nothing allowed
   AttentionMask ninf_row = additive_mask({c.n_q, c.n_k}, std::vector<float>(c.n_q * c.n_k, 0.5f));
-  for (std::size_t j = 0; j < c.n_k; ++j) ninf_row.values[2 * c.n_k + j] = ninf;       // row 2: all −inf
+  for (std::size_t j = 0; j < c.n_k; ++j) ninf_row.values[2 * c.n_k + j] = ninf;  // row 2: all −inf
   for (const AttentionMask* m : {&none_row, &ninf_row})
     for (AttentionWeights w : {AttentionWeights::none, AttentionWeights::per_head}) {
       AttentionOptions o;
@@ -66,7 +79,11 @@ TEST(AttentionOp, FullyMaskedRowsAreZerosOnBothPaths) {
   // Lower-right with more queries than keys: the first n_q − n_k queries see no key.
   for (AttentionWeights w : {AttentionWeights::none, AttentionWeights::per_head}) {
     Case l;
-    l.n_q = 40; l.n_k = 17; l.d = 20; l.d_v = 20; l.causal = CausalAlign::lower_right;
+    l.n_q = 40;
+    l.n_k = 17;
+    l.d = 20;
+    l.d_v = 20;
+    l.causal = CausalAlign::lower_right;
     const Inputs li = make(l);
     AttentionOptions o;
     o.causal = CausalAlign::lower_right;

@@ -11,18 +11,34 @@ TEST(AttentionOp, SizesAroundSimdWidth) {
     for (std::size_t s : sizes()) {
       Case c;
       c.causal = causal;
-      c.n_q = s; check_case(c);
-      c = Case{}; c.causal = causal; c.n_k = s; check_case(c);
-      c = Case{}; c.causal = causal; c.d = s; c.d_v = s; check_case(c);
-      c = Case{}; c.causal = causal; c.d_v = s; check_case(c);
+      c.n_q = s;
+      check_case(c);
+      c = Case{};
+      c.causal = causal;
+      c.n_k = s;
+      check_case(c);
+      c = Case{};
+      c.causal = causal;
+      c.d = s;
+      c.d_v = s;
+      check_case(c);
+      c = Case{};
+      c.causal = causal;
+      c.d_v = s;
+      check_case(c);
     }
 }
 
 TEST(AttentionOp, QueriesAndKeysOfDifferentLengths) {
   for (CausalAlign causal : kAligns)
-    for (auto [nq, nk] : {std::pair<std::size_t, std::size_t>{3, 40}, {40, 3}, {1, 300}, {300, 1}, {130, 257}, {257, 130}}) {
+    for (auto [nq, nk] :
+         {std::pair<std::size_t, std::size_t>{3, 40}, {40, 3}, {1, 300}, {300, 1}, {130, 257}, {257, 130}}) {
       Case c;
-      c.n_q = nq; c.n_k = nk; c.d = 16; c.d_v = 16; c.causal = causal;
+      c.n_q = nq;
+      c.n_k = nk;
+      c.d = 16;
+      c.d_v = 16;
+      c.causal = causal;
       check_case(c);
     }
 }
@@ -31,7 +47,11 @@ TEST(AttentionOp, ValueWidthDiffersFromKeyWidth) {
   for (CausalAlign causal : kAligns)
     for (auto [d, dv] : {std::pair<std::size_t, std::size_t>{7, 20}, {33, 2}, {64, 1}, {1, 64}, {20, 70}}) {
       Case c;
-      c.n_q = 70; c.n_k = 90; c.d = d; c.d_v = dv; c.causal = causal;
+      c.n_q = 70;
+      c.n_k = 90;
+      c.d = d;
+      c.d_v = dv;
+      c.causal = causal;
       check_case(c);
     }
 }
@@ -40,7 +60,14 @@ TEST(AttentionOp, GroupedAndMultiQueryHeads) {
   for (std::size_t h_kv : {6, 3, 2, 1})
     for (CausalAlign causal : kAligns) {
       Case c;
-      c.b = 2; c.h_q = 6; c.h_kv = h_kv; c.n_q = 37; c.n_k = 70; c.d = 24; c.d_v = 12; c.causal = causal;
+      c.b = 2;
+      c.h_q = 6;
+      c.h_kv = h_kv;
+      c.n_q = 37;
+      c.n_k = 70;
+      c.d = 24;
+      c.d_v = 12;
+      c.causal = causal;
       check_case(c);
     }
 }
@@ -48,7 +75,10 @@ TEST(AttentionOp, GroupedAndMultiQueryHeads) {
 TEST(AttentionOp, CausalAlignmentsDifferAsDocumented) {
   // upper-left: query 0 sees key 0 only; lower-right with n_k = n_q + 2: query 0 sees keys 0..2.
   Case c;
-  c.n_q = 3; c.n_k = 5; c.d = 2; c.d_v = 2;
+  c.n_q = 3;
+  c.n_k = 5;
+  c.d = 2;
+  c.d_v = 2;
   const Inputs in = make(c);
   AttentionOptions o;
   o.weights = AttentionWeights::per_head;
@@ -66,7 +96,11 @@ TEST(AttentionOp, CausalAlignmentsDifferAsDocumented) {
 TEST(AttentionOp, LargeMagnitudesAndCustomScale) {
   for (CausalAlign causal : kAligns) {
     Case c;
-    c.n_q = 33; c.n_k = 50; c.d = 16; c.d_v = 16; c.causal = causal;
+    c.n_q = 33;
+    c.n_k = 50;
+    c.d = 16;
+    c.d_v = 16;
+    c.causal = causal;
     c.magnitude = 30.0;  // sharp softmax: scores up to ~900·scale
     c.value_magnitude = 1e30;
     check_case(c);
@@ -81,7 +115,12 @@ TEST(AttentionOp, LargeMagnitudesAndCustomScale) {
 
 TEST(AttentionOp, AveragedWeightsAreTheMeanOverHeads) {
   Case c;
-  c.b = 2; c.h_q = 4; c.h_kv = 2; c.n_q = 6; c.n_k = 7; c.causal = CausalAlign::upper_left;
+  c.b = 2;
+  c.h_q = 4;
+  c.h_kv = 2;
+  c.n_q = 6;
+  c.n_k = 7;
+  c.causal = CausalAlign::upper_left;
   const Inputs in = make(c);
   AttentionOptions o;
   o.causal = c.causal;
@@ -99,7 +138,13 @@ TEST(AttentionOp, AveragedWeightsAreTheMeanOverHeads) {
 
 TEST(AttentionOp, DropoutIsSeededAndMatchesReference) {
   Case c;
-  c.b = 2; c.h_q = 2; c.n_q = 9; c.n_k = 11; c.d = 5; c.d_v = 3; c.causal = CausalAlign::upper_left;
+  c.b = 2;
+  c.h_q = 2;
+  c.n_q = 9;
+  c.n_k = 11;
+  c.d = 5;
+  c.d_v = 3;
+  c.causal = CausalAlign::upper_left;
   const Inputs in = make(c);
   AttentionOptions o;
   o.causal = c.causal;
@@ -133,7 +178,13 @@ TEST(AttentionOp, DropoutIsSeededAndMatchesReference) {
 
 TEST(AttentionOp, BitwiseIdenticalForAnyThreadCount) {
   Case c;
-  c.b = 2; c.h_q = 6; c.h_kv = 2; c.n_q = 300; c.n_k = 333; c.d = 40; c.d_v = 24;
+  c.b = 2;
+  c.h_q = 6;
+  c.h_kv = 2;
+  c.n_q = 300;
+  c.n_k = 333;
+  c.d = 40;
+  c.d_v = 24;
   Rng rng(3);
   const AttentionMask m = random_mask(rng, MaskKind::additive, {c.b, 1, c.n_q, c.n_k}, 0.7);
   for (CausalAlign causal : kAligns)
@@ -151,7 +202,8 @@ TEST(AttentionOp, BitwiseIdenticalForAnyThreadCount) {
         const AttentionResult many = attention(in.query, in.key, in.value, o);
         ASSERT_EQ(std::memcmp(one.output.ptr(), many.output.ptr(), one.output.numel() * 4), 0) << threads << " threads";
         if (w == AttentionWeights::per_head)
-          ASSERT_EQ(std::memcmp(one.weights.ptr(), many.weights.ptr(), one.weights.numel() * 4), 0) << threads << " threads";
+          ASSERT_EQ(std::memcmp(one.weights.ptr(), many.weights.ptr(), one.weights.numel() * 4), 0)
+              << threads << " threads";
       }
     }
 }

@@ -37,7 +37,8 @@ AttentionMask mask_from(const json& v) {
   };
   walk(v, 0);
   AttentionMask m{leaves.front()->is_boolean() ? MaskKind::boolean : MaskKind::additive, shape, {}};
-  for (const json* x : leaves) m.values.push_back(x->is_boolean() ? (x->get<bool>() ? 1.0f : 0.0f) : float(golden::number(*x)));
+  for (const json* x : leaves)
+    m.values.push_back(x->is_boolean() ? (x->get<bool>() ? 1.0f : 0.0f) : float(golden::number(*x)));
   return m;
 }
 
@@ -53,21 +54,24 @@ void expect_near(const std::vector<float>& got, const golden::Array& want, const
 }
 
 TEST(AttentionTorchGolden, EverySdpaCase) {
-  const char* const files[] = {"sdpa_no_mask.json", "sdpa_bool_mask.json", "sdpa_float_mask.json", "sdpa_causal_upper_left.json",
-                               "sdpa_causal_lower_right.json", "sdpa_causal_lower_right_more_queries.json",
-                               "sdpa_grouped_query.json", "sdpa_multi_query.json", "sdpa_d_ne_dv_scale.json",
-                               "sdpa_fully_masked_row.json"};
+  const char* const files[] = {
+      "sdpa_no_mask.json",           "sdpa_bool_mask.json",          "sdpa_float_mask.json",
+      "sdpa_causal_upper_left.json", "sdpa_causal_lower_right.json", "sdpa_causal_lower_right_more_queries.json",
+      "sdpa_grouped_query.json",     "sdpa_multi_query.json",        "sdpa_d_ne_dv_scale.json",
+      "sdpa_fully_masked_row.json"};
   for (const char* file : files) {
     const json g = load_torch(file);
     const json& in = g.at("inputs");
-    const Tensor query = golden::tensor(in.at("query")), key = golden::tensor(in.at("key")), value = golden::tensor(in.at("value"));
+    const Tensor query = golden::tensor(in.at("query")), key = golden::tensor(in.at("key")),
+                 value = golden::tensor(in.at("value"));
     std::optional<AttentionMask> mask;
     if (in.contains("attn_mask")) mask = mask_from(in.at("attn_mask"));
     AttentionOptions o;
     const json& call = g.at("call");
     if (!call.at("scale").is_null()) o.scale = call.at("scale").get<double>();
     if (!call.at("causal").is_null())
-      o.causal = call.at("causal").get<std::string>() == "upper-left" ? CausalAlign::upper_left : CausalAlign::lower_right;
+      o.causal =
+          call.at("causal").get<std::string>() == "upper-left" ? CausalAlign::upper_left : CausalAlign::lower_right;
     o.attn_mask = mask ? &*mask : nullptr;
     const json& out = g.at("outputs");
     for (AttentionWeights w : {AttentionWeights::none, AttentionWeights::per_head, AttentionWeights::averaged}) {
@@ -75,7 +79,8 @@ TEST(AttentionTorchGolden, EverySdpaCase) {
       const AttentionResult r = attention(query, key, value, o);
       const std::string what = std::string(file) + " weights " + std::to_string(int(w));
       expect_near(r.output.data, golden::array(out.at("output")), what + " output");
-      if (w == AttentionWeights::per_head) expect_near(r.weights.data, golden::array(out.at("weights")), what + " weights");
+      if (w == AttentionWeights::per_head)
+        expect_near(r.weights.data, golden::array(out.at("weights")), what + " weights");
       if (w == AttentionWeights::averaged)
         expect_near(r.weights.data, golden::array(out.at("weights_averaged_over_heads")), what + " averaged weights");
     }

@@ -22,8 +22,11 @@ using attnkit_test::make_config;
 double counted_flops(const Config& c, std::size_t b, std::size_t n, std::size_t d_in, bool causal) {
   double macs = 0;
   const bool simplified = c.mechanism == Mechanism::simplified;
-  const std::size_t heads = c.mechanism == Mechanism::multihead || c.mechanism == Mechanism::multihead_wrapper ? c.num_heads : 1;
-  const std::size_t head_dim = simplified ? d_in : c.mechanism == Mechanism::multihead ? c.d_out / c.num_heads : c.d_out;
+  const std::size_t heads =
+      c.mechanism == Mechanism::multihead || c.mechanism == Mechanism::multihead_wrapper ? c.num_heads : 1;
+  const std::size_t head_dim = simplified                            ? d_in
+                               : c.mechanism == Mechanism::multihead ? c.d_out / c.num_heads
+                                                                     : c.d_out;
   for (std::size_t bi = 0; bi < b; ++bi) {
     for (std::size_t t = 0; t < n; ++t)  // q, k and v of each token: one dot product of length d_in per output
       if (!simplified)
@@ -89,7 +92,8 @@ TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
   const attnkit::BenchConfig& d1 = attnkit::find_bench_config("D1");
   EXPECT_EQ(&d1, &configs.back());
   EXPECT_EQ(d1.kind, attnkit::BenchKind::decode);
-  EXPECT_EQ((std::vector<std::size_t>{d1.batch, d1.tokens, d1.d_in, d1.d_out, d1.heads}), (std::vector<std::size_t>{1, 4096, 768, 768, 12}));
+  EXPECT_EQ((std::vector<std::size_t>{d1.batch, d1.tokens, d1.d_in, d1.d_out, d1.heads}),
+            (std::vector<std::size_t>{1, 4096, 768, 768, 12}));
   EXPECT_EQ(attnkit::decode_kv_bytes(d1), 2.0 * 4096 * 768 * 4);  // keys and values of 4096 tokens, 12 heads of 64
   for (std::size_t i = 0; i < want.size(); ++i) {
     const auto& c = configs[i];

@@ -54,7 +54,8 @@ std::vector<float> decode(const Module& module, const Tensor& x, std::size_t chu
 }
 
 // Every element within 1e-6 of the reference's largest magnitude (float32 sums of d_in products).
-void expect_matches_reference(const Module& module, const Tensor& x, const std::vector<float>& got, const std::string& what) {
+void expect_matches_reference(const Module& module, const Tensor& x, const std::vector<float>& got,
+                              const std::string& what) {
   const ref::Result want = ref::forward(ref::spec_from(module.config()), module.state_dict(), x);
   ASSERT_EQ(want.context.size(), got.size()) << what;
   double top = 0.0, worst = 0.0;
@@ -71,13 +72,13 @@ struct Case {
 
 TEST(Decoder, TokenByTokenAndInChunksMatchTheFullCausalForward) {
   const std::vector<Case> cases = {
-      {Mechanism::multihead, 3, 2, 2, 2, 6, false},      // the book's multi-head example's shape, head_dim 1
-      {Mechanism::multihead, 21, 21, 3, 1, 40, true},    // head_dim 7
-      {Mechanism::multihead, 48, 48, 3, 2, 33, false},   // head_dim 16 (AVX-512 width)
-      {Mechanism::multihead, 24, 24, 3, 1, 29, true},    // head_dim 8 (AVX2 width)
-      {Mechanism::multihead, 34, 34, 2, 1, 17, false},   // head_dim 17
-      {Mechanism::multihead, 64, 130, 2, 1, 300, false}, // head_dim 65 (past a register pass); 300 keys: 2 chunks
-      {Mechanism::multihead, 32, 128, 2, 2, 530, true},  // head_dim 64, three chunks, batch 2
+      {Mechanism::multihead, 3, 2, 2, 2, 6, false},       // the book's multi-head example's shape, head_dim 1
+      {Mechanism::multihead, 21, 21, 3, 1, 40, true},     // head_dim 7
+      {Mechanism::multihead, 48, 48, 3, 2, 33, false},    // head_dim 16 (AVX-512 width)
+      {Mechanism::multihead, 24, 24, 3, 1, 29, true},     // head_dim 8 (AVX2 width)
+      {Mechanism::multihead, 34, 34, 2, 1, 17, false},    // head_dim 17
+      {Mechanism::multihead, 64, 130, 2, 1, 300, false},  // head_dim 65 (past a register pass); 300 keys: 2 chunks
+      {Mechanism::multihead, 32, 128, 2, 2, 530, true},   // head_dim 64, three chunks, batch 2
       {Mechanism::causal, 5, 3, 1, 2, 30, true},
       {Mechanism::multihead_wrapper, 7, 15, 2, 1, 270, false},  // head_dim 15, two chunks
       {Mechanism::self, 9, 1, 1, 1, 12, true},
@@ -118,7 +119,8 @@ TEST(Decoder, BitwiseIdenticalForOneTwoAndThreeThreads) {
   for (std::size_t threads : {2, 3})
     for (std::size_t chunk : {1, 40}) {
       const std::vector<float> other = decode(module, x, chunk, threads);
-      EXPECT_EQ(0, std::memcmp(base.data(), other.data(), base.size() * sizeof(float))) << threads << " threads, chunk " << chunk;
+      EXPECT_EQ(0, std::memcmp(base.data(), other.data(), base.size() * sizeof(float)))
+          << threads << " threads, chunk " << chunk;
     }
 }
 
@@ -134,7 +136,9 @@ TEST(Decoder, ResetStartsAgainAndOverflowIsRefused) {
     decoder.step(generator.rand({1, 3, 8}));
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "the KV cache holds max_tokens (7) tokens; this step adds 3 to 5; expected at most 2 new tokens or reset()");
+    EXPECT_STREQ(
+        e.what(),
+        "the KV cache holds max_tokens (7) tokens; this step adds 3 to 5; expected at most 2 new tokens or reset()");
   }
   EXPECT_EQ(decoder.length(), 5u);  // unchanged by the refused step
   decoder.step(generator.rand({1, 2, 8}));
@@ -167,14 +171,21 @@ TEST(Decoder, BadInputIsRefusedWithTheExpectedValue) {
   Module module(c);
   Generator generator(1);
   expect_error([&] { module.begin_decode(0); }, "max_tokens must be at least 1 (got 0)");
-  expect_error([&] { module.begin_decode(11); }, "max_tokens (11) exceeds the module's context_length (10); expected at most 10");
+  expect_error([&] { module.begin_decode(11); },
+               "max_tokens (11) exceeds the module's context_length (10); expected at most 10");
   expect_error([&] { module.begin_decode(4, 0); }, "batch must be at least 1 (got 0)");
   Decoder decoder = module.begin_decode(10, 2);
   expect_error([&] { decoder.step(generator.rand({2, 1, 5})); }, "x_new has d_in 5 (shape [2, 1, 5]); expected d_in 6");
-  expect_error([&] { decoder.step(generator.rand({3, 1, 6})); },
-               "x_new has batch 3 (shape [3, 1, 6]); expected batch 2 (the session's, from begin_decode)");
-  expect_error([&] { decoder.step(generator.rand({1, 6})); },
-               "x_new must have shape (batch, tokens, d_in); got rank 2 shape [1, 6]");
+  expect_error(
+      [&] {
+        decoder.step(generator.rand({3, 1, 6}));
+      },
+      "x_new has batch 3 (shape [3, 1, 6]); expected batch 2 (the session's, from begin_decode)");
+  expect_error(
+      [&] {
+        decoder.step(generator.rand({1, 6}));
+      },
+      "x_new must have shape (batch, tokens, d_in); got rank 2 shape [1, 6]");
   expect_error([&] { decoder.step(Tensor({2, 0, 6})); }, "x_new has 0 tokens; expected at least 1");
   Tensor bad = generator.rand({2, 1, 6});
   bad.data[3] = NAN;
@@ -189,20 +200,23 @@ TEST(Decoder, BadInputIsRefusedWithTheExpectedValue) {
   Config grouped = make(Mechanism::multihead, 8, 8, 4);
   grouped.kv_heads = 2;
   expect_error([&] { Module(grouped).begin_decode(4); },
-               "decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or 4 and k_dim, v_dim 0 or 8 "
+               "decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or 4 and "
+               "k_dim, v_dim 0 or 8 "
                "(got kv_heads 2, k_dim 0, v_dim 0)");
   Config simplified;
   simplified.mechanism = Mechanism::simplified;
   simplified.causal = true;
-  expect_error([&] { Module(simplified).begin_decode(4); },
-               "decoding needs key and value projections; mechanism 'simplified' has none (expected one of self-v1, self, "
-               "causal, multihead-wrapper, multihead)");
+  expect_error(
+      [&] { Module(simplified).begin_decode(4); },
+      "decoding needs key and value projections; mechanism 'simplified' has none (expected one of self-v1, self, "
+      "causal, multihead-wrapper, multihead)");
 }
 
 TEST(Decoder, ScoresBeyondFloat32AreComputedInFloat64) {
   // Queries and keys of 1e20: their scores overflow float32, the weights and context do not.
   Config c = make(Mechanism::self, 1, 1, 1);
-  attnkit::StateDict sd = {{"W_query.weight", Tensor({1, 1}, {1.0f})}, {"W_key.weight", Tensor({1, 1}, {1.0f})},
+  attnkit::StateDict sd = {{"W_query.weight", Tensor({1, 1}, {1.0f})},
+                           {"W_key.weight", Tensor({1, 1}, {1.0f})},
                            {"W_value.weight", Tensor({1, 1}, {1.0f})}};
   Module module(c, sd);
   const Tensor x({1, 2, 1}, {1e20f, 2e20f});

@@ -47,7 +47,8 @@ ForwardOptions options(std::size_t threads, bool explain, bool train = false) {
   for (std::size_t i = 0; i < a.intermediates.size(); ++i) {
     if (a.intermediates[i].first != b.intermediates[i].first)
       return ::testing::AssertionFailure() << "intermediate " << i << " named differently";
-    if (auto r = golden::bitwise_equal(a.intermediates[i].second, b.intermediates[i].second, a.intermediates[i].first); !r)
+    if (auto r = golden::bitwise_equal(a.intermediates[i].second, b.intermediates[i].second, a.intermediates[i].first);
+        !r)
       return r;
   }
   return ::testing::AssertionSuccess();
@@ -199,7 +200,8 @@ TEST_P(Dropout, WeightsReturnedAreBeforeDropout) {
   const ForwardResult rt = train.forward(in, options(1, true, true));
   const ForwardResult ri = infer.forward(in, options(1, true, false));
   EXPECT_TRUE(golden::bitwise_equal(rt.weights, ri.weights, "weights"));
-  EXPECT_FALSE(golden::bitwise_equal(rt.context, ri.context, "context")) << "training with p = 0.5 must change the output";
+  EXPECT_FALSE(golden::bitwise_equal(rt.context, ri.context, "context"))
+      << "training with p = 0.5 must change the output";
 }
 
 // PyTorch's draw order: after the parameters, one random64() per weight in memory order of each
@@ -246,6 +248,8 @@ INSTANTIATE_TEST_SUITE_P(Mechanisms, Dropout,
                          ::testing::Values(DropoutCase{"causal", Mechanism::causal, 5, 1},
                                            DropoutCase{"wrapper", Mechanism::multihead_wrapper, 3, 3},
                                            DropoutCase{"multihead", Mechanism::multihead, 10, 5}),
-                         [](const ::testing::TestParamInfo<DropoutCase>& info) { return std::string(info.param.name); });
+                         [](const ::testing::TestParamInfo<DropoutCase>& info) {
+                           return std::string(info.param.name);
+                         });
 
 }  // namespace

@@ -106,96 +106,199 @@ std::vector<ErrorCase> cases() {
   const Tensor x_ok = filled({2, 6, 3});
   return {
       // ---- configuration ----
-      {"DOutNotDivisibleByHeads", [] { Module(make_config(Mechanism::multihead, 3, 5, 2)); }, ErrorKind::range,
+      {"DOutNotDivisibleByHeads",
+       [] { Module(make_config(Mechanism::multihead, 3, 5, 2)); },
+       ErrorKind::range,
        {"d_out (5) must be divisible by num_heads (2)"}},
-      {"DOutNotDivisibleByHeadsDesignExample", [] { Module(make_config(Mechanism::multihead, 4, 10, 3)); }, ErrorKind::range,
+      {"DOutNotDivisibleByHeadsDesignExample",
+       [] { Module(make_config(Mechanism::multihead, 4, 10, 3)); },
+       ErrorKind::range,
        {"d_out (10) must be divisible by num_heads (3)"}},
-      {"ZeroHeadsMultihead", [] { Module(make_config(Mechanism::multihead, 3, 2, 0)); }, ErrorKind::range,
+      {"ZeroHeadsMultihead",
+       [] { Module(make_config(Mechanism::multihead, 3, 2, 0)); },
+       ErrorKind::range,
        {"num_heads", "at least 1", "0"}},
-      {"ZeroHeadsWrapper", [] { Module(make_config(Mechanism::multihead_wrapper, 3, 2, 0)); }, ErrorKind::range,
+      {"ZeroHeadsWrapper",
+       [] { Module(make_config(Mechanism::multihead_wrapper, 3, 2, 0)); },
+       ErrorKind::range,
        {"num_heads", "at least 1", "0"}},
-      {"HeadsOnASingleHeadMechanism", [] { Module(make_config(Mechanism::self, 3, 2, 2)); }, ErrorKind::range,
+      {"HeadsOnASingleHeadMechanism",
+       [] { Module(make_config(Mechanism::self, 3, 2, 2)); },
+       ErrorKind::range,
        {"num_heads (2)", "expected 1", "self"}},
-      {"DropoutNegative", [=] { Module(with_dropout(causal, -0.1f)); }, ErrorKind::range,
+      {"DropoutNegative",
+       [=] { Module(with_dropout(causal, -0.1f)); },
+       ErrorKind::range,
        {"dropout (-0.1) must be in [0, 1)"}},
-      {"DropoutOne", [=] { Module(with_dropout(causal, 1.0f)); }, ErrorKind::range, {"dropout (1", "must be in [0, 1)"}},
-      {"DropoutNaN", [=] { Module(with_dropout(causal, kNaN)); }, ErrorKind::range, {"dropout (nan", "must be in [0, 1)"}},
-      {"DropoutAboveOneOnMultihead", [] { Module(with_dropout(make_config(Mechanism::multihead, 3, 2, 2), 1.5f)); },
-       ErrorKind::range, {"dropout (1.5", "must be in [0, 1)"}},
-      {"DropoutOnAMechanismWithoutDropout", [] { Module(with_dropout(make_config(Mechanism::self, 3, 2), 0.5f)); },
-       ErrorKind::range, {"dropout", "self"}},
-      {"QkvBiasOnSimplified", [] { Module(with_bias(make_config(Mechanism::simplified, 0, 0))); }, ErrorKind::invalid,
+      {"DropoutOne",
+       [=] { Module(with_dropout(causal, 1.0f)); },
+       ErrorKind::range,
+       {"dropout (1", "must be in [0, 1)"}},
+      {"DropoutNaN",
+       [=] { Module(with_dropout(causal, kNaN)); },
+       ErrorKind::range,
+       {"dropout (nan", "must be in [0, 1)"}},
+      {"DropoutAboveOneOnMultihead",
+       [] { Module(with_dropout(make_config(Mechanism::multihead, 3, 2, 2), 1.5f)); },
+       ErrorKind::range,
+       {"dropout (1.5", "must be in [0, 1)"}},
+      {"DropoutOnAMechanismWithoutDropout",
+       [] { Module(with_dropout(make_config(Mechanism::self, 3, 2), 0.5f)); },
+       ErrorKind::range,
+       {"dropout", "self"}},
+      {"QkvBiasOnSimplified",
+       [] { Module(with_bias(make_config(Mechanism::simplified, 0, 0))); },
+       ErrorKind::invalid,
        {"qkv_bias", "simplified"}},
       {"ZeroDIn", [] { Module(make_config(Mechanism::self, 0, 2)); }, ErrorKind::range, {"d_in", "at least 1", "0"}},
-      {"ZeroDOut", [] { Module(make_config(Mechanism::causal, 3, 0)); }, ErrorKind::range, {"d_out", "at least 1", "0"}},
-      {"HugeParametersRefusedBeforeAllocating", [] { Module(make_config(Mechanism::self, kBig, kBig)); }, ErrorKind::range,
+      {"ZeroDOut",
+       [] { Module(make_config(Mechanism::causal, 3, 0)); },
+       ErrorKind::range,
+       {"d_out", "at least 1", "0"}},
+      {"HugeParametersRefusedBeforeAllocating",
+       [] { Module(make_config(Mechanism::self, kBig, kBig)); },
+       ErrorKind::range,
        {"needs", "bytes", "expected at most"}},
-      {"HugeParametersNameTheBytes", [] { Module(make_config(Mechanism::multihead, kBig, kBig, 1)); }, ErrorKind::range,
+      {"HugeParametersNameTheBytes",
+       [] { Module(make_config(Mechanism::multihead, kBig, kBig, 1)); },
+       ErrorKind::range,
        {"needs " + bytes_of({3, kBig, kBig}) + " bytes"}},
 
       {"AbsurdHeadCountDoesNotWrap",  // 3·num_heads wraps size_t; must be refused, not looped over
        [] { Module(make_config(Mechanism::multihead_wrapper, 1, 1, std::numeric_limits<std::size_t>::max() / 3 + 1)); },
-       ErrorKind::range, {"needs", "bytes"}},
-      {"AbsurdDOut", [] { Module(make_config(Mechanism::multihead, 2, std::numeric_limits<std::size_t>::max(), 1)); },
-       ErrorKind::range, {"needs", "bytes"}},
+       ErrorKind::range,
+       {"needs", "bytes"}},
+      {"AbsurdDOut",
+       [] { Module(make_config(Mechanism::multihead, 2, std::numeric_limits<std::size_t>::max(), 1)); },
+       ErrorKind::range,
+       {"needs", "bytes"}},
 
       // ---- the input x ----
-      {"TokensExceedContextLength", [] { forward(make_config(Mechanism::causal, 3, 2, 1, 4), filled({1, 5, 3})); },
-       ErrorKind::range, {"5 tokens", "context_length", "4"}},
-      {"TokensExceedContextLengthMultihead", [] { forward(make_config(Mechanism::multihead, 3, 2, 2, 6), filled({7, 3})); },
-       ErrorKind::range, {"7 tokens", "context_length", "6"}},
-      {"InputRank1", [] { forward(make_config(Mechanism::self, 3, 2), filled({3})); }, ErrorKind::invalid,
+      {"TokensExceedContextLength",
+       [] {
+         forward(make_config(Mechanism::causal, 3, 2, 1, 4), filled({1, 5, 3}));
+       },
+       ErrorKind::range,
+       {"5 tokens", "context_length", "4"}},
+      {"TokensExceedContextLengthMultihead",
+       [] {
+         forward(make_config(Mechanism::multihead, 3, 2, 2, 6), filled({7, 3}));
+       },
+       ErrorKind::range,
+       {"7 tokens", "context_length", "6"}},
+      {"InputRank1",
+       [] { forward(make_config(Mechanism::self, 3, 2), filled({3})); },
+       ErrorKind::invalid,
        {"(batch, tokens, d_in) or (tokens, d_in)", "rank 1"}},
-      {"InputRank4", [=] { forward(causal, filled({1, 2, 6, 3})); }, ErrorKind::invalid,
+      {"InputRank4",
+       [=] {
+         forward(causal, filled({1, 2, 6, 3}));
+       },
+       ErrorKind::invalid,
        {"(batch, tokens, d_in) or (tokens, d_in)", "rank 4", "[1, 2, 6, 3]"}},
       {"InputRank0", [=] { forward(causal, Tensor(Shape{}, {1.0f})); }, ErrorKind::invalid, {"rank 0"}},
-      {"ZeroTokensBatched", [=] { forward(causal, Tensor({2, 0, 3})); }, ErrorKind::range, {"0 tokens", "at least 1"}},
-      {"ZeroTokensUnbatched", [] { forward(make_config(Mechanism::simplified, 0, 0), Tensor({0, 3})); }, ErrorKind::range,
+      {"ZeroTokensBatched",
+       [=] {
+         forward(causal, Tensor({2, 0, 3}));
+       },
+       ErrorKind::range,
        {"0 tokens", "at least 1"}},
-      {"ZeroBatch", [=] { forward(causal, Tensor({0, 6, 3})); }, ErrorKind::range, {"batch size 0", "at least 1"}},
-      {"ZeroDInInX", [] { forward(make_config(Mechanism::simplified, 0, 0), Tensor({6, 0})); }, ErrorKind::range,
+      {"ZeroTokensUnbatched",
+       [] {
+         forward(make_config(Mechanism::simplified, 0, 0), Tensor({0, 3}));
+       },
+       ErrorKind::range,
+       {"0 tokens", "at least 1"}},
+      {"ZeroBatch",
+       [=] {
+         forward(causal, Tensor({0, 6, 3}));
+       },
+       ErrorKind::range,
+       {"batch size 0", "at least 1"}},
+      {"ZeroDInInX",
+       [] {
+         forward(make_config(Mechanism::simplified, 0, 0), Tensor({6, 0}));
+       },
+       ErrorKind::range,
        {"d_in 0", "at least 1"}},
-      {"XWidthDiffersFromDIn", [=] { forward(causal, filled({2, 6, 4})); }, ErrorKind::invalid,
+      {"XWidthDiffersFromDIn",
+       [=] {
+         forward(causal, filled({2, 6, 4}));
+       },
+       ErrorKind::invalid,
        {"d_in 4", "[2, 6, 4]", "expected d_in 3"}},
-      {"XWidthDiffersFromDInUnbatched", [] { forward(make_config(Mechanism::self_v1, 3, 2), filled({6, 2})); },
-       ErrorKind::invalid, {"d_in 2", "expected d_in 3"}},
-      {"NaNInX", [=] { forward(causal, with_value_at(x_ok, (0 * 6 + 2) * 3 + 1, kNaN)); }, ErrorKind::invalid,
+      {"XWidthDiffersFromDInUnbatched",
+       [] {
+         forward(make_config(Mechanism::self_v1, 3, 2), filled({6, 2}));
+       },
+       ErrorKind::invalid,
+       {"d_in 2", "expected d_in 3"}},
+      {"NaNInX",
+       [=] { forward(causal, with_value_at(x_ok, (0 * 6 + 2) * 3 + 1, kNaN)); },
+       ErrorKind::invalid,
        {"x contains NaN at index [0, 2, 1]; expected finite numbers"}},
-      {"InfInX", [] { forward(make_config(Mechanism::simplified, 0, 0), with_value_at(filled({6, 3}), 3 * 3, kInf)); },
-       ErrorKind::invalid, {"x contains Inf at index [3, 0]"}},
-      {"NegInfInX", [=] { forward(causal, with_value_at(x_ok, x_ok.numel() - 1, -kInf)); }, ErrorKind::invalid,
+      {"InfInX",
+       [] {
+         forward(make_config(Mechanism::simplified, 0, 0), with_value_at(filled({6, 3}), 3 * 3, kInf));
+       },
+       ErrorKind::invalid,
+       {"x contains Inf at index [3, 0]"}},
+      {"NegInfInX",
+       [=] { forward(causal, with_value_at(x_ok, x_ok.numel() - 1, -kInf)); },
+       ErrorKind::invalid,
        {"x contains -Inf at index [1, 5, 2]"}},
       {"WeightsTooLargeToAllocate",
-       [] { forward(make_config(Mechanism::multihead, 1, 1, 1), filled({1, kBig + 1, 1}), true); }, ErrorKind::range,
+       [] {
+         forward(make_config(Mechanism::multihead, 1, 1, 1), filled({1, kBig + 1, 1}), true);
+       },
+       ErrorKind::range,
        {"needs " + bytes_of({1, 1, kBig + 1, kBig + 1}) + " bytes"}},
 
       // ---- state_dict ----
-      {"StateDictWrongShape", [=] { Module(causal, replace(linear_sd(), "W_query.weight", filled({1, 2}))); },
-       ErrorKind::invalid, {"state_dict key W_query.weight has shape [1, 2], expected [2, 3]"}},
+      {"StateDictWrongShape",
+       [=] {
+         Module(causal, replace(linear_sd(), "W_query.weight", filled({1, 2})));
+       },
+       ErrorKind::invalid,
+       {"state_dict key W_query.weight has shape [1, 2], expected [2, 3]"}},
       {"StateDictV1GivenLinearLayout",
        [] {
          StateDict sd;
          for (const char* n : {"W_query", "W_key", "W_value"}) sd.emplace_back(n, filled({2, 3}));
          Module(make_config(Mechanism::self_v1, 3, 2), sd);
        },
-       ErrorKind::invalid, {"state_dict key W_query has shape [2, 3], expected [3, 2]"}},
-      {"StateDictWrongBiasShape", [=] { Module(with_bias(causal), replace(linear_sd(true), "W_key.bias", filled({3}))); },
-       ErrorKind::invalid, {"state_dict key W_key.bias has shape [3], expected [2]"}},
+       ErrorKind::invalid,
+       {"state_dict key W_query has shape [2, 3], expected [3, 2]"}},
+      {"StateDictWrongBiasShape",
+       [=] { Module(with_bias(causal), replace(linear_sd(true), "W_key.bias", filled({3}))); },
+       ErrorKind::invalid,
+       {"state_dict key W_key.bias has shape [3], expected [2]"}},
       {"StateDictWrongOutProjShape",
        [] {
          StateDict sd = add(add(linear_sd(), "out_proj.weight", filled({2, 2})), "out_proj.bias", filled({2, 1}));
          Module(make_config(Mechanism::multihead, 3, 2, 2), sd);
        },
-       ErrorKind::invalid, {"state_dict key out_proj.bias has shape [2, 1], expected [2]"}},
-      {"StateDictMissingKey", [=] { Module(causal, erase(linear_sd(), "W_value.weight")); }, ErrorKind::invalid,
+       ErrorKind::invalid,
+       {"state_dict key out_proj.bias has shape [2, 1], expected [2]"}},
+      {"StateDictMissingKey",
+       [=] { Module(causal, erase(linear_sd(), "W_value.weight")); },
+       ErrorKind::invalid,
        {"missing", "W_value.weight", "[2, 3]"}},
-      {"StateDictMissingBias", [=] { Module(with_bias(causal), erase(linear_sd(true), "W_query.bias")); },
-       ErrorKind::invalid, {"missing", "W_query.bias"}},
-      {"StateDictMissingOutProj", [] { Module(make_config(Mechanism::multihead, 3, 2, 2), linear_sd()); }, ErrorKind::invalid,
+      {"StateDictMissingBias",
+       [=] { Module(with_bias(causal), erase(linear_sd(true), "W_query.bias")); },
+       ErrorKind::invalid,
+       {"missing", "W_query.bias"}},
+      {"StateDictMissingOutProj",
+       [] { Module(make_config(Mechanism::multihead, 3, 2, 2), linear_sd()); },
+       ErrorKind::invalid,
        {"missing", "out_proj.weight"}},
-      {"StateDictUnknownKey", [=] { Module(causal, add(linear_sd(), "foo", filled({2}))); }, ErrorKind::invalid,
+      {"StateDictUnknownKey",
+       [=] { Module(causal, add(linear_sd(), "foo", filled({2}))); },
+       ErrorKind::invalid,
        {"unknown key foo", "W_query.weight"}},
-      {"StateDictBiasWithoutQkvBias", [=] { Module(causal, linear_sd(true)); }, ErrorKind::invalid,
+      {"StateDictBiasWithoutQkvBias",
+       [=] { Module(causal, linear_sd(true)); },
+       ErrorKind::invalid,
        {"W_query.bias", "qkv_bias"}},
       {"StateDictHeadBeyondNumHeads",
        [] {
@@ -205,26 +308,44 @@ std::vector<ErrorCase> cases() {
              sd.emplace_back("heads." + std::to_string(h) + "." + n + ".weight", filled({2, 3}));
          Module(make_config(Mechanism::multihead_wrapper, 3, 2, 2), sd);
        },
-       ErrorKind::invalid, {"heads.2.W_query.weight"}},
-      {"StateDictForSimplified", [] { Module(make_config(Mechanism::simplified, 0, 0), linear_sd()); }, ErrorKind::invalid,
+       ErrorKind::invalid,
+       {"heads.2.W_query.weight"}},
+      {"StateDictForSimplified",
+       [] { Module(make_config(Mechanism::simplified, 0, 0), linear_sd()); },
+       ErrorKind::invalid,
        {"unknown key W_query.weight"}},
       {"StateDictNaNInWeight",
-       [=] { Module(causal, replace(linear_sd(), "W_key.weight", with_value_at(filled({2, 3}), 3, kNaN))); },
-       ErrorKind::invalid, {"W_key.weight contains NaN at index [1, 0]", "expected finite numbers"}},
+       [=] {
+         Module(causal, replace(linear_sd(), "W_key.weight", with_value_at(filled({2, 3}), 3, kNaN)));
+       },
+       ErrorKind::invalid,
+       {"W_key.weight contains NaN at index [1, 0]", "expected finite numbers"}},
       {"StateDictInfInBias",
-       [=] { Module(with_bias(causal), replace(linear_sd(true), "W_value.bias", with_value_at(filled({2}), 1, kInf))); },
-       ErrorKind::invalid, {"W_value.bias contains Inf at index [1]"}},
-      {"StateDictWrongMaskBuffer", [=] { Module(causal, add(linear_sd(), "mask", filled({5, 5}))); }, ErrorKind::invalid,
+       [=] {
+         Module(with_bias(causal), replace(linear_sd(true), "W_value.bias", with_value_at(filled({2}), 1, kInf)));
+       },
+       ErrorKind::invalid,
+       {"W_value.bias contains Inf at index [1]"}},
+      {"StateDictWrongMaskBuffer",
+       [=] {
+         Module(causal, add(linear_sd(), "mask", filled({5, 5})));
+       },
+       ErrorKind::invalid,
        {"mask", "[5, 5]", "[6, 6]"}},
       // Only the mechanism's own buffer: "mask", or the wrapper's "heads.<h>.mask" for h < num_heads (issue 15, row 4).
-      {"StateDictMaskOfAnotherName", [=] { Module(causal, add(linear_sd(), "W_query.mask", filled({6, 6}))); }, ErrorKind::invalid,
+      {"StateDictMaskOfAnotherName",
+       [=] {
+         Module(causal, add(linear_sd(), "W_query.mask", filled({6, 6})));
+       },
+       ErrorKind::invalid,
        {"unknown key W_query.mask", "W_query.weight"}},
       {"StateDictHeadMaskOnMultihead",
        [] {
          StateDict sd = add(add(linear_sd(), "out_proj.weight", filled({2, 2})), "out_proj.bias", filled({2}));
          Module(make_config(Mechanism::multihead, 3, 2, 2), add(sd, "heads.0.mask", filled({6, 6})));
        },
-       ErrorKind::invalid, {"unknown key heads.0.mask"}},
+       ErrorKind::invalid,
+       {"unknown key heads.0.mask"}},
       {"StateDictWrapperMaskBeyondNumHeads",
        [] {
          StateDict sd;
@@ -243,23 +364,50 @@ std::vector<ErrorCase> cases() {
          }
          Module(make_config(Mechanism::multihead_wrapper, 3, 2, 2), add(sd, "heads.00.mask", filled({6, 6})));
        },
-       ErrorKind::invalid, {"unknown key heads.00.mask"}},
+       ErrorKind::invalid,
+       {"unknown key heads.00.mask"}},
 
       // ---- names, tensors, the generator ----
-      {"UnknownMechanism", [] { attnkit::parse_mechanism("foo"); }, ErrorKind::invalid,
+      {"UnknownMechanism",
+       [] { attnkit::parse_mechanism("foo"); },
+       ErrorKind::invalid,
        {"unknown mechanism 'foo'; expected one of simplified, self-v1, self, causal, multihead-wrapper, multihead"}},
-      {"MechanismNamesAreExact", [] { attnkit::parse_mechanism("MultiHead"); }, ErrorKind::invalid,
+      {"MechanismNamesAreExact",
+       [] { attnkit::parse_mechanism("MultiHead"); },
+       ErrorKind::invalid,
        {"unknown mechanism 'MultiHead'"}},
       {"EmptyMechanismName", [] { attnkit::parse_mechanism(""); }, ErrorKind::invalid, {"unknown mechanism ''"}},
-      {"TensorDataSizeMismatch", [] { Tensor({2, 3}, std::vector<float>(5)); }, ErrorKind::invalid,
+      {"TensorDataSizeMismatch",
+       [] {
+         Tensor({2, 3}, std::vector<float>(5));
+       },
+       ErrorKind::invalid,
        {"[2, 3]", "6", "5"}},
-      {"TensorTooLarge", [] { Tensor({kBig, kBig, 4}); }, ErrorKind::range,
+      {"TensorTooLarge",
+       [] {
+         Tensor({kBig, kBig, 4});
+       },
+       ErrorKind::range,
        {"[4194304, 4194304, 4]", "needs " + bytes_of({kBig, kBig, 4}) + " bytes"}},
-      {"TensorShapeOverflowsSizeT", [] { Tensor({std::numeric_limits<std::size_t>::max(), 2}); }, ErrorKind::range,
+      {"TensorShapeOverflowsSizeT",
+       [] {
+         Tensor({std::numeric_limits<std::size_t>::max(), 2});
+       },
+       ErrorKind::range,
        {"needs", "bytes"}},
-      {"GeneratorDropoutOne", [] { Tensor t = filled({4}); Generator(1).dropout_(t, 1.0f); }, ErrorKind::range,
+      {"GeneratorDropoutOne",
+       [] {
+         Tensor t = filled({4});
+         Generator(1).dropout_(t, 1.0f);
+       },
+       ErrorKind::range,
        {"dropout (1", "[0, 1)"}},
-      {"GeneratorDropoutNegative", [] { Tensor t = filled({4}); Generator(1).dropout_(t, -0.5f); }, ErrorKind::range,
+      {"GeneratorDropoutNegative",
+       [] {
+         Tensor t = filled({4});
+         Generator(1).dropout_(t, -0.5f);
+       },
+       ErrorKind::range,
        {"dropout (-0.5", "[0, 1)"}},
   };
 }
@@ -274,7 +422,8 @@ TEST_P(ErrorMessages, ThrowsAttnkitErrorNamingTheProblem) {
   } catch (const Error& e) {
     const std::string msg = e.what();
     EXPECT_EQ(e.kind(), c.kind) << msg;
-    for (const auto& part : c.message_parts) EXPECT_NE(msg.find(part), std::string::npos) << "message: " << msg << "\nlacks: " << part;
+    for (const auto& part : c.message_parts)
+      EXPECT_NE(msg.find(part), std::string::npos) << "message: " << msg << "\nlacks: " << part;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
     EXPECT_FALSE(msg.empty());
   } catch (const std::exception& e) {
@@ -298,7 +447,7 @@ TEST(ErrorRecovery, ModuleStillWorksAfterARefusedForward) {
 
 // Boundaries that are valid must not be refused.
 TEST(ErrorBoundaries, ValidEdgesAreAccepted) {
-  EXPECT_NO_THROW(forward(make_config(Mechanism::causal, 3, 2, 1, 6), filled({1, 6, 3})));  // tokens == context_length
+  EXPECT_NO_THROW(forward(make_config(Mechanism::causal, 3, 2, 1, 6), filled({1, 6, 3})));   // tokens == context_length
   EXPECT_NO_THROW(forward(make_config(Mechanism::causal, 3, 2, 1, 0), filled({1, 50, 3})));  // 0: no limit
   EXPECT_NO_THROW(Module(with_dropout(make_config(Mechanism::causal, 3, 2), 0.0f)));
   EXPECT_NO_THROW(Module(with_dropout(make_config(Mechanism::causal, 3, 2), std::nextafter(1.0f, 0.0f))));

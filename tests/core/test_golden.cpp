@@ -73,8 +73,8 @@ TEST(GoldenHacktricks, ShinyContextWeightsAndScores) {
                            "context of shiny"));
   EXPECT_TRUE(golden::near(slice(r.weights, query * n, n), {n}, golden::array(exact.at("weights_vs_shiny")), tol, 0,
                            "weights vs shiny"));
-  EXPECT_TRUE(golden::near(slice(step(r, "scores"), query * n, n), {n}, golden::array(exact.at("scores_vs_shiny")),
-                           tol, 0, "scores vs shiny"));
+  EXPECT_TRUE(golden::near(slice(step(r, "scores"), query * n, n), {n}, golden::array(exact.at("scores_vs_shiny")), tol,
+                           0, "scores vs shiny"));
   EXPECT_TRUE(golden::near(r.context, golden::array(exact.at("all_context")), tol, 0, "all context"));
   EXPECT_TRUE(golden::near(r.weights, golden::array(exact.at("all_weights")), tol, 0, "all weights"));
   EXPECT_TRUE(golden::near(step(r, "scores"), golden::array(exact.at("all_scores")), tol, 0, "all scores"));
@@ -209,9 +209,9 @@ TEST(GoldenBook03, StepwiseThroughSelfV1Intermediates) {
 
 struct BookCase {
   const char* file;
-  int cell;          // the cell that prints the module's output
+  int cell;  // the cell that prints the module's output
   Config config;
-  bool batched;      // the book's (2, 6, 3) batch, or the 6×3 inputs
+  bool batched;  // the book's (2, 6, 3) batch, or the 6×3 inputs
 };
 
 Config book_config(Mechanism m, std::size_t d_out, std::size_t heads, std::uint64_t seed) {
@@ -377,7 +377,8 @@ TEST(GoldenBook08, GeneratorDropoutOnCausalWeights) {
   const Tensor x = golden::book_inputs(g7);
   ForwardOptions o;
   o.return_weights = true;
-  Tensor w = Module(make_config(Mechanism::causal, 3, 2, 1, 6, g7.at("seed").get<std::uint64_t>())).forward(x, o).weights;
+  Tensor w =
+      Module(make_config(Mechanism::causal, 3, 2, 1, 6, g7.at("seed").get<std::uint64_t>())).forward(x, o).weights;
   Generator gen(g.at("seed").get<std::uint64_t>());  // the cell re-seeds before dropout
   gen.dropout_(w, 0.5f);
   EXPECT_TRUE(matches_print(w, step_tensor(g, 116)));
@@ -465,8 +466,11 @@ TEST(GoldenBook12, BatchedHeadMatmulAsMultiheadScores) {
       for (std::size_t k = 0; k < hd; ++k) x.data[t * d + h * hd + k] = float(a.data[(h * n + t) * hd + k]);
   Tensor eye({d, d});
   for (std::size_t i = 0; i < d; ++i) eye.data[i * d + i] = 1.0f;
-  const StateDict sd = {{"W_query.weight", eye}, {"W_key.weight", eye}, {"W_value.weight", eye},
-                        {"out_proj.weight", eye}, {"out_proj.bias", Tensor({d})}};
+  const StateDict sd = {{"W_query.weight", eye},
+                        {"W_key.weight", eye},
+                        {"W_value.weight", eye},
+                        {"out_proj.weight", eye},
+                        {"out_proj.bias", Tensor({d})}};
   Config c = make_config(Mechanism::multihead, d, d, heads, 0);
   c.causal = false;
   Module m(c, sd);
@@ -503,7 +507,8 @@ TEST(GoldenRef, SelfAttentionV1) {
   const json g = golden::load("ref_self_attention_v1_t5_din4_dout6.json");
   const json& cfg = g.at("config");
   StateDict sd;
-  for (const char* n : {"W_query", "W_key", "W_value"}) sd.emplace_back(n, golden::tensor(g.at("weights_in_out").at(n)));
+  for (const char* n : {"W_query", "W_key", "W_value"})
+    sd.emplace_back(n, golden::tensor(g.at("weights_in_out").at(n)));
   Module m(make_config(Mechanism::self_v1, cfg.at("d_in"), cfg.at("d_out")), sd);
   const Tensor x = golden::tensor(g.at("inputs"));
   const ForwardResult r = m.forward(x, explain());
@@ -542,7 +547,7 @@ TEST(GoldenRef, MultiHeadAttentionEveryIntermediate) {
   for (auto route : {attnkit::CausalRoute::neg_inf, attnkit::CausalRoute::renormalise}) {
     SCOPED_TRACE(route == attnkit::CausalRoute::neg_inf ? "neg_inf" : "renormalise");
     Config c = make_config(Mechanism::multihead, cfg.at("d_in"), cfg.at("d_out"), cfg.at("num_heads"),
-                      cfg.at("context_length"));
+                           cfg.at("context_length"));
     c.causal_route = route;
     Module m(c, sd);
     EXPECT_EQ(m.head_dim(), cfg.at("head_dim").get<std::size_t>());
@@ -569,12 +574,12 @@ TEST(GoldenRef, MultiHeadAttentionWrapper) {
   for (std::size_t h = 0; h < heads; ++h) prefixes.push_back("heads." + std::to_string(h) + ".");
   const StateDict sd = linear_weights(g.at("weights"), prefixes);
   Module m(make_config(Mechanism::multihead_wrapper, cfg.at("d_in"), cfg.at("d_out_per_head"), heads,
-                  cfg.at("context_length")),
+                       cfg.at("context_length")),
            sd);
   const Tensor x = golden::tensor(g.at("inputs"));
   const ForwardResult r = m.forward(x, explain());
-  EXPECT_TRUE(golden::near(r.weights, heads_first_to_batch_first(golden::array(g.at("attn_weights_per_head"))),
-                           kRefAbs, kRefRel, "weights"));
+  EXPECT_TRUE(golden::near(r.weights, heads_first_to_batch_first(golden::array(g.at("attn_weights_per_head"))), kRefAbs,
+                           kRefRel, "weights"));
   EXPECT_TRUE(golden::near(r.context, golden::array(g.at("output")), kRefAbs, kRefRel, "context"));
   EXPECT_EQ(r.context.shape, golden::array(g.at("output")).shape);
   EXPECT_TRUE(golden::near(m.forward(x).context, golden::array(g.at("output")), kRefAbs, kRefRel, "fast context"));

@@ -39,7 +39,8 @@ TEST(GemmNT, AllSizeTriples) {
   for (const KernelTable* t : all_tables())
     for (std::size_t m : sizes_for(*t))
       for (std::size_t n : sizes_for(*t))
-        for (std::size_t k : {std::size_t{1}, t->simd_width + 1, 3 * t->simd_width}) GemmNTTester().m(m).n(n).k(k).Test(*t);
+        for (std::size_t k : {std::size_t{1}, t->simd_width + 1, 3 * t->simd_width})
+          GemmNTTester().m(m).n(n).k(k).Test(*t);
 }
 TEST(GemmNT, MisalignedAndPadded) {
   for (const KernelTable* t : all_tables())
@@ -95,8 +96,8 @@ TEST(GemmNTPrepacked, SameBitsAsPackingPerCall) {
   for (const KernelTable* t : all_tables()) {
     for (std::size_t s : sizes_for(*t)) GemmNTTester().m(s + 3).n(s).k(3 * s + 1).bias(true).TestPrepackedSameBits(*t);
     GemmNTTester().m(13).n(2 * t->simd_width + 3).k(3 * t->simd_width + 1).offset(3).pad(5).TestPrepackedSameBits(*t);
-    GemmNTTester().m(61).n(150).k(1000).bias(true).TestPrepackedSameBits(*t);   // two k blocks
-    GemmNTTester().m(7).n(4100).k(9).bias(true).TestPrepackedSameBits(*t);      // two column blocks
+    GemmNTTester().m(61).n(150).k(1000).bias(true).TestPrepackedSameBits(*t);  // two k blocks
+    GemmNTTester().m(7).n(4100).k(9).bias(true).TestPrepackedSameBits(*t);     // two column blocks
     GemmNTTester().m(5).n(4099).k(770).alpha(0.5f).TestPrepackedSameBits(*t);  // both, with partial last blocks
   }
 }
@@ -117,7 +118,8 @@ TEST(GemmNN, AllSizeTriples) {
   for (const KernelTable* t : all_tables())
     for (std::size_t m : sizes_for(*t))
       for (std::size_t n : sizes_for(*t))
-        for (std::size_t k : {std::size_t{1}, t->simd_width + 1, 3 * t->simd_width}) GemmNNTester().m(m).n(n).k(k).Test(*t);
+        for (std::size_t k : {std::size_t{1}, t->simd_width + 1, 3 * t->simd_width})
+          GemmNNTester().m(m).n(n).k(k).Test(*t);
 }
 TEST(GemmNN, MisalignedAndPadded) {
   for (const KernelTable* t : all_tables())
@@ -178,7 +180,8 @@ TEST(Softmax, SweepM) {
 }
 TEST(Softmax, NegInfAndFullyMaskedRows) {
   for (const KernelTable* t : all_tables())
-    for (std::size_t s : sizes_for(*t)) SoftmaxTester().m(7).n(s).neg_inf_fraction(0.4).masked_row_every(3).magnitude(5.0f).Test(*t);
+    for (std::size_t s : sizes_for(*t))
+      SoftmaxTester().m(7).n(s).neg_inf_fraction(0.4).masked_row_every(3).magnitude(5.0f).Test(*t);
 }
 TEST(Softmax, FullyMaskedRowIsAllZeros) {
   for (const KernelTable* t : all_tables()) {
@@ -199,10 +202,12 @@ TEST(Softmax, UnderflowRange) {  // x − max across the whole range where exp u
 }
 TEST(Softmax, MisalignedAndPadded) {
   for (const KernelTable* t : all_tables())
-    for (std::size_t off = 1; off < t->simd_width; ++off) SoftmaxTester().m(9).n(3 * t->simd_width + 1).offset(off).pad(off).Test(*t);
+    for (std::size_t off = 1; off < t->simd_width; ++off)
+      SoftmaxTester().m(9).n(3 * t->simd_width + 1).offset(off).pad(off).Test(*t);
 }
 TEST(Softmax, RowSplitsAreBitwiseIdentical) {
-  for (const KernelTable* t : all_tables()) SoftmaxTester().m(29).n(8 * t->simd_width + 2).neg_inf_fraction(0.1).masked_row_every(5).TestSplits(*t);
+  for (const KernelTable* t : all_tables())
+    SoftmaxTester().m(29).n(8 * t->simd_width + 2).neg_inf_fraction(0.1).masked_row_every(5).TestSplits(*t);
 }
 
 TEST(Attention, SweepNq) {
@@ -237,12 +242,20 @@ TEST(Attention, ManyKeyBlocks) {  // long enough for several key blocks and quer
 }
 TEST(Attention, SharpSoftmax) {  // large q, k magnitudes: near one-hot weights, large running-max jumps
   for (const KernelTable* t : all_tables())
-    for (bool causal : {false, true}) AttentionTester().n_q(150).n_k(150).d(16).magnitude(30.0f).causal(causal).Test(*t);
+    for (bool causal : {false, true})
+      AttentionTester().n_q(150).n_k(150).d(16).magnitude(30.0f).causal(causal).Test(*t);
 }
 TEST(Attention, MisalignedAndPadded) {
   for (const KernelTable* t : all_tables())
     for (std::size_t off = 1; off < t->simd_width; ++off)
-      AttentionTester().n_q(21).n_k(2 * t->simd_width + 5).d(t->simd_width + 3).offset(off).pad(off + 1).causal(off % 2).Test(*t);
+      AttentionTester()
+          .n_q(21)
+          .n_k(2 * t->simd_width + 5)
+          .d(t->simd_width + 3)
+          .offset(off)
+          .pad(off + 1)
+          .causal(off % 2)
+          .Test(*t);
   for (const KernelTable* t : all_tables())  // head size a multiple of the tile width: v is read in place
     for (std::size_t off = 1; off < t->simd_width; off += 2)
       AttentionTester().n_q(40).n_k(150).d(64).offset(off).pad(off).causal(off % 4 == 1).Test(*t);

@@ -33,7 +33,8 @@ const Tensor& param(const StateDict& sd, const std::string& name) {
 }
 
 // y (rows, out) = x·wᵀ + b in float64.
-std::vector<double> linear64(const std::vector<float>& x, std::size_t rows, std::size_t in, const Tensor& w, const Tensor* b) {
+std::vector<double> linear64(const std::vector<float>& x, std::size_t rows, std::size_t in, const Tensor& w,
+                             const Tensor* b) {
   const std::size_t out = w.shape[0];
   std::vector<double> y(rows * out);
   for (std::size_t r = 0; r < rows; ++r)
@@ -51,14 +52,19 @@ struct Reference {
 
 // nn.MultiheadAttention (batch_first) with attnkit's documented choices: a row with no key gives zeros; a causal
 // module's query i sees keys j ≤ i + n_k − n_q.
-Reference reference(const Module& m, const Tensor& x, const Tensor& kv, const AttentionMask* padding, const AttentionMask* attn) {
+Reference reference(const Module& m, const Tensor& x, const Tensor& kv, const AttentionMask* padding,
+                    const AttentionMask* attn) {
   const Config& c = m.config();
   const StateDict sd = m.state_dict();
-  const std::size_t b = x.shape[0], n_q = x.shape[1], n_k = kv.shape[1], H = m.num_heads(), hd = m.head_dim(), H_kv = m.kv_heads();
+  const std::size_t b = x.shape[0], n_q = x.shape[1], n_k = kv.shape[1], H = m.num_heads(), hd = m.head_dim(),
+                    H_kv = m.kv_heads();
   const Tensor* no_bias = nullptr;
-  const auto q = linear64(x.data, b * n_q, x.shape[2], param(sd, "W_query.weight"), c.qkv_bias ? &param(sd, "W_query.bias") : no_bias);
-  const auto k = linear64(kv.data, b * n_k, kv.shape[2], param(sd, "W_key.weight"), c.qkv_bias ? &param(sd, "W_key.bias") : no_bias);
-  const auto v = linear64(kv.data, b * n_k, kv.shape[2], param(sd, "W_value.weight"), c.qkv_bias ? &param(sd, "W_value.bias") : no_bias);
+  const auto q = linear64(x.data, b * n_q, x.shape[2], param(sd, "W_query.weight"),
+                          c.qkv_bias ? &param(sd, "W_query.bias") : no_bias);
+  const auto k = linear64(kv.data, b * n_k, kv.shape[2], param(sd, "W_key.weight"),
+                          c.qkv_bias ? &param(sd, "W_key.bias") : no_bias);
+  const auto v = linear64(kv.data, b * n_k, kv.shape[2], param(sd, "W_value.weight"),
+                          c.qkv_bias ? &param(sd, "W_value.bias") : no_bias);
   Reference r;
   r.weights.assign(b * H * n_q * n_k, 0.0);
   std::vector<float> heads(b * n_q * H * hd);
@@ -71,7 +77,8 @@ Reference reference(const Module& m, const Tensor& x, const Tensor& kv, const At
         double mx = ninf;
         for (std::size_t j = 0; j < n_k; ++j) {
           double dot = 0;
-          for (std::size_t e = 0; e < hd; ++e) dot += q[(bi * n_q + i) * H * hd + h * hd + e] * k[(bi * n_k + j) * H_kv * hd + g * hd + e];
+          for (std::size_t e = 0; e < hd; ++e)
+            dot += q[(bi * n_q + i) * H * hd + h * hd + e] * k[(bi * n_k + j) * H_kv * hd + g * hd + e];
           s[j] = dot / std::sqrt(double(hd));
           if (padding) {
             const float p = padding->values[bi * n_k + j];
@@ -137,7 +144,8 @@ TEST(ModuleInputs, CrossGroupedQueryAndMasksMatchFloat64AtSimdSizes) {
   std::uint64_t seed = 1;
   for (const auto& [n_q, n_k] : sizes) {
     for (int variant = 0; variant < 4; ++variant) {
-      SCOPED_TRACE("n_q " + std::to_string(n_q) + " n_k " + std::to_string(n_k) + " variant " + std::to_string(variant));
+      SCOPED_TRACE("n_q " + std::to_string(n_q) + " n_k " + std::to_string(n_k) + " variant " +
+                   std::to_string(variant));
       Config c;
       c.d_in = 12;
       c.d_out = 16;
@@ -154,12 +162,16 @@ TEST(ModuleInputs, CrossGroupedQueryAndMasksMatchFloat64AtSimdSizes) {
       AttentionMask padding{MaskKind::boolean, {b, n_k}, std::vector<float>(b * n_k, 0.0f)};
       for (std::size_t j = n_k - (n_k + 2) / 3; j < n_k; ++j) padding.values[n_k + j] = 1.0f;
       // attn_mask: float (n_q, n_k) with −inf on some entries, or bool per (batch·head) with a fully masked row.
-      AttentionMask attn = variant % 2 ? AttentionMask{MaskKind::additive, {n_q, n_k}, random_values(n_q * n_k, seed, 2.0)}
-                                       : AttentionMask{MaskKind::boolean, {b * 4, n_q, n_k}, std::vector<float>(b * 4 * n_q * n_k, 0.0f)};
+      AttentionMask attn =
+          variant % 2
+              ? AttentionMask{MaskKind::additive, {n_q, n_k}, random_values(n_q * n_k, seed, 2.0)}
+              : AttentionMask{MaskKind::boolean, {b * 4, n_q, n_k}, std::vector<float>(b * 4 * n_q * n_k, 0.0f)};
       if (variant % 2) {
-        for (std::size_t e = 0; e < attn.values.size(); e += 5) attn.values[e] = -std::numeric_limits<float>::infinity();
+        for (std::size_t e = 0; e < attn.values.size(); e += 5)
+          attn.values[e] = -std::numeric_limits<float>::infinity();
       } else {
-        for (std::size_t j = 0; j < n_k; ++j) attn.values[(1 * n_q + 0) * n_k + j] = 1.0f;  // batch 0 head 1 row 0: nothing
+        for (std::size_t j = 0; j < n_k; ++j)
+          attn.values[(1 * n_q + 0) * n_k + j] = 1.0f;  // batch 0 head 1 row 0: nothing
         for (std::size_t e = 3; e < attn.values.size(); e += 7) attn.values[e] = 1.0f;
       }
       const Reference want = reference(m, x, kv, &padding, &attn);
@@ -210,7 +222,8 @@ TEST(ModuleInputs, KvEqualToXGivesTheBooksPathForEveryMechanismWithDropout) {
     ASSERT_EQ(got.weights.shape, want.weights.shape);
     for (std::size_t i = 0; i < want.context.numel(); ++i)
       EXPECT_NEAR(got.context.data[i], want.context.data[i], 1e-5 * (1 + std::fabs(want.context.data[i]))) << i;
-    for (std::size_t i = 0; i < want.weights.numel(); ++i) EXPECT_NEAR(got.weights.data[i], want.weights.data[i], 1e-6) << i;
+    for (std::size_t i = 0; i < want.weights.numel(); ++i)
+      EXPECT_NEAR(got.weights.data[i], want.weights.data[i], 1e-6) << i;
   }
 }
 
@@ -258,7 +271,8 @@ TEST(ModuleInputs, CausalWithKvIsLowerRightAndSelfStaysTheBooks) {
   in.kv = &x;
   const Tensor x3 = x;
   const ForwardResult self = m.forward(x3, o), with_kv = m.forward(x3, in, o);
-  for (std::size_t i = 0; i < self.context.numel(); ++i) EXPECT_NEAR(with_kv.context.data[i], self.context.data[i], 1e-6);
+  for (std::size_t i = 0; i < self.context.numel(); ++i)
+    EXPECT_NEAR(with_kv.context.data[i], self.context.data[i], 1e-6);
   EXPECT_EQ(with_kv.weights.shape, self.weights.shape);
 }
 
@@ -302,9 +316,9 @@ TEST(ModuleInputs, DrawOrderIsNnLinearsInConstructionOrder) {
   c.causal = false;
   const Module m(c);
   Generator g(c.seed);
-  const std::pair<const char*, Shape> expected[] = {{"W_query.weight", {8, 6}}, {"W_query.bias", {8}}, {"W_key.weight", {4, 5}},
-                                                    {"W_key.bias", {4}},        {"W_value.weight", {4, 3}}, {"W_value.bias", {4}},
-                                                    {"out_proj.weight", {8, 8}}, {"out_proj.bias", {8}}};
+  const std::pair<const char*, Shape> expected[] = {
+      {"W_query.weight", {8, 6}}, {"W_query.bias", {8}}, {"W_key.weight", {4, 5}},    {"W_key.bias", {4}},
+      {"W_value.weight", {4, 3}}, {"W_value.bias", {4}}, {"out_proj.weight", {8, 8}}, {"out_proj.bias", {8}}};
   const StateDict sd = m.state_dict();
   ASSERT_EQ(sd.size(), 8u);
   const std::size_t fan_in[] = {6, 6, 5, 5, 3, 3, 8, 8};
@@ -322,7 +336,8 @@ TEST(ModuleInputs, DrawOrderIsNnLinearsInConstructionOrder) {
     Module(c, Module(square).state_dict());
     FAIL() << "expected an Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("W_key.weight has shape [8, 6], expected [4, 5]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("W_key.weight has shape [8, 6], expected [4, 5]"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -353,21 +368,25 @@ TEST(ModuleInputs, BadInputsNameTheProblemAndTheExpectedValue) {
     });
   };
   const auto contains = [](const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; };
-  const Tensor kv_wide = random_tensor({2, 6, 4}, 3), kv_batch = random_tensor({3, 6, 3}, 4), kv_rank = random_tensor({6, 3}, 5);
+  const Tensor kv_wide = random_tensor({2, 6, 4}, 3), kv_batch = random_tensor({3, 6, 3}, 4),
+               kv_rank = random_tensor({6, 3}, 5);
   EXPECT_PRED2(contains, run(x, &kv_wide, nullptr, nullptr), "kv has 4 features (shape [2, 6, 4]); expected k_dim 3");
   EXPECT_PRED2(contains, run(x, &kv_batch, nullptr, nullptr), "kv has batch 3 (shape [3, 6, 3]); expected x's batch 2");
   EXPECT_PRED2(contains, run(x, &kv_rank, nullptr, nullptr), "kv must have rank 3 like x");
   EXPECT_PRED2(contains, run(x, nullptr, nullptr, nullptr), "no kv was given; expected kv (b, n_k, 3)");
   const AttentionMask pad_short{MaskKind::boolean, {2, 5}, std::vector<float>(10)};
-  EXPECT_PRED2(contains, run(x, &kv, &pad_short, nullptr), "key_padding_mask has shape [2, 5]; expected [2, 6] (b, n_k)");
+  EXPECT_PRED2(contains, run(x, &kv, &pad_short, nullptr),
+               "key_padding_mask has shape [2, 5]; expected [2, 6] (b, n_k)");
   const AttentionMask attn_wrong{MaskKind::boolean, {5, 5}, std::vector<float>(25)};
-  EXPECT_PRED2(contains, run(x, &kv, nullptr, &attn_wrong), "attn_mask has shape [5, 5]; expected [5, 6] (n_q, n_k) or [4, 5, 6]");
+  EXPECT_PRED2(contains, run(x, &kv, nullptr, &attn_wrong),
+               "attn_mask has shape [5, 5]; expected [5, 6] (n_q, n_k) or [4, 5, 6]");
   const AttentionMask attn_rank{MaskKind::boolean, {1, 2, 5, 6}, std::vector<float>(60)};
   EXPECT_PRED2(contains, run(x, &kv, nullptr, &attn_rank), "attn_mask has shape [1, 2, 5, 6]; expected");
   const AttentionMask bool_two{MaskKind::boolean, {5, 6}, std::vector<float>(30, 2.0f)};
   EXPECT_PRED2(contains, run(x, &kv, nullptr, &bool_two), "attn_mask (boolean) has 2 at flat index 0; expected true");
   const AttentionMask nan_mask{MaskKind::additive, {2, 6}, std::vector<float>(12, std::nanf(""))};
-  EXPECT_PRED2(contains, run(x, &kv, &nan_mask, nullptr), "key_padding_mask has nan at flat index 0; expected finite numbers or -inf");
+  EXPECT_PRED2(contains, run(x, &kv, &nan_mask, nullptr),
+               "key_padding_mask has nan at flat index 0; expected finite numbers or -inf");
   const AttentionMask too_few{MaskKind::boolean, {5, 6}, std::vector<float>(3)};
   EXPECT_PRED2(contains, run(x, &kv, nullptr, &too_few), "attn_mask has 3 values but its shape [5, 6] holds 30");
   Config gqa = c;
@@ -378,7 +397,8 @@ TEST(ModuleInputs, BadInputsNameTheProblemAndTheExpectedValue) {
   self.mechanism = Mechanism::self;
   self.num_heads = 1;
   self.kv_heads = 1;
-  EXPECT_PRED2(contains, error_of([&] { Module{self}; }), "kv_heads (1) applies only to multihead; expected 0 for mechanism 'self'");
+  EXPECT_PRED2(contains, error_of([&] { Module{self}; }),
+               "kv_heads (1) applies only to multihead; expected 0 for mechanism 'self'");
   Config ctx = c;
   ctx.context_length = 5;
   Module limited(ctx);

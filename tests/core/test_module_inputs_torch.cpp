@@ -41,7 +41,8 @@ AttentionMask module_mask_from(const json& v) {
   };
   walk(v, 0);
   AttentionMask m{leaves.front()->is_boolean() ? MaskKind::boolean : MaskKind::additive, shape, {}};
-  for (const json* x : leaves) m.values.push_back(x->is_boolean() ? (x->get<bool>() ? 1.0f : 0.0f) : float(golden::number(*x)));
+  for (const json* x : leaves)
+    m.values.push_back(x->is_boolean() ? (x->get<bool>() ? 1.0f : 0.0f) : float(golden::number(*x)));
   return m;
 }
 
@@ -58,7 +59,8 @@ double max_rel_error(const std::vector<float>& got, const golden::Array& want) {
   EXPECT_EQ(got.size(), want.numel());
   double scale = 0, worst = 0;
   for (double w : want.data) scale = std::max(scale, std::fabs(w));
-  for (std::size_t i = 0; i < std::min(got.size(), want.numel()); ++i) worst = std::max(worst, std::fabs(got[i] - want.data[i]));
+  for (std::size_t i = 0; i < std::min(got.size(), want.numel()); ++i)
+    worst = std::max(worst, std::fabs(got[i] - want.data[i]));
   return worst / scale;
 }
 
@@ -67,14 +69,20 @@ double max_elementwise_rel_error(const std::vector<float>& got, const golden::Ar
   double scale = 0, worst = 0;
   for (double w : want.data) scale = std::max(scale, std::fabs(w));
   for (std::size_t i = 0; i < std::min(got.size(), want.numel()); ++i)
-    if (std::fabs(want.data[i]) >= 1e-3 * scale) worst = std::max(worst, std::fabs(got[i] - want.data[i]) / std::fabs(want.data[i]));
+    if (std::fabs(want.data[i]) >= 1e-3 * scale)
+      worst = std::max(worst, std::fabs(got[i] - want.data[i]) / std::fabs(want.data[i]));
   return worst;
 }
 
 TEST(ModuleInputsTorchGolden, EveryMultiheadAttentionCase) {
-  const char* const files[] = {"mha_self_attention.json",   "mha_self_attention_per_head.json", "mha_key_padding_mask.json",
-                               "mha_attn_mask_bool_2d.json", "mha_attn_mask_bool_3d.json",       "mha_attn_mask_float.json",
-                               "mha_cross_attention_kdim_vdim.json", "mha_no_bias.json"};
+  const char* const files[] = {"mha_self_attention.json",
+                               "mha_self_attention_per_head.json",
+                               "mha_key_padding_mask.json",
+                               "mha_attn_mask_bool_2d.json",
+                               "mha_attn_mask_bool_3d.json",
+                               "mha_attn_mask_float.json",
+                               "mha_cross_attention_kdim_vdim.json",
+                               "mha_no_bias.json"};
   for (const char* file : files) {
     SCOPED_TRACE(file);
     const json g = load_torch(file);
@@ -84,21 +92,26 @@ TEST(ModuleInputsTorchGolden, EveryMultiheadAttentionCase) {
     const std::string construction = g.at("construction").get<std::string>();
     ASSERT_TRUE(std::regex_search(construction, m, std::regex(R"(MultiheadAttention\((\d+), (\d+))")));
     const std::size_t E = std::stoul(m[1]), heads = std::stoul(m[2]);
-    const Tensor x = golden::tensor(in.at("query")), key = golden::tensor(in.at("key")), value = golden::tensor(in.at("value"));
+    const Tensor x = golden::tensor(in.at("query")), key = golden::tensor(in.at("key")),
+                 value = golden::tensor(in.at("value"));
 
     // in_proj_weight (3E, E) is W_query; W_key; W_value row blocks; q/k/v_proj_weight when kdim/vdim differ.
     StateDict sd;
     const bool bias = sd_json.contains("in_proj_bias");
     const Tensor in_bias = bias ? golden::tensor(sd_json.at("in_proj_bias")) : Tensor();
-    const char* const names[] = {"W_query", "W_key", "W_value"}, *const separate[] = {"q_proj_weight", "k_proj_weight", "v_proj_weight"};
+    const char *const names[] = {"W_query", "W_key", "W_value"}, *const separate[] = {"q_proj_weight", "k_proj_weight",
+                                                                                      "v_proj_weight"};
     for (std::size_t which = 0; which < 3; ++which) {
-      if (sd_json.contains("in_proj_weight")) sd.emplace_back(std::string(names[which]) + ".weight", rows(golden::tensor(sd_json.at("in_proj_weight")), which * E, E));
+      if (sd_json.contains("in_proj_weight"))
+        sd.emplace_back(std::string(names[which]) + ".weight",
+                        rows(golden::tensor(sd_json.at("in_proj_weight")), which * E, E));
       else sd.emplace_back(std::string(names[which]) + ".weight", golden::tensor(sd_json.at(separate[which])));
       if (bias) sd.emplace_back(std::string(names[which]) + ".bias", rows(in_bias, which * E, E));
     }
     sd.emplace_back("out_proj.weight", golden::tensor(sd_json.at("out_proj.weight")));
     // bias=False drops out_proj's bias too; attnkit's out_proj always has one: zeros are the same function.
-    sd.emplace_back("out_proj.bias", sd_json.contains("out_proj.bias") ? golden::tensor(sd_json.at("out_proj.bias")) : Tensor({E}));
+    sd.emplace_back("out_proj.bias",
+                    sd_json.contains("out_proj.bias") ? golden::tensor(sd_json.at("out_proj.bias")) : Tensor({E}));
 
     Config c;
     c.mechanism = Mechanism::multihead;
@@ -140,8 +153,8 @@ TEST(ModuleInputsTorchGolden, EveryMultiheadAttentionCase) {
         weights_error = max_rel_error(r.weights.data, want);
         EXPECT_LE(weights_error, 1e-5) << "weights";
       }
-      std::printf("  %-36s %-7s output %.2e (elementwise %.2e)  weights %.2e\n", file, path ? "explain" : "fused", output_error,
-                  elementwise, weights_error);
+      std::printf("  %-36s %-7s output %.2e (elementwise %.2e)  weights %.2e\n", file, path ? "explain" : "fused",
+                  output_error, elementwise, weights_error);
     }
   }
 }

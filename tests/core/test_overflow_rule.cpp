@@ -20,7 +20,8 @@ Tensor filled(Shape s, float v) {
 
 StateDict ones_state_dict(std::size_t d_in, std::size_t d_out, bool out_proj) {
   StateDict sd;
-  for (const char* n : {"W_query", "W_key", "W_value"}) sd.emplace_back(std::string(n) + ".weight", filled({d_out, d_in}, 1.0f));
+  for (const char* n : {"W_query", "W_key", "W_value"})
+    sd.emplace_back(std::string(n) + ".weight", filled({d_out, d_in}, 1.0f));
   if (out_proj) {
     sd.emplace_back("out_proj.weight", filled({d_out, d_out}, 1.0f));
     sd.emplace_back("out_proj.bias", filled({d_out}, 0.0f));
@@ -46,7 +47,8 @@ TEST(OverflowRule, ProjectionsThatOverflowAreRefusedByName) {
     } catch (const Error& e) {
       const std::string what = e.what();
       EXPECT_NE(what.find("queries overflow float32 at batch 0, token 0"), std::string::npos) << what;
-      EXPECT_NE(what.find("expected inputs and weights whose projections stay below 3.4e38"), std::string::npos) << what;
+      EXPECT_NE(what.find("expected inputs and weights whose projections stay below 3.4e38"), std::string::npos)
+          << what;
       EXPECT_EQ(e.kind(), ErrorKind::range);
     }
   }
@@ -91,7 +93,8 @@ TEST(OverflowRule, OpScoresThatOverflowGetTheRepresentableAnswer) {
       const AttentionResult r = attention(x, x, x, o);
       EXPECT_EQ(r.output.data, (std::vector<float>{causal == CausalAlign::none ? 2e20f : 1e20f, 2e20f}));
       if (w == AttentionWeights::per_head)
-        EXPECT_EQ(r.weights.data, (std::vector<float>{causal == CausalAlign::none ? 0.0f : 1.0f, causal == CausalAlign::none ? 1.0f : 0.0f, 0, 1}));
+        EXPECT_EQ(r.weights.data, (std::vector<float>{causal == CausalAlign::none ? 0.0f : 1.0f,
+                                                      causal == CausalAlign::none ? 1.0f : 0.0f, 0, 1}));
     }
   // Large tiles too (the tiled kernel): 100 keys, one of which overflows against every query.
   Tensor q({1, 1, 50, 32}), k({1, 1, 100, 32}), v({1, 1, 100, 8});
@@ -111,7 +114,8 @@ TEST(OverflowRule, OpScoresThatOverflowGetTheRepresentableAnswer) {
 // Σ weights·value overflows in the fused kernel's unnormalised accumulator (4 keys of 3e38) while the answer,
 // 3e38, fits: it is given. With dropout scaling the kept weights by 2 the answer itself does not fit: an Error.
 TEST(OverflowRule, ContextOverflow) {
-  const Tensor q({1, 1, 1, 2}, {0, 0}), k({1, 1, 4, 2}, std::vector<float>(8, 0.0f)), v({1, 1, 4, 1}, std::vector<float>(4, 3e38f));
+  const Tensor q({1, 1, 1, 2}, {0, 0}), k({1, 1, 4, 2}, std::vector<float>(8, 0.0f)),
+      v({1, 1, 4, 1}, std::vector<float>(4, 3e38f));
   for (AttentionWeights w : {AttentionWeights::none, AttentionWeights::per_head}) {
     AttentionOptions o;
     o.weights = w;
@@ -134,7 +138,8 @@ TEST(OverflowRule, ContextOverflow) {
     attention(q, k, v, o);
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("context overflows float32 at batch 0, head 0, query 0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("context overflows float32 at batch 0, head 0, query 0"), std::string::npos)
+        << e.what();
     EXPECT_EQ(e.kind(), ErrorKind::range);
   }
 }

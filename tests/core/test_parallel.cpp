@@ -53,7 +53,8 @@ TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
   parallel_for(2, 2, [&](std::size_t, std::size_t) {
     const int now = ++inside;
     int p = peak.load();
-    while (now > p && !peak.compare_exchange_weak(p, now)) {}
+    while (now > p && !peak.compare_exchange_weak(p, now)) {
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     --inside;
   });
@@ -62,9 +63,10 @@ TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
 
 TEST(Parallel, ExceptionReachesTheCallerAndPoolStaysUsable) {
   for (std::size_t threads : {1u, 2u, 4u}) {
-    EXPECT_THROW(parallel_for(8, threads, [](std::size_t ith, std::size_t) {
-                   if (ith == 5) throw std::runtime_error("task 5 failed");
-                 }),
+    EXPECT_THROW(parallel_for(8, threads,
+                              [](std::size_t ith, std::size_t) {
+                                if (ith == 5) throw std::runtime_error("task 5 failed");
+                              }),
                  std::runtime_error);
     std::atomic<int> count{0};
     parallel_for(8, threads, [&](std::size_t, std::size_t) { ++count; });
@@ -74,9 +76,7 @@ TEST(Parallel, ExceptionReachesTheCallerAndPoolStaysUsable) {
 
 TEST(Parallel, NestedCallsRunInlineWithoutDeadlock) {
   std::atomic<int> count{0};
-  parallel_for(4, 2, [&](std::size_t, std::size_t) {
-    parallel_for(3, 2, [&](std::size_t, std::size_t) { ++count; });
-  });
+  parallel_for(4, 2, [&](std::size_t, std::size_t) { parallel_for(3, 2, [&](std::size_t, std::size_t) { ++count; }); });
   EXPECT_EQ(count.load(), 12);
 }
 
@@ -125,7 +125,9 @@ TEST(Parallel, KernelResultsIndependentOfThreadCount) {
       });
       out.insert(out.end(), proj.begin(), proj.end());
       if (first.empty()) first = out;
-      else ASSERT_EQ(std::memcmp(first.data(), out.data(), out.size() * sizeof(float)), 0) << t->isa << " threads=" << threads;
+      else
+        ASSERT_EQ(std::memcmp(first.data(), out.data(), out.size() * sizeof(float)), 0)
+            << t->isa << " threads=" << threads;
     }
   }
 }

@@ -272,7 +272,8 @@ TEST(ReferenceSelfCheck, AgreesWithTheGoldenMultiheadCase) {
   const auto& cfg = g.at("config");
   const auto& w = g.at("weights");
   StateDict sd;
-  for (const char* n : {"W_query", "W_key", "W_value"}) sd.emplace_back(std::string(n) + ".weight", golden::tensor(w.at(n)));
+  for (const char* n : {"W_query", "W_key", "W_value"})
+    sd.emplace_back(std::string(n) + ".weight", golden::tensor(w.at(n)));
   sd.emplace_back("out_proj.weight", golden::tensor(w.at("out_proj")));
   sd.emplace_back("out_proj.bias", golden::tensor(w.at("out_proj_bias")));
   ref::Spec s;
@@ -302,7 +303,8 @@ TEST(ReferenceSelfCheck, AgreesWithTheGoldenMultiheadCase) {
 TEST(ReferenceSelfCheck, AgreesWithTheGoldenV1Case) {
   const golden::json g = golden::load("ref_self_attention_v1_t5_din4_dout6.json");
   StateDict sd;
-  for (const char* n : {"W_query", "W_key", "W_value"}) sd.emplace_back(n, golden::tensor(g.at("weights_in_out").at(n)));
+  for (const char* n : {"W_query", "W_key", "W_value"})
+    sd.emplace_back(n, golden::tensor(g.at("weights_in_out").at(n)));
   ref::Spec s;
   s.mechanism = Mechanism::self_v1;
   s.d_in = g.at("config").at("d_in");

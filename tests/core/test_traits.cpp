@@ -21,13 +21,12 @@ using attnkit_test::make_config;
 
 TEST(Traits, NamesAndClassesAreTheBooksInOrder) {
   // Written out here, not read from the table: the names the CLI and JS accept and the book's class names.
-  const std::vector<std::pair<std::string, std::string>> book = {
-      {"simplified", ""},
-      {"self-v1", "SelfAttention_v1"},
-      {"self", "SelfAttention_v2"},
-      {"causal", "CausalAttention"},
-      {"multihead-wrapper", "MultiHeadAttentionWrapper"},
-      {"multihead", "MultiHeadAttention"}};
+  const std::vector<std::pair<std::string, std::string>> book = {{"simplified", ""},
+                                                                 {"self-v1", "SelfAttention_v1"},
+                                                                 {"self", "SelfAttention_v2"},
+                                                                 {"causal", "CausalAttention"},
+                                                                 {"multihead-wrapper", "MultiHeadAttentionWrapper"},
+                                                                 {"multihead", "MultiHeadAttention"}};
   const auto& table = attnkit::mechanism_traits();
   ASSERT_EQ(table.size(), book.size());
   ASSERT_EQ(attnkit::all_mechanisms().size(), book.size());
@@ -45,7 +44,8 @@ TEST(Traits, NamesAndClassesAreTheBooksInOrder) {
 }
 
 TEST(Traits, OptionsComeFromTheFixedSetAndMatchTheClassesArguments) {
-  const std::set<std::string> allowed = {"d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout", "causal_route"};
+  const std::set<std::string> allowed = {"d_out",          "num_heads", "kv_heads", "k_dim",   "v_dim",
+                                         "context_length", "causal",    "qkv_bias", "dropout", "causal_route"};
   for (const auto& t : attnkit::mechanism_traits()) {
     SCOPED_TRACE(t.name);
     std::set<std::string> seen;
@@ -71,7 +71,8 @@ TEST(Traits, OptionsComeFromTheFixedSetAndMatchTheClassesArguments) {
   EXPECT_TRUE(applies(M::multihead_wrapper, "num_heads"));
   EXPECT_TRUE(applies(M::multihead, "num_heads"));
   EXPECT_FALSE(attnkit::traits(M::simplified).has_parameters);
-  for (M m : {M::self_v1, M::self, M::causal, M::multihead_wrapper, M::multihead}) EXPECT_TRUE(attnkit::traits(m).has_parameters);
+  for (M m : {M::self_v1, M::self, M::causal, M::multihead_wrapper, M::multihead})
+    EXPECT_TRUE(attnkit::traits(m).has_parameters);
 }
 
 TEST(Traits, ModuleDefaultsAndRefusalsFollowTheTable) {
@@ -88,7 +89,8 @@ TEST(Traits, ModuleDefaultsAndRefusalsFollowTheTable) {
     dropout.dropout = 0.25;
     Config bias = base;
     bias.qkv_bias = true;
-    for (const auto& [option, config] : {std::pair<const char*, Config>{"num_heads", heads}, {"dropout", dropout}, {"qkv_bias", bias}}) {
+    for (const auto& [option, config] :
+         {std::pair<const char*, Config>{"num_heads", heads}, {"dropout", dropout}, {"qkv_bias", bias}}) {
       if (attnkit::option_applies(t.mechanism, option)) {
         EXPECT_NO_THROW(Module{config}) << option;
       } else {
@@ -126,8 +128,11 @@ TEST(Traits, ParameterShapesAreTheModulesStateDict) {
   }
   // The book's MultiHeadAttention(d_in 3, d_out 2, num_heads 2) state_dict, written out.
   const auto mha = attnkit::parameter_shapes(make_config(Mechanism::multihead, 3, 2, 2));
-  const std::vector<std::pair<std::string, Shape>> want = {
-      {"W_query.weight", {2, 3}}, {"W_key.weight", {2, 3}}, {"W_value.weight", {2, 3}}, {"out_proj.weight", {2, 2}}, {"out_proj.bias", {2}}};
+  const std::vector<std::pair<std::string, Shape>> want = {{"W_query.weight", {2, 3}},
+                                                           {"W_key.weight", {2, 3}},
+                                                           {"W_value.weight", {2, 3}},
+                                                           {"out_proj.weight", {2, 2}},
+                                                           {"out_proj.bias", {2}}};
   EXPECT_EQ(mha, want);
   const auto wrapper = attnkit::parameter_shapes(make_config(Mechanism::multihead_wrapper, 3, 2, 2));
   ASSERT_EQ(wrapper.size(), 6u);

@@ -68,7 +68,8 @@ TEST(WeightFormatsGolden, MultiheadAttentionFilesInTheirOwnFormat) {
 TEST(WeightFormatsGolden, Gpt2BlockWithAndWithoutItsPrefix) {
   const json g = load_torch("gpt2_attention_block.json");
   const Tensor x = tensor(g.at("inputs").at("x"));
-  for (const auto& [field, prefix] : {std::pair<const char*, const char*>{"state_dict", ""}, {"state_dict_prefixed", "h.0.attn."}}) {
+  for (const auto& [field, prefix] :
+       {std::pair<const char*, const char*>{"state_dict", ""}, {"state_dict_prefixed", "h.0.attn."}}) {
     for (WeightsFormat f : {WeightsFormat::gpt2, WeightsFormat::automatic}) {
       const std::string what = std::string("gpt2_attention_block.json ") + field + " (" + weights_format_name(f) + ")";
       SCOPED_TRACE(what);
@@ -97,7 +98,8 @@ void expect_same_dict(const StateDict& got, const StateDict& want) {
 }
 
 TEST(WeightFormatsRoundTrip, TorchFilesWriteBackAsRead) {
-  for (const char* name : {"mha_self_attention.json", "mha_no_bias.json", "mha_attn_mask_float.json", "mha_cross_attention_kdim_vdim.json"}) {
+  for (const char* name : {"mha_self_attention.json", "mha_no_bias.json", "mha_attn_mask_float.json",
+                           "mha_cross_attention_kdim_vdim.json"}) {
     SCOPED_TRACE(name);
     const StateDict sd = state_dict(load_torch(name).at("state_dict"));
     const Module m = Module::from_state_dict(multihead(2), sd, WeightsFormat::torch_mha);
@@ -106,10 +108,13 @@ TEST(WeightFormatsRoundTrip, TorchFilesWriteBackAsRead) {
       EXPECT_EQ(m.config().k_dim, 5u);
       EXPECT_EQ(m.config().v_dim, 6u);
     }
-    expect_same_dict(Module::from_state_dict(multihead(2), m.state_dict(WeightsFormat::book), WeightsFormat::book).state_dict(), m.state_dict());
+    expect_same_dict(
+        Module::from_state_dict(multihead(2), m.state_dict(WeightsFormat::book), WeightsFormat::book).state_dict(),
+        m.state_dict());
   }
   const json g = load_torch("gpt2_attention_block.json");
-  for (const auto& [field, prefix] : {std::pair<const char*, const char*>{"state_dict", ""}, {"state_dict_prefixed", "h.0.attn."}}) {
+  for (const auto& [field, prefix] :
+       {std::pair<const char*, const char*>{"state_dict", ""}, {"state_dict_prefixed", "h.0.attn."}}) {
     SCOPED_TRACE(field);
     const StateDict sd = state_dict(g.at(field));
     const Module m = Module::from_state_dict(multihead(2), sd, WeightsFormat::gpt2, prefix);
@@ -144,7 +149,8 @@ TEST(WeightFormatsRoundTrip, BookModulesThroughEachFormatAndBack) {
           EXPECT_EQ(same->data, t.data) << name;
         }
         for (const auto& [name, t] : got)
-          if (!find_parameter(book.state_dict(), name)) EXPECT_TRUE(std::all_of(t.data.begin(), t.data.end(), [](float v) { return v == 0; })) << name;
+          if (!find_parameter(book.state_dict(), name))
+            EXPECT_TRUE(std::all_of(t.data.begin(), t.data.end(), [](float v) { return v == 0; })) << name;
         expect_same_dict(m.state_dict(f), book.state_dict(f));
       }
     }
@@ -171,7 +177,8 @@ std::vector<double> gpt2_reference(const Tensor& x, const Tensor& attn_w, const 
         double top = -INFINITY, sum = 0;
         for (std::size_t j = 0; j < keys; ++j) {
           double s = 0;
-          for (std::size_t d = 0; d < hd; ++d) s += qkv[(bi * n + i) * 3 * e + h * hd + d] * qkv[(bi * n + j) * 3 * e + e + h * hd + d];
+          for (std::size_t d = 0; d < hd; ++d)
+            s += qkv[(bi * n + i) * 3 * e + h * hd + d] * qkv[(bi * n + j) * 3 * e + e + h * hd + d];
           w[j] = s / std::sqrt(double(hd));
           top = std::max(top, w[j]);
         }
@@ -197,8 +204,10 @@ TEST(WeightFormatsReference, Gpt2LayoutAgainstFloat64AtSimdSizes) {
     const std::size_t heads = heads_for(e), n = 5;
     SCOPED_TRACE("n_embd " + std::to_string(e) + ", " + std::to_string(heads) + " heads");
     const double bound = 1.0 / std::sqrt(double(e));  // nn.Linear's: activations stay near 1 at every size
-    StateDict sd = {{"c_attn.weight", random_tensor({e, 3 * e}, state, bound)}, {"c_attn.bias", random_tensor({3 * e}, state, bound)},
-                    {"c_proj.weight", random_tensor({e, e}, state, bound)}, {"c_proj.bias", random_tensor({e}, state, bound)}};
+    StateDict sd = {{"c_attn.weight", random_tensor({e, 3 * e}, state, bound)},
+                    {"c_attn.bias", random_tensor({3 * e}, state, bound)},
+                    {"c_proj.weight", random_tensor({e, e}, state, bound)},
+                    {"c_proj.bias", random_tensor({e}, state, bound)}};
     const Tensor x = random_tensor({2, n, e}, state);
     Module m = Module::from_state_dict(multihead(heads), sd, WeightsFormat::gpt2);
     const auto want = gpt2_reference(x, sd[0].second, sd[1].second, sd[2].second, sd[3].second, heads);
@@ -224,9 +233,10 @@ TEST(WeightFormatsReference, TorchMhaLayoutAgainstFloat64AtSimdSizes) {
     for (std::size_t o = 0; o < e; ++o)
       for (std::size_t i = 0; i < e; ++i) proj_w.data[i * e + o] = out_w.data[o * e + i];
     const Tensor x = random_tensor({3, 6, e}, state);
-    Module m = Module::from_state_dict(multihead(heads), {{"in_proj_weight", in_w}, {"in_proj_bias", in_b},
-                                                          {"out_proj.weight", out_w}, {"out_proj.bias", out_b}},
-                                       WeightsFormat::automatic);
+    Module m = Module::from_state_dict(
+        multihead(heads),
+        {{"in_proj_weight", in_w}, {"in_proj_bias", in_b}, {"out_proj.weight", out_w}, {"out_proj.bias", out_b}},
+        WeightsFormat::automatic);
     const Agreement a = agreement(run(m, x).context.data, gpt2_reference(x, attn_w, in_b, proj_w, out_b, heads, false));
     std::cout << "[ agreement ] torch-mha embed_dim " << e << ": " << describe(a) << "\n";
     EXPECT_EQ(a.outside, 0u) << describe(a);

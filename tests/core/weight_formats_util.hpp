@@ -88,7 +88,8 @@ inline Agreement agreement(const std::vector<float>& got, const std::vector<doub
 
 inline std::string describe(const Agreement& a) {
   std::ostringstream s;
-  s << a.count << " values, max abs " << a.max_abs << ", max rel " << a.max_rel << ", outside 1e-5 rel + 1e-6: " << a.outside;
+  s << a.count << " values, max abs " << a.max_abs << ", max rel " << a.max_rel
+    << ", outside 1e-5 rel + 1e-6: " << a.outside;
   return s.str();
 }
 

@@ -35,10 +35,12 @@ constexpr std::size_t kMaxElements = 1024;  // input tensor elements: keeps ever
 std::size_t pick_size(FuzzedDataProvider& p, std::size_t small_max) {
   const std::uint8_t sel = p.ConsumeIntegral<std::uint8_t>();
   if (sel < 244) return sel % (small_max + 1);
-  static const std::size_t edges[] = {
-      std::size_t(1) << 43, std::size_t(1) << 62, std::size_t(1) << 63, SIZE_MAX, SIZE_MAX / 3, SIZE_MAX / 3 + 1,
-      SIZE_MAX / 2 + 1,     (SIZE_MAX / 3) * 2 + 2 /* ·3 wraps to a small number */,
-      std::size_t(1) << 61, (std::size_t(1) << 62) + 1, std::size_t(1) << 44, std::size_t(1) << 50};
+  static const std::size_t edges[] = {std::size_t(1) << 43, std::size_t(1) << 62,
+                                      std::size_t(1) << 63, SIZE_MAX,
+                                      SIZE_MAX / 3,         SIZE_MAX / 3 + 1,
+                                      SIZE_MAX / 2 + 1,     (SIZE_MAX / 3) * 2 + 2 /* ·3 wraps to a small number */,
+                                      std::size_t(1) << 61, (std::size_t(1) << 62) + 1,
+                                      std::size_t(1) << 44, std::size_t(1) << 50};
   return edges[sel % (sizeof edges / sizeof edges[0])];
 }
 
@@ -56,10 +58,19 @@ Value pick_value(FuzzedDataProvider& p) {
     const std::uint32_t bits = p.ConsumeIntegral<std::uint32_t>();
     std::memcpy(&v, &bits, sizeof v);
   } else {
-    static const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                                     -std::numeric_limits<float>::infinity(), 1e30f, -1e30f,
-                                     std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
-                                     std::numeric_limits<float>::denorm_min(), 0.0f, -0.0f, 1e-30f, 88.0f, -88.0f};
+    static const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                                     std::numeric_limits<float>::infinity(),
+                                     -std::numeric_limits<float>::infinity(),
+                                     1e30f,
+                                     -1e30f,
+                                     std::numeric_limits<float>::max(),
+                                     -std::numeric_limits<float>::max(),
+                                     std::numeric_limits<float>::denorm_min(),
+                                     0.0f,
+                                     -0.0f,
+                                     1e-30f,
+                                     88.0f,
+                                     -88.0f};
     v = specials[sel % (sizeof specials / sizeof specials[0])];
   }
   return {v, std::isfinite(v) && std::fabs(v) <= 100.0f};
@@ -68,9 +79,19 @@ Value pick_value(FuzzedDataProvider& p) {
 double pick_dropout(FuzzedDataProvider& p) {
   const std::uint8_t sel = p.ConsumeIntegral<std::uint8_t>();
   if (sel < 128) return 0.0;
-  static const double specials[] = {0.1, 0.5, 0.9, 0.999999, -0.0, -0.1, 1.0, 1.5, std::nan(""),
-                                    std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
-                                    std::numeric_limits<double>::denorm_min(), std::nextafter(1.0, 0.0)};
+  static const double specials[] = {0.1,
+                                    0.5,
+                                    0.9,
+                                    0.999999,
+                                    -0.0,
+                                    -0.1,
+                                    1.0,
+                                    1.5,
+                                    std::nan(""),
+                                    std::numeric_limits<double>::infinity(),
+                                    -std::numeric_limits<double>::infinity(),
+                                    std::numeric_limits<double>::denorm_min(),
+                                    std::nextafter(1.0, 0.0)};
   if (sel < 200) return specials[sel % (sizeof specials / sizeof specials[0])];
   return p.ConsumeFloatingPoint<double>();
 }
@@ -148,7 +169,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (p.ConsumeIntegralInRange(0, 15) == 0) {
     const std::string name = p.ConsumeRandomLengthString(24);
     if (!attnkit_fuzz::run_expecting_error_or_success([&] { c.mechanism = parse_mechanism(name); })) return 0;
-    if (name != mechanism_name(c.mechanism)) finding("parse_mechanism('" + name + "') accepted a name that is not its own");
+    if (name != mechanism_name(c.mechanism))
+      finding("parse_mechanism('" + name + "') accepted a name that is not its own");
   } else {
     c.mechanism = mechs[p.ConsumeIntegralInRange<std::size_t>(0, mechs.size() - 1)];
   }
@@ -164,13 +186,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.causal_route = p.ConsumeBool() ? CausalRoute::renormalise : CausalRoute::neg_inf;
 
   // The input: rank 0..4, dims small (or one huge dim next to a zero one), values from pick_value.
-  const std::size_t rank = p.ConsumeIntegralInRange<std::size_t>(0, 7) == 0 ? p.ConsumeIntegralInRange<std::size_t>(0, 4)
-                                                                              : p.ConsumeIntegralInRange<std::size_t>(2, 3);
+  const std::size_t rank = p.ConsumeIntegralInRange<std::size_t>(0, 7) == 0
+                               ? p.ConsumeIntegralInRange<std::size_t>(0, 4)
+                               : p.ConsumeIntegralInRange<std::size_t>(2, 3);
   Shape shape(rank);
   std::size_t numel = 1;
   bool has_zero = false;
   for (auto& d : shape) {
-    d = p.ConsumeIntegralInRange<std::size_t>(0, 15) == 0 ? pick_size(p, 3) : p.ConsumeIntegralInRange<std::size_t>(1, 8);
+    d = p.ConsumeIntegralInRange<std::size_t>(0, 15) == 0 ? pick_size(p, 3)
+                                                          : p.ConsumeIntegralInRange<std::size_t>(1, 8);
     has_zero = has_zero || d == 0;
   }
   if (has_zero) {
@@ -202,11 +226,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool use_state_dict = p.ConsumeIntegralInRange(0, 3) == 0;
 
   if (std::getenv("ATTNKIT_FUZZ_DEBUG")) {  // to read a saved input: ATTNKIT_FUZZ_DEBUG=1 fuzz_forward crash-…
-    std::fprintf(stderr, "mechanism=%s d_in=%zu d_out=%zu num_heads=%zu context_length=%zu causal=%d qkv_bias=%d dropout=%g "
+    std::fprintf(stderr,
+                 "mechanism=%s d_in=%zu d_out=%zu num_heads=%zu context_length=%zu causal=%d qkv_bias=%d dropout=%g "
                  "seed=%llu route=%d x=%s train=%d return_weights=%d intermediates=%d threads=%zu state_dict=%d\n",
-                 mechanism_name(c.mechanism), c.d_in, c.d_out, c.num_heads, c.context_length, causal, c.qkv_bias, c.dropout,
-                 static_cast<unsigned long long>(c.seed), static_cast<int>(c.causal_route), shape_to_string(x.shape).c_str(),
-                 o.train, o.return_weights, o.intermediates, o.threads, use_state_dict);
+                 mechanism_name(c.mechanism), c.d_in, c.d_out, c.num_heads, c.context_length, causal, c.qkv_bias,
+                 c.dropout, static_cast<unsigned long long>(c.seed), static_cast<int>(c.causal_route),
+                 shape_to_string(x.shape).c_str(), o.train, o.return_weights, o.intermediates, o.threads,
+                 use_state_dict);
   }
 
   // Construct (drawn parameters, or a mutated state_dict), then forward.

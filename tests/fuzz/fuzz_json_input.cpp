@@ -16,7 +16,8 @@ using attnkit_fuzz::finding;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   Tensor x;
-  if (!attnkit_fuzz::run_expecting_error_or_success([&] { x = cli::input_from_json(cli::parse_json(text, "--input")); }))
+  if (!attnkit_fuzz::run_expecting_error_or_success(
+          [&] { x = cli::input_from_json(cli::parse_json(text, "--input")); }))
     return 0;
 
   if (x.rank() != 2 && x.rank() != 3) finding("input_from_json accepted rank " + std::to_string(x.rank()));
@@ -31,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cli::append_tensor(doc, x);
   doc += "}";
   Tensor y;
-  if (!attnkit_fuzz::run_expecting_error_or_success([&] { y = cli::input_from_json(cli::parse_json(doc, "round trip")); }))
+  if (!attnkit_fuzz::run_expecting_error_or_success(
+          [&] { y = cli::input_from_json(cli::parse_json(doc, "round trip")); }))
     finding("append_tensor wrote a document input_from_json refuses: " + doc.substr(0, 200));
   if (y.shape != x.shape) finding("round trip changed the shape");
   // Compared as numbers, not bits: append_tensor writes -0.0f as "-0", which JSON readers (nlohmann

@@ -38,14 +38,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     std::abort();
   }
   write_file("in.json", "{\"x\": [[0.43, 0.15, 0.89], [0.55, 0.87, 0.66], [0.57, 0.85, 0.64]]}");
-  write_file("batch.json", "{\"x\": [[[0.43, 0.15, 0.89], [0.55, 0.87, 0.66]], [[0.22, 0.58, 0.33], [0.77, 0.25, 0.10]]]}");
-  write_file("w.json",
-             "{\"W_query.weight\": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], \"W_key.weight\": [[0.2, 0.1, 0.0], [0.3, 0.2, 0.1]],"
-             " \"W_value.weight\": [[0.5, 0.4, 0.3], [0.2, 0.1, 0.0]]}");
-  write_file("mha.json",
-             "{\"W_query.weight\": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], \"W_key.weight\": [[0.2, 0.1, 0.0], [0.3, 0.2, 0.1]],"
-             " \"W_value.weight\": [[0.5, 0.4, 0.3], [0.2, 0.1, 0.0]], \"out_proj.weight\": [[1, 0], [0, 1]],"
-             " \"out_proj.bias\": [0, 0], \"mask\": [[0, 1, 1], [0, 0, 1], [0, 0, 0]]}");
+  write_file("batch.json",
+             "{\"x\": [[[0.43, 0.15, 0.89], [0.55, 0.87, 0.66]], [[0.22, 0.58, 0.33], [0.77, 0.25, 0.10]]]}");
+  write_file(
+      "w.json",
+      "{\"W_query.weight\": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], \"W_key.weight\": [[0.2, 0.1, 0.0], [0.3, 0.2, 0.1]],"
+      " \"W_value.weight\": [[0.5, 0.4, 0.3], [0.2, 0.1, 0.0]]}");
+  write_file(
+      "mha.json",
+      "{\"W_query.weight\": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], \"W_key.weight\": [[0.2, 0.1, 0.0], [0.3, 0.2, 0.1]],"
+      " \"W_value.weight\": [[0.5, 0.4, 0.3], [0.2, 0.1, 0.0]], \"out_proj.weight\": [[1, 0], [0, 1]],"
+      " \"out_proj.bias\": [0, 0], \"mask\": [[0, 1, 1], [0, 0, 1], [0, 0, 0]]}");
   write_file("bad.json", "{\"x\": [[1, 2], [3]]}");
   write_file("empty.json", "");
   write_file("deep.json", std::string(100000, '['));
@@ -90,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string argline;
   for (const auto& a : args) argline += " '" + a + "'";
   if (code == attnkit::cli::kExitUsage) {
-    if (e.rfind("attnkit: error: ", 0) != 0) finding("exit 2 without 'attnkit: error: ' on stderr:" + argline + " → " + e);
+    if (e.rfind("attnkit: error: ", 0) != 0)
+      finding("exit 2 without 'attnkit: error: ' on stderr:" + argline + " → " + e);
     if (e.find('\n') != e.size() - 1) finding("exit 2 with other than one line on stderr:" + argline + " → " + e);
     if (!out.str().empty()) finding("exit 2 but stdout is not empty:" + argline);
   } else if (code != attnkit::cli::kExitOk) {

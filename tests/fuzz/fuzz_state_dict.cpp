@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           [&] { sd = cli::state_dict_from_json(cli::parse_json(text, "--weights"), &mask_size); }))
     return 0;
   for (const auto& [name, t] : sd) {
-    if (t.data.size() != checked_numel(t.shape)) finding("state_dict tensor " + name + " data does not match its shape");
+    if (t.data.size() != checked_numel(t.shape))
+      finding("state_dict tensor " + name + " data does not match its shape");
     for (float v : t.data)
       if (!std::isfinite(v)) finding("state_dict_from_json accepted a non-finite value in " + name);
   }

@@ -79,7 +79,7 @@ std::vector<Case> cases() {
   };
   // Around the SIMD width and the kernels' thresholds (direct attention ≤ 64 keys, tiles of 48 rows, 96-row
   // blocks), batched and not, one head and several.
-  const std::vector<Size> sizes = {{0, 1, 3, 2, 2}, {2, 6, 3, 2, 2}, {0, 17, 16, 8, 2}, {3, 65, 24, 12, 3},
+  const std::vector<Size> sizes = {{0, 1, 3, 2, 2},     {2, 6, 3, 2, 2},     {0, 17, 16, 8, 2},  {3, 65, 24, 12, 3},
                                    {1, 200, 64, 64, 4}, {2, 333, 40, 32, 2}, {0, 700, 96, 96, 6}};
   for (const auto& t : attnkit::mechanism_traits()) {
     const bool heads = attnkit::option_applies(t.mechanism, "num_heads");
@@ -115,8 +115,8 @@ std::vector<Case> cases() {
         c.options.intermediates = v.intermediates;
         c.options.train = v.train;
         c.options.threads = v.threads;
-        c.name = std::string(t.name) + " x" + attnkit::shape_to_string(c.x) + " d_out " + std::to_string(c.config.d_out) +
-                 " h" + std::to_string(c.config.num_heads) + " " + v.name;
+        c.name = std::string(t.name) + " x" + attnkit::shape_to_string(c.x) + " d_out " +
+                 std::to_string(c.config.d_out) + " h" + std::to_string(c.config.num_heads) + " " + v.name;
         out.push_back(c);
       }
     }
@@ -161,8 +161,8 @@ TEST(ForwardBytes, CoversTheMeasuredPeakOfEveryForwardWithinHalfAgain) {
     EXPECT_EQ(m.estimate, Module::forward_bytes(c.config, c.x, c.options)) << c.name;  // static = member
     const double ratio = double(m.used_estimate) / double(m.peak);
     if (c.options.threads == 1 && std::getenv("ATTNKIT_MEMORY_VERBOSE"))
-      std::printf("%12zu %12zu %+10lld %6.3f %zu  %s\n", m.used_estimate, m.peak, (long long)m.used_estimate - (long long)m.peak,
-                  ratio, m.threads, c.name.c_str());
+      std::printf("%12zu %12zu %+10lld %6.3f %zu  %s\n", m.used_estimate, m.peak,
+                  (long long)m.used_estimate - (long long)m.peak, ratio, m.threads, c.name.c_str());
     if (c.options.threads == 1 && ratio > worst) {
       worst = ratio;
       worst_name = c.name;
@@ -192,8 +192,8 @@ TEST(ParameterBytes, CoversWhatConstructionAllocatesWithinHalfAgain) {
         c.num_heads = heads ? s.heads : 1;
         c.d_out = t.mechanism == Mechanism::multihead ? s.d_out * c.num_heads : s.d_out;  // divisible by num_heads
         c.qkv_bias = bias;
-        const std::string name = std::string(t.name) + " d_in " + std::to_string(s.d_in) + " d_out " + std::to_string(s.d_out) +
-                                 " h" + std::to_string(c.num_heads) + (bias ? " bias" : "");
+        const std::string name = std::string(t.name) + " d_in " + std::to_string(s.d_in) + " d_out " +
+                                 std::to_string(s.d_out) + " h" + std::to_string(c.num_heads) + (bias ? " bias" : "");
         const Measured m = in_child([&] {
           Measured r;
           r.estimate = Module::parameter_bytes(c);
@@ -205,8 +205,10 @@ TEST(ParameterBytes, CoversWhatConstructionAllocatesWithinHalfAgain) {
         });
         ASSERT_TRUE(m.ok) << name << ": the child failed";
         EXPECT_GE(m.estimate, m.peak) << name;
-        EXPECT_LE(double(m.estimate), 1.5 * double(m.peak)) << name << ": estimate " << m.estimate << " peak " << m.peak;
-        if (std::getenv("ATTNKIT_MEMORY_VERBOSE")) std::printf("%12zu %12zu %6.3f  %s\n", m.estimate, m.peak, double(m.estimate) / double(m.peak), name.c_str());
+        EXPECT_LE(double(m.estimate), 1.5 * double(m.peak))
+            << name << ": estimate " << m.estimate << " peak " << m.peak;
+        if (std::getenv("ATTNKIT_MEMORY_VERBOSE"))
+          std::printf("%12zu %12zu %6.3f  %s\n", m.estimate, m.peak, double(m.estimate) / double(m.peak), name.c_str());
       }
     }
   }
@@ -236,7 +238,8 @@ TEST(ForwardBytes, LargeSizesAreCountedNotWrapped) {
   many.num_heads = std::size_t(1) << 24;
   ForwardOptions with_weights;
   with_weights.return_weights = true;
-  EXPECT_EQ(Module::forward_bytes(many, {std::size_t(1) << 20, 2}, with_weights), std::numeric_limits<std::size_t>::max());
+  EXPECT_EQ(Module::forward_bytes(many, {std::size_t(1) << 20, 2}, with_weights),
+            std::numeric_limits<std::size_t>::max());
   EXPECT_THROW(Module::forward_bytes(c, {6, 4}), attnkit::Error);  // d_in 4, expected 3
   EXPECT_THROW(Module::forward_bytes(c, {6}), attnkit::Error);
 }

@@ -45,7 +45,8 @@ void flatten_into(const Json& v, std::vector<float>& out) {
 }  // namespace
 
 Json golden(const std::string& file) {
-  // The book's files (book_*, hacktricks_*) are in data/book; the generated fixtures (ref_*, torch/...) in tests/golden.
+  // The book's files (book_*, hacktricks_*) are in data/book; the generated fixtures (ref_*, torch/...) in
+  // tests/golden.
   const bool book = file.rfind("book_", 0) == 0 || file.rfind("hacktricks_", 0) == 0;
   const std::string path = std::string(book ? ATTNKIT_BOOK_DIR : ATTNKIT_GOLDEN_DIR) + "/" + file;
   std::ifstream f(path);
@@ -79,8 +80,8 @@ Json book_input(bool batched) {
 
 std::string write_temp(const std::string& name, const std::string& text) {
   static std::atomic<int> counter{0};
-  const std::string path = ::testing::TempDir() + "attnkit_cli_" + std::to_string(::getpid()) + "_" +
-                           std::to_string(counter++) + "_" + name;
+  const std::string path =
+      ::testing::TempDir() + "attnkit_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }

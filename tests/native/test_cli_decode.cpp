@@ -28,7 +28,10 @@ Json input(std::size_t b, std::size_t n, std::size_t d) {
 }
 
 TEST(CliDecode, DecodeMatchesThePlainRun) {
-  struct Case { std::vector<std::string> args; Json x; };
+  struct Case {
+    std::vector<std::string> args;
+    Json x;
+  };
   const std::vector<Case> cases = {
       {{"--mechanism", "multihead", "--d-out", "2", "--heads", "2"}, book_input(true)},
       {{"--mechanism", "multihead", "--d-out", "24", "--heads", "3"}, input(2, 300, 10)},
@@ -64,11 +67,15 @@ TEST(CliDecode, RefusesWhatDecodingCannotDo) {
   const CliRun not_causal = run_cli({"run", "--mechanism", "self", "--d-out", "2", "--input", file, "--decode"});
   EXPECT_EQ(not_causal.code, 2);
   EXPECT_EQ(not_causal.err,
-            "attnkit: error: decoding needs a causal module; this 'self' module is not causal (expected Config::causal = true)\n");
-  const CliRun train = run_cli({"run", "--mechanism", "causal", "--d-out", "2", "--input", file, "--decode", "--train"});
+            "attnkit: error: decoding needs a causal module; this 'self' module is not causal (expected Config::causal "
+            "= true)\n");
+  const CliRun train =
+      run_cli({"run", "--mechanism", "causal", "--d-out", "2", "--input", file, "--decode", "--train"});
   EXPECT_EQ(train.code, 2);
-  EXPECT_EQ(train.err, "attnkit: error: --decode runs in evaluation mode (no dropout); expected no --train with --decode\n");
-  const CliRun steps = run_cli({"run", "--mechanism", "causal", "--d-out", "2", "--input", file, "--decode", "--intermediates"});
+  EXPECT_EQ(train.err,
+            "attnkit: error: --decode runs in evaluation mode (no dropout); expected no --train with --decode\n");
+  const CliRun steps =
+      run_cli({"run", "--mechanism", "causal", "--d-out", "2", "--input", file, "--decode", "--intermediates"});
   EXPECT_EQ(steps.code, 2);
   const CliRun simplified = run_cli({"run", "--mechanism", "simplified", "--input", file, "--decode"});
   EXPECT_EQ(simplified.code, 2);

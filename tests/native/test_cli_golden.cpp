@@ -54,7 +54,8 @@ std::vector<double> doubles(const Json& nested) {
 }
 
 TEST(CliGolden, MultiheadOnTheBooksBatchPrintsTheBooksNumbers) {
-  const Json out = run_json({"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", book_batch()});
+  const Json out =
+      run_json({"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", book_batch()});
   EXPECT_EQ(out.at("context_shape"), Json::parse("[2, 6, 2]"));
   EXPECT_EQ(out.at("weights_shape"), Json::parse("[2, 2, 6, 6]"));
   expect_book(flatten(out.at("context")), book_tensor(golden("book_11_multihead_attention_seed123.json"), {2, 6, 2}));
@@ -76,7 +77,8 @@ TEST(CliGolden, CausalAttentionOnTheBatch) {
 }
 
 TEST(CliGolden, MultiheadWrapperWithTwoHeads) {
-  const Json out = run_json({"run", "--mechanism", "multihead-wrapper", "--d-out", "2", "--heads", "2", "--input", book_batch()});
+  const Json out =
+      run_json({"run", "--mechanism", "multihead-wrapper", "--d-out", "2", "--heads", "2", "--input", book_batch()});
   EXPECT_EQ(out.at("context_shape"), Json::parse("[2, 6, 4]"));
   expect_book(flatten(out.at("context")), book_tensor(golden("book_10_multihead_wrapper_seed123.json"), {2, 6, 4}));
 }
@@ -93,8 +95,8 @@ TEST(CliGolden, BothCausalRoutesGiveTheBooksMaskedWeights) {
   const Json masked = nth_tensor(golden("book_07_causal_mask_neg_inf_softmax.json"), {6, 6}, 1);
   const Json renormalised = nth_tensor(golden("book_06_causal_mask_renormalise.json"), {6, 6}, 3);
   for (const char* route : {"neg-inf", "renormalise"}) {
-    const Json out = run_json({"run", "--mechanism", "self", "--causal", "--d-out", "2", "--seed", "789", "--causal-route",
-                               route, "--input", book_inputs()});
+    const Json out = run_json({"run", "--mechanism", "self", "--causal", "--d-out", "2", "--seed", "789",
+                               "--causal-route", route, "--input", book_inputs()});
     expect_book(flatten(out.at("attention_weights")), masked);
     expect_book(flatten(out.at("attention_weights")), renormalised);
   }
@@ -103,7 +105,8 @@ TEST(CliGolden, BothCausalRoutesGiveTheBooksMaskedWeights) {
 TEST(CliGolden, IntermediatesFollowTheBooksStepByStep) {
   // book_03: the second token's query, scores, weights and context with SelfAttention_v1's weights (seed 123).
   const Json book = golden("book_03_trainable_weights_stepwise_seed123.json");
-  const Json out = run_json({"run", "--mechanism", "self-v1", "--d-out", "2", "--intermediates", "--input", book_inputs()});
+  const Json out =
+      run_json({"run", "--mechanism", "self-v1", "--d-out", "2", "--intermediates", "--input", book_inputs()});
   const Json& steps = out.at("intermediates");
   for (const char* name : {"queries", "keys", "values", "scores", "scaled_scores", "weights", "context"}) {
     EXPECT_TRUE(steps.contains(name)) << name;
@@ -121,7 +124,8 @@ TEST(CliGolden, HelloShinySunSimplified) {
   const Json hello = golden("hacktricks_hello_shiny_sun.json");
   Json x = Json::array();
   for (const auto& token : hello.at("tokens")) x.push_back(hello.at("embeddings").at(token.get<std::string>()));
-  const Json out = run_json({"run", "--mechanism", "simplified", "--input", write_temp("hello.json", Json{{"x", x}}.dump())});
+  const Json out =
+      run_json({"run", "--mechanism", "simplified", "--input", write_temp("hello.json", Json{{"x", x}}.dump())});
   const Json& computed = hello.at("computed").at("float32");
   EXPECT_LE(max_abs_diff(flatten(out.at("context")), flatten(computed.at("all_context"))), 1e-6);
   EXPECT_LE(max_abs_diff(flatten(out.at("attention_weights")), flatten(computed.at("all_weights"))), 1e-6);
@@ -165,7 +169,11 @@ Json ref_state_dict(const Json& ref, const std::string& mechanism) {
 TEST(CliGolden, ReferenceCasesWithTheirWeightsAsAStateDict) {
   const std::vector<RefCase> cases = {
       {"ref_causal_attention_b2_t5_din4_dout6_noqkvbias.json", "causal", {}, "output", "attn_weights"},
-      {"ref_mha_b2_t5_din4_dout6_h3_causal_noqkvbias.json", "multihead", {"--heads", "3"}, "output", "attn_weights_per_head"},
+      {"ref_mha_b2_t5_din4_dout6_h3_causal_noqkvbias.json",
+       "multihead",
+       {"--heads", "3"},
+       "output",
+       "attn_weights_per_head"},
       {"ref_mha_wrapper_b2_t5_din4_dout2_h3.json", "multihead-wrapper", {}, "output", "attn_weights_per_head", true},
       {"ref_self_attention_v1_t5_din4_dout6.json", "self-v1", {}, "output", "attn_weights"},
   };
@@ -173,14 +181,20 @@ TEST(CliGolden, ReferenceCasesWithTheirWeightsAsAStateDict) {
     SCOPED_TRACE(c.file);
     const Json ref = golden(c.file);
     // d_out (and the wrapper's head count) come from the weights' shapes.
-    std::vector<std::string> args = {"run", "--mechanism", c.mechanism,
-                                     "--input", write_temp("ref_input.json", Json{{"x", ref.at("inputs")}}.dump()),
-                                     "--weights", write_temp("ref_weights.json", ref_state_dict(ref, c.mechanism).dump())};
+    std::vector<std::string> args = {"run",
+                                     "--mechanism",
+                                     c.mechanism,
+                                     "--input",
+                                     write_temp("ref_input.json", Json{{"x", ref.at("inputs")}}.dump()),
+                                     "--weights",
+                                     write_temp("ref_weights.json", ref_state_dict(ref, c.mechanism).dump())};
     args.insert(args.end(), c.extra_args.begin(), c.extra_args.end());
     const Json out = run_json(args);
     EXPECT_LE(max_rel_diff(flatten(out.at("context")), doubles(ref.at(c.output_key))), 1e-5);
     const Json& weights = ref.at(c.weights_key);
-    EXPECT_LE(max_rel_diff(flatten(out.at("attention_weights")), doubles(c.heads_first ? swap_first_two(weights) : weights)), 1e-5);
+    EXPECT_LE(
+        max_rel_diff(flatten(out.at("attention_weights")), doubles(c.heads_first ? swap_first_two(weights) : weights)),
+        1e-5);
   }
 }
 
@@ -193,21 +207,25 @@ TEST(CliGolden, AStateDictWithPyTorchsMaskBufferLoadsUnchanged) {
     for (int j = 0; j < 5; ++j) mask.back().push_back(j > i ? 1.0 : 0.0);
   }
   sd["mask"] = mask;  // what model.state_dict() holds next to the parameters
-  const Json out = run_json({"run", "--mechanism", "causal", "--input", write_temp("in.json", Json{{"x", ref.at("inputs")}}.dump()),
-                             "--weights", write_temp("sd.json", sd.dump())});
+  const Json out =
+      run_json({"run", "--mechanism", "causal", "--input", write_temp("in.json", Json{{"x", ref.at("inputs")}}.dump()),
+                "--weights", write_temp("sd.json", sd.dump())});
   EXPECT_LE(max_rel_diff(flatten(out.at("context")), doubles(ref.at("output"))), 1e-5);
 }
 
 TEST(CliGolden, StandardInputGivesTheSameBytesAsAFile) {
   const std::string batch = book_batch();
-  const CliRun from_file = run_cli({"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", batch});
-  const CliRun from_stdin = run_cli({"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", "-"}, batch);
+  const CliRun from_file =
+      run_cli({"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", batch});
+  const CliRun from_stdin =
+      run_cli({"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", "-"}, batch);
   EXPECT_EQ(from_stdin.code, 0) << from_stdin.err;
   EXPECT_EQ(from_stdin.out, from_file.out);
 }
 
 TEST(CliGolden, TextFormatPrintsLikeTheBook) {
-  const CliRun r = run_cli({"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", book_batch(), "--format", "text"});
+  const CliRun r = run_cli(
+      {"run", "--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", book_batch(), "--format", "text"});
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string printed = book_tensor(golden("book_11_multihead_attention_seed123.json"), {2, 6, 2}).at("printed");
   const std::string expected = std::regex_replace(printed, std::regex(R"(,\s*grad_fn=<\w+>\)$)"), ")");
@@ -217,7 +235,8 @@ TEST(CliGolden, TextFormatPrintsLikeTheBook) {
 
 TEST(CliGolden, ThreadCountDoesNotChangeTheOutput) {
   const std::string batch = book_batch();
-  const std::vector<std::string> args = {"run", "--mechanism", "multihead", "--d-out", "4", "--heads", "2", "--input", batch, "--threads"};
+  const std::vector<std::string> args = {"run",     "--mechanism", "multihead", "--d-out", "4",
+                                         "--heads", "2",           "--input",   batch,     "--threads"};
   std::vector<std::string> one = args, three = args;
   one.push_back("1");
   three.push_back("3");
@@ -227,7 +246,8 @@ TEST(CliGolden, ThreadCountDoesNotChangeTheOutput) {
 TEST(CliGolden, DropoutChangesTheContextButNotTheReportedWeights) {
   const std::string batch = book_batch();
   const Json eval = run_json({"run", "--mechanism", "causal", "--d-out", "2", "--dropout", "0.5", "--input", batch});
-  const Json train = run_json({"run", "--mechanism", "causal", "--d-out", "2", "--dropout", "0.5", "--train", "--input", batch});
+  const Json train =
+      run_json({"run", "--mechanism", "causal", "--d-out", "2", "--dropout", "0.5", "--train", "--input", batch});
   EXPECT_EQ(eval.at("attention_weights"), train.at("attention_weights"));  // weights before dropout
   EXPECT_NE(eval.at("context"), train.at("context"));
   expect_book(flatten(eval.at("context")), book_tensor(golden("book_09_causal_attention_seed123.json"), {2, 6, 2}));
@@ -249,7 +269,8 @@ TEST(CliBinary, InfoNamesTheInstructionSet) {
   EXPECT_EQ(out.at("simd"), simd_instruction_set());
   EXPECT_EQ(out.at("version"), version());
   const CliRun text = run_cli({"info"});
-  EXPECT_NE(text.out.find(std::string("SIMD instruction set: ") + simd_instruction_set()), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(std::string("SIMD instruction set: ") + simd_instruction_set()), std::string::npos)
+      << text.out;
 }
 
 }  // namespace

@@ -42,7 +42,9 @@ TEST(CliMechanisms, HelpListsExactlyTheTraitsNames) {
 TEST(CliMechanisms, MissingMechanismListsTheNames) {
   const CliRun r = run_cli({"run", "--input", "x.json"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("expected one of simplified, self-v1, self, causal, multihead-wrapper, multihead"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("expected one of simplified, self-v1, self, causal, multihead-wrapper, multihead"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(CliMechanisms, AnOptionThatDoesNotApplyIsRefusedBeforeReadingInput) {
@@ -53,13 +55,17 @@ TEST(CliMechanisms, AnOptionThatDoesNotApplyIsRefusedBeforeReadingInput) {
   };
   const std::vector<Case> cases = {
       {{"--mechanism", "simplified", "--d-out", "2"},
-       "--d-out: d_out (2) applies only to self-v1, self, causal, multihead-wrapper and multihead; expected no --d-out for mechanism simplified"},
+       "--d-out: d_out (2) applies only to self-v1, self, causal, multihead-wrapper and multihead; expected no --d-out "
+       "for mechanism simplified"},
       {{"--mechanism", "self", "--d-out", "2", "--heads", "2"},
-       "--heads: num_heads (2) applies only to multihead-wrapper and multihead; expected no --heads for mechanism self"},
+       "--heads: num_heads (2) applies only to multihead-wrapper and multihead; expected no --heads for mechanism "
+       "self"},
       {{"--mechanism", "self-v1", "--d-out", "2", "--qkv-bias"},
-       "--qkv-bias: qkv_bias applies only to self, causal, multihead-wrapper and multihead; expected no --qkv-bias for mechanism self-v1"},
+       "--qkv-bias: qkv_bias applies only to self, causal, multihead-wrapper and multihead; expected no --qkv-bias for "
+       "mechanism self-v1"},
       {{"--mechanism", "self", "--d-out", "2", "--dropout", "0.5"},
-       "--dropout: dropout (0.5) applies only to causal, multihead-wrapper and multihead; expected no --dropout for mechanism self"},
+       "--dropout: dropout (0.5) applies only to causal, multihead-wrapper and multihead; expected no --dropout for "
+       "mechanism self"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> args = {"run", "--input", "/no/such/file.json"};

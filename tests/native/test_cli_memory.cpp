@@ -79,7 +79,8 @@ std::string input_file(const std::string& name, std::size_t b, std::size_t n, st
 TEST(CliMemory, DryRunPrintsTheEstimateWithoutComputing) {
   const std::string book = input_file("dry_book.json", 2, 6, 3);
   const Json m = dry_run({"--mechanism", "multihead", "--d-out", "2", "--heads", "2", "--input", book});
-  for (const char* key : {"peak_bytes", "parameters", "parameter_bytes", "forward_bytes", "input_bytes", "weights_bytes", "output_bytes"})
+  for (const char* key :
+       {"peak_bytes", "parameters", "parameter_bytes", "forward_bytes", "input_bytes", "weights_bytes", "output_bytes"})
     EXPECT_TRUE(m.contains(key) && m.at(key).is_number_unsigned()) << key << " in " << m.dump();
   EXPECT_EQ(m.at("parameters"), 3 * 2 * 3 + 2 * 2 + 2);  // W_query, W_key, W_value (2, 3); out_proj (2, 2) + bias
   EXPECT_GT(m.at("peak_bytes").get<std::size_t>(), m.at("forward_bytes").get<std::size_t>());
@@ -115,7 +116,8 @@ void expect_within_half_again(const RssCase& c) {
   ASSERT_GT(measured, 0) << c.name << ": the run failed";
   EXPECT_LE(estimate, 1.5 * measured) << c.name << ": estimate " << estimate << ", peak RSS " << measured;
   EXPECT_GE(1.5 * estimate, measured) << c.name << ": estimate " << estimate << ", peak RSS " << measured;
-  std::printf("%-40s estimate %12.0f  peak RSS %12.0f  ratio %.3f\n", c.name.c_str(), estimate, measured, estimate / measured);
+  std::printf("%-40s estimate %12.0f  peak RSS %12.0f  ratio %.3f\n", c.name.c_str(), estimate, measured,
+              estimate / measured);
 }
 
 // The cases at a tenth of their size or less (they take 0.3–0.5 GB here); ATTNKIT_MEMORY_FULL=1 adds them
@@ -126,17 +128,24 @@ TEST(CliMemory, EstimateIsWithinHalfAgainOfThePeakResidentSize) {
   const std::string mid = input_file("rss_mid.json", 2, 256, 64), big = input_file("rss_big.json", 1, 512, 5000);
   std::vector<RssCase> cases = {
       {"multihead d_in 1e4 d_out 1000", {"--mechanism", "multihead", "--d-out", "1000", "--input", wide}},
-      {"wrapper 100000 heads", {"--mechanism", "multihead-wrapper", "--d-out", "2", "--heads", "100000", "--input", book}},
+      {"wrapper 100000 heads",
+       {"--mechanism", "multihead-wrapper", "--d-out", "2", "--heads", "100000", "--input", book}},
       {"self on a 32 MB input", {"--mechanism", "self", "--d-out", "2", "--input", big}},
-      {"multihead intermediates", {"--mechanism", "multihead", "--d-out", "64", "--heads", "4", "--input", mid, "--intermediates"}},
-      {"causal text intermediates", {"--mechanism", "causal", "--d-out", "64", "--input", mid, "--format", "text", "--intermediates"}},
+      {"multihead intermediates",
+       {"--mechanism", "multihead", "--d-out", "64", "--heads", "4", "--input", mid, "--intermediates"}},
+      {"causal text intermediates",
+       {"--mechanism", "causal", "--d-out", "64", "--input", mid, "--format", "text", "--intermediates"}},
       {"simplified no weights", {"--mechanism", "simplified", "--input", mid, "--no-weights"}},
   };
   if (std::getenv("ATTNKIT_MEMORY_FULL")) {
-    const std::string wide5 = input_file("rss_wide5.json", 1, 4, 100000), huge = input_file("rss_huge.json", 1, 4000, 10000);
-    cases.push_back({"multihead d_in 1e5 d_out 1000", {"--mechanism", "multihead", "--d-out", "1000", "--input", wide5}});
-    cases.push_back({"wrapper 1000000 heads", {"--mechanism", "multihead-wrapper", "--d-out", "2", "--heads", "1000000", "--input", book}});
-    cases.push_back({"self on a 400 MB input", {"--mechanism", "self", "--d-out", "2", "--no-weights", "--input", huge}});
+    const std::string wide5 = input_file("rss_wide5.json", 1, 4, 100000),
+                      huge = input_file("rss_huge.json", 1, 4000, 10000);
+    cases.push_back(
+        {"multihead d_in 1e5 d_out 1000", {"--mechanism", "multihead", "--d-out", "1000", "--input", wide5}});
+    cases.push_back({"wrapper 1000000 heads",
+                     {"--mechanism", "multihead-wrapper", "--d-out", "2", "--heads", "1000000", "--input", book}});
+    cases.push_back(
+        {"self on a 400 MB input", {"--mechanism", "self", "--d-out", "2", "--no-weights", "--input", huge}});
   }
   for (const auto& c : cases) expect_within_half_again(c);
 }

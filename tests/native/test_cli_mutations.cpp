@@ -47,7 +47,8 @@ TEST(CliMutations, MutatedInputsAreAnsweredOrRefusedCleanly) {
   const std::string batch = book_input(true).dump();
   for (int i = 0; i < 3000; ++i) {
     const char* mechanism = i % 3 == 0 ? "simplified" : i % 3 == 1 ? "causal" : "multihead";
-    expect_clean({"attnkit", "run", "--mechanism", mechanism, "--d-out", "2", "--heads", "2", "--input", "-"}, mutate(batch, rng));
+    expect_clean({"attnkit", "run", "--mechanism", mechanism, "--d-out", "2", "--heads", "2", "--input", "-"},
+                 mutate(batch, rng));
   }
 }
 
@@ -55,12 +56,16 @@ TEST(CliMutations, MutatedStateDictsAreAnsweredOrRefusedCleanly) {
   std::mt19937 rng(7);
   const Json ref = golden("ref_mha_b2_t5_din4_dout6_h3_causal_noqkvbias.json");
   const Json& w = ref.at("weights");
-  const Json sd = {{"W_query.weight", w.at("W_query")}, {"W_key.weight", w.at("W_key")}, {"W_value.weight", w.at("W_value")},
-                   {"out_proj.weight", w.at("out_proj")}, {"out_proj.bias", w.at("out_proj_bias")}};
+  const Json sd = {{"W_query.weight", w.at("W_query")},
+                   {"W_key.weight", w.at("W_key")},
+                   {"W_value.weight", w.at("W_value")},
+                   {"out_proj.weight", w.at("out_proj")},
+                   {"out_proj.bias", w.at("out_proj_bias")}};
   const std::string input = write_temp("mutation_input.json", Json{{"x", ref.at("inputs")}}.dump());
   const std::string text = sd.dump();
   for (int i = 0; i < 2000; ++i) {
-    expect_clean({"attnkit", "run", "--mechanism", "multihead", "--heads", "3", "--input", input, "--weights", "-"}, mutate(text, rng));
+    expect_clean({"attnkit", "run", "--mechanism", "multihead", "--heads", "3", "--input", input, "--weights", "-"},
+                 mutate(text, rng));
   }
 }
 

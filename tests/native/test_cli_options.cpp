@@ -23,10 +23,12 @@ InProcess cli_main(std::vector<std::string> args, const std::string& stdin_text 
 
 TEST(CliOptions, CountsAcceptOnlyDigitsInRange) {
   EXPECT_EQ(cli::parse_count("--heads", "12", 1, 100), 12u);
-  EXPECT_EQ(error_of([] { cli::parse_count("--heads", "0", 1, 100); }), "--heads is 0; expected an integer from 1 to 100");
+  EXPECT_EQ(error_of([] { cli::parse_count("--heads", "0", 1, 100); }),
+            "--heads is 0; expected an integer from 1 to 100");
   EXPECT_EQ(error_of([] { cli::parse_count("--heads", "-2", 1, 100); }),
             "--heads must be an integer, got '-2'; expected an integer from 1 to 100");
-  EXPECT_NE(error_of([] { cli::parse_count("--d-out", "99999999999999999999999", 1, 100); }).find("--d-out is 9999"), std::string::npos);
+  EXPECT_NE(error_of([] { cli::parse_count("--d-out", "99999999999999999999999", 1, 100); }).find("--d-out is 9999"),
+            std::string::npos);
   EXPECT_NE(error_of([] { cli::parse_count("--d-out", "2.5", 1, 100); }).find("got '2.5'"), std::string::npos);
 }
 
@@ -46,12 +48,16 @@ TEST(CliOptions, DropoutSeedFormatRoute) {
   EXPECT_EQ(cli::parse_format("text"), cli::Format::text);
   EXPECT_EQ(error_of([] { cli::parse_format("yaml"); }), "unknown --format 'yaml'; expected json or text");
   EXPECT_EQ(cli::parse_causal_route("renormalise"), CausalRoute::renormalise);
-  EXPECT_EQ(error_of([] { cli::parse_causal_route("renormalize"); }), "unknown --causal-route 'renormalize'; expected neg-inf or renormalise");
+  EXPECT_EQ(error_of([] { cli::parse_causal_route("renormalize"); }),
+            "unknown --causal-route 'renormalize'; expected neg-inf or renormalise");
   for (const char* option : {"--heads", "--threads", "--repeats"}) {
-    EXPECT_EQ(error_of([&] { cli::parse_count(option, "", 1, 9); }), std::string(option) + " is empty; expected an integer from 1 to 9");
+    EXPECT_EQ(error_of([&] { cli::parse_count(option, "", 1, 9); }),
+              std::string(option) + " is empty; expected an integer from 1 to 9");
   }
-  EXPECT_EQ(error_of([] { cli::parse_seed(""); }), "--seed is empty; expected an integer from 0 to 18446744073709551615");
-  EXPECT_NE(error_of([] { cli::parse_causal_route("zero"); }).find("expected neg-inf or renormalise"), std::string::npos);
+  EXPECT_EQ(error_of([] { cli::parse_seed(""); }),
+            "--seed is empty; expected an integer from 0 to 18446744073709551615");
+  EXPECT_NE(error_of([] { cli::parse_causal_route("zero"); }).find("expected neg-inf or renormalise"),
+            std::string::npos);
 }
 
 TEST(CliOptions, ConfigTakesSizesFromTheInputAndTheWeights) {
@@ -83,9 +89,12 @@ TEST(CliOptions, ConfigTakesSizesFromTheInputAndTheWeights) {
 TEST(CliOptions, DOutIsRequiredWithoutWeightsExceptForSimplified) {
   cli::RunOptions o;
   o.mechanism = "self";
-  EXPECT_EQ(error_of([&] { cli::make_config(o, Tensor(Shape{6, 3}), nullptr, 0); }),
-            "--d-out is required for mechanism self; expected a positive integer (the book uses --d-out 2), or --weights to "
-            "take it from W_query");
+  EXPECT_EQ(
+      error_of([&] {
+        cli::make_config(o, Tensor(Shape{6, 3}), nullptr, 0);
+      }),
+      "--d-out is required for mechanism self; expected a positive integer (the book uses --d-out 2), or --weights to "
+      "take it from W_query");
   o.mechanism = "simplified";
   EXPECT_EQ(cli::make_config(o, Tensor(Shape{6, 3}), nullptr, 0).d_in, 3u);
 }
@@ -93,8 +102,9 @@ TEST(CliOptions, DOutIsRequiredWithoutWeightsExceptForSimplified) {
 // The core agrees with the CLI on dropout's range: 0.99999999 trains (nearly everything dropped).
 TEST(CliOptions, DropoutJustBelowOneIsAccepted) {
   for (const char* mechanism : {"causal", "multihead"}) {
-    const InProcess r = cli_main({"run", "--mechanism", mechanism, "--d-out", "2", "--input", "-", "--train", "--dropout", "0.99999999"},
-                                 R"({"x": [[1, 0], [0, 1]]})");
+    const InProcess r = cli_main(
+        {"run", "--mechanism", mechanism, "--d-out", "2", "--input", "-", "--train", "--dropout", "0.99999999"},
+        R"({"x": [[1, 0], [0, 1]]})");
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("\"context\""), std::string::npos);
   }
@@ -106,15 +116,18 @@ TEST(CliOptions, DropoutJustBelowOneIsAccepted) {
   EXPECT_EQ(flt_max.code, 0) << flt_max.err;
   const InProcess beyond = cli_main({"attention", "--input", "-", "--scale", "3.4028235677973366e38"}, qkv);
   EXPECT_EQ(beyond.code, 2);
-  EXPECT_NE(beyond.err.find("expected a finite float32 number, |value| < 3.4028235677973366e+38"), std::string::npos) << beyond.err;
-  const InProcess one = cli_main({"run", "--mechanism", "causal", "--d-out", "2", "--input", "-", "--train", "--dropout", "1"},
-                                 R"({"x": [[1, 0]]})");
+  EXPECT_NE(beyond.err.find("expected a finite float32 number, |value| < 3.4028235677973366e+38"), std::string::npos)
+      << beyond.err;
+  const InProcess one =
+      cli_main({"run", "--mechanism", "causal", "--d-out", "2", "--input", "-", "--train", "--dropout", "1"},
+               R"({"x": [[1, 0]]})");
   EXPECT_EQ(one.code, 2);
   EXPECT_EQ(one.err, "attnkit: error: --dropout is 1; expected a number in [0, 1)\n");
 }
 
 TEST(CliMain, HelpAndVersionExitZero) {
-  for (const auto& args : std::vector<std::vector<std::string>>{{"--help"}, {"run", "--help"}, {"bench", "--help"}, {"info", "--help"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"run", "--help"}, {"bench", "--help"}, {"info", "--help"}}) {
     const InProcess r = cli_main(args);
     EXPECT_EQ(r.code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;

@@ -73,8 +73,8 @@ TEST(TorchGolden, EveryFileParsesWithTheDocumentedFields) {
     SCOPED_TRACE(name);
     EXPECT_LT(std::filesystem::file_size(kTorchDir + name), 200u * 1024u);
     const Json g = torch_golden(name);
-    for (const char* field : {"torch_version", "generator", "kind", "case", "description", "construction", "call", "seed",
-                              "computed_in", "inputs", "state_dict", "outputs", "shapes", "notes"}) {
+    for (const char* field : {"torch_version", "generator", "kind", "case", "description", "construction", "call",
+                              "seed", "computed_in", "inputs", "state_dict", "outputs", "shapes", "notes"}) {
       EXPECT_TRUE(g.contains(field)) << field;
     }
     EXPECT_EQ(g.at("torch_version").get<std::string>().rfind("1.13", 0), 0u);
@@ -116,7 +116,8 @@ TEST(TorchGolden, EveryFileParsesWithTheDocumentedFields) {
       EXPECT_EQ(g.at("call").at("kv_head_of_query_head").size(), g.at("shapes").at("inputs.query")[1]);
     }
     if (kind == "gpt2_attention") {
-      for (const auto& [key, value] : g.at("state_dict").items()) EXPECT_EQ(g.at("state_dict_prefixed").at("h.0.attn." + key), value);
+      for (const auto& [key, value] : g.at("state_dict").items())
+        EXPECT_EQ(g.at("state_dict_prefixed").at("h.0.attn." + key), value);
       for (const char* t : {"c_attn.weight", "c_attn.bias", "c_proj.weight", "c_proj.bias", "bias", "masked_bias"})
         EXPECT_TRUE(g.at("state_dict").contains(t)) << t;
     }
@@ -128,14 +129,16 @@ TEST(TorchGolden, EveryFileParsesWithTheDocumentedFields) {
       for (const auto& [key, value] : g.at("state_dict").items()) {
         const bool buffer = key == "mask" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".mask") == 0);
         EXPECT_EQ(out.at("grads").contains(key), !buffer) << key;
-        if (!buffer) EXPECT_EQ(g.at("shapes").at("outputs.grads." + key), g.at("shapes").at("state_dict." + key)) << key;
+        if (!buffer)
+          EXPECT_EQ(g.at("shapes").at("outputs.grads." + key), g.at("shapes").at("state_dict." + key)) << key;
       }
     }
     if (kind == "train") {
       EXPECT_EQ(out.at("losses").size(), 51u);
       EXPECT_EQ(out.at("losses_float64").size(), 51u);
       EXPECT_EQ(g.at("call").at("steps"), 50);
-      for (const auto& [key, value] : g.at("state_dict").items()) EXPECT_TRUE(out.at("state_dict_final").contains(key)) << key;
+      for (const auto& [key, value] : g.at("state_dict").items())
+        EXPECT_TRUE(out.at("state_dict_final").contains(key)) << key;
     }
   }
   EXPECT_EQ(seen_kinds, kinds);
@@ -180,7 +183,7 @@ TEST(TorchGolden, MultiheadAttentionWithoutMasksIsAttnkitsMultihead) {
     if (!g.at("outputs").contains("weights")) continue;
     const auto& weights_shape = g.at("shapes").at("outputs.weights");
     std::vector<float> weights = r.weights.data;  // (b, h, n, n)
-    if (weights_shape.size() == 3) {  // averaged over heads: (b, n, n)
+    if (weights_shape.size() == 3) {              // averaged over heads: (b, n, n)
       const std::size_t b = x.shape[0], nn = x.shape[1] * x.shape[1];
       std::vector<float> mean(b * nn);
       for (std::size_t i = 0; i < b; ++i)
@@ -205,17 +208,21 @@ struct BookCase {
 TEST(TorchGolden, TheBooksClassesForwardAsInTorch) {
   const BookCase cases[] = {
       {"grad_self_attention_v1.json", "SelfAttention_v1(d_in=3, d_out=2)", Mechanism::self_v1, 3, 2, 1, 0, false},
-      {"grad_self_attention_v2.json", "SelfAttention_v2(d_in=4, d_out=6, qkv_bias=True)", Mechanism::self, 4, 6, 1, 0, true},
-      {"grad_causal_attention.json", "CausalAttention(d_in=4, d_out=6, context_length=7, dropout=0.0)", Mechanism::causal, 4, 6, 1, 7,
-       false},
-      {"grad_multihead_wrapper.json", "MultiHeadAttentionWrapper(d_in=4, d_out=2, context_length=5, dropout=0.0, num_heads=3, qkv_bias=True)",
+      {"grad_self_attention_v2.json", "SelfAttention_v2(d_in=4, d_out=6, qkv_bias=True)", Mechanism::self, 4, 6, 1, 0,
+       true},
+      {"grad_causal_attention.json", "CausalAttention(d_in=4, d_out=6, context_length=7, dropout=0.0)",
+       Mechanism::causal, 4, 6, 1, 7, false},
+      {"grad_multihead_wrapper.json",
+       "MultiHeadAttentionWrapper(d_in=4, d_out=2, context_length=5, dropout=0.0, num_heads=3, qkv_bias=True)",
        Mechanism::multihead_wrapper, 4, 2, 3, 5, true},
-      {"grad_multihead_attention.json", "MultiHeadAttention(d_in=4, d_out=6, context_length=5, dropout=0.0, num_heads=3, qkv_bias=True)",
+      {"grad_multihead_attention.json",
+       "MultiHeadAttention(d_in=4, d_out=6, context_length=5, dropout=0.0, num_heads=3, qkv_bias=True)",
        Mechanism::multihead, 4, 6, 3, 5, true},
-      {"grad_causal_attention_dropout_train.json", "CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.5)", Mechanism::causal,
-       3, 2, 1, 6, false},
-      {"grad_multihead_attention_dropout_train.json", "MultiHeadAttention(d_in=3, d_out=4, context_length=6, dropout=0.5, num_heads=2)",
-       Mechanism::multihead, 3, 4, 2, 6, false},
+      {"grad_causal_attention_dropout_train.json", "CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.5)",
+       Mechanism::causal, 3, 2, 1, 6, false},
+      {"grad_multihead_attention_dropout_train.json",
+       "MultiHeadAttention(d_in=3, d_out=4, context_length=6, dropout=0.5, num_heads=2)", Mechanism::multihead, 3, 4, 2,
+       6, false},
   };
   for (const BookCase& bc : cases) {
     SCOPED_TRACE(bc.file);
@@ -269,7 +276,9 @@ TEST(TorchGolden, TrainingRunsStartFromAttnkitsLoss) {
     c.d_out = 4;
     c.num_heads = 2;
     c.context_length = 6;
-    ASSERT_NE(g.at("construction").get<std::string>().find("MultiHeadAttention(d_in=3, d_out=4, context_length=6, dropout=0.0, num_heads=2)"),
+    ASSERT_NE(g.at("construction")
+                  .get<std::string>()
+                  .find("MultiHeadAttention(d_in=3, d_out=4, context_length=6, dropout=0.0, num_heads=2)"),
               std::string::npos);
     StateDict sd;
     for (const auto& [key, value] : g.at("state_dict").items()) sd.emplace_back(key, tensor(value, key));

@@ -33,11 +33,14 @@ export function attentionReference(query, [b, hq, nq, d], key, [, hkv, nk], valu
           if (causal === 'upper-left' && j > i) allowed[j] = false;
           if (causal === 'lower-right' && j > i + nk - nq) allowed[j] = false;
           let dot = 0;
-          for (let c = 0; c < d; c++) dot += query[((s * hq + h) * nq + i) * d + c] * key[((s * hkv + kvh) * nk + j) * d + c];
+          for (let c = 0; c < d; c++)
+            dot += query[((s * hq + h) * nq + i) * d + c] * key[((s * hkv + kvh) * nk + j) * d + c];
           scores[j] = dot * scale;
           if (mask) {
             const m = mask.data[maskIndex(mask.shape, [s, h, i, j])];
-            if (mask.kind === 'boolean') { if (!m) allowed[j] = false; } else scores[j] += m;
+            if (mask.kind === 'boolean') {
+              if (!m) allowed[j] = false;
+            } else scores[j] += m;
           }
           if (scores[j] === -Infinity) allowed[j] = false;
         }
@@ -46,13 +49,14 @@ export function attentionReference(query, [b, hq, nq, d], key, [, hkv, nk], valu
         if (max === -Infinity) continue; // nothing to attend to: zeros
         let sum = 0;
         const e = new Float64Array(nk);
-        for (let j = 0; j < nk; j++) if (allowed[j]) sum += (e[j] = Math.exp(scores[j] - max));
+        for (let j = 0; j < nk; j++) if (allowed[j]) sum += e[j] = Math.exp(scores[j] - max);
         const row = ((s * hq + h) * nq + i) * nk;
         for (let j = 0; j < nk; j++) {
           const w = e[j] / sum;
           weights[row + j] = w;
           averaged[(s * nq + i) * nk + j] += w / hq;
-          for (let c = 0; c < dv; c++) output[((s * hq + h) * nq + i) * dv + c] += w * value[((s * hkv + kvh) * nk + j) * dv + c];
+          for (let c = 0; c < dv; c++)
+            output[((s * hq + h) * nq + i) * dv + c] += w * value[((s * hkv + kvh) * nk + j) * dv + c];
         }
       }
     }

@@ -29,22 +29,39 @@ function problem(b, hq, hkv, nq, nk, d, dv, scale = 1) {
 // Runs ak.attention with weights per head and averaged, and checks output and both weights against the reference.
 function check(p, options = {}, refMask) {
   const { queryShape, keyShape, valueShape } = p.shapes;
-  const ref = attentionReference(p.query, queryShape, p.key, keyShape, p.value, valueShape,
-    { mask: refMask, causal: options.causal, scale: options.scale });
+  const ref = attentionReference(p.query, queryShape, p.key, keyShape, p.value, valueShape, {
+    mask: refMask,
+    causal: options.causal,
+    scale: options.scale,
+  });
   const perHead = ak.attention(p.query, p.key, p.value, { ...p.shapes, ...options, returnWeights: true });
   const [b, hq, nq] = queryShape;
   const nk = keyShape[2];
   assert.deepEqual(perHead.outputShape, [b, hq, nq, valueShape[3]]);
   assert.deepEqual(perHead.weightsShape, [b, hq, nq, nk]);
-  assert.ok(relError(perHead.output, ref.output, OUTPUT_FLOOR) <= TOL, `output: rel. error ${relError(perHead.output, ref.output, OUTPUT_FLOOR)}`);
-  assert.ok(relError(perHead.weights, ref.weights, WEIGHTS_FLOOR) <= TOL, `weights: rel. error ${relError(perHead.weights, ref.weights, WEIGHTS_FLOOR)}`);
-  const averaged = ak.attention(p.query, p.key, p.value, { ...p.shapes, ...options, returnWeights: true, averageWeights: true });
+  assert.ok(
+    relError(perHead.output, ref.output, OUTPUT_FLOOR) <= TOL,
+    `output: rel. error ${relError(perHead.output, ref.output, OUTPUT_FLOOR)}`,
+  );
+  assert.ok(
+    relError(perHead.weights, ref.weights, WEIGHTS_FLOOR) <= TOL,
+    `weights: rel. error ${relError(perHead.weights, ref.weights, WEIGHTS_FLOOR)}`,
+  );
+  const averaged = ak.attention(p.query, p.key, p.value, {
+    ...p.shapes,
+    ...options,
+    returnWeights: true,
+    averageWeights: true,
+  });
   assert.deepEqual(averaged.weightsShape, [b, nq, nk]);
   assert.ok(relError(averaged.weights, ref.averaged, WEIGHTS_FLOOR) <= TOL, 'averaged weights');
   // the fused path (no weights) gives the same output
   const fused = ak.attention(p.query, p.key, p.value, { ...p.shapes, ...options });
   assert.equal(fused.weights, undefined);
-  assert.ok(relError(fused.output, ref.output, OUTPUT_FLOOR) <= TOL, `fused output: rel. error ${relError(fused.output, ref.output, OUTPUT_FLOOR)}`);
+  assert.ok(
+    relError(fused.output, ref.output, OUTPUT_FLOOR) <= TOL,
+    `fused output: rel. error ${relError(fused.output, ref.output, OUTPUT_FLOOR)}`,
+  );
   return { ref, out: perHead };
 }
 
@@ -83,9 +100,15 @@ test('boolean masks of every rank, as a Uint8Array, a flat and a nested Array of
     check(p, { attnMask: Uint8Array.from(bools, Number), attnMaskShape: shape }, refMask);
     check(p, { attnMask: bools, attnMaskShape: shape, causal: 'lower-right' }, refMask);
   }
-  const nested = [[true, false, true, true, false, true, true], [false, true, true, true, true, true, false]];
-  const rows = check(problem(1, 1, 1, 2, 7, 3, 3), { attnMask: nested },
-    { kind: 'boolean', shape: [2, 7], data: nested.flat() });
+  const nested = [
+    [true, false, true, true, false, true, true],
+    [false, true, true, true, true, true, false],
+  ];
+  const rows = check(
+    problem(1, 1, 1, 2, 7, 3, 3),
+    { attnMask: nested },
+    { kind: 'boolean', shape: [2, 7], data: nested.flat() },
+  );
   assert.equal(rows.out.weights[1], 0, 'a masked key has weight 0');
 });
 
@@ -119,7 +142,7 @@ test('a row with nothing to attend to gives zeros, never NaN', () => {
   assert.ok(z.output.every((v) => v === 0));
 });
 
-test('large magnitudes: scores far outside exp\'s range still give the right weights', () => {
+test("large magnitudes: scores far outside exp's range still give the right weights", () => {
   const p = problem(1, 2, 2, 5, 12, 4, 4, 30); // scores up to about 30²·4/2
   check(p);
   check(p, { causal: 'upper-left' });
@@ -136,8 +159,14 @@ test('dropout in training mode: with value = identity, each output weight is 0 o
   assert.ok(relError(a.weights, ref.weights, WEIGHTS_FLOOR) <= TOL, 'weights are returned before dropout');
   let dropped = 0;
   for (let i = 0; i < ref.weights.length; i++) {
-    if (a.output[i] === 0) { dropped++; continue; }
-    assert.ok(Math.abs(a.output[i] - ref.weights[i] / (1 - dropout)) <= TOL * ref.weights[i] / (1 - dropout) + 1e-7, `output[${i}]`);
+    if (a.output[i] === 0) {
+      dropped++;
+      continue;
+    }
+    assert.ok(
+      Math.abs(a.output[i] - ref.weights[i] / (1 - dropout)) <= (TOL * ref.weights[i]) / (1 - dropout) + 1e-7,
+      `output[${i}]`,
+    );
   }
   const share = dropped / ref.weights.length;
   assert.ok(share > 0.18 && share < 0.32, `dropped ${share} of the weights; expected about ${dropout}`);
@@ -150,35 +179,83 @@ test('dropout in training mode: with value = identity, each output weight is 0 o
 });
 
 test('nested Arrays with the shapes taken from them; threads give the same bits', () => {
-  const q = [[[[1, 0], [0, 1], [1, 1]]]];
-  const k = [[[[1, 0], [0, 1]]]];
-  const v = [[[[1, 2, 3], [4, 5, 6]]]];
+  const q = [
+    [
+      [
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ],
+    ],
+  ];
+  const k = [
+    [
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    ],
+  ];
+  const v = [
+    [
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    ],
+  ];
   const out = ak.attention(q, k, v);
   assert.deepEqual(out.outputShape, [1, 1, 3, 3]);
   const ref = attentionReference(flat(q), [1, 1, 3, 2], flat(k), [1, 1, 2, 2], flat(v), [1, 1, 2, 3]);
   assert.ok(relError(out.output, ref.output, OUTPUT_FLOOR) <= TOL);
 });
 
-test('the pthreads build gives the same bits for any thread count, on both paths', { skip: !existsSync(join(DIST, 'attnkit-mt.wasm')) && 'no pthreads build in dist/' }, async () => {
-  const mt = await load({ threads: true });
-  const p = problem(2, 4, 2, 34, 130, 12, 5);
-  for (const options of [{ causal: 'lower-right' }, { returnWeights: true }, { attnMask: booleanMask([34, 130]), attnMaskShape: [34, 130] }]) {
-    const one = mt.attention(p.query, p.key, p.value, { ...p.shapes, ...options, threads: 1 });
-    const many = mt.attention(p.query, p.key, p.value, { ...p.shapes, ...options, threads: mt.maxThreads });
-    assert.deepEqual(many.output, one.output);
-    assert.deepEqual(one.output, ak.attention(p.query, p.key, p.value, { ...p.shapes, ...options }).output, 'same bits as the single-thread build');
-  }
-  mt.terminate();
-});
+test(
+  'the pthreads build gives the same bits for any thread count, on both paths',
+  { skip: !existsSync(join(DIST, 'attnkit-mt.wasm')) && 'no pthreads build in dist/' },
+  async () => {
+    const mt = await load({ threads: true });
+    const p = problem(2, 4, 2, 34, 130, 12, 5);
+    for (const options of [
+      { causal: 'lower-right' },
+      { returnWeights: true },
+      { attnMask: booleanMask([34, 130]), attnMaskShape: [34, 130] },
+    ]) {
+      const one = mt.attention(p.query, p.key, p.value, { ...p.shapes, ...options, threads: 1 });
+      const many = mt.attention(p.query, p.key, p.value, { ...p.shapes, ...options, threads: mt.maxThreads });
+      assert.deepEqual(many.output, one.output);
+      assert.deepEqual(
+        one.output,
+        ak.attention(p.query, p.key, p.value, { ...p.shapes, ...options }).output,
+        'same bits as the single-thread build',
+      );
+    }
+    mt.terminate();
+  },
+);
 
 // The sdpa cases of PyTorch's golden files: output and weights (per head and averaged), ≤ 1e-5 relative.
-const GOLDEN = ['no_mask', 'bool_mask', 'float_mask', 'causal_upper_left', 'causal_lower_right', 'causal_lower_right_more_queries',
-  'd_ne_dv_scale', 'fully_masked_row', 'grouped_query', 'multi_query'];
+const GOLDEN = [
+  'no_mask',
+  'bool_mask',
+  'float_mask',
+  'causal_upper_left',
+  'causal_lower_right',
+  'causal_lower_right_more_queries',
+  'd_ne_dv_scale',
+  'fully_masked_row',
+  'grouped_query',
+  'multi_query',
+];
 
 for (const name of GOLDEN) {
   test(`PyTorch golden sdpa_${name}`, () => {
     const g = golden(`torch/sdpa_${name}.json`);
-    const options = { queryShape: g.shapes['inputs.query'], keyShape: g.shapes['inputs.key'], valueShape: g.shapes['inputs.value'] };
+    const options = {
+      queryShape: g.shapes['inputs.query'],
+      keyShape: g.shapes['inputs.key'],
+      valueShape: g.shapes['inputs.value'],
+    };
     if (g.call.causal) options.causal = g.call.causal;
     if (g.call.scale !== null) options.scale = g.call.scale;
     if (g.inputs.attn_mask !== undefined) {
@@ -190,10 +267,16 @@ for (const name of GOLDEN) {
     const out = ak.attention(query, key, value, { ...options, returnWeights: true });
     assert.deepEqual(out.outputShape, g.shapes['outputs.output']);
     assert.deepEqual(out.weightsShape, g.shapes['outputs.weights']);
-    assert.ok(relError(out.output, flat(g.outputs.output), OUTPUT_FLOOR) <= TOL, `output: ${relError(out.output, flat(g.outputs.output), OUTPUT_FLOOR)}`);
+    assert.ok(
+      relError(out.output, flat(g.outputs.output), OUTPUT_FLOOR) <= TOL,
+      `output: ${relError(out.output, flat(g.outputs.output), OUTPUT_FLOOR)}`,
+    );
     assert.ok(relError(out.weights, flat(g.outputs.weights), WEIGHTS_FLOOR) <= TOL, 'weights');
     const avg = ak.attention(query, key, value, { ...options, returnWeights: true, averageWeights: true });
-    assert.ok(relError(avg.weights, flat(g.outputs.weights_averaged_over_heads), WEIGHTS_FLOOR) <= TOL, 'averaged weights');
+    assert.ok(
+      relError(avg.weights, flat(g.outputs.weights_averaged_over_heads), WEIGHTS_FLOOR) <= TOL,
+      'averaged weights',
+    );
     const fused = ak.attention(query, key, value, options);
     assert.ok(relError(fused.output, flat(g.outputs.output), OUTPUT_FLOOR) <= TOL, 'fused output');
   });

@@ -17,7 +17,10 @@ const union = (name) => {
 
 test('ak.mechanisms: the six mechanisms with their traits, frozen', () => {
   assert.ok(Object.isFrozen(ak.mechanisms));
-  assert.deepEqual(ak.mechanisms.map((t) => t.name), ['simplified', 'self-v1', 'self', 'causal', 'multihead-wrapper', 'multihead']);
+  assert.deepEqual(
+    ak.mechanisms.map((t) => t.name),
+    ['simplified', 'self-v1', 'self', 'causal', 'multihead-wrapper', 'multihead'],
+  );
   for (const t of ak.mechanisms) {
     assert.ok(Object.isFrozen(t) && Object.isFrozen(t.options), t.name);
     assert.deepEqual(Object.keys(t), ['name', 'bookClass', 'description', 'defaultCausal', 'hasParameters', 'options']);
@@ -32,21 +35,30 @@ test('ak.mechanisms: the six mechanisms with their traits, frozen', () => {
   assert.equal(byName.causal.bookClass, 'CausalAttention');
   assert.equal(byName['multihead-wrapper'].bookClass, 'MultiHeadAttentionWrapper');
   assert.equal(byName.multihead.bookClass, 'MultiHeadAttention');
-  assert.deepEqual(ak.mechanisms.filter((t) => t.defaultCausal).map((t) => t.name), ['causal', 'multihead-wrapper', 'multihead']);
-  assert.deepEqual(ak.mechanisms.filter((t) => !t.hasParameters).map((t) => t.name), ['simplified']);
+  assert.deepEqual(
+    ak.mechanisms.filter((t) => t.defaultCausal).map((t) => t.name),
+    ['causal', 'multihead-wrapper', 'multihead'],
+  );
+  assert.deepEqual(
+    ak.mechanisms.filter((t) => !t.hasParameters).map((t) => t.name),
+    ['simplified'],
+  );
   assert.ok(byName.multihead.options.includes('numHeads') && !byName.self.options.includes('numHeads'));
   assert.ok(byName.causal.options.includes('dropout') && !byName['self-v1'].options.includes('qkvBias'));
 });
 
-test('the .d.ts MechanismName union is the core\'s list, and MechanismOption holds every option the core names', () => {
-  assert.deepEqual(union('MechanismName'), ak.mechanisms.map((t) => t.name));
+test("the .d.ts MechanismName union is the core's list, and MechanismOption holds every option the core names", () => {
+  assert.deepEqual(
+    union('MechanismName'),
+    ak.mechanisms.map((t) => t.name),
+  );
   const options = union('MechanismOption');
   const used = new Set(ak.mechanisms.flatMap((t) => t.options));
   for (const o of used) assert.ok(options.includes(o), `MechanismOption lacks '${o}'`);
   for (const o of options) assert.ok(used.has(o), `MechanismOption has '${o}', which no mechanism takes`);
 });
 
-test('each mechanism\'s traits match what a layer does: default causality, parameters, options that apply', () => {
+test("each mechanism's traits match what a layer does: default causality, parameters, options that apply", () => {
   const next = rng(5);
   const x = randomArray(2 * 4 * 3, next);
   for (const t of ak.mechanisms) {
@@ -58,13 +70,18 @@ test('each mechanism\'s traits match what a layer does: default causality, param
     else assert.ok(out.weights[1] > 0, `${t.name}: not masked`);
     layer.dispose();
     // an option the core says does not apply is refused with a message that names it (where the core refuses it)
-    if (!t.options.includes('numHeads')) assert.throws(() => ak.create(t.name, { dIn: 3, dOut: 2, numHeads: 2 }), /num_heads|numHeads/);
-    if (!t.options.includes('dropout')) assert.throws(() => ak.create(t.name, { dIn: 3, dOut: 2, dropout: 0.5 }), /dropout/);
+    if (!t.options.includes('numHeads'))
+      assert.throws(() => ak.create(t.name, { dIn: 3, dOut: 2, numHeads: 2 }), /num_heads|numHeads/);
+    if (!t.options.includes('dropout'))
+      assert.throws(() => ak.create(t.name, { dIn: 3, dOut: 2, dropout: 0.5 }), /dropout/);
   }
 });
 
 test('create() names the mechanisms from the core in its type error', () => {
-  assert.throws(() => ak.create(3, {}), { constructor: Error, message: `mechanism must be a string, one of ${ak.mechanisms.map((t) => t.name).join(', ')}; got number 3` });
+  assert.throws(() => ak.create(3, {}), {
+    constructor: Error,
+    message: `mechanism must be a string, one of ${ak.mechanisms.map((t) => t.name).join(', ')}; got number 3`,
+  });
 });
 
 // The FLOP count written out independently (core/include/attnkit/bench_configs.hpp states the rule):
@@ -86,16 +103,41 @@ function flopsReference(mechanism, { dIn, dOut, numHeads = 1, causal }, shape) {
 
 test('ak.benchConfigs: C1–C4 as the core defines them, frozen, each with its FLOP count', () => {
   assert.ok(Object.isFrozen(ak.benchConfigs));
-  assert.deepEqual(ak.benchConfigs.map((c) => c.name), ['C1', 'C2', 'C3', 'C4']);
+  assert.deepEqual(
+    ak.benchConfigs.map((c) => c.name),
+    ['C1', 'C2', 'C3', 'C4'],
+  );
   const shapes = ak.benchConfigs.map((c) => [c.batch, c.tokens, c.dIn, c.dOut, c.numHeads, c.causal]);
   // the public contract's configurations (all causal multihead)
-  assert.deepEqual(shapes, [[2, 6, 3, 2, 2, true], [1, 1024, 768, 768, 12, true], [8, 256, 512, 512, 8, true], [1, 4096, 768, 768, 12, true]]);
+  assert.deepEqual(shapes, [
+    [2, 6, 3, 2, 2, true],
+    [1, 1024, 768, 768, 12, true],
+    [8, 256, 512, 512, 8, true],
+    [1, 4096, 768, 768, 12, true],
+  ]);
   for (const c of ak.benchConfigs) {
     assert.ok(Object.isFrozen(c));
-    assert.deepEqual(Object.keys(c), ['name', 'batch', 'tokens', 'dIn', 'dOut', 'numHeads', 'causal', 'description', 'flops']);
+    assert.deepEqual(Object.keys(c), [
+      'name',
+      'batch',
+      'tokens',
+      'dIn',
+      'dOut',
+      'numHeads',
+      'causal',
+      'description',
+      'flops',
+    ]);
     assert.match(c.description, new RegExp(`^b${c.batch} n${c.tokens} `));
     assert.equal(c.flops, flopsReference('multihead', c, [c.batch, c.tokens, c.dIn]), c.name);
-    assert.equal(ak.forwardFlops('multihead', { dIn: c.dIn, dOut: c.dOut, numHeads: c.numHeads, causal: c.causal }, [c.batch, c.tokens, c.dIn]), c.flops);
+    assert.equal(
+      ak.forwardFlops('multihead', { dIn: c.dIn, dOut: c.dOut, numHeads: c.numHeads, causal: c.causal }, [
+        c.batch,
+        c.tokens,
+        c.dIn,
+      ]),
+      c.flops,
+    );
   }
   assert.equal(ak.benchConfigs[0].flops, 864); // the book's example, counted by hand: 432 + 96 + 336
 });
@@ -103,19 +145,44 @@ test('ak.benchConfigs: C1–C4 as the core defines them, frozen, each with its F
 test('ak.forwardFlops for every mechanism, batched and not, causal or not; bad arguments are refused like create()', () => {
   for (const t of ak.mechanisms) {
     for (const causal of [undefined, true, false]) {
-      for (const shape of [[5, 4], [3, 7, 4]]) {
+      for (const shape of [
+        [5, 4],
+        [3, 7, 4],
+      ]) {
         const o = t.hasParameters ? { dIn: 4, dOut: 6, causal } : { causal };
         if (t.options.includes('numHeads')) o.numHeads = 3;
-        assert.equal(ak.forwardFlops(t.name, o, shape), flopsReference(t.name, o, shape), `${t.name} ${JSON.stringify(o)} ${shape}`);
+        assert.equal(
+          ak.forwardFlops(t.name, o, shape),
+          flopsReference(t.name, o, shape),
+          `${t.name} ${JSON.stringify(o)} ${shape}`,
+        );
       }
     }
   }
-  assert.throws(() => ak.forwardFlops('transformer', {}, [2, 3]), { constructor: Error, message: /^unknown mechanism 'transformer'; expected one of simplified, / });
-  assert.throws(() => ak.forwardFlops('multihead', { dIn: 3, dOut: 5, numHeads: 2 }, [6, 3]), { constructor: RangeError, message: 'd_out (5) must be divisible by num_heads (2)' });
-  assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, [6, 4]), { constructor: Error, message: 'x has d_in 4 (shape [6, 4]); expected d_in 3' });
-  assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, '6,3'), { constructor: Error, message: 'shape must be an Array of integers; got the string "6,3"' });
-  assert.throws(() => ak.forwardFlops('self', new Map(), [6, 3]), { constructor: Error, message: /^options must be a plain object; got a Map/ });
+  assert.throws(() => ak.forwardFlops('transformer', {}, [2, 3]), {
+    constructor: Error,
+    message: /^unknown mechanism 'transformer'; expected one of simplified, /,
+  });
+  assert.throws(() => ak.forwardFlops('multihead', { dIn: 3, dOut: 5, numHeads: 2 }, [6, 3]), {
+    constructor: RangeError,
+    message: 'd_out (5) must be divisible by num_heads (2)',
+  });
+  assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, [6, 4]), {
+    constructor: Error,
+    message: 'x has d_in 4 (shape [6, 4]); expected d_in 3',
+  });
+  assert.throws(() => ak.forwardFlops('self', { dIn: 3, dOut: 2 }, '6,3'), {
+    constructor: Error,
+    message: 'shape must be an Array of integers; got the string "6,3"',
+  });
+  assert.throws(() => ak.forwardFlops('self', new Map(), [6, 3]), {
+    constructor: Error,
+    message: /^options must be a plain object; got a Map/,
+  });
   // the sizes are what counts: a stateDict is not read (create() would refuse this one)
   assert.throws(() => ak.create('self', { dIn: 3, dOut: 2, stateDict: { W_query: 'weights' } }), Error);
-  assert.equal(ak.forwardFlops('self', { dIn: 3, dOut: 2, stateDict: { W_query: 'weights' } }, [6, 3]), flopsReference('self', { dIn: 3, dOut: 2 }, [6, 3]));
+  assert.equal(
+    ak.forwardFlops('self', { dIn: 3, dOut: 2, stateDict: { W_query: 'weights' } }, [6, 3]),
+    flopsReference('self', { dIn: 3, dOut: 2 }, [6, 3]),
+  );
 });

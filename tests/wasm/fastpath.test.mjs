@@ -13,11 +13,22 @@ const embind = await createSingle();
 function generalForward(mechanism, o, x, shape, fo = {}) {
   const raw = new embind.Layer();
   try {
-    const info = raw.init(mechanism, {
-      d_in: o.dIn ?? 0, d_out: o.dOut ?? 0, num_heads: o.numHeads ?? 1, context_length: o.contextLength ?? 0,
-      causal: null, qkv_bias: o.qkvBias ?? false, dropout: o.dropout ?? 0, seed_lo: o.seed ?? 123, seed_hi: 0,
-      causal_route: 'neg-inf',
-    }, undefined);
+    const info = raw.init(
+      mechanism,
+      {
+        d_in: o.dIn ?? 0,
+        d_out: o.dOut ?? 0,
+        num_heads: o.numHeads ?? 1,
+        context_length: o.contextLength ?? 0,
+        causal: null,
+        qkv_bias: o.qkvBias ?? false,
+        dropout: o.dropout ?? 0,
+        seed_lo: o.seed ?? 123,
+        seed_hi: 0,
+        causal_route: 'neg-inf',
+      },
+      undefined,
+    );
     assert.equal(info.error, undefined);
     const opts = { return_weights: false, train: fo.train ?? false, intermediates: false, threads: 1 };
     const first = raw.forward(x, shape, opts);
@@ -39,9 +50,17 @@ for (const threads of [false, true]) {
 
   test(`${build}: fast path and general path give identical bits and shapes`, () => {
     for (const [m, o] of MECHS) {
-      for (const shape of [[2, 6, 3], [6, 3], [1, 1, 3], [3, 2, 3]]) {
+      for (const shape of [
+        [2, 6, 3],
+        [6, 3],
+        [1, 1, 3],
+        [3, 2, 3],
+      ]) {
         for (const fo of [undefined, {}, { train: true }, { threads: 2 }]) {
-          const x = randomArray(shape.reduce((a, b) => a * b, 1), next);
+          const x = randomArray(
+            shape.reduce((a, b) => a * b, 1),
+            next,
+          );
           // fresh layers, so that dropout draws the same masks on both paths
           const a = ak.create(m, { ...o, seed: 5 });
           const fast = a.forward(x, shape, fo);
@@ -65,10 +84,22 @@ for (const threads of [false, true]) {
     const x = randomArray(2 * 7 * 3, next);
     layer.forward(randomArray(36, next), [2, 6, 3]); // buffers allocated
     const before = ak.memory().inUseBytes;
-    for (const [xs, shape] of [[x, [2, 7, 3]], [randomArray(8, next), [2, 4]], [randomArray(0, next), [0, 0]]]) {
+    for (const [xs, shape] of [
+      [x, [2, 7, 3]],
+      [randomArray(8, next), [2, 4]],
+      [randomArray(0, next), [0, 0]],
+    ]) {
       let fastErr, generalErr;
-      try { layer.forward(xs, shape); } catch (e) { fastErr = e; }
-      try { layer.forward(xs, shape, { returnWeights: true }); } catch (e) { generalErr = e; }
+      try {
+        layer.forward(xs, shape);
+      } catch (e) {
+        fastErr = e;
+      }
+      try {
+        layer.forward(xs, shape, { returnWeights: true });
+      } catch (e) {
+        generalErr = e;
+      }
       assert.ok(fastErr && generalErr, `both paths throw for ${JSON.stringify(shape)}`);
       assert.equal(fastErr.constructor, generalErr.constructor);
       assert.equal(fastErr.message, generalErr.message);
@@ -101,8 +132,12 @@ for (const threads of [false, true]) {
 // The fast path's plain C exports (attnkit_input_buffer / attnkit_forward_fast, wasm/bindings.cpp).
 
 const closeTo = (a, b, rel) => {
-  let worst = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) { worst = Math.max(worst, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+  let worst = 0,
+    scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
   return worst <= rel * scale;
 };
 
@@ -116,16 +151,30 @@ for (const threads of [false, true]) {
     // general path on the same route (first test above); here the two routes must agree closely.
     for (const [m, o] of MECHS) {
       const layer = ak.create(m, { ...o, seed: 9 });
-      for (const shape of [[2, 6, 3], [6, 3], [1, 1, 3]]) {
-        const x = randomArray(shape.reduce((a, b) => a * b, 1), next);
+      for (const shape of [
+        [2, 6, 3],
+        [6, 3],
+        [1, 1, 3],
+      ]) {
+        const x = randomArray(
+          shape.reduce((a, b) => a * b, 1),
+          next,
+        );
         const fast = layer.forward(x, shape);
         const withWeights = layer.forward(x, shape, { returnWeights: true });
         const what = `${m} ${JSON.stringify(shape)}`;
         assert.deepEqual(fast.contextShape, withWeights.contextShape, what);
-        assert.ok(closeTo(fast.context, withWeights.context, 1e-6), `${what}: ${fast.context} vs ${withWeights.context}`);
+        assert.ok(
+          closeTo(fast.context, withWeights.context, 1e-6),
+          `${what}: ${fast.context} vs ${withWeights.context}`,
+        );
         // the same call through options that still take the fast path gives the same bits
         assert.deepEqual(bits(layer.forward(x, shape, {}).context), bits(fast.context), `${what} {}`);
-        assert.deepEqual(bits(layer.forward(x, shape, { returnWeights: false, intermediates: false }).context), bits(fast.context), `${what} explicit false`);
+        assert.deepEqual(
+          bits(layer.forward(x, shape, { returnWeights: false, intermediates: false }).context),
+          bits(fast.context),
+          `${what} explicit false`,
+        );
       }
       layer.dispose();
     }
@@ -144,7 +193,11 @@ for (const threads of [false, true]) {
     const saved = Array.from(a.context);
     a.context.fill(7);
     a.contextShape.push(99);
-    assert.deepEqual(Array.from(layer.forward(x, [2, 6, 3]).context), saved, 'writing a result changes nothing in the layer');
+    assert.deepEqual(
+      Array.from(layer.forward(x, [2, 6, 3]).context),
+      saved,
+      'writing a result changes nothing in the layer',
+    );
     assert.deepEqual(layer.forward(x, [2, 6, 3]).contextShape, [2, 6, 4]);
     layer.dispose();
   });
@@ -156,19 +209,34 @@ for (const threads of [false, true]) {
     const inf = randomArray(18, next);
     inf[17] = -Infinity;
     const cases = [
-      [randomArray(48, next), [2, 6, 4]],       // d_in mismatch
+      [randomArray(48, next), [2, 6, 4]], // d_in mismatch
       [randomArray(2 * 7 * 3, next), [2, 7, 3]], // too many tokens
-      [nan, [2, 6, 3]],                          // NaN
-      [inf, [6, 3]],                             // -Inf, unbatched
-      [randomArray(0, next), [0, 6, 3]],         // empty batch
-      [randomArray(0, next), [2, 0, 3]],         // no tokens
+      [nan, [2, 6, 3]], // NaN
+      [inf, [6, 3]], // -Inf, unbatched
+      [randomArray(0, next), [0, 6, 3]], // empty batch
+      [randomArray(0, next), [2, 0, 3]], // no tokens
     ];
     for (const [xs, shape] of cases) {
-      let fastErr = null, generalErr = null, fastOut, generalOut;
-      try { fastOut = layer.forward(xs, shape); } catch (e) { fastErr = e; }
-      try { generalOut = layer.forward(xs, shape, { returnWeights: true }); } catch (e) { generalErr = e; }
+      let fastErr = null,
+        generalErr = null,
+        fastOut,
+        generalOut;
+      try {
+        fastOut = layer.forward(xs, shape);
+      } catch (e) {
+        fastErr = e;
+      }
+      try {
+        generalOut = layer.forward(xs, shape, { returnWeights: true });
+      } catch (e) {
+        generalErr = e;
+      }
       const what = JSON.stringify(shape);
-      assert.equal(fastErr === null, generalErr === null, `${what}: both paths throw, or neither (${fastErr?.message} / ${generalErr?.message})`);
+      assert.equal(
+        fastErr === null,
+        generalErr === null,
+        `${what}: both paths throw, or neither (${fastErr?.message} / ${generalErr?.message})`,
+      );
       if (fastErr) {
         assert.equal(fastErr.constructor, generalErr.constructor, what);
         assert.equal(fastErr.message, generalErr.message, what);
@@ -189,11 +257,16 @@ for (const threads of [false, true]) {
     layer.forward(x, [6, 3]);
     layer.dispose();
     for (const options of [undefined, {}, { threads: 1 }, { returnWeights: true }]) {
-      assert.throws(() => layer.forward(x, [6, 3], options),
-        (e) => e.constructor === Error && e.message === 'layer was disposed; create a new one with ak.create()');
+      assert.throws(
+        () => layer.forward(x, [6, 3], options),
+        (e) => e.constructor === Error && e.message === 'layer was disposed; create a new one with ak.create()',
+      );
     }
     // terminate() frees the layers of its instance; a custom-options load gives an instance of our own
-    const own = await load({ threads, wasmBinary: readFileSync(join(DIST, threads ? 'attnkit-mt.wasm' : 'attnkit.wasm')) });
+    const own = await load({
+      threads,
+      wasmBinary: readFileSync(join(DIST, threads ? 'attnkit-mt.wasm' : 'attnkit.wasm')),
+    });
     const other = own.create('causal', { dIn: 3, dOut: 2 });
     other.forward(x, [6, 3]);
     own.terminate();
@@ -203,7 +276,10 @@ for (const threads of [false, true]) {
 
   test(`${build}: memory growth between calls, by other layers and before a layer exists`, async () => {
     // an instance of our own, so that its memory starts small (16 MB) and a modest input grows it
-    const own = await load({ threads, wasmBinary: readFileSync(join(DIST, threads ? 'attnkit-mt.wasm' : 'attnkit.wasm')) });
+    const own = await load({
+      threads,
+      wasmBinary: readFileSync(join(DIST, threads ? 'attnkit-mt.wasm' : 'attnkit.wasm')),
+    });
     try {
       const x = randomArray(4 * 8, next);
       const ref = bits(generalForward('self', { dIn: 8, dOut: 8 }, x, [4, 8])[0].context.data);
@@ -224,7 +300,11 @@ for (const threads of [false, true]) {
         assert.deepEqual(bits(a.forward(x, [4, 8]).context), ref, `round ${round}: old layer`);
         // a new input size on `a` re-allocates its input buffer (which may grow the memory) before the copy
         const x2 = randomArray(5 * 8, next);
-        assert.deepEqual(bits(a.forward(x2, [5, 8]).context), bits(b.forward(x2, [5, 8]).context), `round ${round}: new size`);
+        assert.deepEqual(
+          bits(a.forward(x2, [5, 8]).context),
+          bits(b.forward(x2, [5, 8]).context),
+          `round ${round}: new size`,
+        );
         b.dispose();
       }
       a.dispose();
@@ -241,10 +321,22 @@ test('the fast path is exported as plain C functions, and the Embind layer no lo
   try {
     assert.equal(raw.forwardFast, undefined);
     assert.equal(raw.inputBuffer, undefined);
-    const info = raw.init('causal', {
-      d_in: 3, d_out: 2, num_heads: 1, context_length: 0, causal: null, qkv_bias: false, dropout: 0,
-      seed_lo: 123, seed_hi: 0, causal_route: 'neg-inf',
-    }, undefined);
+    const info = raw.init(
+      'causal',
+      {
+        d_in: 3,
+        d_out: 2,
+        num_heads: 1,
+        context_length: 0,
+        causal: null,
+        qkv_bias: false,
+        dropout: 0,
+        seed_lo: 123,
+        seed_hi: 0,
+        causal_route: 'neg-inf',
+      },
+      undefined,
+    );
     assert.equal(info.error, undefined);
     const self = raw.address();
     const hdr = raw.fastHeaderAddress() >>> 2;
@@ -259,7 +351,11 @@ test('the fast path is exported as plain C functions, and the Embind layer no lo
     assert.equal(embind._attnkit_forward_fast(self, 2, 0, 6, 3, 0, 1), 0);
     const u32 = embind.HEAPU32; // re-read: the call may have grown the memory
     assert.equal(u32[hdr + layout.contextRank], 2, 'rank in the header');
-    assert.deepEqual(Array.from(u32.subarray(hdr + layout.contextDims, hdr + layout.contextDims + 2)), [6, 2], 'dimensions in the header');
+    assert.deepEqual(
+      Array.from(u32.subarray(hdr + layout.contextDims, hdr + layout.contextDims + 2)),
+      [6, 2],
+      'dimensions in the header',
+    );
     const at = u32[hdr + layout.contextAddress] >>> 2;
     const ctx = embind.HEAPF32.slice(at, at + 12);
     const general = raw.forward(x, [6, 3], { return_weights: false, train: false, intermediates: false, threads: 1 });

@@ -40,7 +40,10 @@ test('hacktricks "Hello shiny sun!": simplified attention (float32 and float64 r
   assertClose(out.intermediates.scores.data, g.computed.float32.all_scores, { atol: 1e-6, what: 'scores' });
   assertClose(out.context, g.computed.float64.all_context, { atol: 1e-6, what: 'context vs float64' });
   const q = g.tokens.indexOf(g.query);
-  assertClose(out.context.subarray(3 * q, 3 * q + 3), g.computed.float32.context_shiny, { atol: 1e-6, what: 'context of shiny' });
+  assertClose(out.context.subarray(3 * q, 3 * q + 3), g.computed.float32.context_shiny, {
+    atol: 1e-6,
+    what: 'context of shiny',
+  });
 });
 
 test('book 01/02: simplified attention on "Your journey starts with one step"', () => {
@@ -101,8 +104,12 @@ for (const route of ['renormalise', 'neg-inf']) {
     // the steps of each route
     const scores = out.intermediates.scores.data;
     if (route === 'renormalise') {
-      checkBook(out.intermediates.unmasked_weights.data, b6, 'attn_weights = torch.softmax(attn_scores / keys.shape[-1]**0.5');
-      const masked = out.intermediates.unmasked_weights.data.map((w, i) => ((i % 6) > Math.floor(i / 6) ? 0 : w));
+      checkBook(
+        out.intermediates.unmasked_weights.data,
+        b6,
+        'attn_weights = torch.softmax(attn_scores / keys.shape[-1]**0.5',
+      );
+      const masked = out.intermediates.unmasked_weights.data.map((w, i) => (i % 6 > Math.floor(i / 6) ? 0 : w));
       checkBook(masked, b6, 'masked_simple = attn_weights*mask_simple');
       assert.equal(out.intermediates.masked_scores, undefined);
     } else {
@@ -124,12 +131,22 @@ test('book 08: dropout(0.5) in training mode after torch.manual_seed(123) on the
   const b7 = golden('book_07');
   const b8 = golden('book_08');
   // parameters of the seed-789 layer, dropout generator restarted at 123 (construct with a state_dict)
-  const out = ak.run('causal', { dIn: 3, dOut: 2, dropout: 0.5, seed: 123, stateDict: params(b7) }, f32(INPUTS), [6, 3],
-    { train: true, returnWeights: true, intermediates: true });
+  const out = ak.run(
+    'causal',
+    { dIn: 3, dOut: 2, dropout: 0.5, seed: 123, stateDict: params(b7) },
+    f32(INPUTS),
+    [6, 3],
+    { train: true, returnWeights: true, intermediates: true },
+  );
   checkBook(out.intermediates.weights_after_dropout.data, b8, 'print(dropout(attn_weights))');
   checkBook(out.weights, b7, 'attn_weights = torch.softmax(masked / keys.shape[-1]**0.5'); // weights before dropout
   // eval mode: no dropout, same context as dropout 0
-  const evalOut = ak.run('causal', { dIn: 3, dOut: 2, dropout: 0.5, seed: 123, stateDict: params(b7) }, f32(INPUTS), [6, 3]);
+  const evalOut = ak.run(
+    'causal',
+    { dIn: 3, dOut: 2, dropout: 0.5, seed: 123, stateDict: params(b7) },
+    f32(INPUTS),
+    [6, 3],
+  );
   const noDrop = ak.run('causal', { dIn: 3, dOut: 2, seed: 123, stateDict: params(b7) }, f32(INPUTS), [6, 3]);
   assert.deepEqual(Array.from(evalOut.context), Array.from(noDrop.context));
 });
@@ -146,7 +163,14 @@ test('book 09: CausalAttention, seed 123, batch of two', () => {
 
 test('book 10: MultiHeadAttentionWrapper, 2 heads, seed 123', () => {
   const b = golden('book_10');
-  const layer = ak.create('multihead-wrapper', { dIn: 3, dOut: 2, contextLength: 6, dropout: 0, numHeads: 2, seed: 123 });
+  const layer = ak.create('multihead-wrapper', {
+    dIn: 3,
+    dOut: 2,
+    contextLength: 6,
+    dropout: 0,
+    numHeads: 2,
+    seed: 123,
+  });
   assertStateDictEquals(layer.stateDict(), params(b), 'wrapper seed 123');
   const out = layer.forward(f32(BATCH), [2, 6, 3], { returnWeights: true });
   assert.deepEqual(out.contextShape, [2, 6, 4]);
@@ -177,23 +201,64 @@ function refCases() {
     for (const w of ['W_query', 'W_key', 'W_value']) wsd[`heads.${h}.${w}.weight`] = wrapper.weights[`heads.${h}.${w}`];
   }
   return [
-    { name: 'ref_mha', g: mha, mechanism: 'multihead',
+    {
+      name: 'ref_mha',
+      g: mha,
+      mechanism: 'multihead',
       options: { dIn: 4, dOut: 6, numHeads: 3, contextLength: 5 },
-      sd: { 'W_query.weight': mha.weights.W_query, 'W_key.weight': mha.weights.W_key, 'W_value.weight': mha.weights.W_value,
-            'out_proj.weight': mha.weights.out_proj, 'out_proj.bias': mha.weights.out_proj_bias },
-      x: mha.inputs, weights: mha.attn_weights_per_head, output: mha.output,
-      inter: { queries: mha.queries_per_head, keys: mha.keys_per_head, values: mha.values_per_head,
-               masked_scores: mha.scaled_scores_per_head /* scaled, then −inf above the diagonal */, context_before_out_proj: mha.context_before_out_proj } },
-    { name: 'ref_causal', g: causal, mechanism: 'causal', options: { dIn: 4, dOut: 6, contextLength: 5 },
-      sd: { 'W_query.weight': causal.weights.W_query, 'W_key.weight': causal.weights.W_key, 'W_value.weight': causal.weights.W_value },
-      x: causal.inputs, weights: causal.attn_weights.map((w) => [w]), output: causal.output },
-    { name: 'ref_wrapper', g: wrapper, mechanism: 'multihead-wrapper', options: { dIn: 4, dOut: 2, numHeads: 3, contextLength: 5 },
-      sd: wsd, x: wrapper.inputs,
+      sd: {
+        'W_query.weight': mha.weights.W_query,
+        'W_key.weight': mha.weights.W_key,
+        'W_value.weight': mha.weights.W_value,
+        'out_proj.weight': mha.weights.out_proj,
+        'out_proj.bias': mha.weights.out_proj_bias,
+      },
+      x: mha.inputs,
+      weights: mha.attn_weights_per_head,
+      output: mha.output,
+      inter: {
+        queries: mha.queries_per_head,
+        keys: mha.keys_per_head,
+        values: mha.values_per_head,
+        masked_scores: mha.scaled_scores_per_head /* scaled, then −inf above the diagonal */,
+        context_before_out_proj: mha.context_before_out_proj,
+      },
+    },
+    {
+      name: 'ref_causal',
+      g: causal,
+      mechanism: 'causal',
+      options: { dIn: 4, dOut: 6, contextLength: 5 },
+      sd: {
+        'W_query.weight': causal.weights.W_query,
+        'W_key.weight': causal.weights.W_key,
+        'W_value.weight': causal.weights.W_value,
+      },
+      x: causal.inputs,
+      weights: causal.attn_weights.map((w) => [w]),
+      output: causal.output,
+    },
+    {
+      name: 'ref_wrapper',
+      g: wrapper,
+      mechanism: 'multihead-wrapper',
+      options: { dIn: 4, dOut: 2, numHeads: 3, contextLength: 5 },
+      sd: wsd,
+      x: wrapper.inputs,
       // the file holds (heads, b, n, n); the API returns (b, heads, n, n)
-      weights: [0, 1].map((bi) => [0, 1, 2].map((h) => wrapper.attn_weights_per_head[h][bi])), output: wrapper.output },
-    { name: 'ref_self_v1', g: v1, mechanism: 'self-v1', options: { dIn: 4, dOut: 6 },
+      weights: [0, 1].map((bi) => [0, 1, 2].map((h) => wrapper.attn_weights_per_head[h][bi])),
+      output: wrapper.output,
+    },
+    {
+      name: 'ref_self_v1',
+      g: v1,
+      mechanism: 'self-v1',
+      options: { dIn: 4, dOut: 6 },
       sd: { W_query: v1.weights_in_out.W_query, W_key: v1.weights_in_out.W_key, W_value: v1.weights_in_out.W_value },
-      x: v1.inputs, weights: [v1.attn_weights], output: v1.output },
+      x: v1.inputs,
+      weights: [v1.attn_weights],
+      output: v1.output,
+    },
   ];
 }
 
@@ -202,7 +267,8 @@ for (const c of refCases()) {
   for (const form of ['nested lists', '{ shape, data }']) {
     test(`${c.name} via stateDict as ${form}`, () => {
       const sd = {};
-      for (const [k, v] of Object.entries(c.sd)) sd[k] = form === 'nested lists' ? v : { shape: shapeOf(v), data: f32(v) };
+      for (const [k, v] of Object.entries(c.sd))
+        sd[k] = form === 'nested lists' ? v : { shape: shapeOf(v), data: f32(v) };
       const layer = ak.create(c.mechanism, { ...c.options, stateDict: sd });
       // the stateDict comes back as given (float32)
       const back = layer.stateDict();

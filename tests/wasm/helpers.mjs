@@ -29,7 +29,10 @@ export function golden(name) {
 export function shapeOf(nested) {
   const shape = [];
   let v = nested;
-  while (Array.isArray(v)) { shape.push(v.length); v = v[0]; }
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
   return shape;
 }
 
@@ -61,7 +64,10 @@ export function assertClose(actual, expected, { atol = 1e-6, rtol = 0, what = 't
     }
     const err = Math.abs(a[i] - e[i]);
     worst = Math.max(worst, err);
-    assert.ok(err <= atol + rtol * Math.abs(e[i]), `${what}[${i}]: ${a[i]}, expected ${e[i]} (|diff| ${err} > ${atol + rtol * Math.abs(e[i])})`);
+    assert.ok(
+      err <= atol + rtol * Math.abs(e[i]),
+      `${what}[${i}]: ${a[i]}, expected ${e[i]} (|diff| ${err} > ${atol + rtol * Math.abs(e[i])})`,
+    );
   }
   return worst;
 }

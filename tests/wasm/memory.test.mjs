@@ -19,7 +19,11 @@ const MECHS = mechanismCases(0.1);
 function cycle(i) {
   const [m, o] = MECHS[i % MECHS.length];
   const layer = ak.create(m, { ...o, seed: i });
-  const out = layer.forward(X, [2, 6, 3], { returnWeights: i % 2 === 0, train: i % 3 === 0, intermediates: i % 5 === 0 });
+  const out = layer.forward(X, [2, 6, 3], {
+    returnWeights: i % 2 === 0,
+    train: i % 3 === 0,
+    intermediates: i % 5 === 0,
+  });
   layer.dispose();
   return out;
 }

@@ -9,7 +9,7 @@ import { attentionReference, relError } from './attention-reference.mjs';
 
 const ak = await load({ threads: false });
 
-test('kvHeads, kDim and vDim set the projections\' shapes', () => {
+test("kvHeads, kDim and vDim set the projections' shapes", () => {
   const gqa = ak.create('multihead', { dIn: 8, dOut: 12, numHeads: 6, kvHeads: 2 });
   const shapes = gqa.parameterShapes();
   assert.deepEqual(shapes['W_query.weight'], [12, 8]);
@@ -29,11 +29,22 @@ test('kvHeads, kDim and vDim set the projections\' shapes', () => {
 });
 
 test('kvHeads, kDim and vDim: clear errors where they do not apply or do not fit', () => {
-  assert.throws(() => ak.create('multihead', { dIn: 8, dOut: 12, numHeads: 6, kvHeads: 4 }),
-    { name: 'RangeError', message: 'kv_heads (4) must divide num_heads (6); expected a divisor of 6' });
-  assert.throws(() => ak.create('causal', { dIn: 3, dOut: 2, kvHeads: 1 }), { name: 'RangeError', message: "kv_heads (1) applies only to multihead; expected 0 for mechanism 'causal'" });
-  assert.throws(() => ak.create('multihead', { dIn: 8, dOut: 4, kDim: -1 }), { name: 'RangeError', message: 'option kDim (-1) must not be negative' });
-  assert.throws(() => ak.create('multihead', { dIn: 8, dOut: 4, vDim: 2.5 }), { name: 'Error', message: 'option vDim must be an integer; got number 2.5' });
+  assert.throws(() => ak.create('multihead', { dIn: 8, dOut: 12, numHeads: 6, kvHeads: 4 }), {
+    name: 'RangeError',
+    message: 'kv_heads (4) must divide num_heads (6); expected a divisor of 6',
+  });
+  assert.throws(() => ak.create('causal', { dIn: 3, dOut: 2, kvHeads: 1 }), {
+    name: 'RangeError',
+    message: "kv_heads (1) applies only to multihead; expected 0 for mechanism 'causal'",
+  });
+  assert.throws(() => ak.create('multihead', { dIn: 8, dOut: 4, kDim: -1 }), {
+    name: 'RangeError',
+    message: 'option kDim (-1) must not be negative',
+  });
+  assert.throws(() => ak.create('multihead', { dIn: 8, dOut: 4, vDim: 2.5 }), {
+    name: 'Error',
+    message: 'option vDim must be an integer; got number 2.5',
+  });
   assert.ok(ak.mechanisms.find((t) => t.name === 'multihead').options.includes('kvHeads'));
 });
 
@@ -44,7 +55,9 @@ function bookStateDict(sd) {
   const rows = (m, from, to) => m.slice(from, to);
   if (sd.in_proj_weight) {
     const e = sd.in_proj_weight.length / 3;
-    ['W_query', 'W_key', 'W_value'].forEach((name, i) => { out[`${name}.weight`] = rows(sd.in_proj_weight, i * e, (i + 1) * e); });
+    ['W_query', 'W_key', 'W_value'].forEach((name, i) => {
+      out[`${name}.weight`] = rows(sd.in_proj_weight, i * e, (i + 1) * e);
+    });
   } else {
     out['W_query.weight'] = sd.q_proj_weight;
     out['W_key.weight'] = sd.k_proj_weight;
@@ -52,7 +65,9 @@ function bookStateDict(sd) {
   }
   if (sd.in_proj_bias) {
     const e = sd.in_proj_bias.length / 3;
-    ['W_query', 'W_key', 'W_value'].forEach((name, i) => { out[`${name}.bias`] = rows(sd.in_proj_bias, i * e, (i + 1) * e); });
+    ['W_query', 'W_key', 'W_value'].forEach((name, i) => {
+      out[`${name}.bias`] = rows(sd.in_proj_bias, i * e, (i + 1) * e);
+    });
   }
   out['out_proj.weight'] = sd['out_proj.weight'];
   out['out_proj.bias'] = sd['out_proj.bias'] ?? new Array(sd['out_proj.weight'].length).fill(0);
@@ -63,11 +78,15 @@ function bookStateDict(sd) {
 function mhaCase(g, stateDict) {
   const [, nq, e] = g.shapes['inputs.query'];
   const heads = Number(/MultiheadAttention\(\d+, (\d+)/.exec(g.construction)[1]);
-  const kd = g.shapes['inputs.key'][2], vd = g.shapes['inputs.value'][2];
+  const kd = g.shapes['inputs.key'][2],
+    vd = g.shapes['inputs.value'][2];
   const create = { dIn: e, dOut: e, numHeads: heads, causal: false, qkvBias: !!g.state_dict.in_proj_bias, stateDict };
   if (kd !== e) create.kDim = kd;
   if (vd !== e) create.vDim = vd;
-  const forward = { returnWeights: g.call.need_weights, averageWeights: g.call.need_weights && g.call.average_attn_weights !== false };
+  const forward = {
+    returnWeights: g.call.need_weights,
+    averageWeights: g.call.need_weights && g.call.average_attn_weights !== false,
+  };
   const self = g.call.code.startsWith('module(x, x, x');
   if (!self) {
     forward.kv = f32(g.inputs.key);
@@ -87,8 +106,16 @@ function mhaCase(g, stateDict) {
   return { create, forward, x: f32(g.inputs.query), shape: g.shapes['inputs.query'], nq };
 }
 
-const MHA = ['self_attention', 'self_attention_per_head', 'no_bias', 'key_padding_mask', 'attn_mask_bool_2d', 'attn_mask_bool_3d',
-  'attn_mask_float', 'cross_attention_kdim_vdim'];
+const MHA = [
+  'self_attention',
+  'self_attention_per_head',
+  'no_bias',
+  'key_padding_mask',
+  'attn_mask_bool_2d',
+  'attn_mask_bool_3d',
+  'attn_mask_float',
+  'cross_attention_kdim_vdim',
+];
 
 for (const name of MHA) {
   test(`PyTorch golden mha_${name}: forward with kv, keyPaddingMask and attnMask as nn.MultiheadAttention`, () => {
@@ -97,7 +124,10 @@ for (const name of MHA) {
     const layer = ak.create('multihead', create);
     const out = layer.forward(x, shape, forward);
     assert.deepEqual(out.contextShape, g.shapes['outputs.output']);
-    assert.ok(relError(out.context, flat(g.outputs.output), 0.1) <= 1e-5, `context: ${relError(out.context, flat(g.outputs.output), 0.1)}`);
+    assert.ok(
+      relError(out.context, flat(g.outputs.output), 0.1) <= 1e-5,
+      `context: ${relError(out.context, flat(g.outputs.output), 0.1)}`,
+    );
     if (g.outputs.weights) {
       assert.deepEqual(out.weightsShape, g.shapes['outputs.weights']);
       assert.ok(relError(out.weights, flat(g.outputs.weights), 1e-2) <= 1e-5, 'weights');
@@ -121,11 +151,15 @@ function multiheadReference(sd, x, [b, nq, dIn], kv, nk, kDim, heads, kvHeads, o
     }
     return y;
   };
-  const toHeads = (y, n, h, hd) => { // (b, n, h·hd) → (b, h, n, hd)
+  const toHeads = (y, n, h, hd) => {
+    // (b, n, h·hd) → (b, h, n, hd)
     const out = new Float64Array(b * h * n * hd);
-    for (let s = 0; s < b; s++) for (let t = 0; t < n; t++) for (let g = 0; g < h; g++) for (let c = 0; c < hd; c++) {
-      out[((s * h + g) * n + t) * hd + c] = y[(s * n + t) * h * hd + g * hd + c];
-    }
+    for (let s = 0; s < b; s++)
+      for (let t = 0; t < n; t++)
+        for (let g = 0; g < h; g++)
+          for (let c = 0; c < hd; c++) {
+            out[((s * h + g) * n + t) * hd + c] = y[(s * n + t) * h * hd + g * hd + c];
+          }
     return out;
   };
   const dOut = sd['W_query.weight'].shape[0];
@@ -135,25 +169,52 @@ function multiheadReference(sd, x, [b, nq, dIn], kv, nk, kDim, heads, kvHeads, o
   const v = toHeads(linear(kv, b * nk, kDim, sd['W_value.weight'], sd['W_value.bias']), nk, kvHeads, hd);
   const att = attentionReference(q, [b, heads, nq, hd], k, [b, kvHeads, nk, hd], v, [b, kvHeads, nk, hd], options);
   const merged = new Float64Array(b * nq * dOut); // (b, h, n, hd) → (b, n, h·hd)
-  for (let s = 0; s < b; s++) for (let g = 0; g < heads; g++) for (let t = 0; t < nq; t++) for (let c = 0; c < hd; c++) {
-    merged[(s * nq + t) * dOut + g * hd + c] = att.output[((s * heads + g) * nq + t) * hd + c];
-  }
+  for (let s = 0; s < b; s++)
+    for (let g = 0; g < heads; g++)
+      for (let t = 0; t < nq; t++)
+        for (let c = 0; c < hd; c++) {
+          merged[(s * nq + t) * dOut + g * hd + c] = att.output[((s * heads + g) * nq + t) * hd + c];
+        }
   return { context: linear(merged, b * nq, dOut, sd['out_proj.weight'], sd['out_proj.bias']), weights: att.weights };
 }
 
 test('grouped-query projections and cross-attention against a float64 reference, sizes around 4 lanes', () => {
   const next = rng(31);
-  for (const [heads, kvHeads, hd, nq, nk, kDim] of [[4, 2, 3, 5, 12, 7], [6, 3, 4, 1, 34, 5], [8, 1, 5, 12, 3, 4], [2, 2, 4, 4, 4, 8]]) {
+  for (const [heads, kvHeads, hd, nq, nk, kDim] of [
+    [4, 2, 3, 5, 12, 7],
+    [6, 3, 4, 1, 34, 5],
+    [8, 1, 5, 12, 3, 4],
+    [2, 2, 4, 4, 4, 8],
+  ]) {
     const dIn = 6;
-    const layer = ak.create('multihead', { dIn, dOut: heads * hd, numHeads: heads, kvHeads, kDim, vDim: kDim, causal: false, qkvBias: true, seed: heads });
+    const layer = ak.create('multihead', {
+      dIn,
+      dOut: heads * hd,
+      numHeads: heads,
+      kvHeads,
+      kDim,
+      vDim: kDim,
+      causal: false,
+      qkvBias: true,
+      seed: heads,
+    });
     const sd = layer.stateDict();
     const b = 2;
-    const x = randomArray(b * nq * dIn, next), kv = randomArray(b * nk * kDim, next);
+    const x = randomArray(b * nq * dIn, next),
+      kv = randomArray(b * nk * kDim, next);
     const padding = Array.from({ length: b * nk }, (_, i) => i % nk >= nk - 1 && i >= nk); // the last key of sequence 1
-    const out = layer.forward(x, [b, nq, dIn], { kv, kvShape: [b, nk, kDim], keyPaddingMask: padding, returnWeights: true });
+    const out = layer.forward(x, [b, nq, dIn], {
+      kv,
+      kvShape: [b, nk, kDim],
+      keyPaddingMask: padding,
+      returnWeights: true,
+    });
     const mask = { kind: 'boolean', shape: [b, 1, 1, nk], data: padding.map((p) => !p) };
     const ref = multiheadReference(sd, x, [b, nq, dIn], kv, nk, kDim, heads, kvHeads, { mask });
-    assert.ok(relError(out.context, ref.context, 0.1) <= 1e-5, `h ${heads} kv ${kvHeads}: context ${relError(out.context, ref.context, 0.1)}`);
+    assert.ok(
+      relError(out.context, ref.context, 0.1) <= 1e-5,
+      `h ${heads} kv ${kvHeads}: context ${relError(out.context, ref.context, 0.1)}`,
+    );
     assert.ok(relError(out.weights, ref.weights, 1e-2) <= 1e-5, 'weights');
     layer.dispose();
   }
@@ -173,32 +234,82 @@ test('forward inputs: bad input gets a clear Error, arguments are read once', ()
     [{ kv }, Error, 'kvShape is required with a Float32Array kv: [batch, keys, kDim] or [keys, kDim]'],
     [{ kvShape: [2, 5, 3] }, Error, 'forward option kvShape was given without kv'],
     [{ kv, kvShape: [2, 5, 4] }, Error, 'kv has 30 elements but kvShape [2, 5, 4] needs 40'],
-    [{ value: kv, valueShape: [2, 5, 3] }, Error, "forward option value needs kv (the keys' input; value is the values' input when it differs)"],
-    [{ kv, kvShape: [2, 5, 3], keyPaddingMask: new Uint8Array(9) }, Error, 'keyPaddingMask has 9 elements; expected 10, one per key of each sequence (batch, keys) = [2, 5]'],
-    [{ kv, kvShape: [2, 5, 3], keyPaddingMask: new Int8Array(10) }, Error, 'keyPaddingMask must be a Uint8Array or an Array of booleans (true = padding, ignored), or a Float32Array (added to the scores); got a Int8Array of length 10'],
-    [{ kv, kvShape: [2, 5, 3], attnMask: new Uint8Array(15) }, Error, 'attnMaskShape is required with a Uint8Array attnMask: e.g. [queries, keys] or [batch·heads, queries, keys]'],
-    [{ kv, kvShape: [2, 5, 3], attnMask: [[1, 0]] }, Error, /^attnMask has number 1 at index \[0, 0\]; expected an Array of booleans \(true = may not attend\)/],
-    [{ averageWeights: true }, Error, 'forward option averageWeights needs returnWeights: true (it says how the returned weights are shaped)'],
+    [
+      { value: kv, valueShape: [2, 5, 3] },
+      Error,
+      "forward option value needs kv (the keys' input; value is the values' input when it differs)",
+    ],
+    [
+      { kv, kvShape: [2, 5, 3], keyPaddingMask: new Uint8Array(9) },
+      Error,
+      'keyPaddingMask has 9 elements; expected 10, one per key of each sequence (batch, keys) = [2, 5]',
+    ],
+    [
+      { kv, kvShape: [2, 5, 3], keyPaddingMask: new Int8Array(10) },
+      Error,
+      'keyPaddingMask must be a Uint8Array or an Array of booleans (true = padding, ignored), or a Float32Array (added to the scores); got a Int8Array of length 10',
+    ],
+    [
+      { kv, kvShape: [2, 5, 3], attnMask: new Uint8Array(15) },
+      Error,
+      'attnMaskShape is required with a Uint8Array attnMask: e.g. [queries, keys] or [batch·heads, queries, keys]',
+    ],
+    [
+      { kv, kvShape: [2, 5, 3], attnMask: [[1, 0]] },
+      Error,
+      /^attnMask has number 1 at index \[0, 0\]; expected an Array of booleans \(true = may not attend\)/,
+    ],
+    [
+      { averageWeights: true },
+      Error,
+      'forward option averageWeights needs returnWeights: true (it says how the returned weights are shaped)',
+    ],
     [{ kvHeads: 2 }, Error, /^unknown forward option 'kvHeads'/],
   ];
   for (const [options, type, message] of bad) {
-    assert.throws(() => layer.forward(x, [2, 3, 4], options), (e) => e.constructor === type && (message instanceof RegExp ? message.test(e.message) : e.message === message),
-      `${JSON.stringify(Object.keys(options))}: expected ${message}`);
+    assert.throws(
+      () => layer.forward(x, [2, 3, 4], options),
+      (e) => e.constructor === type && (message instanceof RegExp ? message.test(e.message) : e.message === message),
+      `${JSON.stringify(Object.keys(options))}: expected ${message}`,
+    );
   }
   // core errors for shapes it checks: kv's width, the masks' shapes
   assert.throws(() => layer.forward(x, [2, 3, 4], { kv: new Float32Array(40), kvShape: [2, 5, 4] }), Error);
-  assert.throws(() => layer.forward(x, [2, 3, 4], { kv, kvShape: [2, 5, 3], attnMask: new Uint8Array(12), attnMaskShape: [3, 4] }), Error);
+  assert.throws(
+    () => layer.forward(x, [2, 3, 4], { kv, kvShape: [2, 5, 3], attnMask: new Uint8Array(12), attnMaskShape: [3, 4] }),
+    Error,
+  );
   // read once: a getter that rewrites kv after it was copied, and one that disposes the layer
   const once = Array.from(kv);
   let reads = 0;
   const shifting = [0, 5, 3];
   Object.defineProperty(shifting, 0, { get: () => (reads++ === 0 ? 2 : 7000), enumerable: true });
   const expected = layer.forward(x, [2, 3, 4], { kv, kvShape: [2, 5, 3] }).context;
-  const allowed = [[false, false, false, false, false], [false, false, false, false, false], [false, false, false, false, false]];
-  Object.defineProperty(allowed[1], 2, { get: () => { once.fill(1e30); return false; }, enumerable: true }); // read after kv's copy
+  const allowed = [
+    [false, false, false, false, false],
+    [false, false, false, false, false],
+    [false, false, false, false, false],
+  ];
+  Object.defineProperty(allowed[1], 2, {
+    get: () => {
+      once.fill(1e30);
+      return false;
+    },
+    enumerable: true,
+  }); // read after kv's copy
   const got = layer.forward(x, [2, 3, 4], { kv: once, kvShape: shifting, attnMask: allowed }).context;
   assert.equal(reads, 1);
   assert.deepEqual(got, expected);
-  assert.throws(() => layer.forward(x, [2, 3, 4], { kv, kvShape: [2, 5, 3], get attnMask() { layer.dispose(); return undefined; } }),
-    { message: 'layer was disposed; create a new one with ak.create()' });
+  assert.throws(
+    () =>
+      layer.forward(x, [2, 3, 4], {
+        kv,
+        kvShape: [2, 5, 3],
+        get attnMask() {
+          layer.dispose();
+          return undefined;
+        },
+      }),
+    { message: 'layer was disposed; create a new one with ak.create()' },
+  );
 });

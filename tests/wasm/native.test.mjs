@@ -60,7 +60,8 @@ function runNative(args, x, shape, sd) {
 // max |a − b| / max |b|: the difference relative to the tensor's scale.
 function relDiff(a, b) {
   assert.equal(a.length, b.length, 'lengths');
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num = Math.max(num, Math.abs(a[i] - b[i]));
     den = Math.max(den, Math.abs(b[i]));
@@ -123,7 +124,11 @@ for (const [i, c] of cases.entries()) {
   test(`native vs wasm #${i}: ${label}`, (t) => {
     // inputs scaled by 1/sqrt(d_in) keep the scores O(1): softmax of scores of size s amplifies
     // float32 rounding by about s, so huge scores would measure conditioning, not agreement
-    const x = randomArray(shape.reduce((a, b) => a * b, 1), next, c.scale / Math.sqrt(c.dIn));
+    const x = randomArray(
+      shape.reduce((a, b) => a * b, 1),
+      next,
+      c.scale / Math.sqrt(c.dIn),
+    );
     const layer = ak.create(c.mechanism, createOptions(c));
     const sd = layer.stateDict();
     const explain = layer.forward(x, shape, { returnWeights: true });
@@ -145,7 +150,9 @@ for (const [i, c] of cases.entries()) {
     worst.context = Math.max(worst.context, dc, ds);
     worst.weights = Math.max(worst.weights, dw);
     worst.fast = Math.max(worst.fast, df);
-    t.diagnostic(`relative difference: context ${dc.toExponential(2)} (seed-drawn ${ds.toExponential(2)}), weights ${dw.toExponential(2)}, fast path ${df.toExponential(2)}`);
+    t.diagnostic(
+      `relative difference: context ${dc.toExponential(2)} (seed-drawn ${ds.toExponential(2)}), weights ${dw.toExponential(2)}, fast path ${df.toExponential(2)}`,
+    );
     assert.ok(dc <= TOL, `context differs by ${dc} (relative)`);
     assert.ok(dw <= TOL, `weights differ by ${dw} (relative)`);
     assert.ok(ds <= TOL, `context with seed-drawn parameters differs by ${ds} (relative)`);
@@ -154,7 +161,9 @@ for (const [i, c] of cases.entries()) {
 }
 
 test('report: largest native-vs-wasm relative difference', (t) => {
-  t.diagnostic(`max relative difference native vs wasm: context ${worst.context.toExponential(2)}, ` +
-    `weights ${worst.weights.toExponential(2)}, fast path ${worst.fast.toExponential(2)} over ${cases.length} cases`);
+  t.diagnostic(
+    `max relative difference native vs wasm: context ${worst.context.toExponential(2)}, ` +
+      `weights ${worst.weights.toExponential(2)}, fast path ${worst.fast.toExponential(2)} over ${cases.length} cases`,
+  );
   assert.ok(Math.max(worst.context, worst.weights, worst.fast) <= TOL);
 });

@@ -12,7 +12,10 @@ test('scores of ±1e30 give finite weights whose rows sum to 1', () => {
   const x = new Float32Array([1e15, -1e15, 3e14, 2e15, 1e15, -1e15, -2e15, 5e14]);
   for (const mechanism of ['simplified']) {
     const out = ak.run(mechanism, {}, x, [4, 2], { returnWeights: true, intermediates: true });
-    assert.ok(out.intermediates.scores.data.some((s) => Math.abs(s) > 1e29), 'scores are huge');
+    assert.ok(
+      out.intermediates.scores.data.some((s) => Math.abs(s) > 1e29),
+      'scores are huge',
+    );
     assert.ok(out.weights.every(Number.isFinite), 'weights finite');
     assert.ok(out.context.every(Number.isFinite), 'context finite');
     for (let i = 0; i < 4; i++) {
@@ -25,7 +28,12 @@ test('scores of ±1e30 give finite weights whose rows sum to 1', () => {
 test('bitwise identical across runs and across layers built from the same seed', () => {
   const x = randomArray(3 * 40 * 16, next, 0.5);
   for (const m of ['self-v1', 'self', 'causal', 'multihead-wrapper', 'multihead']) {
-    const o = { dIn: 16, dOut: m === 'multihead-wrapper' ? 4 : 12, numHeads: m.startsWith('multihead') ? 3 : 1, seed: 4242 };
+    const o = {
+      dIn: 16,
+      dOut: m === 'multihead-wrapper' ? 4 : 12,
+      numHeads: m.startsWith('multihead') ? 3 : 1,
+      seed: 4242,
+    };
     const a = ak.create(m, o);
     const b = ak.create(m, o);
     for (const fo of [{}, { returnWeights: true }]) {
@@ -56,11 +64,16 @@ test('an unbatched input equals a batch of one, with the batch dimension dropped
 
 test('both causal routes give the same weights and context', () => {
   const x = randomArray(2 * 12 * 6, next, 0.5);
-  const a = ak.run('causal', { dIn: 6, dOut: 4, seed: 8, causalRoute: 'neg-inf' }, x, [2, 12, 6], { returnWeights: true });
-  const b = ak.run('causal', { dIn: 6, dOut: 4, seed: 8, causalRoute: 'renormalise' }, x, [2, 12, 6], { returnWeights: true });
+  const a = ak.run('causal', { dIn: 6, dOut: 4, seed: 8, causalRoute: 'neg-inf' }, x, [2, 12, 6], {
+    returnWeights: true,
+  });
+  const b = ak.run('causal', { dIn: 6, dOut: 4, seed: 8, causalRoute: 'renormalise' }, x, [2, 12, 6], {
+    returnWeights: true,
+  });
   assertClose(b.weights, Array.from(a.weights), { atol: 1e-6, what: 'weights' });
   assertClose(b.context, Array.from(a.context), { atol: 1e-6, what: 'context' });
-  for (let i = 0; i < 12; i++) for (let j = i + 1; j < 12; j++) assert.equal(a.weights[i * 12 + j], 0, 'future weight is 0');
+  for (let i = 0; i < 12; i++)
+    for (let j = i + 1; j < 12; j++) assert.equal(a.weights[i * 12 + j], 0, 'future weight is 0');
 });
 
 test('dropout: only with train, seeded, inverted (kept weights scaled by 1/(1-p)), weights returned before dropout', () => {
@@ -74,10 +87,14 @@ test('dropout: only with train, seeded, inverted (kept weights scaled by 1/(1-p)
   assert.deepEqual(t1.context, t2.context, 'same seed, same masks');
   assert.deepEqual(t1.weights, evalOut.weights, 'weights are returned before dropout');
   const dropped = t1.intermediates.weights_after_dropout.data;
-  let kept = 0, zeroed = 0;
+  let kept = 0,
+    zeroed = 0;
   for (let i = 0; i < dropped.length; i++) {
     if (dropped[i] === 0 && t1.weights[i] !== 0) zeroed++;
-    else if (t1.weights[i] !== 0) { kept++; assert.ok(Math.abs(dropped[i] - 2 * t1.weights[i]) <= 1e-6 * Math.abs(dropped[i]), 'kept weights doubled'); }
+    else if (t1.weights[i] !== 0) {
+      kept++;
+      assert.ok(Math.abs(dropped[i] - 2 * t1.weights[i]) <= 1e-6 * Math.abs(dropped[i]), 'kept weights doubled');
+    }
   }
   assert.ok(kept > 0 && zeroed > 0, `kept ${kept}, zeroed ${zeroed}`);
   // the generator continues across calls on one layer, as in PyTorch

@@ -12,8 +12,18 @@ import { load } from '../../wasm/index.mjs';
 const KERNELS = ['gemm_nt_f32', 'gemm_nn_f32', 'softmax_f32', 'attention_f32'];
 
 const BUILDS = [
-  { name: 'single-thread', wasm: join(ROOT, 'build-wasm', 'wasm', 'attnkit.wasm'), symbols: join(ROOT, 'build-wasm', 'wasm', 'attnkit.mjs.symbols'), dist: join(DIST, 'attnkit.wasm') },
-  { name: 'pthreads', wasm: join(ROOT, 'build-wasm-mt', 'wasm', 'attnkit-mt.wasm'), symbols: join(ROOT, 'build-wasm-mt', 'wasm', 'attnkit-mt.mjs.symbols'), dist: join(DIST, 'attnkit-mt.wasm') },
+  {
+    name: 'single-thread',
+    wasm: join(ROOT, 'build-wasm', 'wasm', 'attnkit.wasm'),
+    symbols: join(ROOT, 'build-wasm', 'wasm', 'attnkit.mjs.symbols'),
+    dist: join(DIST, 'attnkit.wasm'),
+  },
+  {
+    name: 'pthreads',
+    wasm: join(ROOT, 'build-wasm-mt', 'wasm', 'attnkit-mt.wasm'),
+    symbols: join(ROOT, 'build-wasm-mt', 'wasm', 'attnkit-mt.mjs.symbols'),
+    dist: join(DIST, 'attnkit-mt.wasm'),
+  },
 ];
 
 // func index → disassembly text of that function
@@ -23,7 +33,11 @@ function disassemble(file) {
   let current = null;
   for (const line of text.split('\n')) {
     const m = /^[0-9a-f]+ func\[(\d+)\]/.exec(line);
-    if (m) { current = []; funcs.set(Number(m[1]), current); continue; }
+    if (m) {
+      current = [];
+      funcs.set(Number(m[1]), current);
+      continue;
+    }
     if (current) current.push(line);
   }
   return funcs;
@@ -33,7 +47,8 @@ function symbols(file) {
   const map = new Map();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const i = line.indexOf(':');
-    if (i > 0) map.set(Number(line.slice(0, i)), decodeURIComponent(line.slice(i + 1).replace(/\\([0-9a-f]{2})/g, '%$1')));
+    if (i > 0)
+      map.set(Number(line.slice(0, i)), decodeURIComponent(line.slice(i + 1).replace(/\\([0-9a-f]{2})/g, '%$1')));
   }
   return map;
 }
@@ -46,41 +61,54 @@ function count(lines, re) {
 
 for (const b of BUILDS) {
   const present = existsSync(b.wasm) && existsSync(b.symbols);
-  test(`${b.name} build: the attention kernels contain f32x4 instructions`, { skip: !present && b.name === 'pthreads' ? 'pthreads build not built (ATTNKIT_WASM_MT=0)' : false }, (t) => {
-    assert.ok(present, `${b.wasm} and its symbol map must exist (run scripts/build-wasm.sh)`);
-    assert.ok(existsSync(b.dist), `${b.dist} missing`);
-    assert.ok(readFileSync(b.dist).equals(readFileSync(b.wasm)), 'dist/ holds the module that was disassembled');
-    const names = symbols(b.symbols);
-    const funcs = disassemble(b.wasm);
-    for (const kernel of KERNELS) {
-      const hits = [...names].filter(([, n]) => n.includes(`::${kernel}<`));
-      assert.ok(hits.length > 0, `no function named ${kernel} in ${b.symbols}`);
-      for (const [index, name] of hits) {
-        assert.ok(funcs.get(index), `function ${index} (${name}) not in the disassembly`);
-        // the kernel and the attnkit::kernels helpers it calls (e.g. a gemm micro-tile), transitively
-        const seen = new Set([index]);
-        const queue = [index];
-        while (queue.length) {
-          for (const line of funcs.get(queue.pop()) || []) {
-            const m = /\bcall (\d+)\b/.exec(line);
-            if (!m) continue;
-            const callee = Number(m[1]);
-            if (!seen.has(callee) && (names.get(callee) || '').includes('attnkit::kernels::')) { seen.add(callee); queue.push(callee); }
+  test(
+    `${b.name} build: the attention kernels contain f32x4 instructions`,
+    { skip: !present && b.name === 'pthreads' ? 'pthreads build not built (ATTNKIT_WASM_MT=0)' : false },
+    (t) => {
+      assert.ok(present, `${b.wasm} and its symbol map must exist (run scripts/build-wasm.sh)`);
+      assert.ok(existsSync(b.dist), `${b.dist} missing`);
+      assert.ok(readFileSync(b.dist).equals(readFileSync(b.wasm)), 'dist/ holds the module that was disassembled');
+      const names = symbols(b.symbols);
+      const funcs = disassemble(b.wasm);
+      for (const kernel of KERNELS) {
+        const hits = [...names].filter(([, n]) => n.includes(`::${kernel}<`));
+        assert.ok(hits.length > 0, `no function named ${kernel} in ${b.symbols}`);
+        for (const [index, name] of hits) {
+          assert.ok(funcs.get(index), `function ${index} (${name}) not in the disassembly`);
+          // the kernel and the attnkit::kernels helpers it calls (e.g. a gemm micro-tile), transitively
+          const seen = new Set([index]);
+          const queue = [index];
+          while (queue.length) {
+            for (const line of funcs.get(queue.pop()) || []) {
+              const m = /\bcall (\d+)\b/.exec(line);
+              if (!m) continue;
+              const callee = Number(m[1]);
+              if (!seen.has(callee) && (names.get(callee) || '').includes('attnkit::kernels::')) {
+                seen.add(callee);
+                queue.push(callee);
+              }
+            }
+          }
+          const body = [...seen].flatMap((i) => funcs.get(i) || []);
+          const mul = count(body, /\bf32x4\.mul\b/);
+          const add = count(body, /\bf32x4\.add\b/);
+          const loads = count(body, /\bv128\.load\b/);
+          t.diagnostic(
+            `${kernel} (func ${index}, ${seen.size} function(s) with its kernel helpers): ${mul} f32x4.mul, ${add} f32x4.add, ${loads} v128.load`,
+          );
+          assert.ok(mul > 0 && add > 0, `${name} has no f32x4 arithmetic (mul ${mul}, add ${add})`);
+          if (kernel === 'softmax_f32') {
+            // docs/architecture.md, "SIMD in wasm": xsimd::exp's float→int conversion is scalarised per lane under Emscripten
+            assert.equal(
+              count(body, /\bi32\.trunc(_sat)?_f32_s\b/),
+              0,
+              'softmax converts float→int lane by lane (scalar exp)',
+            );
           }
         }
-        const body = [...seen].flatMap((i) => funcs.get(i) || []);
-        const mul = count(body, /\bf32x4\.mul\b/);
-        const add = count(body, /\bf32x4\.add\b/);
-        const loads = count(body, /\bv128\.load\b/);
-        t.diagnostic(`${kernel} (func ${index}, ${seen.size} function(s) with its kernel helpers): ${mul} f32x4.mul, ${add} f32x4.add, ${loads} v128.load`);
-        assert.ok(mul > 0 && add > 0, `${name} has no f32x4 arithmetic (mul ${mul}, add ${add})`);
-        if (kernel === 'softmax_f32') {
-          // docs/architecture.md, "SIMD in wasm": xsimd::exp's float→int conversion is scalarised per lane under Emscripten
-          assert.equal(count(body, /\bi32\.trunc(_sat)?_f32_s\b/), 0, 'softmax converts float→int lane by lane (scalar exp)');
-        }
       }
-    }
-  });
+    },
+  );
 }
 
 test('the module reports the wasm SIMD instruction set', async () => {

@@ -26,7 +26,11 @@ test('bitwise identical results for 1..4 threads, and equal to the single-thread
   const st = await load({ threads: false });
   const next = rng(99);
   const x = randomArray(4 * 96 * 48, next, 0.2);
-  for (const [m, o] of [['multihead', { dIn: 48, dOut: 48, numHeads: 4 }], ['multihead-wrapper', { dIn: 48, dOut: 12, numHeads: 3 }], ['causal', { dIn: 48, dOut: 32, dropout: 0.2 }]]) {
+  for (const [m, o] of [
+    ['multihead', { dIn: 48, dOut: 48, numHeads: 4 }],
+    ['multihead-wrapper', { dIn: 48, dOut: 12, numHeads: 3 }],
+    ['causal', { dIn: 48, dOut: 32, dropout: 0.2 }],
+  ]) {
     for (const opts of [{}, { returnWeights: true }, { train: true, returnWeights: true }]) {
       const ref = st.run(m, { ...o, seed: 5 }, x, [4, 96, 48], opts);
       for (const threads of [1, 2, 3, 4]) {
@@ -45,7 +49,10 @@ test('a Node process that used the pthreads build exits by itself', { skip }, ()
     const out = ak.run('multihead', { dIn: 16, dOut: 16, numHeads: 4 }, new Float32Array(2 * 64 * 16).fill(0.25), [2, 64, 16], { threads: 2 });
     console.log(ak.multithreaded, out.context.length);`;
   const t0 = Date.now();
-  const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
+  const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 20000,
+  });
   assert.equal(stdout.trim(), 'true 2048');
   assert.ok(Date.now() - t0 < 15000, 'exited promptly');
 });
@@ -59,6 +66,9 @@ test('terminate() frees the live layers and the next load() starts a fresh insta
   assert.notEqual(again, ak);
   assert.equal(again.run('self', { dIn: 3, dOut: 2 }, new Float32Array(6), [2, 3]).context.length, 4);
   assert.equal(layer.disposed, true);
-  assert.throws(() => layer.forward(new Float32Array(6), [2, 3]), { constructor: Error, message: /^layer was disposed/ });
+  assert.throws(() => layer.forward(new Float32Array(6), [2, 3]), {
+    constructor: Error,
+    message: /^layer was disposed/,
+  });
   layer.dispose(); // harmless
 });

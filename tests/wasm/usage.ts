@@ -1,6 +1,18 @@
 // Type-checked (not run) against wasm/attnkit.d.ts by tests/wasm/types.test.mjs: `tsc --noEmit`.
 import load, { load as namedLoad } from 'attnkit';
-import type { Attnkit, Layer, ForwardResult, StateDict, Mechanism, MechanismName, MechanismTraits, BenchConfig, CreateOptions, AttentionOptions, AttentionResult } from 'attnkit';
+import type {
+  Attnkit,
+  Layer,
+  ForwardResult,
+  StateDict,
+  Mechanism,
+  MechanismName,
+  MechanismTraits,
+  BenchConfig,
+  CreateOptions,
+  AttentionOptions,
+  AttentionResult,
+} from 'attnkit';
 
 async function main(): Promise<void> {
   const ak: Attnkit = await load();
@@ -10,15 +22,33 @@ async function main(): Promise<void> {
   const first: Mechanism = names[0];
   const maxThreads: number = ak.maxThreads;
   const c1: BenchConfig = ak.benchConfigs[0];
-  const flops: number = ak.forwardFlops('multihead', { dIn: c1.dIn, dOut: c1.dOut, numHeads: c1.numHeads }, [c1.batch, c1.tokens, c1.dIn]);
+  const flops: number = ak.forwardFlops('multihead', { dIn: c1.dIn, dOut: c1.dOut, numHeads: c1.numHeads }, [
+    c1.batch,
+    c1.tokens,
+    c1.dIn,
+  ]);
   const simd: string = ak.simd;
   const version: string = ak2.version;
   ak.threads = 2;
 
-  const options: CreateOptions = { dIn: 3, dOut: 2, numHeads: 2, contextLength: 6, causal: true, qkvBias: false, dropout: 0.1, seed: 123 };
+  const options: CreateOptions = {
+    dIn: 3,
+    dOut: 2,
+    numHeads: 2,
+    contextLength: 6,
+    causal: true,
+    qkvBias: false,
+    dropout: 0.1,
+    seed: 123,
+  };
   const layer: Layer = ak.create('multihead', options);
   const x = new Float32Array(2 * 6 * 3);
-  const out: ForwardResult = layer.forward(x, [2, 6, 3], { returnWeights: true, train: false, intermediates: true, threads: 1 });
+  const out: ForwardResult = layer.forward(x, [2, 6, 3], {
+    returnWeights: true,
+    train: false,
+    intermediates: true,
+    threads: 1,
+  });
   const context: Float32Array = out.context;
   const shape: number[] = out.contextShape;
   const weights: Float32Array | undefined = out.weights;
@@ -28,20 +58,68 @@ async function main(): Promise<void> {
   layer.dispose();
 
   // state_dict as PyTorch nested lists and as { shape, data }
-  const v1 = ak.create('self-v1', { dIn: 2, dOut: 1, stateDict: { W_query: [[1], [2]], W_key: { shape: [2, 1], data: new Float32Array(2) }, W_value: { shape: [2, 1], data: [0.5, 0.25] } } });
-  const one = ak.run('simplified', undefined, [[1, 0], [0, 1]]);
+  const v1 = ak.create('self-v1', {
+    dIn: 2,
+    dOut: 1,
+    stateDict: {
+      W_query: [[1], [2]],
+      W_key: { shape: [2, 1], data: new Float32Array(2) },
+      W_value: { shape: [2, 1], data: [0.5, 0.25] },
+    },
+  });
+  const one = ak.run('simplified', undefined, [
+    [1, 0],
+    [0, 1],
+  ]);
   const mem: number = ak.memory().inUseBytes;
   v1.dispose();
-  console.log(names, first, maxThreads, flops, simd, version, context, shape, weights, scores, w, one.contextShape, mem);
+  console.log(
+    names,
+    first,
+    maxThreads,
+    flops,
+    simd,
+    version,
+    context,
+    shape,
+    weights,
+    scores,
+    w,
+    one.contextShape,
+    mem,
+  );
 
   // the attention op on your own tensors: a padding mask (b, 1, 1, n_k), grouped-query heads, lower-right causal
-  const attnOptions: AttentionOptions = { queryShape: [1, 4, 3, 8], keyShape: [1, 2, 5, 8], valueShape: [1, 2, 5, 6],
-    attnMask: new Uint8Array(5).fill(1), attnMaskShape: [1, 1, 1, 5], causal: 'lower-right', scale: 0.25, returnWeights: true, averageWeights: false };
-  const att: AttentionResult = ak.attention(new Float32Array(96), new Float32Array(80), new Float32Array(60), attnOptions);
+  const attnOptions: AttentionOptions = {
+    queryShape: [1, 4, 3, 8],
+    keyShape: [1, 2, 5, 8],
+    valueShape: [1, 2, 5, 6],
+    attnMask: new Uint8Array(5).fill(1),
+    attnMaskShape: [1, 1, 1, 5],
+    causal: 'lower-right',
+    scale: 0.25,
+    returnWeights: true,
+    averageWeights: false,
+  };
+  const att: AttentionResult = ak.attention(
+    new Float32Array(96),
+    new Float32Array(80),
+    new Float32Array(60),
+    attnOptions,
+  );
   const attnOutput: Float32Array = att.output;
   const attnWeights: number[] | undefined = att.weightsShape;
-  ak.attention([[[[1, 0]]]], [[[[1, 0]]]], [[[[2]]]], { attnMask: [[true]], dropout: 0.1, train: true, seed: 1n, threads: 1 });
-  ak.attention(new Float32Array(4), new Float32Array(4), new Float32Array(4), { attnMask: new Float32Array([0, -Infinity]), attnMaskShape: [2] });
+  ak.attention([[[[1, 0]]]], [[[[1, 0]]]], [[[[2]]]], {
+    attnMask: [[true]],
+    dropout: 0.1,
+    train: true,
+    seed: 1n,
+    threads: 1,
+  });
+  ak.attention(new Float32Array(4), new Float32Array(4), new Float32Array(4), {
+    attnMask: new Float32Array([0, -Infinity]),
+    attnMaskShape: [2],
+  });
   console.log(attnOutput, attnWeights);
   // @ts-expect-error: causal names an alignment, not true
   ak.attention([[[[1]]]], [[[[1]]]], [[[[1]]]], { causal: true });

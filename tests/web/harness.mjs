@@ -1,73 +1,89 @@
 // Shared set-up for the browser suite: build the page, serve web/dist from an in-process static server
 // (COOP/COEP set, so the pthreads build runs), and drive Debian's Chromium with playwright-core.
-import { createServer } from "node:http";
-import { readFile, mkdtemp, rm, mkdir } from "node:fs/promises";
-import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { createServer } from 'node:http';
+import { readFile, mkdtemp, rm, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 
-export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const dist = path.join(repo, "web/dist");
-export const artifacts = path.join(repo, "test-artifacts");
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const dist = path.join(repo, 'web/dist');
+export const artifacts = path.join(repo, 'test-artifacts');
 
 const TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
 };
 
 /** vite build (programmatic; the same config as `npm run build`). Skip with ATTNKIT_WEB_SKIP_BUILD=1. */
 export async function buildPage() {
-  if (process.env.ATTNKIT_WEB_SKIP_BUILD === "1" && existsSync(path.join(dist, "index.html"))) return;
-  const { build } = await import("vite");
-  await build({ configFile: path.join(repo, "web/vite.config.mjs"), logLevel: "error" });
+  if (process.env.ATTNKIT_WEB_SKIP_BUILD === '1' && existsSync(path.join(dist, 'index.html'))) return;
+  const { build } = await import('vite');
+  await build({ configFile: path.join(repo, 'web/vite.config.mjs'), logLevel: 'error' });
 }
 
 /** A static file server for web/dist on a free localhost port. */
 export async function serve(root = dist, { isolate = true } = {}) {
   const server = createServer(async (req, res) => {
     try {
-      let p = decodeURIComponent(new URL(req.url, "http://x").pathname);
-      if (p.endsWith("/")) p += "index.html";
+      let p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+      if (p.endsWith('/')) p += 'index.html';
       const file = path.join(root, path.normalize(p));
-      if (!file.startsWith(root)) throw Object.assign(new Error("outside"), { code: "ENOENT" });
+      if (!file.startsWith(root)) throw Object.assign(new Error('outside'), { code: 'ENOENT' });
       const body = await readFile(file);
-      const headers = { "Content-Type": TYPES[path.extname(file)] || "application/octet-stream", "Cache-Control": "no-store" };
+      const headers = {
+        'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'Cache-Control': 'no-store',
+      };
       if (isolate) {
-        headers["Cross-Origin-Opener-Policy"] = "same-origin";
-        headers["Cross-Origin-Embedder-Policy"] = "require-corp";
+        headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+        headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
       }
       res.writeHead(200, headers);
       res.end(body);
     } catch {
-      res.writeHead(404, { "Content-Type": "text/plain" });
-      res.end("not found");
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found');
     }
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.();
+        server.close(resolve);
+      }),
   };
 }
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 export async function launch() {
-  const profile = await mkdtemp(path.join(tmpdir(), "attnkit-web-"));
+  const profile = await mkdtemp(path.join(tmpdir(), 'attnkit-web-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   return {
     context,
@@ -81,10 +97,14 @@ export async function launch() {
 /** Collects console errors, page errors and failed requests of a page. */
 export function watchErrors(page) {
   const errors = [];
-  page.on("console", (m) => { if (m.type() === "error") errors.push(`console: ${m.text()}`); });
-  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-  page.on("requestfailed", (r) => errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`http ${r.status()}: ${r.url()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('requestfailed', (r) => errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`http ${r.status()}: ${r.url()}`);
+  });
   return errors;
 }
 
@@ -97,8 +117,8 @@ export async function screenshot(page, name, opts = {}) {
 
 // The book's files (book_*, hacktricks_*) live in data/book; the generated fixtures in tests/golden.
 export async function golden(name) {
-  const dir = name.startsWith("book_") || name.startsWith("hacktricks_") ? "data/book" : "tests/golden";
-  return JSON.parse(await readFile(path.join(repo, dir, name), "utf8"));
+  const dir = name.startsWith('book_') || name.startsWith('hacktricks_') ? 'data/book' : 'tests/golden';
+  return JSON.parse(await readFile(path.join(repo, dir, name), 'utf8'));
 }
 
-export const flat = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]).map((v) => (v === "-inf" ? -Infinity : v));
+export const flat = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]).map((v) => (v === '-inf' ? -Infinity : v));

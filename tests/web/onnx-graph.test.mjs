@@ -23,10 +23,16 @@ for (const name of ['C1', 'D1', 'P1']) {
 // A random multihead state_dict (b, n, d_in 5, d_out 6, 2 heads) and input.
 function setup(b, n) {
   const rand = mulberry32(3);
-  const draw = (shape) => ({ shape, data: Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => 2 * rand() - 1) });
+  const draw = (shape) => ({
+    shape,
+    data: Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => 2 * rand() - 1),
+  });
   const sd = normaliseStateDict({
-    'W_query.weight': draw([6, 5]), 'W_key.weight': draw([6, 5]), 'W_value.weight': draw([6, 5]),
-    'out_proj.weight': draw([6, 6]), 'out_proj.bias': draw([6]),
+    'W_query.weight': draw([6, 5]),
+    'W_key.weight': draw([6, 5]),
+    'W_value.weight': draw([6, 5]),
+    'out_proj.weight': draw([6, 6]),
+    'out_proj.bias': draw([6]),
   });
   return { sd, x: draw([b, n, 5]).data };
 }
@@ -35,15 +41,20 @@ test('reference key_padding_mask: with only key 0 left, every row gets the conte
   const { sd, x } = setup(2, 7);
   const cfg = { dOut: 6, numHeads: 2, causal: false };
   const mask = new Uint8Array(2 * 7).fill(1);
-  mask[0] = 0; mask[7] = 0;
+  mask[0] = 0;
+  mask[7] = 0;
   const masked = referenceForward('multihead', cfg, sd, x, [2, 7, 5], { keyPaddingMask: mask });
   // Causal row 0 attends to key 0 only: the same answer, reached without the mask.
   const causal = referenceForward('multihead', { ...cfg, causal: true }, sd, x, [2, 7, 5]);
   for (let b = 0; b < 2; b++)
     for (let i = 0; i < 7; i++)
       for (let d = 0; d < 6; d++) {
-        const got = masked.context[(b * 7 + i) * 6 + d], want = causal.context[b * 7 * 6 + d];
-        assert.ok(Math.abs(got - want) <= 1e-6 * Math.max(1, Math.abs(want)), `b${b} row ${i} d${d}: ${got} vs ${want}`);
+        const got = masked.context[(b * 7 + i) * 6 + d],
+          want = causal.context[b * 7 * 6 + d];
+        assert.ok(
+          Math.abs(got - want) <= 1e-6 * Math.max(1, Math.abs(want)),
+          `b${b} row ${i} d${d}: ${got} vs ${want}`,
+        );
       }
   for (let i = 0; i < 2 * 2 * 7; i++) assert.equal(masked.weights[i * 7], 1);
 });

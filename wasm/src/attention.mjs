@@ -7,21 +7,52 @@ import { boolOption, checkKeys, checkOptionsObject, describe, seedOption, sizeOp
 import { snapshotShape, snapshotTensor } from './tensors.mjs';
 import { snapshotMask } from './masks.mjs';
 
-const ATTENTION_KEYS = Object.freeze(['queryShape', 'keyShape', 'valueShape', 'attnMask', 'attnMaskShape', 'causal',
-  'scale', 'dropout', 'train', 'seed', 'returnWeights', 'averageWeights', 'threads']);
+const ATTENTION_KEYS = Object.freeze([
+  'queryShape',
+  'keyShape',
+  'valueShape',
+  'attnMask',
+  'attnMaskShape',
+  'causal',
+  'scale',
+  'dropout',
+  'train',
+  'seed',
+  'returnWeights',
+  'averageWeights',
+  'threads',
+]);
 const CAUSAL = Object.freeze({ 'upper-left': 'upper_left', 'lower-right': 'lower_right' });
 
 const TENSOR_HINT = '[b, heads, tokens, dim]';
 // scaled_dot_product_attention's sense of a boolean mask
-const ATTN_MASK = Object.freeze({ name: 'attnMask', shapeName: 'attnMaskShape', allowed: 'true = may attend', example: '[queries, keys] or [b, 1, 1, keys]' });
+const ATTN_MASK = Object.freeze({
+  name: 'attnMask',
+  shapeName: 'attnMaskShape',
+  allowed: 'true = may attend',
+  example: '[queries, keys] or [b, 1, 1, keys]',
+});
 
 // → { native: the snake_case options for wasm/attention.cpp, shapes: { query, key, value, mask }, mask }
 function normaliseOptions(options) {
   const o = checkOptionsObject(options, 'attention options');
   const given = o === undefined ? {} : o;
   if (o !== undefined) checkKeys(o, ATTENTION_KEYS, 'attention option');
-  const { queryShape, keyShape, valueShape, attnMask, attnMaskShape, causal, scale, dropout, train, seed, returnWeights,
-    averageWeights, threads } = given;
+  const {
+    queryShape,
+    keyShape,
+    valueShape,
+    attnMask,
+    attnMaskShape,
+    causal,
+    scale,
+    dropout,
+    train,
+    seed,
+    returnWeights,
+    averageWeights,
+    threads,
+  } = given;
   const shapes = {
     query: queryShape === undefined ? undefined : snapshotShape(queryShape, 'queryShape', 16),
     key: keyShape === undefined ? undefined : snapshotShape(keyShape, 'keyShape', 16),
@@ -31,7 +62,9 @@ function normaliseOptions(options) {
   let align = 'none';
   if (causal !== undefined && causal !== false) {
     if (typeof causal !== 'string' || !Object.hasOwn(CAUSAL, causal)) {
-      throw new Error(`option causal must be 'upper-left' (PyTorch's is_causal=True), 'lower-right' (the last query sees every key) or false; got ${describe(causal)}`);
+      throw new Error(
+        `option causal must be 'upper-left' (PyTorch's is_causal=True), 'lower-right' (the last query sees every key) or false; got ${describe(causal)}`,
+      );
     }
     align = CAUSAL[causal];
   }

@@ -7,26 +7,34 @@
 const camelCase = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
 export function mechanismsOf(m) {
-  return Object.freeze(Array.from(m.mechanismTraits(), (t) => Object.freeze({
-    name: t.name,
-    bookClass: t.book_class,
-    description: t.description,
-    defaultCausal: t.default_causal,
-    hasParameters: t.has_parameters,
-    options: Object.freeze(Array.from(t.options, camelCase)),
-  })));
+  return Object.freeze(
+    Array.from(m.mechanismTraits(), (t) =>
+      Object.freeze({
+        name: t.name,
+        bookClass: t.book_class,
+        description: t.description,
+        defaultCausal: t.default_causal,
+        hasParameters: t.has_parameters,
+        options: Object.freeze(Array.from(t.options, camelCase)),
+      }),
+    ),
+  );
 }
 
 export function benchConfigsOf(m) {
-  return Object.freeze(Array.from(m.benchConfigs(), (c) => Object.freeze({
-    name: c.name,
-    batch: c.batch,
-    tokens: c.tokens,
-    dIn: c.d_in,
-    dOut: c.d_out,
-    numHeads: c.heads,
-    causal: c.causal,
-    description: c.description,
-    flops: c.flops,
-  })));
+  return Object.freeze(
+    Array.from(m.benchConfigs(), (c) =>
+      Object.freeze({
+        name: c.name,
+        batch: c.batch,
+        tokens: c.tokens,
+        dIn: c.d_in,
+        dOut: c.d_out,
+        numHeads: c.heads,
+        causal: c.causal,
+        description: c.description,
+        flops: c.flops,
+      }),
+    ),
+  );
 }

@@ -22,7 +22,7 @@ export function normaliseDecoderOptions(options) {
 }
 
 export class Decoder {
-  #alive;   // () => the layer's raw object, or throws (layer disposed, instance terminated)
+  #alive; // () => the layer's raw object, or throws (layer disposed, instance terminated)
   #heap;
   #id;
   #disposed = false;
@@ -57,22 +57,37 @@ export class Decoder {
   }
 
   // Tokens in the cache.
-  get length() { return this.#raw().decodeLength(this.#id); }
+  get length() {
+    return this.#raw().decodeLength(this.#id);
+  }
   get disposed() {
-    try { this.#raw(); return false; } catch { return true; }
+    try {
+      this.#raw();
+      return false;
+    } catch {
+      return true;
+    }
   }
 
   // Forget every token; the cache's memory is kept for the next sequence.
-  reset() { this.#raw().decodeReset(this.#id); }
+  reset() {
+    this.#raw().decodeReset(this.#id);
+  }
 
   // Frees the cache now. Later calls throw "decoder was disposed". Safe to call twice, and after the layer's dispose.
   dispose() {
     if (this.#disposed) return;
     this.#disposed = true;
     let raw;
-    try { raw = this.#alive(); } catch { return; } // the layer freed it already
+    try {
+      raw = this.#alive();
+    } catch {
+      return;
+    } // the layer freed it already
     raw.endDecode(this.#id);
   }
 
-  [Symbol.dispose]() { this.dispose(); }
+  [Symbol.dispose]() {
+    this.dispose();
+  }
 }

@@ -9,9 +9,9 @@ import { snapshotShape } from './tensors.mjs';
 import { attentionResult, snapshotAttention } from './attention.mjs';
 
 export class Attnkit {
-  #runtime;      // { m, heap, live, terminated }, shared with this instance's layers
-  #names;        // mechanism names, for messages
-  #routes;       // causal route names
+  #runtime; // { m, heap, live, terminated }, shared with this instance's layers
+  #names; // mechanism names, for messages
+  #routes; // causal route names
   #onTerminate;
 
   constructor(m, onTerminate) {
@@ -32,7 +32,8 @@ export class Attnkit {
   }
 
   #alive() {
-    if (this.#runtime.terminated) throw new Error('this attnkit instance was terminated (ak.terminate()); load a new one with load()');
+    if (this.#runtime.terminated)
+      throw new Error('this attnkit instance was terminated (ak.terminate()); load a new one with load()');
     return this.#runtime.m;
   }
 
@@ -81,12 +82,16 @@ export class Attnkit {
 
   // Threads used by forward() when it does not say. Setting it caps the value at the worker pool and the
   // hardware, and reading it back gives the number a call uses (always 1 in the single-thread build).
-  get threads() { return this.#runtime.m.defaultThreads(); }
+  get threads() {
+    return this.#runtime.m.defaultThreads();
+  }
   set threads(n) {
     const value = sizeOption(n, 'threads', 0);
     this.#alive().setDefaultThreads(value);
   }
-  get hardwareThreads() { return this.#runtime.m.hardwareThreads(); }
+  get hardwareThreads() {
+    return this.#runtime.m.hardwareThreads();
+  }
 
   // Wasm memory in bytes: the whole linear memory, what malloc holds from it, and what is in use now.
   memory() {
@@ -103,7 +108,14 @@ export class Attnkit {
   // The instance is unusable afterwards: create(), run() and setting threads throw.
   terminate() {
     const runtime = this.#runtime;
-    for (const raw of runtime.live) { try { raw.release(); raw.delete(); } catch { /* ignore */ } }
+    for (const raw of runtime.live) {
+      try {
+        raw.release();
+        raw.delete();
+      } catch {
+        /* ignore */
+      }
+    }
     runtime.live.clear();
     if (runtime.terminated) return;
     runtime.terminated = true;

@@ -14,12 +14,18 @@ import { fmtShape, numelOf } from './values.mjs';
 // next call); larger ones free them after the call, so a layer never holds a large input or context.
 const FAST_KEEP = 65536;
 
-const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry(({ raw, live }) => {
-      if (!live.delete(raw)) return; // disposed meanwhile, or freed by ak.terminate()
-      try { raw.release(); raw.delete(); } catch { /* module already gone */ }
-    })
-  : null;
+const registry =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry(({ raw, live }) => {
+        if (!live.delete(raw)) return; // disposed meanwhile, or freed by ak.terminate()
+        try {
+          raw.release();
+          raw.delete();
+        } catch {
+          /* module already gone */
+        }
+      })
+    : null;
 
 // A typed keyPaddingMask is (batch, keys), or (keys) for unbatched x: keys from kv, else x's tokens.
 function paddingShape(inputs, rank, d0, d1) {
@@ -30,17 +36,19 @@ function paddingShape(inputs, rank, d0, d1) {
   padding.shape = rank === 3 ? [d0, keys] : [keys];
   const need = numelOf(padding.shape);
   if (padding.data.length !== need) {
-    throw new Error(`keyPaddingMask has ${padding.data.length} elements; expected ${need}, one per key of each sequence (batch, keys) = ${fmtShape(padding.shape)}`);
+    throw new Error(
+      `keyPaddingMask has ${padding.data.length} elements; expected ${need}, one per key of each sequence (batch, keys) = ${fmtShape(padding.shape)}`,
+    );
   }
 }
 
 export class Layer {
   #raw;
   #info;
-  #runtime;       // { m, heap, live: Set of raw layers, terminated } shared with the instance (instance.mjs)
-  #self;          // the C++ Layer's address, the first argument of the fast path's C exports
-  #header;        // index (in 32-bit words) of the fast path's header in wasm memory
-  #inLen = 0;     // floats in the fast path's input buffer (in wasm memory, owned by raw)
+  #runtime; // { m, heap, live: Set of raw layers, terminated } shared with the instance (instance.mjs)
+  #self; // the C++ Layer's address, the first argument of the fast path's C exports
+  #header; // index (in 32-bit words) of the fast path's header in wasm memory
+  #inLen = 0; // floats in the fast path's input buffer (in wasm memory, owned by raw)
 
   constructor(runtime, raw, info) {
     this.#runtime = runtime;
@@ -52,15 +60,28 @@ export class Layer {
     runtime.live.add(raw);
   }
 
-  get mechanism() { return this.#info.mechanism; }
-  get causal() { return this.#info.causal; }
-  get numHeads() { return this.#info.num_heads; }
-  get headDim() { return this.#info.head_dim; }
-  get dOutTotal() { return this.#info.d_out_total; }
-  get disposed() { return this.#raw === null || !this.#runtime.live.has(this.#raw); }
+  get mechanism() {
+    return this.#info.mechanism;
+  }
+  get causal() {
+    return this.#info.causal;
+  }
+  get numHeads() {
+    return this.#info.num_heads;
+  }
+  get headDim() {
+    return this.#info.head_dim;
+  }
+  get dOutTotal() {
+    return this.#info.d_out_total;
+  }
+  get disposed() {
+    return this.#raw === null || !this.#runtime.live.has(this.#raw);
+  }
 
   #alive() {
-    if (this.#raw !== null && !this.#runtime.live.has(this.#raw)) { // ak.terminate() freed it
+    if (this.#raw !== null && !this.#runtime.live.has(this.#raw)) {
+      // ak.terminate() freed it
       throw new Error('layer was disposed by ak.terminate(); load a new instance with load() and create a new layer');
     }
     if (this.#raw === null) throw new Error('layer was disposed; create a new one with ak.create()');
@@ -86,7 +107,10 @@ export class Layer {
     const heap = this.#runtime.heap;
     // Embind reads x's `length` as a property and allocates before it copies: our own view on stable bytes
     const x = owned ? data : ownView(stableFloat32(data, wasmBuffer(heap)));
-    const r = check(heap, fo.inputs === undefined ? raw.forward(x, shape, fo) : raw.forwardWith(x, shape, fo, fo.inputs));
+    const r = check(
+      heap,
+      fo.inputs === undefined ? raw.forward(x, shape, fo) : raw.forwardWith(x, shape, fo, fo.inputs),
+    );
     const out = { context: r.context.data, contextShape: r.context.shape };
     if (r.weights) {
       out.weights = r.weights.data;
@@ -122,9 +146,10 @@ export class Layer {
       if (u32.length < at + len) u32 = syncViews(heap);
       heap.f32.set(data, at);
     }
-    const status = rank === 3
-      ? m._attnkit_forward_fast(this.#self, 3, d0, d1, d2, train ? 1 : 0, threads)
-      : m._attnkit_forward_fast(this.#self, 2, 0, d0, d1, train ? 1 : 0, threads);
+    const status =
+      rank === 3
+        ? m._attnkit_forward_fast(this.#self, 3, d0, d1, d2, train ? 1 : 0, threads)
+        : m._attnkit_forward_fast(this.#self, 2, 0, d0, d1, train ? 1 : 0, threads);
     if (status !== heap.status.ok) {
       const message = raw.lastError();
       this.#dropFast(raw);
@@ -135,7 +160,7 @@ export class Layer {
     const dims = header + heap.contextDims;
     const contextShape = new Array(contextRank);
     let numel = 1;
-    for (let i = 0; i < contextRank; i++) numel *= (contextShape[i] = u32[dims + i]);
+    for (let i = 0; i < contextRank; i++) numel *= contextShape[i] = u32[dims + i];
     const start = u32[header + heap.contextAddress] >>> 2;
     if (u32.length < start + numel) syncViews(heap);
     const context = heap.f32.slice(start, start + numel); // a copy in a fresh ArrayBuffer
@@ -181,5 +206,7 @@ export class Layer {
     raw.delete();
   }
 
-  [Symbol.dispose]() { this.dispose(); }
+  [Symbol.dispose]() {
+    this.dispose();
+  }
 }

@@ -13,10 +13,14 @@ function startError(cause, options, located) {
   reason = reason.replace(/\s+/g, ' ').trim();
   const files = 'dist/attnkit.wasm (threads: false) or dist/attnkit-mt.wasm (threads: true)';
   if (options.wasmBinary) {
-    return new Error(`load could not start the module from load option wasmBinary: ${reason}; expected the bytes of ${files}`);
+    return new Error(
+      `load could not start the module from load option wasmBinary: ${reason}; expected the bytes of ${files}`,
+    );
   }
   if (located) {
-    return new Error(`load could not start the module from '${located.url}' (what locateFile returned for '${located.path}'): ${reason}; expected locateFile to give the path or URL of ${located.path}`);
+    return new Error(
+      `load could not start the module from '${located.url}' (what locateFile returned for '${located.path}'): ${reason}; expected locateFile to give the path or URL of ${located.path}`,
+    );
   }
   return new Error(`load could not start attnkit's WebAssembly module: ${reason}`);
 }
@@ -39,7 +43,9 @@ async function instantiate(threaded, options) {
   // onto stderr; afterwards it is printed as usual.
   let starting = true;
   const moduleOptions = {
-    printErr: (text) => { if (!starting) console.warn(text); },
+    printErr: (text) => {
+      if (!starting) console.warn(text);
+    },
   };
   if (options.wasmBinary) moduleOptions.wasmBinary = options.wasmBinary;
   let located = null;
@@ -47,7 +53,9 @@ async function instantiate(threaded, options) {
     moduleOptions.locateFile = (path, prefix) => {
       const url = options.locateFile(path, prefix);
       if (typeof url !== 'string' && !(url instanceof URL)) {
-        throw new Error(`load option locateFile returned ${describe(url)} for '${path}'; expected its path or URL (a string)`);
+        throw new Error(
+          `load option locateFile returned ${describe(url)} for '${path}'; expected its path or URL (a string)`,
+        );
       }
       if (/\.wasm$/.test(path)) located = { path, url: String(url) };
       return String(url);
@@ -56,11 +64,16 @@ async function instantiate(threaded, options) {
   let m;
   try {
     // Node: the glue would fetch() a path, which Node's fetch refuses, so read the file locateFile names here
-    if (isNode && options.locateFile && !options.wasmBinary) moduleOptions.wasmBinary = readLocated(moduleOptions.locateFile, threaded);
+    if (isNode && options.locateFile && !options.wasmBinary)
+      moduleOptions.wasmBinary = readLocated(moduleOptions.locateFile, threaded);
     m = await factory(moduleOptions);
   } catch (cause) {
     // the pthreads build starts its worker pool before the module: stop it, or Node would never exit
-    try { moduleOptions.PThread?.terminateAllThreads(); } catch { /* not started */ }
+    try {
+      moduleOptions.PThread?.terminateAllThreads();
+    } catch {
+      /* not started */
+    }
     throw startError(cause, options, located);
   } finally {
     starting = false;
@@ -86,18 +99,24 @@ export async function load(options) {
   const canThread = typeof SharedArrayBuffer === 'function' && (isNode || globalThis.crossOriginIsolated === true);
   const threaded = o.mode === 'auto' ? canThread : o.mode;
   if (threaded && !canThread) {
-    throw new Error('load({ threads: true }) needs SharedArrayBuffer: serve the page cross-origin isolated ' +
-      "(Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp), or use load({ threads: false })");
+    throw new Error(
+      'load({ threads: true }) needs SharedArrayBuffer: serve the page cross-origin isolated ' +
+        '(Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp), or use load({ threads: false })',
+    );
   }
   const custom = o.wasmBinary !== undefined || o.locateFile !== undefined;
   const key = threaded ? 'mt' : 'st';
   // 'auto' falls back to the single-thread build if the pthreads build is missing or fails to start.
-  const start = (onTerminate) => (o.mode === 'auto' && threaded
-    ? instantiate(true, o).catch(() => instantiate(false, o))
-    : instantiate(threaded, o)).then((m) => new Attnkit(m, onTerminate));
+  const start = (onTerminate) =>
+    (o.mode === 'auto' && threaded
+      ? instantiate(true, o).catch(() => instantiate(false, o))
+      : instantiate(threaded, o)
+    ).then((m) => new Attnkit(m, onTerminate));
   if (custom) return start(() => {});
   if (!cache.has(key)) {
-    const p = start((ak) => { if (cache.get(key) === p) cache.delete(key); }); // the next load() starts a fresh instance
+    const p = start((ak) => {
+      if (cache.get(key) === p) cache.delete(key);
+    }); // the next load() starts a fresh instance
     cache.set(key, p);
     p.catch(() => cache.delete(key));
   }

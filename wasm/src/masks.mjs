@@ -24,7 +24,9 @@ function fromNestedBooleans(value, what) {
     if (!Array.isArray(v) || depth === leafDepth) {
       if (leafDepth === -1 && depth === shape.length) leafDepth = depth;
       if (depth !== leafDepth || typeof v !== 'boolean') {
-        throw new Error(`${what.name} has ${describe(v)} at index [${index.join(', ')}]; expected an Array of booleans (${what.allowed}) of shape ${fmtShape(shape)}, or a Float32Array of values added to the scores`);
+        throw new Error(
+          `${what.name} has ${describe(v)} at index [${index.join(', ')}]; expected an Array of booleans (${what.allowed}) of shape ${fmtShape(shape)}, or a Float32Array of values added to the scores`,
+        );
       }
       values.push(v ? 1 : 0);
       return;
@@ -34,7 +36,9 @@ function fromNestedBooleans(value, what) {
       if (depth === 4) throw new Error(`${what.name} is nested more than 4 levels deep; expected rank 1 to 4`);
       shape.push(length);
     } else if (length !== shape[depth]) {
-      throw new Error(`${what.name} is ragged at index [${index.join(', ')}]: ${describe(v)}; expected an Array of length ${shape[depth]}`);
+      throw new Error(
+        `${what.name} is ragged at index [${index.join(', ')}]: ${describe(v)}; expected an Array of length ${shape[depth]}`,
+      );
     }
     for (let i = 0; i < length; i++) {
       index.push(i);
@@ -58,8 +62,10 @@ export function snapshotMask(mask, shape, what, defaultShape) {
   let t;
   if (kind === 'Float32Array' || kind === 'Uint8Array') {
     if (shape === undefined) shape = defaultShape;
-    if (shape === null) return { kind: kind === 'Uint8Array' ? 'boolean' : 'additive', shape: null, data: copyOf(mask) };
-    if (shape === undefined) throw new Error(`${what.shapeName} is required with a ${kind} ${what.name}: e.g. ${what.example}`);
+    if (shape === null)
+      return { kind: kind === 'Uint8Array' ? 'boolean' : 'additive', shape: null, data: copyOf(mask) };
+    if (shape === undefined)
+      throw new Error(`${what.shapeName} is required with a ${kind} ${what.name}: e.g. ${what.example}`);
     t = { kind: kind === 'Uint8Array' ? 'boolean' : 'additive', shape, data: copyOf(mask) };
   } else if (Array.isArray(mask)) {
     const nested = fromNestedBooleans(mask, what);
@@ -68,11 +74,15 @@ export function snapshotMask(mask, shape, what, defaultShape) {
     if (shape === null) return { kind: 'boolean', shape: null, data: nested.data };
     t = { kind: 'boolean', shape: shape === undefined ? nested.shape : shape, data: nested.data };
   } else {
-    throw new Error(`${what.name} must be a Uint8Array or an Array of booleans (${what.allowed}), or a Float32Array (added to the scores); got ${describe(mask)}`);
+    throw new Error(
+      `${what.name} must be a Uint8Array or an Array of booleans (${what.allowed}), or a Float32Array (added to the scores); got ${describe(mask)}`,
+    );
   }
   const need = numelOf(t.shape);
   if (t.data.length !== need) {
-    throw new Error(`${what.name} has ${t.data.length} elements but ${what.shapeName} ${fmtShape(t.shape)} needs ${need}`);
+    throw new Error(
+      `${what.name} has ${t.data.length} elements but ${what.shapeName} ${fmtShape(t.shape)} needs ${need}`,
+    );
   }
   return t;
 }

@@ -5,12 +5,48 @@ import { normaliseStateDict } from './state-dict.mjs';
 import { snapshotShape, snapshotTensor } from './tensors.mjs';
 import { snapshotMask } from './masks.mjs';
 
-export const CREATE_KEYS = Object.freeze(['dIn', 'dOut', 'numHeads', 'kvHeads', 'kDim', 'vDim', 'contextLength', 'causal', 'qkvBias', 'dropout', 'seed', 'stateDict', 'causalRoute']);
-const FORWARD_KEYS = Object.freeze(['returnWeights', 'averageWeights', 'train', 'intermediates', 'threads', 'kv', 'kvShape',
-  'value', 'valueShape', 'keyPaddingMask', 'attnMask', 'attnMaskShape']);
+export const CREATE_KEYS = Object.freeze([
+  'dIn',
+  'dOut',
+  'numHeads',
+  'kvHeads',
+  'kDim',
+  'vDim',
+  'contextLength',
+  'causal',
+  'qkvBias',
+  'dropout',
+  'seed',
+  'stateDict',
+  'causalRoute',
+]);
+const FORWARD_KEYS = Object.freeze([
+  'returnWeights',
+  'averageWeights',
+  'train',
+  'intermediates',
+  'threads',
+  'kv',
+  'kvShape',
+  'value',
+  'valueShape',
+  'keyPaddingMask',
+  'attnMask',
+  'attnMaskShape',
+]);
 // nn.MultiheadAttention's sense of a boolean mask (the opposite of ak.attention's)
-const KEY_PADDING_MASK = Object.freeze({ name: 'keyPaddingMask', shapeName: 'its shape', allowed: 'true = padding, ignored', example: '[batch, keys]' });
-const MODULE_ATTN_MASK = Object.freeze({ name: 'attnMask', shapeName: 'attnMaskShape', allowed: 'true = may not attend', example: '[queries, keys] or [batch·heads, queries, keys]' });
+const KEY_PADDING_MASK = Object.freeze({
+  name: 'keyPaddingMask',
+  shapeName: 'its shape',
+  allowed: 'true = padding, ignored',
+  example: '[batch, keys]',
+});
+const MODULE_ATTN_MASK = Object.freeze({
+  name: 'attnMask',
+  shapeName: 'attnMaskShape',
+  allowed: 'true = may not attend',
+  example: '[queries, keys] or [batch·heads, queries, keys]',
+});
 const LOAD_KEYS = Object.freeze(['threads', 'wasmBinary', 'locateFile']);
 
 export function checkMechanism(mechanism, names) {
@@ -28,7 +64,9 @@ export function normaliseCreateOptions(options, causalRoutes, readStateDict = tr
   if (o === undefined) return { native, stateDict: undefined };
   checkKeys(o, CREATE_KEYS, 'option');
   const { dIn, dOut, numHeads, contextLength, causal, qkvBias, dropout, seed, stateDict, causalRoute } = o;
-  const set = (name, value) => { if (value !== undefined) native[name] = value; };
+  const set = (name, value) => {
+    if (value !== undefined) native[name] = value;
+  };
   set('d_in', sizeOption(dIn, 'dIn'));
   set('d_out', sizeOption(dOut, 'dOut'));
   set('num_heads', sizeOption(numHeads, 'numHeads'));
@@ -52,7 +90,14 @@ export function normaliseCreateOptions(options, causalRoutes, readStateDict = tr
   return { native, stateDict: readStateDict ? normaliseStateDict(stateDict) : undefined };
 }
 
-export const NO_FORWARD_OPTIONS = Object.freeze({ return_weights: false, average_weights: false, train: false, intermediates: false, threads: 0, inputs: undefined });
+export const NO_FORWARD_OPTIONS = Object.freeze({
+  return_weights: false,
+  average_weights: false,
+  train: false,
+  intermediates: false,
+  threads: 0,
+  inputs: undefined,
+});
 
 // `inputs`: undefined, or { kv?, key_padding_mask?, attn_mask? } (fresh copies, wasm/layer.hpp); a typed
 // keyPaddingMask's shape is left null for Layer.forward, which knows x's batch and the keys.
@@ -60,8 +105,20 @@ export function normaliseForwardOptions(options) {
   const o = checkOptionsObject(options, 'forward options');
   if (o === undefined) return NO_FORWARD_OPTIONS;
   checkKeys(o, FORWARD_KEYS, 'forward option');
-  const { returnWeights, averageWeights, train, intermediates, threads, kv, kvShape, value, valueShape, keyPaddingMask, attnMask,
-    attnMaskShape } = o;
+  const {
+    returnWeights,
+    averageWeights,
+    train,
+    intermediates,
+    threads,
+    kv,
+    kvShape,
+    value,
+    valueShape,
+    keyPaddingMask,
+    attnMask,
+    attnMaskShape,
+  } = o;
   const fo = {
     return_weights: boolOption(returnWeights, 'returnWeights', false),
     average_weights: boolOption(averageWeights, 'averageWeights', false),
@@ -71,18 +128,23 @@ export function normaliseForwardOptions(options) {
     inputs: undefined,
   };
   if (fo.average_weights && !fo.return_weights) {
-    throw new Error('forward option averageWeights needs returnWeights: true (it says how the returned weights are shaped)');
+    throw new Error(
+      'forward option averageWeights needs returnWeights: true (it says how the returned weights are shaped)',
+    );
   }
   const maskShape = attnMaskShape === undefined ? undefined : snapshotShape(attnMaskShape, 'attnMaskShape', 16);
   const kvDims = kvShape === undefined ? undefined : snapshotShape(kvShape, 'kvShape', 16);
   const valueDims = valueShape === undefined ? undefined : snapshotShape(valueShape, 'valueShape', 16);
   if (kv === undefined && kvDims !== undefined) throw new Error('forward option kvShape was given without kv');
-  if (value === undefined && valueDims !== undefined) throw new Error('forward option valueShape was given without value');
-  if (value !== undefined && kv === undefined) throw new Error('forward option value needs kv (the keys\' input; value is the values\' input when it differs)');
+  if (value === undefined && valueDims !== undefined)
+    throw new Error('forward option valueShape was given without value');
+  if (value !== undefined && kv === undefined)
+    throw new Error("forward option value needs kv (the keys' input; value is the values' input when it differs)");
   if (kv !== undefined || keyPaddingMask !== undefined || attnMask !== undefined || maskShape !== undefined) {
     const inputs = {};
     if (kv !== undefined) inputs.kv = snapshotTensor(kv, kvDims, 'kv', '[batch, keys, kDim] or [keys, kDim]');
-    if (value !== undefined) inputs.value = snapshotTensor(value, valueDims, 'value', '[batch, keys, vDim] or [keys, vDim]');
+    if (value !== undefined)
+      inputs.value = snapshotTensor(value, valueDims, 'value', '[batch, keys, vDim] or [keys, vDim]');
     const padding = snapshotMask(keyPaddingMask, undefined, KEY_PADDING_MASK, null);
     if (padding !== undefined) inputs.key_padding_mask = padding;
     const mask = snapshotMask(attnMask, maskShape, MODULE_ATTN_MASK);
@@ -102,7 +164,9 @@ function copyBytes(v) {
     view = null;
   }
   if (view === null) {
-    throw new Error(`load option wasmBinary must be an ArrayBuffer or a Uint8Array with the bytes of attnkit.wasm; got ${describe(v)}`);
+    throw new Error(
+      `load option wasmBinary must be an ArrayBuffer or a Uint8Array with the bytes of attnkit.wasm; got ${describe(v)}`,
+    );
   }
   const bytes = new Uint8Array(view.length);
   bytes.set(view);
@@ -123,13 +187,17 @@ export function normaliseLoadOptions(options) {
   if (wasmBinary !== undefined) {
     const bytes = copyBytes(wasmBinary);
     if (!WebAssembly.validate(bytes)) {
-      throw new Error(`load option wasmBinary (${bytes.length} bytes) is not a valid WebAssembly module; expected the bytes of dist/attnkit.wasm (or dist/attnkit-mt.wasm for threads: true)`);
+      throw new Error(
+        `load option wasmBinary (${bytes.length} bytes) is not a valid WebAssembly module; expected the bytes of dist/attnkit.wasm (or dist/attnkit-mt.wasm for threads: true)`,
+      );
     }
     out.wasmBinary = bytes;
   }
   if (locateFile !== undefined) {
     if (typeof locateFile !== 'function') {
-      throw new Error(`load option locateFile must be a function (path, prefix) => URL or path of the file; got ${describe(locateFile)}`);
+      throw new Error(
+        `load option locateFile must be a function (path, prefix) => URL or path of the file; got ${describe(locateFile)}`,
+      );
     }
     out.locateFile = locateFile;
   }

@@ -10,7 +10,8 @@ import { float32Length, fromNested, isFloat32Array, snapshotShape } from './tens
 const MAP_SIZE = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
 const MAP_ENTRIES = Map.prototype.entries;
 
-function isMap(v) { // a Map from any realm, and not a Proxy or an object that inherits from Map.prototype
+function isMap(v) {
+  // a Map from any realm, and not a Proxy or an object that inherits from Map.prototype
   try {
     MAP_SIZE.call(v);
     return true;
@@ -21,7 +22,9 @@ function isMap(v) { // a Map from any realm, and not a Proxy or an object that i
 
 function entry(name, value) {
   if (typeof name !== 'string') {
-    throw new Error(`stateDict has a key that is not a string: ${describe(name)}; expected parameter names such as 'W_query.weight'`);
+    throw new Error(
+      `stateDict has a key that is not a string: ${describe(name)}; expected parameter names such as 'W_query.weight'`,
+    );
   }
   const what = `stateDict['${name}']`;
   if (Array.isArray(value)) {

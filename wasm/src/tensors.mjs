@@ -55,9 +55,13 @@ export function fromNested(value, what, maxRank = 8, flatIndex = false) {
   const index = [];
   let leafDepth = -1;
   const at = () => (flatIndex && index.length === 1 ? String(index[0]) : `[${index.join(', ')}]`);
-  const ragged = (v, depth) => new Error(`${what} is ragged at index [${index.join(', ')}]: ${describe(v)}; expected an Array of length ${shape[depth]} (shape ${fmtShape(shape)})`);
+  const ragged = (v, depth) =>
+    new Error(
+      `${what} is ragged at index [${index.join(', ')}]: ${describe(v)}; expected an Array of length ${shape[depth]} (shape ${fmtShape(shape)})`,
+    );
   const walk = (v, depth) => {
-    if (!Array.isArray(v) || depth === leafDepth) { // a number's place (checkNumber names an Array found there)
+    if (!Array.isArray(v) || depth === leafDepth) {
+      // a number's place (checkNumber names an Array found there)
       if (leafDepth === -1 && depth === shape.length) leafDepth = depth;
       if (depth !== leafDepth) throw ragged(v, depth);
       checkNumber(v, what, at());
@@ -65,7 +69,8 @@ export function fromNested(value, what, maxRank = 8, flatIndex = false) {
       return;
     }
     const length = v.length;
-    if (depth === shape.length) { // the first Array at this depth (no number seen yet)
+    if (depth === shape.length) {
+      // the first Array at this depth (no number seen yet)
       if (depth === maxRank) {
         let total = depth + 1;
         for (let p = v[0]; Array.isArray(p) && total < 1e6; p = p[0]) total++;
@@ -112,10 +117,14 @@ export function snapshotTensor(value, shape, what, hint) {
     return checkLength({ shape, data: t.data }, what);
   }
   if (TYPED_ARRAY_NAME.call(value) !== undefined) {
-    throw new Error(`${what} must be a Float32Array or nested Arrays of numbers; got ${describe(value)} (convert it with Float32Array.from(${what}))`);
+    throw new Error(
+      `${what} must be a Float32Array or nested Arrays of numbers; got ${describe(value)} (convert it with Float32Array.from(${what}))`,
+    );
   }
   if (value !== null && typeof value === 'object' && describe(value) === 'an object (Float32Array)') {
-    throw new Error(`${what} must be a Float32Array; got an object that only looks like one (a Proxy?); pass the Float32Array itself`);
+    throw new Error(
+      `${what} must be a Float32Array; got an object that only looks like one (a Proxy?); pass the Float32Array itself`,
+    );
   }
   throw new Error(`${what} must be a Float32Array or nested Arrays of numbers; got ${describe(value)}`);
 }
@@ -143,7 +152,11 @@ const isSize = (d) => typeof d === 'number' && Number.isInteger(d) && d >= 0 && 
 // could detach or resize its buffer).
 export function snapshotInput(x, shape) {
   // each dimension read once; ranks other than 2 and 3 are copied (up to 16) to be named in the message
-  let rank = -1, d0 = 0, d1 = 0, d2 = 0, other;
+  let rank = -1,
+    d0 = 0,
+    d1 = 0,
+    d2 = 0,
+    other;
   if (shape !== undefined) {
     if (!Array.isArray(shape)) throw new Error(`shape must be an Array of integers; got ${describe(shape)}`);
     rank = shape.length;
@@ -170,7 +183,9 @@ export function snapshotInput(x, shape) {
   } else if (TYPED_ARRAY_NAME.call(x) !== undefined) {
     throw new Error(`x must be a Float32Array; got ${describe(x)} (convert it with Float32Array.from(x))`);
   } else if (x !== null && typeof x === 'object' && describe(x) === 'an object (Float32Array)') {
-    throw new Error('x must be a Float32Array; got an object that only looks like one (a Proxy?); pass the Float32Array itself');
+    throw new Error(
+      'x must be a Float32Array; got an object that only looks like one (a Proxy?); pass the Float32Array itself',
+    );
   } else {
     throw new Error(`x must be a Float32Array; got ${describe(x)}`);
   }
@@ -179,11 +194,14 @@ export function snapshotInput(x, shape) {
     checkDims(other, 'shape');
     throw new Error(`shape ${fmtShape(other)} has rank ${rank}; expected [batch, tokens, dIn] or [tokens, dIn]`);
   }
-  if (!isSize(d0) || !isSize(d1) || (rank === 3 && !isSize(d2))) checkDims(rank === 3 ? [d0, d1, d2] : [d0, d1], 'shape');
+  if (!isSize(d0) || !isSize(d1) || (rank === 3 && !isSize(d2)))
+    checkDims(rank === 3 ? [d0, d1, d2] : [d0, d1], 'shape');
   const need = rank === 3 ? d0 * d1 * d2 : d0 * d1;
   const length = TYPED_ARRAY_LENGTH.call(data);
   if (length !== need) {
-    throw new Error(`x has ${length} elements but shape ${fmtShape(rank === 3 ? [d0, d1, d2] : [d0, d1])} needs ${need}`);
+    throw new Error(
+      `x has ${length} elements but shape ${fmtShape(rank === 3 ? [d0, d1, d2] : [d0, d1])} needs ${need}`,
+    );
   }
   input.data = data;
   input.owned = owned;

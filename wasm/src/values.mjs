@@ -16,7 +16,8 @@ export function describe(v) {
   if (Array.isArray(v)) return `an Array of length ${v.length}`;
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of length ${v.length}`;
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
-  if (typeof v === 'object') return `an object (${v.constructor && v.constructor.name ? v.constructor.name : 'Object'})`;
+  if (typeof v === 'object')
+    return `an object (${v.constructor && v.constructor.name ? v.constructor.name : 'Object'})`;
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
   return typeof v;
 }
@@ -37,7 +38,9 @@ export function checkOptionsObject(obj, what) {
     const tag = objectToString.call(obj); // also a Map or Set from another realm
     if (tag === '[object Map]' || tag === '[object Set]') {
       const kind = tag.slice(8, -1);
-      throw new Error(`${what} must be a plain object; got a ${kind} (its entries are not read as options: pass { name: value, … }, e.g. Object.fromEntries(map))`);
+      throw new Error(
+        `${what} must be a plain object; got a ${kind} (its entries are not read as options: pass { name: value, … }, e.g. Object.fromEntries(map))`,
+      );
     }
   }
   return obj;
@@ -51,7 +54,10 @@ export function checkKeys(obj, allowed, what) {
     if (!hasOwn.call(obj, key)) continue;
     let known = false;
     for (let i = 0; i < allowed.length; i++) {
-      if (allowed[i] === key) { known = true; break; }
+      if (allowed[i] === key) {
+        known = true;
+        break;
+      }
     }
     if (!known) throw new Error(`unknown ${what} '${key}'; expected one of ${allowed.join(', ')}`);
   }
@@ -84,7 +90,9 @@ export function seedOption(value) {
     throw new Error(`option seed must be a non-negative integer (number or BigInt); got ${describe(value)}`);
   }
   if (value < 0 || value > Number.MAX_SAFE_INTEGER) {
-    throw new RangeError(`option seed (${value}) must be in [0, ${Number.MAX_SAFE_INTEGER}]; pass a BigInt for larger seeds`);
+    throw new RangeError(
+      `option seed (${value}) must be in [0, ${Number.MAX_SAFE_INTEGER}]; pass a BigInt for larger seeds`,
+    );
   }
   return [value % 0x100000000, Math.floor(value / 0x100000000)];
 }
@@ -97,7 +105,9 @@ export function checkNumber(v, what, index) {
     throw new Error(`${what} has a non-number at index ${index}: ${describe(v)}; expected numbers`);
   }
   if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
-    throw new RangeError(`${what} has ${v} at index ${index}, which overflows float32; expected numbers of magnitude at most ${FLOAT32_MAX}`);
+    throw new RangeError(
+      `${what} has ${v} at index ${index}, which overflows float32; expected numbers of magnitude at most ${FLOAT32_MAX}`,
+    );
   }
 }
 

@@ -2,7 +2,7 @@
 export class ComputeError extends Error {
   constructor({ name, message }) {
     super(message);
-    this.name = name || "Error";
+    this.name = name || 'Error';
   }
 }
 
@@ -14,7 +14,7 @@ export class Compute {
 
   spawn() {
     this.pending = new Map();
-    this.worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => {
       const { id, progress, ok, result, error } = e.data;
       const p = this.pending.get(id);
@@ -24,7 +24,7 @@ export class Compute {
       ok ? p.resolve(result) : p.reject(new ComputeError(error));
     };
     this.worker.onerror = (e) => {
-      const err = new ComputeError({ name: "Error", message: e.message || "the compute worker failed" });
+      const err = new ComputeError({ name: 'Error', message: e.message || 'the compute worker failed' });
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     };
@@ -41,7 +41,7 @@ export class Compute {
   /** Stop the worker for good (pending calls are rejected). */
   terminate() {
     this.worker.terminate();
-    const err = new ComputeError({ name: "AbortError", message: "terminated" });
+    const err = new ComputeError({ name: 'AbortError', message: 'terminated' });
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
@@ -49,7 +49,7 @@ export class Compute {
   /** Stop whatever runs (terminate the worker) and start a fresh one. */
   cancel() {
     this.worker.terminate();
-    const err = new ComputeError({ name: "AbortError", message: "cancelled" });
+    const err = new ComputeError({ name: 'AbortError', message: 'cancelled' });
     for (const p of this.pending.values()) p.reject(err);
     this.spawn();
   }
@@ -57,7 +57,8 @@ export class Compute {
 
 /** Run fn with the latest arguments only: calls made while one runs collapse into one follow-up. */
 export function latestOnly(fn) {
-  let running = false, queued = null;
+  let running = false,
+    queued = null;
   const run = async (args) => {
     running = true;
     try {

@@ -4,15 +4,19 @@
 // seeds a small generator (mulberry32) that draws d_in numbers in [0, 1), like the book's inputs.
 // At d_in = 3 the words of the seed ("Hello shiny sun!") and of the book ("Your journey starts with
 // one step") get their printed embeddings, so typing those sentences reproduces the walkthrough.
-import { mulberry32 } from "./prng.js";
-import helloGolden from "../../data/book/hacktricks_hello_shiny_sun.json";
-import bookGolden from "../../data/book/book_02_simplified_attention_all.json";
+import { mulberry32 } from './prng.js';
+import helloGolden from '../../data/book/hacktricks_hello_shiny_sun.json';
+import bookGolden from '../../data/book/book_02_simplified_attention_all.json';
 
 const KNOWN3 = new Map();
 for (const t of helloGolden.tokens) KNOWN3.set(t.toLowerCase(), helloGolden.embeddings[t]);
 bookGolden.inputs.tokens.forEach((t, i) => KNOWN3.set(t.toLowerCase(), bookGolden.inputs.inputs_6x3[i]));
 
-export const BOOK = { tokens: bookGolden.inputs.tokens, x: bookGolden.inputs.inputs_6x3, sentence: bookGolden.inputs.sentence };
+export const BOOK = {
+  tokens: bookGolden.inputs.tokens,
+  x: bookGolden.inputs.inputs_6x3,
+  sentence: bookGolden.inputs.sentence,
+};
 export const HELLO = { tokens: helloGolden.tokens, x: helloGolden.tokens.map((t) => helloGolden.embeddings[t]) };
 
 /** Words and punctuation marks; punctuation other than a sentence's final mark is kept as a token. */
@@ -31,7 +35,6 @@ function fnv1a(s) {
   }
   return h >>> 0;
 }
-
 
 export function embedToken(token, dIn) {
   const key = token.toLowerCase();

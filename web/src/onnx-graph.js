@@ -41,9 +41,11 @@ function valueInfo(name, dims, elemType = FLOAT) {
       tensorType: onnx.TypeProto.Tensor.create({
         elemType,
         shape: onnx.TensorShapeProto.create({
-          dim: dims.map((d) => (typeof d === 'string'
-            ? onnx.TensorShapeProto.Dimension.create({ dimParam: d })
-            : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))),
+          dim: dims.map((d) =>
+            typeof d === 'string'
+              ? onnx.TensorShapeProto.Dimension.create({ dimParam: d })
+              : onnx.TensorShapeProto.Dimension.create({ dimValue: d }),
+          ),
         }),
       }),
     }),
@@ -89,10 +91,15 @@ export function buildMultiHeadAttentionModel(c, sd, { keyPaddingMask = false, de
     node('MatMul', ['x', 'Wq_t'], ['queries']),
     node('MatMul', ['x', 'Wk_t'], ['keys']),
     node('MatMul', ['x', 'Wv_t'], ['values']),
-    node('MultiHeadAttention', attentionInputs, decode ? ['context_vec', 'present_key', 'present_value'] : ['context_vec'], {
-      domain: 'com.microsoft',
-      attribute: attributes,
-    }),
+    node(
+      'MultiHeadAttention',
+      attentionInputs,
+      decode ? ['context_vec', 'present_key', 'present_value'] : ['context_vec'],
+      {
+        domain: 'com.microsoft',
+        attribute: attributes,
+      },
+    ),
     node('MatMul', ['context_vec', 'Wo_t'], ['projected']),
     node('Add', ['projected', 'bo'], ['y']),
   ];
@@ -101,7 +108,8 @@ export function buildMultiHeadAttentionModel(c, sd, { keyPaddingMask = false, de
   if (keyPaddingMask) inputs.push(valueInfo('key_padding_mask', ['batch', 'tokens'], INT32));
   if (decode) {
     for (const name of ['past_key', 'past_value']) inputs.push(valueInfo(name, ['batch', heads, 'past', headDim]));
-    for (const name of ['present_key', 'present_value']) outputs.push(valueInfo(name, ['batch', heads, 'total', headDim]));
+    for (const name of ['present_key', 'present_value'])
+      outputs.push(valueInfo(name, ['batch', heads, 'total', headDim]));
   }
   const graph = onnx.GraphProto.create({
     name: 'attnkit_multihead_causal',

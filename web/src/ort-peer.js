@@ -8,22 +8,23 @@
 // The model is the ONNX graph of onnx-graph.js (MatMul ×3 → com.microsoft.MultiHeadAttention, causal →
 // MatMul + Add), built from the attnkit layer's own state_dict, so both compute with the same weights;
 // the session is ort-session.js's, with the options bench/compare uses too.
-import { buildMultiHeadAttentionModel } from "./onnx-graph.js";
-import { ortPeer } from "./ort-session.js";
+import { buildMultiHeadAttentionModel } from './onnx-graph.js';
+import { ortPeer } from './ort-session.js';
 
 let ortPromise = null;
 let ortThreads = 0;
 
 /** The onnxruntime-web module, its wasm backend set to `threads` threads (fixed once it has started). */
 export async function loadOrt(threads) {
-  if (ortPromise && ortThreads !== threads) throw new Error(`onnxruntime-web already started with ${ortThreads} thread(s)`);
+  if (ortPromise && ortThreads !== threads)
+    throw new Error(`onnxruntime-web already started with ${ortThreads} thread(s)`);
   ortThreads = threads;
   ortPromise ??= (async () => {
-    const ort = await import("onnxruntime-web/wasm");
+    const ort = await import('onnxruntime-web/wasm');
     ort.env.wasm.numThreads = threads;
     ort.env.wasm.simd = true;
     ort.env.wasm.proxy = false;
-    ort.env.logLevel = "error";
+    ort.env.logLevel = 'error';
     return ort;
   })();
   try {
@@ -42,6 +43,6 @@ export async function loadOrt(threads) {
 export async function makeOrtPeer(threads, { b, n, dIn, dOut, h }, sd, x) {
   const ort = await loadOrt(threads);
   const c = { batch: b, tokens: n, dIn, dOut, heads: h };
-  const peer = await ortPeer(ort, buildMultiHeadAttentionModel(c, sd), c, x, threads, { executionProviders: ["wasm"] });
+  const peer = await ortPeer(ort, buildMultiHeadAttentionModel(c, sd), c, x, threads, { executionProviders: ['wasm'] });
   return { ...peer, version: ort.env.versions?.web ?? null };
 }

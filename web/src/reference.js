@@ -30,7 +30,7 @@ export function toTensor(value) {
     walk(value);
     return { data, shape };
   }
-  throw new Error("unsupported state_dict entry");
+  throw new Error('unsupported state_dict entry');
 }
 
 export function normaliseStateDict(sd) {
@@ -74,7 +74,7 @@ function splitHeads(y, b, n, width, h, hd, out, headOffset = 0) {
     for (let t = 0; t < n; t++)
       for (let hh = 0; hh < h; hh++)
         for (let d = 0; d < hd; d++)
-          out[(((bi * out.heads + hh + headOffset) * n + t) * hd) + d] = y[(bi * n + t) * width + hh * hd + d];
+          out[((bi * out.heads + hh + headOffset) * n + t) * hd + d] = y[(bi * n + t) * width + hh * hd + d];
 }
 
 /**
@@ -89,9 +89,10 @@ function splitHeads(y, b, n, width, h, hd, out, headOffset = 0) {
  */
 export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   const [b, n, dIn] = shape;
-  if (typeof cfg.causal !== "boolean") throw new TypeError(`reference: cfg.causal must be true or false; got ${cfg.causal}`);
+  if (typeof cfg.causal !== 'boolean')
+    throw new TypeError(`reference: cfg.causal must be true or false; got ${cfg.causal}`);
   const causal = cfg.causal;
-  const route = cfg.causalRoute === "renormalise" ? "renormalise" : "neg-inf";
+  const route = cfg.causalRoute === 'renormalise' ? 'renormalise' : 'neg-inf';
   const rows = b * n;
   let h, hd, Q, K, V;
 
@@ -107,48 +108,56 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   };
   const pb = (name) => (params[name] ? params[name].data : null);
 
-  if (mechanism === "simplified") {
+  if (mechanism === 'simplified') {
     h = 1;
     hd = dIn;
     Q = alloc(1, hd);
     splitHeads(x, b, n, dIn, 1, hd, Q);
     K = Q;
     V = Q;
-  } else if (mechanism === "self-v1") {
+  } else if (mechanism === 'self-v1') {
     h = 1;
     hd = cfg.dOut;
-    Q = alloc(1, hd); K = alloc(1, hd); V = alloc(1, hd);
-    splitHeads(matmulInOut(x, rows, dIn, p("W_query"), hd), b, n, hd, 1, hd, Q);
-    splitHeads(matmulInOut(x, rows, dIn, p("W_key"), hd), b, n, hd, 1, hd, K);
-    splitHeads(matmulInOut(x, rows, dIn, p("W_value"), hd), b, n, hd, 1, hd, V);
-  } else if (mechanism === "self" || mechanism === "causal") {
+    Q = alloc(1, hd);
+    K = alloc(1, hd);
+    V = alloc(1, hd);
+    splitHeads(matmulInOut(x, rows, dIn, p('W_query'), hd), b, n, hd, 1, hd, Q);
+    splitHeads(matmulInOut(x, rows, dIn, p('W_key'), hd), b, n, hd, 1, hd, K);
+    splitHeads(matmulInOut(x, rows, dIn, p('W_value'), hd), b, n, hd, 1, hd, V);
+  } else if (mechanism === 'self' || mechanism === 'causal') {
     h = 1;
     hd = cfg.dOut;
-    Q = alloc(1, hd); K = alloc(1, hd); V = alloc(1, hd);
-    splitHeads(linear(x, rows, dIn, p("W_query.weight"), hd, pb("W_query.bias")), b, n, hd, 1, hd, Q);
-    splitHeads(linear(x, rows, dIn, p("W_key.weight"), hd, pb("W_key.bias")), b, n, hd, 1, hd, K);
-    splitHeads(linear(x, rows, dIn, p("W_value.weight"), hd, pb("W_value.bias")), b, n, hd, 1, hd, V);
-  } else if (mechanism === "multihead-wrapper") {
+    Q = alloc(1, hd);
+    K = alloc(1, hd);
+    V = alloc(1, hd);
+    splitHeads(linear(x, rows, dIn, p('W_query.weight'), hd, pb('W_query.bias')), b, n, hd, 1, hd, Q);
+    splitHeads(linear(x, rows, dIn, p('W_key.weight'), hd, pb('W_key.bias')), b, n, hd, 1, hd, K);
+    splitHeads(linear(x, rows, dIn, p('W_value.weight'), hd, pb('W_value.bias')), b, n, hd, 1, hd, V);
+  } else if (mechanism === 'multihead-wrapper') {
     h = cfg.numHeads;
     hd = cfg.dOut;
-    Q = alloc(h, hd); K = alloc(h, hd); V = alloc(h, hd);
+    Q = alloc(h, hd);
+    K = alloc(h, hd);
+    V = alloc(h, hd);
     for (let i = 0; i < h; i++) {
       const pre = `heads.${i}.`;
-      splitHeads(linear(x, rows, dIn, p(pre + "W_query.weight"), hd, pb(pre + "W_query.bias")), b, n, hd, 1, hd, Q, i);
-      splitHeads(linear(x, rows, dIn, p(pre + "W_key.weight"), hd, pb(pre + "W_key.bias")), b, n, hd, 1, hd, K, i);
-      splitHeads(linear(x, rows, dIn, p(pre + "W_value.weight"), hd, pb(pre + "W_value.bias")), b, n, hd, 1, hd, V, i);
+      splitHeads(linear(x, rows, dIn, p(pre + 'W_query.weight'), hd, pb(pre + 'W_query.bias')), b, n, hd, 1, hd, Q, i);
+      splitHeads(linear(x, rows, dIn, p(pre + 'W_key.weight'), hd, pb(pre + 'W_key.bias')), b, n, hd, 1, hd, K, i);
+      splitHeads(linear(x, rows, dIn, p(pre + 'W_value.weight'), hd, pb(pre + 'W_value.bias')), b, n, hd, 1, hd, V, i);
     }
-  } else if (mechanism === "multihead") {
+  } else if (mechanism === 'multihead') {
     h = cfg.numHeads;
     const dOut = cfg.dOut;
     if (dOut % h !== 0) throw new RangeError(`d_out (${dOut}) must be divisible by num_heads (${h})`);
     hd = dOut / h;
-    Q = alloc(h, hd); K = alloc(h, hd); V = alloc(h, hd);
-    splitHeads(linear(x, rows, dIn, p("W_query.weight"), dOut, pb("W_query.bias")), b, n, dOut, h, hd, Q);
+    Q = alloc(h, hd);
+    K = alloc(h, hd);
+    V = alloc(h, hd);
+    splitHeads(linear(x, rows, dIn, p('W_query.weight'), dOut, pb('W_query.bias')), b, n, dOut, h, hd, Q);
     opts.onProgress?.(0.2);
-    splitHeads(linear(x, rows, dIn, p("W_key.weight"), dOut, pb("W_key.bias")), b, n, dOut, h, hd, K);
+    splitHeads(linear(x, rows, dIn, p('W_key.weight'), dOut, pb('W_key.bias')), b, n, dOut, h, hd, K);
     opts.onProgress?.(0.4);
-    splitHeads(linear(x, rows, dIn, p("W_value.weight"), dOut, pb("W_value.bias")), b, n, dOut, h, hd, V);
+    splitHeads(linear(x, rows, dIn, p('W_value.weight'), dOut, pb('W_value.bias')), b, n, dOut, h, hd, V);
   } else {
     throw new Error(`reference: no implementation of mechanism '${mechanism}'`);
   }
@@ -157,11 +166,11 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   report(0.6); // the projections are ~60–75% of the work at the benchmark sizes
   const keep = !!opts.intermediates;
   const nn = n * n;
-  const scale = mechanism === "simplified" ? 1 : 1 / Math.sqrt(hd);
+  const scale = mechanism === 'simplified' ? 1 : 1 / Math.sqrt(hd);
   const scores = keep ? new Float32Array(b * h * nn) : null;
   const scaled = keep ? new Float32Array(b * h * nn) : null;
-  const masked = keep && causal && route === "neg-inf" ? new Float32Array(b * h * nn) : null;
-  const unmasked = keep && causal && route === "renormalise" ? new Float32Array(b * h * nn) : null;
+  const masked = keep && causal && route === 'neg-inf' ? new Float32Array(b * h * nn) : null;
+  const unmasked = keep && causal && route === 'renormalise' ? new Float32Array(b * h * nn) : null;
   const weights = new Float32Array(b * h * nn);
   const row = new Float64Array(n);
   const padding = opts.keyPaddingMask || null;
@@ -169,7 +178,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
   for (let bh = 0; bh < b * h; bh++) {
     const qo = bh * n * hd;
     for (let i = 0; i < n; i++) {
-      const limit = causal && route === "neg-inf" ? i + 1 : n;
+      const limit = causal && route === 'neg-inf' ? i + 1 : n;
       for (let j = 0; j < limit; j++) {
         let s = 0;
         for (let d = 0; d < hd; d++) s += Q[qo + i * hd + d] * K[qo + j * hd + d];
@@ -178,9 +187,9 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
           scores[bh * nn + i * n + j] = sf;
           scaled[bh * nn + i * n + j] = Math.fround(sf * scale);
         }
-        row[j] = padding && padding[(bh - (bh % h)) / h * n + j] ? -Infinity : Math.fround(sf * scale);
+        row[j] = padding && padding[((bh - (bh % h)) / h) * n + j] ? -Infinity : Math.fround(sf * scale);
       }
-      if (keep && causal && route === "neg-inf") {
+      if (keep && causal && route === 'neg-inf') {
         // keep the future scores for the table view of `scores`; mask them in masked_scores
         for (let j = limit; j < n; j++) {
           let s = 0;
@@ -199,7 +208,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
         sum += row[j];
       }
       const wo = bh * nn + i * n;
-      if (causal && route === "renormalise") {
+      if (causal && route === 'renormalise') {
         let kept = 0;
         for (let j = 0; j < n; j++) {
           const w = row[j] / sum;
@@ -241,7 +250,8 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
 
   let context = concat;
   report(0.95);
-  if (mechanism === "multihead") context = linear(concat, rows, width, p("out_proj.weight"), width, pb("out_proj.bias"));
+  if (mechanism === 'multihead')
+    context = linear(concat, rows, width, p('out_proj.weight'), width, pb('out_proj.bias'));
 
   const hs = [b, h, n, hd];
   const ws = [b, h, n, n];
@@ -257,7 +267,7 @@ export function referenceForward(mechanism, cfg, params, x, shape, opts = {}) {
     if (unmasked) I.unmasked_weights = { data: unmasked, shape: ws };
     I.weights = { data: weights, shape: ws };
     if (afterDropout) I.weights_after_dropout = { data: afterDropout, shape: ws };
-    if (mechanism === "multihead") I.context_before_out_proj = { data: concat, shape: [b, n, width] };
+    if (mechanism === 'multihead') I.context_before_out_proj = { data: concat, shape: [b, n, width] };
     I.context = { data: context, shape: [b, n, width] };
   }
   return result;
@@ -268,7 +278,8 @@ export function maxAbsDiff(a, b) {
   if (!a || !b || a.length !== b.length) return Infinity;
   let m = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = b[i];
+    const x = a[i],
+      y = b[i];
     if (x === y) continue;
     const d = Math.abs(x - y);
     if (!(d <= m)) m = d;

@@ -6,12 +6,12 @@ export function h(tag, attrs, ...children) {
   if (attrs) {
     for (const [k, v] of Object.entries(attrs)) {
       if (v === undefined || v === null || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k === "dataset") Object.assign(el.dataset, v);
-      else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
-      else if (k === "text") el.textContent = v;
-      else if (k in el && typeof v !== "string") el[k] = v;
-      else el.setAttribute(k, v === true ? "" : v);
+      if (k === 'class') el.className = v;
+      else if (k === 'dataset') Object.assign(el.dataset, v);
+      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (k === 'text') el.textContent = v;
+      else if (k in el && typeof v !== 'string') el[k] = v;
+      else el.setAttribute(k, v === true ? '' : v);
     }
   }
   append(el, children);
@@ -27,47 +27,51 @@ function append(el, children) {
 }
 
 let uid = 0;
-export const nextId = (prefix = "id") => `${prefix}-${++uid}`;
+export const nextId = (prefix = 'id') => `${prefix}-${++uid}`;
 
 /** 4-decimal float32 formatting; −∞ for masked scores; a true minus sign. */
 export function fmt(v, decimals = 4) {
-  if (v === -Infinity) return "−∞";
-  if (v === Infinity) return "∞";
-  if (Number.isNaN(v)) return "NaN";
+  if (v === -Infinity) return '−∞';
+  if (v === Infinity) return '∞';
+  if (Number.isNaN(v)) return 'NaN';
   let s = v.toFixed(decimals);
   if (/^-0\.0+$/.test(s)) s = s.slice(1);
-  return s.replace("-", "−");
+  return s.replace('-', '−');
 }
 
-export const fmtVec = (arr, decimals = 4) => `[${Array.from(arr, (v) => fmt(v, decimals)).join(", ")}]`;
+export const fmtVec = (arr, decimals = 4) => `[${Array.from(arr, (v) => fmt(v, decimals)).join(', ')}]`;
 
 /** Compact scientific notation for errors and differences: 3.7e-5 → "3.7·10⁻⁵". */
 export function fmtSci(v) {
-  if (v === 0) return "0";
+  if (v === 0) return '0';
   if (!Number.isFinite(v)) return String(v);
   const e = Math.floor(Math.log10(Math.abs(v)));
   const m = v / 10 ** e;
-  const sup = String(e).replace(/-/g, "⁻").replace(/\d/g, (d) => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d]);
+  const sup = String(e)
+    .replace(/-/g, '⁻')
+    .replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[d]);
   return `${m.toFixed(1)}·10${sup}`;
 }
 
 /** JSON for data attributes: −∞ as the string "-inf" (JSON has no infinities). */
-export const dataJson = (arr) => JSON.stringify(Array.from(arr, (v) => (v === -Infinity ? "-inf" : v)));
+export const dataJson = (arr) => JSON.stringify(Array.from(arr, (v) => (v === -Infinity ? '-inf' : v)));
 
 /** Slice a (…, rows, cols) tensor's 2-D block at flat block index `block`. */
 export function block2d(t, block) {
   const s = t.shape;
-  const rows = s[s.length - 2], cols = s[s.length - 1];
+  const rows = s[s.length - 2],
+    cols = s[s.length - 1];
   const off = block * rows * cols;
   return { data: t.data.subarray(off, off + rows * cols), rows, cols };
 }
 
-export const flatten = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]).map((v) => (v === "-inf" ? -Infinity : v));
+export const flatten = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]).map((v) => (v === '-inf' ? -Infinity : v));
 
 export function maxDiff(got, expected) {
   let m = 0;
   for (let i = 0; i < expected.length; i++) {
-    const e = expected[i], g = got[i];
+    const e = expected[i],
+      g = got[i];
     if (e === g) continue;
     const d = Math.abs(e - g);
     if (!(d <= m)) m = d;

@@ -1,15 +1,15 @@
 // The page's compute thread: every call into attnkit happens here, so the page never freezes.
 // Protocol (main → worker): { id, type: "info" | "forward" | "bench", ...payload }
 //           (worker → main): { id, progress } while running, then { id, ok: true, result } or { id, ok: false, error }.
-import { mulberry32 } from "./prng.js";
-import { load } from "attnkit";
-import { referenceForward, normaliseStateDict, maxAbsDiff } from "./reference.js";
+import { mulberry32 } from './prng.js';
+import { load } from 'attnkit';
+import { referenceForward, normaliseStateDict, maxAbsDiff } from './reference.js';
 
 // attnkit, loaded once per build: "auto" (the playground: the pthreads build when the page is cross-origin
 // isolated) or, for the performance panel, the build bench/compare uses at that thread count.
 const aks = new Map();
-const getAk = (threads = "auto") => {
-  if (!aks.has(threads)) aks.set(threads, load(threads === "auto" ? {} : { threads }));
+const getAk = (threads = 'auto') => {
+  if (!aks.has(threads)) aks.set(threads, load(threads === 'auto' ? {} : { threads }));
   return aks.get(threads);
 };
 
@@ -54,7 +54,12 @@ function forward(ak, msg) {
     if (wantStateDict || crossCheck) {
       const sd = normaliseStateDict(layer.stateDict());
       if (crossCheck && !dropping) {
-        const cfg = { dOut: options.dOut, numHeads: options.numHeads ?? 1, causal: options.causal, causalRoute: options.causalRoute };
+        const cfg = {
+          dOut: options.dOut,
+          numHeads: options.numHeads ?? 1,
+          causal: options.causal,
+          causalRoute: options.causalRoute,
+        };
         const ref = referenceForward(mechanism, cfg, sd, x, shape, {});
         result.crossCheck = maxAbsDiff(ref.context, result.context);
       }
@@ -65,7 +70,6 @@ function forward(ak, msg) {
     layer.dispose();
   }
 }
-
 
 function median(times) {
   const s = [...times].sort((a, b) => a - b);
@@ -117,50 +121,80 @@ async function bench(ak, msg, progress) {
   const next = mulberry32(42);
   for (let i = 0; i < x.length; i++) x[i] = next() * 2 - 1;
   const options = { dIn, dOut, numHeads: h, contextLength: n, causal: true, dropout: 0, seed: 123 };
-  const layer = ak.create("multihead", options);
+  const layer = ak.create('multihead', options);
   try {
     const shape = [b, n, dIn];
     const fo = { threads };
-    progress({ phase: "wasm", i: 0, n: runs + 1 });
+    progress({ phase: 'wasm', i: 0, n: runs + 1 });
     let t0 = now();
     const context = copy(layer.forward(x, shape, fo).context); // warm-up, and the output the peers are checked against
     const wasm = await timeRuns(() => layer.forward(x, shape, fo), {
-      runs, firstMs: now() - t0, onRun: (r) => progress({ phase: "wasm", i: r + 1, n: runs + 1 }),
+      runs,
+      firstMs: now() - t0,
+      onRun: (r) => progress({ phase: 'wasm', i: r + 1, n: runs + 1 }),
     });
-    const result = { name, flops, threads, times: wasm.times, inner: wasm.inner, medianMs: wasm.medianMs, gflops: flops / (wasm.medianMs * 1e6) };
+    const result = {
+      name,
+      flops,
+      threads,
+      times: wasm.times,
+      inner: wasm.inner,
+      medianMs: wasm.medianMs,
+      gflops: flops / (wasm.medianMs * 1e6),
+    };
     const sd = ort || reference ? normaliseStateDict(layer.stateDict()) : null;
     if (ort) {
-      progress({ phase: "ort-load" });
+      progress({ phase: 'ort-load' });
       let peer = null;
       try {
-        const { makeOrtPeer } = await import("./ort-peer.js");
+        const { makeOrtPeer } = await import('./ort-peer.js');
         peer = await makeOrtPeer(threads, { b, n, dIn, dOut, h }, sd, x);
-        progress({ phase: "ort", i: 0, n: runs + 1 });
+        progress({ phase: 'ort', i: 0, n: runs + 1 });
         t0 = now();
         const y = Float32Array.from(await peer.run());
         const firstMs = now() - t0;
         const maxDiff = maxAbsDiff(y, context);
-        const t = await timeRuns(peer.run, { runs, isAsync: true, firstMs, onRun: (r) => progress({ phase: "ort", i: r + 1, n: runs + 1 }) });
-        result.ort = { medianMs: t.medianMs, times: t.times, inner: t.inner, ratio: t.medianMs / wasm.medianMs, maxDiff, version: peer.version };
+        const t = await timeRuns(peer.run, {
+          runs,
+          isAsync: true,
+          firstMs,
+          onRun: (r) => progress({ phase: 'ort', i: r + 1, n: runs + 1 }),
+        });
+        result.ort = {
+          medianMs: t.medianMs,
+          times: t.times,
+          inner: t.inner,
+          ratio: t.medianMs / wasm.medianMs,
+          maxDiff,
+          version: peer.version,
+        };
       } catch (e) {
         result.ort = { error: errorText(e) };
       } finally {
-        try { peer?.dispose(); } catch { /* already gone */ }
+        try {
+          peer?.dispose();
+        } catch {
+          /* already gone */
+        }
       }
     }
     if (reference) {
-      progress({ phase: "reference" });
+      progress({ phase: 'reference' });
       const cfg = { dOut, numHeads: h, causal: true };
       let ref, refMs;
       if (flops < 1e8) {
         // Small configs: time it like attnkit (warm-up, batches, median of `runs`).
         t0 = now();
-        ref = referenceForward("multihead", cfg, sd, x, shape, {});
-        refMs = (await timeRuns(() => referenceForward("multihead", cfg, sd, x, shape, {}), { runs, firstMs: now() - t0 })).medianMs;
+        ref = referenceForward('multihead', cfg, sd, x, shape, {});
+        refMs = (
+          await timeRuns(() => referenceForward('multihead', cfg, sd, x, shape, {}), { runs, firstMs: now() - t0 })
+        ).medianMs;
       } else {
         // C2 and C3 take seconds in plain JavaScript: one run, with progress.
         t0 = now();
-        ref = referenceForward("multihead", cfg, sd, x, shape, { onProgress: (f) => progress({ phase: "reference", f }) });
+        ref = referenceForward('multihead', cfg, sd, x, shape, {
+          onProgress: (f) => progress({ phase: 'reference', f }),
+        });
         refMs = now() - t0;
       }
       result.refMs = refMs;
@@ -178,9 +212,9 @@ self.onmessage = async (e) => {
   const msg = e.data;
   const { id, type } = msg;
   try {
-    const ak = await getAk(type === "bench" ? (msg.threads ?? 1) > 1 : "auto");
+    const ak = await getAk(type === 'bench' ? (msg.threads ?? 1) > 1 : 'auto');
     let result;
-    if (type === "info") {
+    if (type === 'info') {
       result = {
         simd: ak.simd ?? null,
         version: ak.version ?? null,
@@ -190,16 +224,19 @@ self.onmessage = async (e) => {
         multithreaded: !!ak.multithreaded,
         isolated: !!self.crossOriginIsolated,
       };
-    } else if (type === "forward") {
+    } else if (type === 'forward') {
       result = forward(ak, msg);
-    } else if (type === "bench") {
+    } else if (type === 'bench') {
       result = await bench(ak, msg, (progress) => self.postMessage({ id, progress }));
     } else {
       throw new Error(`unknown request type '${type}'`);
     }
     self.postMessage({ id, ok: true, result }, buffersOf(result));
   } catch (err) {
-    const error = typeof err === "object" && err ? { name: err.name || "Error", message: err.message || String(err) } : { name: "Error", message: String(err) };
+    const error =
+      typeof err === 'object' && err
+        ? { name: err.name || 'Error', message: err.message || String(err) }
+        : { name: 'Error', message: String(err) };
     self.postMessage({ id, ok: false, error });
   }
 };

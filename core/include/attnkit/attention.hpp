@@ -21,9 +21,10 @@ namespace attnkit {
 
 // Which keys a query sees when causal (j: key index, i: query index).
 enum class CausalAlign {
-  none,         // every key
-  upper_left,   // j ≤ i: PyTorch's is_causal=True
-  lower_right,  // j ≤ i + n_k − n_q: the last query sees every key (decoding with a cache); rows with i + n_k < n_q see none
+  none,        // every key
+  upper_left,  // j ≤ i: PyTorch's is_causal=True
+  lower_right,  // j ≤ i + n_k − n_q: the last query sees every key (decoding with a cache); rows with i + n_k < n_q see
+                // none
 };
 
 enum class MaskKind {
@@ -74,6 +75,7 @@ struct AttentionResult {
 // mask, h_q not a multiple of h_kv, empty dimensions, NaN or ±Inf inputs, a bad mask, dropout outside [0, 1), and
 // overflow: scores, weights and output are checked where they are produced; a row whose float32 scores overflow is
 // recomputed in float64 and gets its answer when that answer fits in float32, otherwise an Error names the overflow.
-AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options = {});
+AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                          const AttentionOptions& options = {});
 
 }  // namespace attnkit

@@ -3,7 +3,8 @@
 // weights tile by tile and never holds an (n_q, n_k) matrix (except a one-byte-per-weight keep mask when dropout
 // applies, regenerated from the forward's generator state in the forward's order).
 //
-//   D_i = Σ_c dO_ic·O_ic      dV = Pᵀ·dO      dP = dO·Vᵀ      dS = P ⊙ (dP − D)      dQ = dS·K·scale      dK = dSᵀ·Q·scale
+//   D_i = Σ_c dO_ic·O_ic      dV = Pᵀ·dO      dP = dO·Vᵀ      dS = P ⊙ (dP − D)      dQ = dS·K·scale      dK =
+//   dSᵀ·Q·scale
 //
 // Grouped-query heads: a key/value head's gradient sums over its query heads in head order. Every gradient
 // element has one owner and a fixed accumulation order, so the result has the same bits for any thread count.
@@ -31,7 +32,8 @@ struct AttentionForward {
 
 // attention(query, key, value, options), keeping the state for the backward pass. Same output bits as attention().
 // Refuses (Error) a row whose float32 scores overflow: the backward pass recomputes them in float32.
-AttentionForward attention_forward(const Tensor& query, const Tensor& key, const Tensor& value, const AttentionOptions& options = {});
+AttentionForward attention_forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                   const AttentionOptions& options = {});
 
 struct AttentionGrad {
   Tensor query;  // (b, h_q, n_q, d)

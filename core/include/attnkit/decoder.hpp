@@ -1,9 +1,8 @@
 // attnkit — generation token by token: a decoding session on a causal Module keeps the keys and values of every
 // token so far (the KV cache) and attends only from the new tokens.
 //
-//   attnkit::Module module(config);                     // causal: causal, multihead-wrapper, multihead (or causal = true)
-//   attnkit::Decoder decoder = module.begin_decode(1024);  // room for 1024 tokens, batch 1
-//   for (...) {
+//   attnkit::Module module(config);                     // causal: causal, multihead-wrapper, multihead (or causal =
+//   true) attnkit::Decoder decoder = module.begin_decode(1024);  // room for 1024 tokens, batch 1 for (...) {
 //     const attnkit::Tensor& context = decoder.step(x_new);  // x_new (1, t, d_in) → context (1, t, d_out_total)
 //   }
 //

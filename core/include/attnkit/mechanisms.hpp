@@ -40,35 +40,38 @@ enum class CausalRoute {
 
 struct Config {
   Mechanism mechanism = Mechanism::multihead;
-  std::size_t d_in = 0;            // simplified: 0 takes it from the input
-  std::size_t d_out = 0;           // per head for multihead-wrapper, total for multihead; ignored by simplified
-  std::size_t num_heads = 1;       // multihead and multihead-wrapper only
-  std::size_t kv_heads = 0;  // multihead: heads of W_key/W_value (grouped-query projections, N·head_dim rows); 0: num_heads
-  std::size_t k_dim = 0, v_dim = 0;  // multihead/self/causal: features of the key and value inputs (cross-attention); 0: d_in
+  std::size_t d_in = 0;       // simplified: 0 takes it from the input
+  std::size_t d_out = 0;      // per head for multihead-wrapper, total for multihead; ignored by simplified
+  std::size_t num_heads = 1;  // multihead and multihead-wrapper only
+  std::size_t kv_heads =
+      0;  // multihead: heads of W_key/W_value (grouped-query projections, N·head_dim rows); 0: num_heads
+  std::size_t k_dim = 0,
+              v_dim = 0;  // multihead/self/causal: features of the key and value inputs (cross-attention); 0: d_in
   std::size_t context_length = 0;  // mask buffer size; more tokens than this is an error. 0: no limit
   std::optional<bool> causal;      // default: traits(mechanism).default_causal (causal, multihead-wrapper, multihead)
   bool qkv_bias = false;           // nn.Linear bias on W_query, W_key, W_value (self, causal, wrapper, multihead)
-  double dropout = 0.0;            // on the attention weights, in [0, 1); training mode only (double, as PyTorch keeps p)
-  std::uint64_t seed = 123;        // torch.manual_seed(seed) before construction
+  double dropout = 0.0;      // on the attention weights, in [0, 1); training mode only (double, as PyTorch keeps p)
+  std::uint64_t seed = 123;  // torch.manual_seed(seed) before construction
   CausalRoute causal_route = CausalRoute::neg_inf;
 };
 
 struct ForwardOptions {
-  bool train = false;           // dropout is applied only in training mode
-  bool return_weights = false;  // fill ForwardResult::weights (before dropout)
-  bool intermediates = false;   // fill ForwardResult::intermediates with every step
+  bool train = false;            // dropout is applied only in training mode
+  bool return_weights = false;   // fill ForwardResult::weights (before dropout)
+  bool intermediates = false;    // fill ForwardResult::intermediates with every step
   bool average_weights = false;  // with return_weights: weights (b, n_q, n_k), the mean over heads
-  std::size_t threads = 0;      // 0: default_num_threads()
+  std::size_t threads = 0;       // 0: default_num_threads()
 };
 
 // Module::forward's other inputs, with torch.nn.MultiheadAttention's conventions (batch_first). Their boolean masks
 // use nn.MultiheadAttention's sense, 1 (true) = may NOT attend, the opposite of attention()'s AttentionMask; float
 // masks are added to the scores (−inf allowed). A query row left with no key gives zeros (PyTorch gives NaN).
 struct ForwardInputs {
-  const Tensor* kv = nullptr;           // (b, n_k, k_dim): the input of W_key, and of W_value unless value_input. Default x
-  const Tensor* value_input = nullptr;  // (b, n_k, v_dim): the input of W_value. Default kv
+  const Tensor* kv = nullptr;  // (b, n_k, k_dim): the input of W_key, and of W_value unless value_input. Default x
+  const Tensor* value_input = nullptr;              // (b, n_k, v_dim): the input of W_value. Default kv
   const AttentionMask* key_padding_mask = nullptr;  // (b, n_k), (n_k) unbatched: true = padding (ignored)
-  const AttentionMask* attn_mask = nullptr;         // (n_q, n_k) or (b·h, n_q, n_k), (h, n_q, n_k) unbatched: true = not allowed
+  const AttentionMask* attn_mask =
+      nullptr;  // (n_q, n_k) or (b·h, n_q, n_k), (h, n_q, n_k) unbatched: true = not allowed
 };
 
 // The op's mask (boolean 1 = may attend; shape broadcastable to (b, h, n_q, n_k)) equivalent to
@@ -76,13 +79,14 @@ struct ForwardInputs {
 // otherwise additive, a boolean one giving −inf where true. Either may be null; nullopt when both are.
 // batched: x is (b, n_q, ·); otherwise b is 1 and the masks drop their batch dimension as in PyTorch.
 // Throws Error naming the wrong shape, rank or value and the expected one.
-std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padding_mask, const AttentionMask* attn_mask,
-                                                   std::size_t batch, std::size_t heads, std::size_t n_q, std::size_t n_k,
-                                                   bool batched = true);
+std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padding_mask,
+                                                   const AttentionMask* attn_mask, std::size_t batch, std::size_t heads,
+                                                   std::size_t n_q, std::size_t n_k, bool batched = true);
 
 struct ForwardResult {
   Tensor context;  // (b, n, d_out_total), or (n, d_out_total) for unbatched input
-  Tensor weights;  // (b, h, n_q, n_k) before dropout ((b, n_q, n_k) averaged), batch dropped unbatched; empty unless requested
+  Tensor weights;  // (b, h, n_q, n_k) before dropout ((b, n_q, n_k) averaged), batch dropped unbatched; empty unless
+                   // requested
   // Every step in the order computed, when requested. Names and shapes (batch dim dropped for unbatched input):
   //   queries, keys, values             (b, h, n, head_dim)
   //   scores                            (b, h, n, n)   q·kᵀ
@@ -117,8 +121,10 @@ class Module {
   std::size_t head_dim() const noexcept { return head_dim_; }
   std::size_t d_out_total() const noexcept { return num_heads_ * head_dim_; }  // width of the context
   std::size_t kv_heads() const noexcept { return config_.kv_heads ? config_.kv_heads : num_heads_; }
-  std::size_t key_dim() const noexcept { return config_.k_dim ? config_.k_dim : config_.d_in; }    // kv's width
-  std::size_t value_dim() const noexcept { return config_.v_dim ? config_.v_dim : config_.d_in; }  // value input's width
+  std::size_t key_dim() const noexcept { return config_.k_dim ? config_.k_dim : config_.d_in; }  // kv's width
+  std::size_t value_dim() const noexcept {
+    return config_.v_dim ? config_.v_dim : config_.d_in;
+  }  // value input's width
 
   StateDict state_dict() const { return params_; }
   // The same written in `format` (not automatic), each key prefixed: weights_from_book on this module's config.
@@ -159,10 +165,10 @@ class Module {
   Config config_;
   bool causal_ = false;
   std::size_t num_heads_ = 1, head_dim_ = 0;
-  StateDict params_;                                      // PyTorch names and layouts, as given or drawn
-  std::vector<float> qkv_weight_, qkv_bias_;              // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
-  std::shared_ptr<const PackedWeights> packed_;           // the same weights in the gemm kernel's layout
-  std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;   // their indexes in params_ (multihead)
+  StateDict params_;                             // PyTorch names and layouts, as given or drawn
+  std::vector<float> qkv_weight_, qkv_bias_;     // (3·d_out_total, d_in): W_query; W_key; W_value stacked, per head
+  std::shared_ptr<const PackedWeights> packed_;  // the same weights in the gemm kernel's layout
+  std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;  // their indexes in params_ (multihead)
   Generator generator_;
 
   friend class Decoder;  // reads the packed projections

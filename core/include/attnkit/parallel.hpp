@@ -14,7 +14,8 @@ std::size_t hardware_threads();
 
 // Runs fn(ith, nth) for ith in [0, nth) on min(nth, threads) workers; returns when all are done.
 // threads == 0 means default_num_threads(). Exceptions in fn are rethrown in the caller.
-void parallel_for(std::size_t nth, std::size_t threads, const std::function<void(std::size_t ith, std::size_t nth)>& fn);
+void parallel_for(std::size_t nth, std::size_t threads,
+                  const std::function<void(std::size_t ith, std::size_t nth)>& fn);
 
 // Splits [0, n) into nth nearly equal parts; part ith is [begin, end).
 inline void split_range(std::size_t n, std::size_t ith, std::size_t nth, std::size_t& begin, std::size_t& end) {

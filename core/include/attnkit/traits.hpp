@@ -21,7 +21,8 @@ struct MechanismTraits {
   // The Config options that apply, snake_case, from this fixed set:
   //   "d_out", "num_heads", "kv_heads", "k_dim", "v_dim", "context_length", "causal", "qkv_bias", "dropout",
   //   "causal_route".
-  // Module refuses num_heads ≠ 1, dropout > 0, qkv_bias, kv_heads, k_dim and v_dim where they do not apply; d_out is ignored by simplified.
+  // Module refuses num_heads ≠ 1, dropout > 0, qkv_bias, kv_heads, k_dim and v_dim where they do not apply; d_out is
+  // ignored by simplified.
   std::vector<const char*> options;
   // The state_dict formats its parameters load from and write to (attnkit/weight_formats.hpp); never automatic.
   std::vector<WeightsFormat> weights_formats = {WeightsFormat::book};

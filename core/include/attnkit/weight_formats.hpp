@@ -42,23 +42,24 @@ WeightsFormat detect_weights_format(const StateDict& state_dict, const std::stri
 struct BookWeights {
   WeightsFormat format = WeightsFormat::book;  // the format read (detected for automatic)
   Config config;                               // the caller's, with what the state_dict says filled in and checked
-  StateDict state_dict;                        // the book's names (the prefix removed); Module(config, state_dict) loads it
+  StateDict state_dict;  // the book's names (the prefix removed); Module(config, state_dict) loads it
 };
 
 // Checks every key and shape in the source format's words (Error naming the format, the key, the shape found and
 // the shape expected). config.d_in and config.d_out, when not 0, must agree with the state_dict; when 0 they are
 // taken from it. torch-mha and gpt2 set qkv_bias from the state_dict (config.qkv_bias on without a bias there is
 // an error; book multihead takes d_in, d_out, k_dim, v_dim, kv_heads, qkv_bias and context_length from W_query.*,
-// W_key, W_value and mask where the config leaves them 0 or off); torch-mha leaves causal unset as false, gpt2 sets it (causal off is an error) and takes context_length
-// from its bias buffer. book passes the keys through (Module checks them). config.mechanism must be multihead for
-// torch-mha and gpt2 (the traits table's weights_formats).
-BookWeights weights_to_book(const Config& config, const StateDict& state_dict, WeightsFormat format = WeightsFormat::automatic,
-                            const std::string& prefix = "");
+// W_key, W_value and mask where the config leaves them 0 or off); torch-mha leaves causal unset as false, gpt2 sets it
+// (causal off is an error) and takes context_length from its bias buffer. book passes the keys through (Module checks
+// them). config.mechanism must be multihead for torch-mha and gpt2 (the traits table's weights_formats).
+BookWeights weights_to_book(const Config& config, const StateDict& state_dict,
+                            WeightsFormat format = WeightsFormat::automatic, const std::string& prefix = "");
 
 // A book multihead state_dict (Module::state_dict()) written in `format`, each key prefixed. torch-mha writes
 // in_proj_bias and out_proj.bias when qkv_bias is on, neither when it is off and out_proj.bias is zero (bias=False),
 // and zero in_proj_bias otherwise; gpt2 needs d_in == d_out and a causal config, writes zero c_attn.bias without
 // qkv_bias, and the bias / masked_bias buffers when context_length is set.
-StateDict weights_from_book(const Config& config, const StateDict& book, WeightsFormat format, const std::string& prefix = "");
+StateDict weights_from_book(const Config& config, const StateDict& book, WeightsFormat format,
+                            const std::string& prefix = "");
 
 }  // namespace attnkit

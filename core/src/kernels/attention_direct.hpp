@@ -47,9 +47,9 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
   const std::size_t d = t.d, dv = value_width(t);
   alignas(64) float qt[kAttnDirectDim * W];   // qt[p·W + r] = q[i0 + r, p]
   alignas(64) float mt[kAttnDirectKeys * W];  // mt[j·W + r] = mask[i0 + r, j]
-  alignas(64) float lane_row[W];              // lane r: the last key row i0 + r sees, i0 + r + causal_offset (exact below 2^24)
+  alignas(64) float lane_row[W];  // lane r: the last key row i0 + r sees, i0 + r + causal_offset (exact below 2^24)
   alignas(64) float res[W];
-  F sp[kAttnDirectKeys];                      // S_j, then P_j
+  F sp[kAttnDirectKeys];  // S_j, then P_j
   std::size_t flagged = 0;
   for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
     const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
@@ -59,7 +59,8 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
     if (t.mask)
       for (std::size_t j = 0; j < kend; ++j)
         for (std::size_t r = 0; r < W; ++r) mt[j * W + r] = t.mask[(i0 + (r < rows ? r : rows - 1)) * t.ld_mask + j];
-    for (std::size_t r = 0; r < W; ++r) lane_row[r] = static_cast<float>(static_cast<std::ptrdiff_t>(i0 + r) + t.causal_offset);
+    for (std::size_t r = 0; r < W; ++r)
+      lane_row[r] = static_cast<float>(static_cast<std::ptrdiff_t>(i0 + r) + t.causal_offset);
     const F row = F::load_aligned(lane_row), sc(t.scale), zero(0.0f);
     F mx(ninf);
     NonFinite<Arch> bad;

@@ -46,7 +46,8 @@ inline float dot(const float* q, const float* k, std::size_t d) noexcept {
 
 // o[0, cw) = alpha·o + Σ_j p[j]·v[j, 0..cw) for kn keys; NV = cw / W vectors kept in registers (cw = NV·W).
 template <class Arch, std::size_t NV>
-inline void accumulate_full(float* o, float alpha, const float* p, const float* v, std::size_t ld_v, std::size_t kn) noexcept {
+inline void accumulate_full(float* o, float alpha, const float* p, const float* v, std::size_t ld_v,
+                            std::size_t kn) noexcept {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
   F acc[NV];
@@ -119,7 +120,8 @@ std::size_t attention_decode_f32(const Attention& t, std::size_t row_begin, std:
       m = mnew;
       const float* vblock = t.v + kb * t.ld_v;
       std::size_t c0 = 0;
-      for (; c0 + kDecodeCols <= dv; c0 += kDecodeCols) accumulate_full<Arch, NV>(o + c0, alpha, s, vblock + c0, t.ld_v, kn);
+      for (; c0 + kDecodeCols <= dv; c0 += kDecodeCols)
+        accumulate_full<Arch, NV>(o + c0, alpha, s, vblock + c0, t.ld_v, kn);
       if (c0 < dv) accumulate_any<Arch>(o + c0, alpha, s, vblock + c0, t.ld_v, kn, dv - c0);
     }
     if (see && !bad) {

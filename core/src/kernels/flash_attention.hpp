@@ -24,7 +24,8 @@
 namespace attnkit::kernels {
 namespace {
 
-template <class Arch> struct AttnTile {
+template <class Arch>
+struct AttnTile {
   // 24 × 128 at AVX2, picked by measurement (Zen 3, d 64): long key blocks amortise the per-block
   // softmax bookkeeping and the rescale of O; short query tiles waste little on the causal diagonal.
   static constexpr std::size_t QT = 4 * Tile<Arch>::MR;  // query rows per tile
@@ -149,7 +150,7 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
   std::size_t flagged = 0;
 
   for (std::size_t tile = row_begin / QT * QT; tile < row_end; tile += QT) {
-    const std::size_t i0 = tile > row_begin ? tile : row_begin;       // first row computed here
+    const std::size_t i0 = tile > row_begin ? tile : row_begin;        // first row computed here
     const std::size_t i1 = tile + QT < row_end ? tile + QT : row_end;  // one past the last
     const std::size_t rows = i1 - i0;
     const std::size_t kend = visible_keys(t, i1 - 1);  // keys the rows computed here see
@@ -162,7 +163,7 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
       for (std::size_t c = 0; c < dp; ++c) o[r * dp + c] = 0.0f;
     }
     for (std::size_t kb = 0; kb < kend; kb += KB) {
-      const std::size_t kn = kend - kb < KB ? kend - kb : KB;  // keys in this block
+      const std::size_t kn = kend - kb < KB ? kend - kb : KB;     // keys in this block
       if (t.mask && !block_visible(t, i0, i1, kb, kn)) continue;  // every key masked for every row here
       const std::size_t kn_pad = round_up(kn, NR);
 
@@ -185,7 +186,7 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         const std::size_t i = i0 + r;
         const std::size_t see = visible_keys(t, i);                     // keys < see are visible
         const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;  // visible in this block
-        const std::size_t vw = round_up(vis, W);  // vectors holding visible keys; past them P = 0
+        const std::size_t vw = round_up(vis, W);                        // vectors holding visible keys; past them P = 0
         float* srow = s + r * KB;
         NonFinite<Arch> bad;
         const F vmx = prepare_scores<Arch>(srow, vis, t.mask ? t.mask + i * t.ld_mask + kb : nullptr, bad);
@@ -201,7 +202,7 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         const F vsum = exp_sub_body<Arch>(srow, vw, mnew, F(0.0f));  // P = exp(S − m)
         // exp(0) is exactly 1, so a block that does not raise the max leaves O and l untouched;
         // before the first visible key O and l are 0 and exp(−inf) = 0.
-        alpha[r] = mnew == m[r] ? 1.0f
+        alpha[r] = mnew == m[r]   ? 1.0f
                    : m[r] == ninf ? 0.0f
                                   : hmax<Arch>(exp_f32<Arch>(F(m[r] - mnew)));  // all lanes equal
         l[r] = l[r] * alpha[r] + hsum<Arch>(vsum);

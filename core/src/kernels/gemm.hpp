@@ -104,8 +104,8 @@ inline void gemm_tile(const float* apanel, std::size_t mr, const float* bpanel, 
 // panels of B's block — bp[(jj / NR)·kc·NR + p·NR + jj % NR] = B(j0 + jj, p0 + p), zero beyond n — packed
 // now into the per-thread buffer `bp` by pack(bp, …), or found in B packed ahead of time.
 template <class Arch, class Panels>
-void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n, std::size_t k,
-                 float alpha, const float* bias, std::size_t row_begin, std::size_t row_end, Panels&& panels_of) {
+void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n, std::size_t k, float alpha,
+                 const float* bias, std::size_t row_begin, std::size_t row_end, Panels&& panels_of) {
   constexpr std::size_t NR = Tile<Arch>::NR, MR = Tile<Arch>::MR;
   if (row_begin >= row_end || n == 0) return;
   if (k == 0) {  // empty sum: C = bias
@@ -138,8 +138,8 @@ void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std
 // B (n, k) of gemm_nt as the driver's panels: block (j0, p0) at offset j0·k + p0·round_up(nc, NR), one block
 // after another (kGemmNC is a multiple of NR, so every earlier column block is whole).
 template <class Arch>
-inline void pack_nt_block(const float* b, std::size_t ldb, std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc,
-                          float* bp) noexcept {
+inline void pack_nt_block(const float* b, std::size_t ldb, std::size_t j0, std::size_t nc, std::size_t p0,
+                          std::size_t kc, float* bp) noexcept {
   constexpr std::size_t NR = Tile<Arch>::NR;
   for (std::size_t jj = 0; jj < nc; jj += NR)  // transpose NR rows of B at a time into one (kc, NR) panel
     pack_cols<NR>(b + (j0 + jj) * ldb + p0, ldb, nc - jj < NR ? nc - jj : NR, kc, bp + jj * kc);

@@ -13,9 +13,12 @@ namespace attnkit::kernels {
 // b_packed: B already packed by pack_nt_b_f32 for this table (nn.Linear weights, packed once per Module);
 // the call then skips packing B. b must still point at B (tiny products read it in place). Same bits either way.
 struct GemmNT {
-  const float* a; std::size_t lda;
-  const float* b; std::size_t ldb;
-  float* c;       std::size_t ldc;
+  const float* a;
+  std::size_t lda;
+  const float* b;
+  std::size_t ldb;
+  float* c;
+  std::size_t ldc;
   std::size_t m, n, k;
   float alpha = 1.0f;
   const float* bias = nullptr;
@@ -25,9 +28,12 @@ struct GemmNT {
 // C[i, j] = Σ_p A[i, p] · B[p, j]                                     A: (m, k)  B: (k, n)  C: (m, n)
 // Used for weights·values and for the self-v1 projection x·W.
 struct GemmNN {
-  const float* a; std::size_t lda;
-  const float* b; std::size_t ldb;
-  float* c;       std::size_t ldc;
+  const float* a;
+  std::size_t lda;
+  const float* b;
+  std::size_t ldb;
+  float* c;
+  std::size_t ldc;
   std::size_t m, n, k;
 };
 
@@ -35,7 +41,8 @@ struct GemmNN {
 // exponentiate, divide by the sum. −inf entries become 0; a row that is entirely −inf becomes all 0
 // (documented behaviour: a fully masked row attends to nothing) instead of NaN.
 struct Softmax {
-  float* x; std::size_t ld;
+  float* x;
+  std::size_t ld;
   std::size_t m, n;
 };
 
@@ -48,10 +55,14 @@ struct Softmax {
 // Returns how many rows of the range had scores or a context that left float32: their output is set to NaN, for
 // the caller to recompute (core/src/overflow.hpp). Same numbers as the explain path to ~1e-6 relative.
 struct Attention {
-  const float* q; std::size_t ld_q;
-  const float* k; std::size_t ld_k;
-  const float* v; std::size_t ld_v;
-  float* out;     std::size_t ld_out;
+  const float* q;
+  std::size_t ld_q;
+  const float* k;
+  std::size_t ld_k;
+  const float* v;
+  std::size_t ld_v;
+  float* out;
+  std::size_t ld_out;
   std::size_t n_q, n_k, d;
   float scale;
   bool causal;

@@ -13,9 +13,18 @@ namespace {
 
 template <class Arch>
 const KernelTable& make_table(const char* isa) {
-  static const KernelTable t{isa, vf<Arch>::size, &gemm_nt_f32<Arch>, &gemm_nn_f32<Arch>, &softmax_f32<Arch>,
-                             &attention_f32<Arch>, &attention_decode_f32<Arch>, &packed_nt_b_floats<Arch>, &pack_nt_b_f32<Arch>,
-                             &gemm_nt_scratch_floats<Arch>, &gemm_nn_scratch_floats<Arch>, &attention_scratch_floats<Arch>,
+  static const KernelTable t{isa,
+                             vf<Arch>::size,
+                             &gemm_nt_f32<Arch>,
+                             &gemm_nn_f32<Arch>,
+                             &softmax_f32<Arch>,
+                             &attention_f32<Arch>,
+                             &attention_decode_f32<Arch>,
+                             &packed_nt_b_floats<Arch>,
+                             &pack_nt_b_f32<Arch>,
+                             &gemm_nt_scratch_floats<Arch>,
+                             &gemm_nn_scratch_floats<Arch>,
+                             &attention_scratch_floats<Arch>,
                              &attention_grad_row_f32<Arch>};
   return t;
 }

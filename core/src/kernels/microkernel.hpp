@@ -15,7 +15,8 @@ namespace {
 // Tile shape per ISA: MR rows × NR = 2·W columns of accumulators, sized to the vector register file.
 // 32 registers (AVX-512): 12×2 accumulators + 2 B + 1 broadcast. 16 registers with fma (AVX2): 6×2 + 3.
 // No fma (SSE2, wasm SIMD128: mul + add needs a temporary; V8 keeps one xmm as scratch): 4×2.
-template <class Arch> struct Tile {
+template <class Arch>
+struct Tile {
   static constexpr std::size_t W = vf<Arch>::size;
   static constexpr std::size_t NB = 2;
   static constexpr std::size_t NR = NB * W;
@@ -26,12 +27,14 @@ template <class Arch> struct Tile {
 // per-row pointers (general registers are scarce under V8). Packed A panels use RS = 1, PS = MR.
 // B rows are aligned (packed panels) unless AlignedB is false (rows read in place).
 template <class Arch, std::size_t MR, std::size_t NB, std::size_t RS, std::size_t PS, bool AlignedB = true>
-inline void micro_fma(const float* a, const float* b, std::size_t ldb, std::size_t kc, vf<Arch> (&acc)[MR][NB]) noexcept {
+inline void micro_fma(const float* a, const float* b, std::size_t ldb, std::size_t kc,
+                      vf<Arch> (&acc)[MR][NB]) noexcept {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
   for (std::size_t p = 0; p < kc; ++p, a += PS, b += ldb) {
     F bv[NB];
-    for (std::size_t nb = 0; nb < NB; ++nb) bv[nb] = AlignedB ? F::load_aligned(b + nb * W) : F::load_unaligned(b + nb * W);
+    for (std::size_t nb = 0; nb < NB; ++nb)
+      bv[nb] = AlignedB ? F::load_aligned(b + nb * W) : F::load_unaligned(b + nb * W);
     for (std::size_t r = 0; r < MR; ++r) {
       const F av(a[r * RS]);
       for (std::size_t nb = 0; nb < NB; ++nb) acc[r][nb] = xsimd::fma(av, bv[nb], acc[r][nb]);

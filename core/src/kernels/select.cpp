@@ -7,7 +7,8 @@
 namespace attnkit::kernels {
 
 #ifdef __EMSCRIPTEN__
-// No cpuid in wasm: available_architectures().best is 0 and dispatch() would fall to sse2 (docs/architecture.md, "SIMD in wasm").
+// No cpuid in wasm: available_architectures().best is 0 and dispatch() would fall to sse2 (docs/architecture.md, "SIMD
+// in wasm").
 const KernelTable& table() { return table_for(xsimd::sse4_1{}); }
 
 const KernelTable* const* available_tables(std::size_t* count) {
@@ -19,13 +20,15 @@ const KernelTable* const* available_tables(std::size_t* count) {
 namespace {
 struct PickTable {
   template <class Arch>
-  const KernelTable* operator()(Arch) const { return &table_for(Arch{}); }
+  const KernelTable* operator()(Arch) const {
+    return &table_for(Arch{});
+  }
 };
 }  // namespace
 
 const KernelTable& table() {
   static const KernelTable* const best =
-      xsimd::dispatch<xsimd::arch_list<xsimd::avx512bw, xsimd::fma3<xsimd::avx2>, xsimd::sse2>>(PickTable{})();
+      xsimd::dispatch<xsimd::arch_list<xsimd::avx512bw, xsimd::fma3<xsimd::avx2>, xsimd::sse2> >(PickTable{})();
   return *best;
 }
 

@@ -13,8 +13,10 @@
 namespace attnkit::kernels {
 namespace {
 
-template <class Arch> using vf = xsimd::batch<float, Arch>;
-template <class Arch> using vi = xsimd::batch<std::int32_t, Arch>;
+template <class Arch>
+using vf = xsimd::batch<float, Arch>;
+template <class Arch>
+using vi = xsimd::batch<std::int32_t, Arch>;
 
 // min/max as x86's minps/maxps define them: (a < b) ? a : b and (a > b) ? a : b. For wasm, Emscripten 3.1.6's
 // _mm_min_ps/_mm_max_ps (what xsimd calls) are a compare plus a bitselect; f32x4.pmin/pmax are one
@@ -38,9 +40,9 @@ inline vf<Arch> vmax(vf<Arch> a, vf<Arch> b) noexcept {
 
 // exp(x) for float32, Cephes polynomial on r = x − n·ln2, |r| ≤ ln2/2; ≤ 2 ulp on [−87, 88].
 // n is rounded with the 1.5·2^23 "magic number" add instead of a float→int conversion: no cvtps
-// instruction, so Emscripten does not scalarise it (docs/architecture.md, "SIMD in wasm") and every ISA computes the same bits
-// except for fma contraction. exp(0) is exactly 1 and exp(−inf) (anything below −87.34) exactly 0,
-// which the online softmax relies on.
+// instruction, so Emscripten does not scalarise it (docs/architecture.md, "SIMD in wasm") and every ISA computes the
+// same bits except for fma contraction. exp(0) is exactly 1 and exp(−inf) (anything below −87.34) exactly 0, which the
+// online softmax relies on.
 template <class Arch>
 inline vf<Arch> exp_f32(vf<Arch> x) noexcept {
   using F = vf<Arch>;
@@ -80,7 +82,9 @@ inline float hmax(vf<Arch> v) noexcept {
 }
 
 template <class Arch>
-inline float hsum(vf<Arch> v) noexcept { return xsimd::hadd(v); }
+inline float hsum(vf<Arch> v) noexcept {
+  return xsimd::hadd(v);
+}
 
 // Row pieces shared by softmax and the online softmax of attention; nv is a multiple of W.
 // max(init, x[0..nv)) lane-wise.
