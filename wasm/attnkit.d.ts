@@ -75,6 +75,12 @@ export interface CreateOptions {
   dOut?: number;
   /** Heads (`multihead`, `multihead-wrapper`). Default 1. */
   numHeads?: number;
+  /** `multihead`: heads of W_key and W_value (grouped-query projections of kvHeads·headDim rows); must divide numHeads. Default numHeads. */
+  kvHeads?: number;
+  /** Features of the `kv` input for W_key (cross-attention). Default dIn. */
+  kDim?: number;
+  /** Features of the value input for W_value (cross-attention). Default dIn. */
+  vDim?: number;
   /** Mask buffer size; more tokens than this is an error. 0 (default): no limit. */
   contextLength?: number;
   /** Default: true for causal, multihead-wrapper, multihead; false otherwise. */
@@ -100,6 +106,22 @@ export interface ForwardOptions {
   intermediates?: boolean;
   /** Threads for this call (0: the default, `ak.threads`). Results are identical for any count. */
   threads?: number;
+  /** With returnWeights: the weights averaged over heads, (b, n_q, n_k) (nn.MultiheadAttention's average_attn_weights). */
+  averageWeights?: boolean;
+  /** Keys and values from another sequence (cross-attention): (b, n_k, kDim), row-major. */
+  kv?: Float32Array | number[] | NestedNumbers[];
+  /** Required with a typed-array kv. */
+  kvShape?: number[];
+  /** Values from a third input when vDim ≠ kDim: (b, n_k, vDim). Default: kv. */
+  value?: Float32Array | number[] | NestedNumbers[];
+  /** Required with a typed-array value. */
+  valueShape?: number[];
+  /** (b, n_k), nn.MultiheadAttention's sense: true = padding, ignored (Uint8Array or booleans); or a Float32Array added to the scores. */
+  keyPaddingMask?: Uint8Array | Float32Array | boolean[] | NestedBooleans[];
+  /** (n_q, n_k) or (b·numHeads, n_q, n_k), nn.MultiheadAttention's sense: true = may not attend; or a Float32Array added. */
+  attnMask?: Uint8Array | Float32Array | boolean[] | NestedBooleans[];
+  /** Required with a typed-array attnMask. */
+  attnMaskShape?: number[];
 }
 
 /** Names of the intermediate steps, in the order computed (present depending on mechanism and options). */
@@ -140,11 +162,39 @@ export interface Layer {
    * is accepted too; other typed arrays are refused.
    */
   forward(x: Float32Array | number[] | NestedNumbers[], shape?: number[], options?: ForwardOptions): ForwardResult;
+  /** A KV-cache session for generation token by token (causal modules; the layer must outlive it). */
+  decoder(options: DecoderOptions): Decoder;
   /** The parameters, in PyTorch's order and names. */
   stateDict(): StateDict;
   /** The shapes a loaded stateDict must have. */
   parameterShapes(): Record<string, number[]>;
   /** Frees the layer's wasm memory now. Any later call throws "layer was disposed". Safe to call twice. */
+  dispose(): void;
+}
+
+export interface DecoderOptions {
+  /** The most tokens the cache holds per sequence; a step past it is a RangeError. At most contextLength. */
+  maxTokens: number;
+  /** Sequences decoded side by side. Default 1. */
+  batch?: number;
+}
+
+export interface Decoder {
+  /**
+   * Appends the keys and values of x's tokens, (batch, t, dIn) or (t, dIn) with batch 1, and returns their context:
+   * the same rows a causal forward over every token since the start (or reset()) gives.
+   */
+  step(
+    x: Float32Array | number[] | NestedNumbers[],
+    shape?: number[],
+    options?: { threads?: number },
+  ): { context: Float32Array; contextShape: number[] };
+  /** Tokens in the cache. */
+  readonly length: number;
+  readonly disposed: boolean;
+  /** Forget every token; the cache's memory is kept. */
+  reset(): void;
+  /** Frees the cache now. Safe to call twice, and after the layer's dispose(). */
   dispose(): void;
 }
 

@@ -78,6 +78,9 @@ attnkit::Config config_from(const std::string& mechanism, const val& options) {
   read_size(options, "d_in", cfg.d_in);
   read_size(options, "d_out", cfg.d_out);
   read_size(options, "num_heads", cfg.num_heads);
+  read_size(options, "kv_heads", cfg.kv_heads);
+  read_size(options, "k_dim", cfg.k_dim);
+  read_size(options, "v_dim", cfg.v_dim);
   read_size(options, "context_length", cfg.context_length);
   const val causal = options["causal"];
   if (causal.isTrue()) cfg.causal = true;

@@ -126,6 +126,23 @@ async function main(): Promise<void> {
   // @ts-expect-error: masks are boolean or Float32Array, not Int32Array
   ak.attention([[[[1]]]], [[[[1]]]], [[[[1]]]], { attnMask: new Int32Array(1) });
 
+  const cross = ak.create('multihead', { dIn: 4, dOut: 4, numHeads: 2, kvHeads: 1, causal: false });
+  const crossOut = cross.forward(new Float32Array(8), [1, 2, 4], {
+    kv: new Float32Array(12),
+    kvShape: [1, 3, 4],
+    keyPaddingMask: [[false, false, true]],
+    returnWeights: true,
+    averageWeights: true,
+  });
+  const generator = layer.decoder({ maxTokens: 6, batch: 2 });
+  const stepped: { context: Float32Array; contextShape: number[] } = generator.step(new Float32Array(6), [2, 1, 3]);
+  const cached: number = generator.length;
+  generator.reset();
+  generator.dispose();
+  console.log(crossOut.context, stepped.contextShape, cached);
+  // @ts-expect-error: maxTokens is required
+  layer.decoder({ batch: 1 });
+
   // @ts-expect-error: unknown mechanism name
   ak.create('transformer', {});
   // @ts-expect-error: options are camelCase

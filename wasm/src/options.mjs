@@ -63,13 +63,30 @@ export function normaliseCreateOptions(options, causalRoutes, readStateDict = tr
   const native = {};
   if (o === undefined) return { native, stateDict: undefined };
   checkKeys(o, CREATE_KEYS, 'option');
-  const { dIn, dOut, numHeads, contextLength, causal, qkvBias, dropout, seed, stateDict, causalRoute } = o;
+  const {
+    dIn,
+    dOut,
+    numHeads,
+    kvHeads,
+    kDim,
+    vDim,
+    contextLength,
+    causal,
+    qkvBias,
+    dropout,
+    seed,
+    stateDict,
+    causalRoute,
+  } = o;
   const set = (name, value) => {
     if (value !== undefined) native[name] = value;
   };
   set('d_in', sizeOption(dIn, 'dIn'));
   set('d_out', sizeOption(dOut, 'dOut'));
   set('num_heads', sizeOption(numHeads, 'numHeads'));
+  set('kv_heads', sizeOption(kvHeads, 'kvHeads'));
+  set('k_dim', sizeOption(kDim, 'kDim'));
+  set('v_dim', sizeOption(vDim, 'vDim'));
   set('context_length', sizeOption(contextLength, 'contextLength'));
   if (causal !== undefined && causal !== null && typeof causal !== 'boolean') {
     throw new Error(`option causal must be true or false; got ${describe(causal)}`);
