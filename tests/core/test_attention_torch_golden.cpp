@@ -12,35 +12,12 @@
 
 #include "attnkit/attnkit.hpp"
 #include "golden.hpp"
+#include "torch_golden.hpp"
 
 namespace attnkit {
 namespace {
 
 using golden::json;
-
-json load_torch(const std::string& name) {
-  std::ifstream in(std::string(ATTNKIT_GOLDEN_DIR) + "/torch/" + name);
-  if (!in) throw std::runtime_error("cannot open tests/golden/torch/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str());
-}
-
-// A bool mask (JSON booleans) or a float mask (numbers and "-inf") as the op's AttentionMask.
-AttentionMask mask_from(const json& v) {
-  std::vector<const json*> leaves;
-  Shape shape;
-  std::function<void(const json&, std::size_t)> walk = [&](const json& x, std::size_t depth) {
-    if (!x.is_array()) return leaves.push_back(&x);
-    if (depth == shape.size()) shape.push_back(x.size());
-    for (const auto& e : x) walk(e, depth + 1);
-  };
-  walk(v, 0);
-  AttentionMask m{leaves.front()->is_boolean() ? MaskKind::boolean : MaskKind::additive, shape, {}};
-  for (const json* x : leaves)
-    m.values.push_back(x->is_boolean() ? (x->get<bool>() ? 1.0f : 0.0f) : float(golden::number(*x)));
-  return m;
-}
 
 void expect_near(const std::vector<float>& got, const golden::Array& want, const std::string& what) {
   ASSERT_EQ(got.size(), want.numel()) << what;
@@ -60,12 +37,12 @@ TEST(AttentionTorchGolden, EverySdpaCase) {
       "sdpa_grouped_query.json",     "sdpa_multi_query.json",        "sdpa_d_ne_dv_scale.json",
       "sdpa_fully_masked_row.json"};
   for (const char* file : files) {
-    const json g = load_torch(file);
+    const json g = torch_golden::load(file);
     const json& in = g.at("inputs");
     const Tensor query = golden::tensor(in.at("query")), key = golden::tensor(in.at("key")),
                  value = golden::tensor(in.at("value"));
     std::optional<AttentionMask> mask;
-    if (in.contains("attn_mask")) mask = mask_from(in.at("attn_mask"));
+    if (in.contains("attn_mask")) mask = torch_golden::mask(in.at("attn_mask"));
     AttentionOptions o;
     const json& call = g.at("call");
     if (!call.at("scale").is_null()) o.scale = call.at("scale").get<double>();

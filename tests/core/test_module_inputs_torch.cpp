@@ -16,35 +16,12 @@
 
 #include "attnkit/attnkit.hpp"
 #include "golden.hpp"
+#include "torch_golden.hpp"
 
 namespace attnkit {
 namespace {
 
 using golden::json;
-
-json load_torch(const std::string& name) {
-  std::ifstream in(std::string(ATTNKIT_GOLDEN_DIR) + "/torch/" + name);
-  if (!in) throw std::runtime_error("cannot open tests/golden/torch/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str());
-}
-
-// A nested list of JSON booleans or numbers as a module-boundary mask (boolean true = may NOT attend).
-AttentionMask module_mask_from(const json& v) {
-  std::vector<const json*> leaves;
-  Shape shape;
-  std::function<void(const json&, std::size_t)> walk = [&](const json& x, std::size_t depth) {
-    if (!x.is_array()) return leaves.push_back(&x);
-    if (depth == shape.size()) shape.push_back(x.size());
-    for (const auto& e : x) walk(e, depth + 1);
-  };
-  walk(v, 0);
-  AttentionMask m{leaves.front()->is_boolean() ? MaskKind::boolean : MaskKind::additive, shape, {}};
-  for (const json* x : leaves)
-    m.values.push_back(x->is_boolean() ? (x->get<bool>() ? 1.0f : 0.0f) : float(golden::number(*x)));
-  return m;
-}
 
 Tensor rows(const Tensor& t, std::size_t from, std::size_t count) {
   const std::size_t width = t.rank() == 2 ? t.shape[1] : 1;
@@ -85,7 +62,7 @@ TEST(ModuleInputsTorchGolden, EveryMultiheadAttentionCase) {
                                "mha_no_bias.json"};
   for (const char* file : files) {
     SCOPED_TRACE(file);
-    const json g = load_torch(file);
+    const json g = torch_golden::load(file);
     const json& in = g.at("inputs");
     const json& sd_json = g.at("state_dict");
     std::smatch m;
@@ -123,8 +100,8 @@ TEST(ModuleInputsTorchGolden, EveryMultiheadAttentionCase) {
     c.v_dim = value.shape[2];
     Module module(c, sd);
     std::optional<AttentionMask> padding, attn;
-    if (in.contains("key_padding_mask")) padding = module_mask_from(in.at("key_padding_mask"));
-    if (in.contains("attn_mask")) attn = module_mask_from(in.at("attn_mask"));
+    if (in.contains("key_padding_mask")) padding = torch_golden::mask(in.at("key_padding_mask"));
+    if (in.contains("attn_mask")) attn = torch_golden::mask(in.at("attn_mask"));
     ForwardInputs inputs;
     inputs.kv = &key;
     inputs.value_input = &value;
