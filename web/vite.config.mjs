@@ -27,7 +27,7 @@ function packageEntry() {
 
 // Emscripten's pthread worker (dist/attnkit-mt.worker.js) requires Node's fs and worker_threads, but only when it
 // runs under Node. In the page's worker bundle they resolve to an empty module, so the browser build carries no
-// Node stub and Vite prints no "externalized for browser compatibility" warning. The Node package is untouched.
+// Node built-in and Vite prints no "externalized for browser compatibility" warning. The Node package is untouched.
 const EMPTY = '\0attnkit-node-only:';
 const nodeOnlyModules = {
   name: 'attnkit-node-only-modules',
