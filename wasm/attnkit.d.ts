@@ -31,6 +31,25 @@ export interface MechanismTraits {
   readonly hasParameters: boolean;
   /** The create() options that apply (besides dIn, seed and stateDict, which apply to every mechanism with parameters). */
   readonly options: readonly MechanismOption[];
+  /** The stateDict formats `create({ weightsFormat })` loads and `stateDict({ format })` writes: `['book']`, and for `multihead` also `'torch-mha'` and `'gpt2'`. */
+  readonly weightsFormats: readonly StateDictFormat[];
+}
+
+/**
+ * Layouts of a stateDict (core/include/attnkit/weight_formats.hpp). `'book'`: the book's classes (`W_query.weight`, …,
+ * `out_proj.*`). `'torch-mha'`: `torch.nn.MultiheadAttention`'s (`in_proj_weight`, `in_proj_bias`, or
+ * `q_proj_weight`/`k_proj_weight`/`v_proj_weight`, `out_proj.*`). `'gpt2'`: GPT-2's attention block (`c_attn.weight (E, 3E)`
+ * in Conv1D layout, `c_attn.bias`, `c_proj.*`, the buffers `bias` and `masked_bias`). `'auto'`: read from the key names.
+ */
+export type WeightsFormat = 'auto' | 'book' | 'torch-mha' | 'gpt2';
+/** A format a stateDict is written in (every WeightsFormat but 'auto'). */
+export type StateDictFormat = Exclude<WeightsFormat, 'auto'>;
+
+export interface StateDictOptions {
+  /** Default 'book'. 'torch-mha' and 'gpt2' apply to `multihead` only; 'gpt2' needs a causal layer with dIn = dOut. */
+  format?: StateDictFormat;
+  /** Put before every key, e.g. 'h.0.attn.' (one block of GPT2Model.state_dict()). Default ''. */
+  prefix?: string;
 }
 
 /** The two routes to causal weights (same weights): −inf before softmax, or softmax then zero the future and renormalise. */
@@ -45,8 +64,14 @@ export interface TensorData {
 /** Nested Arrays of numbers, as `tensor.tolist()` dumps them from PyTorch. */
 export type NestedNumbers = number | NestedNumbers[];
 
-/** A state_dict entry on input: nested lists, or `{ shape, data }` with a Float32Array or a flat Array. */
-export type TensorInput = NestedNumbers[] | { shape: number[]; data: Float32Array | number[] };
+/** Nested Arrays of numbers or booleans (a boolean buffer such as GPT-2's `bias`: true is 1). */
+export type NestedValues = number | boolean | NestedValues[];
+
+/**
+ * A state_dict entry on input: nested lists (booleans read as 0/1), a bare number (a 0-d tensor such as GPT-2's
+ * `masked_bias`), or `{ shape, data }` with a Float32Array or a flat Array.
+ */
+export type TensorInput = NestedValues[] | number | { shape: number[]; data: Float32Array | number[] };
 
 /** Parameter names as in PyTorch: `W_query.weight`, `W_key.bias`, `out_proj.weight`, `heads.0.W_query.weight`, … */
 export type StateDictInput = Record<string, TensorInput> | Map<string, TensorInput>;
@@ -91,8 +116,16 @@ export interface CreateOptions {
   dropout?: number;
   /** torch.manual_seed(seed) before construction: parameters are drawn as PyTorch draws them. Default 123. */
   seed?: number | bigint;
-  /** Parameters to load instead of drawing them (names and shapes are checked). */
+  /** Parameters to load instead of drawing them (names and shapes are checked), in the format `weightsFormat` says. */
   stateDict?: StateDictInput;
+  /**
+   * The stateDict's layout (with `stateDict` only). Default 'auto': from the key names. 'torch-mha' and 'gpt2' load
+   * `multihead` and need `numHeads` (not in their state_dicts); 'gpt2' makes the layer causal, 'torch-mha' leaves it
+   * non-causal unless `causal: true`. dIn, dOut, kDim, vDim and qkvBias are read from the shapes where not given.
+   */
+  weightsFormat?: WeightsFormat;
+  /** Load only the keys that start with it, without it (e.g. 'h.0.attn.' for one block of GPT2Model.state_dict()). */
+  weightsPrefix?: string;
   /** Default 'neg-inf'. */
   causalRoute?: CausalRoute;
 }
@@ -164,8 +197,8 @@ export interface Layer {
   forward(x: Float32Array | number[] | NestedNumbers[], shape?: number[], options?: ForwardOptions): ForwardResult;
   /** A KV-cache session for generation token by token (causal modules; the layer must outlive it). */
   decoder(options: DecoderOptions): Decoder;
-  /** The parameters, in PyTorch's order and names. */
-  stateDict(): StateDict;
+  /** The parameters, in PyTorch's order and names: the book's, or written in `format` with each key prefixed. */
+  stateDict(options?: StateDictOptions): StateDict;
   /** The shapes a loaded stateDict must have. */
   parameterShapes(): Record<string, number[]>;
   /** Frees the layer's wasm memory now. Any later call throws "layer was disposed". Safe to call twice. */

@@ -40,7 +40,8 @@ class Layer {
  public:
   Layer() = default;
 
-  // entries: undefined, or an Array of { name, shape, data } (data: Float32Array).
+  // entries: undefined, or an Array of { name, shape, data } (data: Float32Array) in the format options.weights_format
+  // names ("auto" when undefined: from the key names), the keys under options.weights_prefix.
   emscripten::val init(const std::string& mechanism, const emscripten::val& options, const emscripten::val& entries);
   // x: Float32Array, shape: [b, n, d_in] or [n, d_in], options: { return_weights, average_weights, train,
   // intermediates, threads }.
@@ -74,7 +75,8 @@ class Layer {
   double decode_length(int id) const;
   void end_decode(int id);
 
-  emscripten::val state_dict() const;        // [{ name, shape, data }] in PyTorch's order
+  // [{ name, shape, data }] in PyTorch's order, in `format` ("book", "torch-mha", "gpt2"), each key prefixed.
+  emscripten::val state_dict(const std::string& format, const std::string& prefix) const;
   emscripten::val parameter_shapes() const;  // [{ name, shape }]
   emscripten::val info() const;
   void release();  // frees the module's memory now; the JS object can then be delete()d

@@ -12,6 +12,8 @@ import type {
   CreateOptions,
   AttentionOptions,
   AttentionResult,
+  StateDictFormat,
+  WeightsFormat,
 } from 'attnkit';
 
 async function main(): Promise<void> {
@@ -142,6 +144,32 @@ async function main(): Promise<void> {
   console.log(crossOut.context, stepped.contextShape, cached);
   // @ts-expect-error: maxTokens is required
   layer.decoder({ batch: 1 });
+
+  // state_dicts in other formats: GPT-2's block under a prefix, written back as nn.MultiheadAttention's
+  const formats: readonly StateDictFormat[] = ak.mechanisms[5].weightsFormats;
+  const gpt2 = ak.create('multihead', {
+    numHeads: 2,
+    weightsFormat: 'gpt2',
+    weightsPrefix: 'h.0.attn.',
+    stateDict: {
+      'h.0.attn.masked_bias': -10000,
+      'h.0.attn.bias': [
+        [
+          [
+            [true, false],
+            [true, true],
+          ],
+        ],
+      ],
+    },
+  });
+  const mhaDict: StateDict = gpt2.stateDict({ format: 'torch-mha', prefix: 'attn.' });
+  const auto: WeightsFormat = 'auto';
+  console.log(formats, mhaDict, auto);
+  // @ts-expect-error: 'auto' reads a format, it does not write one
+  gpt2.stateDict({ format: 'auto' });
+  // @ts-expect-error: unknown weights format
+  ak.create('multihead', { weightsFormat: 'hf' });
 
   // @ts-expect-error: unknown mechanism name
   ak.create('transformer', {});

@@ -4,7 +4,7 @@
 // that the layer and its instance are still alive: a getter, a Proxy trap or an Array element's getter may
 // have called dispose(), ak.terminate() or another forward() meanwhile. After that point no code of the
 // caller's runs until the call returns.
-import { NO_FORWARD_OPTIONS, normaliseForwardOptions } from './options.mjs';
+import { NO_FORWARD_OPTIONS, normaliseForwardOptions, normaliseStateDictOptions } from './options.mjs';
 import { input, ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
 import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
 import { Decoder, normaliseDecoderOptions } from './decoder.mjs';
@@ -182,8 +182,11 @@ export class Layer {
     return new Decoder(() => this.#alive(), this.#runtime.heap, id);
   }
 
-  stateDict() {
-    const list = check(this.#runtime.heap, this.#alive().stateDict());
+  // The parameters in the book's names, or written in another format ({ format: 'torch-mha' | 'gpt2', prefix }).
+  stateDict(options) {
+    this.#alive();
+    const [format, prefix] = options === undefined ? ['book', ''] : normaliseStateDictOptions(options);
+    const list = check(this.#runtime.heap, this.#alive().stateDict(format, prefix));
     const sd = {};
     for (const item of list) sd[item.name] = { shape: item.shape, data: item.data };
     return sd;

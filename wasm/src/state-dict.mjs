@@ -1,10 +1,11 @@
 // attnkit — a state_dict from the caller → [{ name, shape, data }] the bindings copy into the core.
 //
-// Accepted: an object or a Map from parameter names to nested Arrays of numbers (what PyTorch's
-// `{k: v.tolist() for k, v in model.state_dict().items()}` dumps) or to { shape, data }. Each name, value,
+// Accepted: an object or a Map from parameter names to nested Arrays of numbers or booleans (what PyTorch's
+// `{k: v.tolist() for k, v in model.state_dict().items()}` dumps; a 0-d tensor is a bare number) or to
+// { shape, data }. Each name, value,
 // shape and data is read once; keys must be strings (a Symbol, number or object key of a Map is named in
 // the error, before anything reaches wasm, so nothing is allocated for a call that fails here).
-import { describe, fmtShape, numelOf } from './values.mjs';
+import { checkNumber, describe, fmtShape, numelOf } from './values.mjs';
 import { float32Length, fromNested, isFloat32Array, snapshotShape } from './tensors.mjs';
 
 const MAP_SIZE = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
@@ -28,8 +29,14 @@ function entry(name, value) {
   }
   const what = `stateDict['${name}']`;
   if (Array.isArray(value)) {
-    const { shape, data } = fromNested(value, what, 4);
+    // booleans as 0/1: GPT-2's `bias` buffer is a boolean mask (the CLI reads them the same way)
+    const { shape, data } = fromNested(value, what, 4, false, true);
     return { name, shape, data };
+  }
+  if (typeof value === 'number') {
+    // a 0-d tensor, as PyTorch's tolist() dumps one (GPT-2's masked_bias)
+    checkNumber(value, what, '[]');
+    return { name, shape: [], data: new Float32Array([value]) };
   }
   if (isFloat32Array(value)) {
     throw new Error(`${what} is a Float32Array without a shape; pass { shape, data } or nested Arrays`);
@@ -53,7 +60,7 @@ function entry(name, value) {
     }
     return { name, shape, data };
   }
-  throw new Error(`${what} must be nested Arrays of numbers or { shape, data }; got ${describe(value)}`);
+  throw new Error(`${what} must be nested Arrays of numbers, a number or { shape, data }; got ${describe(value)}`);
 }
 
 export function normaliseStateDict(sd) {
