@@ -46,6 +46,7 @@ struct RunOptions {
   bool no_weights = false;  // leave attention_weights out (large n)
   bool decode = false;      // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
   bool dry_run = false;     // print the memory estimate (memory_json) instead of computing
+  std::optional<std::string> grad_output;  // `attnkit grad`: the loss's weights (a JSON nested list); default ones
 };
 
 // What `attnkit run` holds at its peak (cli_memory.cpp), in bytes, saturating at SIZE_MAX.
@@ -113,6 +114,8 @@ struct AttentionCommandOptions {
   bool train = false;
   std::uint64_t seed = 123;
   bool no_weights = false, average_weights = false;
+  bool grad = false;                       // also the backward of Σ output ⊙ grad_output
+  std::optional<std::string> grad_output;  // file or "-"; default all ones
   std::size_t threads = 0;
   Format format = Format::json;
 };
@@ -127,8 +130,8 @@ class AttentionCommand {
 
  private:
   CLI::App* command_ = nullptr;
-  std::string input_, causal_, scale_, dropout_, seed_, threads_, format_ = "json";
-  bool train_ = false, no_weights_ = false, average_weights_ = false;
+  std::string input_, causal_, scale_, dropout_, seed_, threads_, format_ = "json", grad_output_;
+  bool train_ = false, no_weights_ = false, average_weights_ = false, grad_ = false;
 };
 
 // `attnkit train` as given on the command line (cli_train.cpp); unset values take the model's defaults.
@@ -157,6 +160,11 @@ class TrainCommand {
 
 // Each command writes its whole output to `out` only on success, so a failure never leaves half a document.
 void command_run(const RunOptions& options, std::istream& in, std::ostream& out);
+// `attnkit grad` (cli_grad.cpp): run's forward, then the backward of Σ context ⊙ grad_output.
+void command_grad(const RunOptions& options, std::istream& in, std::ostream& out);
+// --grad-output's nested list (path, "-" for `in`), which must have `shape` (the shape of `of`, for messages);
+// all ones without a path.
+Tensor read_grad_output(const std::optional<std::string>& path, std::istream& in, const Shape& shape, const char* of);
 void command_bench(const BenchOptions& options, std::ostream& out);
 void command_info(Format format, std::ostream& out);
 void command_attention(const AttentionCommandOptions& options, std::istream& in, std::ostream& out);

@@ -5,6 +5,7 @@
 
 #include "cli.hpp"
 #include "json_io.hpp"
+#include "prepared_run.hpp"
 #include "text_format.hpp"
 
 namespace attnkit::cli {
@@ -121,7 +122,7 @@ void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::s
 
 }  // namespace
 
-void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
+PreparedRun prepare_run(const RunOptions& o, std::istream& in) {
   // An unknown name, or an option that does not apply to it, is reported before any file is read.
   check_options_apply(parse_mechanism(o.mechanism), o);
   if (o.input == "-" && o.weights && *o.weights == "-") {
@@ -129,8 +130,8 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   }
   std::string input_text = read_source(o.input, in, "--input");
   const std::size_t input_text_bytes = input_text.size();
-  const RunInputs inputs = run_inputs_from_json(parse_json(std::move(input_text), "--input"));
-  const Tensor& x = inputs.x;
+  PreparedRun p{run_inputs_from_json(parse_json(std::move(input_text), "--input"))};
+  const Tensor& x = p.inputs.x;
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0, weights_text_bytes = 0;
   RunOptions run = o;
@@ -140,35 +141,37 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
     state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
     weights_to_book_names(run, x, *state_dict, mask_size);
   }
-  const Config config =
-      make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
+  p.config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, p.inputs.kv ? &*p.inputs.kv : nullptr);
   // The estimate counts x's shape only: kv's tokens and the (b, h, n_q, n_k) weights beyond n_q² are not in it yet.
-  const RunMemory memory =
-      run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
+  p.memory =
+      run_memory(p.config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
+  if (o.dry_run) return p;
+  check_memory(p.config, p.memory);
+  p.module.emplace(state_dict ? Module(p.config, *state_dict) : Module(p.config));
+  return p;
+}
+
+void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
+  PreparedRun p = prepare_run(o, in);
   if (o.dry_run) {
-    out << memory_json(config, memory) << std::flush;
+    out << memory_json(p.config, p.memory) << std::flush;
     return;
   }
-  check_memory(config, memory);
-  Module module = state_dict ? Module(config, *state_dict) : Module(config);
-
   ForwardOptions options;
   options.train = o.train;
   options.return_weights = !o.no_weights;
   options.intermediates = o.intermediates;
   options.threads = o.threads;
-  ForwardInputs extra;
-  extra.kv = inputs.kv ? &*inputs.kv : nullptr;
-  extra.key_padding_mask = inputs.key_padding_mask ? &*inputs.key_padding_mask : nullptr;
-  extra.attn_mask = inputs.attn_mask ? &*inputs.attn_mask : nullptr;
+  const ForwardInputs extra = p.extra();
   if (o.decode && (extra.kv || extra.key_padding_mask || extra.attn_mask))
     throw Error(
         "--decode runs causal self-attention token by token; expected no kv, key_padding_mask or attn_mask in the "
         "input with --decode");
-  const ForwardResult result = o.decode ? decode_all(module, x, o.threads) : module.forward(x, extra, options);
+  const Tensor& x = p.inputs.x;
+  const ForwardResult result = o.decode ? decode_all(*p.module, x, o.threads) : p.module->forward(x, extra, options);
 
   const std::string text =
-      o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
+      o.format == Format::json ? to_json(result, p.config, o, p.memory.output_bytes) : to_text(result, o);
   out << text << std::flush;
 }
 
