@@ -131,6 +131,8 @@ export interface CreateOptions {
 }
 
 export interface ForwardOptions {
+  /** Keep what `layer.backward()` needs (the same numbers; no fast path). */
+  grad?: boolean;
   /** Return the attention weights (before dropout), shape (b, h, n, n) or (h, n, n). */
   returnWeights?: boolean;
   /** Training mode: dropout is applied. */
@@ -201,7 +203,153 @@ export interface Layer {
   stateDict(options?: StateDictOptions): StateDict;
   /** The shapes a loaded stateDict must have. */
   parameterShapes(): Record<string, number[]>;
+  /**
+   * Gradients of Σ gradContext ⊙ context for the last `forward(x, shape, { grad: true })`, once per such forward.
+   * `gradContext` has the context's shape (a Float32Array of its length, or nested Arrays). `params` is also added
+   * into the layer's gradients (`grads()`), as torch accumulates `param.grad`, until `zeroGrad()`.
+   */
+  backward(gradContext: Float32Array | NestedNumbers[]): BackwardResult;
+  /** The gradients added up by `backward()` since `zeroGrad()` (or creation), by parameter name; `{}` when none. */
+  grads(): StateDict;
+  /** Forgets the accumulated gradients (torch's `zero_grad(set_to_none=True)`). */
+  zeroGrad(): void;
   /** Frees the layer's wasm memory now. Any later call throws "layer was disposed". Safe to call twice. */
+  dispose(): void;
+}
+
+export interface BackwardResult {
+  /** The gradient of x, x's shape. */
+  input: TensorData;
+  /** The gradient of forward's `kv` (cross-attention), when one was given. */
+  kv?: TensorData;
+  /** The gradient of forward's `value`, when one was given. */
+  value?: TensorData;
+  /** Every parameter's gradient under its state_dict name, in state_dict order. */
+  params: StateDict;
+}
+
+export type OptimizerName = 'adamw' | 'sgd';
+
+/** torch.optim.SGD's hyper-parameters and defaults (lr has none: it is required). */
+export interface SGDOptions {
+  lr: number;
+  /** Default 0. */
+  momentum?: number;
+  /** Default 0. */
+  dampening?: number;
+  /** Default 0. */
+  weightDecay?: number;
+  /** Needs momentum > 0 and dampening 0. Default false. */
+  nesterov?: boolean;
+  /** Only false is supported. */
+  maximize?: boolean;
+}
+
+/** torch.optim.AdamW's hyper-parameters and defaults. */
+export interface AdamWOptions {
+  /** Default 1e-3. */
+  lr?: number;
+  /** Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** Default 1e-2. */
+  weightDecay?: number;
+  /** Only false is supported. */
+  amsgrad?: boolean;
+  /** Only false is supported. */
+  maximize?: boolean;
+}
+
+/** Gradients for `Optimizer.step`: what `layer.backward()` returns, or its `params` (some or all parameters). */
+export type Gradients = BackwardResult | StateDictInput;
+
+export interface Optimizer {
+  readonly name: OptimizerName;
+  readonly lr: number;
+  /** Successful step() calls. */
+  readonly steps: number;
+  /**
+   * One update of the layer's parameters (torch.optim's formulas, float32): from `grads`, or without it from the
+   * layer's accumulated gradients (every backward() since zeroGrad()). A parameter without a gradient is skipped.
+   */
+  step(grads?: Gradients): void;
+  /** Forgets the layer's accumulated gradients (torch's optimizer.zero_grad()). */
+  zeroGrad(): void;
+  dispose(): void;
+}
+
+/** The tiny model's built-in toy tasks (core/include/attnkit/model.hpp). */
+export type TaskName = 'copy-previous' | 'reverse' | 'sort' | 'induction';
+
+/** One row of `ak.tasks`: a task with its defaults and its documented goal. */
+export interface TaskSpec {
+  readonly name: TaskName;
+  /** One line: what is predicted and which positions are scored. */
+  readonly what: string;
+  readonly causal: boolean;
+  readonly tokens: number;
+  readonly vocab: number;
+  /** From the default seed with the defaults, the evaluation accuracy reaches this … */
+  readonly goalAccuracy: number;
+  /** … within this many trainStep() calls. */
+  readonly goalSteps: number;
+}
+
+export interface ModelOptions {
+  task: TaskName;
+  /** Sequence length. Default: the task's. */
+  tokens?: number;
+  /** Default: the task's. */
+  vocab?: number;
+  /** Width of the embeddings and the attention layer. Default 64. */
+  dModel?: number;
+  /** Attention heads, dividing dModel. Default 4. */
+  heads?: number;
+  /** Default: the task's. */
+  causal?: boolean;
+  /** Training sequences per step. Default 32. */
+  batch?: number;
+  /** Sequences in the evaluation set. Default 256. */
+  evalBatch?: number;
+  /** torch.manual_seed for the parameters; seed + 1 draws the batches, seed + 2 the evaluation set. Default 123. */
+  seed?: number | bigint;
+  /** Default 'adamw' (lr 0.01); 'sgd' has lr 0.1 and momentum 0.9. */
+  optimizer?: OptimizerName;
+  lr?: number;
+}
+
+export interface LossAccuracy {
+  /** Mean cross-entropy over the scored positions. */
+  loss: number;
+  /** Fraction of scored positions whose largest logit is the target. */
+  accuracy: number;
+}
+
+export interface ProbeWeights {
+  /** (heads, tokens, tokens): each head's attention weights on the probe sequence. */
+  data: Float32Array;
+  shape: [number, number, number];
+  /** The probe's tokens, targets (−1: not scored) and, per position, the key holding its target (−1: none). */
+  inputs: number[];
+  targets: number[];
+  expectedKey: number[];
+}
+
+export interface Model {
+  /** The options with the defaults resolved. */
+  readonly config: Readonly<Required<Omit<ModelOptions, 'seed'>>>;
+  /** trainStep() calls so far. */
+  readonly steps: number;
+  readonly disposed: boolean;
+  /** One optimizer step on the next training batch → its loss and accuracy, before the update. */
+  trainStep(): LossAccuracy;
+  /** Loss and accuracy on the evaluation set. */
+  evaluate(): LossAccuracy;
+  /** Each head's weights on the probe (the evaluation set's first sequence). */
+  weights(): ProbeWeights;
+  /** token_embedding.weight, position_embedding.weight, attention.*, readout.weight, readout.bias. */
+  stateDict(): StateDict;
   dispose(): void;
 }
 
@@ -333,6 +481,13 @@ export interface Attnkit {
     value: Float32Array | NestedNumbers[],
     options?: AttentionOptions,
   ): AttentionResult;
+  /** torch.optim's AdamW or SGD over `layer`'s parameters. */
+  optimizer(name: 'adamw', layer: Layer, options?: AdamWOptions): Optimizer;
+  optimizer(name: 'sgd', layer: Layer, options: SGDOptions): Optimizer;
+  /** The tiny trainable model (embeddings, one multihead layer, a read-out) on a built-in task. */
+  createModel(options: ModelOptions): Model;
+  /** The tasks createModel trains, with their documented goals, from the core. Frozen. */
+  readonly tasks: readonly TaskSpec[];
   memory(): MemoryInfo;
   /**
    * Frees every live layer and stops the worker threads of the pthreads build. The instance is unusable

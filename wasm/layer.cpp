@@ -64,6 +64,7 @@ val Layer::forward_with(const val& x, const val& shape, const val& options, cons
     fo.average_weights = options["average_weights"].isTrue();
     fo.train = options["train"].isTrue();
     fo.intermediates = options["intermediates"].isTrue();
+    fo.grad = options["grad"].isTrue();
     fo.threads = pool_threads(size_from(options["threads"]));
     check_forward_fits(*module_, shape_from(shape), fo, true);
     attnkit::ForwardResult r;
@@ -195,6 +196,7 @@ val Layer::info() const {
 void Layer::release() {
   decoders_.clear();  // before the module they read
   module_.reset();
+  grads_ = attnkit::StateDict();
   drop_buffers();
 }
 

@@ -81,14 +81,25 @@ class Layer {
   emscripten::val info() const;
   void release();  // frees the module's memory now; the JS object can then be delete()d
 
+  // Gradients (wasm/grad.cpp). backward(grad_context: { shape, data }) → { input, kv?, value?, params: [{ name, shape,
+  // data }] } for the last forward with options.grad (Module::backward), and adds params into the layer's running sum;
+  // grads() → that sum in state_dict order ([] after zero_grad() or before any backward); zero_grad() clears it.
+  emscripten::val backward(const emscripten::val& grad_context);
+  emscripten::val grads() const;
+  void zero_grad();
+  // The running sum of gradients, and the module an optimizer updates (Error "layer was disposed" once released).
+  const attnkit::StateDict& accumulated_grads() const { return grads_; }
+  attnkit::Module& module_for_update();
+
  private:
   const attnkit::Module& module() const;
   attnkit::Decoder& decoder(int id) const;  // throws Error "decoder was disposed" for an id that was ended
 
   std::unique_ptr<attnkit::Module> module_;
   std::vector<std::unique_ptr<attnkit::Decoder>> decoders_;  // index: the session's id; null once ended
-  attnkit::Tensor input_;                                    // the fast path's input, reused between calls
-  attnkit::Tensor output_;  // the fast path's last context, read by JS right after the call
+  attnkit::StateDict grads_;  // Σ of backward()'s params since zero_grad(), as torch accumulates param.grad
+  attnkit::Tensor input_;     // the fast path's input, reused between calls
+  attnkit::Tensor output_;    // the fast path's last context, read by JS right after the call
   std::string last_error_;
   FastHeader header_;
 };

@@ -5,6 +5,7 @@
 
 #include "attnkit/errors.hpp"
 #include "attnkit/model.hpp"
+#include "attnkit/traits.hpp"
 #include "init.hpp"
 
 namespace attnkit {

@@ -14,6 +14,11 @@ import type {
   AttentionResult,
   StateDictFormat,
   WeightsFormat,
+  BackwardResult,
+  Optimizer,
+  Model,
+  LossAccuracy,
+  ProbeWeights,
 } from 'attnkit';
 
 async function main(): Promise<void> {
@@ -170,6 +175,27 @@ async function main(): Promise<void> {
   gpt2.stateDict({ format: 'auto' });
   // @ts-expect-error: unknown weights format
   ak.create('multihead', { weightsFormat: 'hf' });
+
+  // gradients, an optimizer and the tiny model
+  const trainable = ak.create('multihead', { dIn: 4, dOut: 4, numHeads: 2 });
+  trainable.forward(new Float32Array(8), [2, 4], { grad: true });
+  const back: BackwardResult = trainable.backward(new Float32Array(8));
+  const dx: Float32Array = back.input.data;
+  const adamw: Optimizer = ak.optimizer('adamw', trainable, { lr: 1e-3, betas: [0.9, 0.99], weightDecay: 0 });
+  adamw.step(back);
+  adamw.step();
+  adamw.zeroGrad();
+  const sgd = ak.optimizer('sgd', trainable, { lr: 0.1, momentum: 0.9, nesterov: true });
+  sgd.step(back.params);
+  const model: Model = ak.createModel({ task: 'induction', heads: 2, optimizer: 'sgd', seed: 3 });
+  const { loss, accuracy }: LossAccuracy = model.trainStep();
+  const probe: ProbeWeights = model.weights();
+  const goal: number = ak.tasks[0].goalAccuracy;
+  console.log(dx, loss, accuracy, probe.shape, goal, trainable.grads(), model.config.dModel);
+  // @ts-expect-error: SGD's lr is required
+  ak.optimizer('sgd', trainable, {});
+  // @ts-expect-error: unknown task
+  ak.createModel({ task: 'copy' });
 
   // @ts-expect-error: unknown mechanism name
   ak.create('transformer', {});

@@ -23,6 +23,7 @@ export const CREATE_KEYS = Object.freeze([
   'causalRoute',
 ]);
 const FORWARD_KEYS = Object.freeze([
+  'grad',
   'returnWeights',
   'averageWeights',
   'train',
@@ -144,6 +145,7 @@ export const NO_FORWARD_OPTIONS = Object.freeze({
   average_weights: false,
   train: false,
   intermediates: false,
+  grad: false,
   threads: 0,
   inputs: undefined,
 });
@@ -155,6 +157,7 @@ export function normaliseForwardOptions(options) {
   if (o === undefined) return NO_FORWARD_OPTIONS;
   checkKeys(o, FORWARD_KEYS, 'forward option');
   const {
+    grad,
     returnWeights,
     averageWeights,
     train,
@@ -173,6 +176,7 @@ export function normaliseForwardOptions(options) {
     average_weights: boolOption(averageWeights, 'averageWeights', false),
     train: boolOption(train, 'train', false),
     intermediates: boolOption(intermediates, 'intermediates', false),
+    grad: boolOption(grad, 'grad', false), // keep what layer.backward() needs
     threads: sizeOption(threads, 'threads', 0), // capped at the worker pool by the bindings
     inputs: undefined,
   };

@@ -21,13 +21,13 @@ function isMap(v) {
   }
 }
 
-function entry(name, value) {
+function entry(name, value, dict) {
   if (typeof name !== 'string') {
     throw new Error(
-      `stateDict has a key that is not a string: ${describe(name)}; expected parameter names such as 'W_query.weight'`,
+      `${dict} has a key that is not a string: ${describe(name)}; expected parameter names such as 'W_query.weight'`,
     );
   }
-  const what = `stateDict['${name}']`;
+  const what = `${dict}['${name}']`;
   if (Array.isArray(value)) {
     // booleans as 0/1: GPT-2's `bias` buffer is a boolean mask (the CLI reads them the same way)
     const { shape, data } = fromNested(value, what, 4, false, true);
@@ -63,19 +63,21 @@ function entry(name, value) {
   throw new Error(`${what} must be nested Arrays of numbers, a number or { shape, data }; got ${describe(value)}`);
 }
 
-export function normaliseStateDict(sd) {
+// `dict`: its name in messages (optimizer.step()'s gradients are read the same way).
+export function normaliseStateDict(sd, dict = 'stateDict') {
   if (sd === undefined) return undefined;
   if (sd === null || typeof sd !== 'object' || Array.isArray(sd) || ArrayBuffer.isView(sd)) {
-    throw new Error(`option stateDict must be an object mapping parameter names to tensors; got ${describe(sd)}`);
+    const what = dict === 'stateDict' ? 'option stateDict' : dict;
+    throw new Error(`${what} must be an object mapping parameter names to tensors; got ${describe(sd)}`);
   }
   const out = [];
   if (isMap(sd)) {
-    for (const [name, value] of MAP_ENTRIES.call(sd)) out.push(entry(name, value));
+    for (const [name, value] of MAP_ENTRIES.call(sd)) out.push(entry(name, value, dict));
     return out;
   }
   for (const symbol of Object.getOwnPropertySymbols(sd)) {
-    if (Object.prototype.propertyIsEnumerable.call(sd, symbol)) entry(symbol, undefined); // throws, naming it
+    if (Object.prototype.propertyIsEnumerable.call(sd, symbol)) entry(symbol, undefined, dict); // throws, naming it
   }
-  for (const [name, value] of Object.entries(sd)) out.push(entry(name, value));
+  for (const [name, value] of Object.entries(sd)) out.push(entry(name, value, dict));
   return out;
 }
