@@ -76,7 +76,7 @@ Decoder::Decoder(const Module& module, std::size_t max_tokens, std::size_t batch
   const std::string mech = detail::quoted(traits(c.mechanism).name);
   if (!module.causal())
     throw Error("decoding needs a causal module; this " + mech +
-                " module is not causal (expected Config::causal = true, or a DecodeMemory for cross-attention)");
+                " module is not causal (expected Config::causal = true)");
   // Self-attention projects keys and values from x_new: W_key and W_value must read d_in features.
   if (module.key_dim() != c.d_in || module.value_dim() != c.d_in)
     throw Error("self-attention decoding projects keys and values from x_new, but this module reads k_dim " +

@@ -196,8 +196,7 @@ TEST(Decoder, BadInputIsRefusedWithTheExpectedValue) {
   Config not_causal = make(Mechanism::self, 3, 2, 1);
   not_causal.causal = false;
   expect_error([&] { Module(not_causal).begin_decode(4); },
-               "decoding needs a causal module; this 'self' module is not causal (expected Config::causal = true, or "
-               "a DecodeMemory for cross-attention)");
+               "decoding needs a causal module; this 'self' module is not causal (expected Config::causal = true)");
   Config cross = make(Mechanism::multihead, 8, 8, 4);
   cross.k_dim = 5;
   expect_error([&] { Module(cross).begin_decode(4); },

@@ -124,7 +124,7 @@ TEST(CliDecode, RefusesWhatDecodingCannotDo) {
   EXPECT_EQ(not_causal.code, 2);
   EXPECT_EQ(not_causal.err,
             "attnkit: error: decoding needs a causal module; this 'self' module is not causal (expected Config::causal "
-            "= true, or a DecodeMemory for cross-attention)\n");
+            "= true)\n");
   const CliRun train =
       run_cli({"run", "--mechanism", "causal", "--d-out", "2", "--input", file, "--decode", "--train"});
   EXPECT_EQ(train.code, 2);
