@@ -50,7 +50,7 @@ ForwardResult Module::forward(const Tensor& x, const ForwardInputs& inputs, cons
   // A padded batch (self-attention, boolean key_padding_mask, padding at the end of each sequence) on the fused
   // path keeps the one-GEMM route: each sequence's attention just stops at its last real key.
   if (!inputs.kv && !inputs.value_input && !inputs.attn_mask && stacked_projections() && !options.average_weights &&
-      !options.return_weights && !options.intermediates && !(options.train && config_.dropout > 0.0)) {
+      !options.return_weights && !options.intermediates && !options.grad && !(options.train && config_.dropout > 0.0)) {
     const std::optional<std::vector<std::size_t>> lengths = detail::padding_lengths(*inputs.key_padding_mask, x.shape);
     if (lengths) return forward_stacked(x, options, lengths->data());
   }
@@ -58,12 +58,15 @@ ForwardResult Module::forward(const Tensor& x, const ForwardInputs& inputs, cons
 }
 
 ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
-  // Separate projections (grouped-query, cross-attention widths) and averaged weights take the op's route.
-  if (!stacked_projections() || options.average_weights) return forward_general(x, ForwardInputs{}, options);
+  // Separate projections (grouped-query, cross-attention widths), averaged weights and gradient mode take the op's
+  // route.
+  if (!stacked_projections() || options.average_weights || options.grad)
+    return forward_general(x, ForwardInputs{}, options);
   return forward_stacked(x, options, nullptr);
 }
 
 ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& options, const std::size_t* key_lengths) {
+  tape_.reset();  // a backward belongs to the latest forward only
   const Config& c = config_;
   if (x.rank() != 2 && x.rank() != 3)
     throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got rank " + std::to_string(x.rank()) +

@@ -174,7 +174,8 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   if (!in.kv && !in.value_input && !in.key_padding_mask && !in.attn_mask && stacked && !options.average_weights)
     return forward_bytes(c, x, options);
   // A right-padded batch on the fused path takes the one-GEMM route (core/src/forward.cpp), with its lengths.
-  const bool fused = !options.return_weights && !options.intermediates && !(options.train && c.dropout > 0.0);
+  const bool fused =
+      !options.return_weights && !options.intermediates && !options.grad && !(options.train && c.dropout > 0.0);
   if (!in.kv && !in.value_input && !in.attn_mask && stacked && !options.average_weights && fused &&
       detail::padding_lengths(*in.key_padding_mask, x))
     return add(forward_bytes(c, x, options), heap(mul(x.size() == 3 ? x[0] : 1, 2 * sizeof(std::size_t))));
