@@ -243,7 +243,9 @@ void decode_step(benchmark::State& state, const attnkit::BenchConfig* c) {
   attnkit::Module module(attnkit::bench_module_config(*c));
   attnkit::Decoder decoder = module.begin_decode(c->tokens, c->batch, 1);
   attnkit::Generator generator(7);
-  decoder.step(generator.rand({c->batch, c->tokens - 1, c->d_in}));
+  const std::size_t head_dim = c->d_out / c->heads;  // a random past, as `attnkit bench` loads it
+  decoder.load_past(generator.uniform({c->batch, c->heads, c->tokens - 1, head_dim}, -1.0, 1.0),
+                    generator.uniform({c->batch, c->heads, c->tokens - 1, head_dim}, -1.0, 1.0));
   const attnkit::Tensor x = generator.rand({c->batch, 1, c->d_in});
   for (auto _ : state) {
     decoder.rewind(c->tokens - 1);

@@ -1,5 +1,6 @@
 // attnkit — a cross-attention decoding session's memory (the encoder's keys and values, projected once, and its
-// padding as an additive mask), and the attention weights of a step's tokens on request.
+// padding as an additive mask), a self-attention session's past loaded from elsewhere, and the attention weights of
+// a step's tokens on request.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -107,6 +108,30 @@ void Decoder::set_memory(const DecodeMemory& memory) {
       }
   }
   size_buffers();
+}
+
+void Decoder::load_past(const Tensor& past_key, const Tensor& past_value) {
+  if (cross_)
+    throw Error("load_past is for self-attention sessions; this one decodes cross-attention (expected set_memory)");
+  const std::size_t hd = head_dim_;
+  for (const Tensor* t : {&past_key, &past_value}) {
+    const char* name = t == &past_key ? "past_key" : "past_value";
+    if (t->rank() != 4 || t->shape[0] != batch_ || t->shape[1] != kv_heads_ || t->shape[3] != hd ||
+        t->shape[2] > max_tokens_)
+      throw Error(std::string(name) + " has shape " + shape_to_string(t->shape) + "; expected (batch " + num(batch_) +
+                  ", kv_heads " + num(kv_heads_) + ", t ≤ max_tokens " + num(max_tokens_) + ", head_dim " + num(hd) +
+                  ")");
+    check_finite(*t, name);
+  }
+  if (past_value.shape[2] != past_key.shape[2])
+    throw Error("past_value has " + num(past_value.shape[2]) + " tokens but past_key " + num(past_key.shape[2]) +
+                "; expected the same");
+  const std::size_t t = past_key.shape[2];
+  for (std::size_t bg = 0; bg < batch_ * kv_heads_; ++bg) {  // (b, H_kv, t, hd) into (b, H_kv, max_tokens, hd)
+    std::copy_n(past_key.ptr() + bg * t * hd, t * hd, keys_.data() + bg * cache_tokens_ * hd);
+    std::copy_n(past_value.ptr() + bg * t * hd, t * hd, values_.data() + bg * cache_tokens_ * hd);
+  }
+  length_ = t;
 }
 
 void Decoder::attend_weights(std::size_t position, std::size_t tokens, std::size_t first, Tensor& weights) const {

@@ -2,7 +2,7 @@
 // an encoder's memory (DecodeMemory: kv, value_input, key_padding_mask) against the full forward, which
 // tests/core/test_module_inputs*.cpp check against a float64 reference and PyTorch: contexts and weights ≤ 1e-6
 // relative, token by token and in steps, caches and memories crossing the split-KV chunk; bitwise identical for
-// 1, 2 and 3 threads; overflow of the session, set_memory and bad input.
+// 1, 2 and 3 threads; a past loaded from forward's keys and values; overflow, set_memory and bad input.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -214,6 +214,39 @@ TEST(DecoderGroupedQuery, BitwiseIdenticalForOneTwoAndThreeThreads) {
     }
 }
 
+// load_past: the keys and values forward computes (its intermediates, (b, kv_heads, n, head_dim)) for the first
+// n − 3 tokens, then three steps: the last three rows of forward's context.
+TEST(DecoderGroupedQuery, LoadPastThenStepsMatchTheFullForward) {
+  for (std::size_t kv_heads : {1, 2, 4}) {
+    Module module(multihead(16, 16, 4, kv_heads, true));
+    Generator generator(23);
+    const std::size_t b = 2, n = 300, hd = 4;
+    const Tensor x = generator.rand({b, n, 16});
+    attnkit::ForwardOptions options;
+    options.intermediates = true;
+    const attnkit::ForwardResult full = module.forward(x, options);
+    const Tensor& keys = *full.intermediate("keys");
+    const Tensor& values = *full.intermediate("values");
+    ASSERT_EQ(keys.shape, (Shape{b, kv_heads, n, hd}));
+    const std::size_t t = n - 3;
+    Tensor past_key({b, kv_heads, t, hd}), past_value({b, kv_heads, t, hd});
+    for (std::size_t bg = 0; bg < b * kv_heads; ++bg) {
+      std::copy_n(keys.ptr() + bg * n * hd, t * hd, past_key.ptr() + bg * t * hd);
+      std::copy_n(values.ptr() + bg * n * hd, t * hd, past_value.ptr() + bg * t * hd);
+    }
+    Decoder decoder = module.begin_decode(n, b);
+    decoder.load_past(past_key, past_value);
+    EXPECT_EQ(decoder.length(), t);
+    Tensor last({b, 3, 16});
+    for (std::size_t bi = 0; bi < b; ++bi) std::copy_n(x.ptr() + (bi * n + t) * 16, 3 * 16, last.ptr() + bi * 3 * 16);
+    const Tensor got = decoder.step(last);
+    std::vector<float> want;
+    for (std::size_t bi = 0; bi < b; ++bi)
+      want.insert(want.end(), full.context.ptr() + (bi * n + t) * 16, full.context.ptr() + (bi * n + n) * 16);
+    expect_close(got.data, want, "load_past, kv_heads " + std::to_string(kv_heads));
+  }
+}
+
 void expect_error(const std::function<void()>& fn, const std::string& message) {
   try {
     fn();
@@ -266,7 +299,7 @@ TEST(DecoderCrossAttention, OverflowAndBadInputAreRefused) {
                "begin_decode(max_tokens, DecodeMemory))");
 }
 
-TEST(DecoderGroupedQuery, CacheOverflowIsRefused) {
+TEST(DecoderGroupedQuery, CacheOverflowAndBadPastAreRefused) {
   Module module(multihead(8, 8, 4, 2, true));
   Generator generator(6);
   Decoder decoder = module.begin_decode(4);
@@ -278,6 +311,17 @@ TEST(DecoderGroupedQuery, CacheOverflowIsRefused) {
       "the KV cache holds max_tokens (4) tokens; this step adds 2 to 3; expected at most 1 new tokens or "
       "reset()");
   EXPECT_EQ(decoder.length(), 3u);
+  expect_error(
+      [&] {
+        decoder.load_past(Tensor({1, 4, 2, 2}), Tensor({1, 4, 2, 2}));
+      },
+      "past_key has shape [1, 4, 2, 2]; expected (batch 1, kv_heads 2, t ≤ max_tokens 4, head_dim 2)");
+  expect_error(
+      [&] {
+        decoder.load_past(Tensor({1, 2, 5, 2}), Tensor({1, 2, 5, 2}));
+      },
+      "past_key has shape [1, 2, 5, 2]; expected (batch 1, kv_heads 2, t ≤ max_tokens 4, head_dim 2)");
+  EXPECT_EQ(decoder.length(), 3u);  // refused: unchanged
 }
 
 }  // namespace

@@ -70,6 +70,11 @@ class Decoder {
   // Throws Error for a bad shape or mask, leaving the session as it was, or on a self-attention session.
   void set_memory(const DecodeMemory& memory);
 
+  // Self-attention: start from keys and values computed elsewhere (HF's past_key_values, onnxruntime's past_key /
+  // past_value), each (batch, kv_heads, t, head_dim) with t ≤ max_tokens, in place of every token so far
+  // (length() becomes t). Throws Error for another shape, non-finite values, or a cross-attention session.
+  void load_past(const Tensor& past_key, const Tensor& past_value);
+
   void reset() noexcept { length_ = 0; }  // forget every token; the buffers (and a cross session's memory) are kept
   // Keep the first `length` tokens and forget the rest (a rejected draft, a beam); Error if length > length().
   void rewind(std::size_t length);
