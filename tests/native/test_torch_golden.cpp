@@ -67,7 +67,7 @@ Tensor rows(const Tensor& t, std::size_t begin, std::size_t end) {
 TEST(TorchGolden, EveryFileParsesWithTheDocumentedFields) {
   const std::vector<std::string> names = torch_files();
   ASSERT_GE(names.size(), 32u);
-  const std::set<std::string> kinds = {"nn.MultiheadAttention", "sdpa", "gpt2_attention", "grad", "train"};
+  const std::set<std::string> kinds = {"nn.MultiheadAttention", "sdpa", "gpt2_attention", "grad", "train", "model"};
   std::set<std::string> seen_kinds;
   for (const std::string& name : names) {
     SCOPED_TRACE(name);
@@ -139,6 +139,12 @@ TEST(TorchGolden, EveryFileParsesWithTheDocumentedFields) {
       EXPECT_EQ(g.at("call").at("steps"), 50);
       for (const auto& [key, value] : g.at("state_dict").items())
         EXPECT_TRUE(out.at("state_dict_final").contains(key)) << key;
+    }
+    if (kind == "model") {  // the tiny model (scripts/torch_golden/cases_model.py)
+      EXPECT_EQ(out.at("losses").size(), g.at("call").at("steps").get<std::size_t>() + 1);
+      EXPECT_EQ(out.at("loss").size(), 1u);
+      for (const auto& [key, value] : g.at("state_dict").items())
+        EXPECT_EQ(out.at("grads").contains(key), key != "attention.mask") << key;
     }
   }
   EXPECT_EQ(seen_kinds, kinds);
