@@ -260,9 +260,9 @@ export class Layer {
   // A KV-cache session for generation token by token (wasm/src/decoder.mjs): { maxTokens, batch = 1 }.
   decoder(options) {
     this.#alive();
-    const { maxTokens, batch } = normaliseDecoderOptions(options);
+    const { maxTokens, batch, memory } = normaliseDecoderOptions(options);
     const raw = this.#alive(); // a getter above may have disposed the layer
-    const { id } = check(this.#runtime.heap, raw.beginDecode(maxTokens, batch));
+    const { id } = check(this.#runtime.heap, raw.beginDecode(maxTokens, batch, memory));
     return new Decoder(() => this.#alive(), this.#runtime.heap, id);
   }
 
