@@ -14,7 +14,9 @@ import { describe, fmtShape, numelOf } from './values.mjs';
 // next call); larger ones free them after the call, so a layer never holds a large input or context.
 const FAST_KEEP = 65536;
 
-const registry =
+// Frees a layer's, optimizer's or model's wasm object when JS collects its owner without dispose() (exported for
+// optimizer.mjs and model.mjs).
+export const registry =
   typeof FinalizationRegistry === 'function'
     ? new FinalizationRegistry(({ raw, live }) => {
         if (!live.delete(raw)) return; // disposed meanwhile, or freed by ak.terminate()
