@@ -11,15 +11,15 @@ namespace {
 // Goals measured from the default seed with the defaults (tests/core/test_model_tasks.cpp trains each).
 const std::vector<TaskSpec> kTasks = {
     {Task::copy_previous, "copy-previous", "predict the previous token (scored: every position but the first)", true,
-     16, 16, 0.99, 300},
+     16, 16, 0.99, 100},
     {Task::reverse, "reverse", "predict the sequence reversed: position t gives token n-1-t (scored: every position)",
-     false, 8, 16, 0.99, 400},
+     false, 8, 16, 0.99, 100},
     {Task::sort, "sort", "n/2 distinct tokens, a separator, then predict them sorted (scored: the separator and after)",
-     true, 12, 16, 0.95, 600},
+     true, 12, 16, 0.95, 200},
     {Task::induction, "induction",
      "n/2 distinct tokens repeated: predict the next token, known only from the first half (scored: the last of "
      "the first half and the second half but its last)",
-     true, 16, 16, 0.99, 400},
+     true, 16, 16, 0.99, 100},
 };
 
 std::int32_t draw_below(Generator& g, std::size_t n) { return static_cast<std::int32_t>(g.random() % n); }

@@ -26,13 +26,14 @@
 
 namespace attnkit {
 
-// The built-in tasks. n = tokens; "scored" are the positions whose target counts in the loss and the accuracy.
-//   copy-previous  random tokens; position t ≥ 1 predicts token t−1                  (scored: 1 … n−1; causal)
-//   reverse        random tokens; position t predicts token n−1−t                      (scored: all; not causal)
-//   sort           n/2 distinct tokens below vocab−1, the separator vocab−1, then the sorted tokens but the last;
-//                  position n/2−1+i+1 = n/2+i predicts the i-th smallest               (scored: n/2 … n−1; causal)
-//   induction      n/2 distinct random tokens, repeated; position t predicts token t+1, which in the second half
-//                  only the first half shows (token t+1−n/2)                           (scored: n/2−1 … n−2; causal)
+// The built-in tasks, n = tokens; "scored" positions are those whose target counts in the loss and the accuracy,
+// and each scored position's expected key is the position holding its target (what attention should find).
+//   copy-previous  random tokens; position t predicts token t−1                (scored: 1 … n−1; causal)
+//   reverse        random tokens; position t predicts token n−1−t              (scored: all; not causal)
+//   sort           n/2 distinct tokens below vocab−1, the separator vocab−1, then the sorted tokens but the last
+//                  (teacher forcing); position n/2+i predicts the i-th smallest (scored: n/2 … n−1; causal)
+//   induction      n/2 distinct random tokens, then the same again; position t predicts token t+1, which in the
+//                  second half only the first half shows (token t+1−n/2)      (scored: n/2−1 … n−2; causal)
 enum class Task { copy_previous, reverse, sort, induction };
 
 // A task's defaults and its documented goal: from the default seed with the defaults (ModelConfig, AdamW at
