@@ -42,7 +42,7 @@ struct RunOptions {
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
   bool no_weights = false;  // leave attention_weights out (large n)
-  bool decode = false;      // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
+  bool decode = false;      // token by token through a decoding session (attnkit/decoder.hpp)
   bool dry_run = false;     // print the memory estimate (memory_json) instead of computing
   std::optional<std::string> grad_output;  // `attnkit grad`: the loss's weights (a JSON nested list); default ones
 };
@@ -58,8 +58,10 @@ struct RunMemory {
   std::size_t output_bytes = 0;     // the printed result
 };
 // The core's counts for the module and the forward call plus the CLI's own (JSON text in and out, parsed documents).
+// inputs: kv, value and the masks of the run (their shapes: n_k, the widths, the (b, h, n_q, n_k) weights), optional.
 RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& options, std::size_t input_text,
-                     const StateDict* state_dict = nullptr, std::size_t weights_text = 0);
+                     const StateDict* state_dict = nullptr, std::size_t weights_text = 0,
+                     const ForwardInputs* inputs = nullptr);
 // Throws Error (range) naming the bytes when the run would not fit in this machine's memory.
 void check_memory(const Config& config, const RunMemory& memory);
 // {"peak_bytes": N, "parameters": P, ...}, one line: what `attnkit run --dry-run` prints.
@@ -101,7 +103,7 @@ CausalRoute parse_causal_route(const std::string& text);
 // With kv (cross-attention input, optional), k_dim and v_dim are the options', else W_key's / W_value's widths in
 // the weights, else kv's width; W_key's rows give kv_heads (multihead) when --kv-heads is not given.
 Config make_config(const RunOptions& options, const Tensor& x, const StateDict* state_dict, std::size_t mask_size,
-                   const Tensor* kv = nullptr);
+                   const Tensor* kv = nullptr, const Tensor* value = nullptr);
 
 // `attnkit attention` as given on the command line (cli_attention.cpp).
 struct AttentionCommandOptions {

@@ -49,7 +49,8 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o, bool grad = false) {
   add(run, "--input", t.input,
       "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in), optionally with \"kv\" "
       "(batch x n_k x k_dim: "
-      "keys and values for cross-attention), \"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q "
+      "keys and values for cross-attention), \"value\" (batch x n_k x v_dim: the values' input when not kv), "
+      "\"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q "
       "x n_k or "
       "batch*heads x n_q x n_k, true = not allowed; or numbers added to the scores), as torch.nn.MultiheadAttention; - "
       "reads standard input",
@@ -96,7 +97,9 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o, bool grad = false) {
                 "also print every step: queries, keys, values, scores, ... weights, context");
   run->add_flag("--no-weights", o.no_weights, "leave attention_weights out of the output");
   run->add_flag("--decode", o.decode,
-                "compute the context token by token through a KV cache (causal modules; implies --no-weights)");
+                "compute the same token by token: self-attention through a KV cache (causal modules, grouped-query "
+                "heads too), or cross-attention over \"kv\" (with \"value\", \"key_padding_mask\"; not causal); "
+                "prints the same JSON");
   run->add_flag("--dry-run", o.dry_run,
                 "print the memory the run would need, {\"peak_bytes\": N, \"parameters\": P, ...}, without computing");
   if (grad) {
@@ -146,8 +149,7 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   if (o.decode && o.train)
     throw Error("--decode runs in evaluation mode (no dropout); expected no --train with --decode");
   if (o.decode && o.intermediates)
-    throw Error("--decode computes the context only; expected no --intermediates with --decode");
-  if (o.decode) o.no_weights = true;  // the cache keeps keys and values, never a (tokens, tokens) matrix
+    throw Error("--decode computes the context and the weights only; expected no --intermediates with --decode");
   if (t.dropout.given()) o.dropout = parse_dropout(t.dropout.text);
   if (t.seed.given()) o.seed = parse_seed(t.seed.text);
   if (t.threads.given()) o.threads = parse_count("--threads", t.threads.text, 1, 1024);

@@ -19,6 +19,7 @@ struct PreparedRun {
   ForwardInputs extra() const {
     ForwardInputs e;
     e.kv = inputs.kv ? &*inputs.kv : nullptr;
+    e.value_input = inputs.value ? &*inputs.value : nullptr;
     e.key_padding_mask = inputs.key_padding_mask ? &*inputs.key_padding_mask : nullptr;
     e.attn_mask = inputs.attn_mask ? &*inputs.attn_mask : nullptr;
     return e;
