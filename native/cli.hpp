@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
+#include "attnkit/model.hpp"
 
 namespace CLI {
 class App;
@@ -134,6 +136,30 @@ class AttentionCommand {
   bool train_ = false, no_weights_ = false, average_weights_ = false, grad_ = false;
 };
 
+// `attnkit train` as given on the command line (cli_train.cpp); unset values take the model's defaults.
+struct TrainOptions {
+  std::string task;
+  std::optional<std::size_t> steps, batch, tokens, heads, d_model;
+  std::string optimizer = "adamw";
+  std::optional<double> lr;
+  std::uint64_t seed = 123;
+  std::optional<std::string> save;  // state_dict JSON file
+  Format format = Format::text;
+};
+
+// The `train` subcommand: adds itself and its options; run() after parsing checks the values and calls
+// command_train, with a progress bar on err when err is the process's terminal stderr.
+class TrainCommand {
+ public:
+  explicit TrainCommand(CLI::App& app);
+  bool parsed() const;
+  void run(std::ostream& out, std::ostream& err) const;
+
+ private:
+  CLI::App* command_ = nullptr;
+  std::map<std::string, std::string> values_;  // option name → its text
+};
+
 // Each command writes its whole output to `out` only on success, so a failure never leaves half a document.
 void command_run(const RunOptions& options, std::istream& in, std::ostream& out);
 // `attnkit grad` (cli_grad.cpp): run's forward, then the backward of Σ context ⊙ grad_output.
@@ -144,6 +170,8 @@ Tensor read_grad_output(const std::optional<std::string>& path, std::istream& in
 void command_bench(const BenchOptions& options, std::ostream& out);
 void command_info(Format format, std::ostream& out);
 void command_attention(const AttentionCommandOptions& options, std::istream& in, std::ostream& out);
+// progress: where the progress bar goes (nullptr: none).
+void command_train(const TrainOptions& options, std::ostream& out, std::ostream* progress);
 
 // The command line: parses args (args[0] is the program name), runs the command, reports errors.
 int main(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err);

@@ -10,7 +10,7 @@
 namespace attnkit::cli {
 namespace {
 
-const char* const kCommands[] = {"run", "bench", "info", "attention", "grad"};
+const char* const kCommands[] = {"run", "bench", "info", "attention", "grad", "train"};
 
 // One line, always: multi-line messages (CLI11's, a path with a newline) are joined.
 std::string one_line(std::string message) {
@@ -200,16 +200,18 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     add(info, "--format", info_format, "text (default) or json", "json|text");
 
     const AttentionCommand attention(app);
+    const TrainCommand train(app);
 
     app.footer("See attnkit <command> --help.");  // set last: subcommands copy the footer when created
 
     if (args.size() < 2)
-      return fail(err, "a command is required; expected one of run, bench, info, attention, grad (see attnkit --help)",
-                  kExitUsage);
+      return fail(
+          err, "a command is required; expected one of run, bench, info, attention, grad, train (see attnkit --help)",
+          kExitUsage);
     const std::string& first = args[1];
     if (first.empty() ||
         (first[0] != '-' && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands))) {
-      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention, grad",
+      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention, grad, train",
                   kExitUsage);
     }
 
@@ -239,9 +241,12 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
       command_info(info_format.given() ? parse_format(info_format.text) : Format::text, out);
     } else if (attention.parsed()) {
       attention.run(in, out);
+    } else if (train.parsed()) {
+      train.run(out, err);
     } else {
-      return fail(err, "a command is required; expected one of run, bench, info, attention, grad (see attnkit --help)",
-                  kExitUsage);
+      return fail(
+          err, "a command is required; expected one of run, bench, info, attention, grad, train (see attnkit --help)",
+          kExitUsage);
     }
     out.flush();
     if (!out) return fail(err, "cannot write the output (standard output closed or full)", kExitInternal);
