@@ -61,7 +61,7 @@ ModuleGrad Module::backward(const Tensor& grad_context) {
     throw Error("grad_context has shape " + shape_to_string(grad_context.shape) + "; expected the context's shape " +
                 shape_to_string(t.context_shape));
   check_finite(grad_context, "grad_context");
-  const std::shared_ptr<GradTape> keep = std::move(tape_);  // one backward per forward
+  const std::shared_ptr<GradTape> released = std::move(tape_);  // one backward per forward; t stays valid
 
   const Config& c = config_;
   const bool simplified = c.mechanism == Mechanism::simplified, multihead = c.mechanism == Mechanism::multihead;
