@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
+#include "attnkit/model.hpp"
 
 namespace CLI {
 class App;
@@ -44,6 +46,7 @@ struct RunOptions {
   bool no_weights = false;  // leave attention_weights out (large n)
   bool decode = false;      // token by token through a decoding session (attnkit/decoder.hpp)
   bool dry_run = false;     // print the memory estimate (memory_json) instead of computing
+  std::optional<std::string> grad_output;  // `attnkit grad`: the loss's weights (a JSON nested list); default ones
 };
 
 // What `attnkit run` holds at its peak (cli_memory.cpp), in bytes, saturating at SIZE_MAX.
@@ -113,6 +116,8 @@ struct AttentionCommandOptions {
   bool train = false;
   std::uint64_t seed = 123;
   bool no_weights = false, average_weights = false;
+  bool grad = false;                       // also the backward of Σ output ⊙ grad_output
+  std::optional<std::string> grad_output;  // file or "-"; default all ones
   std::size_t threads = 0;
   Format format = Format::json;
 };
@@ -127,15 +132,46 @@ class AttentionCommand {
 
  private:
   CLI::App* command_ = nullptr;
-  std::string input_, causal_, scale_, dropout_, seed_, threads_, format_ = "json";
-  bool train_ = false, no_weights_ = false, average_weights_ = false;
+  std::string input_, causal_, scale_, dropout_, seed_, threads_, format_ = "json", grad_output_;
+  bool train_ = false, no_weights_ = false, average_weights_ = false, grad_ = false;
+};
+
+// `attnkit train` as given on the command line (cli_train.cpp); unset values take the model's defaults.
+struct TrainOptions {
+  std::string task;
+  std::optional<std::size_t> steps, batch, tokens, heads, d_model;
+  std::string optimizer = "adamw";
+  std::optional<double> lr;
+  std::uint64_t seed = 123;
+  std::optional<std::string> save;  // state_dict JSON file
+  Format format = Format::text;
+};
+
+// The `train` subcommand: adds itself and its options; run() after parsing checks the values and calls
+// command_train, with a progress bar on err when err is the process's terminal stderr.
+class TrainCommand {
+ public:
+  explicit TrainCommand(CLI::App& app);
+  bool parsed() const;
+  void run(std::ostream& out, std::ostream& err) const;
+
+ private:
+  CLI::App* command_ = nullptr;
+  std::map<std::string, std::string> values_;  // option name → its text
 };
 
 // Each command writes its whole output to `out` only on success, so a failure never leaves half a document.
 void command_run(const RunOptions& options, std::istream& in, std::ostream& out);
+// `attnkit grad` (cli_grad.cpp): run's forward, then the backward of Σ context ⊙ grad_output.
+void command_grad(const RunOptions& options, std::istream& in, std::ostream& out);
+// --grad-output's nested list (path, "-" for `in`), which must have `shape` (the shape of `of`, for messages);
+// all ones without a path.
+Tensor read_grad_output(const std::optional<std::string>& path, std::istream& in, const Shape& shape, const char* of);
 void command_bench(const BenchOptions& options, std::ostream& out);
 void command_info(Format format, std::ostream& out);
 void command_attention(const AttentionCommandOptions& options, std::istream& in, std::ostream& out);
+// progress: where the progress bar goes (nullptr: none).
+void command_train(const TrainOptions& options, std::ostream& out, std::ostream* progress);
 
 // The command line: parses args (args[0] is the program name), runs the command, reports errors.
 int main(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err);

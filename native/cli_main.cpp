@@ -10,7 +10,7 @@
 namespace attnkit::cli {
 namespace {
 
-const char* const kCommands[] = {"run", "bench", "info", "attention"};
+const char* const kCommands[] = {"run", "bench", "info", "attention", "grad", "train"};
 
 // One line, always: multi-line messages (CLI11's, a path with a newline) are joined.
 std::string one_line(std::string message) {
@@ -32,13 +32,19 @@ Valued& add(CLI::App* app, const std::string& name, Valued& v, const std::string
 
 struct RunText {
   Valued mechanism, input, weights, weights_format, weights_prefix, d_out, heads, kv_heads, k_dim, v_dim,
-      context_length, dropout, seed, threads, format, causal_route;
+      context_length, dropout, seed, threads, format, causal_route, grad_output;
   bool causal = false, no_causal = false;
 };
 
-CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
-  auto* run = app.add_subcommand(
-      "run", "Run one attention mechanism on a JSON input and print the context and the attention weights");
+// `attnkit run`, or with grad `attnkit grad`: the same options, plus --grad-output.
+CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o, bool grad = false) {
+  auto* run = grad
+                  ? app.add_subcommand("grad",
+                                       "Run one attention mechanism forward and backward on a JSON input and print the "
+                                       "context and the gradients of sum(context * grad_output)")
+                  : app.add_subcommand("run",
+                                       "Run one attention mechanism on a JSON input and print the context and the "
+                                       "attention weights");
   add(run, "--mechanism", t.mechanism, mechanism_names() + " (see Mechanisms below)", "M");
   add(run, "--input", t.input,
       "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in), optionally with \"kv\" "
@@ -96,6 +102,13 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
                 "prints the same JSON");
   run->add_flag("--dry-run", o.dry_run,
                 "print the memory the run would need, {\"peak_bytes\": N, \"parameters\": P, ...}, without computing");
+  if (grad) {
+    add(run, "--grad-output", t.grad_output,
+        "JSON nested list of the context's shape: the loss is sum(context * grad_output) (default all ones)", "FILE|-");
+    run->footer(mechanisms_help() +
+                "\n\nExample:\n  attnkit grad --mechanism multihead --d-out 2 --heads 2 --input batch.json");
+    return run;
+  }
   run->footer(mechanisms_help() +
               "\n\nExample:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
   return run;
@@ -142,6 +155,10 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   if (t.threads.given()) o.threads = parse_count("--threads", t.threads.text, 1, 1024);
   if (t.format.given()) o.format = parse_format(t.format.text);
   if (t.causal_route.given()) o.causal_route = parse_causal_route(t.causal_route.text);
+  if (t.grad_output.given()) {
+    if (t.grad_output.text.empty()) throw Error("--grad-output is empty; expected a JSON file or - for standard input");
+    o.grad_output = t.grad_output.text;
+  }
   return o;
 }
 
@@ -163,6 +180,9 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     RunText run_text;
     RunOptions run_options;
     auto* run = add_run(app, run_text, run_options);
+    RunText grad_text;
+    RunOptions grad_options;
+    auto* grad = add_run(app, grad_text, grad_options, true);
 
     auto* bench = app.add_subcommand(
         "bench", "Time causal multi-head attention on a standard configuration (" + bench_config_names() + ")");
@@ -180,16 +200,19 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     add(info, "--format", info_format, "text (default) or json", "json|text");
 
     const AttentionCommand attention(app);
+    const TrainCommand train(app);
 
     app.footer("See attnkit <command> --help.");  // set last: subcommands copy the footer when created
 
     if (args.size() < 2)
-      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)",
-                  kExitUsage);
+      return fail(
+          err, "a command is required; expected one of run, bench, info, attention, grad, train (see attnkit --help)",
+          kExitUsage);
     const std::string& first = args[1];
     if (first.empty() ||
         (first[0] != '-' && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands))) {
-      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention", kExitUsage);
+      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention, grad, train",
+                  kExitUsage);
     }
 
     std::vector<const char*> argv;
@@ -203,6 +226,8 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
 
     if (run->parsed()) {
       command_run(finish_run(run_text, run_options), in, out);
+    } else if (grad->parsed()) {
+      command_grad(finish_run(grad_text, grad_options), in, out);
     } else if (bench->parsed()) {
       if (!bench_config.given()) throw Error("--config is required; expected one of " + bench_config_names());
       if (bench_config.text.empty()) throw Error("--config is empty; expected one of " + bench_config_names());
@@ -216,9 +241,12 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
       command_info(info_format.given() ? parse_format(info_format.text) : Format::text, out);
     } else if (attention.parsed()) {
       attention.run(in, out);
+    } else if (train.parsed()) {
+      train.run(out, err);
     } else {
-      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)",
-                  kExitUsage);
+      return fail(
+          err, "a command is required; expected one of run, bench, info, attention, grad, train (see attnkit --help)",
+          kExitUsage);
     }
     out.flush();
     if (!out) return fail(err, "cannot write the output (standard output closed or full)", kExitInternal);

@@ -5,6 +5,7 @@
 
 #include "cli.hpp"
 #include "json_io.hpp"
+#include "prepared_run.hpp"
 #include "text_format.hpp"
 
 namespace attnkit::cli {
@@ -137,7 +138,7 @@ void weights_to_book_names(RunOptions& o, const Tensor& x, bool has_kv, StateDic
 
 }  // namespace
 
-void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
+PreparedRun prepare_run(const RunOptions& o, std::istream& in) {
   // An unknown name, or an option that does not apply to it, is reported before any file is read.
   check_options_apply(parse_mechanism(o.mechanism), o);
   if (o.input == "-" && o.weights && *o.weights == "-") {
@@ -145,8 +146,8 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   }
   std::string input_text = read_source(o.input, in, "--input");
   const std::size_t input_text_bytes = input_text.size();
-  const RunInputs inputs = run_inputs_from_json(parse_json(std::move(input_text), "--input"));
-  const Tensor& x = inputs.x;
+  PreparedRun p{run_inputs_from_json(parse_json(std::move(input_text), "--input"))};
+  const Tensor& x = p.inputs.x;
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0, weights_text_bytes = 0;
   RunOptions run = o;
@@ -154,34 +155,37 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
     std::string weights_text = read_source(*o.weights, in, "--weights");
     weights_text_bytes = weights_text.size();
     state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
-    weights_to_book_names(run, x, inputs.kv.has_value(), *state_dict, mask_size);
+    weights_to_book_names(run, x, p.inputs.kv.has_value(), *state_dict, mask_size);
   }
-  const Config config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size,
-                                    inputs.kv ? &*inputs.kv : nullptr, inputs.value ? &*inputs.value : nullptr);
-  ForwardInputs extra;
-  extra.kv = inputs.kv ? &*inputs.kv : nullptr;
-  extra.value_input = inputs.value ? &*inputs.value : nullptr;
-  extra.key_padding_mask = inputs.key_padding_mask ? &*inputs.key_padding_mask : nullptr;
-  extra.attn_mask = inputs.attn_mask ? &*inputs.attn_mask : nullptr;
-  const RunMemory memory =
-      run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes, &extra);
+  p.config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, p.inputs.kv ? &*p.inputs.kv : nullptr,
+                         p.inputs.value ? &*p.inputs.value : nullptr);
+  const ForwardInputs extra = p.extra();
+  p.memory = run_memory(p.config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes,
+                        &extra);
+  if (o.dry_run) return p;
+  check_memory(p.config, p.memory);
+  p.module.emplace(state_dict ? Module(p.config, *state_dict) : Module(p.config));
+  return p;
+}
+
+void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
+  PreparedRun p = prepare_run(o, in);
   if (o.dry_run) {
-    out << memory_json(config, memory) << std::flush;
+    out << memory_json(p.config, p.memory) << std::flush;
     return;
   }
-  check_memory(config, memory);
-  Module module = state_dict ? Module(config, *state_dict) : Module(config);
-
   ForwardOptions options;
   options.train = o.train;
   options.return_weights = !o.no_weights;
   options.intermediates = o.intermediates;
   options.threads = o.threads;
+  const ForwardInputs extra = p.extra();
+  const Tensor& x = p.inputs.x;
   const ForwardResult result =
-      o.decode ? decode_all(module, x, extra, !o.no_weights, o.threads) : module.forward(x, extra, options);
+      o.decode ? decode_all(*p.module, x, extra, !o.no_weights, o.threads) : p.module->forward(x, extra, options);
 
   const std::string text =
-      o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
+      o.format == Format::json ? to_json(result, p.config, o, p.memory.output_bytes) : to_text(result, o);
   out << text << std::flush;
 }
 

@@ -25,6 +25,10 @@ val mechanism_traits() {
     val options = val::array();
     for (std::size_t j = 0; j < t.options.size(); ++j) options.set(j, val(std::string(t.options[j])));
     item.set("options", options);
+    val formats = val::array();
+    for (std::size_t j = 0; j < t.weights_formats.size(); ++j)
+      formats.set(j, val(std::string(attnkit::weights_format_name(t.weights_formats[j]))));
+    item.set("weights_formats", formats);
     list.set(i, item);
   }
   return list;

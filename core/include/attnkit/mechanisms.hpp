@@ -62,6 +62,7 @@ struct ForwardOptions {
   bool average_weights = false;  // with return_weights: weights (b, n_q, n_k), the mean over heads
   // Keep what Module::backward needs (the inputs, projections, the op's AttentionForwardState with its dropout
   // generator state); the forward then takes the op's route (core/src/forward_inputs.cpp), same numbers.
+  // forward_bytes does not count that state (about the inputs, queries, keys and values once more).
   bool grad = false;
   std::size_t threads = 0;  // 0: default_num_threads()
 };
