@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <string>
 
@@ -147,6 +150,36 @@ TEST(ModelTasks, CopyPreviousReachesGoal) { reaches_goal(Task::copy_previous); }
 TEST(ModelTasks, ReverseReachesGoal) { reaches_goal(Task::reverse); }
 TEST(ModelTasks, SortReachesGoal) { reaches_goal(Task::sort); }
 TEST(ModelTasks, InductionReachesGoal) { reaches_goal(Task::induction); }
+
+}  // namespace
+}  // namespace attnkit
+
+namespace attnkit {
+namespace {
+
+// README.md's task table ("Training") says what task_specs() holds: tokens, vocab, goal and steps per task.
+TEST(ModelTasks, ReadmeTableAgrees) {
+  std::ifstream in(std::string(ATTNKIT_GOLDEN_DIR) + "/../../README.md");
+  ASSERT_TRUE(in) << "README.md";
+  std::size_t rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    for (const TaskSpec& s : task_specs()) {
+      if (line.rfind("| " + std::string(s.name) + " |", 0) != 0) continue;
+      std::vector<std::string> cells;
+      std::stringstream cellstream(line.substr(1));
+      for (std::string cell; std::getline(cellstream, cell, '|');) cells.push_back(cell);
+      ASSERT_EQ(cells.size(), 8u) << line;
+      const auto trim = [](std::string c) { return c.substr(1, c.size() - 2); };
+      EXPECT_EQ(trim(cells[3]), s.causal ? "yes" : "no") << s.name;
+      EXPECT_EQ(trim(cells[4]), std::to_string(s.tokens)) << s.name;
+      EXPECT_EQ(trim(cells[5]), std::to_string(s.vocab)) << s.name;
+      EXPECT_EQ(trim(cells[6]), std::to_string(int(std::lround(s.goal_accuracy * 100))) + " %") << s.name;
+      EXPECT_EQ(trim(cells[7]), std::to_string(s.goal_steps)) << s.name;
+      ++rows;
+    }
+  }
+  EXPECT_EQ(rows, task_specs().size());
+}
 
 }  // namespace
 }  // namespace attnkit

@@ -88,3 +88,24 @@ TEST(CliTrain, BadOptionsExit2WithOneLine) {
 
 }  // namespace
 }  // namespace attnkit::test
+
+namespace attnkit::test {
+namespace {
+
+// On a terminal (a pseudo-terminal from util-linux's script), stderr shows the bar: "\r[###   ] k/N  loss x", and
+// clears it before the result.
+TEST(CliTrain, ProgressBarOnATerminal) {
+  const std::string command =
+      std::string("script -qec '") + ATTNKIT_CLI + " train --task copy-previous --steps 40 --format json' /dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string seen;
+  char buffer[4096];
+  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) seen.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << seen;
+  EXPECT_NE(seen.find("\r[##############################] 40/40  loss "), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\033[K{\"task\": \"copy-previous\", \"steps\": 40"), std::string::npos) << seen;
+}
+
+}  // namespace
+}  // namespace attnkit::test

@@ -6,6 +6,8 @@
 #include "attnkit/decoder.hpp"
 #include "attnkit/errors.hpp"
 #include "attnkit/mechanisms.hpp"
+#include "attnkit/model.hpp"
+#include "attnkit/optim.hpp"
 #include "attnkit/parallel.hpp"
 #include "attnkit/parameters.hpp"
 #include "attnkit/random.hpp"
