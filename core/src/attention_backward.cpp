@@ -24,10 +24,12 @@ void attention_backward_tiled(const BackwardProblem& g) {
   const auto& table = g.table ? *g.table : kernels::table();
   const std::size_t BH = p.batch * p.h_q, n_q = p.n_q, n_k = p.n_k, d = p.d, d_v = p.d_v;
   const std::size_t group = p.h_q / p.h_kv, heads = p.batch * p.h_kv;
-  std::fill(g.grad_query, g.grad_query + BH * n_q * d, 0.0f);
-  std::fill(g.grad_key, g.grad_key + heads * n_k * d, 0.0f);
-  std::fill(g.grad_value, g.grad_value + heads * n_k * d_v, 0.0f);
-  if (n_q == 0 || n_k == 0) return;
+  if (n_q == 0 || n_k == 0) {  // nothing to attend to, or nobody attending: zero gradients (else the kernel writes all)
+    std::fill(g.grad_query, g.grad_query + BH * n_q * d, 0.0f);
+    std::fill(g.grad_key, g.grad_key + heads * n_k * d, 0.0f);
+    std::fill(g.grad_value, g.grad_value + heads * n_k * d_v, 0.0f);
+    return;
+  }
   const double flops = 2.0 * BH * n_q * n_k * (2 * d + 3 * d_v);
   const std::size_t threads = flops < 2e5 ? 1 : p.threads ? p.threads : default_num_threads();
 

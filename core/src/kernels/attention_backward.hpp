@@ -7,6 +7,7 @@
 // reads, so no tile packs anything. Micro-tiles that the causal mask hides entirely are skipped (exact zeros), and
 // with a mask, whole tiles it hides. Buffers are per thread (grown, never shrunk): no allocation once warm.
 #pragma once
+#include <cstdint>
 #include <limits>
 
 #include "kernels.hpp"
@@ -35,6 +36,23 @@ inline void pack_panels(const float* src, std::size_t ld, std::size_t rows, std:
         continue;
       }
       for (std::size_t c = 0; c < NR; ++c) panel[i * NR + c] = c < w ? row[c] : 0.0f;
+    }
+  }
+}
+
+// micro_fma (microkernel.hpp) with A read in place: element (r, p) at a[r·lda + p], lda known only at run time, so
+// q and dO need no packed copy for S and dP (a broadcast reads any address). Same arithmetic, same order.
+template <class Arch, std::size_t MR, std::size_t NB>
+inline void micro_fma_rows(const float* a, std::size_t lda, const float* b, std::size_t ldb, std::size_t kc,
+                           vf<Arch> (&acc)[MR][NB]) noexcept {
+  using F = vf<Arch>;
+  constexpr std::size_t W = F::size;
+  for (std::size_t p = 0; p < kc; ++p, ++a, b += ldb) {
+    F bv[NB];
+    for (std::size_t nb = 0; nb < NB; ++nb) bv[nb] = F::load_aligned(b + nb * W);
+    for (std::size_t r = 0; r < MR; ++r) {
+      const F av(a[r * lda]);
+      for (std::size_t nb = 0; nb < NB; ++nb) acc[r][nb] = xsimd::fma(av, bv[nb], acc[r][nb]);
     }
   }
 }
@@ -93,7 +111,8 @@ inline bool tile_visible(const AttentionBackward& t, const float* mask, std::siz
 // The packed operands of one call; see attention_backward_f32 for each layout.
 struct BackwardPacks {
   const float *kp, *vp, *kc;         // this key range
-  const float *qr, *qc, *dor, *doc;  // one query head
+  const float *q, *dO;               // one query head, rows in place (S, dP)
+  const float *qr, *qc, *dor, *doc;  // its last, partial MR rows packed (S, dP); NR-column panels (dK, dV)
   float *s, *ds, *dq, *dk, *dv;      // tile buffers and accumulators
   std::size_t key_begin, n_r, dpad, dvpad;
 };
@@ -117,8 +136,11 @@ void backward_tile(const AttentionBackward& t, const BackwardPacks& p, std::size
         F acc[MR][NB];
         for (std::size_t r = 0; r < MR; ++r)
           for (std::size_t b = 0; b < NB; ++b) acc[r][b] = F(0.0f);
-        if (pass == 0) micro_fma<Arch, MR, NB, 1, MR>(p.qr + (i0 + r0) * d, p.kp + (jr + jj) * d, NR, d, acc);
-        else micro_fma<Arch, MR, NB, 1, MR>(p.dor + (i0 + r0) * dv, p.vp + (jr + jj) * dv, NR, dv, acc);
+        const bool whole = i0 + r0 + MR <= t.n_q;  // else the head's packed last rows (never read past n_q)
+        if (pass == 0 && whole) micro_fma_rows<Arch, MR, NB>(p.q + (i0 + r0) * d, d, p.kp + (jr + jj) * d, NR, d, acc);
+        else if (pass == 0) micro_fma<Arch, MR, NB, 1, MR>(p.qr, p.kp + (jr + jj) * d, NR, d, acc);
+        else if (whole) micro_fma_rows<Arch, MR, NB>(p.dO + (i0 + r0) * dv, dv, p.vp + (jr + jj) * dv, NR, dv, acc);
+        else micro_fma<Arch, MR, NB, 1, MR>(p.dor, p.vp + (jr + jj) * dv, NR, dv, acc);
         float* dst = (pass == 0 ? p.s : p.ds) + r0 * KB + jj;
         const F f = pass == 0 ? sc : F(1.0f);
         for (std::size_t r = 0; r < mr; ++r)
@@ -203,8 +225,8 @@ void attention_backward_f32(const AttentionBackward& t, std::size_t key_begin, s
   p.vp = vp;
   p.kc = kc;
   // Per query head: q and dO as MR-row panels (d, MR) for S and dP, and as NR-column panels (n_q, NR) for dK and dV.
-  float* qr = grow(qr_, qrows * d);
-  float* dor = grow(dor_, qrows * dv);
+  float* qr = grow(qr_, MR * d);
+  float* dor = grow(dor_, MR * dv);
   float* qc = grow(qc_, dpad * n_q);
   float* doc = grow(doc_, dvpad * n_q);
   p.qr = qr;
@@ -222,9 +244,11 @@ void attention_backward_f32(const AttentionBackward& t, std::size_t key_begin, s
   for (std::size_t g = 0; g < t.group; ++g) {
     const float* q = t.q + g * n_q * d;
     const float* dO = t.grad_out + g * n_q * dv;
-    for (std::size_t r = 0; r < n_q; r += MR) {
-      pack_rows<MR>(q + r * d, d, n_q - r < MR ? n_q - r : MR, d, qr + r * d);
-      pack_rows<MR>(dO + r * dv, dv, n_q - r < MR ? n_q - r : MR, dv, dor + r * dv);
+    p.q = q;
+    p.dO = dO;
+    if (const std::size_t tail = n_q % MR) {
+      pack_rows<MR>(q + (n_q - tail) * d, d, tail, d, qr);
+      pack_rows<MR>(dO + (n_q - tail) * dv, dv, tail, dv, dor);
     }
     pack_panels<Arch>(q, d, n_q, d, qc);
     pack_panels<Arch>(dO, dv, n_q, dv, doc);
