@@ -53,8 +53,7 @@ struct HeadInputs {
   attnkit::kernels::Attention forward_of(const Heads& s, std::size_t h) {
     const std::size_t n = s.tokens, d = s.head_dim, at = h * n * d;
     attnkit::kernels::Attention a{
-        query.data() + at, d, key.data() + at, d, output.data() + at, d, output.data() + at, d, n, n, d, 0.125f, true};
-    a.v = value.data() + at;
+        query.data() + at, d, key.data() + at, d, value.data() + at, d, output.data() + at, d, n, n, d, 0.125f, true};
     a.lse = lse.data() + h * n;
     return a;
   }
