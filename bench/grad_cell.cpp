@@ -1,12 +1,13 @@
-// attnkit — one forward + backward cell of bench/compare (grad-run.mjs): the attention op of a standard
-// configuration's attention (attnkit/bench_configs.hpp: b, h heads of d_out / h, n tokens, causal), forward with the
-// state the backward needs (attention_forward) and attention_backward, timed in this process. Prints one JSON line:
+// attnkit — one forward + backward cell of bench/compare (grad-run.mjs), timed in this process: the attention op of
+// a standard configuration's attention (attnkit/bench_configs.hpp: b, h heads of d_out / h, n tokens, causal),
+// attention_forward + attention_backward; or, with --module, the configuration's module (as `attnkit bench` runs it)
+// forward with ForwardOptions::grad + Module::backward. Prints one JSON line:
 // the medians of the forward, the backward and their sum over --repeats runs (after one warm-up; wall clock, and the
 // process's CPU time of each, which other tenants of a shared machine disturb less at 1 thread), the useful FLOPs
 // of each, and memory: the process's peak RSS and its growth over the RSS held before the first run (inputs
 // allocated). --dir writes the inputs and attnkit's results as raw float32 files, for the peer to check against.
 //
-//   attnkit_grad_cell --config C2 [--threads N] [--repeats R] [--dir DIR]
+//   attnkit_grad_cell --config C2 [--module] [--threads N] [--repeats R] [--dir DIR]
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,29 +56,86 @@ void write(const std::string& dir, const char* name, const attnkit::Tensor& t) {
   std::fclose(f);
 }
 
+// One side of a timed step: forward, then backward; `write` saves the inputs and results (the warm-up run).
+struct Step {
+  std::function<void()> forward, backward;
+  std::function<void(const std::string&)> write;
+};
+
+// The op: query, key, value (b, h, n, head_dim) and grad_output, causal upper-left as PyTorch's is_causal.
+Step op_step(const attnkit::BenchConfig& c, std::size_t threads) {
+  const std::size_t b = c.batch, h = c.heads, n = c.tokens, hd = c.d_out / c.heads;
+  struct State {
+    attnkit::Tensor query, key, value, grad_output;
+    attnkit::AttentionOptions o;
+    attnkit::AttentionForward f;
+    attnkit::AttentionGrad g;
+  };
+  auto s = std::make_shared<State>();
+  attnkit::Generator generator(7);
+  for (attnkit::Tensor* t : {&s->query, &s->key, &s->value, &s->grad_output})
+    *t = generator.uniform({b, h, n, hd}, -1.0, 1.0);
+  s->o.causal = c.causal ? attnkit::CausalAlign::upper_left : attnkit::CausalAlign::none;
+  s->o.threads = threads;
+  return {[s] { s->f = attnkit::attention_forward(s->query, s->key, s->value, s->o); },
+          [s] { s->g = attnkit::attention_backward(s->query, s->key, s->value, s->grad_output, s->o, s->f.state); },
+          [s](const std::string& dir) {
+            write(dir, "query", s->query);
+            write(dir, "key", s->key);
+            write(dir, "value", s->value);
+            write(dir, "grad_output", s->grad_output);
+            write(dir, "output", s->f.state.output);
+            write(dir, "grad_query", s->g.query);
+            write(dir, "grad_key", s->g.key);
+            write(dir, "grad_value", s->g.value);
+          }};
+}
+
+// The module as `attnkit bench` times it (bench_module_config, bench_input), forward with grad, then Module::backward.
+Step module_step(const attnkit::BenchConfig& c, std::size_t threads) {
+  struct State {
+    attnkit::Module module;
+    attnkit::Tensor x, grad_context, context;
+    attnkit::ForwardOptions o;
+    attnkit::ModuleGrad g;
+  };
+  auto s = std::make_shared<State>(State{attnkit::Module(attnkit::bench_module_config(c)), attnkit::bench_input(c)});
+  s->grad_context = attnkit::Generator(8).uniform({c.batch, c.tokens, c.d_out}, -1.0, 1.0);
+  s->o.grad = true;
+  s->o.threads = threads;
+  return {[s] { s->context = s->module.forward(s->x, s->o).context; },
+          [s] { s->g = s->module.backward(s->grad_context); },
+          [s](const std::string& dir) {
+            write(dir, "x", s->x);
+            write(dir, "grad_context", s->grad_context);
+            write(dir, "context", s->context);
+            write(dir, "grad_input", s->g.input);
+            for (const auto& [name, t] : s->module.state_dict()) write(dir, name.c_str(), t);
+            for (const auto& [name, t] : s->g.params) write(dir, ("grad." + name).c_str(), t);
+          }};
+}
+
 int run(int argc, char** argv) {
   std::string config = "C2", dir;
   std::size_t threads = 1, repeats = 5;
+  bool module = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--module") {
+      module = true;
+      continue;
+    }
     if (i + 1 >= argc) throw attnkit::Error("option " + a + " needs a value");
     const std::string v = argv[++i];
     if (a == "--config") config = v;
     else if (a == "--threads") threads = std::stoul(v);
     else if (a == "--repeats") repeats = std::max<std::size_t>(1, std::stoul(v));
     else if (a == "--dir") dir = v;
-    else throw attnkit::Error("unknown option " + a + "; expected --config, --threads, --repeats or --dir");
+    else throw attnkit::Error("unknown option " + a + "; expected --config, --threads, --repeats, --dir or --module");
   }
   const attnkit::BenchConfig& c = attnkit::find_bench_config(config);
   const std::size_t b = c.batch, h = c.heads, n = c.tokens, hd = c.d_out / c.heads;
-  attnkit::Generator generator(7);
-  const attnkit::Tensor query = generator.uniform({b, h, n, hd}, -1.0, 1.0),
-                        key = generator.uniform({b, h, n, hd}, -1.0, 1.0),
-                        value = generator.uniform({b, h, n, hd}, -1.0, 1.0),
-                        grad_output = generator.uniform({b, h, n, hd}, -1.0, 1.0);
-  attnkit::AttentionOptions o;
-  o.causal = c.causal ? attnkit::CausalAlign::upper_left : attnkit::CausalAlign::none;
-  o.threads = threads;
+  const Step step = module ? module_step(c, threads) : op_step(c, threads);
   const double before = resident_mb();
 
   using clock = std::chrono::steady_clock;
@@ -91,22 +151,13 @@ int run(int argc, char** argv) {
   for (std::size_t r = 0; r <= repeats; ++r) {  // run 0 warms up (and is the one written to --dir)
     const double c0 = cpu_now();
     const auto t0 = clock::now();
-    const attnkit::AttentionForward f = attnkit::attention_forward(query, key, value, o);
+    step.forward();
     const auto t1 = clock::now();
     const double c1 = cpu_now();
-    const attnkit::AttentionGrad g = attnkit::attention_backward(query, key, value, grad_output, o, f.state);
+    step.backward();
     const auto t2 = clock::now();
     const double c2 = cpu_now();
-    if (r == 0 && !dir.empty()) {
-      write(dir, "query", query);
-      write(dir, "key", key);
-      write(dir, "value", value);
-      write(dir, "grad_output", grad_output);
-      write(dir, "output", f.state.output);
-      write(dir, "grad_query", g.query);
-      write(dir, "grad_key", g.key);
-      write(dir, "grad_value", g.value);
-    }
+    if (r == 0 && !dir.empty()) step.write(dir);
     if (r == 0) continue;
     forward.push_back(ms(t0, t1));
     backward.push_back(ms(t1, t2));
@@ -114,19 +165,22 @@ int run(int argc, char** argv) {
     cpu_forward.push_back(c1 - c0);
     cpu_backward.push_back(c2 - c1);
   }
-  // Useful FLOPs: visible (query, key) pairs, 2 products forward (scores, context), 5 backward (scores and dP
-  // recomputed, dV, dK, dQ), 2 FLOPs per multiply-add.
+  // Useful FLOPs, 2 per multiply-add: attention over the visible (query, key) pairs, 2 products forward (scores,
+  // context), 5 backward (scores and dO·vᵀ recomputed, dV, dK, dQ); a module's projections once forward, twice
+  // backward (the input's gradient and the weights').
   const double pairs = c.causal ? double(n) * double(n + 1) / 2 : double(n) * double(n);
-  const double fwd_flops = 2.0 * 2 * double(b * h) * pairs * double(hd), bwd_flops = 2.5 * fwd_flops;
+  const double attention = 2.0 * 2 * double(b * h) * pairs * double(hd);
+  const double fwd_flops = module ? attnkit::forward_flops(attnkit::bench_module_config(c), {b, n, c.d_in}) : attention;
+  const double bwd_flops = 2.0 * (fwd_flops - attention) + 2.5 * attention;
   std::printf(
-      "{\"peer\":\"attnkit-native\",\"what\":\"op\",\"config\":\"%s\",\"batch\":%zu,\"heads\":%zu,\"tokens\":%zu,"
-      "\"head_dim\":%zu,\"threads\":%zu,\"simd\":\"%s\",\"runs\":%zu,"
+      "{\"peer\":\"attnkit-native\",\"what\":\"%s\",\"config\":\"%s\",\"batch\":%zu,\"heads\":%zu,\"tokens\":%zu,"
+      "\"head_dim\":%zu,\"d_in\":%zu,\"threads\":%zu,\"simd\":\"%s\",\"runs\":%zu,"
       "\"forward_ms\":%.4f,\"backward_ms\":%.4f,\"median_ms\":%.4f,\"min_ms\":%.4f,\"cpu_forward_ms\":%.4f,"
       "\"cpu_backward_ms\":%.4f,\"forward_flops\":%.6g,"
       "\"backward_flops\":%.6g,\"rss_before_mb\":%.1f,\"max_rss_mb\":%.1f,\"working_mb\":%.1f}\n",
-      c.name, b, h, n, hd, threads, attnkit::kernels::table().isa, repeats, median(forward), median(backward),
-      median(total), *std::min_element(total.begin(), total.end()), median(cpu_forward), median(cpu_backward),
-      fwd_flops, bwd_flops, before, peak_mb(), peak_mb() - before);
+      module ? "module" : "op", c.name, b, h, n, hd, c.d_in, threads, attnkit::kernels::table().isa, repeats,
+      median(forward), median(backward), median(total), *std::min_element(total.begin(), total.end()),
+      median(cpu_forward), median(cpu_backward), fwd_flops, bwd_flops, before, peak_mb(), peak_mb() - before);
   return 0;
 }
 

@@ -5,7 +5,7 @@
 // relative) before it is timed. Reported: medians (wall clock; CPU time too), the ratio PyTorch / attnkit (the median
 // of the rounds' ratios), attnkit's backward / forward, its fraction of the FMA peak, and both sides' peak memory.
 //
-//   node bench/compare/grad-run.mjs [--configs C2,C3] [--threads 1,2] [--rounds 3] [--quick] [--peak GFLOPS]
+//   node bench/compare/grad-run.mjs [--configs C2,C3] [--what op,module] [--threads 1,2] [--rounds 3] [--quick] [--peak GFLOPS]
 //                                   [--out FILE]
 // run.mjs runs the same cells after the others (its --grad option) with the FMA peak it measured.
 import { spawn, spawnSync } from 'node:child_process';
@@ -57,11 +57,12 @@ export function torchVersion() {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-async function attnkitCell(c, threads, repeats, dir) {
-  const base = { peer: 'attnkit-native', config: c.name, threads };
+async function attnkitCell(c, what, threads, repeats, dir) {
+  const base = { peer: 'attnkit-native', what, config: c.name, threads };
   if (!existsSync(CELL))
     return { ...base, error: 'build/bench/attnkit_grad_cell not built (bash scripts/build-native.sh)' };
   const args = ['--config', c.name, '--threads', String(threads), '--repeats', String(repeats)];
+  if (what === 'module') args.push('--module');
   const r = await spawnCollect(CELL, dir ? [...args, '--dir', dir] : args);
   const j = lastJson(r.stdout);
   return j && r.code === 0
@@ -69,11 +70,11 @@ async function attnkitCell(c, threads, repeats, dir) {
     : { ...base, error: r.stderr.trim().split('\n').pop() || `exit ${r.code}` };
 }
 
-// c: the shape attnkit_grad_cell reported (batch, heads, tokens, head_dim).
-async function torchCell(c, threads, quick, dir) {
+// c: the shape attnkit_grad_cell reported (batch, heads, tokens, head_dim, d_in).
+async function torchCell(c, what, threads, quick, dir) {
   const b = budget(c, quick);
-  const shape = [c.batch, c.heads, c.tokens, c.head_dim].map(String);
-  const args = [join(here, 'torch_grad_peer.py'), dir, c.name, String(threads), ...shape];
+  const shape = [c.batch, c.heads, c.tokens, c.head_dim, c.d_in].map(String);
+  const args = [join(here, 'torch_grad_peer.py'), dir, c.name, what, String(threads), ...shape];
   const r = await spawnCollect(
     PYTHON,
     [...args, String(Math.min(b.warmup, 2)), String(b.budgetMs), String(b.minRuns), String(b.maxRuns)],
@@ -85,44 +86,56 @@ async function torchCell(c, threads, quick, dir) {
   );
 }
 
-/** configs: names (C2, C3); peak: one core's FMA peak in GFLOP/s (or undefined). Returns { results, table, targets }. */
-export async function runGradCells({ configs, threads, rounds, quick, peak, say = console.log }) {
+/**
+ * configs: names (C2, C3); whats: 'op' (the attention op) and/or 'module' (the configuration's module, Module::backward);
+ * peak: one core's FMA peak in GFLOP/s (or undefined). Returns { results, table, targets }.
+ */
+export async function runGradCells({
+  configs,
+  whats = ['op', 'module'],
+  threads,
+  rounds,
+  quick,
+  peak,
+  say = console.log,
+}) {
   const results = [];
   const torch = torchVersion();
   if (!torch) say(`grad: PyTorch not importable by ${PYTHON} (Debian python3-torch); attnkit alone`);
   const work = mkdtempSync(join(tmpdir(), 'attnkit-grad-'));
   try {
-    for (const name of configs) {
-      const c = { name };
-      for (const t of threads) {
-        const dir = join(work, `${name}-${t}`);
-        mkdirSync(dir);
-        const ours = [],
-          theirs = [];
-        for (let k = 0; k < rounds; k++) {
-          ours.push(await attnkitCell(c, t, quick ? 1 : 5, k === 0 ? dir : null));
-          if (torch && !ours[0].error) theirs.push(await torchCell({ ...ours[0], name }, t, quick, dir));
-        }
-        const a = merge(ours),
-          o = torch ? merge(theirs) : null;
-        if (!a.error) {
-          a.backward_over_forward = a.backward_ms / a.forward_ms;
-          a.cpu_backward_over_forward = a.cpu_backward_ms / a.cpu_forward_ms;
-          a.gflops = (a.forward_flops + a.backward_flops) / (a.median_ms * 1e6);
-          if (peak) a.fraction_of_peak = a.gflops / (peak * t);
-        }
-        if (o && !o.error && !a.error) {
-          o.paired_ratio = median(ours.map((r, k) => theirs[k].median_ms / r.median_ms));
-          o.cpu_ratio = (o.cpu_forward_ms + o.cpu_backward_ms) / (a.cpu_forward_ms + a.cpu_backward_ms);
-        }
-        for (const r of o ? [a, o] : [a]) {
-          results.push(r);
-          say(
-            `  ${r.peer.padEnd(14)} ${name} fwd+bwd ${t}T  ${r.error ? `ERROR ${r.error}` : `${r.forward_ms.toFixed(1)} + ${r.backward_ms.toFixed(1)} ms, peak RSS ${r.max_rss_mb.toFixed(0)} MB`}`,
-          );
+    for (const what of whats)
+      for (const name of configs) {
+        const c = { name };
+        for (const t of threads) {
+          const dir = join(work, `${what}-${name}-${t}`);
+          mkdirSync(dir);
+          const ours = [],
+            theirs = [];
+          for (let k = 0; k < rounds; k++) {
+            ours.push(await attnkitCell(c, what, t, quick ? 1 : 5, k === 0 ? dir : null));
+            if (torch && !ours[0].error) theirs.push(await torchCell({ ...ours[0], name }, what, t, quick, dir));
+          }
+          const a = merge(ours),
+            o = torch ? merge(theirs) : null;
+          if (!a.error) {
+            a.backward_over_forward = a.backward_ms / a.forward_ms;
+            a.cpu_backward_over_forward = a.cpu_backward_ms / a.cpu_forward_ms;
+            a.gflops = (a.forward_flops + a.backward_flops) / (a.median_ms * 1e6);
+            if (peak) a.fraction_of_peak = a.gflops / (peak * t);
+          }
+          if (o && !o.error && !a.error) {
+            o.paired_ratio = median(ours.map((r, k) => theirs[k].median_ms / r.median_ms));
+            o.cpu_ratio = (o.cpu_forward_ms + o.cpu_backward_ms) / (a.cpu_forward_ms + a.cpu_backward_ms);
+          }
+          for (const r of o ? [a, o] : [a]) {
+            results.push(r);
+            say(
+              `  ${r.peer.padEnd(14)} ${what} ${name} fwd+bwd ${t}T  ${r.error ? `ERROR ${r.error}` : `${r.forward_ms.toFixed(1)} + ${r.backward_ms.toFixed(1)} ms, peak RSS ${r.max_rss_mb.toFixed(0)} MB`}`,
+            );
+          }
         }
       }
-    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -141,6 +154,7 @@ function merge(rs) {
 
 function table(results, peak) {
   const head = [
+    'what',
     'config',
     'thr',
     'attnkit fwd + bwd ms',
@@ -155,10 +169,13 @@ function table(results, peak) {
   ];
   const rows = [];
   for (const a of results.filter((r) => r.peer === 'attnkit-native')) {
-    const o = results.find((r) => r.peer === 'pytorch' && r.config === a.config && r.threads === a.threads);
+    const o = results.find(
+      (r) => r.peer === 'pytorch' && r.what === a.what && r.config === a.config && r.threads === a.threads,
+    );
     const ms = (r) => (!r ? '–' : r.error ? 'error' : `${r.forward_ms.toFixed(1)} + ${r.backward_ms.toFixed(1)}`);
     const ok = !a.error && o && !o.error;
     rows.push([
+      a.what,
       a.config,
       String(a.threads),
       ms(a),
@@ -175,7 +192,7 @@ function table(results, peak) {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => '| ' + cells.map((x, i) => x.padStart(w[i])).join(' | ') + ' |';
   return [
-    `\nForward + backward of causal attention (the op; FMA peak ${peak ?? 'not measured'} GFLOP/s per core)`,
+    `\nForward + backward, causal (op: the attention op; module: the configuration's MultiHeadAttention; FMA peak ${peak ?? 'not measured'} GFLOP/s per core)`,
     line(head),
     '|' + w.map((n) => '-'.repeat(n + 1) + ':').join('|') + '|',
     ...rows.map(line),
@@ -186,8 +203,10 @@ function table(results, peak) {
 function targets(results) {
   const out = [];
   for (const a of results.filter((r) => r.peer === 'attnkit-native' && !r.error)) {
-    const o = results.find((r) => r.peer === 'pytorch' && r.config === a.config && r.threads === a.threads);
-    const at = `${a.config} ${a.threads}T`;
+    const o = results.find(
+      (r) => r.peer === 'pytorch' && r.what === a.what && r.config === a.config && r.threads === a.threads,
+    );
+    const at = `${a.what} ${a.config} ${a.threads}T`;
     out.push({
       target: `fwd+bwd ${at}: backward / forward`,
       value: Number(a.backward_over_forward.toFixed(3)),
@@ -208,18 +227,28 @@ function targets(results) {
 }
 
 function parse(argv) {
-  const o = { configs: ['C2', 'C3'], threads: [1, 2], rounds: 3, quick: false, peak: undefined, out: null };
+  const o = {
+    configs: ['C2', 'C3'],
+    whats: ['op', 'module'],
+    threads: [1, 2],
+    rounds: 3,
+    quick: false,
+    peak: undefined,
+    out: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i],
       v = argv[i + 1];
     if (a === '--quick') o.quick = true;
     else if (v === undefined) throw new Error(`${a} needs a value`);
     else if (a === '--configs') ((o.configs = v.split(',').map((s) => s.trim().toUpperCase())), i++);
+    else if (a === '--what') ((o.whats = v.split(',').map((s) => s.trim())), i++);
     else if (a === '--threads') ((o.threads = v.split(',').map(Number)), i++);
     else if (a === '--rounds') ((o.rounds = Math.max(1, Number(v))), i++);
     else if (a === '--peak') ((o.peak = Number(v)), i++);
     else if (a === '--out') ((o.out = v), i++);
-    else throw new Error(`unknown option '${a}'; expected --configs, --threads, --rounds, --quick, --peak, --out`);
+    else
+      throw new Error(`unknown option '${a}'; expected --configs, --what, --threads, --rounds, --quick, --peak, --out`);
   }
   if (o.quick) o.rounds = 1;
   return o;
