@@ -58,7 +58,7 @@ export function torchVersion() {
 }
 
 async function attnkitCell(c, what, threads, repeats, dir) {
-  const base = { peer: 'attnkit-native', what, config: c.name, threads };
+  const base = { peer: 'attnkit-native', env: 'native', what, config: c.name, threads };
   if (!existsSync(CELL))
     return { ...base, error: 'build/bench/attnkit_grad_cell not built (bash scripts/build-native.sh)' };
   const args = ['--config', c.name, '--threads', String(threads), '--repeats', String(repeats)];
@@ -81,9 +81,8 @@ async function torchCell(c, what, threads, quick, dir) {
     torchEnv(),
   );
   const j = lastJson(r.stdout);
-  return (
-    j || { peer: 'pytorch', config: c.name, threads, error: r.stderr.trim().split('\n').pop() || `exit ${r.code}` }
-  );
+  if (j) return { env: 'native', ...j };
+  return { peer: 'pytorch', env: 'native', what, config: c.name, threads, error: r.stderr.trim().split('\n').pop() };
 }
 
 /**
