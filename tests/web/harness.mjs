@@ -2,14 +2,14 @@
 // (COOP/COEP set, so the pthreads build runs), and drive Debian's Chromium with playwright-core.
 import { createServer } from 'node:http';
 import { readFile, mkdtemp, rm, mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const dist = path.join(repo, 'web/dist');
+export let dist = path.join(repo, 'web/dist'); // where buildPage() put this process's build
 export const artifacts = path.join(repo, 'test-artifacts');
 
 const TYPES = {
@@ -23,15 +23,28 @@ const TYPES = {
   '.png': 'image/png',
 };
 
-/** vite build (programmatic; the same config as `npm run build`). Skip with ATTNKIT_WEB_SKIP_BUILD=1. */
+/**
+ * vite build (programmatic; the same config as `npm run build`) into a directory of this test file's own:
+ * node --test runs the files in parallel, and two builds into one web/dist would race.
+ * ATTNKIT_WEB_SKIP_BUILD=1 serves an existing web/dist instead.
+ */
 export async function buildPage() {
-  if (process.env.ATTNKIT_WEB_SKIP_BUILD === '1' && existsSync(path.join(dist, 'index.html'))) return;
+  if (process.env.ATTNKIT_WEB_SKIP_BUILD === '1' && existsSync(path.join(dist, 'index.html'))) return dist;
   const { build } = await import('vite');
-  await build({ configFile: path.join(repo, 'web/vite.config.mjs'), logLevel: 'error' });
+  const outDir = await mkdtemp(path.join(tmpdir(), 'attnkit-page-'));
+  await build({
+    configFile: path.join(repo, 'web/vite.config.mjs'),
+    logLevel: 'error',
+    build: { outDir, emptyOutDir: true },
+  });
+  process.on('exit', () => rmSync(outDir, { recursive: true, force: true }));
+  dist = outDir;
+  return dist;
 }
 
 /** A static file server for web/dist on a free localhost port. */
 export async function serve(root = dist, { isolate = true } = {}) {
+  root = path.resolve(root);
   const server = createServer(async (req, res) => {
     try {
       let p = decodeURIComponent(new URL(req.url, 'http://x').pathname);

@@ -1,306 +1,159 @@
-// The playground: a sentence (or pasted JSON) → any of the six mechanisms → heatmaps, lines, every step.
+// The playground: a sentence (or pasted JSON) → any of the six mechanisms → every head, the lines view,
+// every step, the shapes. Input is debounced; the worker computes; the page draws only what is visible.
 import { S } from './strings.js';
-import { h, fmtSci, nextId, block2d } from './util.js';
+import { h, fmtSci, block2d, stateDictToNested } from './util.js';
 import { MatrixView, LinesView } from './charts.js';
-import { embedSentence, BOOK, HELLO } from './embeddings.js';
+import { embedSentence } from './embeddings.js';
 import { latestOnly } from './compute.js';
+import { buildControls } from './pg-controls.js';
+import { parseX, parseStateDict, fieldValue, checkTokens } from './pg-input.js';
+import { HeadGrid } from './head-grid.js';
+import { shapesTable } from './shapes.js';
+import { renderSteps } from './pg-steps.js';
+import { permalinkHash } from './permalink.js';
 
-const playgroundText = S.pg; // the playground's strings
-const STEP_ORDER = [
-  'queries',
-  'keys',
-  'values',
-  'scores',
-  'scaled_scores',
-  'masked_scores',
-  'unmasked_weights',
-  'weights',
-  'weights_after_dropout',
-  'context_before_out_proj',
-  'context',
-];
-const WEIGHTLIKE = new Set(['unmasked_weights', 'weights', 'weights_after_dropout']);
+const T = S.pg;
+const DEBOUNCE_MS = 150; // typing: one recompute when the typing pauses
+const STEPS_MAX = 256; // every intermediate is drawn up to this many tokens
+const CROSS_CHECK_MAX = 200000; // b·n²·heads up to which the plain-JS reference re-computes the result
 
-function field(label, control, help, wide) {
-  const id = control.id || (control.id = nextId('f'));
-  const helpId = help ? `${id}-help` : null;
-  if (helpId) control.setAttribute('aria-describedby', helpId);
-  return h(
-    'div',
-    { class: wide ? 'field wide' : 'field' },
-    h('label', { for: id }, label),
-    control,
-    help ? h('p', { class: 'help', id: helpId }, help) : null,
-  );
-}
-
-function check(label, control) {
-  control.id ||= nextId('c');
-  return h('div', { class: 'field check' }, control, h('label', { for: control.id }, label));
-}
-
-function parseX(text) {
-  let v = JSON.parse(text);
-  let tokens = null;
-  if (v && !Array.isArray(v)) {
-    tokens = v.tokens || null;
-    v = v.x;
-  }
-  if (!Array.isArray(v) || !Array.isArray(v[0])) throw new Error('expected a list of token vectors');
-  const three = Array.isArray(v[0][0]) ? v : [v];
-  const b = three.length,
-    n = three[0].length,
-    d = three[0][0].length;
-  const x = new Float32Array(b * n * d);
-  let k = 0;
-  for (const m of three) {
-    if (m.length !== n) throw new Error('every batch item needs the same number of tokens');
-    for (const r of m) {
-      if (!Array.isArray(r) || r.length !== d) throw new Error(`every token vector needs ${d} numbers`);
-      for (const val of r) x[k++] = Number(val);
-    }
-  }
-  return {
-    x,
-    shape: [b, n, d],
-    tokens: tokens && tokens.length === n ? tokens.map(String) : Array.from({ length: n }, (_, i) => `t${i + 1}`),
-  };
-}
-
-// mechanisms: the package's ak.mechanisms (the core's traits table): names, defaults and the options that apply.
-export function renderPlayground(root, compute, mechanisms) {
+export function renderPlayground(root, compute, mechanisms, initial) {
   const traitsOf = new Map(mechanisms.map((t) => [t.name, t]));
-  const applies = (option) => traitsOf.get(mechanism.value).options.includes(option);
-  const about = (t) => (t.bookClass ? `${t.bookClass}: ${t.description}` : t.description);
-  // ------------------------------------------------------------------ controls
-  const modeSentence = h('input', {
-    type: 'radio',
-    name: 'pg-mode',
-    value: 'sentence',
-    checked: true,
-    id: 'pg-mode-sentence',
-  });
-  const modeJson = h('input', { type: 'radio', name: 'pg-mode', value: 'json', id: 'pg-mode-json' });
-  const sentence = h('input', {
-    type: 'text',
-    id: 'pg-sentence',
-    value: BOOK.sentence,
-    autocomplete: 'off',
-    spellcheck: 'false',
-  });
-  const dIn = h('input', { type: 'number', id: 'pg-din', min: '1', max: '256', value: '3' });
-  const xJson = h('textarea', { id: 'pg-x', rows: '6', spellcheck: 'false' });
-  xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
-  const sdJson = h('textarea', { id: 'pg-sd', rows: '4', spellcheck: 'false' }); // its format is in the help text
-  const mechanism = h(
-    'select',
-    { id: 'pg-mechanism' },
-    mechanisms.map((t) => h('option', { value: t.name, selected: t.name === 'multihead' }, t.name)),
-  );
-  const dOut = h('input', { type: 'number', id: 'pg-dout', min: '1', max: '512', value: '4' });
-  const heads = h('input', { type: 'number', id: 'pg-heads', min: '1', max: '64', value: '2' });
-  const causal = h('input', { type: 'checkbox', id: 'pg-causal', checked: true });
-  const route = h(
-    'select',
-    { id: 'pg-route' },
-    Object.entries(playgroundText.routes).map(([v, t]) => h('option', { value: v }, t)),
-  );
-  const dropout = h('input', { type: 'number', id: 'pg-dropout', min: '0', max: '0.99', step: '0.05', value: '0' });
-  const train = h('input', { type: 'checkbox', id: 'pg-train' });
-  const seed = h('input', { type: 'number', id: 'pg-seed', min: '0', step: '1', value: '123' });
-  const qkvBias = h('input', { type: 'checkbox', id: 'pg-qkvbias' });
-
-  const sentenceBox = h(
-    'div',
-    { class: 'input-sentence' },
-    field(playgroundText.sentence, sentence, playgroundText.sentenceHelp),
-    field(playgroundText.dIn, dIn),
-  );
-  const jsonBox = h(
-    'div',
-    { class: 'input-json', hidden: true },
-    field(playgroundText.xJson, xJson),
-    field(playgroundText.sdJson, sdJson, playgroundText.sdHelp),
-    h(
-      'div',
-      { class: 'row-buttons' },
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'small',
-          onclick: () => {
-            xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
-            schedule();
-          },
-        },
-        playgroundText.loadBook,
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'small',
-          onclick: () => {
-            xJson.value = JSON.stringify({ tokens: HELLO.tokens, x: HELLO.x });
-            schedule();
-          },
-        },
-        playgroundText.loadSeed,
-      ),
-    ),
-  );
-
-  const form = h(
-    'form',
-    { class: 'controls', 'aria-label': playgroundText.heading, onsubmit: (e) => e.preventDefault() },
-    h(
-      'fieldset',
-      { class: 'mode' },
-      h('legend', null, playgroundText.inputMode),
-      h(
-        'div',
-        { class: 'segmented' },
-        modeSentence,
-        h('label', { for: modeSentence.id }, playgroundText.modeSentence),
-        modeJson,
-        h('label', { for: modeJson.id }, playgroundText.modeJson),
-      ),
-    ),
-    sentenceBox,
-    jsonBox,
-    h(
-      'div',
-      { class: 'control-grid' },
-      field(playgroundText.mechanism, mechanism, about(traitsOf.get('multihead')), true),
-      field(playgroundText.dOut, dOut),
-      field(playgroundText.heads, heads),
-      field(playgroundText.seed, seed),
-      field(playgroundText.dropout, dropout),
-      field(playgroundText.route, route, null, true),
-      check(playgroundText.causal, causal),
-      check(playgroundText.train, train),
-      check(playgroundText.qkvBias, qkvBias),
-    ),
-  );
+  const about = (name) => {
+    const t = traitsOf.get(name);
+    return t.bookClass ? `${t.bookClass}: ${t.description}` : t.description;
+  };
+  const { form, c, sync, state, apply } = buildControls(mechanisms, about);
+  const applies = (option) => traitsOf.get(c.mechanism.value).options.includes(option);
+  if (initial) apply(initial);
 
   // ------------------------------------------------------------------ outputs
   const error = h('p', { class: 'error', id: 'pg-error', role: 'status', 'aria-live': 'polite', hidden: true });
   const progress = h(
     'div',
-    { class: 'progress', hidden: true, role: 'progressbar', 'aria-label': playgroundText.computing },
+    { class: 'progress', hidden: true, role: 'progressbar', 'aria-label': T.computing },
     h('div', { class: 'bar' }),
-    h('span', null, playgroundText.computing),
+    h('span', null, T.computing),
   );
   const summary = h('p', { class: 'summary', id: 'pg-summary', 'aria-live': 'polite' });
-  const tokenStrip = h('div', { class: 'tokens', role: 'group', 'aria-label': playgroundText.tokensLabel });
+  const tokenStrip = h('div', { class: 'tokens', role: 'toolbar', 'aria-label': T.tokensLabel });
   const headGroup = h('div', {
     class: 'segmented',
     role: 'radiogroup',
-    'aria-label': playgroundText.headSelect,
+    'aria-labelledby': 'pg-head-label',
     id: 'pg-heads-select',
   });
   const batchGroup = h('div', {
     class: 'segmented',
     role: 'radiogroup',
-    'aria-label': playgroundText.batchSelect,
+    'aria-labelledby': 'pg-batch-label',
     id: 'pg-batch-select',
     hidden: true,
   });
-  const weightsView = new MatrixView({ title: playgroundText.weightsTitle, name: 'pg-weights', kind: 'weights' });
-  const dropView = new MatrixView({
-    title: playgroundText.weightsDropTitle,
-    name: 'pg-weights-dropout',
-    kind: 'weights',
-  });
-  const linesView = new LinesView({ title: playgroundText.lines });
-  const contextView = new MatrixView({ title: playgroundText.contextTitle, name: 'pg-context', kind: 'signed' });
+  const weightsView = new MatrixView({ title: T.weightsTitle, name: 'pg-weights', kind: 'weights' });
+  const dropView = new MatrixView({ title: T.weightsDropTitle, name: 'pg-weights-dropout', kind: 'weights' });
+  const linesView = new LinesView({ title: T.lines });
+  const contextView = new MatrixView({ title: T.contextTitle, name: 'pg-context', kind: 'signed' });
+  const grid = new HeadGrid({ onPick: (k) => pickHead(k, true) });
+  const shapesBox = h('div', { class: 'shapes' });
   const stepsGrid = h('div', { class: 'steps-grid' });
+  const stepsNote = h('p', { class: 'help', hidden: true });
+  const steps = h(
+    'details',
+    { class: 'steps', open: true },
+    h('summary', null, T.steps),
+    h('p', { class: 'help' }, T.stepsText),
+    stepsNote,
+    stepsGrid,
+  );
   const stepViews = new Map();
+  const permalink = h('a', { id: 'pg-permalink', href: '#playground' }, T.permalink);
+  const copyStatus = h('span', { class: 'help', role: 'status', 'aria-live': 'polite' });
+  const copySd = h(
+    'button',
+    { type: 'button', class: 'small', id: 'pg-copy-sd', onclick: () => copyStateDict() },
+    T.copySd,
+  );
+  const editSd = h(
+    'button',
+    { type: 'button', class: 'small', id: 'pg-edit-sd', onclick: () => editAsJson() },
+    T.editSd,
+  );
   dropView.el.hidden = true;
 
   const output = h(
     'div',
     { class: 'pg-output', id: 'pg-output', dataset: { state: 'idle', run: '0' } },
+    h('p', { class: 'untrained', id: 'pg-untrained' }, T.untrained, ' ', h('a', { href: '#learn' }, T.untrainedLink)),
     error,
     progress,
     summary,
+    h('div', { class: 'take-away' }, permalink, copySd, editSd, copyStatus),
     h(
       'div',
       { class: 'selectors' },
-      h('div', null, h('span', { class: 'sel-label', id: 'pg-head-label' }, playgroundText.headSelect), headGroup),
-      h('div', null, h('span', { class: 'sel-label' }, playgroundText.batchSelect), batchGroup),
+      h('div', null, h('span', { class: 'sel-label', id: 'pg-head-label' }, T.headSelect), headGroup),
+      h('div', null, h('span', { class: 'sel-label', id: 'pg-batch-label' }, T.batchSelect), batchGroup),
     ),
-    h('p', { class: 'help' }, playgroundText.tokensLabel),
+    h('p', { class: 'help' }, T.tokensLabel),
     tokenStrip,
+    grid.el,
     h('div', { class: 'grid2 pg-main' }, h('div', null, weightsView.el, dropView.el), linesView.el),
     contextView.el,
-    h(
-      'details',
-      { class: 'steps', open: true },
-      h('summary', null, playgroundText.steps),
-      h('p', { class: 'help' }, playgroundText.stepsText),
-      stepsGrid,
-    ),
+    shapesBox,
+    steps,
   );
   root.replaceChildren(h('div', { class: 'pg-layout' }, form, output));
 
   // ------------------------------------------------------------------ state + rendering
   let last = null; // { result, tokens, shape }
-  let sel = { head: 0, batch: 0 };
+  const sel = { head: 0, batch: 0 };
   let focusTok = null;
 
   function syncEnabled() {
-    const m = mechanism.value;
-    const help = document.getElementById(`${mechanism.id}-help`);
-    if (help) help.textContent = about(traitsOf.get(m));
-    heads.disabled = !applies('numHeads');
-    dOut.disabled = !applies('dOut');
-    qkvBias.disabled = !applies('qkvBias');
-    route.disabled = !causal.checked || !applies('causalRoute');
-    const json = modeJson.checked;
-    sentenceBox.hidden = json;
-    jsonBox.hidden = !json;
+    const help = document.getElementById(`${c.mechanism.id}-help`);
+    if (help) help.textContent = about(c.mechanism.value);
+    c.heads.disabled = !applies('numHeads');
+    c.dOut.disabled = !applies('dOut');
+    c.qkvBias.disabled = !applies('qkvBias');
+    c.route.disabled = !c.causal.checked || !applies('causalRoute');
+    sync();
   }
 
   function readInput() {
-    if (modeJson.checked) {
+    if (c.modeJson.checked) {
       let parsed, sd;
       try {
-        parsed = parseX(xJson.value);
+        parsed = parseX(c.xJson.value);
       } catch (e) {
-        throw Object.assign(new Error(playgroundText.jsonError('x', e.message)), { control: xJson });
+        throw Object.assign(e, { control: c.xJson });
       }
-      if (sdJson.value.trim()) {
+      if (c.sdJson.value.trim())
         try {
-          sd = JSON.parse(sdJson.value);
-          if (sd.state_dict) sd = sd.state_dict;
+          sd = parseStateDict(c.sdJson.value);
         } catch (e) {
-          throw Object.assign(new Error(playgroundText.jsonError('state_dict', e.message)), { control: sdJson });
+          throw Object.assign(e, { control: c.sdJson });
         }
-      }
       return { ...parsed, stateDict: sd };
     }
-    const d = Math.round(Number(dIn.value));
-    return embedSentence(sentence.value, d);
+    const d = fieldValue(c.dIn, T.dIn);
+    const input = embedSentence(c.sentence.value, d);
+    try {
+      checkTokens(input.tokens.length);
+    } catch (e) {
+      throw Object.assign(e, { control: c.sentence });
+    }
+    return input;
   }
 
   function controlFor(message) {
     const m = message.toLowerCase();
-    if (m.includes('num_heads') || m.includes('heads')) return applies('numHeads') ? heads : dOut;
-    if (m.includes('d_out')) return dOut;
-    if (m.includes('dropout')) return dropout;
-    if (m.includes('seed')) return seed;
-    if (
-      m.includes('state_dict') ||
-      m.includes('parameter') ||
-      m.includes('w_query') ||
-      m.includes('w_key') ||
-      m.includes('w_value') ||
-      m.includes('out_proj')
-    )
-      return sdJson;
-    if (m.includes('token') || m.includes('d_in') || m.includes(' x ')) return modeJson.checked ? xJson : dIn;
+    if (m.includes('num_heads') || m.includes('heads')) return applies('numHeads') ? c.heads : c.dOut;
+    if (m.includes('d_out')) return c.dOut;
+    if (m.includes('dropout')) return c.dropout;
+    if (m.includes('seed')) return c.seed;
+    if (/state_dict|parameter|w_query|w_key|w_value|out_proj/.test(m)) return c.sdJson;
+    if (m.includes('token') || m.includes('d_in') || m.includes(' x ')) return c.modeJson.checked ? c.xJson : c.dIn;
     return null;
   }
 
@@ -309,54 +162,60 @@ export function renderPlayground(root, compute, mechanisms) {
       el.removeAttribute('aria-invalid');
       el.removeAttribute('aria-errormessage');
     });
-    if (!message) {
-      error.hidden = true;
-      error.textContent = '';
-      return;
-    }
-    error.hidden = false;
-    error.textContent = message;
-    if (control) {
-      control.setAttribute('aria-invalid', 'true');
-      control.setAttribute('aria-errormessage', 'pg-error');
-    }
+    form.querySelectorAll('.field-error').forEach((el) => el.remove());
+    error.hidden = !message;
+    error.textContent = message || '';
+    if (!message || !control) return;
+    // The message also sits right under the control it is about.
+    const note = h('p', { class: 'field-error', id: `${control.id}-error` }, message);
+    (control.closest('.field') || control.parentElement).append(note);
+    control.setAttribute('aria-invalid', 'true');
+    control.setAttribute('aria-errormessage', note.id);
   }
 
-  function segmented(group, count, current, label, onPick) {
+  function segmented(group, count, current, onPick) {
     const name = group.id;
-    group.replaceChildren();
-    for (let k = 0; k < count; k++) {
-      const id = `${name}-${k}`;
-      const input = h('input', {
-        type: 'radio',
-        name,
-        id,
-        value: String(k),
-        checked: k === current,
-        onchange: () => onPick(k),
-      });
-      group.append(input, h('label', { for: id }, label(k)));
+    // Rebuilt only when the count changes, so arrow keys keep focus on the radio they moved to.
+    if (group.childElementCount !== 2 * count) {
+      group.replaceChildren();
+      for (let k = 0; k < count; k++) {
+        const id = `${name}-${k}`;
+        const input = h('input', { type: 'radio', name, id, value: String(k), onchange: () => onPick(k) });
+        group.append(input, h('label', { for: id }, String(k + 1)));
+      }
     }
+    group.querySelectorAll('input').forEach((r, k) => (r.checked = k === current));
   }
 
   function renderTokens(tokens) {
+    // One tab stop: arrow keys move between tokens (roving tabindex), focus or hover highlights.
     tokenStrip.replaceChildren(
-      ...tokens.map((t, k) => {
-        const b = h('button', { type: 'button', class: 'token', dataset: { index: k }, text: t });
-        const on = () => setFocus(k);
-        const off = () => setFocus(null);
-        b.addEventListener('pointerenter', on);
-        b.addEventListener('pointerleave', off);
-        b.addEventListener('focus', on);
-        b.addEventListener('blur', off);
-        return b;
-      }),
+      ...tokens.map((t, k) =>
+        h('button', { type: 'button', class: 'token', tabindex: k === 0 ? '0' : '-1', dataset: { index: k }, text: t }),
+      ),
     );
   }
+  const tokenOf = (e) => e.target.closest?.('.token');
+  tokenStrip.addEventListener('pointerover', (e) => tokenOf(e) && setFocus(+tokenOf(e).dataset.index));
+  tokenStrip.addEventListener('pointerleave', () => setFocus(null));
+  tokenStrip.addEventListener('focusin', (e) => tokenOf(e) && setFocus(+tokenOf(e).dataset.index));
+  tokenStrip.addEventListener('focusout', () => setFocus(null));
+  tokenStrip.addEventListener('keydown', (e) => {
+    const b = tokenOf(e);
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+    if (!b || !step) return;
+    e.preventDefault();
+    const all = tokenStrip.children;
+    const next = all[Math.max(0, Math.min(all.length - 1, +b.dataset.index + step))];
+    b.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
+  });
 
   function setFocus(k) {
     focusTok = k;
-    tokenStrip.querySelectorAll('.token').forEach((b) => b.classList.toggle('active', +b.dataset.index === k));
+    tokenStrip.querySelector('.token.active')?.classList.remove('active');
+    if (k !== null) tokenStrip.children[k]?.classList.add('active');
     for (const v of [weightsView, dropView]) v.highlight(k, k);
     linesView.highlight(k);
     contextView.highlight(k, null);
@@ -364,54 +223,52 @@ export function renderPlayground(root, compute, mechanisms) {
   const hoverCell = (i, j) => {
     for (const v of [weightsView, dropView]) v.highlight(i, j);
     linesView.highlight(i);
-    tokenStrip
-      .querySelectorAll('.token')
-      .forEach((b) => b.classList.toggle('active', +b.dataset.index === i || +b.dataset.index === j));
   };
   weightsView.onHover = hoverCell;
   dropView.onHover = hoverCell;
 
-  function renderResult() {
+  const colourMode = (n) => (c.colour.value === 'auto' ? (n > 32 ? 'row' : 'linear') : c.colour.value);
+  const headsOf = (r) => (r.weightsShape ? r.weightsShape[r.weightsShape.length - 3] : 1);
+  const weightsOf = (r) => r.intermediates.weights || { data: r.weights, shape: r.weightsShape };
+
+  function pickHead(k, fromGrid) {
+    sel.head = k;
+    renderHead();
+    grid.select(k);
+    if (fromGrid) weightsView.chart.focus({ preventScroll: false });
+    updatePermalink();
+  }
+
+  /** The grid of every head: recomputed only when the result or the batch item changes. */
+  function renderGrid() {
+    const { result: r, shape } = last;
+    const n = shape[1];
+    const H = headsOf(r);
+    const w = weightsOf(r);
+    const per = H * n * n;
+    grid.update(w.data.subarray(sel.batch * per, (sel.batch + 1) * per), H, n, sel.head, colourMode(n));
+    grid.el.hidden = H < 2;
+  }
+
+  /** The selected head: weights, dropout, lines, context, every step. */
+  function renderHead() {
     const { result: r, tokens, shape } = last;
     const [b, n] = shape;
-    const H = r.weightsShape ? r.weightsShape[1] : 1;
+    const H = headsOf(r);
     sel.head = Math.min(sel.head, H - 1);
-    sel.batch = Math.min(sel.batch, b - 1);
-    segmented(
-      headGroup,
-      H,
-      sel.head,
-      (k) => `${k + 1}`,
-      (k) => {
-        sel.head = k;
-        renderResult();
-      },
-    );
-    batchGroup.hidden = b <= 1;
-    batchGroup.previousElementSibling.hidden = b <= 1;
-    if (b > 1)
-      segmented(
-        batchGroup,
-        b,
-        sel.batch,
-        (k) => `${k + 1}`,
-        (k) => {
-          sel.batch = k;
-          renderResult();
-        },
-      );
-
+    segmented(headGroup, H, sel.head, (k) => pickHead(k, false));
     const blk = sel.batch * H + sel.head;
     const lab = { rowLabels: tokens, colLabels: tokens };
-    const I = r.intermediates;
-    const w = block2d(I.weights || { data: r.weights, shape: r.weightsShape }, blk);
+    const mode = colourMode(n);
+    for (const v of [weightsView, dropView]) v.scale = mode;
+    weightsView.el.dataset.scale = mode;
+    const w = block2d(weightsOf(r), blk);
     weightsView.el.dataset.head = sel.head;
     weightsView.update({ ...w, ...lab });
-    const dropped = I.weights_after_dropout;
+    const dropped = r.intermediates.weights_after_dropout;
     dropView.el.hidden = !dropped;
     if (dropped) dropView.update({ ...block2d(dropped, blk), ...lab });
     linesView.update({ data: (dropped ? block2d(dropped, blk) : w).data, n, tokens });
-
     const width = r.contextShape[2];
     contextView.update({
       data: r.context.subarray(sel.batch * n * width, (sel.batch + 1) * n * width),
@@ -420,118 +277,184 @@ export function renderPlayground(root, compute, mechanisms) {
       rowLabels: tokens,
       colLabels: Array.from({ length: width }, (_, k) => String(k + 1)),
     });
-
-    // every intermediate
-    const present = STEP_ORDER.filter((name) => I[name]);
-    for (const [name, v] of stepViews)
-      if (!present.includes(name)) {
-        v.el.remove();
-        stepViews.delete(name);
-      }
-    for (const name of present) {
-      let v = stepViews.get(name);
-      if (!v) {
-        v = new MatrixView({
-          title: playgroundText.inames[name] || name,
-          name: `pg-i-${name}`,
-          kind: WEIGHTLIKE.has(name) ? 'weights' : 'signed',
-          maxWidth: 420,
-        });
-        stepViews.set(name, v);
-      }
-      stepsGrid.append(v.el); // keeps STEP_ORDER
-      const t = I[name];
-      let m;
-      if (t.shape.length === 4) m = block2d(t, blk);
-      else m = block2d(t, sel.batch);
-      const cols = m.cols;
-      const square =
-        t.shape.length === 4 && t.shape[3] === n && name !== 'queries' && name !== 'keys' && name !== 'values';
-      v.update({
-        ...m,
-        rowLabels: tokens,
-        colLabels: square ? tokens : Array.from({ length: cols }, (_, k) => String(k + 1)),
-      });
-    }
+    stepsNote.hidden = n <= STEPS_MAX;
+    stepsNote.textContent = T.stepsTooMany(n, STEPS_MAX);
+    if (steps.open) renderSteps({ result: r, tokens, n, blk, batch: sel.batch, stepViews, stepsGrid });
     if (focusTok !== null && focusTok < n) setFocus(focusTok);
     else setFocus(null);
-    output.dataset.heads = H;
-    output.dataset.tokens = n;
+  }
+
+  function renderResult() {
+    const { result: r, shape } = last;
+    const b = shape[0];
+    sel.batch = Math.min(sel.batch, b - 1);
+    batchGroup.hidden = b <= 1;
+    batchGroup.previousElementSibling.hidden = b <= 1;
+    if (b > 1)
+      segmented(batchGroup, b, sel.batch, (k) => {
+        sel.batch = k;
+        renderGrid();
+        renderHead();
+      });
+    renderGrid();
+    renderHead();
+    const mh = c.mechanism.value === 'multihead';
+    shapesBox.replaceChildren(
+      mh
+        ? shapesTable(
+            { b, n: shape[1], dIn: shape[2], dOut: r.contextShape[2], heads: headsOf(r) },
+            S.shapes.caption(b, shape[1], shape[2], r.contextShape[2], headsOf(r)),
+          )
+        : '',
+    );
+    output.dataset.heads = headsOf(r);
+    output.dataset.tokens = shape[1];
+  }
+  steps.addEventListener('toggle', () => last && steps.open && renderHead());
+
+  function summarise(r, m) {
+    const cs = `(${r.contextShape.join(', ')})`;
+    let check;
+    if (typeof r.crossCheck === 'number') {
+      // Relative to the context's size: float32 keeps ~7 digits, whatever the magnitude.
+      let scale = 1;
+      for (const v of r.context) if (Math.abs(v) > scale) scale = Math.abs(v);
+      const ok = r.crossCheck <= 1e-4 * scale;
+      check = h(
+        'span',
+        {
+          class: `badge ${ok ? 'ok' : 'bad'}`,
+          dataset: { crosscheck: r.crossCheck, crosscheckRel: r.crossCheck / scale },
+        },
+        ok ? T.crossCheck(fmtSci(r.crossCheck / scale)) : T.crossCheckBad(fmtSci(r.crossCheck / scale)),
+      );
+    } else
+      check = h(
+        'span',
+        { class: 'muted', dataset: { crosscheckSkipped: r.crossCheckSkipped } },
+        T.crossCheckSkipped[r.crossCheckSkipped],
+      );
+    summary.replaceChildren(h('span', null, T.summary(m, cs, r.ms.toFixed(2))), check);
+  }
+
+  function updatePermalink() {
+    permalink.href = permalinkHash({ ...state(), hd: String(sel.head), bi: String(sel.batch) });
+  }
+
+  async function copyStateDict() {
+    if (!last?.result.stateDict) return;
+    const text = JSON.stringify(stateDictToNested(last.result.stateDict));
+    try {
+      await navigator.clipboard.writeText(text);
+      copyStatus.textContent = T.copiedSd(Object.keys(last.result.stateDict).length);
+    } catch (e) {
+      copyStatus.textContent = T.copyFailed(e.message);
+    }
+  }
+
+  function editAsJson() {
+    if (!last?.result.stateDict) return;
+    const { tokens, x, shape } = last;
+    const [b, n, d] = shape;
+    const rows = (off) => Array.from({ length: n }, (_, i) => Array.from(x.subarray(off + i * d, off + (i + 1) * d)));
+    const nested = b === 1 ? rows(0) : Array.from({ length: b }, (_, k) => rows(k * n * d));
+    c.xJson.value = JSON.stringify({ tokens, x: nested });
+    c.sdJson.value = JSON.stringify(stateDictToNested(last.result.stateDict), null, 1);
+    c.modeJson.checked = true;
+    schedule();
+    c.sdJson.focus();
   }
 
   const run = latestOnly(async () => {
     syncEnabled();
-    let input;
+    const t0 = performance.now();
+    let input, options;
     try {
       input = readInput();
+      options = {
+        dIn: input.shape[2],
+        dOut: applies('dOut') ? fieldValue(c.dOut, T.dOut) : input.shape[2],
+        numHeads: applies('numHeads') ? fieldValue(c.heads, T.heads) : 1,
+        causal: c.causal.checked,
+        causalRoute: c.route.value,
+        qkvBias: c.qkvBias.checked && !c.qkvBias.disabled,
+        dropout: fieldValue(c.dropout, T.dropout),
+        seed: fieldValue(c.seed, T.seed),
+      };
     } catch (e) {
       showError(e.message, e.control);
       output.dataset.state = 'error';
+      output.dataset.run = String(Number(output.dataset.run) + 1);
       return;
     }
-    const m = mechanism.value;
-    const options = {
-      dIn: input.shape[2],
-      dOut: Math.round(Number(dOut.value)),
-      numHeads: applies('numHeads') ? Math.round(Number(heads.value)) : 1,
-      causal: causal.checked,
-      causalRoute: route.value,
-      qkvBias: qkvBias.checked && !qkvBias.disabled,
-      dropout: Number(dropout.value),
-      seed: Math.round(Number(seed.value)),
-    };
     if (input.stateDict) options.stateDict = input.stateDict;
+    const m = c.mechanism.value;
+    const [b, n] = input.shape;
     output.dataset.state = 'busy';
     output.setAttribute('aria-busy', 'true');
     const slow = setTimeout(() => (progress.hidden = false), 150);
+    const dropping = c.train.checked && options.dropout > 0;
+    const big = b * n * n * options.numHeads > CROSS_CHECK_MAX;
     try {
       const result = await compute.call('forward', {
         mechanism: m,
         options,
         x: input.x,
         shape: input.shape,
-        forwardOptions: { returnWeights: true, intermediates: true, train: train.checked },
-        crossCheck: input.shape[0] * input.shape[1] * input.shape[1] * options.numHeads <= 200000,
+        forwardOptions: { returnWeights: true, intermediates: n <= STEPS_MAX, train: c.train.checked },
+        crossCheck: !big && !dropping,
+        wantStateDict: true,
       });
+      result.crossCheckSkipped = dropping ? 'dropout' : big ? 'size' : null;
       showError(null);
-      last = { result, tokens: input.tokens, shape: input.shape };
-      const t0 = performance.now();
+      last = { result, tokens: input.tokens, shape: input.shape, x: input.x };
+      const t1 = performance.now();
       renderTokens(input.tokens);
       renderResult();
-      output.dataset.renderMs = (performance.now() - t0).toFixed(1);
-      const cs = `(${result.contextShape.join(', ')})`;
-      summary.replaceChildren(
-        h('span', null, playgroundText.summary(m, cs, result.ms.toFixed(2))),
-        result.crossCheck !== undefined
-          ? h(
-              'span',
-              { class: `badge ${result.crossCheck < 1e-4 ? 'ok' : 'bad'}`, dataset: { crosscheck: result.crossCheck } },
-              result.crossCheck < 1e-4
-                ? playgroundText.crossCheck(fmtSci(result.crossCheck))
-                : playgroundText.crossCheckBad(fmtSci(result.crossCheck)),
-            )
-          : null,
-      );
+      output.dataset.renderMs = (performance.now() - t1).toFixed(1);
+      summarise(result, m);
+      updatePermalink();
       output.dataset.state = 'ready';
     } catch (e) {
       if (e.name === 'AbortError') return;
-      showError(playgroundText.errorPrefix + e.message, controlFor(e.message));
+      showError(T.errorPrefix + e.message, controlFor(e.message));
       output.dataset.state = 'error';
     } finally {
       clearTimeout(slow);
       progress.hidden = true;
       output.removeAttribute('aria-busy');
+      output.dataset.totalMs = (performance.now() - t0).toFixed(1);
       output.dataset.run = String(Number(output.dataset.run) + 1);
     }
   });
   const schedule = () => run();
+  let timer = null;
+  const typed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(schedule, DEBOUNCE_MS);
+  };
 
-  mechanism.addEventListener('change', () => {
-    causal.checked = traitsOf.get(mechanism.value).defaultCausal;
-    if (mechanism.value === 'multihead-wrapper' && Number(dOut.value) > 4) dOut.value = '2';
+  c.mechanism.addEventListener('change', () => {
+    c.causal.checked = traitsOf.get(c.mechanism.value).defaultCausal;
+    if (c.mechanism.value === 'multihead-wrapper' && Number(c.dOut.value) > 4) c.dOut.value = '2';
   });
-  // "input" fires for text, number, select and checkbox controls alike (one recompute per change).
-  form.addEventListener('input', schedule);
+  c.colour.addEventListener('change', () => {
+    if (!last) return;
+    renderGrid();
+    renderHead();
+    updatePermalink();
+  });
+  // Typing (text, numbers, JSON) waits for a pause; a pick (select, checkbox, radio) recomputes at once.
+  form.addEventListener('input', (e) => {
+    if (e.target === c.colour) return;
+    const t = e.target;
+    if (t.tagName === 'TEXTAREA' || t.type === 'text' || t.type === 'number') typed();
+    else schedule();
+  });
+  if (initial) {
+    sel.head = Number(initial.hd) || 0;
+    sel.batch = Number(initial.bi) || 0;
+  }
   syncEnabled();
   schedule();
   return { schedule };

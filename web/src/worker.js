@@ -223,6 +223,7 @@ self.onmessage = async (e) => {
         threads: ak.threads ?? 1,
         multithreaded: !!ak.multithreaded,
         isolated: !!self.crossOriginIsolated,
+        canTrain: typeof ak.createModel === 'function', // the #learn section's model API
       };
     } else if (type === 'forward') {
       result = forward(ak, msg);

@@ -1,0 +1,80 @@
+// Every head at once (bertviz's model view, one layer): a thumbnail of each head's weights; clicking one
+// (or Enter/Space on it) opens it in the single-head view. Thumbnails are at most THUMB × THUMB pixels:
+// larger maps are max-pooled, so a sharp diagonal stays visible at 1024 tokens.
+import { S } from './strings.js';
+import { h, dataJson } from './util.js';
+import { lut, mapping, index } from './colors.js';
+
+const THUMB = 96;
+
+function thumbnail(data, n, mode) {
+  const side = Math.min(n, THUMB);
+  const pooled = side === n ? data : new Float32Array(side * side);
+  if (side !== n) {
+    pooled.fill(0);
+    for (let i = 0; i < n; i++) {
+      const pi = Math.floor((i * side) / n) * side;
+      for (let j = 0; j < n; j++) {
+        const v = data[i * n + j];
+        const k = pi + Math.floor((j * side) / n);
+        if (v > pooled[k]) pooled[k] = v;
+      }
+    }
+  }
+  const map = mapping('weights', mode, pooled, side, side);
+  const rgb = lut('viridis').rgb;
+  const canvas = h('canvas', { width: side, height: side, 'aria-hidden': 'true' });
+  const img = new ImageData(side, side);
+  for (let k = 0; k < side * side; k++) {
+    const c = index(map.t(pooled[k], Math.floor(k / side))) * 3;
+    img.data[k * 4] = rgb[c];
+    img.data[k * 4 + 1] = rgb[c + 1];
+    img.data[k * 4 + 2] = rgb[c + 2];
+    img.data[k * 4 + 3] = 255;
+  }
+  canvas.getContext('2d').putImageData(img, 0, 0);
+  return canvas;
+}
+
+export class HeadGrid {
+  constructor({ onPick }) {
+    this.onPick = onPick;
+    this.list = h('div', { class: 'head-grid', role: 'group', 'aria-labelledby': 'pg-grid-h' });
+    this.el = h(
+      'figure',
+      { class: 'head-grid-view', id: 'pg-grid' },
+      h('figcaption', { id: 'pg-grid-h' }, S.pg.gridTitle),
+      h('p', { class: 'help' }, S.pg.gridHelp),
+      this.list,
+    );
+  }
+
+  /** weights: (H, n, n) of one batch item, row-major; current: the open head. */
+  update(weights, H, n, current, mode) {
+    const buttons = [];
+    for (let k = 0; k < H; k++) {
+      const data = weights.subarray(k * n * n, (k + 1) * n * n);
+      const b = h(
+        'button',
+        {
+          type: 'button',
+          class: 'head-cell',
+          'aria-pressed': String(k === current),
+          dataset: { head: k, ...(n * n <= 1024 ? { values: dataJson(data) } : {}) },
+          onclick: () => this.onPick(k),
+        },
+        thumbnail(data, n, mode),
+        h('span', { class: 'head-label' }, S.pg.headN(k)),
+      );
+      buttons.push(b);
+    }
+    this.list.replaceChildren(...buttons);
+    this.el.dataset.heads = H;
+  }
+
+  select(k) {
+    this.list
+      .querySelectorAll('.head-cell')
+      .forEach((b) => b.setAttribute('aria-pressed', String(+b.dataset.head === k)));
+  }
+}
