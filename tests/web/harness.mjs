@@ -135,3 +135,42 @@ export async function golden(name) {
 }
 
 export const flat = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]).map((v) => (v === '-inf' ? -Infinity : v));
+
+/** A new tab on url, once the page and the playground are ready; errors collected in page.errors. */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.errors = watchErrors(page);
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 60000 });
+  await page.waitForSelector('#pg-output[data-state="ready"], #pg-output[data-state="error"]', { timeout: 60000 });
+  return page;
+}
+
+/** Run action, then wait until the playground has finished the run(s) it started (debounce included). */
+export async function recompute(page, action, timeout = 60000) {
+  const before = Number(await page.$eval('#pg-output', (el) => el.dataset.run));
+  await action();
+  await page.waitForFunction(
+    (b) => {
+      const el = document.getElementById('pg-output');
+      return Number(el.dataset.run) > b && el.dataset.state !== 'busy';
+    },
+    before,
+    { timeout },
+  );
+  await page.waitForTimeout(200); // a debounced or coalesced follow-up run
+  await page.waitForFunction(() => document.getElementById('pg-output').dataset.state !== 'busy', null, { timeout });
+}
+
+const AXE = path.join(repo, 'node_modules/axe-core/axe.min.js');
+/** axe-core's violations on the page (or inside `selector`), as [{id, nodes: [target + summary]}]. */
+export async function axeViolations(page, selector) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: AXE });
+  return page.evaluate(async (sel) => {
+    const res = await window.axe.run(sel ? document.querySelector(sel) : document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => ({
+      id: v.id,
+      nodes: v.nodes.map((n) => `${n.target.join(' ')} — ${(n.failureSummary || '').split('\n')[1] || ''}`.trim()),
+    }));
+  }, selector ?? null);
+}

@@ -6,7 +6,7 @@ import * as Plot from '@observablehq/plot';
 const STEPS = 256;
 export const MASKED_RGB = [217, 220, 225]; // −∞ (masked) cells: light grey, the same in both colour schemes
 export const MASKED_FILL = `rgb(${MASKED_RGB.join(',')})`;
-const DARK_TEXT = [17, 17, 17];
+const DARK_TEXT = [0, 0, 0];
 const LIGHT_TEXT = [255, 255, 255];
 
 function parse(color) {
@@ -50,12 +50,13 @@ export const contrast = (a, b) => {
 
 /** The text colour with the higher WCAG contrast on an [r, g, b] fill (≥ 4.58:1 on any fill). */
 export const textOn = (rgb) =>
-  contrast(rgb, DARK_TEXT) >= contrast(rgb, LIGHT_TEXT) ? 'rgb(17,17,17)' : 'rgb(255,255,255)';
+  contrast(rgb, DARK_TEXT) >= contrast(rgb, LIGHT_TEXT) ? 'rgb(0,0,0)' : 'rgb(255,255,255)';
 
 /**
  * The mapping from a value to a position t ∈ [0, 1] on the scheme, for one matrix.
  * mode: "linear" (0…max for weights, −m…m for signed), "row" (each row over its own maximum |value|),
  * "log" (weights only: log10 from max·1e-4 to max; smaller values take the darkest colour).
+ * affine(i) → [a, b] with t = a·v + b for row i (every mode but log): the image loop's fast path.
  */
 export function mapping(kind, mode, data, rows, cols) {
   let lo = Infinity,
@@ -83,12 +84,13 @@ export function mapping(kind, mode, data, rows, cols) {
       lo,
       hi,
       t: signed ? (v, i) => 0.5 + (0.5 * v) / rowMax[i] : (v, i) => v / rowMax[i],
+      affine: signed ? (i) => [0.5 / rowMax[i], 0.5] : (i) => [1 / rowMax[i], 0],
       legend: signed ? [-1, 1] : [0, 1],
     };
   }
   if (signed) {
     const m = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
-    return { lo, hi, t: (v) => 0.5 + (0.5 * v) / m, legend: [-m, m] };
+    return { lo, hi, t: (v) => 0.5 + (0.5 * v) / m, affine: () => [0.5 / m, 0.5], legend: [-m, m] };
   }
   const max = Math.max(hi, 1e-6);
   if (mode === 'log') {
@@ -96,7 +98,7 @@ export function mapping(kind, mode, data, rows, cols) {
     const span = Math.log10(max / floor);
     return { lo, hi, t: (v) => Math.log10(Math.max(v, floor) / floor) / span, legend: [floor, max], log: true };
   }
-  return { lo, hi, t: (v) => v / max, legend: [0, max] };
+  return { lo, hi, t: (v) => v / max, affine: () => [1 / max, 0], legend: [0, max] };
 }
 
 /** Index into a lookup table for t (clamped). */

@@ -1,32 +1,17 @@
 // Every head at once (bertviz's model view, one layer): a thumbnail of each head's weights; clicking one
 // (or Enter/Space on it) opens it in the single-head view. Thumbnails are at most THUMB × THUMB pixels:
-// larger maps are max-pooled, so a sharp diagonal stays visible at 1024 tokens.
+// larger maps are max-pooled (in the worker, poolHeads), so a sharp diagonal stays visible at 1024 tokens.
 import { S } from './strings.js';
 import { h, dataJson } from './util.js';
 import { lut, mapping, index } from './colors.js';
 
-const THUMB = 96;
-
-function thumbnail(data, n, mode) {
-  const side = Math.min(n, THUMB);
-  const pooled = side === n ? data : new Float32Array(side * side);
-  if (side !== n) {
-    pooled.fill(0);
-    for (let i = 0; i < n; i++) {
-      const pi = Math.floor((i * side) / n) * side;
-      for (let j = 0; j < n; j++) {
-        const v = data[i * n + j];
-        const k = pi + Math.floor((j * side) / n);
-        if (v > pooled[k]) pooled[k] = v;
-      }
-    }
-  }
-  const map = mapping('weights', mode, pooled, side, side);
+function thumbnail(data, side, mode) {
+  const map = mapping('weights', mode, data, side, side);
   const rgb = lut('viridis').rgb;
   const canvas = h('canvas', { width: side, height: side, 'aria-hidden': 'true' });
   const img = new ImageData(side, side);
   for (let k = 0; k < side * side; k++) {
-    const c = index(map.t(pooled[k], Math.floor(k / side))) * 3;
+    const c = index(map.t(data[k], Math.floor(k / side))) * 3;
     img.data[k * 4] = rgb[c];
     img.data[k * 4 + 1] = rgb[c + 1];
     img.data[k * 4 + 2] = rgb[c + 2];
@@ -49,21 +34,21 @@ export class HeadGrid {
     );
   }
 
-  /** weights: (H, n, n) of one batch item, row-major; current: the open head. */
-  update(weights, H, n, current, mode) {
+  /** thumbs: (H, side, side) max-pooled weights of one batch item; full: its (H, n, n) weights when small. */
+  update({ thumbs, side, H, n, full, current, mode }) {
     const buttons = [];
     for (let k = 0; k < H; k++) {
-      const data = weights.subarray(k * n * n, (k + 1) * n * n);
+      const small = full && n * n <= 1024 ? { values: dataJson(full.subarray(k * n * n, (k + 1) * n * n)) } : {};
       const b = h(
         'button',
         {
           type: 'button',
           class: 'head-cell',
           'aria-pressed': String(k === current),
-          dataset: { head: k, ...(n * n <= 1024 ? { values: dataJson(data) } : {}) },
+          dataset: { head: k, ...small },
           onclick: () => this.onPick(k),
         },
-        thumbnail(data, n, mode),
+        thumbnail(thumbs.subarray(k * side * side, (k + 1) * side * side), side, mode),
         h('span', { class: 'head-label' }, S.pg.headN(k)),
       );
       buttons.push(b);

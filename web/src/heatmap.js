@@ -7,7 +7,7 @@ import { S } from './strings.js';
 import { h, fmt } from './util.js';
 import { lut, mapping, index, textOn, MASKED_RGB, MASKED_FILL } from './colors.js';
 
-export const CELLS_MAX = 2500;
+export const CELLS_MAX = 1024; // 32 × 32: beyond, one image (per-cell elements cost more than they give)
 const SCHEMES = { weights: 'viridis', signed: 'puor' };
 const clip = (s, n = 12) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
@@ -30,9 +30,9 @@ function legend(kind, map, mode) {
   return svg;
 }
 
-/** Plot's marks put aria-label/aria-description on <g>s without a role (axe: aria-prohibited-attr). */
+/** Plot's marks put aria-label/aria-description on <g>s and <rect>s without a role (axe: aria-prohibited-attr). */
 export function tidy(svg) {
-  svg.querySelectorAll('g[aria-label], g[aria-description]').forEach((g) => {
+  svg.querySelectorAll(':not(svg)[aria-label], [aria-description]').forEach((g) => {
     g.removeAttribute('aria-label');
     g.removeAttribute('aria-description');
   });
@@ -119,12 +119,15 @@ export function drawMatrix(m, opts) {
     const img = new ImageData(cols, rows);
     const px = img.data;
     const rgb = table.rgb;
-    for (let i = 0, k = 0; i < rows; i++)
+    const top = 255; // the table's last index
+    for (let i = 0, k = 0; i < rows; i++) {
+      const [a, b] = map.affine ? map.affine(i) : [0, 0];
       for (let j = 0; j < cols; j++, k++) {
         const v = data[k];
         const o = k * 4;
-        if (Number.isFinite(v)) {
-          const c = index(map.t(v, i)) * 3;
+        if (v === v && v !== Infinity && v !== -Infinity) {
+          let c = map.affine ? ((a * v + b) * top + 0.5) | 0 : index(map.t(v, i));
+          c = (c < 0 ? 0 : c > top ? top : c) * 3;
           px[o] = rgb[c];
           px[o + 1] = rgb[c + 1];
           px[o + 2] = rgb[c + 2];
@@ -135,6 +138,7 @@ export function drawMatrix(m, opts) {
         }
         px[o + 3] = 255;
       }
+    }
     canvas.getContext('2d').putImageData(img, 0, 0);
   } else {
     const all = [];
@@ -153,7 +157,7 @@ export function drawMatrix(m, opts) {
               x: (d) => d.j + 0.5,
               y: (d) => d.i + 0.5,
               text: (d) => fmt(d.v, decimals),
-              fill: (d) => (Number.isFinite(d.v) ? textOn(rgbOf(d.v, d.i)) : 'rgb(17,17,17)'),
+              fill: (d) => (Number.isFinite(d.v) ? textOn(rgbOf(d.v, d.i)) : 'rgb(0,0,0)'),
               fontSize,
               pointerEvents: 'none',
               ariaHidden: 'true',

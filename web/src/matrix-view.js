@@ -61,9 +61,7 @@ export class MatrixView {
       class: 'table-wrap',
       id: tableId,
       hidden: true,
-      tabindex: '0',
-      role: 'region',
-      'aria-label': S.tableOf(title),
+      tabindex: '0', // scrollable: reachable by keyboard (its table has a caption)
     });
     this.exporter = exportMenu(title, () => this.exportSource());
     this.el = h(

@@ -161,6 +161,9 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     form.querySelectorAll('[aria-invalid]').forEach((el) => {
       el.removeAttribute('aria-invalid');
       el.removeAttribute('aria-errormessage');
+      const rest = (el.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.endsWith('-error'));
+      if (rest.length) el.setAttribute('aria-describedby', rest.join(' '));
+      else el.removeAttribute('aria-describedby');
     });
     form.querySelectorAll('.field-error').forEach((el) => el.remove());
     error.hidden = !message;
@@ -171,6 +174,8 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     (control.closest('.field') || control.parentElement).append(note);
     control.setAttribute('aria-invalid', 'true');
     control.setAttribute('aria-errormessage', note.id);
+    const described = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+    control.setAttribute('aria-describedby', [...described, note.id].join(' '));
   }
 
   function segmented(group, count, current, onPick) {
@@ -233,7 +238,9 @@ export function renderPlayground(root, compute, mechanisms, initial) {
 
   function pickHead(k, fromGrid) {
     sel.head = k;
+    const t0 = performance.now();
     renderHead();
+    output.dataset.pickMs = (performance.now() - t0).toFixed(1);
     grid.select(k);
     if (fromGrid) weightsView.chart.focus({ preventScroll: false });
     updatePermalink();
@@ -244,9 +251,18 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     const { result: r, shape } = last;
     const n = shape[1];
     const H = headsOf(r);
-    const w = weightsOf(r);
-    const per = H * n * n;
-    grid.update(w.data.subarray(sel.batch * per, (sel.batch + 1) * per), H, n, sel.head, colourMode(n));
+    const { data, side } = r.thumbs;
+    const per = H * side * side;
+    const full = n * n <= 1024 ? weightsOf(r).data.subarray(sel.batch * H * n * n, (sel.batch + 1) * H * n * n) : null;
+    grid.update({
+      thumbs: data.subarray(sel.batch * per, (sel.batch + 1) * per),
+      side,
+      H,
+      n,
+      full,
+      current: sel.head,
+      mode: colourMode(n),
+    });
     grid.el.hidden = H < 2;
   }
 
@@ -279,7 +295,10 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     });
     stepsNote.hidden = n <= STEPS_MAX;
     stepsNote.textContent = T.stepsTooMany(n, STEPS_MAX);
-    if (steps.open) renderSteps({ result: r, tokens, n, blk, batch: sel.batch, stepViews, stepsGrid });
+    // Every intermediate is drawn when it is on screen (or scrolls into view), not on every change.
+    drawSteps = () => renderSteps({ result: r, tokens, n, blk, batch: sel.batch, stepViews, stepsGrid });
+    if (steps.open && stepsVisible) drawSteps();
+    else stepsDirty = true;
     if (focusTok !== null && focusTok < n) setFocus(focusTok);
     else setFocus(null);
   }
@@ -296,8 +315,12 @@ export function renderPlayground(root, compute, mechanisms, initial) {
         renderGrid();
         renderHead();
       });
+    const t0 = performance.now();
     renderGrid();
+    const t1 = performance.now();
     renderHead();
+    const t2 = performance.now();
+    output.dataset.breakdown = JSON.stringify({ grid: +(t1 - t0).toFixed(1), head: +(t2 - t1).toFixed(1) });
     const mh = c.mechanism.value === 'multihead';
     shapesBox.replaceChildren(
       mh
@@ -310,7 +333,23 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     output.dataset.heads = headsOf(r);
     output.dataset.tokens = shape[1];
   }
-  steps.addEventListener('toggle', () => last && steps.open && renderHead());
+  let drawSteps = null,
+    stepsDirty = false,
+    stepsVisible = false;
+  const stepsNow = () => {
+    if (stepsDirty && stepsVisible && steps.open && drawSteps) {
+      stepsDirty = false;
+      drawSteps();
+    }
+  };
+  steps.addEventListener('toggle', stepsNow);
+  new IntersectionObserver(
+    (entries) => {
+      stepsVisible = entries.some((e) => e.isIntersecting);
+      stepsNow();
+    },
+    { rootMargin: '300px' },
+  ).observe(steps);
 
   function summarise(r, m) {
     const cs = `(${r.contextShape.join(', ')})`;
@@ -404,12 +443,14 @@ export function renderPlayground(root, compute, mechanisms, initial) {
         forwardOptions: { returnWeights: true, intermediates: n <= STEPS_MAX, train: c.train.checked },
         crossCheck: !big && !dropping,
         wantStateDict: true,
+        thumbs: true,
       });
       result.crossCheckSkipped = dropping ? 'dropout' : big ? 'size' : null;
       showError(null);
       last = { result, tokens: input.tokens, shape: input.shape, x: input.x };
       const t1 = performance.now();
       renderTokens(input.tokens);
+      output.dataset.tokensMs = (performance.now() - t1).toFixed(1);
       renderResult();
       output.dataset.renderMs = (performance.now() - t1).toFixed(1);
       summarise(result, m);

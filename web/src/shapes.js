@@ -32,7 +32,7 @@ export function shapesTable(sizes, caption) {
   const rows = mhaShapes(sizes);
   return h(
     'div',
-    { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': caption },
+    { class: 'table-scroll', tabindex: '0' },
     h(
       'table',
       { class: 'shapes-table' },

@@ -4,6 +4,7 @@
 import { mulberry32 } from './prng.js';
 import { load } from 'attnkit';
 import { referenceForward, normaliseStateDict, maxAbsDiff } from './reference.js';
+import { poolHeads } from './pool.js';
 
 // attnkit, loaded once per build: "auto" (the playground: the pthreads build when the page is cross-origin
 // isolated) or, for the performance panel, the build bench/compare uses at that thread count.
@@ -29,14 +30,14 @@ function collectIntermediates(raw) {
 }
 
 function buffersOf(result) {
-  const list = [result.context?.buffer, result.weights?.buffer];
+  const list = [result.context?.buffer, result.weights?.buffer, result.thumbs?.data.buffer];
   for (const t of Object.values(result.intermediates || {})) list.push(t.data.buffer);
   for (const t of Object.values(result.stateDict || {})) list.push(t.data.buffer);
   return [...new Set(list.filter(Boolean))];
 }
 
 function forward(ak, msg) {
-  const { mechanism, options, x, shape, forwardOptions = {}, crossCheck, wantStateDict } = msg;
+  const { mechanism, options, x, shape, forwardOptions = {}, crossCheck, wantStateDict, thumbs } = msg;
   const layer = ak.create(mechanism, options);
   try {
     const t0 = performance.now();
@@ -50,6 +51,12 @@ function forward(ak, msg) {
       intermediates: collectIntermediates(out.intermediates),
       ms,
     };
+    if (thumbs && result.weights) {
+      // The grid of heads: every (n × n) block max-pooled here, off the page's thread.
+      const ws = result.weightsShape;
+      const n = ws[ws.length - 1];
+      result.thumbs = poolHeads(result.weights, result.weights.length / (n * n), n);
+    }
     const dropping = forwardOptions.train && options.dropout > 0;
     if (wantStateDict || crossCheck) {
       const sd = normaliseStateDict(layer.stateDict());
