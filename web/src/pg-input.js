@@ -10,7 +10,7 @@ const BARE = /(^|[\s,[:])(-?)(NaN|Infinity)(?=[\s,\]}]|$)/g;
 const MARK = '\u0000';
 
 function parseJson(text, what) {
-  const marked = text.replace(BARE, (_, pre, sign, word) => `${pre}"${MARK}${sign}${word}"`);
+  const marked = text.replace(BARE, (_, pre, sign, word) => `${pre}"\\u0000${sign}${word}"`); // parses to MARK + word
   try {
     return JSON.parse(marked);
   } catch (e) {
