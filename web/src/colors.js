@@ -6,6 +6,7 @@ import * as Plot from '@observablehq/plot';
 const STEPS = 256;
 export const MASKED_RGB = [217, 220, 225]; // −∞ (masked) cells: light grey, the same in both colour schemes
 export const MASKED_FILL = `rgb(${MASKED_RGB.join(',')})`;
+export const MASKED_RGBA = (255 << 24) | (MASKED_RGB[2] << 16) | (MASKED_RGB[1] << 8) | MASKED_RGB[0];
 const DARK_TEXT = [0, 0, 0];
 const LIGHT_TEXT = [255, 255, 255];
 
@@ -20,7 +21,7 @@ function parse(color) {
 }
 
 const cache = new Map();
-/** {rgb: Uint8Array(256·3), css: string[256]} for a scheme over t ∈ [0, 1]. */
+/** {rgb: Uint8Array(256·3), css: string[256], rgba: Uint32Array(256)} for a scheme over t ∈ [0, 1]. */
 export function lut(scheme) {
   if (cache.has(scheme)) return cache.get(scheme);
   const scale = Plot.scale({ color: { type: 'linear', scheme, domain: [0, 1] } });
@@ -31,7 +32,10 @@ export function lut(scheme) {
     rgb.set(c, k * 3);
     css.push(`rgb(${c.join(',')})`);
   }
-  const table = { rgb, css };
+  // The same colours as 32-bit RGBA pixels (little-endian ABGR), one store per pixel in an image loop.
+  const rgba = new Uint32Array(STEPS);
+  for (let k = 0; k < STEPS; k++) rgba[k] = (255 << 24) | (rgb[k * 3 + 2] << 16) | (rgb[k * 3 + 1] << 8) | rgb[k * 3];
+  const table = { rgb, css, rgba };
   cache.set(scheme, table);
   return table;
 }

@@ -5,13 +5,13 @@ import { S } from './strings.js';
 import { h, dataJson } from './util.js';
 import { lut, mapping, index } from './colors.js';
 
-function thumbnail(data, side, mode) {
-  const map = mapping('weights', mode, data, side, side);
+function thumbnail(data, rows, cols, mode) {
+  const map = mapping('weights', mode, data, rows, cols);
   const rgb = lut('viridis').rgb;
-  const canvas = h('canvas', { width: side, height: side, 'aria-hidden': 'true' });
-  const img = new ImageData(side, side);
-  for (let k = 0; k < side * side; k++) {
-    const c = index(map.t(data[k], Math.floor(k / side))) * 3;
+  const canvas = h('canvas', { width: cols, height: rows, 'aria-hidden': 'true' });
+  const img = new ImageData(cols, rows);
+  for (let k = 0; k < rows * cols; k++) {
+    const c = index(map.t(data[k], Math.floor(k / cols))) * 3;
     img.data[k * 4] = rgb[c];
     img.data[k * 4 + 1] = rgb[c + 1];
     img.data[k * 4 + 2] = rgb[c + 2];
@@ -34,11 +34,15 @@ export class HeadGrid {
     );
   }
 
-  /** thumbs: (H, side, side) max-pooled weights of one batch item; full: its (H, n, n) weights when small. */
-  update({ thumbs, side, H, n, full, current, mode }) {
+  /** thumbs: {data (H, rows, cols) pooled weights of one batch item, rows, cols}; full: its weights when small. */
+  update({ thumbs, H, full, current, mode }) {
     const buttons = [];
+    const per = thumbs.rows * thumbs.cols;
     for (let k = 0; k < H; k++) {
-      const small = full && n * n <= 1024 ? { values: dataJson(full.subarray(k * n * n, (k + 1) * n * n)) } : {};
+      const small =
+        full && full.length / H <= 1024
+          ? { values: dataJson(full.subarray((k * full.length) / H, ((k + 1) * full.length) / H)) }
+          : {};
       const b = h(
         'button',
         {
@@ -48,7 +52,7 @@ export class HeadGrid {
           dataset: { head: k, ...small },
           onclick: () => this.onPick(k),
         },
-        thumbnail(thumbs.subarray(k * side * side, (k + 1) * side * side), side, mode),
+        thumbnail(thumbs.data.subarray(k * per, (k + 1) * per), thumbs.rows, thumbs.cols, mode),
         h('span', { class: 'head-label' }, S.pg.headN(k)),
       );
       buttons.push(b);

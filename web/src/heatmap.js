@@ -5,7 +5,7 @@
 import * as Plot from '@observablehq/plot';
 import { S } from './strings.js';
 import { h, fmt } from './util.js';
-import { lut, mapping, index, textOn, MASKED_RGB, MASKED_FILL } from './colors.js';
+import { lut, mapping, index, textOn, MASKED_FILL, MASKED_RGBA } from './colors.js';
 
 export const CELLS_MAX = 1024; // 32 × 32: beyond, one image (per-cell elements cost more than they give)
 const SCHEMES = { weights: 'viridis', signed: 'puor' };
@@ -117,26 +117,18 @@ export function drawMatrix(m, opts) {
       height: `${rows * cellH}px`,
     });
     const img = new ImageData(cols, rows);
-    const px = img.data;
-    const rgb = table.rgb;
+    const px = new Uint32Array(img.data.buffer); // one RGBA pixel per store (little-endian, as every browser is)
+    const rgba = table.rgba;
     const top = 255; // the table's last index
+    const real = m.real ?? Infinity; // rows/columns from here on are padding: grey
     for (let i = 0, k = 0; i < rows; i++) {
       const [a, b] = map.affine ? map.affine(i) : [0, 0];
       for (let j = 0; j < cols; j++, k++) {
         const v = data[k];
-        const o = k * 4;
-        if (v === v && v !== Infinity && v !== -Infinity) {
+        if (v === v && v !== Infinity && v !== -Infinity && i < real && j < real) {
           let c = map.affine ? ((a * v + b) * top + 0.5) | 0 : index(map.t(v, i));
-          c = (c < 0 ? 0 : c > top ? top : c) * 3;
-          px[o] = rgb[c];
-          px[o + 1] = rgb[c + 1];
-          px[o + 2] = rgb[c + 2];
-        } else {
-          px[o] = MASKED_RGB[0];
-          px[o + 1] = MASKED_RGB[1];
-          px[o + 2] = MASKED_RGB[2];
-        }
-        px[o + 3] = 255;
+          px[k] = rgba[c < 0 ? 0 : c > top ? top : c];
+        } else px[k] = MASKED_RGBA;
       }
     }
     canvas.getContext('2d').putImageData(img, 0, 0);
@@ -146,7 +138,9 @@ export function drawMatrix(m, opts) {
     const chars = Math.max(...all.map((c) => fmt(c.v, decimals).length));
     const fontSize = cell >= 56 ? 12 : 10.5;
     const showText = opts.showText ?? (chars * fontSize * 0.6 + 6 <= cell && rows * cols <= 196);
-    const fill = (d) => (Number.isFinite(d.v) ? `rgb(${rgbOf(d.v, d.i).join(',')})` : MASKED_FILL);
+    const real = m.real ?? Infinity;
+    const shown = (d) => Number.isFinite(d.v) && d.i < real && d.j < real;
+    const fill = (d) => (shown(d) ? `rgb(${rgbOf(d.v, d.i).join(',')})` : MASKED_FILL);
     const rectOf = { x1: (d) => d.j + 0.02, x2: (d) => d.j + 0.98, y1: (d) => d.i + 0.02, y2: (d) => d.i + 0.98 };
     svg = Plot.plot({
       ...frame,
@@ -157,7 +151,7 @@ export function drawMatrix(m, opts) {
               x: (d) => d.j + 0.5,
               y: (d) => d.i + 0.5,
               text: (d) => fmt(d.v, decimals),
-              fill: (d) => (Number.isFinite(d.v) ? textOn(rgbOf(d.v, d.i)) : 'rgb(0,0,0)'),
+              fill: (d) => (shown(d) ? textOn(rgbOf(d.v, d.i)) : 'rgb(0,0,0)'),
               fontSize,
               pointerEvents: 'none',
               ariaHidden: 'true',

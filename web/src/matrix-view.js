@@ -195,7 +195,8 @@ export class MatrixView {
   say({ i, j }) {
     const { data, cols, rowLabels, colLabels } = this.m;
     const v = data[i * cols + j];
-    this.readout.textContent = S.cellReadout(rowLabels[i], i, colLabels[j], j, fmt(v, 6));
+    const pad = this.m.real !== undefined && (i >= this.m.real || j >= this.m.real);
+    this.readout.textContent = S.cellReadout(rowLabels[i], i, colLabels[j], j, pad ? S.padding : fmt(v, 6));
     this.readout.dataset.i = i;
     this.readout.dataset.j = j;
     this.readout.dataset.value = Number.isFinite(v) ? v : '-inf';

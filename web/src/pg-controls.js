@@ -75,6 +75,26 @@ export function buildControls(mechanisms, about) {
     seed: num('pg-seed', 0, 2147483647, 123, '1'),
     qkvBias: h('input', { type: 'checkbox', id: 'pg-qkvbias' }),
     colour: select('pg-colour', Object.entries(T.colourModes), 'auto'),
+    // Attention for real models: cross-attention, a padded batch, grouped-query heads, a state_dict file
+    cross: h('input', { type: 'checkbox', id: 'pg-cross' }),
+    kvSentence: h('input', {
+      type: 'text',
+      id: 'pg-kv-sentence',
+      value: T.real.kvDefault,
+      autocomplete: 'off',
+      spellcheck: 'false',
+    }),
+    pad: h('input', { type: 'checkbox', id: 'pg-pad' }),
+    padSentence: h('input', {
+      type: 'text',
+      id: 'pg-pad-sentence',
+      value: T.real.padDefault,
+      autocomplete: 'off',
+      spellcheck: 'false',
+    }),
+    kvHeads: num('pg-kvheads', 0, 64, 0),
+    wformat: select('pg-wformat', Object.entries(T.real.formats), 'book'),
+    sdFile: h('input', { type: 'file', id: 'pg-sd-file', accept: '.json,application/json' }),
   };
   c.xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
   const loadX = (src) => () => {
@@ -92,6 +112,8 @@ export function buildControls(mechanisms, about) {
     { class: 'input-json', hidden: true },
     field(T.xJson, c.xJson),
     field(T.sdJson, c.sdJson, T.sdHelp),
+    field(T.real.file, c.sdFile, T.real.fileHelp),
+    field(T.real.format, c.wformat, T.real.formatHelp),
     h(
       'div',
       { class: 'row-buttons' },
@@ -131,10 +153,35 @@ export function buildControls(mechanisms, about) {
       check(T.qkvBias, c.qkvBias),
       field(T.colour, c.colour, T.colourHelp, true),
     ),
+    h(
+      'fieldset',
+      { class: 'real' },
+      h('legend', null, T.real.legend),
+      check(T.real.cross, c.cross),
+      field(T.real.kvSentence, c.kvSentence, T.real.kvHelp),
+      check(T.real.pad, c.pad),
+      field(T.real.padSentence, c.padSentence, T.real.padHelp),
+      field(T.real.kvHeads, c.kvHeads, T.real.kvHeadsHelp),
+    ),
   );
+  // A state_dict file, picked or dropped on the field, fills the field (JSON, any naming the package reads).
+  const readFile = async (file) => {
+    if (!file) return;
+    c.sdJson.value = await file.text();
+    c.sdJson.dispatchEvent(new Event('input', { bubbles: true }));
+  };
+  c.sdFile.addEventListener('change', () => readFile(c.sdFile.files[0]));
+  c.sdJson.addEventListener('dragover', (e) => e.preventDefault());
+  c.sdJson.addEventListener('drop', (e) => {
+    e.preventDefault();
+    readFile(e.dataTransfer.files[0]);
+  });
   const sync = () => {
     sentenceBox.hidden = c.modeJson.checked;
     jsonBox.hidden = !c.modeJson.checked;
+    c.kvSentence.disabled = !c.cross.checked;
+    c.pad.disabled = c.modeJson.checked;
+    c.padSentence.disabled = !c.pad.checked || c.modeJson.checked;
   };
 
   // The permalink's state: short keys, only what differs from a fresh page is still written (all of it, simply).

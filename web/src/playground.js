@@ -11,6 +11,14 @@ import { HeadGrid } from './head-grid.js';
 import { shapesTable } from './shapes.js';
 import { renderSteps } from './pg-steps.js';
 import { permalinkHash } from './permalink.js';
+import { generationView } from './pg-generate.js';
+
+/** b copies of one sequence (the keys and values for every batch item). */
+function tile(x, b) {
+  const out = new Float32Array(x.length * b);
+  for (let k = 0; k < b; k++) out.set(x, k * x.length);
+  return out;
+}
 
 const T = S.pg;
 const DEBOUNCE_MS = 150; // typing: one recompute when the typing pauses
@@ -56,6 +64,22 @@ export function renderPlayground(root, compute, mechanisms, initial) {
   const contextView = new MatrixView({ title: T.contextTitle, name: 'pg-context', kind: 'signed' });
   const grid = new HeadGrid({ onPick: (k) => pickHead(k, true) });
   const shapesBox = h('div', { class: 'shapes' });
+  const gen = generationView(compute);
+  gen.run.addEventListener('click', () => {
+    if (!last) return;
+    const { result: r, m, options, input } = last;
+    const w = weightsOf(r);
+    gen.start({
+      mechanism: m,
+      options,
+      x: input.x,
+      shape: input.shape,
+      tokens: last.tokens,
+      head: sel.head,
+      weights: w.data,
+      weightsShape: w.shape,
+    });
+  });
   const stepsGrid = h('div', { class: 'steps-grid' });
   const stepsNote = h('p', { class: 'help', hidden: true });
   const steps = h(
@@ -101,6 +125,7 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     h('div', { class: 'grid2 pg-main' }, h('div', null, weightsView.el, dropView.el), linesView.el),
     contextView.el,
     shapesBox,
+    gen.el,
     steps,
   );
   root.replaceChildren(h('div', { class: 'pg-layout' }, form, output));
@@ -137,13 +162,39 @@ export function renderPlayground(root, compute, mechanisms, initial) {
       return { ...parsed, stateDict: sd };
     }
     const d = fieldValue(c.dIn, T.dIn);
-    const input = embedSentence(c.sentence.value, d);
-    try {
-      checkTokens(input.tokens.length);
-    } catch (e) {
-      throw Object.assign(e, { control: c.sentence });
-    }
-    return input;
+    const sentence = (control) => {
+      const s = embedSentence(control.value, d);
+      try {
+        checkTokens(s.tokens.length);
+      } catch (e) {
+        throw Object.assign(e, { control });
+      }
+      return s;
+    };
+    const input = sentence(c.sentence);
+    if (c.cross.checked && c.pad.checked) throw Object.assign(new Error(T.real.crossAndPad), { control: c.pad });
+    if (c.pad.checked) return padded(input, sentence(c.padSentence), d);
+    return c.cross.checked ? { ...input, kv: sentence(c.kvSentence) } : input;
+  }
+
+  /** Two sentences as a batch of two, the shorter padded with zeros; key_padding_mask marks the padding. */
+  function padded(a, b, d) {
+    const n = Math.max(a.tokens.length, b.tokens.length);
+    const x = new Float32Array(2 * n * d);
+    const mask = new Uint8Array(2 * n).fill(1);
+    const pad = (t) => [...t, ...Array(n - t.length).fill(T.real.padToken)];
+    [a, b].forEach((s, k) => {
+      x.set(s.x, k * n * d);
+      mask.fill(0, k * n, k * n + s.tokens.length);
+    });
+    return {
+      x,
+      shape: [2, n, d],
+      tokens: pad(a.tokens),
+      batchTokens: [pad(a.tokens), pad(b.tokens)],
+      real: [a.tokens.length, b.tokens.length],
+      mask,
+    };
   }
 
   function controlFor(message) {
@@ -251,18 +302,13 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     const { result: r, shape } = last;
     const n = shape[1];
     const H = headsOf(r);
-    const { data, side } = r.thumbs;
-    const per = H * side * side;
-    const full = n * n <= 1024 ? weightsOf(r).data.subarray(sel.batch * H * n * n, (sel.batch + 1) * H * n * n) : null;
-    grid.update({
-      thumbs: data.subarray(sel.batch * per, (sel.batch + 1) * per),
-      side,
-      H,
-      n,
-      full,
-      current: sel.head,
-      mode: colourMode(n),
-    });
+    const t = r.thumbs;
+    const per = H * t.rows * t.cols;
+    const w = weightsOf(r).data;
+    const all = w.length / shape[0]; // one batch item's weights, every head
+    const full = all / H <= 1024 ? w.subarray(sel.batch * all, (sel.batch + 1) * all) : null;
+    const thumbs = { data: t.data.subarray(sel.batch * per, (sel.batch + 1) * per), rows: t.rows, cols: t.cols };
+    grid.update({ thumbs, H, full, current: sel.head, mode: colourMode(n) });
     grid.el.hidden = H < 2;
   }
 
@@ -274,7 +320,11 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     sel.head = Math.min(sel.head, H - 1);
     segmented(headGroup, H, sel.head, (k) => pickHead(k, false));
     const blk = sel.batch * H + sel.head;
-    const lab = { rowLabels: tokens, colLabels: tokens };
+    const input = last.input;
+    const rowTokens = input.batchTokens ? input.batchTokens[sel.batch] : tokens;
+    const keyTokens = input.kv ? input.kv.tokens : rowTokens;
+    const real = input.real ? input.real[sel.batch] : undefined;
+    const lab = { rowLabels: rowTokens, colLabels: keyTokens, real };
     const mode = colourMode(n);
     for (const v of [weightsView, dropView]) v.scale = mode;
     weightsView.el.dataset.scale = mode;
@@ -284,21 +334,24 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     const dropped = r.intermediates.weights_after_dropout;
     dropView.el.hidden = !dropped;
     if (dropped) dropView.update({ ...block2d(dropped, blk), ...lab });
-    linesView.update({ data: (dropped ? block2d(dropped, blk) : w).data, n, tokens });
+    linesView.el.hidden = !!input.kv;
+    if (!input.kv) linesView.update({ data: (dropped ? block2d(dropped, blk) : w).data, n, tokens: rowTokens });
     const width = r.contextShape[2];
     contextView.update({
       data: r.context.subarray(sel.batch * n * width, (sel.batch + 1) * n * width),
       rows: n,
       cols: width,
-      rowLabels: tokens,
+      rowLabels: rowTokens,
+      real,
       colLabels: Array.from({ length: width }, (_, k) => String(k + 1)),
     });
     stepsNote.hidden = n <= STEPS_MAX;
     stepsNote.textContent = T.stepsTooMany(n, STEPS_MAX);
     // Every intermediate is drawn when it is on screen (or scrolls into view), not on every change.
-    drawSteps = () => renderSteps({ result: r, tokens, n, blk, batch: sel.batch, stepViews, stepsGrid });
+    drawSteps = () => renderSteps({ result: r, tokens: rowTokens, n, blk, batch: sel.batch, stepViews, stepsGrid });
     if (steps.open && stepsVisible) drawSteps();
     else stepsDirty = true;
+    gen.setHead(sel.head);
     if (focusTok !== null && focusTok < n) setFocus(focusTok);
     else setFocus(null);
   }
@@ -420,6 +473,9 @@ export function renderPlayground(root, compute, mechanisms, initial) {
         dropout: fieldValue(c.dropout, T.dropout),
         seed: fieldValue(c.seed, T.seed),
       };
+      const kvHeads = applies('numHeads') ? fieldValue(c.kvHeads, T.real.kvHeads) : 0;
+      if (kvHeads > 0) options.kvHeads = kvHeads;
+      if (c.wformat.value !== 'book' && c.modeJson.checked) options.weightsFormat = c.wformat.value;
     } catch (e) {
       showError(e.message, e.control);
       output.dataset.state = 'error';
@@ -434,20 +490,27 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     const slow = setTimeout(() => (progress.hidden = false), 150);
     const dropping = c.train.checked && options.dropout > 0;
     const big = b * n * n * options.numHeads > CROSS_CHECK_MAX;
+    const plain = !input.kv && !input.mask && !options.kvHeads; // what the plain-JS reference implements
     try {
       const result = await compute.call('forward', {
         mechanism: m,
         options,
         x: input.x,
         shape: input.shape,
-        forwardOptions: { returnWeights: true, intermediates: n <= STEPS_MAX, train: c.train.checked },
-        crossCheck: !big && !dropping,
+        forwardOptions: {
+          returnWeights: true,
+          intermediates: n <= STEPS_MAX,
+          train: c.train.checked,
+          ...(input.kv ? { kv: tile(input.kv.x, b), kvShape: [b, input.kv.tokens.length, input.shape[2]] } : {}),
+          ...(input.mask ? { keyPaddingMask: input.mask } : {}),
+        },
+        crossCheck: !big && !dropping && plain,
         wantStateDict: true,
         thumbs: true,
       });
-      result.crossCheckSkipped = dropping ? 'dropout' : big ? 'size' : null;
+      result.crossCheckSkipped = dropping ? 'dropout' : big ? 'size' : plain ? null : 'features';
       showError(null);
-      last = { result, tokens: input.tokens, shape: input.shape, x: input.x };
+      last = { result, tokens: input.tokens, shape: input.shape, x: input.x, input, m, options };
       const t1 = performance.now();
       renderTokens(input.tokens);
       output.dataset.tokensMs = (performance.now() - t1).toFixed(1);

@@ -24,6 +24,7 @@ export const S = {
   chartAria: (title, rows, cols) => `${title}: heatmap with ${rows} rows and ${cols} columns.`,
   chartKeys: (title, rows, cols) =>
     `${title}: heatmap, ${rows} × ${cols}. Arrow keys move between cells (Page Up/Down by a tenth, Home/End to a row's ends); the value is read out below the chart. The Table button lists the values.`,
+  padding: 'padding (ignored)',
   cellReadout: (row, i, col, j, v) => `${row} (row ${i + 1}) → ${col} (column ${j + 1}): ${v}`,
   exportLabel: 'Export',
   exportOf: (title) => ` ${title}`,
@@ -247,6 +248,50 @@ export const S = {
     },
     loadBook: 'Load the book’s inputs',
     loadHello: 'Load “Hello shiny sun”',
+    real: {
+      legend: 'Attention for real models',
+      cross: 'Keys and values from a second sentence (cross-attention)',
+      kvSentence: 'Second sentence (keys and values)',
+      kvDefault: 'Le voyage commence par un pas',
+      kvHelp:
+        'Queries come from the sentence above, keys and values from this one: the weights have one column per word of it.',
+      pad: 'A padded batch: add a second, shorter sentence',
+      padSentence: 'Second batch item',
+      padDefault: 'Attention is all',
+      padHelp:
+        'The shorter item is padded with zeros to the longer one’s length; key_padding_mask hides the padding, drawn grey.',
+      kvHeads: 'Key/value heads (0: one per head)',
+      kvHeadsHelp:
+        'Grouped-query attention: fewer key/value heads than query heads, each shared by a group of query heads (must divide Heads; 1 is multi-query).',
+      file: 'state_dict file',
+      fileHelp: 'Pick a JSON state_dict, or drop the file on the field above.',
+      format: 'state_dict names',
+      formatHelp:
+        'book: W_query.weight, …; torch-mha: nn.MultiheadAttention’s in_proj_weight, …; gpt2: c_attn, c_proj; auto: recognise them.',
+      formats: {
+        book: 'book (W_query.weight, …)',
+        auto: 'auto',
+        'torch-mha': 'torch-mha (nn.MultiheadAttention)',
+        gpt2: 'gpt2 (c_attn, c_proj)',
+      },
+      crossAndPad:
+        'Choose cross-attention or a padded batch, not both: the padding mask here is for the sentence’s own keys.',
+      padToken: '[pad]',
+      linesCross: 'The lines view joins a sentence to itself; with cross-attention see the heatmap.',
+    },
+    gen: {
+      heading: 'Token by token, with the KV cache',
+      text: 'Generation feeds one token at a time: each step appends that token’s key and value to the cache and computes only its own row of weights. The worker runs the layer’s decoder and checks every step’s context against the full causal forward.',
+      run: 'Run token by token',
+      running: 'Decoding…',
+      step: 'Step',
+      done: (n, d) =>
+        `${n} steps through the KV cache; each step’s context matches the full forward’s row: max |Δ| ${d}`,
+      cache: (t, n, H, hd) =>
+        `Step ${t} of ${n}: the cache holds ${t} key${t === 1 ? '' : 's'} and ${t} value${t === 1 ? '' : 's'} per head (${H} head${H === 1 ? '' : 's'} × ${hd} numbers each); the new query attends to all ${t}.`,
+      rowTitle: 'This step’s new row of weights',
+      sofarTitle: 'Every row so far (the causal weights, built row by row)',
+    },
     colour: 'Colour scale',
     colourHelp:
       'Linear runs from 0 to the largest weight; per row scales each row to its own largest value (long causal inputs stay readable); log shows four decades. Auto: linear up to 32 tokens, per row above.',
@@ -269,6 +314,7 @@ export const S = {
     crossCheckSkipped: {
       dropout: 'JavaScript cross-check: off while dropout is active (the reference has no dropout)',
       size: 'JavaScript cross-check: skipped for inputs this large (it would take seconds)',
+      features: 'JavaScript cross-check: the reference has no cross-attention, padding or grouped-query heads',
     },
   },
 

@@ -1,5 +1,5 @@
 // The page's compute thread: every call into attnkit happens here, so the page never freezes.
-// Protocol (main → worker): { id, type: "info" | "forward" | "bench", ...payload }
+// Protocol (main → worker): { id, type: "info" | "forward" | "decode" | "bench", ...payload }
 //           (worker → main): { id, progress } while running, then { id, ok: true, result } or { id, ok: false, error }.
 import { mulberry32 } from './prng.js';
 import { load } from 'attnkit';
@@ -61,8 +61,8 @@ function forward(ak, msg) {
     if (thumbs && result.weights) {
       // The grid of heads: every (n × n) block max-pooled here, off the page's thread.
       const ws = result.weightsShape;
-      const n = ws[ws.length - 1];
-      result.thumbs = poolHeads(result.weights, result.weights.length / (n * n), n);
+      const [rows, cols] = ws.slice(-2);
+      result.thumbs = poolHeads(result.weights, result.weights.length / (rows * cols), rows, cols);
     }
     const dropping = forwardOptions.train && options.dropout > 0;
     if (wantStateDict || crossCheck) {
@@ -80,6 +80,33 @@ function forward(ak, msg) {
       if (wantStateDict) result.stateDict = sd;
     }
     return result;
+  } finally {
+    layer.dispose();
+  }
+}
+
+/** Token by token through layer.decoder: each step's context against the full causal forward's row. */
+function decode(ak, msg) {
+  const { mechanism, options, x, shape } = msg;
+  const [b, n, d] = shape;
+  const layer = ak.create(mechanism, { ...options, causal: true, contextLength: n });
+  try {
+    const full = layer.forward(x, shape).context;
+    const width = full.length / (b * n);
+    const dec = layer.decoder({ maxTokens: n, batch: b });
+    const lengths = [];
+    let maxDiff = 0;
+    for (let t = 0; t < n; t++) {
+      const step = new Float32Array(b * d);
+      for (let k = 0; k < b; k++) step.set(x.subarray((k * n + t) * d, (k * n + t + 1) * d), k * d);
+      const ctx = dec.step(step, [b, 1, d]).context;
+      lengths.push(dec.length);
+      for (let k = 0; k < b; k++)
+        for (let c = 0; c < width; c++)
+          maxDiff = Math.max(maxDiff, Math.abs(ctx[k * width + c] - full[(k * n + t) * width + c]));
+    }
+    dec.dispose();
+    return { lengths, maxDiff, headDim: layer.headDim };
   } finally {
     layer.dispose();
   }
@@ -241,6 +268,8 @@ self.onmessage = async (e) => {
       };
     } else if (type === 'forward') {
       result = forward(ak, msg);
+    } else if (type === 'decode') {
+      result = decode(ak, msg);
     } else if (type === 'bench') {
       result = await bench(ak, msg, (progress) => self.postMessage({ id, progress }));
     } else {
