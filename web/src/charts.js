@@ -116,7 +116,7 @@ export class LinesView {
           y1: 'i',
           x2: 1,
           y2: 'j',
-          stroke: '#3b528b',
+          stroke: 'currentColor', // the page's ink (readable in light and dark)
           strokeOpacity: 'v',
           strokeWidth: (d) => 1 + (3 * d.v) / (max || 1),
           title: (d) => S.cellTitle(tokens[d.i], tokens[d.j], fmt(d.v)),

@@ -133,7 +133,9 @@ export class MatrixView {
     this.chart.replaceChildren(inner);
     this.legend.replaceChildren(d.legend);
     this.applyHighlight();
+    // The read-out follows the keyboard cursor; a hover read-out of the previous data is dropped.
     if (this.cursor && document.activeElement === this.chart) this.moveCursor(this.cursor);
+    else this.readout.textContent = '';
   }
 
   cellAt(x, y) {
