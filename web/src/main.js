@@ -46,7 +46,7 @@ async function main() {
     }),
     Promise.resolve(renderPlayground($('playground-body'), compute, mechanisms, permalink)),
   ];
-  renderLearn($('learn-body'), info);
+  renderLearn($('learn-body'), info, () => new Compute());
   renderPerf($('perf-body'), () => new Compute(), info.benchConfigs);
   try {
     await Promise.all(tasks);

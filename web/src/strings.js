@@ -322,11 +322,11 @@ export const S = {
   learn: {
     heading: 'Watch it learn',
     intro:
-      'The playground’s weights are random. Here a small attention model learns a task from scratch in a worker: its loss falls, and its heads’ weights on a fixed probe sequence form the pattern the task needs.',
+      'The playground’s weights are random. Here a small model — token and position embeddings, one multi-head attention layer, a read-out — learns a task from scratch in a Web Worker: its loss falls, and its heads’ weights on a fixed probe sequence form the pattern the task needs.',
     task: 'Task',
     heads: 'Heads',
     dModel: 'd_model',
-    steps: 'Steps',
+    steps: 'Train up to (steps)',
     lr: 'Learning rate (AdamW)',
     seed: 'Seed',
     start: 'Start',
@@ -335,7 +335,22 @@ export const S = {
     reset: 'Reset',
     stepLabel: 'Step',
     lossLabel: 'Loss',
-    accuracyLabel: 'Accuracy',
+    accuracyEval: 'Accuracy (evaluation set)',
+    curvesTitle: 'Loss (training batches) and accuracy (evaluation set)',
+    curveAria: (what, step) => `${what} over ${step} training steps; the dashed line marks when the pattern appeared.`,
+    snapshot: 'Snapshot (scrub back through training)',
+    probeHelp:
+      'Each head’s attention weights on the probe, the first sequence of the evaluation set (labels: position:token). Top: before training; below: at the snapshot chosen above.',
+    untrainedRow: 'Untrained (step 0)',
+    nowRow: 'At the snapshot',
+    untrainedHead: (k) => `Head ${k + 1}, untrained`,
+    nowHead: (k, step) => `Head ${k + 1}, step ${step}`,
+    appeared: (step, head, share) =>
+      `The pattern appeared at step ${step}: head ${head + 1} puts ${share} of its weight on the expected key.`,
+    goal: (acc, steps) => `With the defaults it reaches ${Math.round(acc * 100)} % accuracy within ${steps} steps.`,
+    training: 'Training…',
+    stopped: (n) => `Paused after ${n} steps.`,
+    resetDone: 'A fresh, untrained model.',
     missing:
       'Training needs the package’s model API (ak.createModel with trainStep() and weights()), which this build of attnkit does not have yet.',
     tasks: {
@@ -347,17 +362,17 @@ export const S = {
       reverse: {
         name: 'reverse the sequence',
         about:
-          'Position i must output the token at position n − 1 − i. The pattern to expect: the anti-diagonal — the first query attends to the last key, the last to the first.',
+          'Position t must output the token at position n − 1 − t (not causal). The pattern to expect: the anti-diagonal — the first query attends to the last key, the last to the first.',
       },
       sort: {
         name: 'sort the sequence',
         about:
-          'Position i must output the i-th smallest token. The pattern to expect: each query attends to the key holding the value that belongs in its place, a permutation that changes with every input.',
+          'Half the sequence holds distinct tokens, then a separator, then the same tokens sorted. The pattern to expect: each position after the separator attends to the key holding the next smallest token — a permutation that changes with every input.',
       },
       induction: {
         name: 'induction (continue a repeat)',
         about:
-          'The second half repeats the first; each position must predict the next token. The pattern to expect (an induction head): attend to the token after the previous occurrence of the current one.',
+          'The second half repeats the first; each position predicts the next token. The pattern to expect (an induction head): attend to the token after the previous occurrence of the current one.',
       },
     },
   },

@@ -1,5 +1,5 @@
 // The page's compute thread: every call into attnkit happens here, so the page never freezes.
-// Protocol (main → worker): { id, type: "info" | "forward" | "decode" | "bench", ...payload }
+// Protocol (main → worker): { id, type: "info" | "forward" | "decode" | "learn-create" | "learn-train" | "bench", ...payload }
 //           (worker → main): { id, progress } while running, then { id, ok: true, result } or { id, ok: false, error }.
 import { mulberry32 } from './prng.js';
 import { load } from 'attnkit';
@@ -110,6 +110,34 @@ function decode(ak, msg) {
   } finally {
     layer.dispose();
   }
+}
+
+// The #learn section's model: one per worker (the section has a worker of its own).
+let model = null;
+const probeOf = (m) => {
+  const w = m.weights();
+  return {
+    data: copy(w.data),
+    shape: Array.from(w.shape),
+    inputs: Array.from(w.inputs),
+    expectedKey: Array.from(w.expectedKey),
+  };
+};
+function learnCreate(ak, { options }) {
+  model?.dispose();
+  model = ak.createModel(options);
+  return { config: { ...model.config }, probe: probeOf(model), eval: model.evaluate() };
+}
+function learnTrain({ steps }) {
+  if (!model) throw new Error('no model: create one first');
+  const losses = [],
+    accuracies = [];
+  for (let k = 0; k < steps; k++) {
+    const r = model.trainStep();
+    losses.push(r.loss);
+    accuracies.push(r.accuracy);
+  }
+  return { step: model.steps, losses, accuracies, probe: probeOf(model), eval: model.evaluate() };
 }
 
 function median(times) {
@@ -265,9 +293,14 @@ self.onmessage = async (e) => {
         multithreaded: !!ak.multithreaded,
         isolated: !!self.crossOriginIsolated,
         canTrain: typeof ak.createModel === 'function', // the #learn section's model API
+        tasks: ak.tasks ? Array.from(ak.tasks, (t) => ({ ...t })) : [],
       };
     } else if (type === 'forward') {
       result = forward(ak, msg);
+    } else if (type === 'learn-create') {
+      result = learnCreate(ak, msg);
+    } else if (type === 'learn-train') {
+      result = learnTrain(msg);
     } else if (type === 'decode') {
       result = decode(ak, msg);
     } else if (type === 'bench') {
@@ -275,7 +308,10 @@ self.onmessage = async (e) => {
     } else {
       throw new Error(`unknown request type '${type}'`);
     }
-    self.postMessage({ id, ok: true, result }, buffersOf(result));
+    self.postMessage(
+      { id, ok: true, result },
+      buffersOf(result).concat(result?.probe ? [result.probe.data.buffer] : []),
+    );
   } catch (err) {
     const error =
       typeof err === 'object' && err
