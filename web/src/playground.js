@@ -1,24 +1,19 @@
 // The playground: a sentence (or pasted JSON) → any of the six mechanisms → every head, the lines view,
 // every step, the shapes. Input is debounced; the worker computes; the page draws only what is visible.
 import { S } from './strings.js';
-import { h, fmtSci, block2d, stateDictToNested } from './util.js';
+import { h, block2d } from './util.js';
 import { MatrixView, LinesView } from './charts.js';
-import { embedSentence } from './embeddings.js';
 import { latestOnly } from './compute.js';
 import { buildControls } from './pg-controls.js';
-import { parseX, parseStateDict, fieldValue, checkTokens } from './pg-input.js';
+import { fieldValue } from './pg-input.js';
+import { readInput, tile } from './pg-read.js';
+import { controlFor as controlOf, showError as showErrorIn } from './pg-errors.js';
 import { HeadGrid } from './head-grid.js';
 import { shapesTable } from './shapes.js';
 import { renderSteps } from './pg-steps.js';
 import { permalinkHash } from './permalink.js';
 import { generationView } from './pg-generate.js';
-
-/** b copies of one sequence (the keys and values for every batch item). */
-function tile(x, b) {
-  const out = new Float32Array(x.length * b);
-  for (let k = 0; k < b; k++) out.set(x, k * x.length);
-  return out;
-}
+import { summarise, copyStateDict, editAsJson } from './pg-takeaway.js';
 
 const T = S.pg;
 const DEBOUNCE_MS = 150; // typing: one recompute when the typing pauses
@@ -95,12 +90,12 @@ export function renderPlayground(root, compute, mechanisms, initial) {
   const copyStatus = h('span', { class: 'help', role: 'status', 'aria-live': 'polite' });
   const copySd = h(
     'button',
-    { type: 'button', class: 'small', id: 'pg-copy-sd', onclick: () => copyStateDict() },
+    { type: 'button', class: 'small', id: 'pg-copy-sd', onclick: () => copyStateDict(last, copyStatus) },
     T.copySd,
   );
   const editSd = h(
     'button',
-    { type: 'button', class: 'small', id: 'pg-edit-sd', onclick: () => editAsJson() },
+    { type: 'button', class: 'small', id: 'pg-edit-sd', onclick: () => editAsJson(last, c, schedule) },
     T.editSd,
   );
   dropView.el.hidden = true;
@@ -135,6 +130,9 @@ export function renderPlayground(root, compute, mechanisms, initial) {
   const sel = { head: 0, batch: 0 };
   let focusTok = null;
 
+  const showError = (message, control) => showErrorIn(form, error, message, control);
+  const controlFor = (message) => controlOf(message, c, applies);
+
   function syncEnabled() {
     const help = document.getElementById(`${c.mechanism.id}-help`);
     if (help) help.textContent = about(c.mechanism.value);
@@ -143,90 +141,6 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     c.qkvBias.disabled = !applies('qkvBias');
     c.route.disabled = !c.causal.checked || !applies('causalRoute');
     sync();
-  }
-
-  function readInput() {
-    if (c.modeJson.checked) {
-      let parsed, sd;
-      try {
-        parsed = parseX(c.xJson.value);
-      } catch (e) {
-        throw Object.assign(e, { control: c.xJson });
-      }
-      if (c.sdJson.value.trim())
-        try {
-          sd = parseStateDict(c.sdJson.value);
-        } catch (e) {
-          throw Object.assign(e, { control: c.sdJson });
-        }
-      return { ...parsed, stateDict: sd };
-    }
-    const d = fieldValue(c.dIn, T.dIn);
-    const sentence = (control) => {
-      const s = embedSentence(control.value, d);
-      try {
-        checkTokens(s.tokens.length);
-      } catch (e) {
-        throw Object.assign(e, { control });
-      }
-      return s;
-    };
-    const input = sentence(c.sentence);
-    if (c.cross.checked && c.pad.checked) throw Object.assign(new Error(T.real.crossAndPad), { control: c.pad });
-    if (c.pad.checked) return padded(input, sentence(c.padSentence), d);
-    return c.cross.checked ? { ...input, kv: sentence(c.kvSentence) } : input;
-  }
-
-  /** Two sentences as a batch of two, the shorter padded with zeros; key_padding_mask marks the padding. */
-  function padded(a, b, d) {
-    const n = Math.max(a.tokens.length, b.tokens.length);
-    const x = new Float32Array(2 * n * d);
-    const mask = new Uint8Array(2 * n).fill(1);
-    const pad = (t) => [...t, ...Array(n - t.length).fill(T.real.padToken)];
-    [a, b].forEach((s, k) => {
-      x.set(s.x, k * n * d);
-      mask.fill(0, k * n, k * n + s.tokens.length);
-    });
-    return {
-      x,
-      shape: [2, n, d],
-      tokens: pad(a.tokens),
-      batchTokens: [pad(a.tokens), pad(b.tokens)],
-      real: [a.tokens.length, b.tokens.length],
-      mask,
-    };
-  }
-
-  function controlFor(message) {
-    const m = message.toLowerCase();
-    if (m.includes('num_heads') || m.includes('heads')) return applies('numHeads') ? c.heads : c.dOut;
-    if (m.includes('d_out')) return c.dOut;
-    if (m.includes('dropout')) return c.dropout;
-    if (m.includes('seed')) return c.seed;
-    if (/state_dict|parameter|w_query|w_key|w_value|out_proj/.test(m)) return c.sdJson;
-    if (m.includes('token') || m.includes('d_in') || m.includes(' x ')) return c.modeJson.checked ? c.xJson : c.dIn;
-    return null;
-  }
-
-  function showError(message, control) {
-    form.querySelectorAll('[aria-invalid]').forEach((el) => {
-      el.removeAttribute('aria-invalid');
-      el.removeAttribute('aria-errormessage');
-      const rest = (el.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.endsWith('-error'));
-      if (rest.length) el.setAttribute('aria-describedby', rest.join(' '));
-      else el.removeAttribute('aria-describedby');
-    });
-    form.querySelectorAll('.field-error').forEach((el) => el.remove());
-    error.hidden = !message;
-    error.textContent = message || '';
-    if (!message || !control) return;
-    // The message also sits right under the control it is about.
-    const note = h('p', { class: 'field-error', id: `${control.id}-error` }, message);
-    (control.closest('.field') || control.parentElement).append(note);
-    control.setAttribute('aria-invalid', 'true');
-    control.setAttribute('aria-errormessage', note.id);
-    const described = (control.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
-    control.setAttribute('aria-describedby', [...described, note.id].join(' '));
   }
 
   function segmented(group, count, current, onPick) {
@@ -404,57 +318,8 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     { rootMargin: '300px' },
   ).observe(steps);
 
-  function summarise(r, m) {
-    const cs = `(${r.contextShape.join(', ')})`;
-    let check;
-    if (typeof r.crossCheck === 'number') {
-      // Relative to the context's size: float32 keeps ~7 digits, whatever the magnitude.
-      let scale = 1;
-      for (const v of r.context) if (Math.abs(v) > scale) scale = Math.abs(v);
-      const ok = r.crossCheck <= 1e-4 * scale;
-      check = h(
-        'span',
-        {
-          class: `badge ${ok ? 'ok' : 'bad'}`,
-          dataset: { crosscheck: r.crossCheck, crosscheckRel: r.crossCheck / scale },
-        },
-        ok ? T.crossCheck(fmtSci(r.crossCheck / scale)) : T.crossCheckBad(fmtSci(r.crossCheck / scale)),
-      );
-    } else
-      check = h(
-        'span',
-        { class: 'muted', dataset: { crosscheckSkipped: r.crossCheckSkipped } },
-        T.crossCheckSkipped[r.crossCheckSkipped],
-      );
-    summary.replaceChildren(h('span', null, T.summary(m, cs, r.ms.toFixed(2))), check);
-  }
-
   function updatePermalink() {
     permalink.href = permalinkHash({ ...state(), hd: String(sel.head), bi: String(sel.batch) });
-  }
-
-  async function copyStateDict() {
-    if (!last?.result.stateDict) return;
-    const text = JSON.stringify(stateDictToNested(last.result.stateDict));
-    try {
-      await navigator.clipboard.writeText(text);
-      copyStatus.textContent = T.copiedSd(Object.keys(last.result.stateDict).length);
-    } catch (e) {
-      copyStatus.textContent = T.copyFailed(e.message);
-    }
-  }
-
-  function editAsJson() {
-    if (!last?.result.stateDict) return;
-    const { tokens, x, shape } = last;
-    const [b, n, d] = shape;
-    const rows = (off) => Array.from({ length: n }, (_, i) => Array.from(x.subarray(off + i * d, off + (i + 1) * d)));
-    const nested = b === 1 ? rows(0) : Array.from({ length: b }, (_, k) => rows(k * n * d));
-    c.xJson.value = JSON.stringify({ tokens, x: nested });
-    c.sdJson.value = JSON.stringify(stateDictToNested(last.result.stateDict), null, 1);
-    c.modeJson.checked = true;
-    schedule();
-    c.sdJson.focus();
   }
 
   const run = latestOnly(async () => {
@@ -462,7 +327,7 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     const t0 = performance.now();
     let input, options;
     try {
-      input = readInput();
+      input = readInput(c);
       options = {
         dIn: input.shape[2],
         dOut: applies('dOut') ? fieldValue(c.dOut, T.dOut) : input.shape[2],
@@ -516,7 +381,7 @@ export function renderPlayground(root, compute, mechanisms, initial) {
       output.dataset.tokensMs = (performance.now() - t1).toFixed(1);
       renderResult();
       output.dataset.renderMs = (performance.now() - t1).toFixed(1);
-      summarise(result, m);
+      summarise(summary, result, m);
       updatePermalink();
       output.dataset.state = 'ready';
     } catch (e) {
