@@ -267,6 +267,7 @@ test('every head at 64, 256 and 1024 tokens × 12 heads: token labels, exact val
       'change→drawn ms': med(changes.map((c) => c.total)),
       'of it drawing ms': med(changes.map((c) => c.render)),
       'head pick ms': med(picks),
+      'page JS heap MB': await page.evaluate(() => Math.round(performance.memory.usedJSHeapSize / 2 ** 20)),
     });
     assert.equal((await state()).tokens, String(n));
     assert.equal(await page.$eval('#pg-grid', (g) => g.dataset.heads), '12');

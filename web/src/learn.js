@@ -55,9 +55,9 @@ export function renderLearn(root, info, makeCompute) {
   const probeBox = h(
     'div',
     { class: 'learn-probe', id: 'learn-probe' },
-    h('h4', null, T.untrainedRow),
+    h('h3', null, T.untrainedRow),
     h('div', { class: 'learn-heads', dataset: { row: 'untrained' } }),
-    h('h4', null, T.nowRow),
+    h('h3', null, T.nowRow),
     h('div', { class: 'learn-heads', dataset: { row: 'now' } }),
   );
   const probes = new ProbeViews(probeBox);
