@@ -254,7 +254,7 @@ test('every head at 64, 256 and 1024 tokens × 12 heads: token labels, exact val
     for (let k = 0; k < 3; k++) {
       await recompute(page, () => page.fill('#pg-seed', String(300 + n + k)));
       const s = await state();
-      changes.push({ total: +s.totalMs, render: +s.renderMs });
+      changes.push({ total: +s.totalMs, render: +s.renderMs, worker: +s.workerMs, forward: +s.forwardMs });
     }
     const picks = [];
     for (let k = 0; k < 5; k++) {
@@ -265,7 +265,9 @@ test('every head at 64, 256 and 1024 tokens × 12 heads: token labels, exact val
     report.push({
       n,
       'change→drawn ms': med(changes.map((c) => c.total)),
-      'of it drawing ms': med(changes.map((c) => c.render)),
+      'of it: worker ms': med(changes.map((c) => c.worker)),
+      'forward ms': med(changes.map((c) => c.forward)),
+      'drawing ms': med(changes.map((c) => c.render)),
       'head pick ms': med(picks),
       'page JS heap MB': await page.evaluate(() => Math.round(performance.memory.usedJSHeapSize / 2 ** 20)),
     });

@@ -381,6 +381,8 @@ export function renderPlayground(root, compute, mechanisms, initial) {
       output.dataset.tokensMs = (performance.now() - t1).toFixed(1);
       renderResult();
       output.dataset.renderMs = (performance.now() - t1).toFixed(1);
+      output.dataset.forwardMs = result.ms.toFixed(1);
+      output.dataset.workerMs = result.workerMs.toFixed(1);
       summarise(summary, result, m);
       updatePermalink();
       output.dataset.state = 'ready';

@@ -38,6 +38,7 @@ function buffersOf(result) {
 
 function forward(ak, msg) {
   const { mechanism, options, x, shape, forwardOptions = {}, crossCheck, wantStateDict, thumbs } = msg;
+  const start = performance.now();
   const layer = ak.create(mechanism, options);
   try {
     const t0 = performance.now();
@@ -72,6 +73,7 @@ function forward(ak, msg) {
       }
       if (wantStateDict) result.stateDict = sd;
     }
+    result.workerMs = performance.now() - start; // create, forward, copies, pooling, cross-check
     return result;
   } finally {
     layer.dispose();
