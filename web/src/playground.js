@@ -279,6 +279,7 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     if (b > 1)
       segmented(batchGroup, b, sel.batch, (k) => {
         sel.batch = k;
+        if (last.input.batchTokens) renderTokens(last.input.batchTokens[k]); // a padded item has its own words
         renderGrid();
         renderHead();
       });
@@ -377,7 +378,7 @@ export function renderPlayground(root, compute, mechanisms, initial) {
       showError(null);
       last = { result, tokens: input.tokens, shape: input.shape, x: input.x, input, m, options };
       const t1 = performance.now();
-      renderTokens(input.tokens);
+      renderTokens(input.batchTokens ? input.batchTokens[Math.min(sel.batch, input.shape[0] - 1)] : input.tokens);
       output.dataset.tokensMs = (performance.now() - t1).toFixed(1);
       renderResult();
       output.dataset.renderMs = (performance.now() - t1).toFixed(1);
