@@ -204,7 +204,7 @@ export function renderPlayground(root, compute, mechanisms, initial) {
   function pickHead(k, fromGrid) {
     sel.head = k;
     const t0 = performance.now();
-    renderHead();
+    renderHead(true);
     output.dataset.pickMs = (performance.now() - t0).toFixed(1);
     grid.select(k);
     if (fromGrid) weightsView.chart.focus({ preventScroll: false });
@@ -227,7 +227,8 @@ export function renderPlayground(root, compute, mechanisms, initial) {
   }
 
   /** The selected head: weights, dropout, lines, context, every step. */
-  function renderHead() {
+  /** headOnly: a pick of another head (the context, the same for every head, stays as drawn). */
+  function renderHead(headOnly = false) {
     const { result: r, tokens, shape } = last;
     const [b, n] = shape;
     const H = headsOf(r);
@@ -251,20 +252,22 @@ export function renderPlayground(root, compute, mechanisms, initial) {
     linesView.el.hidden = !!input.kv;
     if (!input.kv) linesView.update({ data: (dropped ? block2d(dropped, blk) : w).data, n, tokens: rowTokens });
     const width = r.contextShape[2];
-    contextView.update({
-      data: r.context.subarray(sel.batch * n * width, (sel.batch + 1) * n * width),
-      rows: n,
-      cols: width,
-      rowLabels: rowTokens,
-      real,
-      colLabels: Array.from({ length: width }, (_, k) => String(k + 1)),
-    });
+    if (!headOnly)
+      contextView.update({
+        data: r.context.subarray(sel.batch * n * width, (sel.batch + 1) * n * width),
+        rows: n,
+        cols: width,
+        rowLabels: rowTokens,
+        real,
+        colLabels: Array.from({ length: width }, (_, k) => String(k + 1)),
+      });
     stepsNote.hidden = n <= STEPS_MAX;
     stepsNote.textContent = T.stepsTooMany(n, STEPS_MAX);
     // Every intermediate is drawn when it is on screen (or scrolls into view), not on every change.
     drawSteps = () => renderSteps({ result: r, tokens: rowTokens, n, blk, batch: sel.batch, stepViews, stepsGrid });
-    if (steps.open && stepsVisible) drawSteps();
-    else stepsDirty = true;
+    // … and after the views above have been painted (next frame), so they never wait for it.
+    stepsDirty = true;
+    if (steps.open && stepsVisible) requestAnimationFrame(() => setTimeout(stepsNow, 0));
     gen.setHead(sel.head);
     if (focusTok !== null && focusTok < n) setFocus(focusTok);
     else setFocus(null);
