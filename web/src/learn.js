@@ -8,6 +8,7 @@ import { CurveChart, ProbeViews, headScores } from './learn-charts.js';
 
 const T = S.learn;
 const CHUNK_MS = 80; // steps per message are sized to take about this long
+const EVAL_MS = 500; // the evaluation set's accuracy is measured about this often (and at the end)
 const APPEARED = 0.9; // a head with this share of its weight on the expected key shows the pattern
 
 function field(label, control) {
@@ -29,7 +30,14 @@ export function renderLearn(root, info, makeCompute) {
   const task = h(
     'select',
     { id: 'learn-task' },
-    Object.entries(T.tasks).map(([v, t]) => h('option', { value: v }, t.name)),
+    Object.entries(T.tasks).map(([v, t]) => {
+      const spec = tasks.find((x) => x.name === v);
+      return h(
+        'option',
+        { value: v, dataset: spec ? { goalSteps: spec.goalSteps, goalAccuracy: spec.goalAccuracy } : {} },
+        t.name,
+      );
+    }),
   );
   const c = {
     heads: num('learn-heads', 1, 8, 4),
@@ -143,17 +151,20 @@ export function renderLearn(root, info, makeCompute) {
     accOut.textContent = fmt(model.evals.at(-1).accuracy, 3);
   }
 
-  async function train(steps) {
+  async function train(steps, final = true) {
     if (busy) return;
     busy = true;
     try {
       if (!model) await create();
-      const t0 = performance.now();
-      const r = await compute.call('learn-train', { steps });
-      model.chunk = Math.max(1, Math.min(200, Math.round((steps * CHUNK_MS) / Math.max(1, performance.now() - t0))));
+      const due = final || performance.now() - model.evaluated > EVAL_MS;
+      const r = await compute.call('learn-train', { steps, evaluate: due });
+      model.chunk = Math.max(1, Math.min(500, Math.round((steps * CHUNK_MS) / Math.max(0.5, r.trainMs))));
       const first = r.step - r.losses.length + 1;
       r.losses.forEach((loss, k) => model.points.push({ step: first + k, loss, accuracy: r.accuracies[k] }));
-      model.evals.push({ step: r.step, accuracy: r.eval.accuracy });
+      if (r.eval) {
+        model.evals.push({ step: r.step, accuracy: r.eval.accuracy });
+        model.evaluated = performance.now();
+      }
       model.snapshots.push({ step: r.step, probe: r.probe });
       const scores = headScores(r.probe);
       const best = Math.max(...scores);
