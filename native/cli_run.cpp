@@ -81,7 +81,7 @@ ForwardResult decode_all(const Module& module, const Tensor& x, std::size_t thre
 
 // The state_dict under --weights-prefix in the book's names, for make_config and Module, with what its format says
 // (qkv bias, causal, GPT-2's mask size) as the run's defaults.
-void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::size_t& mask_size) {
+void weights_to_book_names(RunOptions& o, const Tensor& x, const Tensor* kv, StateDict& sd, std::size_t& mask_size) {
   Config given;
   given.mechanism = parse_mechanism(o.mechanism);
   given.d_in = x.shape.back();
@@ -107,13 +107,12 @@ void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::s
                       : "nn.MultiheadAttention's num_heads is not in its state_dict") +
                 "; expected --heads N dividing " + std::to_string(book.config.d_out));
   }
-  if (book.config.k_dim || book.config.v_dim)
+  if ((book.config.k_dim || book.config.v_dim) && !kv)  // with kv, make_config takes them from W_key / W_value
     throw Error("torch-mha k_proj_weight / v_proj_weight have kdim " +
                 std::to_string(book.config.k_dim ? book.config.k_dim : given.d_in) + " and vdim " +
                 std::to_string(book.config.v_dim ? book.config.v_dim : given.d_in) +
-                ": cross-attention weights, which need a key/value input that attnkit run does not take; expected kdim "
-                "= vdim = " +
-                std::to_string(given.d_in));
+                ": cross-attention weights; expected \"kv\" (b, n_k, kdim) in the input, or kdim = vdim = " +
+                std::to_string(given.d_in) + " (x's d_in)");
   o.causal = book.config.causal;
   o.qkv_bias = book.config.qkv_bias;
   mask_size = book.config.context_length;
@@ -138,7 +137,7 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
     std::string weights_text = read_source(*o.weights, in, "--weights");
     weights_text_bytes = weights_text.size();
     state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
-    weights_to_book_names(run, x, *state_dict, mask_size);
+    weights_to_book_names(run, x, inputs.kv ? &*inputs.kv : nullptr, *state_dict, mask_size);
   }
   const Config config =
       make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
