@@ -50,8 +50,11 @@ ForwardResult Module::forward(const Tensor& x, const ForwardInputs& inputs, cons
 }
 
 ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
-  // Separate projections (grouped-query, cross-attention widths) and averaged weights take the op's route.
-  if (!stacked_projections() || options.average_weights) return forward_general(x, ForwardInputs{}, options);
+  // Separate projections (grouped-query, cross-attention widths), averaged weights and gradient mode take the op's
+  // route.
+  if (!stacked_projections() || options.average_weights || options.grad)
+    return forward_general(x, ForwardInputs{}, options);
+  tape_.reset();  // a backward belongs to the latest forward only
   const Config& c = config_;
   if (x.rank() != 2 && x.rank() != 3)
     throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got rank " + std::to_string(x.rank()) +

@@ -60,7 +60,19 @@ struct ForwardOptions {
   bool return_weights = false;   // fill ForwardResult::weights (before dropout)
   bool intermediates = false;    // fill ForwardResult::intermediates with every step
   bool average_weights = false;  // with return_weights: weights (b, n_q, n_k), the mean over heads
-  std::size_t threads = 0;       // 0: default_num_threads()
+  // Keep what Module::backward needs (the inputs, projections, the op's AttentionForwardState with its dropout
+  // generator state); the forward then takes the op's route (core/src/forward_inputs.cpp), same numbers.
+  bool grad = false;
+  std::size_t threads = 0;  // 0: default_num_threads()
+};
+
+// Module::backward's result: gradients of Σ grad_context ⊙ context. Shapes are those of the forward's inputs
+// (unbatched when x was); kv and value_input are empty unless those inputs were given.
+struct ModuleGrad {
+  Tensor input;        // like x
+  Tensor kv;           // like ForwardInputs::kv (and the value input when no value_input was given)
+  Tensor value_input;  // like ForwardInputs::value_input
+  StateDict params;    // every parameter's gradient under its state_dict name, in state_dict() order and shapes
 };
 
 // Module::forward's other inputs, with torch.nn.MultiheadAttention's conventions (batch_first). Their boolean masks
@@ -139,6 +151,17 @@ class Module {
   // conventions). x gives the queries: (b, n_q, d_in) or (n_q, d_in); results have n_q query rows and n_k keys.
   ForwardResult forward(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options = {});
 
+  // The gradients of Σ grad_context ⊙ context for the last forward, which must have had ForwardOptions::grad; once
+  // per such forward (the saved state is released). Threads as that forward's; the same bits for any count.
+  // Errors (attnkit::Error) name the problem and the expected value: no such forward, grad_context of the wrong
+  // shape or not finite.
+  ModuleGrad backward(const Tensor& grad_context);
+
+  // Replaces the parameters in place (names and shapes checked as the constructor checks them; on error nothing
+  // changes) and repacks them for the kernels: what an optimizer calls after a step. The dropout generator
+  // continues; a forward's saved gradient state is dropped.
+  void load_state_dict(const StateDict& state_dict);
+
   // A decoding session with a KV cache of max_tokens tokens per sequence (attnkit/decoder.hpp). The module must
   // outlive it.
   Decoder begin_decode(std::size_t max_tokens, std::size_t batch = 1, std::size_t threads = 0) const;
@@ -161,6 +184,7 @@ class Module {
 
  private:
   struct PackedWeights;  // the parameters in the kernels' layout (defined in core/src)
+  struct GradTape;       // what a forward with grad keeps for backward (core/src/module_grad.hpp)
 
   Config config_;
   bool causal_ = false;
@@ -170,6 +194,7 @@ class Module {
   std::shared_ptr<const PackedWeights> packed_;  // the same weights in the gemm kernel's layout
   std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;  // their indexes in params_ (multihead)
   Generator generator_;
+  std::shared_ptr<GradTape> tape_;  // set by a forward with grad, released by backward
 
   friend class Decoder;  // reads the packed projections
 
