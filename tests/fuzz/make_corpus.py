@@ -153,3 +153,8 @@ put(W, 'gpt2_bias_not_causal', weights_seed(3 | 1 << 3, 0, {'c_attn.weight': [[1
                                                             'bias': [[[[1, 1], [1, 1]]]]}))
 put(W, 'gpt2_huge', weights_seed(3 | 1 << 3, 0, {'c_attn.weight': [[3e38, 3e38, 1]], 'c_proj.weight': [[3e38]]}))
 put(W, 'prefix_missing', weights_seed(2 | 4 | 1 << 3, 0, {'in_proj_weight': [[1]] * 3, 'out_proj.weight': [[1]]}))
+# fuzz_backward: FuzzedDataProvider bytes (integers are read from the end); a few fixed random strings to start from
+import random
+rnd = random.Random(2026)
+for i in range(8):
+    put('fuzz_backward', 'random_%d' % i, bytes(rnd.randrange(256) for _ in range(64 + 32 * i)))
