@@ -12,7 +12,10 @@
 namespace attnkit_fuzz {
 
 inline void all_finite(const attnkit::cli::Json& v, const char* what) {
-  if (v.is_array()) {
+  if (v.is_object()) {  // a document: its strings are names ("mechanism"), its numbers sit in lists
+    for (const auto& [key, value] : v.items())
+      if (!value.is_string()) all_finite(value, what);
+  } else if (v.is_array()) {
     for (const auto& e : v) all_finite(e, what);
   } else if (!v.is_number() || !std::isfinite(v.get<double>())) {
     finding(std::string(what) + " holds a non-finite value: " + v.dump());

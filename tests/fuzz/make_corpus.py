@@ -158,3 +158,23 @@ import random
 rnd = random.Random(2026)
 for i in range(8):
     put('fuzz_backward', 'random_%d' % i, bytes(rnd.randrange(256) for _ in range(64 + 32 * i)))
+# fuzz_grad: byte 0 = command (a & 3 == 3: attention --grad, else grad on x.json / x_kv.json / x_mask.json), 0x04
+# multihead (0x08 two heads), 0x10 training dropout, 0x20 two threads, 0x40 qkv_bias; then the grad_output document
+def ones(shape, v=1):
+    return v if not shape else [ones(shape[1:], v) for _ in range(shape[0])]
+put('fuzz_grad', 'run_ones', bytes([0x04]) + compact(ones([2, 3, 4])).encode())
+put('fuzz_grad', 'run_kv_heads', bytes([0x0d]) + compact(ones([2, 3, 4], 0.5)).encode())
+put('fuzz_grad', 'run_mask_train', bytes([0x16]) + compact(ones([2, 3, 4], -2)).encode())
+put('fuzz_grad', 'attention_ones', bytes([0x03]) + compact(ones([1, 2, 3, 3])).encode())
+put('fuzz_grad', 'attention_lower_right', bytes([0x27]) + compact(ones([1, 2, 3, 3], 0.25)).encode())
+put('fuzz_grad', 'wrong_shape', bytes([0x04]) + compact(ones([2, 3, 5])).encode())
+put('fuzz_grad', 'nan', bytes([0x04]) + b'[[[NaN, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]], [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, Infinity]]]')
+put('fuzz_grad', 'huge', bytes([0x04]) + compact(ones([2, 3, 4], 3e38)).encode())
+put('fuzz_grad', 'not_a_list', bytes([0x03]) + b'{"grad_output": 1}')
+# fuzz_options: the grad and train commands (train runs 2 steps: the harness adds --steps 2)
+put(O, 'grad_run', args('grad', '--mechanism', 'multihead', '--d-out', '2', '--heads', '2', '--input', 'batch.json'))
+put(O, 'grad_output_stdin', args('grad', '--mechanism', 'causal', '--d-out', '2', '--input', 'in.json', '--grad-output', '-', stdin='[[1, 1], [1, 1], [1, 1]]'))
+put(O, 'attention_grad', args('attention', '--grad', '--input', '-', stdin='{"query": [[[[1, 0]]]], "key": [[[[1, 0], [0, 1]]]], "value": [[[[1], [2]]]]}'))
+put(O, 'train_copy', args('train', '--task', 'copy-previous', '--tokens', '8', '--batch', '4', '--format', 'json'))
+put(O, 'train_sgd', args('train', '--task', 'reverse', '--optimizer', 'sgd', '--lr', '0.1', '--heads', '2', '--d-model', '8', '--seed', '3'))
+put(O, 'train_bad', args('train', '--task', 'nope', '--lr', 'x'))
