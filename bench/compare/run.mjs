@@ -1,7 +1,7 @@
 // attnkit against its peers, side by side in one run (issue 5's comparison; `npm run bench:compare`).
 //
 //   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
-//                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,P1|none] [--rounds N] [--quick] [--out FILE]
+//                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,D2,P1|none] [--rounds N] [--quick] [--out FILE]
 //
 // Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
@@ -36,7 +36,7 @@ function parseArgs(argv) {
     wasmConfigs: null,
     quick: false,
     rounds: null,
-    cells: ['D1', 'P1'],
+    cells: ['D1', 'D2', 'P1'],
     browser: true,
     native: true,
     node: true,
@@ -67,8 +67,8 @@ function parseArgs(argv) {
     } else if (a === '--cells') {
       const v = list(argv[++i], a).map((c) => c.toUpperCase());
       o.cells = v.length === 1 && v[0] === 'NONE' ? [] : v;
-      const bad = o.cells.find((c) => c !== 'D1' && c !== 'P1');
-      if (bad) throw new Error(`unknown cell '${bad}' for --cells; expected D1, P1 or none`);
+      const bad = o.cells.find((c) => c !== 'D1' && c !== 'D2' && c !== 'P1');
+      if (bad) throw new Error(`unknown cell '${bad}' for --cells; expected D1, D2, P1 or none`);
     } else if (a === '--quick') o.quick = true;
     else if (a === '--skip-browser') o.browser = false;
     else if (a === '--skip-native') o.native = false;

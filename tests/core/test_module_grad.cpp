@@ -331,6 +331,16 @@ TEST(ModuleGrad, MasksCrossAttentionAndGroupedHeads) {
     s.attn_mask = MaskKind::boolean;
     check(s, std::string(mechanism_name(m)) + " cross", *run(s));
   }
+  GradSetup unbatched;  // cross-attention on unbatched inputs: (n_q, d_in) against (n_k, k_dim)
+  unbatched.config = config(Mechanism::multihead, 4, 6, 3, true, true);
+  unbatched.config.k_dim = unbatched.config.v_dim = 2;
+  unbatched.batched = false;
+  unbatched.n_q = 4;
+  unbatched.n_k = 7;
+  unbatched.k_features = 2;
+  unbatched.padding = true;
+  unbatched.attn_mask = MaskKind::additive;
+  check(unbatched, "multihead cross unbatched", *run(unbatched));
 }
 
 TEST(ModuleGrad, DropoutUsesTheForwardsMask) {

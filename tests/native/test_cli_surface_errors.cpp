@@ -124,20 +124,19 @@ TEST(CliSurfaceErrors, ModuleInputsAndDecode) {
        "W_value reads v_dim 5 features but no kv was given; expected kv (b, n_k, 5)"},
       {"--kv-heads 0", with({"--kv-heads", "0"}), "{" + kX + "}",
        "--kv-heads is 0; expected an integer from 1 to 2147483648"},
-      {"--decode with kv", decode, "{" + kX + ", " + kKv + "}",
-       "--decode runs causal self-attention token by token; expected no kv, key_padding_mask or attn_mask in the "
-       "input with --decode"},
-      {"--decode with key_padding_mask", decode, "{" + kX + R"(, "key_padding_mask": [[true, false], [false, false]]})",
-       "--decode runs causal self-attention token by token; expected no kv, key_padding_mask or attn_mask in the "
-       "input with --decode"},
+      {"--decode with attn_mask", decode, "{" + kX + R"(, "attn_mask": [[false, true], [false, false]]})",
+       "--decode takes kv, value and key_padding_mask (cross-attention); expected no attn_mask with --decode"},
+      {"--decode with key_padding_mask but no kv", decode,
+       "{" + kX + R"(, "key_padding_mask": [[true, false], [false, false]]})",
+       "--decode of self-attention attends every earlier token; expected no key_padding_mask without kv (it pads the "
+       "memory of cross-attention)"},
       {"--decode, not causal", with({"--decode"}), "{" + kX + "}",
        "decoding needs a causal module; this 'multihead' module is not causal (expected Config::causal = true)"},
-      {"--decode with grouped-query heads",
-       {"run", "--mechanism", "multihead", "--d-out", "4", "--heads", "2", "--kv-heads", "1", "--decode", "--input",
-        "IN"},
+      {"--decode of self-attention with --v-dim",
+       {"run", "--mechanism", "multihead", "--d-out", "4", "--heads", "2", "--v-dim", "5", "--decode", "--input", "IN"},
        "{" + kX + "}",
-       "decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or 2 and k_dim, "
-       "v_dim 0 or 3 (got kv_heads 1, k_dim 0, v_dim 0)"},
+       "self-attention decoding projects keys and values from x_new, but this module reads k_dim 3 and v_dim 5 "
+       "features; expected k_dim, v_dim 0 or 3, or a DecodeMemory (cross-attention)"},
   });
 }
 
@@ -203,8 +202,8 @@ TEST(CliSurfaceErrors, WeightFormats) {
        "torch-mha state_dict is missing key in_proj_weight (expected shape [24, 8] (3·embed_dim, embed_dim))",
        changed(t, "in_proj_weight", nullptr)},
       {"torch-mha cross-attention weights without kv", a, x,
-       "torch-mha k_proj_weight / v_proj_weight have kdim 5 and vdim 6: cross-attention weights; expected \"kv\" (b, "
-       "n_k, kdim) in the input, or kdim = vdim = 8 (x's d_in)",
+       "torch-mha k_proj_weight / v_proj_weight have kdim 5 and vdim 6: cross-attention weights, which read their keys "
+       "and values from \"kv\" (and \"value\"); expected \"kv\" in the input, or kdim = vdim = 8",
        golden("torch/mha_cross_attention_kdim_vdim.json").at("state_dict")},
   });
 }

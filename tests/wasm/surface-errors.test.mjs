@@ -121,11 +121,11 @@ test('decoder options: bad sizes get a RangeError or Error naming the value', ()
     RangeError,
     'tensor of shape [1, 2, 2147483648, 2] needs 34359738368 bytes; expected at most 2147483647 bytes',
   );
-  const gqa = ak.create('multihead', { dIn: 4, dOut: 4, numHeads: 2, kvHeads: 1, seed: 1 });
+  const byValue = ak.create('multihead', { dIn: 4, dOut: 4, numHeads: 2, vDim: 6, seed: 1 });
   expectError(
-    () => gqa.decoder({ maxTokens: 4 }),
+    () => byValue.decoder({ maxTokens: 4 }),
     Error,
-    'decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or 2 and k_dim, v_dim 0 or 4 (got kv_heads 1, k_dim 0, v_dim 0)',
+    'self-attention decoding projects keys and values from x_new, but this module reads k_dim 4 and v_dim 6 features; expected k_dim, v_dim 0 or 4, or a DecodeMemory (cross-attention)',
   );
   const decoder = layer.decoder({ maxTokens: 2, batch: 2 });
   expectError(
@@ -134,6 +134,6 @@ test('decoder options: bad sizes get a RangeError or Error naming the value', ()
     'the KV cache holds max_tokens (2) tokens; this step adds 3 to 0; expected at most 2 new tokens or reset()',
   );
   assert.equal(decoder.length, 0, 'a refused step leaves the cache as it was');
-  gqa.dispose();
+  byValue.dispose();
   layer.dispose();
 });

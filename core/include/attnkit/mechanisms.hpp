@@ -62,6 +62,7 @@ struct ForwardOptions {
   bool average_weights = false;  // with return_weights: weights (b, n_q, n_k), the mean over heads
   // Keep what Module::backward needs (the inputs, projections, the op's AttentionForwardState with its dropout
   // generator state); the forward then takes the op's route (core/src/forward_inputs.cpp), same numbers.
+  // forward_bytes does not count that state (about the inputs, queries, keys and values once more).
   bool grad = false;
   std::size_t threads = 0;  // 0: default_num_threads()
 };
@@ -114,7 +115,8 @@ struct ForwardResult {
   const Tensor* intermediate(const std::string& name) const;
 };
 
-class Decoder;  // a KV-cache decoding session on a Module (attnkit/decoder.hpp)
+class Decoder;        // a KV-cache decoding session on a Module (attnkit/decoder.hpp)
+struct DecodeMemory;  // an encoder's output for cross-attention decoding (attnkit/decoder.hpp)
 
 class Module {
  public:
@@ -165,6 +167,8 @@ class Module {
   // A decoding session with a KV cache of max_tokens tokens per sequence (attnkit/decoder.hpp). The module must
   // outlive it.
   Decoder begin_decode(std::size_t max_tokens, std::size_t batch = 1, std::size_t threads = 0) const;
+  // A cross-attention decoding session over memory's keys and values, projected once (a non-causal module).
+  Decoder begin_decode(std::size_t max_tokens, const DecodeMemory& memory, std::size_t threads = 0) const;
 
   // Memory, from the shapes alone, so a caller can refuse what would not fit before allocating it. Counts are
   // bytes of heap (malloc'd) memory, saturating at SIZE_MAX instead of wrapping; they throw what the constructor
@@ -177,6 +181,11 @@ class Module {
   // shape, (b, n, d_in) or (n, d_in); x itself is not counted.
   std::size_t forward_bytes(const Shape& x, const ForwardOptions& options = {}) const;
   static std::size_t forward_bytes(const Config& config, const Shape& x, const ForwardOptions& options = {});
+  // The same for forward(x, inputs, options): kv's tokens and widths (k_dim, v_dim), grouped-query heads, the masks
+  // and the (b, h, n_q, n_k) weights. Only the inputs' shapes are read.
+  std::size_t forward_bytes(const Shape& x, const ForwardInputs& inputs, const ForwardOptions& options = {}) const;
+  static std::size_t forward_bytes(const Config& config, const Shape& x, const ForwardInputs& inputs,
+                                   const ForwardOptions& options = {});
   // parameter_bytes: the peak while constructing a Module with this config: the parameters (as drawn, or copied
   // from the state_dict), the stacked q|k|v weight and both projections packed for the kernels, and for a moment
   // the list of names and shapes and a name index. kept (optional): what the Module holds once built.
@@ -203,6 +212,8 @@ class Module {
     return kv_heads() == num_heads_ && key_dim() == config_.d_in && value_dim() == config_.d_in;
   }
   ForwardResult forward_general(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options);
+  // The one-GEMM path; key_lengths (per batch item: keys attended, the rest padding) or nullptr (core/src/forward.cpp).
+  ForwardResult forward_stacked(const Tensor& x, const ForwardOptions& options, const std::size_t* key_lengths);
   void validate_config();
   void draw_parameters();
   void load_parameters(const StateDict& sd);
