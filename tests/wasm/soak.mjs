@@ -3,7 +3,8 @@
 // process's RSS at the start, the middle and the end. Memory must stay flat: the KV cache grows in place and a step
 // allocates nothing that outlives it (core/include/attnkit/decoder.hpp).
 //
-//   node --expose-gc tests/wasm/soak.mjs [--steps N] [--threads]   (npm run test:soak: 100 000 steps, both builds)
+//   node --expose-gc tests/wasm/soak.mjs [--steps N] [--threads] [--train]   (npm run test:soak: 100 000 steps, both
+//   builds, decode and training)
 //
 // tests/wasm/soak.test.mjs runs the same function for 2 000 steps in the suite. Bounds (checked by assertFlat):
 //   wasm memory      no growth at all from the start to the end (the linear memory never shrinks, so any growth stays)
@@ -78,10 +79,61 @@ export async function decodeSoak({ steps = 2000, threads = false, sessionSteps =
   return { build: threads ? 'pthreads' : 'single-thread', steps, sessions, before, samples, after, sameFirstSteps, ak };
 }
 
+// Training steps: `ak.createModel({ task: 'copy-previous' }).trainStep()` (batch 8, dModel 16) and, on a layer,
+// forward({ grad }) → backward → optimizer.step → zeroGrad, alternating, then dispose; the same samples.
+export async function trainSoak({ steps = 2000, threads = false } = {}) {
+  const ak = await load({ threads });
+  if (threads) ak.threads = Math.min(2, ak.maxThreads);
+  const x = tokens(2 * 8 * 16, 7);
+  const warmModel = ak.createModel({ task: 'copy-previous', batch: 8, dModel: 16, heads: 2, evalBatch: 8 });
+  warmModel.trainStep();
+  warmModel.dispose();
+  const warmLayer = ak.create('multihead', { dIn: 16, dOut: 16, numHeads: 2, seed: 3 });
+  warmLayer.forward(x, [2, 8, 16], { grad: true });
+  warmLayer.backward(new Float32Array(2 * 8 * 16).fill(0.01));
+  warmLayer.dispose();
+  const before = sample(ak, -1);
+  const model = ak.createModel({ task: 'copy-previous', batch: 8, dModel: 16, heads: 2, evalBatch: 8 });
+  const layer = ak.create('multihead', { dIn: 16, dOut: 16, numHeads: 2, seed: 3 });
+  const optimizer = ak.optimizer('adamw', layer, { lr: 1e-3 });
+  const gradContext = new Float32Array(2 * 8 * 16).fill(0.01);
+  const samples = [];
+  let finite = true;
+  const warmUp = Math.min(500, Math.floor(steps / 4));
+  for (let step = 0; step < steps; step++) {
+    if (step % 2 === 0) {
+      const { loss } = model.trainStep();
+      finite &&= Number.isFinite(loss);
+    } else {
+      layer.forward(x, [2, 8, 16], { grad: true });
+      optimizer.step(layer.backward(gradContext));
+      optimizer.zeroGrad();
+    }
+    if (step === warmUp || step === Math.floor(steps / 2) || step === steps - 1) samples.push(sample(ak, step));
+  }
+  optimizer.dispose();
+  layer.dispose();
+  model.dispose();
+  const after = sample(ak, steps);
+  return {
+    build: threads ? 'pthreads' : 'single-thread',
+    steps,
+    sessions: 1,
+    before,
+    samples,
+    after,
+    sameFirstSteps: finite,
+    ak,
+  };
+}
+
 // Throws an Error naming the figure that grew beyond its bound.
 export function assertFlat({ before, samples, after, sameFirstSteps }) {
   const [start, , end] = samples;
-  if (!sameFirstSteps) throw new Error('a session after reset() gave other bits than the first session');
+  if (!sameFirstSteps)
+    throw new Error(
+      'a session after reset() gave other bits than the first (decode), or a loss was not finite (train)',
+    );
   if (end.wasmBytes !== start.wasmBytes)
     throw new Error(`wasm memory grew from ${start.wasmBytes} to ${end.wasmBytes} bytes; expected no growth`);
   if (end.inUseBytes > start.inUseBytes)
@@ -100,7 +152,7 @@ export function describe(r, seconds) {
   const mb = (b) => (b / 2 ** 20).toFixed(2);
   const row = (s) => `step ${s.step}: wasm ${mb(s.wasmBytes)} MiB, in use ${s.inUseBytes} B, RSS ${mb(s.rssBytes)} MiB`;
   return [
-    `decode soak (${r.build}): ${r.steps} steps, ${r.sessions} sessions, ${seconds.toFixed(1)} s` +
+    `${r.kind ?? 'decode'} soak (${r.build}): ${r.steps} steps, ${r.sessions} sessions, ${seconds.toFixed(1)} s` +
       (typeof globalThis.gc === 'function' ? '' : ' (no --expose-gc: RSS includes uncollected garbage)'),
     `  before the layer: in use ${r.before.inUseBytes} B`,
     ...r.samples.map((s) => '  ' + row(s)),
@@ -118,17 +170,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   let failed = false;
   for (const threads of args.includes('--threads') ? [false, true] : [false]) {
-    const t0 = performance.now();
-    const r = await decodeSoak({ steps, threads });
-    console.log(describe(r, (performance.now() - t0) / 1000));
-    try {
-      assertFlat(r);
-      console.log('  flat: yes');
-    } catch (e) {
-      console.log(`  FAILED: ${e.message}`);
-      failed = true;
+    for (const kind of args.includes('--train') ? ['decode', 'train'] : ['decode']) {
+      const t0 = performance.now();
+      const r =
+        kind === 'train' ? { ...(await trainSoak({ steps, threads })), kind } : await decodeSoak({ steps, threads });
+      console.log(describe(r, (performance.now() - t0) / 1000));
+      try {
+        assertFlat(r);
+        console.log('  flat: yes');
+      } catch (e) {
+        console.log(`  FAILED: ${e.message}`);
+        failed = true;
+      }
+      r.ak.terminate();
     }
-    r.ak.terminate();
   }
   process.exit(failed ? 1 : 0);
 }
