@@ -43,9 +43,9 @@ struct RunOptions {
   Format format = Format::json;
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
-  bool no_weights = false;  // leave attention_weights out (large n)
-  bool decode = false;      // token by token through a decoding session (attnkit/decoder.hpp)
-  bool dry_run = false;     // print the memory estimate (memory_json) instead of computing
+  bool no_weights = false;                 // leave attention_weights out (large n)
+  bool decode = false;                     // token by token through a decoding session (attnkit/decoder.hpp)
+  bool dry_run = false;                    // print the memory estimate (memory_json) instead of computing
   std::optional<std::string> grad_output;  // `attnkit grad`: the loss's weights (a JSON nested list); default ones
 };
 
