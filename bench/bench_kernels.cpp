@@ -1,7 +1,7 @@
 // attnkit — kernel benchmarks: each kernel of each available table (AVX-512, AVX2+FMA, SSE2) at the
 // shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
 // forward/C1..C4: the whole forward pass per standard configuration (attnkit/bench_configs.hpp: shapes and FLOP count).
-// attention_op_grad/C2…/forward, …/backward: the attention op's backward pass against its forward (1 and 2 threads).
+// The attention op's backward pass against its forward: bench_backward.cpp (same program).
 // fma_peak: the machine's FMA peak on one core (registers only), the denominator of efficiency figures.
 // Counters: FLOPS (useful flops per second: causal attention counts only the visible half) and
 // bytes_per_second (the operands read and written once). One thread: CPU time; two: wall time.
@@ -21,23 +21,19 @@
 #include <immintrin.h>
 #endif
 
-#include "attnkit/attention_grad.hpp"
 #include "attnkit/attnkit.hpp"
 #include "attnkit/parallel.hpp"
+#include "bench_common.hpp"
 #include "kernels/kernels.hpp"
 #include "memory_bandwidth.hpp"
 
 namespace {
 
-using attnkit::kernels::KernelTable;
+using attnkit_bench::add;
+using attnkit_bench::random_floats;
+using attnkit_bench::set_rates;
 
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(rng);
-  return v;
-}
+using attnkit::kernels::KernelTable;
 
 // Runs kernel rows [0, m) on `threads` threads, one contiguous row range each.
 template <class Fn>
@@ -47,11 +43,6 @@ void rows_on_threads(std::size_t m, std::size_t threads, Fn&& fn) {
     attnkit::split_range(m, ith, nth, b, e);
     fn(b, e);
   });
-}
-
-void set_rates(benchmark::State& state, double flops, double bytes) {
-  state.counters["FLOPS"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate);
-  state.SetBytesProcessed(static_cast<std::int64_t>(bytes * double(state.iterations())));
 }
 
 // C2 projections: x (1024, 768) · W (768, 768)ᵀ + b; the fused q|k|v projection is n = 2304.
@@ -155,17 +146,6 @@ void attention(benchmark::State& state, const KernelTable* t, std::size_t n, std
   set_rates(state, 4.0 * pairs * dh * heads, 4.0 * 4 * n * ld);
 }
 
-// One thread runs inline, so its CPU time is the kernel's own time, robust on a shared machine; two
-// threads are timed by the wall clock.
-template <class Fn, class... Args>
-void add(const std::string& name, Fn fn, Args... args) {
-  for (std::int64_t threads : {1, 2}) {
-    auto* b = benchmark::RegisterBenchmark(name.c_str(), fn, args...);
-    b->ArgName("threads")->Arg(threads)->Unit(benchmark::kMillisecond);
-    if (threads > 1) b->UseRealTime();
-  }
-}
-
 // The attention op (attnkit/attention.hpp) at C2's size with grouped-query heads (12 query heads over 4 key/value
 // heads, n 1024, d 64): causal lower-right, or full; `padded`: a key padding mask (b, 1, 1, n_k) hiding the last
 // half of the keys, whose key blocks the fused path skips. `weights`: the explain path. FLOPS count visible pairs.
@@ -185,28 +165,6 @@ void attention_op(benchmark::State& state, bool causal, bool padded, bool weight
   double pairs = 0;
   for (std::size_t i = 0; i < n; ++i) pairs += double(std::min(causal ? i + 1 : n, kept));
   set_rates(state, 4.0 * pairs * d * h_q, 4.0 * (h_q + 2 * h_kv + h_q) * n * d);
-}
-
-// The attention op's backward pass (attnkit/attention_grad.hpp) against its forward at C2's attention shape
-// (b1 h12 n1024 d64, causal upper-left): `backward` times attention_backward alone (the forward's state made once);
-// otherwise attention() itself. Issue 12's goal: backward ≤ 2.5× forward. FLOPS: 2.5× the forward's visible pairs.
-void attention_grad(benchmark::State& state, bool backward) {
-  const std::size_t n = 1024, d = 64, heads = 12;
-  const attnkit::Tensor query({1, heads, n, d}, random_floats(heads * n * d, 5)),
-      key({1, heads, n, d}, random_floats(heads * n * d, 6)), value({1, heads, n, d}, random_floats(heads * n * d, 7)),
-      grad_output({1, heads, n, d}, random_floats(heads * n * d, 8));
-  attnkit::AttentionOptions o;
-  o.causal = attnkit::CausalAlign::upper_left;
-  o.threads = static_cast<std::size_t>(state.range(0));
-  const attnkit::AttentionForwardState forward_state = attnkit::attention_forward(query, key, value, o).state;
-  for (auto _ : state) {
-    if (backward)
-      benchmark::DoNotOptimize(
-          attnkit::attention_backward(query, key, value, grad_output, o, forward_state).query.ptr());
-    else benchmark::DoNotOptimize(attnkit::attention(query, key, value, o).output.ptr());
-  }
-  const double pairs = double(n) * double(n + 1) / 2;
-  set_rates(state, (backward ? 10.0 : 4.0) * pairs * d * heads, 4.0 * (backward ? 7 : 4) * heads * n * d);
 }
 
 // The whole forward pass (fast path) of one standard configuration, as `attnkit bench` runs it.
@@ -278,8 +236,6 @@ void register_all() {
     add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
     add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
   }
-  add("attention_op_grad/C2_h12_n1024_d64_causal/forward", attention_grad, false);
-  add("attention_op_grad/C2_h12_n1024_d64_causal/backward", attention_grad, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right", attention_op, true, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);
   add("attention_op/gqa_h12_kv4_n1024_d64_full", attention_op, false, false, false);

@@ -1,6 +1,7 @@
 // attnkit CLI — `attnkit grad`: `attnkit run`'s forward in gradient mode, then Module::backward of the loss
 // Σ context ⊙ grad_output (grad_output from --grad-output, default all ones), printed as
-// {"context", "grad_input", "grad_kv"?, "grads": {state_dict name: gradient}} or as PyTorch prints tensors.
+// {"context", "grad_input", "grad_kv"?, "grad_value"?, "grads": {state_dict name: gradient}} or as PyTorch prints
+// tensors (grad_kv with a "kv" input, grad_value with a "value" input).
 #include <ostream>
 #include <string>
 
@@ -65,6 +66,10 @@ void command_grad(const RunOptions& o, std::istream& in, std::ostream& out) {
       s += ",\n  \"grad_kv\": ";
       append_tensor(s, grad.kv);
     }
+    if (!grad.value_input.empty()) {
+      s += ",\n  \"grad_value\": ";
+      append_tensor(s, grad.value_input);
+    }
     s += ",\n  \"grads\": {";
     for (std::size_t i = 0; i < grad.params.size(); ++i) {
       s += i ? ",\n    " : "\n    ";
@@ -78,6 +83,7 @@ void command_grad(const RunOptions& o, std::istream& in, std::ostream& out) {
     append_text(s, "context", forward.context);
     append_text(s, "grad_input", grad.input);
     if (!grad.kv.empty()) append_text(s, "grad_kv", grad.kv);
+    if (!grad.value_input.empty()) append_text(s, "grad_value", grad.value_input);
     for (const auto& [name, t] : grad.params) append_text(s, "grad " + name, t);
   }
   out << s << std::flush;

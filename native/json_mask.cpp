@@ -1,6 +1,7 @@
 // attnkit CLI — masks from JSON: a nested list of booleans or of numbers added to the scores ("-inf" and Python's
 // -Infinity allowed), as `attnkit attention`'s attn_mask and `attnkit run`'s key_padding_mask and attn_mask take.
 // The shape is checked by the core, which knows what it must broadcast to.
+#include <charconv>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -39,9 +40,13 @@ AttentionMask mask_from_json(const Json& value, const std::string& name, const s
                (v.is_string() && (v.get<std::string>() == "-inf" || v.get<std::string>() == "-Infinity"))) {
       seen_number = true;
       const double x = v.is_number() ? v.get<double>() : -std::numeric_limits<double>::infinity();
-      if (std::isfinite(x) && !(std::fabs(x) <= std::numeric_limits<float>::max()))
-        throw Error(name + " " + at + " is too large for float32; expected |value| <= 3.4028235e+38 or -inf",
+      if (std::isfinite(x) && rounds_to_float32_inf(x)) {  // the one float32 rule (json_io.hpp), as x has it
+        char text[32];
+        const auto end = std::to_chars(text, text + sizeof text, x).ptr;
+        throw Error(name + " " + at + " is too large for float32 (" + std::string(text, end) + " rounds to inf); " +
+                        kFloat32Range + ", or -inf",
                     ErrorKind::range);
+      }
       mask.values.push_back(static_cast<float>(x));
     } else {
       throw Error(name + " " + at + " is " + v.dump() + "; expected true/false (" + true_means +

@@ -13,8 +13,8 @@ struct MemoryBandwidth {
 
 // The last-level (L3) cache's size in bytes as the OS reports it (Linux's sysfs, else sysconf); 0 when it does not.
 std::size_t l3_cache_bytes();
-// Buffers of `bytes` (0: the larger of 256 MiB and 8× the L3 cache, at most 1 GiB), split evenly over `threads` threads of the
-// pool (core/src/parallel.cpp), each reading (copying) its own part.
+// Buffers of `bytes` (0: the larger of 256 MiB and 8× the L3 cache, at most 1 GiB), split evenly over `threads` threads
+// of the pool (core/src/parallel.cpp), each reading (copying) its own part.
 MemoryBandwidth measure_memory_bandwidth(std::size_t threads, std::size_t bytes = 0);
 
 }  // namespace attnkit::cli

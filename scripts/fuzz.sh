@@ -7,6 +7,10 @@
 #   fuzz_state_dict  text  → parse_json → state_dict_from_json → make_config → Module(config, sd).forward
 #   fuzz_options     bytes → argv (+ stdin) → the whole CLI in process (attnkit::cli::main)
 #   fuzz_attention   byte + text → options + parse_json → command_attention ({"query", "key", "value", "attn_mask"?})
+#   fuzz_run_inputs  2 bytes + text → options + command_run on {"x", "kv"?, "key_padding_mask"?, "attn_mask"?} (--decode too)
+#   fuzz_weights     2 bytes + text → options + command_run --weights - (--weights-format auto|book|torch-mha|gpt2, prefix)
+#   fuzz_grad        byte + text → grad / attention --grad with --grad-output - (read_grad_output, the backward)
+#   fuzz_backward    bytes → Config + x, kv, masks + grad_context → Module::forward(grad) → backward (1 and 2 threads)
 #
 # The harnesses live in tests/fuzz (a separate CMake project built with clang++ into build-fuzz/ through the
 # fuzz preset, never part of the main build). Before fuzzing, each harness replays tests/fuzz/regress/<harness>/* (inputs that once
@@ -42,7 +46,7 @@ fi
 cmake --build --preset fuzz -j"${ATTNKIT_FUZZ_JOBS:-2}" >"$BUILD/build.log" 2>&1 || { grep -E "error|Error" "$BUILD/build.log" | head -40 >&2; exit 2; }
 
 HARNESSES=()
-for h in fuzz_forward fuzz_json_input fuzz_state_dict fuzz_options fuzz_attention; do
+for h in fuzz_forward fuzz_json_input fuzz_state_dict fuzz_options fuzz_attention fuzz_run_inputs fuzz_weights fuzz_backward fuzz_grad; do
   if [[ -n ${ATTNKIT_FUZZ_ONLY:-} && " $ATTNKIT_FUZZ_ONLY " != *" $h "* ]]; then continue; fi
   if [[ -x $BUILD/$h ]]; then HARNESSES+=("$h"); else echo "fuzz: $h not built (native/ lacks its sources), skipped"; fi
 done
@@ -55,10 +59,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=1:a
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 max_len() {
-  case $1 in fuzz_forward) echo 512 ;; fuzz_options) echo 1024 ;; *) echo 8192 ;; esac
+  case $1 in fuzz_forward | fuzz_backward) echo 512 ;; fuzz_options) echo 1024 ;; *) echo 8192 ;; esac
 }
 dict() {
-  case $1 in fuzz_json_input | fuzz_state_dict) echo "-dict=$ROOT/tests/fuzz/json.dict" ;;
+  case $1 in fuzz_json_input | fuzz_state_dict | fuzz_attention | fuzz_run_inputs | fuzz_weights | fuzz_grad) echo "-dict=$ROOT/tests/fuzz/json.dict" ;;
     fuzz_options) echo "-dict=$ROOT/tests/fuzz/options.dict" ;; *) echo "" ;; esac
 }
 

@@ -354,22 +354,44 @@ export interface Model {
 }
 
 export interface DecoderOptions {
-  /** The most tokens the cache holds per sequence; a step past it is a RangeError. At most contextLength. */
+  /** The most tokens the cache holds per sequence (self-attention) or decodes (cross-attention); past it, a RangeError. */
   maxTokens: number;
-  /** Sequences decoded side by side. Default 1. */
+  /** Sequences decoded side by side (self-attention). Default 1; with kv the batch is kv's. */
   batch?: number;
+  /**
+   * Cross-attention (a layer with causal: false): the encoder's output, (b, n_k, kDim), projected once; each step's
+   * tokens attend to all of it. A causal layer decodes self-attention with a KV cache (kvHeads heads of it).
+   */
+  kv?: Float32Array | number[] | NestedNumbers[];
+  kvShape?: number[];
+  /** W_value's input when vDim ≠ kDim: (b, n_k, vDim). */
+  value?: Float32Array | number[] | NestedNumbers[];
+  valueShape?: number[];
+  /** (b, n_k), true = padding (ignored), as forward's keyPaddingMask. */
+  keyPaddingMask?: Uint8Array | Float32Array | boolean[] | NestedBooleans[];
+}
+
+export interface DecoderStepResult {
+  context: Float32Array;
+  contextShape: number[];
+  /** With returnWeights: (batch, heads, t, keys), keys = length after the step (self) or the memory's keys (cross). */
+  weights?: Float32Array;
+  weightsShape?: number[];
 }
 
 export interface Decoder {
   /**
    * Appends the keys and values of x's tokens, (batch, t, dIn) or (t, dIn) with batch 1, and returns their context:
-   * the same rows a causal forward over every token since the start (or reset()) gives.
+   * the same rows a causal forward over every token since the start (or reset()) gives (cross-attention: the rows of
+   * forward(x, { kv })).
    */
   step(
     x: Float32Array | number[] | NestedNumbers[],
     shape?: number[],
-    options?: { threads?: number },
-  ): { context: Float32Array; contextShape: number[] };
+    options?: { threads?: number; returnWeights?: boolean },
+  ): DecoderStepResult;
+  /** Cross-attention: a new encoder output (same batch, any number of keys); forgets the decoded tokens. */
+  setMemory(memory: Pick<DecoderOptions, 'kv' | 'kvShape' | 'value' | 'valueShape' | 'keyPaddingMask'>): void;
   /** Tokens in the cache. */
   readonly length: number;
   readonly disposed: boolean;

@@ -80,6 +80,7 @@ EMSCRIPTEN_BINDINGS(attnkit) {
       .function("forward", &Layer::forward)
       .function("beginDecode", &Layer::begin_decode)
       .function("decodeStep", &Layer::decode_step)
+      .function("decodeSetMemory", &Layer::decode_set_memory)
       .function("decodeReset", &Layer::decode_reset)
       .function("decodeLength", &Layer::decode_length)
       .function("endDecode", &Layer::end_decode)

@@ -69,8 +69,12 @@ class Layer {
   // Decoding sessions (attnkit::Decoder, a KV cache) on this layer's module (wasm/decoder.cpp). The layer owns them,
   // so release() frees them with the module they read. begin_decode → { id } or { error, status }; decode_step →
   // { context: { shape, data } } or { error, status }; the others do nothing for an id that was ended.
-  emscripten::val begin_decode(double max_tokens, double batch);
-  emscripten::val decode_step(int id, const emscripten::val& x, const emscripten::val& shape, double threads);
+  // memory: undefined (self-attention), or the encoder's output { kv, value?, key_padding_mask? } (cross-attention,
+  // batch from kv). decode_step with return_weights adds { weights: { shape, data } }; decode_set_memory → {} or error.
+  emscripten::val begin_decode(double max_tokens, double batch, const emscripten::val& memory);
+  emscripten::val decode_step(int id, const emscripten::val& x, const emscripten::val& shape, double threads,
+                              bool return_weights);
+  emscripten::val decode_set_memory(int id, const emscripten::val& memory);
   void decode_reset(int id);
   double decode_length(int id) const;
   void end_decode(int id);

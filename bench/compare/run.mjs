@@ -1,7 +1,8 @@
 // attnkit against its peers, side by side in one run (issue 5's comparison; `npm run bench:compare`).
 //
 //   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
-//                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,D2,P1|none] [--rounds N] [--quick] [--out FILE]
+//                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,D2,P1|none] [--grad C2,C3|none]
+//                              [--rounds N] [--quick] [--out FILE]
 //
 // Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
@@ -10,7 +11,8 @@
 // is timed; every cell runs in a fresh process (or page). Native cells alternate attnkit and onnxruntime-node,
 // and Chromium pages alternate attnkit, onnxruntime-web and the plain JS loop, --rounds times (default 3,
 // quick 1); their ratios are the medians of the rounds' ratios. Native cells D1 (a decoding step against a KV cache of
-// 4096) and P1 (a padded prefill) follow C1–C4 (cells-run.mjs). Writes bench/results/latest.json.
+// 4096) and P1 (a padded prefill) follow C1–C4 (cells-run.mjs), then forward + backward of C2 and C3 against
+// PyTorch's autograd (grad-run.mjs). Writes bench/results/latest.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -37,6 +39,7 @@ function parseArgs(argv) {
     quick: false,
     rounds: null,
     cells: ['D1', 'D2', 'P1'],
+    grad: ['C2', 'C3'],
     browser: true,
     native: true,
     node: true,
@@ -69,6 +72,9 @@ function parseArgs(argv) {
       o.cells = v.length === 1 && v[0] === 'NONE' ? [] : v;
       const bad = o.cells.find((c) => c !== 'D1' && c !== 'D2' && c !== 'P1');
       if (bad) throw new Error(`unknown cell '${bad}' for --cells; expected D1, D2, P1 or none`);
+    } else if (a === '--grad') {
+      const v = list(argv[++i], a).map((c) => c.toUpperCase());
+      o.grad = v.length === 1 && v[0] === 'NONE' ? [] : v.map((c) => config(c).name);
     } else if (a === '--quick') o.quick = true;
     else if (a === '--skip-browser') o.browser = false;
     else if (a === '--skip-native') o.native = false;
@@ -78,13 +84,13 @@ function parseArgs(argv) {
       console.log(
         readFileSync(fileURLToPath(import.meta.url), 'utf8')
           .split('\n')
-          .slice(0, 13)
+          .slice(0, 15)
           .join('\n'),
       );
       process.exit(0);
     } else
       throw new Error(
-        `unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`,
+        `unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --grad, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`,
       );
   }
   // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
@@ -555,7 +561,8 @@ async function main() {
     skipped.push(`native attnkit: ${relative(root, NATIVE)} not built; run \`bash scripts/build-native.sh\``);
   skipped.forEach((s) => say(`  note: ${s}`));
   const checks = [];
-  let extra = null;
+  let extra = null,
+    grad = null;
 
   try {
     for (const name of opts.configs) {
@@ -658,6 +665,17 @@ async function main() {
         say,
       });
     }
+    if (opts.native && opts.grad.length) {
+      const { runGradCells } = await import('./grad-run.mjs');
+      grad = await runGradCells({
+        configs: opts.grad,
+        threads: opts.threads,
+        rounds: opts.rounds,
+        quick: opts.quick,
+        peak: m.fma_peak_measured_gflops_per_core,
+        say,
+      });
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -668,6 +686,7 @@ async function main() {
   const tgt = [
     ...targets(results, m.fma_peak_gflops_per_core, m.fma_peak_measured_gflops_per_core),
     ...(extra?.targets || []),
+    ...(grad?.targets || []),
   ];
   const doc = {
     date: new Date().toISOString(),
@@ -680,6 +699,7 @@ async function main() {
       configs: opts.configs,
       wasm_configs: opts.wasmConfigs,
       cells: opts.cells,
+      grad: opts.grad,
       threads: opts.threads,
       quick: opts.quick,
     },
@@ -688,6 +708,7 @@ async function main() {
     results,
     targets: tgt,
     cells: extra && { names: opts.cells, node_copy_gbps: extra.nodeCopy, results: extra.results },
+    grad: grad && { configs: opts.grad, results: grad.results },
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
@@ -697,6 +718,7 @@ async function main() {
   );
   console.log(table(results, opts));
   if (extra) console.log(extra.table);
+  if (grad) console.log(grad.table);
   if (tgt.length) {
     console.log('\nTargets (issue 5)');
     console.log(
@@ -711,7 +733,9 @@ async function main() {
       ),
     );
   }
-  const errors = [...results, ...(extra?.results || [])].filter((r) => r.error && !r.unavailable);
+  const errors = [...results, ...(extra?.results || []), ...(grad?.results || [])].filter(
+    (r) => r.error && !r.unavailable,
+  );
   const unavailable = [...new Set((extra?.results || []).filter((r) => r.unavailable).map((r) => r.error))];
   for (const u of unavailable) console.log(`note: ${u}`);
   if (errors.length) {

@@ -18,8 +18,8 @@ struct BackwardProblem {
   const kernels::KernelTable* table = nullptr;  // nullptr: kernels::table() (tests pick each table)
 };
 
-// Two passes, each gradient element written by one task: key blocks (dK, dV, summed over the query heads of the
-// group and the query blocks in order), then query blocks (dQ, summed over key blocks in order).
+// One task per (batch, key/value head): its dK, dV and its query heads' dQ (attention_backward.cpp); the result
+// has the same bits for any thread count.
 void attention_backward_tiled(const BackwardProblem& g);
 
 }  // namespace attnkit::detail

@@ -87,6 +87,9 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   if (!in.kv && !simplified && key_dim() != d_in)
     throw Error("W_key reads k_dim " + n(key_dim()) + " features but no kv was given; expected kv (b, n_k, " +
                 n(key_dim()) + ")");
+  if (!in.kv && !in.value_input && !simplified && value_dim() != d_in)
+    throw Error("W_value reads v_dim " + n(value_dim()) + " features but no kv was given; expected kv (b, n_k, " +
+                n(value_dim()) + ")");
   const Operand query_in{&x, n_q, d_in};
   const Operand key_in =
       in.kv ? operand(*in.kv, "kv", batched, b, simplified ? d_in : key_dim(), simplified ? "d_in" : "k_dim")

@@ -15,6 +15,8 @@
 #include "attnkit/attention_grad.hpp"
 #include "attnkit/errors.hpp"
 #include "attnkit/mechanisms.hpp"
+#include "attnkit/parallel.hpp"
+#include "kernels/kernels.hpp"
 #include "module_grad.hpp"
 #include "module_internal.hpp"
 #include "ops.hpp"
@@ -22,21 +24,39 @@
 namespace attnkit {
 namespace {
 
-// (cols, rows) = (rows, cols)ᵀ
+// (cols, rows) = (rows, cols)ᵀ, in 32 × 32 tiles (a tile of both sides stays in L1).
 std::vector<float> transpose(const float* a, std::size_t rows, std::size_t cols) {
+  constexpr std::size_t kTile = 32;
   std::vector<float> t(rows * cols);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c) t[c * rows + r] = a[r * cols + c];
+  for (std::size_t r0 = 0; r0 < rows; r0 += kTile)
+    for (std::size_t c0 = 0; c0 < cols; c0 += kTile)
+      for (std::size_t c = c0; c < std::min(cols, c0 + kTile); ++c)
+        for (std::size_t r = r0; r < std::min(rows, r0 + kTile); ++r) t[c * rows + r] = a[r * cols + c];
   return t;
 }
 
+// c (m, n) = a (m, k) · b (k, n) on the kernel table's gemm_nn, rows split over the threads (any split, same bits).
+void matmul(const float* a, const float* b, float* c, std::size_t m, std::size_t k, std::size_t n,
+            std::size_t threads) {
+  const auto& table = kernels::table();
+  const kernels::GemmNN g{a, k, b, n, c, n, m, n, k};
+  threads = std::min(detail::threads_for(2.0 * m * n * k, threads), (m + 95) / 96);
+  if (threads <= 1) return table.gemm_nn_f32(g, 0, m);
+  parallel_for(threads, threads, [&](std::size_t ith, std::size_t nth) {
+    std::size_t begin, end;
+    split_range((m + 95) / 96, ith, nth, begin, end);  // whole blocks of 96 rows (the gemm's A block)
+    table.gemm_nn_f32(g, begin * 96, std::min(m, end * 96));
+  });
+}
+
 // Gradients of y (rows, out) = x (rows, in) · wᵀ (+ bias): dx (rows, in) = dy·w (when dx is not null),
-// dw (out, in) = dyᵀ·x, db (out) = Σ_rows dy (when db is not null, summed in row order in double).
+// dw (out, in) = dyᵀ·x, db (out) = Σ_rows dy (when db is not null, summed in row order in double). Both products
+// read w and x in place (gemm_nn); only dy is transposed.
 void linear_backward(const float* x, std::size_t rows, std::size_t in, const float* w, std::size_t out, const float* dy,
                      float* dx, float* dw, float* db, std::size_t threads) {
   const std::vector<float> dy_t = transpose(dy, rows, out);  // (out, rows)
-  if (dx) detail::linear(dy, rows, out, transpose(w, out, in).data(), nullptr, in, dx, threads);
-  detail::linear(dy_t.data(), out, rows, transpose(x, rows, in).data(), nullptr, in, dw, threads);
+  if (dx) matmul(dy, w, dx, rows, out, in, threads);
+  matmul(dy_t.data(), x, dw, out, rows, in, threads);
   if (db)
     for (std::size_t o = 0; o < out; ++o) {
       double sum = 0.0;
@@ -61,7 +81,7 @@ ModuleGrad Module::backward(const Tensor& grad_context) {
     throw Error("grad_context has shape " + shape_to_string(grad_context.shape) + "; expected the context's shape " +
                 shape_to_string(t.context_shape));
   check_finite(grad_context, "grad_context");
-  const std::shared_ptr<GradTape> keep = std::move(tape_);  // one backward per forward
+  const std::shared_ptr<GradTape> released = std::move(tape_);  // one backward per forward; t stays valid
 
   const Config& c = config_;
   const bool simplified = c.mechanism == Mechanism::simplified, multihead = c.mechanism == Mechanism::multihead;

@@ -1,14 +1,14 @@
 // attnkit tests — the attention op's backward pass (attnkit/attention_grad.hpp) against a float64 chain-rule
 // reference (attention_grad_reference.hpp), itself checked by central finite differences of the float64 forward:
 // masks of both kinds, both causal alignments, grouped-query heads, n_q ≠ n_k, d ≠ d_v, fully masked rows,
-// dropout, sizes around every kernel table's SIMD width, bitwise thread-count invariance, and bad input.
-// Tolerance: relative to the largest reference gradient of the tensor (a float32 sum of ≤ 300 terms of
-// products of O(1) values, see kernel_tester.hpp), since single elements may cancel to ~0.
+// dropout, sizes around every kernel table's SIMD width, bitwise thread-count invariance, and bad input (shapes of
+// many kernel blocks: test_attention_grad_blocks.cpp).
 #include <array>
 #include <cstring>
 #include <functional>
 
 #include "attention_backward.hpp"
+#include "attention_grad_checks.hpp"
 #include "attention_grad_reference.hpp"
 #include "attention_op_checks.hpp"
 #include "kernel_tester.hpp"
@@ -16,30 +16,6 @@
 
 namespace attnkit::test {
 namespace {
-
-double max_abs(const std::vector<double>& v) {
-  double m = 0.0;
-  for (double x : v) m = std::max(m, std::fabs(x));
-  return m;
-}
-
-void expect_close(const Tensor& got, const std::vector<double>& want, double tol, const std::string& what) {
-  ASSERT_EQ(got.numel(), want.size()) << what;
-  const double bound = tol * std::max(max_abs(want), 1e-6);
-  std::size_t bad = 0;
-  for (std::size_t e = 0; e < want.size(); ++e)
-    if (!(std::fabs(double(got.data[e]) - want[e]) <= bound) && bad++ < 3)
-      ADD_FAILURE() << what << " [" << e << "]: got " << got.data[e] << ", want " << want[e] << " (bound " << bound
-                    << ")";
-  EXPECT_EQ(bad, 0u) << what;
-}
-
-// The forward's dropout factors (0 or 1/(1 − p)) over (b, h_q, n_q, n_k), drawn as F.dropout draws them.
-std::vector<float> keep_factors(std::uint64_t seed, std::size_t count, double p) {
-  std::vector<float> keep(count, 1.0f);
-  Generator(seed).dropout_(keep.data(), count, p);
-  return keep;
-}
 
 struct GradCase {
   Case shape;

@@ -64,4 +64,28 @@ TEST(Regressions, MessagesEscapeControlCharacters) {
   }
 }
 
+// A multihead module with v_dim ≠ d_in and no kv projected x's d_in features through W_value's first d_in columns
+// (a silent wrong answer); it is refused like k_dim ≠ d_in, and with kv it runs.
+TEST(Regressions, ValueDimWithoutKvIsRefused) {
+  Config c;
+  c.mechanism = Mechanism::multihead;
+  c.d_in = 3;
+  c.d_out = 4;
+  c.num_heads = 2;
+  c.v_dim = 5;
+  Module m(c);
+  const Tensor x({2, 3}, {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f});
+  try {
+    m.forward(x);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "W_value reads v_dim 5 features but no kv was given; expected kv (b, n_k, 5)");
+  }
+  const Tensor kv({4, 3}, std::vector<float>(12, 0.25f)), value({4, 5}, std::vector<float>(20, 0.5f));
+  ForwardInputs in;
+  in.kv = &kv;
+  in.value_input = &value;
+  EXPECT_EQ(m.forward(x, in, ForwardOptions{}).context.shape, (Shape{2, 4}));
+}
+
 }  // namespace

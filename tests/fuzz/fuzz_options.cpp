@@ -5,7 +5,8 @@
 //
 // Sandbox: the harness works in a fresh temporary directory holding a few JSON files (in.json,
 // batch.json, w.json, mha.json, bad.json, empty.json, deep.json and a directory dir); an argument
-// containing '/' is skipped, so only those files can be read. `bench` runs only C1 with --repeats 1.
+// containing '/' is skipped, so only those files can be read. `bench` runs only C1 with --repeats 1; `train` runs
+// 2 steps with sizes up to 64 (no --save).
 #include <unistd.h>
 
 #include <cstdint>
@@ -71,10 +72,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     start = end + 1;
   }
   if (args.size() > 40) return 0;
-  bool bench = false;
+  bool bench = false, train = false;
   for (const auto& a : args) {
     if (a.find('/') != std::string::npos) return 0;  // stay inside the sandbox directory
     if (a == "bench") bench = true;
+    if (a == "train") train = true;
+  }
+  if (train) {  // two steps of a small model: sizes above 64 and --steps are left to the bad-input tests
+    for (const auto& a : args) {
+      if (a.find("steps") != std::string::npos || a.find("save") != std::string::npos) return 0;
+      char* end = nullptr;
+      const double v = std::strtod(a.c_str(), &end);
+      if (end != a.c_str() && v > 64) return 0;
+    }
+    args.push_back("--steps");
+    args.push_back("2");
   }
   if (bench) {  // only the tiny book configuration, timed once
     for (auto& a : args) {

@@ -58,13 +58,15 @@ TEST(CliGrad, MatchesPyTorchAutograd) {
        {"--mechanism", "multihead", "--heads", "2", "--weights-format", "torch-mha", "--no-causal"}},
       {"grad_mha_cross_attention.json",
        {"--mechanism", "multihead", "--heads", "2", "--weights-format", "torch-mha", "--no-causal"}},
+      {"grad_mha_kdim_vdim.json",
+       {"--mechanism", "multihead", "--heads", "2", "--weights-format", "torch-mha", "--no-causal"}},
   };
   for (const GoldenCase& c : cases) {
     SCOPED_TRACE(c.file);
     const Json g = golden(std::string("torch/") + c.file);
     const Json& in = g.at("inputs");
     Json input = {{"x", in.at("x")}};
-    for (const char* extra : {"kv", "key_padding_mask", "attn_mask"})
+    for (const char* extra : {"kv", "value", "key_padding_mask", "attn_mask"})
       if (in.contains(extra)) input[extra] = in.at(extra);
     std::vector<std::string> args = {"grad", "--input", write_temp("grad_input.json", input.dump()), "--grad-output",
                                      write_temp("grad_output.json", in.at("grad_output").dump())};
@@ -83,22 +85,30 @@ TEST(CliGrad, MatchesPyTorchAutograd) {
     expect_close(got.at("grad_input"), flatten(out.at("grad_input")), largest, "grad_input");
     EXPECT_EQ(got.contains("grad_kv"), out.contains("grad_kv"));
     if (out.contains("grad_kv")) expect_close(got.at("grad_kv"), flatten(out.at("grad_kv")), largest, "grad_kv");
-    // nn.MultiheadAttention's in_proj rows are W_query; W_key; W_value in the book's names, which grad prints.
+    EXPECT_EQ(got.contains("grad_value"), out.contains("grad_value"));
+    if (out.contains("grad_value"))
+      expect_close(got.at("grad_value"), flatten(out.at("grad_value")), largest, "grad_value");
+    // nn.MultiheadAttention's in_proj rows (or, with kdim/vdim, q/k/v_proj_weight) are W_query; W_key; W_value in
+    // the book's names, which grad prints.
     Json want = out.at("grads");
-    if (want.contains("in_proj_weight")) {
-      const std::vector<float> w = flatten(want.at("in_proj_weight"));
-      const std::size_t E = g.at("shapes").at("state_dict.in_proj_weight")[1];
-      const char* names[] = {"W_query", "W_key", "W_value"};
-      for (std::size_t which = 0; which < 3; ++which) {
-        expect_close(got.at("grads").at(std::string(names[which]) + ".weight"), rows(w, which * E, E, E), largest,
-                     names[which]);
-        if (want.contains("in_proj_bias"))
-          expect_close(got.at("grads").at(std::string(names[which]) + ".bias"),
-                       rows(flatten(want.at("in_proj_bias")), which * E, E, 1), largest, names[which]);
-      }
-      want.erase("in_proj_weight");
-      want.erase("in_proj_bias");
+    const std::size_t E =
+        want.contains("out_proj.weight") ? std::size_t(g.at("shapes").at("state_dict.out_proj.weight")[0]) : 0;
+    const char* names[] = {"W_query", "W_key", "W_value"};
+    const char* separate[] = {"q_proj_weight", "k_proj_weight", "v_proj_weight"};
+    for (std::size_t which = 0; which < 3; ++which) {
+      const std::string book = names[which];
+      if (want.contains("in_proj_weight"))
+        expect_close(got.at("grads").at(book + ".weight"), rows(flatten(want.at("in_proj_weight")), which * E, E, E),
+                     largest, book);
+      if (want.contains(separate[which]))
+        expect_close(got.at("grads").at(book + ".weight"), flatten(want.at(separate[which])), largest, book);
+      if (want.contains("in_proj_bias"))
+        expect_close(got.at("grads").at(book + ".bias"), rows(flatten(want.at("in_proj_bias")), which * E, E, 1),
+                     largest, book + ".bias");
+      want.erase(separate[which]);
     }
+    want.erase("in_proj_weight");
+    want.erase("in_proj_bias");
     for (const auto& [name, t] : want.items()) {
       ASSERT_TRUE(got.at("grads").contains(name)) << name;
       expect_close(got.at("grads").at(name), flatten(t), largest, name);

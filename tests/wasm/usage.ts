@@ -147,6 +147,15 @@ async function main(): Promise<void> {
   generator.reset();
   generator.dispose();
   console.log(crossOut.context, stepped.contextShape, cached);
+  const crossDecoder = cross.decoder({
+    maxTokens: 4,
+    kv: new Float32Array(12),
+    kvShape: [1, 3, 4],
+    keyPaddingMask: [[false, false, true]],
+  });
+  const crossStep = crossDecoder.step(new Float32Array(4), [1, 1, 4], { returnWeights: true });
+  crossDecoder.setMemory({ kv: new Float32Array(8), kvShape: [1, 2, 4] });
+  console.log(crossStep.weightsShape);
   // @ts-expect-error: maxTokens is required
   layer.decoder({ batch: 1 });
 

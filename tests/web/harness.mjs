@@ -2,14 +2,14 @@
 // (COOP/COEP set, so the pthreads build runs), and drive Debian's Chromium with playwright-core.
 import { createServer } from 'node:http';
 import { readFile, mkdtemp, rm, mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const dist = path.join(repo, 'web/dist');
+export let dist = path.join(repo, 'web/dist'); // where buildPage() put this process's build
 export const artifacts = path.join(repo, 'test-artifacts');
 
 const TYPES = {
@@ -23,15 +23,28 @@ const TYPES = {
   '.png': 'image/png',
 };
 
-/** vite build (programmatic; the same config as `npm run build`). Skip with ATTNKIT_WEB_SKIP_BUILD=1. */
+/**
+ * vite build (programmatic; the same config as `npm run build`) into a directory of this test file's own:
+ * node --test runs the files in parallel, and two builds into one web/dist would race.
+ * ATTNKIT_WEB_SKIP_BUILD=1 serves an existing web/dist instead.
+ */
 export async function buildPage() {
-  if (process.env.ATTNKIT_WEB_SKIP_BUILD === '1' && existsSync(path.join(dist, 'index.html'))) return;
+  if (process.env.ATTNKIT_WEB_SKIP_BUILD === '1' && existsSync(path.join(dist, 'index.html'))) return dist;
   const { build } = await import('vite');
-  await build({ configFile: path.join(repo, 'web/vite.config.mjs'), logLevel: 'error' });
+  const outDir = await mkdtemp(path.join(tmpdir(), 'attnkit-page-'));
+  await build({
+    configFile: path.join(repo, 'web/vite.config.mjs'),
+    logLevel: 'error',
+    build: { outDir, emptyOutDir: true },
+  });
+  process.on('exit', () => rmSync(outDir, { recursive: true, force: true }));
+  dist = outDir;
+  return dist;
 }
 
 /** A static file server for web/dist on a free localhost port. */
 export async function serve(root = dist, { isolate = true } = {}) {
+  root = path.resolve(root);
   const server = createServer(async (req, res) => {
     try {
       let p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
@@ -122,3 +135,42 @@ export async function golden(name) {
 }
 
 export const flat = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]).map((v) => (v === '-inf' ? -Infinity : v));
+
+/** A new tab on url, once the page and the playground are ready; errors collected in page.errors. */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.errors = watchErrors(page);
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 60000 });
+  await page.waitForSelector('#pg-output[data-state="ready"], #pg-output[data-state="error"]', { timeout: 60000 });
+  return page;
+}
+
+/** Run action, then wait until the playground has finished the run(s) it started (debounce included). */
+export async function recompute(page, action, timeout = 60000) {
+  const before = Number(await page.$eval('#pg-output', (el) => el.dataset.run));
+  await action();
+  await page.waitForFunction(
+    (b) => {
+      const el = document.getElementById('pg-output');
+      return Number(el.dataset.run) > b && el.dataset.state !== 'busy';
+    },
+    before,
+    { timeout },
+  );
+  await page.waitForTimeout(200); // a debounced or coalesced follow-up run
+  await page.waitForFunction(() => document.getElementById('pg-output').dataset.state !== 'busy', null, { timeout });
+}
+
+const AXE = path.join(repo, 'node_modules/axe-core/axe.min.js');
+/** axe-core's violations on the page (or inside `selector`), as [{id, nodes: [target + summary]}]. */
+export async function axeViolations(page, selector) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: AXE });
+  return page.evaluate(async (sel) => {
+    const res = await window.axe.run(sel ? document.querySelector(sel) : document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => ({
+      id: v.id,
+      nodes: v.nodes.map((n) => `${n.target.join(' ')} — ${(n.failureSummary || '').split('\n')[1] || ''}`.trim()),
+    }));
+  }, selector ?? null);
+}

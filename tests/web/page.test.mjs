@@ -72,7 +72,7 @@ async function recompute(action) {
   await page.waitForFunction(() => document.getElementById('pg-output').dataset.state !== 'busy');
 }
 
-test("first view: the seed's 'Hello shiny sun!' numbers, exact, from the module", async () => {
+test("first view: the HackTricks tutorial's 'Hello shiny sun!' numbers, exact, from the module", async () => {
   const g = await golden('hacktricks_hello_shiny_sun.json');
   const exact = g.computed.float32;
   const text = await page.textContent('#shiny-context');
@@ -91,7 +91,7 @@ test("first view: the seed's 'Hello shiny sun!' numbers, exact, from the module"
   close(hm.m, exact.all_weights.flat(), 1e-6, 'all weights');
   assert.equal(await page.textContent('#hero-context'), '[0.3990, 0.3854, 0.8610]');
   assert.match(await page.textContent('#hero-checks'), /^(\d+) of \1 checks/);
-  // the page explains why the seed prints different digits
+  // the page explains why the tutorial prints different digits
   const note = await page.textContent('#hello .note');
   assert.match(note, /0\.3992, 0\.3858, 0\.8610/);
 });
@@ -193,7 +193,9 @@ test('playground: heads, causal and the sentence change the heatmap data', async
     'need',
   ]);
   assert.equal(await page.$eval('figure[data-name="pg-context"]', (el) => el.dataset.rows), '5');
-  // every intermediate is there
+  // every intermediate is there (drawn once its section is on screen)
+  await page.locator('details.steps').scrollIntoViewIfNeeded();
+  await page.waitForSelector('figure[data-name="pg-i-context"] rect.hm-cell');
   for (const name of [
     'queries',
     'keys',
@@ -306,8 +308,9 @@ test('playground: causal route and dropout in training mode', async () => {
   await recompute(() => page.fill('#pg-dout', '3'));
   const negInf = await heatmap('pg-weights');
   await recompute(() => page.selectOption('#pg-route', 'renormalise'));
+  await page.locator('details.steps').scrollIntoViewIfNeeded(); // the steps are drawn once on screen
   assert.ok(
-    await page.$('figure[data-name="pg-i-unmasked_weights"] rect.hm-cell'),
+    await page.waitForSelector('figure[data-name="pg-i-unmasked_weights"] rect.hm-cell', { timeout: 10000 }),
     'route A shows the weights before the mask',
   );
   assert.equal(await page.$('figure[data-name="pg-i-masked_scores"]'), null);
@@ -352,11 +355,14 @@ test('keyboard: controls and table toggles work without a mouse', async () => {
   await page.focus('#pg-seed');
 });
 
-test('a long sentence: large heatmaps become one raster image', async () => {
+test('a long sentence: large heatmaps become one image with token labels', async () => {
   const words = Array.from({ length: 80 }, (_, i) => `w${i % 23}`).join(' ');
   await recompute(() => page.fill('#pg-sentence', words));
   assert.equal(await page.$eval('#pg-output', (el) => el.dataset.tokens), '80');
-  assert.ok(await page.$('figure[data-name="pg-weights"] svg[data-raster="true"]'), '80×80 weights drawn as a raster');
+  assert.ok(await page.$('figure[data-name="pg-weights"] svg[data-raster="true"]'), '80×80 weights drawn as an image');
+  assert.ok(await page.$('figure[data-name="pg-weights"] canvas.hm-image'), 'one canvas for the cells');
+  const ticks = await page.$$eval('figure[data-name="pg-weights"] svg text', (ts) => ts.map((t) => t.textContent));
+  assert.ok(ticks.includes('w0') && ticks.includes('w22'), `token labels on the axes: ${ticks.slice(0, 6)}`);
   await recompute(() => page.fill('#pg-sentence', 'Attention is all you need'));
 });
 

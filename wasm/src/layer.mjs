@@ -14,7 +14,9 @@ import { describe, fmtShape, numelOf } from './values.mjs';
 // next call); larger ones free them after the call, so a layer never holds a large input or context.
 const FAST_KEEP = 65536;
 
-const registry =
+// Frees a layer's, optimizer's or model's wasm object when JS collects its owner without dispose() (exported for
+// optimizer.mjs and model.mjs).
+export const registry =
   typeof FinalizationRegistry === 'function'
     ? new FinalizationRegistry(({ raw, live }) => {
         if (!live.delete(raw)) return; // disposed meanwhile, or freed by ak.terminate()
@@ -260,9 +262,9 @@ export class Layer {
   // A KV-cache session for generation token by token (wasm/src/decoder.mjs): { maxTokens, batch = 1 }.
   decoder(options) {
     this.#alive();
-    const { maxTokens, batch } = normaliseDecoderOptions(options);
+    const { maxTokens, batch, memory } = normaliseDecoderOptions(options);
     const raw = this.#alive(); // a getter above may have disposed the layer
-    const { id } = check(this.#runtime.heap, raw.beginDecode(maxTokens, batch));
+    const { id } = check(this.#runtime.heap, raw.beginDecode(maxTokens, batch, memory));
     return new Decoder(() => this.#alive(), this.#runtime.heap, id);
   }
 

@@ -4,7 +4,7 @@
 // it in a Web Worker). ak.tasks lists the tasks with their documented goals.
 import { boolOption, checkKeys, checkOptionsObject, describe, seedOption, sizeOption } from './values.mjs';
 import { check } from './heap.mjs';
-import { entriesToRecord } from './layer.mjs';
+import { entriesToRecord, registry } from './layer.mjs';
 
 const MODEL_KEYS = Object.freeze([
   'task',
@@ -92,6 +92,7 @@ export class Model {
       lr: info.lr,
     });
     runtime.live.add(raw);
+    if (registry) registry.register(this, { raw, live: runtime.live }, this);
   }
 
   #alive() {
@@ -147,6 +148,7 @@ export class Model {
     const raw = this.#raw;
     if (raw === null) return;
     this.#raw = null;
+    if (registry) registry.unregister(this);
     if (!this.#runtime.live.delete(raw)) return;
     raw.release();
     raw.delete();

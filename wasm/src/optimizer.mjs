@@ -8,7 +8,7 @@
 import { checkKeys, checkOptionsObject, describe } from './values.mjs';
 import { normaliseStateDict } from './state-dict.mjs';
 import { check } from './heap.mjs';
-import { rawLayer } from './layer.mjs';
+import { rawLayer, registry } from './layer.mjs';
 
 // camelCase option → the core's field (wasm/optimizer.cpp), per optimizer; betas is AdamW's pair (beta1, beta2)
 const OPTIONS = Object.freeze({
@@ -97,6 +97,7 @@ export class Optimizer {
     this.name = info.name;
     this.lr = info.lr;
     runtime.live.add(raw);
+    if (registry) registry.register(this, { raw, live: runtime.live }, this);
   }
 
   #alive() {
@@ -130,6 +131,7 @@ export class Optimizer {
     const raw = this.#raw;
     if (raw === null) return;
     this.#raw = null;
+    if (registry) registry.unregister(this);
     if (!this.#runtime.live.delete(raw)) return;
     raw.release();
     raw.delete();

@@ -1,6 +1,15 @@
 // attnkit — the options of create(), forward() and load(), each read once into the plain values the
 // bindings take. An option left out is left out here too, so the core's attnkit::Config keeps its default.
-import { boolOption, checkKeys, checkOptionsObject, describe, seedOption, sizeOption } from './values.mjs';
+import {
+  boolOption,
+  checkKeys,
+  checkOptionsObject,
+  describe,
+  fmtShape,
+  numelOf,
+  seedOption,
+  sizeOption,
+} from './values.mjs';
 import { normaliseStateDict } from './state-dict.mjs';
 import { snapshotShape, snapshotTensor } from './tensors.mjs';
 import { snapshotMask } from './masks.mjs';
@@ -205,6 +214,43 @@ export function normaliseForwardOptions(options) {
     fo.inputs = inputs;
   }
   return fo;
+}
+
+// A decoder's encoder memory for cross-attention: { kv, kvShape, value, valueShape, keyPaddingMask } (already read
+// from the options object) → { kv, value?, key_padding_mask? } as forward's inputs, or undefined without kv. A typed
+// keyPaddingMask is (batch, keys) for a batched kv, (keys) otherwise.
+export function snapshotMemory(kv, kvShape, value, valueShape, keyPaddingMask) {
+  const kvDims = kvShape === undefined ? undefined : snapshotShape(kvShape, 'kvShape', 16);
+  const valueDims = valueShape === undefined ? undefined : snapshotShape(valueShape, 'valueShape', 16);
+  if (kv === undefined) {
+    for (const [name, v] of [
+      ['kvShape', kvShape],
+      ['value', value],
+      ['valueShape', valueShape],
+      ['keyPaddingMask', keyPaddingMask],
+    ]) {
+      if (v !== undefined)
+        throw new Error(`decoder option ${name} needs kv (cross-attention over an encoder's output)`);
+    }
+    return undefined;
+  }
+  const memory = { kv: snapshotTensor(kv, kvDims, 'kv', '[batch, keys, kDim] or [keys, kDim]') };
+  if (value !== undefined)
+    memory.value = snapshotTensor(value, valueDims, 'value', '[batch, keys, vDim] or [keys, vDim]');
+  const padding = snapshotMask(keyPaddingMask, undefined, KEY_PADDING_MASK, null);
+  if (padding !== undefined) {
+    if (padding.shape === null) {
+      const s = memory.kv.shape;
+      padding.shape = s.length === 3 ? [s[0], s[1]] : s.length === 2 ? [s[0]] : [padding.data.length];
+      if (padding.data.length !== numelOf(padding.shape)) {
+        throw new Error(
+          `keyPaddingMask has ${padding.data.length} elements; expected ${numelOf(padding.shape)}, one per key of each sequence (batch, keys) = ${fmtShape(padding.shape)}`,
+        );
+      }
+    }
+    memory.key_padding_mask = padding;
+  }
+  return memory;
 }
 
 // A copy of the bytes of an ArrayBuffer or a view (a Uint8Array, a Node Buffer), or null.

@@ -2,7 +2,7 @@
 //
 // A token's embedding depends only on the token (lower-cased) and d_in: an FNV-1a hash of the token
 // seeds a small generator (mulberry32) that draws d_in numbers in [0, 1), like the book's inputs.
-// At d_in = 3 the words of the seed ("Hello shiny sun!") and of the book ("Your journey starts with
+// At d_in = 3 the words of the HackTricks tutorial ("Hello shiny sun!") and of the book ("Your journey starts with
 // one step") get their printed embeddings, so typing those sentences reproduces the walkthrough.
 import { mulberry32 } from './prng.js';
 import helloGolden from '../../data/book/hacktricks_hello_shiny_sun.json';
@@ -22,7 +22,7 @@ export const HELLO = { tokens: helloGolden.tokens, x: helloGolden.tokens.map((t)
 /** Words and punctuation marks; punctuation other than a sentence's final mark is kept as a token. */
 export function tokenize(sentence) {
   const words = sentence.match(/[\p{L}\p{N}'’]+|[^\s\p{L}\p{N}]/gu) || [];
-  // The seed treats "sun!" as the word "sun": drop a sentence's trailing punctuation.
+  // The tutorial treats "sun!" as the word "sun": drop a sentence's trailing punctuation.
   while (words.length > 1 && /^[.!?]$/.test(words[words.length - 1])) words.pop();
   return words;
 }

@@ -5,6 +5,8 @@ import { Compute } from './compute.js';
 import { renderWalkthrough } from './walkthrough.js';
 import { renderPlayground } from './playground.js';
 import { renderPerf } from './perf.js';
+import { renderLearn } from './learn.js';
+import { readPermalink } from './permalink.js';
 
 document.title = S.title;
 const $ = (id) => document.getElementById(id);
@@ -31,6 +33,8 @@ async function main() {
     return;
   }
   status.textContent = S.engine(info.simd, info.threads, info.isolated, info.version);
+  const permalink = readPermalink(location.hash); // a "Link to this view" restores the playground
+  if (permalink) $('playground').scrollIntoView();
   const mechanisms = info.mechanisms; // the package's ak.mechanisms: the page keeps no list of its own
   const tasks = [
     renderWalkthrough($('walkthrough-body'), compute).then(() => {
@@ -40,8 +44,9 @@ async function main() {
       $('hero-checks').textContent = S.hero.checks(checks.filter((c) => c.dataset.ok === 'true').length, checks.length);
       $('hero-card').hidden = false;
     }),
-    Promise.resolve(renderPlayground($('playground-body'), compute, mechanisms)),
+    Promise.resolve(renderPlayground($('playground-body'), compute, mechanisms, permalink)),
   ];
+  renderLearn($('learn-body'), info, () => new Compute());
   renderPerf($('perf-body'), () => new Compute(), info.benchConfigs);
   try {
     await Promise.all(tasks);

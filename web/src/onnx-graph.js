@@ -1,11 +1,11 @@
-// Builds, in code, the ONNX model of the seed's causal MultiHeadAttention (no binary is checked in):
+// Builds, in code, the ONNX model of the book's causal MultiHeadAttention (no binary is checked in):
 //
 //   x (b, n, d_in) ─ MatMul W_queryᵀ ─┐
 //                  ─ MatMul W_keyᵀ   ─┼─ com.microsoft.MultiHeadAttention(num_heads=h, unidirectional=1) ─ MatMul out_projᵀ ─ Add bias ─ y
 //                  ─ MatMul W_valueᵀ ─┘
 //
 // The weights are the same state_dict attnkit is given (PyTorch layout), transposed to the
-// (d_in × d_out) layout MatMul wants. MultiHeadAttention's default scale is 1/√head_dim, as in the seed.
+// (d_in × d_out) layout MatMul wants. MultiHeadAttention's default scale is 1/√head_dim, as in the book.
 // `unidirectional=1` makes it causal (supported by onnxruntime's CPU kernel, which is also what
 // onnxruntime-web's wasm backend runs).
 //

@@ -118,7 +118,34 @@ export function renderPerf(root, makeCompute, benchConfigs) {
     h('button', { type: 'button', dataset: { run: c.name }, onclick: () => runList([c]) }, perfText.run(c.name)),
   );
   const all = h('button', { type: 'button', class: 'primary', onclick: () => runList(configs) }, perfText.runAll);
-  const cancel = h('button', { type: 'button', disabled: true, onclick: () => compute?.cancel() }, perfText.cancel);
+  const cancel = h(
+    'button',
+    { type: 'button', 'aria-disabled': 'true', onclick: () => busy && compute?.cancel() },
+    perfText.cancel,
+  );
+  // Buttons are marked aria-disabled while a run is on (not disabled), so the one pressed keeps focus.
+  const runButtons = [all, ...buttons];
+  const setBusy = (on) => {
+    runButtons.forEach((b) => b.setAttribute('aria-disabled', String(on)));
+    cancel.setAttribute('aria-disabled', String(!on));
+    controls.forEach((b) => (b.disabled = on));
+  };
+  const scroller = h(
+    'div',
+    { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': perfText.tableLabel },
+    h('table', { class: 'perf-table', id: 'perf-table' }, thead, tbody),
+  );
+  const scrollBox = h(
+    'div',
+    { class: 'table-scroll-box' },
+    h('p', { class: 'scroll-cue', 'aria-hidden': 'true' }, perfText.scrollCue),
+    scroller,
+  );
+  // The cue shows only when the table is wider than its box (phones): text, and shadows at the cut edges.
+  if (typeof ResizeObserver === 'function')
+    new ResizeObserver(() =>
+      scrollBox.classList.toggle('scrolls', scroller.scrollWidth > scroller.clientWidth + 1),
+    ).observe(scroller);
   const controls = [withOrt, withRef, threadsSel];
   root.replaceChildren(
     h('div', { class: 'row-buttons' }, all, buttons, cancel),
@@ -130,7 +157,7 @@ export function renderPerf(root, makeCompute, benchConfigs) {
       h('span', { class: 'perf-option' }, h('label', { for: 'perf-threads' }, perfText.threadsLabel), threadsSel),
     ),
     h('div', { class: 'perf-progress' }, bar, status),
-    h('div', { class: 'table-scroll' }, h('table', { class: 'perf-table', id: 'perf-table' }, thead, tbody)),
+    scrollBox,
     ortNote,
     h('p', { class: 'help' }, perfText.ratioNote),
     h('p', { class: 'help' }, perfText.ortHelp),
@@ -150,8 +177,7 @@ export function renderPerf(root, makeCompute, benchConfigs) {
   async function runList(list) {
     if (busy) return;
     busy = true;
-    [all, ...buttons, ...controls].forEach((b) => (b.disabled = true));
-    cancel.disabled = false;
+    setBusy(true);
     bar.hidden = false;
     const threads = Number(threadsSel.value);
     const ort = withOrt.checked,
@@ -226,9 +252,8 @@ export function renderPerf(root, makeCompute, benchConfigs) {
           if (td.textContent === '…') td.textContent = perfText.pending;
     } finally {
       busy = false;
-      [all, ...buttons, ...controls].forEach((b) => (b.disabled = false));
+      setBusy(false);
       threadsSel.options[1].disabled = !twoThreads;
-      cancel.disabled = true;
       bar.hidden = true;
     }
   }

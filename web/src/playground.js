@@ -1,362 +1,191 @@
-// The playground: a sentence (or pasted JSON) → any of the six mechanisms → heatmaps, lines, every step.
+// The playground: a sentence (or pasted JSON) → any of the six mechanisms → every head, the lines view,
+// every step, the shapes. Input is debounced; the worker computes; the page draws only what is visible.
 import { S } from './strings.js';
-import { h, fmtSci, nextId, block2d } from './util.js';
+import { h, block2d } from './util.js';
 import { MatrixView, LinesView } from './charts.js';
-import { embedSentence, BOOK, HELLO } from './embeddings.js';
 import { latestOnly } from './compute.js';
+import { buildControls } from './pg-controls.js';
+import { fieldValue } from './pg-input.js';
+import { readInput, tile } from './pg-read.js';
+import { controlFor as controlOf, showError as showErrorIn } from './pg-errors.js';
+import { HeadGrid } from './head-grid.js';
+import { shapesTable } from './shapes.js';
+import { renderSteps } from './pg-steps.js';
+import { permalinkHash } from './permalink.js';
+import { generationView } from './pg-generate.js';
+import { summarise, copyStateDict, editAsJson } from './pg-takeaway.js';
 
-const playgroundText = S.pg; // the playground's strings
-const STEP_ORDER = [
-  'queries',
-  'keys',
-  'values',
-  'scores',
-  'scaled_scores',
-  'masked_scores',
-  'unmasked_weights',
-  'weights',
-  'weights_after_dropout',
-  'context_before_out_proj',
-  'context',
-];
-const WEIGHTLIKE = new Set(['unmasked_weights', 'weights', 'weights_after_dropout']);
+const T = S.pg;
+const DEBOUNCE_MS = 150; // typing: one recompute when the typing pauses
+const STEPS_MAX = 256; // every intermediate is drawn up to this many tokens
+const CROSS_CHECK_MAX = 200000; // b·n²·heads up to which the plain-JS reference re-computes the result
 
-function field(label, control, help, wide) {
-  const id = control.id || (control.id = nextId('f'));
-  const helpId = help ? `${id}-help` : null;
-  if (helpId) control.setAttribute('aria-describedby', helpId);
-  return h(
-    'div',
-    { class: wide ? 'field wide' : 'field' },
-    h('label', { for: id }, label),
-    control,
-    help ? h('p', { class: 'help', id: helpId }, help) : null,
-  );
-}
-
-function check(label, control) {
-  control.id ||= nextId('c');
-  return h('div', { class: 'field check' }, control, h('label', { for: control.id }, label));
-}
-
-function parseX(text) {
-  let v = JSON.parse(text);
-  let tokens = null;
-  if (v && !Array.isArray(v)) {
-    tokens = v.tokens || null;
-    v = v.x;
-  }
-  if (!Array.isArray(v) || !Array.isArray(v[0])) throw new Error('expected a list of token vectors');
-  const three = Array.isArray(v[0][0]) ? v : [v];
-  const b = three.length,
-    n = three[0].length,
-    d = three[0][0].length;
-  const x = new Float32Array(b * n * d);
-  let k = 0;
-  for (const m of three) {
-    if (m.length !== n) throw new Error('every batch item needs the same number of tokens');
-    for (const r of m) {
-      if (!Array.isArray(r) || r.length !== d) throw new Error(`every token vector needs ${d} numbers`);
-      for (const val of r) x[k++] = Number(val);
-    }
-  }
-  return {
-    x,
-    shape: [b, n, d],
-    tokens: tokens && tokens.length === n ? tokens.map(String) : Array.from({ length: n }, (_, i) => `t${i + 1}`),
-  };
-}
-
-// mechanisms: the package's ak.mechanisms (the core's traits table): names, defaults and the options that apply.
-export function renderPlayground(root, compute, mechanisms) {
+export function renderPlayground(root, compute, mechanisms, initial) {
   const traitsOf = new Map(mechanisms.map((t) => [t.name, t]));
-  const applies = (option) => traitsOf.get(mechanism.value).options.includes(option);
-  const about = (t) => (t.bookClass ? `${t.bookClass}: ${t.description}` : t.description);
-  // ------------------------------------------------------------------ controls
-  const modeSentence = h('input', {
-    type: 'radio',
-    name: 'pg-mode',
-    value: 'sentence',
-    checked: true,
-    id: 'pg-mode-sentence',
-  });
-  const modeJson = h('input', { type: 'radio', name: 'pg-mode', value: 'json', id: 'pg-mode-json' });
-  const sentence = h('input', {
-    type: 'text',
-    id: 'pg-sentence',
-    value: BOOK.sentence,
-    autocomplete: 'off',
-    spellcheck: 'false',
-  });
-  const dIn = h('input', { type: 'number', id: 'pg-din', min: '1', max: '256', value: '3' });
-  const xJson = h('textarea', { id: 'pg-x', rows: '6', spellcheck: 'false' });
-  xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
-  const sdJson = h('textarea', { id: 'pg-sd', rows: '4', spellcheck: 'false' }); // its format is in the help text
-  const mechanism = h(
-    'select',
-    { id: 'pg-mechanism' },
-    mechanisms.map((t) => h('option', { value: t.name, selected: t.name === 'multihead' }, t.name)),
-  );
-  const dOut = h('input', { type: 'number', id: 'pg-dout', min: '1', max: '512', value: '4' });
-  const heads = h('input', { type: 'number', id: 'pg-heads', min: '1', max: '64', value: '2' });
-  const causal = h('input', { type: 'checkbox', id: 'pg-causal', checked: true });
-  const route = h(
-    'select',
-    { id: 'pg-route' },
-    Object.entries(playgroundText.routes).map(([v, t]) => h('option', { value: v }, t)),
-  );
-  const dropout = h('input', { type: 'number', id: 'pg-dropout', min: '0', max: '0.99', step: '0.05', value: '0' });
-  const train = h('input', { type: 'checkbox', id: 'pg-train' });
-  const seed = h('input', { type: 'number', id: 'pg-seed', min: '0', step: '1', value: '123' });
-  const qkvBias = h('input', { type: 'checkbox', id: 'pg-qkvbias' });
-
-  const sentenceBox = h(
-    'div',
-    { class: 'input-sentence' },
-    field(playgroundText.sentence, sentence, playgroundText.sentenceHelp),
-    field(playgroundText.dIn, dIn),
-  );
-  const jsonBox = h(
-    'div',
-    { class: 'input-json', hidden: true },
-    field(playgroundText.xJson, xJson),
-    field(playgroundText.sdJson, sdJson, playgroundText.sdHelp),
-    h(
-      'div',
-      { class: 'row-buttons' },
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'small',
-          onclick: () => {
-            xJson.value = JSON.stringify({ tokens: BOOK.tokens, x: BOOK.x });
-            schedule();
-          },
-        },
-        playgroundText.loadBook,
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'small',
-          onclick: () => {
-            xJson.value = JSON.stringify({ tokens: HELLO.tokens, x: HELLO.x });
-            schedule();
-          },
-        },
-        playgroundText.loadSeed,
-      ),
-    ),
-  );
-
-  const form = h(
-    'form',
-    { class: 'controls', 'aria-label': playgroundText.heading, onsubmit: (e) => e.preventDefault() },
-    h(
-      'fieldset',
-      { class: 'mode' },
-      h('legend', null, playgroundText.inputMode),
-      h(
-        'div',
-        { class: 'segmented' },
-        modeSentence,
-        h('label', { for: modeSentence.id }, playgroundText.modeSentence),
-        modeJson,
-        h('label', { for: modeJson.id }, playgroundText.modeJson),
-      ),
-    ),
-    sentenceBox,
-    jsonBox,
-    h(
-      'div',
-      { class: 'control-grid' },
-      field(playgroundText.mechanism, mechanism, about(traitsOf.get('multihead')), true),
-      field(playgroundText.dOut, dOut),
-      field(playgroundText.heads, heads),
-      field(playgroundText.seed, seed),
-      field(playgroundText.dropout, dropout),
-      field(playgroundText.route, route, null, true),
-      check(playgroundText.causal, causal),
-      check(playgroundText.train, train),
-      check(playgroundText.qkvBias, qkvBias),
-    ),
-  );
+  const about = (name) => {
+    const t = traitsOf.get(name);
+    return t.bookClass ? `${t.bookClass}: ${t.description}` : t.description;
+  };
+  const { form, c, sync, state, apply } = buildControls(mechanisms, about);
+  const applies = (option) => traitsOf.get(c.mechanism.value).options.includes(option);
+  if (initial) apply(initial);
 
   // ------------------------------------------------------------------ outputs
   const error = h('p', { class: 'error', id: 'pg-error', role: 'status', 'aria-live': 'polite', hidden: true });
   const progress = h(
     'div',
-    { class: 'progress', hidden: true, role: 'progressbar', 'aria-label': playgroundText.computing },
+    { class: 'progress', hidden: true, role: 'progressbar', 'aria-label': T.computing },
     h('div', { class: 'bar' }),
-    h('span', null, playgroundText.computing),
+    h('span', null, T.computing),
   );
   const summary = h('p', { class: 'summary', id: 'pg-summary', 'aria-live': 'polite' });
-  const tokenStrip = h('div', { class: 'tokens', role: 'group', 'aria-label': playgroundText.tokensLabel });
+  const tokenStrip = h('div', { class: 'tokens', role: 'toolbar', 'aria-label': T.tokensLabel });
   const headGroup = h('div', {
     class: 'segmented',
     role: 'radiogroup',
-    'aria-label': playgroundText.headSelect,
+    'aria-labelledby': 'pg-head-label',
     id: 'pg-heads-select',
   });
   const batchGroup = h('div', {
     class: 'segmented',
     role: 'radiogroup',
-    'aria-label': playgroundText.batchSelect,
+    'aria-labelledby': 'pg-batch-label',
     id: 'pg-batch-select',
     hidden: true,
   });
-  const weightsView = new MatrixView({ title: playgroundText.weightsTitle, name: 'pg-weights', kind: 'weights' });
-  const dropView = new MatrixView({
-    title: playgroundText.weightsDropTitle,
-    name: 'pg-weights-dropout',
-    kind: 'weights',
+  const weightsView = new MatrixView({ title: T.weightsTitle, name: 'pg-weights', kind: 'weights' });
+  const dropView = new MatrixView({ title: T.weightsDropTitle, name: 'pg-weights-dropout', kind: 'weights' });
+  const linesView = new LinesView({ title: T.lines });
+  const contextView = new MatrixView({ title: T.contextTitle, name: 'pg-context', kind: 'signed' });
+  const grid = new HeadGrid({ onPick: (k) => pickHead(k, true) });
+  const shapesBox = h('div', { class: 'shapes' });
+  const gen = generationView(compute);
+  gen.run.addEventListener('click', () => {
+    if (!last) return;
+    const { result: r, m, options, input } = last;
+    const w = weightsOf(r);
+    gen.start({
+      mechanism: m,
+      options,
+      x: input.x,
+      shape: input.shape,
+      tokens: last.tokens,
+      head: sel.head,
+      weights: w.data,
+      weightsShape: w.shape,
+    });
   });
-  const linesView = new LinesView({ title: playgroundText.lines });
-  const contextView = new MatrixView({ title: playgroundText.contextTitle, name: 'pg-context', kind: 'signed' });
   const stepsGrid = h('div', { class: 'steps-grid' });
+  const stepsNote = h('p', { class: 'help', hidden: true });
+  const steps = h(
+    'details',
+    { class: 'steps', open: true },
+    h('summary', null, T.steps),
+    h('p', { class: 'help' }, T.stepsText),
+    stepsNote,
+    stepsGrid,
+  );
   const stepViews = new Map();
+  const permalink = h('a', { id: 'pg-permalink', href: '#playground' }, T.permalink);
+  const copyStatus = h('span', { class: 'help', role: 'status', 'aria-live': 'polite' });
+  const copySd = h(
+    'button',
+    { type: 'button', class: 'small', id: 'pg-copy-sd', onclick: () => copyStateDict(last, copyStatus) },
+    T.copySd,
+  );
+  const editSd = h(
+    'button',
+    { type: 'button', class: 'small', id: 'pg-edit-sd', onclick: () => editAsJson(last, c, schedule) },
+    T.editSd,
+  );
   dropView.el.hidden = true;
 
   const output = h(
     'div',
     { class: 'pg-output', id: 'pg-output', dataset: { state: 'idle', run: '0' } },
+    h('p', { class: 'untrained', id: 'pg-untrained' }, T.untrained, ' ', h('a', { href: '#learn' }, T.untrainedLink)),
     error,
     progress,
     summary,
+    h('div', { class: 'take-away' }, permalink, copySd, editSd, copyStatus),
     h(
       'div',
       { class: 'selectors' },
-      h('div', null, h('span', { class: 'sel-label', id: 'pg-head-label' }, playgroundText.headSelect), headGroup),
-      h('div', null, h('span', { class: 'sel-label' }, playgroundText.batchSelect), batchGroup),
+      h('div', null, h('span', { class: 'sel-label', id: 'pg-head-label' }, T.headSelect), headGroup),
+      h('div', null, h('span', { class: 'sel-label', id: 'pg-batch-label' }, T.batchSelect), batchGroup),
     ),
-    h('p', { class: 'help' }, playgroundText.tokensLabel),
+    h('p', { class: 'help' }, T.tokensLabel),
     tokenStrip,
+    grid.el,
     h('div', { class: 'grid2 pg-main' }, h('div', null, weightsView.el, dropView.el), linesView.el),
     contextView.el,
-    h(
-      'details',
-      { class: 'steps', open: true },
-      h('summary', null, playgroundText.steps),
-      h('p', { class: 'help' }, playgroundText.stepsText),
-      stepsGrid,
-    ),
+    shapesBox,
+    gen.el,
+    steps,
   );
   root.replaceChildren(h('div', { class: 'pg-layout' }, form, output));
 
   // ------------------------------------------------------------------ state + rendering
   let last = null; // { result, tokens, shape }
-  let sel = { head: 0, batch: 0 };
+  const sel = { head: 0, batch: 0 };
   let focusTok = null;
 
+  const showError = (message, control) => showErrorIn(form, error, message, control);
+  const controlFor = (message) => controlOf(message, c, applies);
+
   function syncEnabled() {
-    const m = mechanism.value;
-    const help = document.getElementById(`${mechanism.id}-help`);
-    if (help) help.textContent = about(traitsOf.get(m));
-    heads.disabled = !applies('numHeads');
-    dOut.disabled = !applies('dOut');
-    qkvBias.disabled = !applies('qkvBias');
-    route.disabled = !causal.checked || !applies('causalRoute');
-    const json = modeJson.checked;
-    sentenceBox.hidden = json;
-    jsonBox.hidden = !json;
+    const help = document.getElementById(`${c.mechanism.id}-help`);
+    if (help) help.textContent = about(c.mechanism.value);
+    c.heads.disabled = !applies('numHeads');
+    c.dOut.disabled = !applies('dOut');
+    c.qkvBias.disabled = !applies('qkvBias');
+    c.route.disabled = !c.causal.checked || !applies('causalRoute');
+    sync();
   }
 
-  function readInput() {
-    if (modeJson.checked) {
-      let parsed, sd;
-      try {
-        parsed = parseX(xJson.value);
-      } catch (e) {
-        throw Object.assign(new Error(playgroundText.jsonError('x', e.message)), { control: xJson });
-      }
-      if (sdJson.value.trim()) {
-        try {
-          sd = JSON.parse(sdJson.value);
-          if (sd.state_dict) sd = sd.state_dict;
-        } catch (e) {
-          throw Object.assign(new Error(playgroundText.jsonError('state_dict', e.message)), { control: sdJson });
-        }
-      }
-      return { ...parsed, stateDict: sd };
-    }
-    const d = Math.round(Number(dIn.value));
-    return embedSentence(sentence.value, d);
-  }
-
-  function controlFor(message) {
-    const m = message.toLowerCase();
-    if (m.includes('num_heads') || m.includes('heads')) return applies('numHeads') ? heads : dOut;
-    if (m.includes('d_out')) return dOut;
-    if (m.includes('dropout')) return dropout;
-    if (m.includes('seed')) return seed;
-    if (
-      m.includes('state_dict') ||
-      m.includes('parameter') ||
-      m.includes('w_query') ||
-      m.includes('w_key') ||
-      m.includes('w_value') ||
-      m.includes('out_proj')
-    )
-      return sdJson;
-    if (m.includes('token') || m.includes('d_in') || m.includes(' x ')) return modeJson.checked ? xJson : dIn;
-    return null;
-  }
-
-  function showError(message, control) {
-    form.querySelectorAll('[aria-invalid]').forEach((el) => {
-      el.removeAttribute('aria-invalid');
-      el.removeAttribute('aria-errormessage');
-    });
-    if (!message) {
-      error.hidden = true;
-      error.textContent = '';
-      return;
-    }
-    error.hidden = false;
-    error.textContent = message;
-    if (control) {
-      control.setAttribute('aria-invalid', 'true');
-      control.setAttribute('aria-errormessage', 'pg-error');
-    }
-  }
-
-  function segmented(group, count, current, label, onPick) {
+  function segmented(group, count, current, onPick) {
     const name = group.id;
-    group.replaceChildren();
-    for (let k = 0; k < count; k++) {
-      const id = `${name}-${k}`;
-      const input = h('input', {
-        type: 'radio',
-        name,
-        id,
-        value: String(k),
-        checked: k === current,
-        onchange: () => onPick(k),
-      });
-      group.append(input, h('label', { for: id }, label(k)));
+    // Rebuilt only when the count changes, so arrow keys keep focus on the radio they moved to.
+    if (group.childElementCount !== 2 * count) {
+      group.replaceChildren();
+      for (let k = 0; k < count; k++) {
+        const id = `${name}-${k}`;
+        const input = h('input', { type: 'radio', name, id, value: String(k), onchange: () => onPick(k) });
+        group.append(input, h('label', { for: id }, String(k + 1)));
+      }
     }
+    group.querySelectorAll('input').forEach((r, k) => (r.checked = k === current));
   }
 
   function renderTokens(tokens) {
+    // One tab stop: arrow keys move between tokens (roving tabindex), focus or hover highlights.
     tokenStrip.replaceChildren(
-      ...tokens.map((t, k) => {
-        const b = h('button', { type: 'button', class: 'token', dataset: { index: k }, text: t });
-        const on = () => setFocus(k);
-        const off = () => setFocus(null);
-        b.addEventListener('pointerenter', on);
-        b.addEventListener('pointerleave', off);
-        b.addEventListener('focus', on);
-        b.addEventListener('blur', off);
-        return b;
-      }),
+      ...tokens.map((t, k) =>
+        h('button', { type: 'button', class: 'token', tabindex: k === 0 ? '0' : '-1', dataset: { index: k }, text: t }),
+      ),
     );
   }
+  const tokenOf = (e) => e.target.closest?.('.token');
+  tokenStrip.addEventListener('pointerover', (e) => tokenOf(e) && setFocus(+tokenOf(e).dataset.index));
+  tokenStrip.addEventListener('pointerleave', () => setFocus(null));
+  tokenStrip.addEventListener('focusin', (e) => tokenOf(e) && setFocus(+tokenOf(e).dataset.index));
+  tokenStrip.addEventListener('focusout', () => setFocus(null));
+  tokenStrip.addEventListener('keydown', (e) => {
+    const b = tokenOf(e);
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+    if (!b || !step) return;
+    e.preventDefault();
+    const all = tokenStrip.children;
+    const next = all[Math.max(0, Math.min(all.length - 1, +b.dataset.index + step))];
+    b.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
+  });
 
   function setFocus(k) {
     focusTok = k;
-    tokenStrip.querySelectorAll('.token').forEach((b) => b.classList.toggle('active', +b.dataset.index === k));
+    tokenStrip.querySelector('.token.active')?.classList.remove('active');
+    if (k !== null) tokenStrip.children[k]?.classList.add('active');
     for (const v of [weightsView, dropView]) v.highlight(k, k);
     linesView.highlight(k);
     contextView.highlight(k, null);
@@ -364,174 +193,243 @@ export function renderPlayground(root, compute, mechanisms) {
   const hoverCell = (i, j) => {
     for (const v of [weightsView, dropView]) v.highlight(i, j);
     linesView.highlight(i);
-    tokenStrip
-      .querySelectorAll('.token')
-      .forEach((b) => b.classList.toggle('active', +b.dataset.index === i || +b.dataset.index === j));
   };
   weightsView.onHover = hoverCell;
   dropView.onHover = hoverCell;
 
-  function renderResult() {
+  const colourMode = (n) => (c.colour.value === 'auto' ? (n > 32 ? 'row' : 'linear') : c.colour.value);
+  const headsOf = (r) => (r.weightsShape ? r.weightsShape[r.weightsShape.length - 3] : 1);
+  const weightsOf = (r) => r.intermediates.weights || { data: r.weights, shape: r.weightsShape };
+
+  function pickHead(k, fromGrid) {
+    sel.head = k;
+    const t0 = performance.now();
+    renderHead(true);
+    output.dataset.pickMs = (performance.now() - t0).toFixed(1);
+    grid.select(k);
+    if (fromGrid) weightsView.chart.focus({ preventScroll: false });
+    updatePermalink();
+  }
+
+  /** The grid of every head: recomputed only when the result or the batch item changes. */
+  function renderGrid() {
+    const { result: r, shape } = last;
+    const n = shape[1];
+    const H = headsOf(r);
+    const t = r.thumbs;
+    const per = H * t.rows * t.cols;
+    const w = weightsOf(r).data;
+    const all = w.length / shape[0]; // one batch item's weights, every head
+    const full = all / H <= 1024 ? w.subarray(sel.batch * all, (sel.batch + 1) * all) : null;
+    const thumbs = { data: t.data.subarray(sel.batch * per, (sel.batch + 1) * per), rows: t.rows, cols: t.cols };
+    grid.update({ thumbs, H, full, current: sel.head, mode: colourMode(n) });
+    grid.el.hidden = H < 2;
+  }
+
+  /** The selected head: weights, dropout, lines, context, every step. */
+  /** headOnly: a pick of another head (the context, the same for every head, stays as drawn). */
+  function renderHead(headOnly = false) {
     const { result: r, tokens, shape } = last;
     const [b, n] = shape;
-    const H = r.weightsShape ? r.weightsShape[1] : 1;
+    const H = headsOf(r);
     sel.head = Math.min(sel.head, H - 1);
+    segmented(headGroup, H, sel.head, (k) => pickHead(k, false));
+    const blk = sel.batch * H + sel.head;
+    const input = last.input;
+    const rowTokens = input.batchTokens ? input.batchTokens[sel.batch] : tokens;
+    const keyTokens = input.kv ? input.kv.tokens : rowTokens;
+    const real = input.real ? input.real[sel.batch] : undefined;
+    const lab = { rowLabels: rowTokens, colLabels: keyTokens, real };
+    const mode = colourMode(n);
+    for (const v of [weightsView, dropView]) v.scale = mode;
+    weightsView.el.dataset.scale = mode;
+    const w = block2d(weightsOf(r), blk);
+    weightsView.el.dataset.head = sel.head;
+    weightsView.update({ ...w, ...lab });
+    const dropped = r.intermediates.weights_after_dropout;
+    dropView.el.hidden = !dropped;
+    if (dropped) dropView.update({ ...block2d(dropped, blk), ...lab });
+    linesView.el.hidden = !!input.kv;
+    if (!input.kv) linesView.update({ data: (dropped ? block2d(dropped, blk) : w).data, n, tokens: rowTokens });
+    const width = r.contextShape[2];
+    if (!headOnly)
+      contextView.update({
+        data: r.context.subarray(sel.batch * n * width, (sel.batch + 1) * n * width),
+        rows: n,
+        cols: width,
+        rowLabels: rowTokens,
+        real,
+        colLabels: Array.from({ length: width }, (_, k) => String(k + 1)),
+      });
+    stepsNote.hidden = n <= STEPS_MAX;
+    stepsNote.textContent = T.stepsTooMany(n, STEPS_MAX);
+    // Every intermediate is drawn when it is on screen (or scrolls into view), not on every change.
+    drawSteps = () => renderSteps({ result: r, tokens: rowTokens, n, blk, batch: sel.batch, stepViews, stepsGrid });
+    // … and after the views above have been painted (next frame), so they never wait for it.
+    stepsDirty = true;
+    if (steps.open && stepsVisible) requestAnimationFrame(() => setTimeout(stepsNow, 0));
+    gen.setHead(sel.head);
+    if (focusTok !== null && focusTok < n) setFocus(focusTok);
+    else setFocus(null);
+  }
+
+  function renderResult() {
+    const { result: r, shape } = last;
+    const b = shape[0];
     sel.batch = Math.min(sel.batch, b - 1);
-    segmented(
-      headGroup,
-      H,
-      sel.head,
-      (k) => `${k + 1}`,
-      (k) => {
-        sel.head = k;
-        renderResult();
-      },
-    );
     batchGroup.hidden = b <= 1;
     batchGroup.previousElementSibling.hidden = b <= 1;
     if (b > 1)
-      segmented(
-        batchGroup,
-        b,
-        sel.batch,
-        (k) => `${k + 1}`,
-        (k) => {
-          sel.batch = k;
-          renderResult();
-        },
-      );
-
-    const blk = sel.batch * H + sel.head;
-    const lab = { rowLabels: tokens, colLabels: tokens };
-    const I = r.intermediates;
-    const w = block2d(I.weights || { data: r.weights, shape: r.weightsShape }, blk);
-    weightsView.el.dataset.head = sel.head;
-    weightsView.update({ ...w, ...lab });
-    const dropped = I.weights_after_dropout;
-    dropView.el.hidden = !dropped;
-    if (dropped) dropView.update({ ...block2d(dropped, blk), ...lab });
-    linesView.update({ data: (dropped ? block2d(dropped, blk) : w).data, n, tokens });
-
-    const width = r.contextShape[2];
-    contextView.update({
-      data: r.context.subarray(sel.batch * n * width, (sel.batch + 1) * n * width),
-      rows: n,
-      cols: width,
-      rowLabels: tokens,
-      colLabels: Array.from({ length: width }, (_, k) => String(k + 1)),
-    });
-
-    // every intermediate
-    const present = STEP_ORDER.filter((name) => I[name]);
-    for (const [name, v] of stepViews)
-      if (!present.includes(name)) {
-        v.el.remove();
-        stepViews.delete(name);
-      }
-    for (const name of present) {
-      let v = stepViews.get(name);
-      if (!v) {
-        v = new MatrixView({
-          title: playgroundText.inames[name] || name,
-          name: `pg-i-${name}`,
-          kind: WEIGHTLIKE.has(name) ? 'weights' : 'signed',
-          maxWidth: 420,
-        });
-        stepViews.set(name, v);
-      }
-      stepsGrid.append(v.el); // keeps STEP_ORDER
-      const t = I[name];
-      let m;
-      if (t.shape.length === 4) m = block2d(t, blk);
-      else m = block2d(t, sel.batch);
-      const cols = m.cols;
-      const square =
-        t.shape.length === 4 && t.shape[3] === n && name !== 'queries' && name !== 'keys' && name !== 'values';
-      v.update({
-        ...m,
-        rowLabels: tokens,
-        colLabels: square ? tokens : Array.from({ length: cols }, (_, k) => String(k + 1)),
+      segmented(batchGroup, b, sel.batch, (k) => {
+        sel.batch = k;
+        if (last.input.batchTokens) renderTokens(last.input.batchTokens[k]); // a padded item has its own words
+        renderGrid();
+        renderHead();
       });
+    const t0 = performance.now();
+    renderGrid();
+    const t1 = performance.now();
+    renderHead();
+    const t2 = performance.now();
+    output.dataset.breakdown = JSON.stringify({ grid: +(t1 - t0).toFixed(1), head: +(t2 - t1).toFixed(1) });
+    const mh = c.mechanism.value === 'multihead';
+    shapesBox.replaceChildren(
+      mh
+        ? shapesTable(
+            { b, n: shape[1], dIn: shape[2], dOut: r.contextShape[2], heads: headsOf(r) },
+            S.shapes.caption(b, shape[1], shape[2], r.contextShape[2], headsOf(r)),
+          )
+        : '',
+    );
+    output.dataset.heads = headsOf(r);
+    output.dataset.tokens = shape[1];
+  }
+  let drawSteps = null,
+    stepsDirty = false,
+    stepsVisible = false;
+  const stepsNow = () => {
+    if (stepsDirty && stepsVisible && steps.open && drawSteps) {
+      stepsDirty = false;
+      drawSteps();
     }
-    if (focusTok !== null && focusTok < n) setFocus(focusTok);
-    else setFocus(null);
-    output.dataset.heads = H;
-    output.dataset.tokens = n;
+  };
+  steps.addEventListener('toggle', stepsNow);
+  new IntersectionObserver(
+    (entries) => {
+      stepsVisible = entries.some((e) => e.isIntersecting);
+      stepsNow();
+    },
+    { rootMargin: '300px' },
+  ).observe(steps);
+
+  function updatePermalink() {
+    permalink.href = permalinkHash({ ...state(), hd: String(sel.head), bi: String(sel.batch) });
   }
 
   const run = latestOnly(async () => {
     syncEnabled();
-    let input;
+    const t0 = performance.now();
+    let input, options;
     try {
-      input = readInput();
+      input = readInput(c);
+      options = {
+        dIn: input.shape[2],
+        dOut: applies('dOut') ? fieldValue(c.dOut, T.dOut) : input.shape[2],
+        numHeads: applies('numHeads') ? fieldValue(c.heads, T.heads) : 1,
+        causal: c.causal.checked,
+        causalRoute: c.route.value,
+        qkvBias: c.qkvBias.checked && !c.qkvBias.disabled,
+        dropout: fieldValue(c.dropout, T.dropout),
+        seed: fieldValue(c.seed, T.seed),
+      };
+      const kvHeads = applies('numHeads') ? fieldValue(c.kvHeads, T.real.kvHeads) : 0;
+      if (kvHeads > 0) options.kvHeads = kvHeads;
+      if (c.wformat.value !== 'book' && c.modeJson.checked) options.weightsFormat = c.wformat.value;
     } catch (e) {
       showError(e.message, e.control);
       output.dataset.state = 'error';
+      output.dataset.run = String(Number(output.dataset.run) + 1);
       return;
     }
-    const m = mechanism.value;
-    const options = {
-      dIn: input.shape[2],
-      dOut: Math.round(Number(dOut.value)),
-      numHeads: applies('numHeads') ? Math.round(Number(heads.value)) : 1,
-      causal: causal.checked,
-      causalRoute: route.value,
-      qkvBias: qkvBias.checked && !qkvBias.disabled,
-      dropout: Number(dropout.value),
-      seed: Math.round(Number(seed.value)),
-    };
     if (input.stateDict) options.stateDict = input.stateDict;
+    const m = c.mechanism.value;
+    const [b, n] = input.shape;
     output.dataset.state = 'busy';
     output.setAttribute('aria-busy', 'true');
     const slow = setTimeout(() => (progress.hidden = false), 150);
+    const dropping = c.train.checked && options.dropout > 0;
+    const big = b * n * n * options.numHeads > CROSS_CHECK_MAX;
+    const plain = !input.kv && !input.mask && !options.kvHeads; // what the plain-JS reference implements
     try {
       const result = await compute.call('forward', {
         mechanism: m,
         options,
         x: input.x,
         shape: input.shape,
-        forwardOptions: { returnWeights: true, intermediates: true, train: train.checked },
-        crossCheck: input.shape[0] * input.shape[1] * input.shape[1] * options.numHeads <= 200000,
+        forwardOptions: {
+          returnWeights: true,
+          intermediates: n <= STEPS_MAX,
+          train: c.train.checked,
+          ...(input.kv ? { kv: tile(input.kv.x, b), kvShape: [b, input.kv.tokens.length, input.shape[2]] } : {}),
+          ...(input.mask ? { keyPaddingMask: input.mask } : {}),
+        },
+        crossCheck: !big && !dropping && plain,
+        wantStateDict: true,
+        thumbs: true,
       });
+      result.crossCheckSkipped = dropping ? 'dropout' : big ? 'size' : plain ? null : 'features';
       showError(null);
-      last = { result, tokens: input.tokens, shape: input.shape };
-      const t0 = performance.now();
-      renderTokens(input.tokens);
+      last = { result, tokens: input.tokens, shape: input.shape, x: input.x, input, m, options };
+      const t1 = performance.now();
+      renderTokens(input.batchTokens ? input.batchTokens[Math.min(sel.batch, input.shape[0] - 1)] : input.tokens);
+      output.dataset.tokensMs = (performance.now() - t1).toFixed(1);
       renderResult();
-      output.dataset.renderMs = (performance.now() - t0).toFixed(1);
-      const cs = `(${result.contextShape.join(', ')})`;
-      summary.replaceChildren(
-        h('span', null, playgroundText.summary(m, cs, result.ms.toFixed(2))),
-        result.crossCheck !== undefined
-          ? h(
-              'span',
-              { class: `badge ${result.crossCheck < 1e-4 ? 'ok' : 'bad'}`, dataset: { crosscheck: result.crossCheck } },
-              result.crossCheck < 1e-4
-                ? playgroundText.crossCheck(fmtSci(result.crossCheck))
-                : playgroundText.crossCheckBad(fmtSci(result.crossCheck)),
-            )
-          : null,
-      );
+      output.dataset.renderMs = (performance.now() - t1).toFixed(1);
+      output.dataset.forwardMs = result.ms.toFixed(1);
+      output.dataset.workerMs = result.workerMs.toFixed(1);
+      summarise(summary, result, m);
+      updatePermalink();
       output.dataset.state = 'ready';
     } catch (e) {
       if (e.name === 'AbortError') return;
-      showError(playgroundText.errorPrefix + e.message, controlFor(e.message));
+      showError(T.errorPrefix + e.message, controlFor(e.message));
       output.dataset.state = 'error';
     } finally {
       clearTimeout(slow);
       progress.hidden = true;
       output.removeAttribute('aria-busy');
+      output.dataset.totalMs = (performance.now() - t0).toFixed(1);
       output.dataset.run = String(Number(output.dataset.run) + 1);
     }
   });
   const schedule = () => run();
+  let timer = null;
+  const typed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(schedule, DEBOUNCE_MS);
+  };
 
-  mechanism.addEventListener('change', () => {
-    causal.checked = traitsOf.get(mechanism.value).defaultCausal;
-    if (mechanism.value === 'multihead-wrapper' && Number(dOut.value) > 4) dOut.value = '2';
+  c.mechanism.addEventListener('change', () => {
+    c.causal.checked = traitsOf.get(c.mechanism.value).defaultCausal;
+    if (c.mechanism.value === 'multihead-wrapper' && Number(c.dOut.value) > 4) c.dOut.value = '2';
   });
-  // "input" fires for text, number, select and checkbox controls alike (one recompute per change).
-  form.addEventListener('input', schedule);
+  c.colour.addEventListener('change', () => {
+    if (!last) return;
+    renderGrid();
+    renderHead();
+    updatePermalink();
+  });
+  // Typing (text, numbers, JSON) waits for a pause; a pick (select, checkbox, radio) recomputes at once.
+  form.addEventListener('input', (e) => {
+    if (e.target === c.colour) return;
+    const t = e.target;
+    if (t.tagName === 'TEXTAREA' || t.type === 'text' || t.type === 'number') typed();
+    else schedule();
+  });
+  if (initial) {
+    sel.head = Number(initial.hd) || 0;
+    sel.batch = Number(initial.bi) || 0;
+  }
   syncEnabled();
   schedule();
   return { schedule };

@@ -1,4 +1,4 @@
-// A plain-JavaScript reference implementation of the seed's attention mechanisms.
+// A plain-JavaScript reference implementation of the book's attention mechanisms.
 //
 // It is deliberately simple (triple loops over Float32Arrays, no SIMD, no threads): the performance
 // panel times it against the WebAssembly module on the same input, and the page uses it to

@@ -1,10 +1,11 @@
-// The first view: the seed's "Hello shiny sun!" walkthrough and the book's chapter 3, computed live.
+// The first view: the HackTricks tutorial's "Hello shiny sun!" walkthrough and the book's chapter 3, computed live.
 // Every number comes from the module's outputs and intermediates; golden files only feed the
 // "matches the book" checks.
 import { S } from './strings.js';
 import { h, fmt, fmtVec, fmtSci, dataJson, flatten, maxDiff, stateDictToNested } from './util.js';
 import { MatrixView, barsChart } from './charts.js';
 import { BOOK, HELLO } from './embeddings.js';
+import { shapesTable } from './shapes.js';
 import hello from '../../data/book/hacktricks_hello_shiny_sun.json';
 import b01 from '../../data/book/book_01_simplified_attention_query2.json';
 import b02 from '../../data/book/book_02_simplified_attention_all.json';
@@ -257,7 +258,6 @@ export async function renderWalkthrough(root, compute) {
       { data: weights.data, rows: 3, cols: 3, rowLabels: tokens, colLabels: tokens },
     );
     sec.append(all.el);
-    all.renderChart();
     all.highlight(q, null);
     views.push(all);
   }
@@ -286,6 +286,7 @@ export async function renderWalkthrough(root, compute) {
   {
     const r = await fwd('simplified', { dIn: 3 }, X, [1, n, 3]);
     const s1 = row(r.intermediates.scores, 1, n),
+      naive = s1.map((v) => v / s1.reduce((a, b) => a + b, 0)),
       w1 = row(r.intermediates.weights, 1, n),
       c1 = Array.from(r.context.subarray(3, 6));
     const st = step(
@@ -295,6 +296,7 @@ export async function renderWalkthrough(root, compute) {
         'div',
         { class: 'vecs' },
         vec(walkthroughText.book.scoresJourney, s1, 'book.simplified.scores2', badge(s1, g(b01, 1), 'book01.scores')),
+        vec(walkthroughText.book.naive, naive, 'book.simplified.naive2', badge(naive, g(b01, 3), 'book01.naive')),
         vec(
           walkthroughText.book.weightsJourney,
           w1,
@@ -442,8 +444,35 @@ export async function renderWalkthrough(root, compute) {
     );
   }
 
-  // 2.5 dropout
+  // 2.5 dropout: first on a matrix of ones (the book's demo), then on the causal weights
   {
+    // Zero inputs make every score 0, so a non-causal row's weights are all 1/n: dropout of a matrix of ones,
+    // scaled by 1/n. With a state_dict given, the seed drives the dropout only, as torch.manual_seed(123) does.
+    const zeros = X.map((r) => r.map(() => 0));
+    const ones = await fwd(
+      'causal',
+      { dIn: 3, dOut: 2, seed: 123, stateDict: sd789, dropout: 0.5, causal: false },
+      zeros,
+      [1, n, 3],
+      {
+        forwardOptions: { train: true },
+      },
+    );
+    const dropOnes = ones.intermediates.weights_after_dropout.data.map((v) => v * n);
+    const st0 = step(walkthroughText.book.dropoutOnes, walkthroughText.book.dropoutOnesText);
+    book.append(st0);
+    addMatrix(
+      st0,
+      { title: walkthroughText.book.dropoutOnesTitle, name: 'dropout-ones', kind: 'weights', decimals: 0 },
+      {
+        data: dropOnes,
+        rows: n,
+        cols: n,
+        rowLabels: tokens.map((_, k) => String(k + 1)),
+        colLabels: tokens.map((_, k) => String(k + 1)),
+      },
+    );
+    st0.append(badge(dropOnes, g(b08, 0), 'book08.ones'));
     const r = await fwd('causal', { dIn: 3, dOut: 2, seed: 123, stateDict: sd789, dropout: 0.5 }, X, [1, n, 3], {
       forwardOptions: { train: true },
     });
@@ -526,6 +555,15 @@ export async function renderWalkthrough(root, compute) {
     book.append(st);
     const grid = h('div', { class: 'grid2' });
     st.append(grid);
+    const heads = h('div', { class: 'grid2' });
+    st.append(h('h5', null, walkthroughText.book.mhaHeads), heads);
+    for (let hh = 0; hh < 2; hh++)
+      addMatrix(
+        heads,
+        { title: walkthroughText.book.head(hh), name: `mha-head${hh}`, kind: 'weights', maxWidth: 420 },
+        { data: r.intermediates.weights.data.subarray(hh * n * n, (hh + 1) * n * n), rows: n, cols: n, ...labels },
+      );
+    st.append(shapesTable({ b: 2, n, dIn: 3, dOut: 2, heads: 2 }, S.shapes.caption(2, n, 3, 2, 2)));
     const before = r.intermediates.context_before_out_proj;
     if (before)
       addMatrix(

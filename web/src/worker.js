@@ -1,9 +1,12 @@
 // The page's compute thread: every call into attnkit happens here, so the page never freezes.
-// Protocol (main → worker): { id, type: "info" | "forward" | "bench", ...payload }
+// Protocol (main → worker): { id, type: "info" | "forward" | "decode" | "learn-create" | "learn-train" | "bench", ...payload }
 //           (worker → main): { id, progress } while running, then { id, ok: true, result } or { id, ok: false, error }.
 import { mulberry32 } from './prng.js';
 import { load } from 'attnkit';
 import { referenceForward, normaliseStateDict, maxAbsDiff } from './reference.js';
+import { poolHeads } from './pool.js';
+import { decode, learnCreate, learnTrain } from './worker-model.js';
+import { copy } from './owned.js';
 
 // attnkit, loaded once per build: "auto" (the playground: the pthreads build when the page is cross-origin
 // isolated) or, for the performance panel, the build bench/compare uses at that thread count.
@@ -12,8 +15,6 @@ const getAk = (threads = 'auto') => {
   if (!aks.has(threads)) aks.set(threads, load(threads === 'auto' ? {} : { threads }));
   return aks.get(threads);
 };
-
-const copy = (a) => (a ? Float32Array.from(a) : null);
 
 function entries(obj) {
   if (!obj) return [];
@@ -29,14 +30,15 @@ function collectIntermediates(raw) {
 }
 
 function buffersOf(result) {
-  const list = [result.context?.buffer, result.weights?.buffer];
+  const list = [result.context?.buffer, result.weights?.buffer, result.thumbs?.data.buffer];
   for (const t of Object.values(result.intermediates || {})) list.push(t.data.buffer);
   for (const t of Object.values(result.stateDict || {})) list.push(t.data.buffer);
   return [...new Set(list.filter(Boolean))];
 }
 
 function forward(ak, msg) {
-  const { mechanism, options, x, shape, forwardOptions = {}, crossCheck, wantStateDict } = msg;
+  const { mechanism, options, x, shape, forwardOptions = {}, crossCheck, wantStateDict, thumbs } = msg;
+  const start = performance.now();
   const layer = ak.create(mechanism, options);
   try {
     const t0 = performance.now();
@@ -50,6 +52,12 @@ function forward(ak, msg) {
       intermediates: collectIntermediates(out.intermediates),
       ms,
     };
+    if (thumbs && result.weights) {
+      // The grid of heads: every (n × n) block max-pooled here, off the page's thread.
+      const ws = result.weightsShape;
+      const [rows, cols] = ws.slice(-2);
+      result.thumbs = poolHeads(result.weights, result.weights.length / (rows * cols), rows, cols);
+    }
     const dropping = forwardOptions.train && options.dropout > 0;
     if (wantStateDict || crossCheck) {
       const sd = normaliseStateDict(layer.stateDict());
@@ -65,6 +73,7 @@ function forward(ak, msg) {
       }
       if (wantStateDict) result.stateDict = sd;
     }
+    result.workerMs = performance.now() - start; // create, forward, copies, pooling, cross-check
     return result;
   } finally {
     layer.dispose();
@@ -223,15 +232,26 @@ self.onmessage = async (e) => {
         threads: ak.threads ?? 1,
         multithreaded: !!ak.multithreaded,
         isolated: !!self.crossOriginIsolated,
+        canTrain: typeof ak.createModel === 'function', // the #learn section's model API
+        tasks: ak.tasks ? Array.from(ak.tasks, (t) => ({ ...t })) : [],
       };
     } else if (type === 'forward') {
       result = forward(ak, msg);
+    } else if (type === 'learn-create') {
+      result = learnCreate(ak, msg);
+    } else if (type === 'learn-train') {
+      result = learnTrain(msg);
+    } else if (type === 'decode') {
+      result = decode(ak, msg);
     } else if (type === 'bench') {
       result = await bench(ak, msg, (progress) => self.postMessage({ id, progress }));
     } else {
       throw new Error(`unknown request type '${type}'`);
     }
-    self.postMessage({ id, ok: true, result }, buffersOf(result));
+    self.postMessage(
+      { id, ok: true, result },
+      buffersOf(result).concat(result?.probe ? [result.probe.data.buffer] : []),
+    );
   } catch (err) {
     const error =
       typeof err === 'object' && err

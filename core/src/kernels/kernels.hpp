@@ -82,18 +82,29 @@ struct Attention {
 // whole heads. Attention's query tiles (16, 24 or 48 rows, aligned) all divide 96: ranges that start on
 // multiples of 96 split no tile. Any split gives bitwise identical results (see the top).
 
-// One row of a backward tile of the attention op (core/src/attention_backward.cpp), in place over n keys: on entry
-// scores s (scaled) and grad dP = dO·Vᵀ; on exit scores w = exp(s + mask − lse) for keys j < see (0 past see and
-// where mask is −inf; all 0 when lse is −inf), dropped = w·keep·dropout_scale (= w without keep) and
-// grad = w·(dP·keep·dropout_scale − D). mask and keep (0/1 bytes) may be nullptr.
-struct AttentionGradRow {
-  float* scores;
-  float* dropped;
-  float* grad;
-  const float* mask;
-  const unsigned char* keep;
-  std::size_t n, see;
-  float lse, D, dropout_scale;
+// The attention op's backward pass (core/src/attention_backward.cpp) for one key/value head and its `group` query
+// heads, over keys [key_begin, key_end): FlashAttention-2's recurrences, the weights recomputed tile by tile from the
+// forward's log-sum-exp, never an (n_q, n_k) matrix. Writes rows [key_begin, key_end) of grad_k and grad_v, and all of
+// grad_q as this key range's share, scale·Σ_{j in range} dS_ij·k_j (the caller sums the shares of a split key axis).
+// key_begin must be a multiple of kAttentionBackwardKeys. Every gradient element is one fma chain in a fixed order
+// (query heads, then queries, for dK and dV; keys for dQ), whatever ran before on the thread.
+//   q: (group, n_q, d)   k: (n_k, d)   v: (n_k, d_v)   grad_out: (group, n_q, d_v)   lse, D: (group, n_q)
+// D = Σ_c grad_out·out per row. mask: additive (−inf = may not attend), head g's row i at
+// mask + g·mask_head_stride + i·ld_mask, keys contiguous. keep: (group, n_q, n_k) 0/1 bytes of the forward's dropout.
+constexpr std::size_t kAttentionBackwardKeys = 96;
+struct AttentionBackward {
+  const float *q, *k, *v, *grad_out, *lse, *D;
+  std::size_t group, n_q, n_k, d, d_v;
+  float scale;
+  bool causal;
+  std::ptrdiff_t causal_offset;  // as Attention::causal_offset
+  float* grad_q;                 // (group, n_q, d)
+  float* grad_k;                 // (n_k, d)
+  float* grad_v;                 // (n_k, d_v)
+  const float* mask = nullptr;
+  std::size_t ld_mask = 0, mask_head_stride = 0;
+  const unsigned char* keep = nullptr;
+  float dropout_scale = 1.0f;  // 1 / (1 − p): the forward's scale of kept weights
 };
 
 struct KernelTable {
@@ -117,7 +128,7 @@ struct KernelTable {
   std::size_t (*gemm_nt_scratch_floats)(std::size_t m, std::size_t n, std::size_t k, bool b_packed);
   std::size_t (*gemm_nn_scratch_floats)(std::size_t m, std::size_t n, std::size_t k);
   std::size_t (*attention_scratch_floats)(std::size_t n_q, std::size_t n_k, std::size_t d);
-  void (*attention_grad_row_f32)(const AttentionGradRow&);
+  void (*attention_backward_f32)(const AttentionBackward&, std::size_t key_begin, std::size_t key_end);
 };
 
 // The table for the best instruction set this CPU runs (chosen once).

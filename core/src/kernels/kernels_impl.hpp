@@ -1,12 +1,12 @@
 // attnkit — the kernel table for one xsimd Arch. Included by exactly one TU per instruction set
 // (kernels_sse2/avx2/avx512/wasm.cpp), each compiled with that set's flags.
 #pragma once
+#include "attention_backward.hpp"
 #include "decode_attention.hpp"
 #include "flash_attention.hpp"
 #include "gemm.hpp"
 #include "softmax.hpp"
 #include "tables.hpp"
-#include "attention_grad_row.hpp"
 
 namespace attnkit::kernels {
 namespace {
@@ -25,7 +25,7 @@ const KernelTable& make_table(const char* isa) {
                              &gemm_nt_scratch_floats<Arch>,
                              &gemm_nn_scratch_floats<Arch>,
                              &attention_scratch_floats<Arch>,
-                             &attention_grad_row_f32<Arch>};
+                             &attention_backward_f32<Arch>};
   return t;
 }
 
