@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "cli.hpp"
+#include "machine.hpp"
 
 namespace attnkit::cli {
 namespace {
@@ -146,11 +147,17 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   const double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
   const double flops = forward_flops(module.config(), x.shape), gflops = flops / (median * 1e-3) / 1e9;
   const std::size_t threads = o.threads ? o.threads : default_num_threads();
+  // Efficiency against the dispatched table's peak on as many cores as threads ran (measured after the timing, in
+  // the same process: a same-run ratio on a machine whose speed drifts).
+  const Machine machine = describe_machine();
+  const double cores = double(std::min<std::size_t>(threads, std::max<std::size_t>(1, hardware_threads())));
+  const double efficiency = gflops / (machine.peak_gflops * cores);
 
   std::string s;
   if (o.format == Format::json) {
     s = "{\"config\": \"" + std::string(c.name) + "\", \"threads\": " + std::to_string(threads) +
         ", \"median_ms\": " + number(median) + ", \"gflops\": " + number(gflops) +
+        ", \"efficiency\": " + number(efficiency, "%.4f") + ", \"machine\": " + machine_json(machine) +
         ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " + std::to_string(k) +
         ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") +
         ", \"mechanism\": \"multihead\", \"causal\": " + (c.causal ? "true" : "false") + ", \"simd\": \"" +
@@ -163,7 +170,9 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
         std::to_string(c.heads) + "\n" + "  median " + time_text(median) + "  min " + time_text(sorted.front()) + "  " +
         number(gflops, "%.2f") + " GFLOP/s  (" + std::to_string(k) + " runs" +
         (calls > 1 ? " of " + std::to_string(calls) + " calls" : std::string()) + ", " + std::to_string(threads) +
-        (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n";
+        (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n  " +
+        number(100.0 * efficiency, "%.1f") + " % of the peak of " + number(cores, "%.0f") +
+        (cores == 1 ? " core: " : " cores: ") + machine_text(machine) + "\n";
   }
   out << s << std::flush;
 }

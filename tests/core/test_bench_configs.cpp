@@ -86,6 +86,7 @@ TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
       {"C2", 1, 1024, 768, 768, 12, 6444023808},
       {"C3", 8, 256, 512, 512, 8, 4833935360},
       {"C4", 1, 4096, 768, 768, 12, 45103448064},
+      {"C5", 1, 16384, 768, 768, 12, 489651437568},
   };
   const auto& configs = attnkit::bench_configs();
   ASSERT_EQ(configs.size(), want.size() + 1);  // and D1, below
@@ -120,7 +121,7 @@ TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
     attnkit::find_bench_config("C9");
     ADD_FAILURE() << "C9 was found";
   } catch (const attnkit::Error& e) {
-    EXPECT_STREQ(e.what(), "unknown bench config 'C9'; expected one of C1, C2, C3, C4, D1");
+    EXPECT_STREQ(e.what(), "unknown bench config 'C9'; expected one of C1, C2, C3, C4, C5, D1");
   }
 }
 

@@ -1,4 +1,4 @@
-// attnkit — the standard benchmark configurations C1–C4 and the FLOP count every benchmark reports against
+// attnkit — the standard benchmark configurations C1–C5 and the FLOP count every benchmark reports against
 // (`attnkit bench`, bench/, the npm package and bench/compare read them from here).
 #pragma once
 #include <cstddef>
@@ -22,7 +22,9 @@ struct BenchConfig {
   BenchKind kind = BenchKind::forward;
 };
 
-// C1 is the book's example (b2 n6 d_in3 d_out2 h2); C2–C4 are GPT-2-sized (d 768 or 512, up to 4096 tokens).
+// C1 is the book's example (b2 n6 d_in3 d_out2 h2); C2–C4 are GPT-2-sized (d 768 or 512, up to 4096 tokens); C5 is
+// C4 at 16384 tokens, where an unfused attention's (h, n, n) scores alone would take 12.9 GB and attnkit's fused path
+// keeps memory linear in n.
 // D1 is one decoding step of a GPT-2 small layer (b1, 12 heads of 64) whose cache holds 4096 tokens: the step reads
 // decode_kv_bytes(D1) bytes of keys and values, so it is timed as bandwidth.
 const std::vector<BenchConfig>& bench_configs();
