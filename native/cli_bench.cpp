@@ -112,7 +112,12 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   for (const auto& c : bench_configs())
     if (o.config == c.name) found = &c;
   if (!found) throw Error("unknown --config '" + o.config + "'; expected one of " + bench_config_names());
-  const BenchConfig& c = *found;
+  BenchConfig c = *found;
+  if (o.tokens) {
+    if (c.kind != BenchKind::forward)
+      throw Error("--tokens applies to the forward configs; expected no --tokens for " + std::string(c.name));
+    c.tokens = *o.tokens;
+  }
   if (c.kind == BenchKind::decode) return bench_decode(c, o, out);
   Module module(bench_module_config(c));
   const Tensor x = bench_input(c);

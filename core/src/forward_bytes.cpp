@@ -104,7 +104,7 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
     kept = keep ? mul(S, 3 + (g.causal ? 1 : 0) + (dropout_on ? 1 : 0) + (options.return_weights ? 1 : 0))
                 : (options.return_weights ? S : 0);
   } else if (options.return_weights) {
-    kept = S;  // the fused kernel writes them into the result
+    kept = tensor(mul({b, H, n, n}), 4);  // the fused kernel writes them into the result, built (b, h, n, n)
   }
   // Step 3 — multihead's out_proj (b, n, d_out), and the contexts the intermediates copy.
   std::size_t tail = 0;

@@ -234,7 +234,7 @@ TEST(FusedAttention, WeightsFromTheTiles) {
     for (std::size_t s : sizes_for(*t)) {
       FusedAttentionTester().n_q(s).n_k(70).d(20).d_v(9).causal(true, 0).weights().Test(*t);
       FusedAttentionTester().n_q(13).n_k(s).d(20).d_v(9).causal(true, 5).mask(0.8).weights().Test(*t);
-      FusedAttentionTester().n_q(9).n_k(40).d(s).d_v(3).mask(0.7).weights().Test(*t);  // small heads: not direct
+      FusedAttentionTester().n_q(9).n_k(40).d(s).d_v(3).mask(0.7).weights().Test(*t);  // direct when d ≤ 16
     }
     FusedAttentionTester().n_q(200).n_k(700).d(64).d_v(64).mask(0.5).weights().Test(*t);
     FusedAttentionTester().n_q(300).n_k(100).d(40).d_v(72).causal(true, -200).weights().Test(*t);  // 200 rows see none

@@ -98,8 +98,7 @@ inline bool block_visible(const Attention& t, std::size_t i0, std::size_t i1, st
 //   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d_v) ld_v    out: (n_q, d_v) ld_out
 template <class Arch>
 std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t row_end) {
-  if (!t.weights && t.n_k <= kAttnDirectKeys && t.d <= kAttnDirectDim)
-    return attention_direct<Arch>(t, row_begin, row_end);
+  if (t.n_k <= kAttnDirectKeys && t.d <= kAttnDirectDim) return attention_direct<Arch>(t, row_begin, row_end);
   using F = vf<Arch>;
   using TL = Tile<Arch>;
   constexpr std::size_t W = TL::W, NB = TL::NB, NR = TL::NR, MR = TL::MR;
