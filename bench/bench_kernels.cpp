@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -22,6 +23,7 @@
 #include "attnkit/attnkit.hpp"
 #include "attnkit/parallel.hpp"
 #include "kernels/kernels.hpp"
+#include "memory_bandwidth.hpp"
 
 namespace {
 
@@ -204,37 +206,37 @@ void forward(benchmark::State& state, const attnkit::BenchConfig* c, bool weight
   attnkit::ForwardOptions options;
   options.return_weights = weights;
   options.threads = static_cast<std::size_t>(state.range(0));
-  module.forward(x, options);
-  for (auto _ : state) benchmark::DoNotOptimize(module.forward(x, options).context.ptr());
-  state.counters["FLOPS"] = benchmark::Counter(
-      attnkit::forward_flops(module.config(), x.shape) * double(state.iterations()), benchmark::Counter::kIsRate);
+  const std::optional<attnkit::AttentionMask> padding = attnkit::bench_key_padding_mask(*c);  // P1
+  attnkit::ForwardInputs inputs;
+  inputs.key_padding_mask = padding ? &*padding : nullptr;
+  module.forward(x, inputs, options);
+  for (auto _ : state) benchmark::DoNotOptimize(module.forward(x, inputs, options).context.ptr());
+  state.counters["FLOPS"] =
+      benchmark::Counter(attnkit::bench_flops(*c) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-// The yardstick for decoding (D1 reads its keys and values once): copying 64 MiB, far past the caches, counted as
-// bytes read plus bytes written (STREAM's convention). memcpy, and a plain loop the compiler vectorises.
-void memory_copy(benchmark::State& state, bool use_memcpy) {
-  const std::size_t n = (std::size_t(64) << 20) / sizeof(float);
-  std::vector<float> src(n, 1.0f), dst(n, 0.0f);
-  for (auto _ : state) {
-    if (use_memcpy) {
-      std::memcpy(dst.data(), src.data(), n * sizeof(float));
-    } else {
-      float* __restrict d = dst.data();
-      const float* __restrict s = src.data();
-      for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
-    }
-    benchmark::DoNotOptimize(dst.data());
-    benchmark::ClobberMemory();
-  }
-  set_rates(state, 0.0, 2.0 * double(n * sizeof(float)));
+// The yardstick for decoding (a step reads its keys and values once): this machine's memory bandwidth, read and
+// memcpy, on buffers far past the L3 cache, on 1 thread and on every hardware thread (native/memory_bandwidth.hpp,
+// the same measurement `attnkit bench --config D1|D2` reports against).
+void memory_bandwidth(benchmark::State& state) {
+  const std::size_t threads = static_cast<std::size_t>(state.range(0));
+  attnkit::cli::MemoryBandwidth m;
+  for (auto _ : state) m = attnkit::cli::measure_memory_bandwidth(threads);
+  state.counters["read_GBps"] = m.read_gbps;
+  state.counters["copy_GBps"] = m.copy_gbps;
+  state.counters["buffer_MiB"] = double(m.bytes) / 1048576.0;
+  state.counters["L3_MiB"] = double(attnkit::cli::l3_cache_bytes()) / 1048576.0;
 }
 
-// One decoding step of D1: one token against a cache of 4096 (attnkit/decoder.hpp), counted as its keys and values.
+// One decoding step of D1 (D2): one token against a cache of 4096 (16384) (attnkit/decoder.hpp), counted as its keys
+// and values.
 void decode_step(benchmark::State& state, const attnkit::BenchConfig* c) {
   attnkit::Module module(attnkit::bench_module_config(*c));
   attnkit::Decoder decoder = module.begin_decode(c->tokens, c->batch, 1);
   attnkit::Generator generator(7);
-  decoder.step(generator.rand({c->batch, c->tokens - 1, c->d_in}));
+  const std::size_t head_dim = c->d_out / c->heads;  // a random past, as `attnkit bench` loads it
+  decoder.load_past(generator.uniform({c->batch, c->heads, c->tokens - 1, head_dim}, -1.0, 1.0),
+                    generator.uniform({c->batch, c->heads, c->tokens - 1, head_dim}, -1.0, 1.0));
   const attnkit::Tensor x = generator.rand({c->batch, 1, c->d_in});
   for (auto _ : state) {
     decoder.rewind(c->tokens - 1);
@@ -244,8 +246,11 @@ void decode_step(benchmark::State& state, const attnkit::BenchConfig* c) {
 }
 
 void register_all() {
-  add("memory_copy/memcpy_64MiB", memory_copy, true);
-  add("memory_copy/loop_64MiB", memory_copy, false);
+  for (std::size_t threads : {std::size_t(1), attnkit::hardware_threads()})
+    benchmark::RegisterBenchmark(("memory_bandwidth/threads:" + std::to_string(threads)).c_str(), memory_bandwidth)
+        ->Arg(static_cast<int64_t>(threads))
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
   for (const auto& c : attnkit::bench_configs())
     if (c.kind == attnkit::BenchKind::decode) add("decode/" + std::string(c.name), decode_step, &c);
   std::size_t count = 0;

@@ -37,8 +37,10 @@ def timed(cmd, env=None, timeout=1800):
     rss = [l for l in r.stderr.splitlines() if l.startswith("maxrss_kb=")]
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
     doc = json.loads(lines[-1]) if lines else None
-    tail = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith("maxrss_kb=")]
-    return doc, int(rss[-1].split("=")[1]) / 1024 if rss else None, tail[-1] if tail else "exit %d" % r.returncode
+    lines_err = [l.strip() for l in r.stderr.splitlines() if l.strip() and not l.startswith(("maxrss_kb=", "Command "))]
+    errors = [l for l in lines_err if "Error" in l or "error" in l]
+    tail = (errors or lines_err or ["exit %d" % r.returncode])[0]
+    return doc, int(rss[-1].split("=")[1]) / 1024 if rss else None, tail
 
 
 def attnkit_cell(n, threads):
@@ -90,8 +92,8 @@ def chart(doc):
         mem = [(int(n), c) for n, c in cells.items() if c.get("peak_mb") and "median_ms" in c]
         if mem:
             ax_m.plot([n for n, _ in mem], [c["peak_mb"] for _, c in mem], "o-", label=peer)
-        for n, c in cells.items():
-            if "error" in c:
+        for n, c in cells.items():  # a peer that ran out of memory (n² scores) at this n
+            if "error" in c and ("alloc" in c["error"] or "memory" in c["error"].lower()):
                 ax_t.annotate("fails", (int(n), ax_t.get_ylim()[1] if ok else 1), fontsize=8, color="gray")
     for ax, title, unit in ((ax_t, "time per forward", "seconds"), (ax_m, "peak memory (max RSS)", "MB")):
         ax.set_xscale("log", base=2)

@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
+#include "attnkit/model.hpp"
 
 namespace CLI {
 class App;
@@ -42,8 +44,9 @@ struct RunOptions {
   CausalRoute causal_route = CausalRoute::neg_inf;
   bool intermediates = false;
   bool no_weights = false;  // leave attention_weights out (large n)
-  bool decode = false;      // token by token through the KV cache (attnkit/decoder.hpp); implies no_weights
+  bool decode = false;      // token by token through a decoding session (attnkit/decoder.hpp)
   bool dry_run = false;     // print the memory estimate (memory_json) instead of computing
+  std::optional<std::string> grad_output;  // `attnkit grad`: the loss's weights (a JSON nested list); default ones
 };
 
 // What `attnkit run` holds at its peak (cli_memory.cpp), in bytes, saturating at SIZE_MAX.
@@ -57,8 +60,10 @@ struct RunMemory {
   std::size_t output_bytes = 0;     // the printed result
 };
 // The core's counts for the module and the forward call plus the CLI's own (JSON text in and out, parsed documents).
+// inputs: kv, value and the masks of the run (their shapes: n_k, the widths, the (b, h, n_q, n_k) weights), optional.
 RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& options, std::size_t input_text,
-                     const StateDict* state_dict = nullptr, std::size_t weights_text = 0);
+                     const StateDict* state_dict = nullptr, std::size_t weights_text = 0,
+                     const ForwardInputs* inputs = nullptr);
 // Throws Error (range) naming the bytes when the run would not fit in this machine's memory.
 void check_memory(const Config& config, const RunMemory& memory);
 // {"peak_bytes": N, "parameters": P, ...}, one line: what `attnkit run --dry-run` prints.
@@ -101,7 +106,7 @@ CausalRoute parse_causal_route(const std::string& text);
 // With kv (cross-attention input, optional), k_dim and v_dim are the options', else W_key's / W_value's widths in
 // the weights, else kv's width; W_key's rows give kv_heads (multihead) when --kv-heads is not given.
 Config make_config(const RunOptions& options, const Tensor& x, const StateDict* state_dict, std::size_t mask_size,
-                   const Tensor* kv = nullptr);
+                   const Tensor* kv = nullptr, const Tensor* value = nullptr);
 
 // `attnkit attention` as given on the command line (cli_attention.cpp).
 struct AttentionCommandOptions {
@@ -112,6 +117,8 @@ struct AttentionCommandOptions {
   bool train = false;
   std::uint64_t seed = 123;
   bool no_weights = false, average_weights = false;
+  bool grad = false;                       // also the backward of Σ output ⊙ grad_output
+  std::optional<std::string> grad_output;  // file or "-"; default all ones
   std::size_t threads = 0;
   Format format = Format::json;
 };
@@ -126,15 +133,46 @@ class AttentionCommand {
 
  private:
   CLI::App* command_ = nullptr;
-  std::string input_, causal_, scale_, dropout_, seed_, threads_, format_ = "json";
-  bool train_ = false, no_weights_ = false, average_weights_ = false;
+  std::string input_, causal_, scale_, dropout_, seed_, threads_, format_ = "json", grad_output_;
+  bool train_ = false, no_weights_ = false, average_weights_ = false, grad_ = false;
+};
+
+// `attnkit train` as given on the command line (cli_train.cpp); unset values take the model's defaults.
+struct TrainOptions {
+  std::string task;
+  std::optional<std::size_t> steps, batch, tokens, heads, d_model;
+  std::string optimizer = "adamw";
+  std::optional<double> lr;
+  std::uint64_t seed = 123;
+  std::optional<std::string> save;  // state_dict JSON file
+  Format format = Format::text;
+};
+
+// The `train` subcommand: adds itself and its options; run() after parsing checks the values and calls
+// command_train, with a progress bar on err when err is the process's terminal stderr.
+class TrainCommand {
+ public:
+  explicit TrainCommand(CLI::App& app);
+  bool parsed() const;
+  void run(std::ostream& out, std::ostream& err) const;
+
+ private:
+  CLI::App* command_ = nullptr;
+  std::map<std::string, std::string> values_;  // option name → its text
 };
 
 // Each command writes its whole output to `out` only on success, so a failure never leaves half a document.
 void command_run(const RunOptions& options, std::istream& in, std::ostream& out);
+// `attnkit grad` (cli_grad.cpp): run's forward, then the backward of Σ context ⊙ grad_output.
+void command_grad(const RunOptions& options, std::istream& in, std::ostream& out);
+// --grad-output's nested list (path, "-" for `in`), which must have `shape` (the shape of `of`, for messages);
+// all ones without a path.
+Tensor read_grad_output(const std::optional<std::string>& path, std::istream& in, const Shape& shape, const char* of);
 void command_bench(const BenchOptions& options, std::ostream& out);
 void command_info(Format format, std::ostream& out);
 void command_attention(const AttentionCommandOptions& options, std::istream& in, std::ostream& out);
+// progress: where the progress bar goes (nullptr: none).
+void command_train(const TrainOptions& options, std::ostream& out, std::ostream* progress);
 
 // The command line: parses args (args[0] is the program name), runs the command, reports errors.
 int main(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err);

@@ -94,7 +94,20 @@ void command_attention(const AttentionCommandOptions& o, std::istream& in, std::
                     : o.average_weights ? AttentionWeights::averaged
                                         : AttentionWeights::per_head;
   options.threads = o.threads;
-  const AttentionResult r = attention(query, key, value, options);
+  AttentionResult r;
+  std::optional<AttentionGrad> grad;
+  if (o.grad) {  // the forward that keeps its state, then the op's backward (attnkit/attention_grad.hpp)
+    AttentionForward f = attention_forward(query, key, value, options);
+    const Tensor grad_output = read_grad_output(o.grad_output, in, f.state.output.shape, "output");
+    grad = attention_backward(query, key, value, grad_output, options, f.state);
+    r.output = std::move(f.state.output);
+    r.weights = std::move(f.weights);
+  } else {
+    r = attention(query, key, value, options);
+  }
+  const std::pair<const char*, const Tensor*> grads[] = {{"grad_query", grad ? &grad->query : nullptr},
+                                                         {"grad_key", grad ? &grad->key : nullptr},
+                                                         {"grad_value", grad ? &grad->value : nullptr}};
 
   std::string s;
   if (o.format == Format::json) {
@@ -108,12 +121,23 @@ void command_attention(const AttentionCommandOptions& o, std::istream& in, std::
       s += ",\n  \"attention_weights\": ";
       append_tensor(s, r.weights);
     }
+    for (const auto& [name, t] : grads)
+      if (t) {
+        s += ",\n  ";
+        append_string(s, name);
+        s += ": ";
+        append_tensor(s, *t);
+      }
     s += "\n}\n";
   } else {
     s = "output:\n" + format_tensor(r.output) + "\noutput.shape: " + format_size(r.output.shape) + "\n";
     if (!o.no_weights)
       s += "\nattention_weights:\n" + format_tensor(r.weights) +
            "\nattention_weights.shape: " + format_size(r.weights.shape) + "\n";
+    for (const auto& [name, t] : grads)
+      if (t)
+        s += std::string("\n") + name + ":\n" + format_tensor(*t) + "\n" + name + ".shape: " + format_size(t->shape) +
+             "\n";
   }
   out << s << std::flush;
 }
@@ -140,6 +164,12 @@ AttentionCommand::AttentionCommand(CLI::App& app) {
   command_->add_flag("--no-weights", no_weights_, "leave attention_weights out (the fused path: no (n_q, n_k) matrix)");
   command_->add_flag("--average-weights", average_weights_,
                      "attention_weights averaged over query heads: (b, n_q, n_k)");
+  command_->add_flag("--grad", grad_,
+                     "also the gradients of sum(output * grad_output): grad_query, grad_key, grad_value");
+  command_
+      ->add_option("--grad-output", grad_output_,
+                   "with --grad: JSON nested list of the output's shape (default all ones)")
+      ->type_name("FILE|-");
   command_->add_option("--threads", threads_, "worker threads (default: all cores); results are the same for any count")
       ->type_name("N");
   command_->add_option("--format", format_, "json (default) or text (as PyTorch prints tensors)")
@@ -155,9 +185,9 @@ void AttentionCommand::run(std::istream& in, std::ostream& out) const {
   if (input_.empty()) throw Error("--input is required; expected a JSON file or - for standard input");
   AttentionCommandOptions o;
   o.input = input_;
-  const std::pair<const char*, const std::string*> valued[] = {{"--causal", &causal_},   {"--scale", &scale_},
-                                                               {"--dropout", &dropout_}, {"--seed", &seed_},
-                                                               {"--threads", &threads_}, {"--format", &format_}};
+  const std::pair<const char*, const std::string*> valued[] = {
+      {"--causal", &causal_},   {"--scale", &scale_},   {"--dropout", &dropout_},        {"--seed", &seed_},
+      {"--threads", &threads_}, {"--format", &format_}, {"--grad-output", &grad_output_}};
   for (const auto& [name, text] : valued)  // an empty value is an error, never the default
     if (command_->get_option(name)->count() > 0 && text->empty())
       throw Error(std::string(name) + " is empty; expected a value (see attnkit attention --help)");
@@ -170,6 +200,13 @@ void AttentionCommand::run(std::istream& in, std::ostream& out) const {
     throw Error("--no-weights and --average-weights contradict each other; expected at most one of them");
   o.no_weights = no_weights_;
   o.average_weights = average_weights_;
+  o.grad = grad_;
+  if (command_->get_option("--grad-output")->count() > 0) {
+    if (!grad_) throw Error("--grad-output applies only with --grad; expected --grad");
+    if (grad_output_ == "-" && input_ == "-")
+      throw Error("--grad-output and --input cannot both read standard input (-); expected a file for one of them");
+    o.grad_output = grad_output_;
+  }
   if (!threads_.empty()) o.threads = parse_count("--threads", threads_, 1, 1024);
   o.format = parse_format(format_);
   command_attention(o, in, out);

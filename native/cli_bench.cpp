@@ -1,15 +1,17 @@
 // attnkit CLI — `attnkit bench`: times the fast path (no weights kept) of causal multi-head attention
-// on the standard configurations C1–C4 (attnkit/bench_configs.hpp: shapes, module, input and FLOP count)
+// on the standard configurations C1–C4, P1 and D1, D2 (attnkit/bench_configs.hpp: shapes, module, input and FLOP count)
 // and reports the median.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <vector>
+#include <optional>
 #include <ostream>
 
 #include "cli.hpp"
 #include "machine.hpp"
+#include "memory_bandwidth.hpp"
 
 namespace attnkit::cli {
 namespace {
@@ -30,27 +32,18 @@ std::string number(double v, const char* format = "%.6g") {
 // "71.6353 ms", or "0.593 µs" below 0.1 ms.
 std::string time_text(double ms) { return ms < 0.1 ? number(ms * 1e3, "%.3f") + " µs" : number(ms, "%.4f") + " ms"; }
 
-// Copy bandwidth of this machine: 64 MiB (past the caches) copied with memcpy, bytes read plus written per second
-// (STREAM's convention), best of 5; the yardstick for a decoding step, which streams its keys and values.
-double copy_gbps() {
-  const std::size_t bytes = std::size_t(64) << 20;
-  std::vector<char> src(bytes, 1), dst(bytes, 0);
-  double best = 0.0;
-  for (int r = 0; r < 6; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    std::memcpy(dst.data(), src.data(), bytes);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r > 0) best = std::max(best, 2.0 * double(bytes) / s / 1e9);  // the first run pages dst in
-  }
-  return best + 0.0 * double(dst[bytes / 2]);
-}
-
-// D1: one decoding step, one token against a cache of c.tokens − 1 (rewound after each step), as bandwidth.
+// D1, D2: one decoding step, one token against a cache of c.tokens − 1 (rewound after each step), as bandwidth:
+// K and V bytes read per second against this machine's read bandwidth on as many threads (memory_bandwidth.hpp).
 void bench_decode(const BenchConfig& c, const BenchOptions& o, std::ostream& out) {
   Module module(bench_module_config(c));
   Decoder decoder = module.begin_decode(c.tokens, c.batch, o.threads);
   Generator generator(7);
-  decoder.step(generator.rand({c.batch, c.tokens - 1, c.d_in}));  // fill the cache
+  // The cache's past: random keys and values (their values do not change the work), as onnxruntime's past_key and
+  // past_value in bench/compare, rather than a prefill whose attention is quadratic in the cache (D2: minutes).
+  const std::size_t head_dim = c.d_out / c.heads;
+  const Tensor past_key = generator.uniform({c.batch, c.heads, c.tokens - 1, head_dim}, -1.0, 1.0);
+  const Tensor past_value = generator.uniform({c.batch, c.heads, c.tokens - 1, head_dim}, -1.0, 1.0);
+  decoder.load_past(past_key, past_value);
   const Tensor x = generator.rand({c.batch, 1, c.d_in});
   using clock = std::chrono::steady_clock;
   std::vector<double> ms;
@@ -68,15 +61,23 @@ void bench_decode(const BenchConfig& c, const BenchOptions& o, std::ostream& out
   std::sort(ms.begin(), ms.end());
   const std::size_t k = ms.size();
   const double median = k % 2 ? ms[k / 2] : 0.5 * (ms[k / 2 - 1] + ms[k / 2]);
-  const double bytes = decode_kv_bytes(c), gbps = bytes / (median * 1e-3) / 1e9, copy = copy_gbps();
   const std::size_t threads = o.threads ? o.threads : default_num_threads();
+  const double bytes = decode_kv_bytes(c), gbps = bytes / (median * 1e-3) / 1e9;
+  const MemoryBandwidth all = measure_memory_bandwidth(threads);
+  const MemoryBandwidth one = threads == 1 ? all : measure_memory_bandwidth(1);
+  const std::size_t l3 = l3_cache_bytes();
+  const bool fits = l3 != 0 && bytes <= double(l3);  // then the step may read its cache from L3, not DRAM
   std::string s;
   if (o.format == Format::json) {
     s = "{\"config\": \"" + std::string(c.name) + "\", \"kind\": \"decode\", \"threads\": " + std::to_string(threads) +
         ", \"median_ms\": " + number(median) + ", \"min_ms\": " + number(ms.front()) +
         ", \"repeats\": " + std::to_string(k) + ", \"kv_bytes\": " + number(bytes, "%.0f") +
-        ", \"kv_gbps\": " + number(gbps) + ", \"copy_gbps\": " + number(copy) +
-        ", \"fraction_of_copy\": " + number(gbps / copy) +
+        ", \"kv_gbps\": " + number(gbps) + ", \"read_gbps\": " + number(all.read_gbps) +
+        ", \"fraction_of_read\": " + number(gbps / all.read_gbps) +
+        ", \"read_gbps_1_thread\": " + number(one.read_gbps) + ", \"copy_gbps\": " + number(all.copy_gbps) +
+        ", \"copy_gbps_1_thread\": " + number(one.copy_gbps) +
+        ", \"bandwidth_buffer_bytes\": " + std::to_string(all.bytes) + ", \"l3_bytes\": " + std::to_string(l3) +
+        ", \"kv_fits_l3\": " + (fits ? "true" : "false") +
         ", \"mechanism\": \"multihead\", \"causal\": true, \"simd\": \"" + simd_instruction_set() +
         "\", \"shape\": {\"batch\": " + std::to_string(c.batch) + ", \"tokens\": " + std::to_string(c.tokens) +
         ", \"d_in\": " + std::to_string(c.d_in) + ", \"d_out\": " + std::to_string(c.d_out) +
@@ -84,10 +85,14 @@ void bench_decode(const BenchConfig& c, const BenchOptions& o, std::ostream& out
   } else {
     s = std::string(c.name) + "  multihead decode step  b" + std::to_string(c.batch) + " cache " +
         std::to_string(c.tokens) + " d" + std::to_string(c.d_out) + " h" + std::to_string(c.heads) + "\n  median " +
-        time_text(median) + "  min " + time_text(ms.front()) + "  K and V read at " + number(gbps, "%.2f") +
-        " GB/s = " + number(100.0 * gbps / copy, "%.1f") + " % of copy bandwidth " + number(copy, "%.2f") + " GB/s  (" +
-        std::to_string(k) + " runs, " + std::to_string(threads) + (threads == 1 ? " thread, " : " threads, ") +
-        simd_instruction_set() + ")\n";
+        time_text(median) + "  min " + time_text(ms.front()) + "  K and V (" + number(bytes / 1e6, "%.1f") +
+        " MB) read at " + number(gbps, "%.2f") + " GB/s = " + number(100.0 * gbps / all.read_gbps, "%.1f") +
+        " % of the memory's read bandwidth " + number(all.read_gbps, "%.2f") + " GB/s on " + std::to_string(threads) +
+        (threads == 1 ? " thread" : " threads") + " (1 thread " + number(one.read_gbps, "%.2f") + " GB/s; copy " +
+        number(all.copy_gbps, "%.2f") + " GB/s)" +
+        (fits ? "; the cache fits in L3 (" + number(double(l3) / 1048576.0, "%.0f") + " MiB): see D2 for DRAM"
+              : std::string()) +
+        "  (" + std::to_string(k) + " runs, " + simd_instruction_set() + ")\n";
   }
   out << s << std::flush;
 }
@@ -123,23 +128,26 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   const Tensor x = bench_input(c);
   ForwardOptions options;
   options.threads = o.threads;
+  const std::optional<AttentionMask> padding = bench_key_padding_mask(c);  // P1
+  ForwardInputs inputs;
+  inputs.key_padding_mask = padding ? &*padding : nullptr;
 
   using clock = std::chrono::steady_clock;
-  module.forward(x, options);  // warm-up: page in the buffers and start the thread pool
+  module.forward(x, inputs, options);  // warm-up: page in the buffers and start the thread pool
   const auto w0 = clock::now();
-  module.forward(x, options);
+  module.forward(x, inputs, options);
   const double first_ms = std::chrono::duration<double, std::milli>(clock::now() - w0).count();
   // A sample is a batch of calls lasting at least kSampleMs, so tiny configurations (C1 is under a microsecond)
   // are not measured at the clock's resolution; the reported times are per call.
   const std::size_t calls =
       first_ms >= kSampleMs ? 1
                             : std::min<std::size_t>(kMaxCalls, std::size_t(kSampleMs / std::max(first_ms, 1e-6)) + 1);
-  for (std::size_t i = 1; i < calls; ++i) module.forward(x, options);  // and as many more warm-up calls
+  for (std::size_t i = 1; i < calls; ++i) module.forward(x, inputs, options);  // and as many more warm-up calls
   std::vector<double> ms;
   const auto start = clock::now();
   for (;;) {
     const auto t0 = clock::now();
-    for (std::size_t i = 0; i < calls; ++i) module.forward(x, options);
+    for (std::size_t i = 0; i < calls; ++i) module.forward(x, inputs, options);
     const auto t1 = clock::now();
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / double(calls));
     const double total = std::chrono::duration<double>(t1 - start).count();
@@ -150,7 +158,7 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   std::sort(sorted.begin(), sorted.end());
   const std::size_t k = sorted.size();
   const double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
-  const double flops = forward_flops(module.config(), x.shape), gflops = flops / (median * 1e-3) / 1e9;
+  const double flops = bench_flops(c), gflops = flops / (median * 1e-3) / 1e9;
   const std::size_t threads = o.threads ? o.threads : default_num_threads();
   // Efficiency against the dispatched table's peak on as many cores as threads ran (measured after the timing, in
   // the same process: a same-run ratio on a machine whose speed drifts).
@@ -165,6 +173,7 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
         ", \"efficiency\": " + number(efficiency, "%.4f") + ", \"machine\": " + machine_json(machine) +
         ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " + std::to_string(k) +
         ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") +
+        ", \"padding\": " + std::to_string(c.padding) +
         ", \"mechanism\": \"multihead\", \"causal\": " + (c.causal ? "true" : "false") + ", \"simd\": \"" +
         simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) +
         ", \"tokens\": " + std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) +
@@ -172,8 +181,10 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   } else {
     s = std::string(c.name) + (c.causal ? "  multihead causal  b" : "  multihead  b") + std::to_string(c.batch) + " n" +
         std::to_string(c.tokens) + " d_in" + std::to_string(c.d_in) + " d_out" + std::to_string(c.d_out) + " h" +
-        std::to_string(c.heads) + "\n" + "  median " + time_text(median) + "  min " + time_text(sorted.front()) + "  " +
-        number(gflops, "%.2f") + " GFLOP/s  (" + std::to_string(k) + " runs" +
+        std::to_string(c.heads) +
+        (c.padding ? ", last " + std::to_string(c.padding) + " keys padding (FLOPs of the keys attended)" : "") + "\n" +
+        "  median " + time_text(median) + "  min " + time_text(sorted.front()) + "  " + number(gflops, "%.2f") +
+        " GFLOP/s  (" + std::to_string(k) + " runs" +
         (calls > 1 ? " of " + std::to_string(calls) + " calls" : std::string()) + ", " + std::to_string(threads) +
         (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n  " +
         number(100.0 * efficiency, "%.1f") + " % of the peak of " + number(cores, "%.0f") +

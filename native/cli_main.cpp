@@ -10,7 +10,7 @@
 namespace attnkit::cli {
 namespace {
 
-const char* const kCommands[] = {"run", "bench", "info", "attention"};
+const char* const kCommands[] = {"run", "bench", "info", "attention", "grad", "train"};
 
 // One line, always: multi-line messages (CLI11's, a path with a newline) are joined.
 std::string one_line(std::string message) {
@@ -32,18 +32,25 @@ Valued& add(CLI::App* app, const std::string& name, Valued& v, const std::string
 
 struct RunText {
   Valued mechanism, input, weights, weights_format, weights_prefix, d_out, heads, kv_heads, k_dim, v_dim,
-      context_length, dropout, seed, threads, format, causal_route;
+      context_length, dropout, seed, threads, format, causal_route, grad_output;
   bool causal = false, no_causal = false;
 };
 
-CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
-  auto* run = app.add_subcommand(
-      "run", "Run one attention mechanism on a JSON input and print the context and the attention weights");
+// `attnkit run`, or with grad `attnkit grad`: the same options, plus --grad-output.
+CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o, bool grad = false) {
+  auto* run = grad
+                  ? app.add_subcommand("grad",
+                                       "Run one attention mechanism forward and backward on a JSON input and print the "
+                                       "context and the gradients of sum(context * grad_output)")
+                  : app.add_subcommand("run",
+                                       "Run one attention mechanism on a JSON input and print the context and the "
+                                       "attention weights");
   add(run, "--mechanism", t.mechanism, mechanism_names() + " (see Mechanisms below)", "M");
   add(run, "--input", t.input,
       "JSON {\"x\": [[...]]} (tokens x d_in) or {\"x\": [[[...]]]} (batch x tokens x d_in), optionally with \"kv\" "
       "(batch x n_k x k_dim: "
-      "keys and values for cross-attention), \"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q "
+      "keys and values for cross-attention), \"value\" (batch x n_k x v_dim: the values' input when not kv), "
+      "\"key_padding_mask\" (batch x n_k, true = padding) and \"attn_mask\" (n_q "
       "x n_k or "
       "batch*heads x n_q x n_k, true = not allowed; or numbers added to the scores), as torch.nn.MultiheadAttention; - "
       "reads standard input",
@@ -90,9 +97,18 @@ CLI::App* add_run(CLI::App& app, RunText& t, RunOptions& o) {
                 "also print every step: queries, keys, values, scores, ... weights, context");
   run->add_flag("--no-weights", o.no_weights, "leave attention_weights out of the output");
   run->add_flag("--decode", o.decode,
-                "compute the context token by token through a KV cache (causal modules; implies --no-weights)");
+                "compute the same token by token: self-attention through a KV cache (causal modules, grouped-query "
+                "heads too), or cross-attention over \"kv\" (with \"value\", \"key_padding_mask\"; not causal); "
+                "prints the same JSON");
   run->add_flag("--dry-run", o.dry_run,
                 "print the memory the run would need, {\"peak_bytes\": N, \"parameters\": P, ...}, without computing");
+  if (grad) {
+    add(run, "--grad-output", t.grad_output,
+        "JSON nested list of the context's shape: the loss is sum(context * grad_output) (default all ones)", "FILE|-");
+    run->footer(mechanisms_help() +
+                "\n\nExample:\n  attnkit grad --mechanism multihead --d-out 2 --heads 2 --input batch.json");
+    return run;
+  }
   run->footer(mechanisms_help() +
               "\n\nExample:\n  attnkit run --mechanism multihead --d-out 2 --heads 2 --input batch.json --format text");
   return run;
@@ -133,13 +149,16 @@ RunOptions finish_run(const RunText& t, RunOptions o) {
   if (o.decode && o.train)
     throw Error("--decode runs in evaluation mode (no dropout); expected no --train with --decode");
   if (o.decode && o.intermediates)
-    throw Error("--decode computes the context only; expected no --intermediates with --decode");
-  if (o.decode) o.no_weights = true;  // the cache keeps keys and values, never a (tokens, tokens) matrix
+    throw Error("--decode computes the context and the weights only; expected no --intermediates with --decode");
   if (t.dropout.given()) o.dropout = parse_dropout(t.dropout.text);
   if (t.seed.given()) o.seed = parse_seed(t.seed.text);
   if (t.threads.given()) o.threads = parse_count("--threads", t.threads.text, 1, 1024);
   if (t.format.given()) o.format = parse_format(t.format.text);
   if (t.causal_route.given()) o.causal_route = parse_causal_route(t.causal_route.text);
+  if (t.grad_output.given()) {
+    if (t.grad_output.text.empty()) throw Error("--grad-output is empty; expected a JSON file or - for standard input");
+    o.grad_output = t.grad_output.text;
+  }
   return o;
 }
 
@@ -161,6 +180,9 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     RunText run_text;
     RunOptions run_options;
     auto* run = add_run(app, run_text, run_options);
+    RunText grad_text;
+    RunOptions grad_options;
+    auto* grad = add_run(app, grad_text, grad_options, true);
 
     auto* bench = app.add_subcommand(
         "bench", "Time causal multi-head attention on a standard configuration (" + bench_config_names() + ")");
@@ -179,16 +201,19 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
     add(info, "--format", info_format, "text (default) or json", "json|text");
 
     const AttentionCommand attention(app);
+    const TrainCommand train(app);
 
     app.footer("See attnkit <command> --help.");  // set last: subcommands copy the footer when created
 
     if (args.size() < 2)
-      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)",
-                  kExitUsage);
+      return fail(
+          err, "a command is required; expected one of run, bench, info, attention, grad, train (see attnkit --help)",
+          kExitUsage);
     const std::string& first = args[1];
     if (first.empty() ||
         (first[0] != '-' && std::find(std::begin(kCommands), std::end(kCommands), first) == std::end(kCommands))) {
-      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention", kExitUsage);
+      return fail(err, "unknown command '" + first + "'; expected one of run, bench, info, attention, grad, train",
+                  kExitUsage);
     }
 
     std::vector<const char*> argv;
@@ -202,6 +227,8 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
 
     if (run->parsed()) {
       command_run(finish_run(run_text, run_options), in, out);
+    } else if (grad->parsed()) {
+      command_grad(finish_run(grad_text, grad_options), in, out);
     } else if (bench->parsed()) {
       if (!bench_config.given()) throw Error("--config is required; expected one of " + bench_config_names());
       if (bench_config.text.empty()) throw Error("--config is empty; expected one of " + bench_config_names());
@@ -216,9 +243,12 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
       command_info(info_format.given() ? parse_format(info_format.text) : Format::text, out);
     } else if (attention.parsed()) {
       attention.run(in, out);
+    } else if (train.parsed()) {
+      train.run(out, err);
     } else {
-      return fail(err, "a command is required; expected one of run, bench, info, attention (see attnkit --help)",
-                  kExitUsage);
+      return fail(
+          err, "a command is required; expected one of run, bench, info, attention, grad, train (see attnkit --help)",
+          kExitUsage);
     }
     out.flush();
     if (!out) return fail(err, "cannot write the output (standard output closed or full)", kExitInternal);

@@ -39,9 +39,10 @@ std::size_t parsed_bytes(const Shape& s) {
 }
 
 // The shapes of the tensors `attnkit run` prints (batch dimension kept: an upper bound).
-std::vector<Shape> printed_tensors(const Config& c, const Shape& x, const RunOptions& o) {
+std::vector<Shape> printed_tensors(const Config& c, const Shape& x, const RunOptions& o, std::size_t n_k) {
   const bool batched = x.size() == 3;
   const std::size_t b = batched ? x[0] : 1, n = x[batched ? 1 : 0], d_in = x.back();
+  if (n_k == 0) n_k = n;
   const MechanismTraits& t = traits(c.mechanism);
   const std::size_t heads = option_applies(c.mechanism, "num_heads") ? c.num_heads : 1;
   const std::size_t width = !t.has_parameters                     ? d_in
@@ -50,7 +51,7 @@ std::vector<Shape> printed_tensors(const Config& c, const Shape& x, const RunOpt
   const std::size_t head_dim = c.mechanism == Mechanism::multihead ? c.d_out / heads
                                : !t.has_parameters                 ? d_in
                                                                    : c.d_out;
-  const Shape square = {b, heads, n, n}, context = {b, n, width}, per_head = {b, heads, n, head_dim};
+  const Shape square = {b, heads, n, n_k}, context = {b, n, width}, per_head = {b, heads, n, head_dim};
   std::vector<Shape> printed = {context};
   if (!o.no_weights) printed.push_back(square);
   if (o.intermediates) {
@@ -81,8 +82,10 @@ std::size_t printed_bytes(const std::vector<Shape>& tensors, Format format) {
 }  // namespace
 
 RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& o, std::size_t input_text,
-                     const StateDict* state_dict, std::size_t weights_text) {
+                     const StateDict* state_dict, std::size_t weights_text, const ForwardInputs* inputs) {
   RunMemory m;
+  const ForwardInputs none;
+  const ForwardInputs& in = inputs ? *inputs : none;
   ForwardOptions forward;
   forward.train = o.train;
   forward.return_weights = !o.no_weights;
@@ -90,10 +93,18 @@ RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& o, 
   forward.threads = o.threads;
   std::size_t module_kept = 0;
   m.parameter_bytes = Module::parameter_bytes(config, &module_kept);
-  m.forward_bytes = Module::forward_bytes(config, x, forward);
+  m.forward_bytes = Module::forward_bytes(config, x, in, forward);
   for (const auto& [name, shape] : parameter_shapes(config)) m.parameters = add(m.parameters, numel(shape));
-  const std::size_t x_bytes = mul(numel(x), sizeof(float));
-  m.input_bytes = add(add(input_text, parsed_bytes(x)), x_bytes);
+  // x and the other inputs: each as a tensor and as its parsed nested list.
+  std::size_t x_bytes = mul(numel(x), sizeof(float)), parsed = parsed_bytes(x);
+  for (const Shape* s :
+       {in.kv ? &in.kv->shape : nullptr, in.value_input ? &in.value_input->shape : nullptr,
+        in.key_padding_mask ? &in.key_padding_mask->shape : nullptr, in.attn_mask ? &in.attn_mask->shape : nullptr})
+    if (s) {
+      x_bytes = add(x_bytes, mul(numel(*s), sizeof(float)));
+      parsed = add(parsed, parsed_bytes(*s));
+    }
+  m.input_bytes = add(add(input_text, parsed), x_bytes);
   std::size_t state_dict_bytes = 0;
   if (state_dict) {
     std::size_t parsed = 0;
@@ -103,7 +114,8 @@ RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& o, 
     }
     m.weights_bytes = add(add(weights_text, parsed), state_dict_bytes);
   }
-  m.output_bytes = printed_bytes(printed_tensors(config, x, o), o.format);
+  const std::size_t n_k = in.kv && in.kv->rank() >= 2 ? in.kv->shape[in.kv->rank() - 2] : 0;
+  m.output_bytes = printed_bytes(printed_tensors(config, x, o, n_k), o.format);
   // Reading the input; then the weights (the input held); building the module; then the run (input, state_dict,
   // module, forward, text).
   const std::size_t held = add(x_bytes, state_dict_bytes);

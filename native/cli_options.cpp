@@ -105,7 +105,7 @@ CausalRoute parse_causal_route(const std::string& text) {
 }
 
 Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_dict, std::size_t mask_size,
-                   const Tensor* kv) {
+                   const Tensor* kv, const Tensor* value) {
   Config c;
   c.mechanism = parse_mechanism(o.mechanism);
   c.d_in = x.shape.back();
@@ -134,7 +134,10 @@ Config make_config(const RunOptions& o, const Tensor& x, const StateDict* state_
   // Without kv, W_key and W_value read x: a W_key of another width is then the core's shape error, not a k_dim.
   if (option_applies(c.mechanism, "k_dim") && kv && kv->rank() >= 1) {
     if (!k_dim) k_dim = w_key && w_key->rank() == 2 ? w_key->shape[1] : kv->shape.back();
-    if (!v_dim) v_dim = w_value && w_value->rank() == 2 ? w_value->shape[1] : kv->shape.back();
+    if (!v_dim)
+      v_dim = w_value && w_value->rank() == 2 ? w_value->shape[1]
+              : value && value->rank() >= 1   ? value->shape.back()
+                                              : kv->shape.back();
   }
   if (option_applies(c.mechanism, "kv_heads") && !kv_heads && w_key && w_key->rank() == 2 && c.d_out && heads &&
       c.d_out % heads == 0) {

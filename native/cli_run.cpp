@@ -5,6 +5,7 @@
 
 #include "cli.hpp"
 #include "json_io.hpp"
+#include "prepared_run.hpp"
 #include "text_format.hpp"
 
 namespace attnkit::cli {
@@ -61,27 +62,43 @@ std::string to_text(const ForwardResult& r, const RunOptions& o) {
   return s;
 }
 
-// forward's context, computed one token at a time through a KV cache of the input's length.
-ForwardResult decode_all(const Module& module, const Tensor& x, std::size_t threads) {
+// forward's context (and weights), computed one token at a time through a decoding session: self-attention's KV
+// cache, or cross-attention over kv (and value, key_padding_mask). Each step's row of weights goes into row i of the
+// (b, h, n, n_k) matrix forward returns (zeros in the causal future).
+ForwardResult decode_all(const Module& module, const Tensor& x, const ForwardInputs& in, bool weights,
+                         std::size_t threads) {
+  if (in.attn_mask)
+    throw Error("--decode takes kv, value and key_padding_mask (cross-attention); expected no attn_mask with --decode");
+  if (!in.kv && in.key_padding_mask)
+    throw Error(
+        "--decode of self-attention attends every earlier token; expected no key_padding_mask without kv (it pads "
+        "the memory of cross-attention)");
   const bool batched = x.rank() == 3;
   const std::size_t b = batched ? x.shape[0] : 1, n = x.shape[batched ? 1 : 0], d_in = x.shape[batched ? 2 : 1];
-  const std::size_t width = module.d_out_total();
-  Decoder decoder = module.begin_decode(n, b, threads);
+  const std::size_t width = module.d_out_total(), heads = module.num_heads();
+  Decoder decoder = in.kv ? module.begin_decode(n, DecodeMemory{in.kv, in.value_input, in.key_padding_mask}, threads)
+                          : module.begin_decode(n, b, threads);
+  const std::size_t keys = in.kv ? decoder.memory_tokens() : n;
   ForwardResult r;
   r.context = Tensor(batched ? Shape{b, n, width} : Shape{n, width});
-  Tensor token({b, 1, d_in});
+  if (weights) r.weights = Tensor(batched ? Shape{b, heads, n, keys} : Shape{heads, n, keys});
+  Tensor token({b, 1, d_in}), step_weights;  // step_weights (b, h, 1, seen)
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t bi = 0; bi < b; ++bi) std::copy_n(x.ptr() + (bi * n + i) * d_in, d_in, token.ptr() + bi * d_in);
-    const Tensor& context = decoder.step(token);  // (b, 1, width)
+    const Tensor& context = decoder.step(token, weights ? &step_weights : nullptr);  // (b, 1, width)
     for (std::size_t bi = 0; bi < b; ++bi)
       std::copy_n(context.ptr() + bi * width, width, r.context.ptr() + (bi * n + i) * width);
+    if (!weights) continue;
+    const std::size_t seen = step_weights.shape[3];
+    for (std::size_t bh = 0; bh < b * heads; ++bh)
+      std::copy_n(step_weights.ptr() + bh * seen, seen, r.weights.ptr() + (bh * n + i) * keys);
   }
   return r;
 }
 
 // The state_dict under --weights-prefix in the book's names, for make_config and Module, with what its format says
 // (qkv bias, causal, GPT-2's mask size) as the run's defaults.
-void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::size_t& mask_size) {
+void weights_to_book_names(RunOptions& o, const Tensor& x, bool has_kv, StateDict& sd, std::size_t& mask_size) {
   Config given;
   given.mechanism = parse_mechanism(o.mechanism);
   given.d_in = x.shape.back();
@@ -107,12 +124,12 @@ void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::s
                       : "nn.MultiheadAttention's num_heads is not in its state_dict") +
                 "; expected --heads N dividing " + std::to_string(book.config.d_out));
   }
-  if (book.config.k_dim || book.config.v_dim)
+  if ((book.config.k_dim || book.config.v_dim) && !has_kv)
     throw Error("torch-mha k_proj_weight / v_proj_weight have kdim " +
                 std::to_string(book.config.k_dim ? book.config.k_dim : given.d_in) + " and vdim " +
                 std::to_string(book.config.v_dim ? book.config.v_dim : given.d_in) +
-                ": cross-attention weights, which need a key/value input that attnkit run does not take; expected kdim "
-                "= vdim = " +
+                ": cross-attention weights, which read their keys and values from \"kv\" (and \"value\"); expected "
+                "\"kv\" in the input, or kdim = vdim = " +
                 std::to_string(given.d_in));
   o.causal = book.config.causal;
   o.qkv_bias = book.config.qkv_bias;
@@ -121,7 +138,7 @@ void weights_to_book_names(RunOptions& o, const Tensor& x, StateDict& sd, std::s
 
 }  // namespace
 
-void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
+PreparedRun prepare_run(const RunOptions& o, std::istream& in) {
   // An unknown name, or an option that does not apply to it, is reported before any file is read.
   check_options_apply(parse_mechanism(o.mechanism), o);
   if (o.input == "-" && o.weights && *o.weights == "-") {
@@ -129,8 +146,8 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
   }
   std::string input_text = read_source(o.input, in, "--input");
   const std::size_t input_text_bytes = input_text.size();
-  const RunInputs inputs = run_inputs_from_json(parse_json(std::move(input_text), "--input"));
-  const Tensor& x = inputs.x;
+  PreparedRun p{run_inputs_from_json(parse_json(std::move(input_text), "--input"))};
+  const Tensor& x = p.inputs.x;
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0, weights_text_bytes = 0;
   RunOptions run = o;
@@ -138,37 +155,37 @@ void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
     std::string weights_text = read_source(*o.weights, in, "--weights");
     weights_text_bytes = weights_text.size();
     state_dict = state_dict_from_json(parse_json(std::move(weights_text), "--weights"), &mask_size);
-    weights_to_book_names(run, x, *state_dict, mask_size);
+    weights_to_book_names(run, x, p.inputs.kv.has_value(), *state_dict, mask_size);
   }
-  const Config config =
-      make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, inputs.kv ? &*inputs.kv : nullptr);
-  // The estimate counts x's shape only: kv's tokens and the (b, h, n_q, n_k) weights beyond n_q² are not in it yet.
-  const RunMemory memory =
-      run_memory(config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes);
+  p.config = make_config(run, x, state_dict ? &*state_dict : nullptr, mask_size, p.inputs.kv ? &*p.inputs.kv : nullptr,
+                         p.inputs.value ? &*p.inputs.value : nullptr);
+  const ForwardInputs extra = p.extra();
+  p.memory = run_memory(p.config, x.shape, o, input_text_bytes, state_dict ? &*state_dict : nullptr, weights_text_bytes,
+                        &extra);
+  if (o.dry_run) return p;
+  check_memory(p.config, p.memory);
+  p.module.emplace(state_dict ? Module(p.config, *state_dict) : Module(p.config));
+  return p;
+}
+
+void command_run(const RunOptions& o, std::istream& in, std::ostream& out) {
+  PreparedRun p = prepare_run(o, in);
   if (o.dry_run) {
-    out << memory_json(config, memory) << std::flush;
+    out << memory_json(p.config, p.memory) << std::flush;
     return;
   }
-  check_memory(config, memory);
-  Module module = state_dict ? Module(config, *state_dict) : Module(config);
-
   ForwardOptions options;
   options.train = o.train;
   options.return_weights = !o.no_weights;
   options.intermediates = o.intermediates;
   options.threads = o.threads;
-  ForwardInputs extra;
-  extra.kv = inputs.kv ? &*inputs.kv : nullptr;
-  extra.key_padding_mask = inputs.key_padding_mask ? &*inputs.key_padding_mask : nullptr;
-  extra.attn_mask = inputs.attn_mask ? &*inputs.attn_mask : nullptr;
-  if (o.decode && (extra.kv || extra.key_padding_mask || extra.attn_mask))
-    throw Error(
-        "--decode runs causal self-attention token by token; expected no kv, key_padding_mask or attn_mask in the "
-        "input with --decode");
-  const ForwardResult result = o.decode ? decode_all(module, x, o.threads) : module.forward(x, extra, options);
+  const ForwardInputs extra = p.extra();
+  const Tensor& x = p.inputs.x;
+  const ForwardResult result =
+      o.decode ? decode_all(*p.module, x, extra, !o.no_weights, o.threads) : p.module->forward(x, extra, options);
 
   const std::string text =
-      o.format == Format::json ? to_json(result, config, o, memory.output_bytes) : to_text(result, o);
+      o.format == Format::json ? to_json(result, p.config, o, p.memory.output_bytes) : to_text(result, o);
   out << text << std::flush;
 }
 

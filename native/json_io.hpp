@@ -55,6 +55,7 @@ AttentionMask mask_from_json(const Json& value, const std::string& name, const s
 struct RunInputs {
   Tensor x;
   std::optional<Tensor> kv;                                  // (b, n_k, k_dim): cross-attention
+  std::optional<Tensor> value;                               // (b, n_k, v_dim): W_value's input when not kv
   std::optional<AttentionMask> key_padding_mask, attn_mask;  // nn.MultiheadAttention's sense: true = may not attend
 };
 RunInputs run_inputs_from_json(const Json& document);

@@ -26,7 +26,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_golden import cases_gpt2, cases_grad, cases_mha, cases_sdpa, cases_train  # noqa: E402
+from torch_golden import cases_gpt2, cases_grad, cases_grad_mha, cases_mha, cases_model, cases_sdpa, cases_train  # noqa: E402
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'golden', 'torch')
 MAX_BYTES = 200 * 1024
@@ -39,7 +39,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)  # the same sums in the same order on every machine
     files = []
-    for cases in (cases_mha, cases_sdpa, cases_gpt2, cases_grad, cases_train):
+    for cases in (cases_mha, cases_sdpa, cases_gpt2, cases_grad, cases_grad_mha, cases_train, cases_model):
         files += cases.files()
     os.makedirs(args.out, exist_ok=True)
     stale = []

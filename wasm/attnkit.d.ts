@@ -31,6 +31,25 @@ export interface MechanismTraits {
   readonly hasParameters: boolean;
   /** The create() options that apply (besides dIn, seed and stateDict, which apply to every mechanism with parameters). */
   readonly options: readonly MechanismOption[];
+  /** The stateDict formats `create({ weightsFormat })` loads and `stateDict({ format })` writes: `['book']`, and for `multihead` also `'torch-mha'` and `'gpt2'`. */
+  readonly weightsFormats: readonly StateDictFormat[];
+}
+
+/**
+ * Layouts of a stateDict (core/include/attnkit/weight_formats.hpp). `'book'`: the book's classes (`W_query.weight`, …,
+ * `out_proj.*`). `'torch-mha'`: `torch.nn.MultiheadAttention`'s (`in_proj_weight`, `in_proj_bias`, or
+ * `q_proj_weight`/`k_proj_weight`/`v_proj_weight`, `out_proj.*`). `'gpt2'`: GPT-2's attention block (`c_attn.weight (E, 3E)`
+ * in Conv1D layout, `c_attn.bias`, `c_proj.*`, the buffers `bias` and `masked_bias`). `'auto'`: read from the key names.
+ */
+export type WeightsFormat = 'auto' | 'book' | 'torch-mha' | 'gpt2';
+/** A format a stateDict is written in (every WeightsFormat but 'auto'). */
+export type StateDictFormat = Exclude<WeightsFormat, 'auto'>;
+
+export interface StateDictOptions {
+  /** Default 'book'. 'torch-mha' and 'gpt2' apply to `multihead` only; 'gpt2' needs a causal layer with dIn = dOut. */
+  format?: StateDictFormat;
+  /** Put before every key, e.g. 'h.0.attn.' (one block of GPT2Model.state_dict()). Default ''. */
+  prefix?: string;
 }
 
 /** The two routes to causal weights (same weights): −inf before softmax, or softmax then zero the future and renormalise. */
@@ -45,8 +64,14 @@ export interface TensorData {
 /** Nested Arrays of numbers, as `tensor.tolist()` dumps them from PyTorch. */
 export type NestedNumbers = number | NestedNumbers[];
 
-/** A state_dict entry on input: nested lists, or `{ shape, data }` with a Float32Array or a flat Array. */
-export type TensorInput = NestedNumbers[] | { shape: number[]; data: Float32Array | number[] };
+/** Nested Arrays of numbers or booleans (a boolean buffer such as GPT-2's `bias`: true is 1). */
+export type NestedValues = number | boolean | NestedValues[];
+
+/**
+ * A state_dict entry on input: nested lists (booleans read as 0/1), a bare number (a 0-d tensor such as GPT-2's
+ * `masked_bias`), or `{ shape, data }` with a Float32Array or a flat Array.
+ */
+export type TensorInput = NestedValues[] | number | { shape: number[]; data: Float32Array | number[] };
 
 /** Parameter names as in PyTorch: `W_query.weight`, `W_key.bias`, `out_proj.weight`, `heads.0.W_query.weight`, … */
 export type StateDictInput = Record<string, TensorInput> | Map<string, TensorInput>;
@@ -91,13 +116,23 @@ export interface CreateOptions {
   dropout?: number;
   /** torch.manual_seed(seed) before construction: parameters are drawn as PyTorch draws them. Default 123. */
   seed?: number | bigint;
-  /** Parameters to load instead of drawing them (names and shapes are checked). */
+  /** Parameters to load instead of drawing them (names and shapes are checked), in the format `weightsFormat` says. */
   stateDict?: StateDictInput;
+  /**
+   * The stateDict's layout (with `stateDict` only). Default 'auto': from the key names. 'torch-mha' and 'gpt2' load
+   * `multihead` and need `numHeads` (not in their state_dicts); 'gpt2' makes the layer causal, 'torch-mha' leaves it
+   * non-causal unless `causal: true`. dIn, dOut, kDim, vDim and qkvBias are read from the shapes where not given.
+   */
+  weightsFormat?: WeightsFormat;
+  /** Load only the keys that start with it, without it (e.g. 'h.0.attn.' for one block of GPT2Model.state_dict()). */
+  weightsPrefix?: string;
   /** Default 'neg-inf'. */
   causalRoute?: CausalRoute;
 }
 
 export interface ForwardOptions {
+  /** Keep what `layer.backward()` needs (the same numbers; no fast path). */
+  grad?: boolean;
   /** Return the attention weights (before dropout), shape (b, h, n, n) or (h, n, n). */
   returnWeights?: boolean;
   /** Training mode: dropout is applied. */
@@ -164,11 +199,157 @@ export interface Layer {
   forward(x: Float32Array | number[] | NestedNumbers[], shape?: number[], options?: ForwardOptions): ForwardResult;
   /** A KV-cache session for generation token by token (causal modules; the layer must outlive it). */
   decoder(options: DecoderOptions): Decoder;
-  /** The parameters, in PyTorch's order and names. */
-  stateDict(): StateDict;
+  /** The parameters, in PyTorch's order and names: the book's, or written in `format` with each key prefixed. */
+  stateDict(options?: StateDictOptions): StateDict;
   /** The shapes a loaded stateDict must have. */
   parameterShapes(): Record<string, number[]>;
+  /**
+   * Gradients of Σ gradContext ⊙ context for the last `forward(x, shape, { grad: true })`, once per such forward.
+   * `gradContext` has the context's shape (a Float32Array of its length, or nested Arrays). `params` is also added
+   * into the layer's gradients (`grads()`), as torch accumulates `param.grad`, until `zeroGrad()`.
+   */
+  backward(gradContext: Float32Array | NestedNumbers[]): BackwardResult;
+  /** The gradients added up by `backward()` since `zeroGrad()` (or creation), by parameter name; `{}` when none. */
+  grads(): StateDict;
+  /** Forgets the accumulated gradients (torch's `zero_grad(set_to_none=True)`). */
+  zeroGrad(): void;
   /** Frees the layer's wasm memory now. Any later call throws "layer was disposed". Safe to call twice. */
+  dispose(): void;
+}
+
+export interface BackwardResult {
+  /** The gradient of x, x's shape. */
+  input: TensorData;
+  /** The gradient of forward's `kv` (cross-attention), when one was given. */
+  kv?: TensorData;
+  /** The gradient of forward's `value`, when one was given. */
+  value?: TensorData;
+  /** Every parameter's gradient under its state_dict name, in state_dict order. */
+  params: StateDict;
+}
+
+export type OptimizerName = 'adamw' | 'sgd';
+
+/** torch.optim.SGD's hyper-parameters and defaults (lr has none: it is required). */
+export interface SGDOptions {
+  lr: number;
+  /** Default 0. */
+  momentum?: number;
+  /** Default 0. */
+  dampening?: number;
+  /** Default 0. */
+  weightDecay?: number;
+  /** Needs momentum > 0 and dampening 0. Default false. */
+  nesterov?: boolean;
+  /** Only false is supported. */
+  maximize?: boolean;
+}
+
+/** torch.optim.AdamW's hyper-parameters and defaults. */
+export interface AdamWOptions {
+  /** Default 1e-3. */
+  lr?: number;
+  /** Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** Default 1e-2. */
+  weightDecay?: number;
+  /** Only false is supported. */
+  amsgrad?: boolean;
+  /** Only false is supported. */
+  maximize?: boolean;
+}
+
+/** Gradients for `Optimizer.step`: what `layer.backward()` returns, or its `params` (some or all parameters). */
+export type Gradients = BackwardResult | StateDictInput;
+
+export interface Optimizer {
+  readonly name: OptimizerName;
+  readonly lr: number;
+  /** Successful step() calls. */
+  readonly steps: number;
+  /**
+   * One update of the layer's parameters (torch.optim's formulas, float32): from `grads`, or without it from the
+   * layer's accumulated gradients (every backward() since zeroGrad()). A parameter without a gradient is skipped.
+   */
+  step(grads?: Gradients): void;
+  /** Forgets the layer's accumulated gradients (torch's optimizer.zero_grad()). */
+  zeroGrad(): void;
+  dispose(): void;
+}
+
+/** The tiny model's built-in toy tasks (core/include/attnkit/model.hpp). */
+export type TaskName = 'copy-previous' | 'reverse' | 'sort' | 'induction';
+
+/** One row of `ak.tasks`: a task with its defaults and its documented goal. */
+export interface TaskSpec {
+  readonly name: TaskName;
+  /** One line: what is predicted and which positions are scored. */
+  readonly what: string;
+  readonly causal: boolean;
+  readonly tokens: number;
+  readonly vocab: number;
+  /** From the default seed with the defaults, the evaluation accuracy reaches this … */
+  readonly goalAccuracy: number;
+  /** … within this many trainStep() calls. */
+  readonly goalSteps: number;
+}
+
+export interface ModelOptions {
+  task: TaskName;
+  /** Sequence length. Default: the task's. */
+  tokens?: number;
+  /** Default: the task's. */
+  vocab?: number;
+  /** Width of the embeddings and the attention layer. Default 64. */
+  dModel?: number;
+  /** Attention heads, dividing dModel. Default 4. */
+  heads?: number;
+  /** Default: the task's. */
+  causal?: boolean;
+  /** Training sequences per step. Default 32. */
+  batch?: number;
+  /** Sequences in the evaluation set. Default 256. */
+  evalBatch?: number;
+  /** torch.manual_seed for the parameters; seed + 1 draws the batches, seed + 2 the evaluation set. Default 123. */
+  seed?: number | bigint;
+  /** Default 'adamw' (lr 0.01); 'sgd' has lr 0.1 and momentum 0.9. */
+  optimizer?: OptimizerName;
+  lr?: number;
+}
+
+export interface LossAccuracy {
+  /** Mean cross-entropy over the scored positions. */
+  loss: number;
+  /** Fraction of scored positions whose largest logit is the target. */
+  accuracy: number;
+}
+
+export interface ProbeWeights {
+  /** (heads, tokens, tokens): each head's attention weights on the probe sequence. */
+  data: Float32Array;
+  shape: [number, number, number];
+  /** The probe's tokens, targets (−1: not scored) and, per position, the key holding its target (−1: none). */
+  inputs: number[];
+  targets: number[];
+  expectedKey: number[];
+}
+
+export interface Model {
+  /** The options with the defaults resolved. */
+  readonly config: Readonly<Required<Omit<ModelOptions, 'seed'>>>;
+  /** trainStep() calls so far. */
+  readonly steps: number;
+  readonly disposed: boolean;
+  /** One optimizer step on the next training batch → its loss and accuracy, before the update. */
+  trainStep(): LossAccuracy;
+  /** Loss and accuracy on the evaluation set. */
+  evaluate(): LossAccuracy;
+  /** Each head's weights on the probe (the evaluation set's first sequence). */
+  weights(): ProbeWeights;
+  /** token_embedding.weight, position_embedding.weight, attention.*, readout.weight, readout.bias. */
+  stateDict(): StateDict;
   dispose(): void;
 }
 
@@ -300,6 +481,13 @@ export interface Attnkit {
     value: Float32Array | NestedNumbers[],
     options?: AttentionOptions,
   ): AttentionResult;
+  /** torch.optim's AdamW or SGD over `layer`'s parameters. */
+  optimizer(name: 'adamw', layer: Layer, options?: AdamWOptions): Optimizer;
+  optimizer(name: 'sgd', layer: Layer, options: SGDOptions): Optimizer;
+  /** The tiny trainable model (embeddings, one multihead layer, a read-out) on a built-in task. */
+  createModel(options: ModelOptions): Model;
+  /** The tasks createModel trains, with their documented goals, from the core. Frozen. */
+  readonly tasks: readonly TaskSpec[];
   memory(): MemoryInfo;
   /**
    * Frees every live layer and stops the worker threads of the pthreads build. The instance is unusable

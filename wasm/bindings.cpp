@@ -19,6 +19,8 @@
 #include "errors.hpp"
 #include "layer.hpp"
 #include "limits.hpp"
+#include "model.hpp"
+#include "optimizer.hpp"
 
 namespace attnkit::wasm {
 namespace {
@@ -89,7 +91,26 @@ EMSCRIPTEN_BINDINGS(attnkit) {
       .function("dropBuffers", &Layer::drop_buffers)
       .function("address", &Layer::address)
       .function("fastHeaderAddress", &Layer::fast_header_address)
-      .function("lastError", &Layer::last_error);
+      .function("lastError", &Layer::last_error)
+      .function("backward", &Layer::backward)
+      .function("grads", &Layer::grads)
+      .function("zeroGrad", &Layer::zero_grad);
+  emscripten::class_<Optimizer>("Optimizer")
+      .constructor<>()
+      .function("init", &Optimizer::init)
+      .function("step", &Optimizer::step)
+      .function("steps", &Optimizer::steps)
+      .function("release", &Optimizer::release);
+  emscripten::class_<Model>("Model")
+      .constructor<>()
+      .function("init", &Model::init)
+      .function("info", &Model::info)
+      .function("trainStep", &Model::train_step)
+      .function("evaluate", &Model::evaluate)
+      .function("probeWeights", &Model::probe_weights)
+      .function("stateDict", &Model::state_dict)
+      .function("release", &Model::release);
+  emscripten::function("taskSpecs", &task_specs);
   emscripten::constant("threadPoolSize", static_cast<int>(thread_pool_size()));
   emscripten::function("fastHeaderLayout", &fast_header_layout);
   emscripten::function("statusCodes", &status_codes);

@@ -25,6 +25,10 @@ val mechanism_traits() {
     val options = val::array();
     for (std::size_t j = 0; j < t.options.size(); ++j) options.set(j, val(std::string(t.options[j])));
     item.set("options", options);
+    val formats = val::array();
+    for (std::size_t j = 0; j < t.weights_formats.size(); ++j)
+      formats.set(j, val(std::string(attnkit::weights_format_name(t.weights_formats[j]))));
+    item.set("weights_formats", formats);
     list.set(i, item);
   }
   return list;
@@ -35,7 +39,8 @@ val bench_configs() {
   const auto& all = attnkit::bench_configs();
   for (std::size_t i = 0; i < all.size(); ++i) {
     const attnkit::BenchConfig& c = all[i];
-    if (c.kind != attnkit::BenchKind::forward) continue;  // the package times forward passes only (D1 is native)
+    // The package times plain forward passes only: D1, D2 (decoding) and P1 (padding) are bench/compare's cells.
+    if (c.kind != attnkit::BenchKind::forward || c.padding != 0) continue;
     val item = val::object();
     item.set("name", val(std::string(c.name)));
     item.set("batch", val(static_cast<double>(c.batch)));

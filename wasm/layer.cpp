@@ -6,6 +6,7 @@
 
 #include "convert.hpp"
 #include "limits.hpp"
+#include "weights.hpp"
 
 #ifndef ATTNKIT_THREAD_POOL_SIZE
 #define ATTNKIT_THREAD_POOL_SIZE 1  // the single-thread build
@@ -41,20 +42,12 @@ const attnkit::Module& Layer::module() const {
 val Layer::init(const std::string& mechanism, const val& options, const val& entries) {
   return guarded([&]() -> val {
     const attnkit::Config cfg = config_from(mechanism, options);
-    const bool loading = !entries.isUndefined() && !entries.isNull();
-    check_create_fits(cfg, loading);
-    if (!loading) {
+    if (entries.isUndefined() || entries.isNull()) {
+      check_create_fits(cfg, false);
       module_ = std::make_unique<attnkit::Module>(cfg);
-    } else {
-      attnkit::StateDict sd;
-      const std::size_t n = entries["length"].as<std::size_t>();
-      sd.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) {
-        const val e = entries[i];
-        sd.emplace_back(e["name"].as<std::string>(), tensor_from(e["shape"], e["data"]));
-      }
-      module_ = std::make_unique<attnkit::Module>(cfg, sd);
+      return info();
     }
+    module_ = module_from_entries(cfg, options, entries);
     return info();
   });
 }
@@ -71,6 +64,7 @@ val Layer::forward_with(const val& x, const val& shape, const val& options, cons
     fo.average_weights = options["average_weights"].isTrue();
     fo.train = options["train"].isTrue();
     fo.intermediates = options["intermediates"].isTrue();
+    fo.grad = options["grad"].isTrue();
     fo.threads = pool_threads(size_from(options["threads"]));
     check_forward_fits(*module_, shape_from(shape), fo, true);
     attnkit::ForwardResult r;
@@ -169,17 +163,8 @@ void Layer::drop_buffers() {
   header_.context_address = 0;
 }
 
-val Layer::state_dict() const {
-  return guarded([&]() -> val {
-    const attnkit::StateDict sd = module().state_dict();
-    val list = val::array();
-    for (std::size_t i = 0; i < sd.size(); ++i) {
-      val item = tensor_to_js(sd[i].second);
-      item.set("name", val(sd[i].first));
-      list.set(i, item);
-    }
-    return list;
-  });
+val Layer::state_dict(const std::string& format, const std::string& prefix) const {
+  return guarded([&]() -> val { return state_dict_entries(module(), format, prefix); });
 }
 
 val Layer::parameter_shapes() const {
@@ -211,6 +196,7 @@ val Layer::info() const {
 void Layer::release() {
   decoders_.clear();  // before the module they read
   module_.reset();
+  grads_ = attnkit::StateDict();
   drop_buffers();
 }
 

@@ -40,7 +40,8 @@ class Layer {
  public:
   Layer() = default;
 
-  // entries: undefined, or an Array of { name, shape, data } (data: Float32Array).
+  // entries: undefined, or an Array of { name, shape, data } (data: Float32Array) in the format options.weights_format
+  // names ("auto" when undefined: from the key names), the keys under options.weights_prefix.
   emscripten::val init(const std::string& mechanism, const emscripten::val& options, const emscripten::val& entries);
   // x: Float32Array, shape: [b, n, d_in] or [n, d_in], options: { return_weights, average_weights, train,
   // intermediates, threads }.
@@ -74,10 +75,21 @@ class Layer {
   double decode_length(int id) const;
   void end_decode(int id);
 
-  emscripten::val state_dict() const;        // [{ name, shape, data }] in PyTorch's order
+  // [{ name, shape, data }] in PyTorch's order, in `format` ("book", "torch-mha", "gpt2"), each key prefixed.
+  emscripten::val state_dict(const std::string& format, const std::string& prefix) const;
   emscripten::val parameter_shapes() const;  // [{ name, shape }]
   emscripten::val info() const;
   void release();  // frees the module's memory now; the JS object can then be delete()d
+
+  // Gradients (wasm/grad.cpp). backward(grad_context: { shape, data }) → { input, kv?, value?, params: [{ name, shape,
+  // data }] } for the last forward with options.grad (Module::backward), and adds params into the layer's running sum;
+  // grads() → that sum in state_dict order ([] after zero_grad() or before any backward); zero_grad() clears it.
+  emscripten::val backward(const emscripten::val& grad_context);
+  emscripten::val grads() const;
+  void zero_grad();
+  // The running sum of gradients, and the module an optimizer updates (Error "layer was disposed" once released).
+  const attnkit::StateDict& accumulated_grads() const { return grads_; }
+  attnkit::Module& module_for_update();
 
  private:
   const attnkit::Module& module() const;
@@ -85,8 +97,9 @@ class Layer {
 
   std::unique_ptr<attnkit::Module> module_;
   std::vector<std::unique_ptr<attnkit::Decoder>> decoders_;  // index: the session's id; null once ended
-  attnkit::Tensor input_;                                    // the fast path's input, reused between calls
-  attnkit::Tensor output_;  // the fast path's last context, read by JS right after the call
+  attnkit::StateDict grads_;  // Σ of backward()'s params since zero_grad(), as torch accumulates param.grad
+  attnkit::Tensor input_;     // the fast path's input, reused between calls
+  attnkit::Tensor output_;    // the fast path's last context, read by JS right after the call
   std::string last_error_;
   FastHeader header_;
 };

@@ -1,5 +1,5 @@
-// The two cells beyond C1–C4 (issue 11 §4): D1, one decoding step against a KV cache of 4096 tokens, and P1,
-// a padded prefill. Their shapes, inputs and onnxruntime-node sessions; run.mjs times them against attnkit.
+// The cells beyond C1–C4 (issue 11 §4): D1, one decoding step against a KV cache of 4096 tokens (25 MB: it fits in
+// a 32 MB L3), D2 the same over 16384 tokens (101 MB, from DRAM), and P1, a padded prefill. Their shapes, inputs and onnxruntime-node sessions; run.mjs times them against attnkit.
 //
 //   D1: b1, 12 heads of 64 (d 768), 4095 tokens in the cache + 1 new: the step reads decode_kv_bytes =
 //       2 · b · 4096 · d · 4 bytes of keys and values (core/include/attnkit/bench_configs.hpp), timed as bandwidth.
@@ -7,25 +7,27 @@
 import { CONFIGS, makeInput, makeStateDict } from './configs.mjs';
 import { mulberry32 } from '../../web/src/prng.js';
 
-// D1 comes from the core (ak.benchConfigs) once the package exports it; until then the same shape, named here.
-const D1_SHAPE = { name: 'D1', batch: 1, tokens: 4096, dIn: 768, dOut: 768, heads: 12 };
-export const D1 = Object.freeze({ ...D1_SHAPE, ...(CONFIGS.D1 || {}), kind: 'decode' });
-const { batch, tokens, dIn, dOut, heads } = CONFIGS.C3;
+// The shapes are the core's (core/src/bench_configs.cpp, checked by tests/core/test_bench_configs.cpp): the package's
+// ak.benchConfigs lists plain forward configs only, so D1, D2 (decoding) and P1 (C3 padded) are named here as there.
+export const D1 = Object.freeze({ name: 'D1', batch: 1, tokens: 4096, dIn: 768, dOut: 768, heads: 12, kind: 'decode' });
+export const D2 = Object.freeze({ ...D1, name: 'D2', tokens: 16384 });
+const p1 = { ...CONFIGS.C3, padding: CONFIGS.C3.tokens / 4 };
 export const P1 = Object.freeze({
   name: 'P1',
-  batch,
-  tokens,
-  dIn,
-  dOut,
-  heads,
+  batch: p1.batch,
+  tokens: p1.tokens,
+  dIn: p1.dIn,
+  dOut: p1.dOut,
+  heads: p1.heads,
   kind: 'padded',
-  paddedKeys: tokens / 4,
+  paddedKeys: p1.padding,
 });
 
 export function cell(name) {
   if (name === 'D1') return D1;
+  if (name === 'D2') return D2;
   if (name === 'P1') return P1;
-  throw new Error(`unknown cell '${name}'; expected D1 or P1`);
+  throw new Error(`unknown cell '${name}'; expected D1, D2 or P1`);
 }
 
 // Bytes of keys and values one decoding step reads (float32): every cached key and value once.

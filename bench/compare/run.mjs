@@ -1,7 +1,7 @@
 // attnkit against its peers, side by side in one run (issue 5's comparison; `npm run bench:compare`).
 //
 //   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
-//                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,P1|none] [--rounds N] [--quick] [--out FILE]
+//                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,D2,P1|none] [--rounds N] [--quick] [--out FILE]
 //
 // Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
@@ -40,7 +40,7 @@ function parseArgs(argv) {
     wasmConfigs: null,
     quick: false,
     rounds: null,
-    cells: ['D1', 'P1'],
+    cells: ['D1', 'D2', 'P1'],
     browser: true,
     native: true,
     node: true,
@@ -71,8 +71,8 @@ function parseArgs(argv) {
     } else if (a === '--cells') {
       const v = list(argv[++i], a).map((c) => c.toUpperCase());
       o.cells = v.length === 1 && v[0] === 'NONE' ? [] : v;
-      const bad = o.cells.find((c) => c !== 'D1' && c !== 'P1');
-      if (bad) throw new Error(`unknown cell '${bad}' for --cells; expected D1, P1 or none`);
+      const bad = o.cells.find((c) => c !== 'D1' && c !== 'D2' && c !== 'P1');
+      if (bad) throw new Error(`unknown cell '${bad}' for --cells; expected D1, D2, P1 or none`);
     } else if (a === '--quick') o.quick = true;
     else if (a === '--skip-browser') o.browser = false;
     else if (a === '--skip-native') o.native = false;
@@ -128,7 +128,10 @@ function run(cmd, args, { timeoutMs = 300000, input, env } = {}) {
 // are not data, so Node runs under it).
 function limited(c) {
   if (!LONG_CONFIGS.includes(c.name)) return (cmd, args) => [cmd, args];
-  return (cmd, args) => ['bash', ['-c', `ulimit -d ${PEER_DATA_LIMIT_GB * 1024 * 1024} && exec "$@"`, 'bash', cmd, ...args]];
+  return (cmd, args) => [
+    'bash',
+    ['-c', `ulimit -d ${PEER_DATA_LIMIT_GB * 1024 * 1024} && exec "$@"`, 'bash', cmd, ...args],
+  ];
 }
 
 function lastJsonLine(text) {
@@ -650,10 +653,7 @@ async function main() {
   for (const r of results)
     if (!r.error && r.median_ms !== undefined && r.config !== '*')
       r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
-  const tgt = [
-    ...targets(results),
-    ...(extra?.targets || []),
-  ];
+  const tgt = [...targets(results), ...(extra?.targets || [])];
   const doc = {
     date: new Date().toISOString(),
     command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),

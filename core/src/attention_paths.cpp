@@ -125,6 +125,31 @@ void attention_explain(const AttentionProblem& p, Generator* generator, double d
   throw_first_overflow(p, failed);
 }
 
+// One past the last key any of rows [r0, r1) may attend (its mask not −inf): keys after it (a padded batch's
+// trailing padding) are left out of the kernel's call, so they are neither packed nor scored. They would add exact
+// zeros to every row's sums, so leaving them out changes no result.
+static std::size_t attended_keys(const float* mask, std::size_t ld_mask, std::size_t r0, std::size_t r1,
+                                 std::size_t n_k) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  std::size_t end = 0;
+  for (std::size_t i = ld_mask == 0 ? r1 - 1 : r0; i < r1 && end < n_k; ++i) {
+    const float* row = mask + i * ld_mask;
+    std::size_t j = n_k;
+    while (j > end && row[j - 1] == ninf) --j;
+    end = std::max(end, j);
+  }
+  return std::max<std::size_t>(end, 1);  // a row masked everywhere still gets its zeros from the kernel
+}
+
+// True if rows [r0, r1) of the mask are exactly 0 over keys [0, n_k): the kernel may then run unmasked (a padded
+// batch's mask, once its trailing padding is left out).
+static bool mask_is_zero(const float* mask, std::size_t ld_mask, std::size_t r0, std::size_t r1, std::size_t n_k) {
+  for (std::size_t i = ld_mask == 0 ? r1 - 1 : r0; i < r1; ++i)
+    for (std::size_t j = 0; j < n_k; ++j)
+      if (mask[i * ld_mask + j] != 0.0f) return false;
+  return true;
+}
+
 void attention_fused(const AttentionProblem& p, float* output, float* lse) {
   const auto& table = kernels::table();
   const std::size_t BH = p.batch * p.h_q, n_q = p.n_q;
@@ -150,6 +175,10 @@ void attention_fused(const AttentionProblem& p, float* output, float* lse) {
                        a.d_v = p.d_v;
                        a.mask = p.mask_of(b, h);
                        a.ld_mask = p.mask ? p.mask->stride_q : 0;
+                       if (a.mask) {
+                         a.n_k = attended_keys(a.mask, a.ld_mask, r0, r1, p.n_k);
+                         if (mask_is_zero(a.mask, a.ld_mask, r0, r1, a.n_k)) a.mask = nullptr;  // padding only
+                       }
                        a.lse = lse ? lse + bh * n_q : nullptr;
                        if (table.attention_f32(a, r0, r1) == 0) return;
                        // Rows the kernel flagged (their output is NaN): float64, as the explain path does.

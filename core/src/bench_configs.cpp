@@ -1,4 +1,4 @@
-// attnkit — the standard benchmark configurations C1–C5 (forward) and D1 (a decoding step).
+// attnkit — the standard benchmark configurations C1–C5, P1 (forward) and D1, D2 (a decoding step).
 #include "attnkit/bench_configs.hpp"
 
 #include <string>
@@ -17,7 +17,13 @@ const std::vector<BenchConfig>& bench_configs() {
       {"C4", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: a long context"},
       {"C5", 1, 16384, 768, 768, 12, true,
        "b1 n16384 d768 h12: longer than an unfused peer holds (memory linear in n)"},
-      {"D1", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: one decoding step over a cache of 4096 tokens",
+      {"P1", 8, 256, 512, 512, 8, true,
+       "b8 n256 d512 h8: a padded prefill, the last 64 keys of each sequence padding (key_padding_mask)",
+       BenchKind::forward, 64},
+      {"D1", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: one decoding step over a cache of 4096 tokens (25 MB)",
+       BenchKind::decode},
+      {"D2", 1, 16384, 768, 768, 12, true,
+       "b1 n16384 d768 h12: one decoding step over a cache of 16384 tokens (101 MB, past the L3 cache)",
        BenchKind::decode},
   };
   return configs;
@@ -48,6 +54,21 @@ Config bench_module_config(const BenchConfig& c) {
 
 double decode_kv_bytes(const BenchConfig& c) {
   return 2.0 * double(c.batch) * double(c.tokens) * double(c.d_out) * sizeof(float);
+}
+
+std::optional<AttentionMask> bench_key_padding_mask(const BenchConfig& c) {
+  if (c.padding == 0) return std::nullopt;
+  AttentionMask mask{MaskKind::boolean, {c.batch, c.tokens}, std::vector<float>(c.batch * c.tokens, 0.0f)};
+  for (std::size_t b = 0; b < c.batch; ++b)
+    for (std::size_t j = c.tokens - c.padding; j < c.tokens; ++j) mask.values[b * c.tokens + j] = 1.0f;
+  return mask;
+}
+
+double bench_flops(const BenchConfig& c) {
+  const std::optional<AttentionMask> padding = bench_key_padding_mask(c);
+  ForwardInputs inputs;
+  inputs.key_padding_mask = padding ? &*padding : nullptr;
+  return forward_flops(bench_module_config(c), {c.batch, c.tokens, c.d_in}, inputs);
 }
 
 Tensor bench_input(const BenchConfig& c) {

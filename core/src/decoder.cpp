@@ -46,51 +46,84 @@ Decoder Module::begin_decode(std::size_t max_tokens, std::size_t batch, std::siz
   return Decoder(*this, max_tokens, batch, threads);
 }
 
-Decoder::Decoder(const Module& module, std::size_t max_tokens, std::size_t batch, std::size_t threads)
-    : module_(&module), max_tokens_(max_tokens), batch_(batch), threads_(threads) {
+Decoder Module::begin_decode(std::size_t max_tokens, const DecodeMemory& memory, std::size_t threads) const {
+  return Decoder(*this, max_tokens, memory, threads);
+}
+
+void Decoder::check_module(const char* mode) {
+  const Module& module = *module_;
   const Config& c = module.config();
   const std::string mech = detail::quoted(traits(c.mechanism).name);
   if (!traits(c.mechanism).has_parameters)
-    throw Error("decoding needs key and value projections; mechanism " + mech +
+    throw Error(std::string(mode) + " decoding needs key and value projections; mechanism " + mech +
                 " has none (expected one of self-v1, self, causal, multihead-wrapper, multihead)");
+  if (max_tokens_ == 0) throw Error("max_tokens must be at least 1 (got 0)", ErrorKind::range);
+  if (c.context_length != 0 && max_tokens_ > c.context_length)
+    throw Error("max_tokens (" + num(max_tokens_) + ") exceeds the module's context_length (" + num(c.context_length) +
+                    "); expected at most " + num(c.context_length),
+                ErrorKind::range);
+  heads_ = module.num_heads();
+  kv_heads_ = module.kv_heads();
+  head_dim_ = module.head_dim();
+  width_ = heads_ * head_dim_;
+  slice_ = std::min(max_tokens_, kSliceTokens);
+}
+
+Decoder::Decoder(const Module& module, std::size_t max_tokens, std::size_t batch, std::size_t threads)
+    : module_(&module), max_tokens_(max_tokens), batch_(batch), threads_(threads) {
+  const Config& c = module.config();
+  check_module("self-attention");
+  const std::string mech = detail::quoted(traits(c.mechanism).name);
   if (!module.causal())
     throw Error("decoding needs a causal module; this " + mech +
                 " module is not causal (expected Config::causal = true)");
-  // The cache holds self-attention's keys and values, one per query head (the q|k|v layout forward uses).
-  if ((c.kv_heads != 0 && c.kv_heads != c.num_heads) || (c.k_dim != 0 && c.k_dim != c.d_in) ||
-      (c.v_dim != 0 && c.v_dim != c.d_in))
-    throw Error("decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or " +
-                num(c.num_heads) + " and k_dim, v_dim 0 or " + num(c.d_in) + " (got kv_heads " + num(c.kv_heads) +
-                ", k_dim " + num(c.k_dim) + ", v_dim " + num(c.v_dim) + ")");
-  if (max_tokens == 0) throw Error("max_tokens must be at least 1 (got 0)", ErrorKind::range);
-  if (c.context_length != 0 && max_tokens > c.context_length)
-    throw Error("max_tokens (" + num(max_tokens) + ") exceeds the module's context_length (" + num(c.context_length) +
-                    "); expected at most " + num(c.context_length),
-                ErrorKind::range);
+  // Self-attention projects keys and values from x_new: W_key and W_value must read d_in features.
+  if (module.key_dim() != c.d_in || module.value_dim() != c.d_in)
+    throw Error("self-attention decoding projects keys and values from x_new, but this module reads k_dim " +
+                num(module.key_dim()) + " and v_dim " + num(module.value_dim()) +
+                " features; expected k_dim, v_dim 0 or " + num(c.d_in) + ", or a DecodeMemory (cross-attention)");
   if (batch == 0) throw Error("batch must be at least 1 (got 0)", ErrorKind::range);
-  heads_ = module.num_heads();
-  head_dim_ = module.head_dim();
-  width_ = heads_ * head_dim_;
-  slice_ = std::min(max_tokens, kSliceTokens);
-  const std::size_t chunks = (max_tokens + kDecodeChunk - 1) / kDecodeChunk;
+  qkv_ld_ = width_ + 2 * kv_heads_ * head_dim_;
+  cache_tokens_ = max_tokens;
   // Refuse what cannot be allocated before allocating any of it (each count checked as separate sizes).
-  const std::size_t cache = checked_numel({batch, heads_, max_tokens, head_dim_});
-  const std::size_t partial = checked_numel({batch, heads_, chunks, slice_, head_dim_});
+  const std::size_t cache = checked_numel({batch, kv_heads_, max_tokens, head_dim_});
+  checked_numel({batch, heads_, (max_tokens + kDecodeChunk - 1) / kDecodeChunk, slice_, head_dim_});
   const std::size_t out = checked_numel({batch, max_tokens, module.d_out_total()});
   keys_.assign(cache, 0.0f);
   values_.assign(cache, 0.0f);
-  qkv_.assign(checked_numel({batch, slice_, 3, width_}), 0.0f);
+  qkv_.assign(checked_numel({batch, slice_, qkv_ld_}), 0.0f);
   if (c.mechanism == Mechanism::multihead) context_.assign(checked_numel({batch, slice_, width_}), 0.0f);
-  partial_.assign(partial, 0.0f);
-  lse_.assign(batch * heads_ * chunks * slice_, 0.0f);
-  row_weights_.assign(max_tokens, 0.0f);
+  size_buffers();
   output_.data.reserve(out);
-  output_.shape.reserve(3);
+  output_.shape.reserve(4);
+}
+
+Decoder::Decoder(const Module& module, std::size_t max_tokens, const DecodeMemory& memory, std::size_t threads)
+    : module_(&module), max_tokens_(max_tokens), batch_(0), threads_(threads), cross_(true) {
+  const Config& c = module.config();
+  check_module("cross-attention");
+  if (module.causal())
+    throw Error("cross-attention decoding attends every memory key from every token (not causal); this " +
+                detail::quoted(traits(c.mechanism).name) + " module is causal (expected Config::causal = false)");
+  qkv_ld_ = width_;
+  set_memory(memory);  // sets batch_, the projected memory and the buffers sized by it
+  qkv_.assign(checked_numel({batch_, slice_, qkv_ld_}), 0.0f);
+  if (c.mechanism == Mechanism::multihead) context_.assign(checked_numel({batch_, slice_, width_}), 0.0f);
+  output_.data.reserve(checked_numel({batch_, max_tokens, module.d_out_total()}));
+  output_.shape.reserve(4);
+}
+
+void Decoder::size_buffers() {
+  const std::size_t chunks = (cache_tokens_ + kDecodeChunk - 1) / kDecodeChunk;
+  partial_.assign(checked_numel({batch_, heads_, chunks, slice_, head_dim_}), 0.0f);
+  lse_.assign(batch_ * heads_ * chunks * slice_, 0.0f);
+  row_weights_.assign(cache_tokens_, 0.0f);
 }
 
 std::size_t Decoder::bytes() const noexcept {
-  const std::size_t floats = keys_.capacity() + values_.capacity() + qkv_.capacity() + context_.capacity() +
-                             partial_.capacity() + lse_.capacity() + row_weights_.capacity() + output_.data.capacity();
+  const std::size_t floats = keys_.capacity() + values_.capacity() + mask_.capacity() + qkv_.capacity() +
+                             context_.capacity() + partial_.capacity() + lse_.capacity() + row_weights_.capacity() +
+                             output_.data.capacity();
   return floats * sizeof(float);
 }
 
@@ -102,7 +135,7 @@ void Decoder::rewind(std::size_t length) {
   length_ = length;
 }
 
-const Tensor& Decoder::step(const Tensor& x_new) {
+const Tensor& Decoder::step(const Tensor& x_new, Tensor* weights) {
   const Module& module = *module_;
   const Config& c = module.config();
   if (x_new.rank() != 3 && !(x_new.rank() == 2 && batch_ == 1))
@@ -113,42 +146,49 @@ const Tensor& Decoder::step(const Tensor& x_new) {
                     d_in = x_new.shape[batched ? 2 : 1];
   if (b != batch_)
     throw Error("x_new has batch " + num(b) + " (shape " + shape_to_string(x_new.shape) + "); expected batch " +
-                num(batch_) + " (the session's, from begin_decode)");
+                num(batch_) + (cross_ ? " (the session's, from its memory)" : " (the session's, from begin_decode)"));
   if (t == 0) throw Error("x_new has 0 tokens; expected at least 1", ErrorKind::range);
   if (d_in != c.d_in)
     throw Error("x_new has d_in " + num(d_in) + " (shape " + shape_to_string(x_new.shape) + "); expected d_in " +
                 num(c.d_in));
   if (t > max_tokens_ - length_)
-    throw Error("the KV cache holds max_tokens (" + num(max_tokens_) + ") tokens; this step adds " + num(t) + " to " +
-                    num(length_) + "; expected at most " + num(max_tokens_ - length_) + " new tokens or reset()",
+    throw Error(std::string(cross_ ? "the session decodes" : "the KV cache holds") + " max_tokens (" +
+                    num(max_tokens_) + ") tokens; this step adds " + num(t) + " to " + num(length_) +
+                    "; expected at most " + num(max_tokens_ - length_) + " new tokens or reset()",
                 ErrorKind::range);
   check_finite(x_new, "x_new");
 
-  const std::size_t D = width_, hd = head_dim_, H = heads_, d_out = module.d_out_total();
+  const std::size_t D = width_, D_kv = kv_heads_ * head_dim_, hd = head_dim_, d_out = module.d_out_total();
   const bool multihead = c.mechanism == Mechanism::multihead;
   output_.shape.assign({b, t, d_out});
   if (!batched) output_.shape.erase(output_.shape.begin());
   output_.data.resize(b * t * d_out);  // within the capacity reserved at the start: no allocation
+  if (weights) {
+    *weights = Tensor({b, heads_, t, cross_ ? memory_tokens_ : length_ + t});  // the step's rows of forward's weights
+  }
   const float* qkv_bias = module.qkv_bias_.empty() ? nullptr : module.qkv_bias_.data();
+  const detail::Projection kind = cross_                              ? detail::Projection::query
+                                  : c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1
+                                                                      : detail::Projection::qkv;
 
   for (std::size_t s0 = 0; s0 < t; s0 += slice_) {
     const std::size_t sn = std::min(slice_, t - s0), position = length_ + s0;
-    // Queries, keys, values of the slice's tokens, per sequence: x·Wᵀ (+ b).                  (b, sn, 3·D)
+    // Queries (and, self-attention, keys and values) of the slice's tokens, per sequence: x·Wᵀ (+ b).  (b, sn, qkv_ld)
     for (std::size_t bi = 0; bi < b; ++bi) {
-      float* qkv = qkv_.data() + bi * slice_ * 3 * D;
-      detail::linear(x_new.ptr() + (bi * t + s0) * d_in, sn, d_in, module.qkv_weight_.data(), qkv_bias, 3 * D, qkv,
-                     threads_, module.packed_->qkv.get());
-      screen(qkv, sn, 3 * D, c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv,
-             bi, position);
-      // Append the keys and values at positions [position, position + sn) of each head.      (b, H, max_tokens, hd)
-      for (std::size_t h = 0; h < H; ++h)
+      float* qkv = qkv_.data() + bi * slice_ * qkv_ld_;
+      detail::linear(x_new.ptr() + (bi * t + s0) * d_in, sn, d_in, module.qkv_weight_.data(), qkv_bias, qkv_ld_, qkv,
+                     threads_, cross_ ? nullptr : module.packed_->qkv.get());
+      screen(qkv, sn, qkv_ld_, kind, bi, position);
+      if (cross_) continue;
+      // Append the keys and values at positions [position, position + sn) of each kv head.  (b, H_kv, max_tokens, hd)
+      for (std::size_t g = 0; g < kv_heads_; ++g)
         for (std::size_t i = 0; i < sn; ++i) {
-          const std::size_t at = ((bi * H + h) * max_tokens_ + position + i) * hd;
-          std::memcpy(keys_.data() + at, qkv + i * 3 * D + D + h * hd, hd * sizeof(float));
-          std::memcpy(values_.data() + at, qkv + i * 3 * D + 2 * D + h * hd, hd * sizeof(float));
+          const std::size_t at = ((bi * kv_heads_ + g) * cache_tokens_ + position + i) * hd;
+          std::memcpy(keys_.data() + at, qkv + i * qkv_ld_ + D + g * hd, hd * sizeof(float));
+          std::memcpy(values_.data() + at, qkv + i * qkv_ld_ + D + D_kv + g * hd, hd * sizeof(float));
         }
     }
-    // Attention of the slice's queries over every cached key they may see.                    (b, sn, D)
+    // Attention of the slice's queries over every key they may see.                           (b, sn, D)
     if (multihead) {
       attend(position, sn, context_.data(), slice_ * D);
       // out_proj combines the heads.                                                          (b, sn, d_out)
@@ -163,7 +203,9 @@ const Tensor& Decoder::step(const Tensor& x_new) {
     } else {
       attend(position, sn, output_.ptr() + s0 * D, t * D);
     }
+    if (weights) attend_weights(position, sn, s0, *weights);
   }
+  if (weights && !batched) weights->shape.erase(weights->shape.begin());
   length_ += t;  // only now: a step that throws leaves the cache as it was
   return output_;
 }

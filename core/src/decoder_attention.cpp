@@ -2,7 +2,9 @@
 // The cache of each (sequence, head) is cut into fixed chunks of kDecodeChunk keys at absolute positions; each
 // chunk is one task: the decode kernel gives, for every query row of the step, that chunk's context normalised by
 // its own sum and its log-sum-exp. The merge then weighs the chunks by exp(lse_c − max lse), in chunk order. The
-// chunks do not depend on the thread count (threads only take tasks), so neither do the bits.
+// chunks do not depend on the thread count (threads only take tasks), so neither do the bits. Grouped-query heads:
+// query head h reads cache head h / (heads / kv_heads). Cross-attention: every row sees the whole memory (not
+// causal), less the padding its additive mask gives −inf.
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -20,21 +22,23 @@ namespace {
 // What every task of one step reads; tasks capture a pointer to it (a std::function that small needs no heap).
 struct SplitJob {
   const kernels::KernelTable* table;
-  const float *qkv, *keys, *values;
+  const float *qkv, *keys, *values, *mask;  // mask: (batch, cache_tokens) additive, or nullptr
   float *partial, *lse;
-  std::size_t heads, head_dim, width, max_tokens, slice, chunks_max;  // chunks_max: the partial buffer's chunk axis
-  std::size_t position, tokens, chunks;                               // chunks: those the step's last token sees
+  std::size_t heads, group, head_dim, qkv_ld, cache_tokens, slice, chunks_max;  // group: query heads per kv head
+  std::size_t position, tokens, seen, chunks;  // seen: keys the step's last token sees; chunks: over them
+  bool causal;
   float scale;
   std::atomic<std::size_t> flagged{0};
 
   // Task (sequence bi, head h, chunk c): rows [0, tokens) of the step against keys [c·C, min((c+1)·C, seen)).
   void run(std::size_t task) {
     const std::size_t c = task % chunks, bh = task / chunks, bi = bh / heads, h = bh % heads;
-    const std::size_t first = c * kDecodeChunk, seen = position + tokens;
+    const std::size_t first = c * kDecodeChunk;
     const std::size_t n_k = seen - first < kDecodeChunk ? seen - first : kDecodeChunk;
-    const std::size_t cache = (bh * max_tokens + first) * head_dim, part = (bh * chunks_max + c) * slice;
-    kernels::Attention a{qkv + bi * slice * 3 * width + h * head_dim,
-                         3 * width,
+    const std::size_t kv_head = bi * (heads / group) + h / group;
+    const std::size_t cache = (kv_head * cache_tokens + first) * head_dim, part = (bh * chunks_max + c) * slice;
+    kernels::Attention a{qkv + bi * slice * qkv_ld + h * head_dim,
+                         qkv_ld,
                          keys + cache,
                          head_dim,
                          values + cache,
@@ -45,9 +49,10 @@ struct SplitJob {
                          n_k,
                          head_dim,
                          scale,
-                         true};
+                         causal};
     a.causal_offset =
         static_cast<std::ptrdiff_t>(position) - static_cast<std::ptrdiff_t>(first);  // query i sees ≤ position + i
+    if (mask) a.mask = mask + bi * cache_tokens + first;  // ld_mask 0: one row of padding for every query
     a.lse = lse + part;
     if (table->attention_decode_f32(a, 0, tokens)) flagged.fetch_add(1, std::memory_order_relaxed);
   }
@@ -57,27 +62,31 @@ struct SplitJob {
 
 void Decoder::attend(std::size_t position, std::size_t tokens, float* out, std::size_t batch_stride) {
   const std::size_t H = heads_, hd = head_dim_, D = width_, b = batch_;
-  const std::size_t chunks_max = (max_tokens_ + kDecodeChunk - 1) / kDecodeChunk;
+  const std::size_t chunks_max = (cache_tokens_ + kDecodeChunk - 1) / kDecodeChunk;
   const float ninf = -std::numeric_limits<float>::infinity();
   SplitJob job;
   job.table = &kernels::table();
   job.qkv = qkv_.data();
   job.keys = keys_.data();
   job.values = values_.data();
+  job.mask = mask_.empty() ? nullptr : mask_.data();
   job.partial = partial_.data();
   job.lse = lse_.data();
   job.heads = H;
+  job.group = H / kv_heads_;
   job.head_dim = hd;
-  job.width = D;
-  job.max_tokens = max_tokens_;
+  job.qkv_ld = qkv_ld_;
+  job.cache_tokens = cache_tokens_;
   job.slice = slice_;
   job.chunks_max = chunks_max;
-  job.position = position;
+  job.position = cross_ ? 0 : position;
   job.tokens = tokens;
-  job.chunks = (position + tokens + kDecodeChunk - 1) / kDecodeChunk;
+  job.seen = cross_ ? memory_tokens_ : position + tokens;
+  job.causal = !cross_;
+  job.chunks = (job.seen + kDecodeChunk - 1) / kDecodeChunk;
   job.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   const std::size_t tasks = b * H * job.chunks;
-  const std::size_t threads = detail::threads_for(4.0 * b * H * tokens * (position + tokens) * hd, threads_);
+  const std::size_t threads = detail::threads_for(4.0 * b * H * tokens * job.seen * hd, threads_);
   if (threads <= 1 || tasks == 1) {
     for (std::size_t task = 0; task < tasks; ++task) job.run(task);
   } else {
@@ -106,22 +115,24 @@ void Decoder::attend(std::size_t position, std::size_t tokens, float* out, std::
         for (std::size_t x = 0; x < hd; ++x) dst[x] = std::fma(w, part[x], dst[x]);
       }
       if (!flagged) {
-        for (std::size_t x = 0; x < hd; ++x) dst[x] /= sum;
+        // A row every key of which is padding sees nothing: zeros, as forward gives.
+        for (std::size_t x = 0; x < hd; ++x) dst[x] = sum > 0.0f ? dst[x] / sum : 0.0f;
         continue;
       }
       // Scores or context left float32: the row in float64 over every key it sees (core/src/overflow.hpp).
-      const std::size_t cache = bh * max_tokens_ * hd;
-      const detail::AttentionRow row{qkv_.data() + (bi * slice_ + i) * 3 * D + h * hd,
+      const std::size_t cache = (bi * kv_heads_ + h / job.group) * cache_tokens_ * hd;
+      const std::size_t see = cross_ ? memory_tokens_ : position + i + 1;
+      const detail::AttentionRow row{qkv_.data() + (bi * slice_ + i) * qkv_ld_ + h * hd,
                                      keys_.data() + cache,
                                      hd,
                                      values_.data() + cache,
                                      hd,
-                                     position + i + 1,
+                                     see,
                                      hd,
                                      hd,
                                      1.0 / std::sqrt(static_cast<double>(hd)),
-                                     position + i + 1,
-                                     nullptr};
+                                     see,
+                                     job.mask ? job.mask + bi * cache_tokens_ : nullptr};
       detail::attention_weights_f64(row, row_weights_.data());
       if (!detail::attention_context_f64(row_weights_.data(), row, dst))
         throw Error(detail::context_overflow_message(bi, h, position + i), ErrorKind::range);

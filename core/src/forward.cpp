@@ -1,6 +1,7 @@
 // attnkit — Module::forward: queries, keys and values in one GEMM, attention per head (the explain path
 // that keeps every step, or the fused fast path), then out_proj for multihead.
 #include <cstring>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -46,12 +47,26 @@ const Tensor* ForwardResult::intermediate(const std::string& name) const {
 
 ForwardResult Module::forward(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options) {
   if (!inputs.kv && !inputs.value_input && !inputs.key_padding_mask && !inputs.attn_mask) return forward(x, options);
+  // A padded batch (self-attention, boolean key_padding_mask, padding at the end of each sequence) on the fused
+  // path keeps the one-GEMM route: each sequence's attention just stops at its last real key.
+  if (!inputs.kv && !inputs.value_input && !inputs.attn_mask && stacked_projections() && !options.average_weights &&
+      !options.return_weights && !options.intermediates && !options.grad && !(options.train && config_.dropout > 0.0)) {
+    const std::optional<std::vector<std::size_t>> lengths = detail::padding_lengths(*inputs.key_padding_mask, x.shape);
+    if (lengths) return forward_stacked(x, options, lengths->data());
+  }
   return forward_general(x, inputs, options);
 }
 
 ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
-  // Separate projections (grouped-query, cross-attention widths) and averaged weights take the op's route.
-  if (!stacked_projections() || options.average_weights) return forward_general(x, ForwardInputs{}, options);
+  // Separate projections (grouped-query, cross-attention widths), averaged weights and gradient mode take the op's
+  // route.
+  if (!stacked_projections() || options.average_weights || options.grad)
+    return forward_general(x, ForwardInputs{}, options);
+  return forward_stacked(x, options, nullptr);
+}
+
+ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& options, const std::size_t* key_lengths) {
+  tape_.reset();  // a backward belongs to the latest forward only
   const Config& c = config_;
   if (x.rank() != 2 && x.rank() != 3)
     throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got rank " + std::to_string(x.rank()) +
@@ -101,7 +116,8 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
 
   // Step 2 — attention per head: softmax(q·kᵀ / √d_k [+ mask]) [dropout] · v.                  (b, n, D)
   const detail::Sdpa sdpa{
-      query, key, value, b, n, H, hd, causal_, c.mechanism != Mechanism::simplified, c.causal_route, options.threads};
+      query,           key,        value, b, n, H, hd, causal_, c.mechanism != Mechanism::simplified, c.causal_route,
+      options.threads, key_lengths};
   // Multihead's context only feeds out_proj: a scratch buffer. Otherwise it is the result.
   const bool multihead = c.mechanism == Mechanism::multihead;
   Tensor context;

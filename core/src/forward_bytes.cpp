@@ -70,10 +70,18 @@ std::size_t Module::forward_bytes(const Shape& x, const ForwardOptions& options)
   return forward_bytes(config_, x, options);
 }
 
+std::size_t Module::forward_bytes(const Shape& x, const ForwardInputs& inputs, const ForwardOptions& options) const {
+  return forward_bytes(config_, x, inputs, options);
+}
+
 std::size_t Module::forward_bytes(const Config& c, const Shape& x, const ForwardOptions& options) {
   if (x.size() != 2 && x.size() != 3)
     throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got " + shape_to_string(x));
   const detail::ModuleGeometry g = detail::check_config(c);
+  // Separate projections (grouped-query, cross widths) and averaged weights take forward_general's route.
+  const bool stacked = (c.kv_heads == 0 || c.kv_heads == g.num_heads) && (c.k_dim == 0 || c.k_dim == c.d_in) &&
+                       (c.v_dim == 0 || c.v_dim == c.d_in);
+  if (!stacked || options.average_weights) return forward_bytes(c, x, ForwardInputs{}, options);
   const bool batched = x.size() == 3;
   const std::size_t b = batched ? x[0] : 1, n = x[batched ? 1 : 0], d_in = x.back();
   if (c.d_in != 0 && d_in != c.d_in)
@@ -155,6 +163,106 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   return add(common, std::max(during, add(kept, tail)));
 }
 
+// forward_general (core/src/forward_inputs.cpp) step by step: the three projections, the op's mask, the split heads,
+// the attention op (its prepared mask, output, weights, flags), the context and the result.
+std::size_t Module::forward_bytes(const Config& c, const Shape& x, const ForwardInputs& in,
+                                  const ForwardOptions& options) {
+  if (x.size() != 2 && x.size() != 3)
+    throw Error("x must have shape (batch, tokens, d_in) or (tokens, d_in); got " + shape_to_string(x));
+  const detail::ModuleGeometry g = detail::check_config(c);
+  const bool simplified = c.mechanism == Mechanism::simplified, multihead = c.mechanism == Mechanism::multihead;
+  const bool stacked = (c.kv_heads == 0 || c.kv_heads == g.num_heads) && (c.k_dim == 0 || c.k_dim == c.d_in) &&
+                       (c.v_dim == 0 || c.v_dim == c.d_in);
+  if (!in.kv && !in.value_input && !in.key_padding_mask && !in.attn_mask && stacked && !options.average_weights)
+    return forward_bytes(c, x, options);
+  // A right-padded batch on the fused path takes the one-GEMM route (core/src/forward.cpp), with its lengths.
+  const bool fused =
+      !options.return_weights && !options.intermediates && !options.grad && !(options.train && c.dropout > 0.0);
+  if (!in.kv && !in.value_input && !in.attn_mask && stacked && !options.average_weights && fused &&
+      detail::padding_lengths(*in.key_padding_mask, x))
+    return add(forward_bytes(c, x, options), heap(mul(x.size() == 3 ? x[0] : 1, 2 * sizeof(std::size_t))));
+  const bool batched = x.size() == 3;
+  const std::size_t b = batched ? x[0] : 1, n_q = x[batched ? 1 : 0], d_in = x.back();
+  if (c.d_in != 0 && d_in != c.d_in)
+    throw Error("x has d_in " + std::to_string(d_in) + " (shape " + shape_to_string(x) + "); expected d_in " +
+                std::to_string(c.d_in));
+  const Shape* kv = in.kv ? &in.kv->shape : nullptr;
+  const Shape* value = in.value_input ? &in.value_input->shape : kv;
+  const std::size_t n_k = kv && kv->size() >= 2 ? (*kv)[kv->size() - 2] : n_q;
+  const std::size_t key_f = kv ? kv->back() : d_in, value_f = value ? value->back() : key_f;
+  const std::size_t H = g.num_heads, hd = simplified ? d_in : g.head_dim, D = mul(H, hd);
+  const std::size_t H_kv = simplified ? 1 : (c.kv_heads ? c.kv_heads : H), D_kv = mul(H_kv, hd);
+  const std::size_t value_hd = simplified ? value_f : hd;
+  const bool wrapper = c.mechanism == Mechanism::multihead_wrapper;
+  const std::size_t Hp = wrapper ? 1 : H, Hkv_p = wrapper ? 1 : H_kv;  // heads per pass of the op
+  const bool dropout_on = options.train && c.dropout > 0.0, keep = options.intermediates;
+  const bool explain = options.return_weights || keep || dropout_on;
+  const std::size_t rank = batched ? 4 : 3;
+
+  // Step 1 — queries (b·n_q, D), keys and values (b·n_k, D_kv), and the op's mask (B, H', Q, n_k).
+  std::size_t held = 0;
+  if (!simplified) held = add(heap(floats(mul({b, n_q, D}))), mul(2, heap(floats(mul({b, n_k, D_kv})))));
+  std::size_t mask = 0, prepared = 0;
+  if (in.key_padding_mask || in.attn_mask) {
+    const Shape* am = in.attn_mask ? &in.attn_mask->shape : nullptr;
+    const bool per_head = am && am->size() == 3;  // (b·h, n_q, n_k), or (h, n_q, n_k) unbatched
+    const std::size_t B = in.key_padding_mask || per_head ? b : 1, Hm = per_head ? H : 1, Q = am ? n_q : 1;
+    mask = tensor(mul({B, Hm, Q, n_k}), 4);
+    prepared = heap(floats(mul({B, wrapper ? 1 : Hm, Q, n_k})));  // the kernels' additive copy, per op call
+  }
+  held = add(held, mask);
+  // Step 2 — the heads' context (b, n_q, H·value_hd), the weights (b, H, n_q, n_k), the split heads of a pass.
+  const std::size_t S = explain ? tensor(mul({b, H, n_q, n_k}), 4) : 0;
+  held = add(add(held, tensor(mul({b, n_q, H, value_hd}), 3)), S);
+  const std::size_t split = add(add(tensor(mul({b, Hp, n_q, hd}), 4), tensor(mul({b, Hkv_p, n_k, hd}), 4)),
+                                tensor(mul({b, Hkv_p, n_k, value_hd}), 4));
+  held = add(held, wrapper ? mul(2, split) : split);  // the wrapper's next pass is built before the last is freed
+  // attention(): the pass's mask copy and prepared mask, its output, weights, dropout copy and overflow flags.
+  const std::size_t pass_plane = tensor(mul({b, Hp, n_q, n_k}), 4), flags = heap(mul({b, Hp, n_q}));
+  std::size_t during = add(add(mask ? mask : 0, prepared), tensor(mul({b, Hp, n_q, value_hd}), 4));
+  during = add(during, explain ? add(add(pass_plane, dropout_on ? pass_plane : 0), mul(2, flags)) : flags);
+  // Step 3 — out_proj's result, the averaged weights (and their float64 sums), the intermediates' copies.
+  std::size_t after = multihead ? tensor(mul({b, n_q, c.d_out}), rank - 1) : 0;
+  if (options.return_weights && options.average_weights)
+    after = add(after, add(tensor(mul({b, n_q, n_k}), rank - 1), heap(mul({n_q, n_k, sizeof(double)}))));
+  if (keep) {
+    after = add(after, add(add(tensor(mul({b, n_q, D}), rank), mul(2, tensor(mul({b, n_k, D_kv}), rank))), S));
+    after = add(after, mul(multihead ? 2 : 1, tensor(mul({b, n_q, multihead ? c.d_out : D}), rank - 1)));
+    after = add(after, intermediates_list(4 + (multihead ? 1 : 0) + 1, multihead ? 1 : 0));
+  }
+
+  // The kernels' per-thread scratch: three unpacked projections (B packed per call), out_proj (packed), the op.
+  const kernels::KernelTable& table = kernels::table();
+  std::size_t kernel_scratch = 0, threads = 1;
+  if (!simplified) {
+    const std::size_t rows_k = mul(b, n_k);
+    const std::size_t unpacked = std::max({table.gemm_nt_scratch_floats(mul(b, n_q), D, d_in, false),
+                                           table.gemm_nt_scratch_floats(rows_k, D_kv, key_f, false),
+                                           table.gemm_nt_scratch_floats(rows_k, D_kv, value_f, false)});
+    std::size_t linear = std::max({detail::linear_threads(mul(b, n_q), d_in, D, options.threads),
+                                   detail::linear_threads(rows_k, key_f, D_kv, options.threads),
+                                   detail::linear_threads(rows_k, value_f, D_kv, options.threads)});
+    std::size_t packed = 0;
+    if (multihead) {
+      packed = table.gemm_nt_scratch_floats(mul(b, n_q), c.d_out, D, true);
+      linear = std::max(linear, detail::linear_threads(mul(b, n_q), D, c.d_out, options.threads));
+    }
+    kernel_scratch = mul(add(kernel_buffers(unpacked, 2), kernel_buffers(packed, 1)), linear);
+    threads = linear;
+  }
+  if (n_q > 0 && hd > 0) {
+    const std::size_t per_thread = explain ? add(kernel_buffers(table.gemm_nt_scratch_floats(n_q, n_k, hd, false), 2),
+                                                 kernel_buffers(table.gemm_nn_scratch_floats(n_q, value_hd, n_k), 2))
+                                           : kernel_buffers(table.attention_scratch_floats(n_q, n_k, hd), 5);
+    const std::size_t sdpa = detail::sdpa_threads(b, std::max(n_q, n_k), H, hd, options.threads);
+    kernel_scratch = add(kernel_scratch, mul(per_thread, sdpa));
+    threads = std::max(threads, sdpa);
+  }
+  const std::size_t overhead =
+      (explain ? kExplainOverhead : 0) + (dropout_on ? kExplainOverhead : 0) + (threads - 1) * kThreadOverhead;
+  return add(add(add(held, kernel_scratch), overhead), std::max(during, after));
+}
+
 std::size_t Module::parameter_bytes(const Config& c, std::size_t* kept) {
   const detail::ModuleGeometry g = detail::check_config(c);
   const auto shapes = attnkit::parameter_shapes(c);
@@ -172,10 +280,13 @@ std::size_t Module::parameter_bytes(const Config& c, std::size_t* kept) {
   const std::size_t transient = add(mul(names, 2), mul(shapes.size(), sizeof(std::string) + sizeof(Shape) + 32 + 64));
   if (c.mechanism != Mechanism::simplified) {
     const std::size_t D = mul(g.num_heads, g.head_dim), d_in = c.d_in;
+    const std::size_t D_kv = mul(c.kv_heads ? c.kv_heads : g.num_heads, g.head_dim);
+    const std::size_t k_dim = c.k_dim ? c.k_dim : d_in, v_dim = c.v_dim ? c.v_dim : d_in;
     const kernels::KernelTable& table = kernels::table();
-    held = add(held, heap(floats(mul(3 * D, d_in))));                                // the stacked q|k|v weight
-    if (c.qkv_bias) held = add(held, heap(floats(3 * D)));                           // and bias
-    held = add(held, heap(floats(add(table.packed_nt_b_floats(3 * D, d_in), 16))));  // its packed panels
+    held = add(held, heap(floats(add(mul(D, d_in), mul(D_kv, add(k_dim, v_dim))))));  // the stacked q|k|v weight
+    if (c.qkv_bias) held = add(held, heap(floats(add(D, 2 * D_kv))));                 // and bias
+    if (k_dim == d_in && v_dim == d_in)                                               // its packed panels
+      held = add(held, heap(floats(add(table.packed_nt_b_floats(add(D, 2 * D_kv), d_in), 16))));
     if (c.mechanism == Mechanism::multihead)
       held = add(held, heap(floats(add(table.packed_nt_b_floats(c.d_out, D), 16))));
   }

@@ -11,6 +11,8 @@
 #include "attnkit/attention.hpp"
 #include "attnkit/errors.hpp"
 #include "attnkit/mechanisms.hpp"
+#include "attnkit/attention_grad.hpp"
+#include "module_grad.hpp"
 #include "module_internal.hpp"
 #include "ops.hpp"
 #include "overflow.hpp"
@@ -67,6 +69,7 @@ AttentionMask head_of(const AttentionMask& m, std::size_t h) {
 }  // namespace
 
 ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, const ForwardOptions& options) {
+  tape_.reset();  // a backward belongs to the latest forward only
   const Config& c = config_;
   const bool simplified = c.mechanism == Mechanism::simplified;
   if (x.rank() != 2 && x.rank() != 3)
@@ -151,6 +154,7 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   if (o.weights == AttentionWeights::per_head) weights = Tensor({b, H, n_q, n_k});
   const std::size_t passes = one_at_a_time ? H : 1, heads_per_pass = H / passes, kv_per_pass = one_at_a_time ? 1 : H_kv;
   Tensor split_query, split_key, split_value;
+  GradTape tape;  // filled only with grad
   for (std::size_t pass = 0; pass < passes; ++pass) {
     const detail::HeadsView qv{query.data, query.ld, query.col + pass * heads_per_pass * hd};
     const detail::HeadsView kv{key.data, key.ld, key.col + pass * kv_per_pass * hd};
@@ -161,18 +165,30 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
     std::optional<AttentionMask> pass_mask;
     if (mask) pass_mask = one_at_a_time ? head_of(*mask, pass) : *mask;
     o.attn_mask = pass_mask ? &*pass_mask : nullptr;
-    const AttentionResult a =
-        attention(split_query, split_key, split_value, o);  // output (b, heads_per_pass, n_q, value_hd)
+    // output (b, heads_per_pass, n_q, value_hd); with grad the op keeps its state for the backward pass.
+    AttentionResult a;
+    AttentionForwardState state;
+    if (options.grad) {
+      AttentionForward f = attention_forward(split_query, split_key, split_value, o);
+      state = std::move(f.state);
+      a.weights = std::move(f.weights);
+    } else {
+      a = attention(split_query, split_key, split_value, o);
+    }
+    const Tensor& output = options.grad ? state.output : a.output;
     for (std::size_t bi = 0; bi < b; ++bi)
       for (std::size_t h = 0; h < heads_per_pass; ++h) {
         const std::size_t head = pass * heads_per_pass + h;
         for (std::size_t i = 0; i < n_q; ++i)
-          std::copy_n(a.output.ptr() + ((bi * heads_per_pass + h) * n_q + i) * value_hd, value_hd,
+          std::copy_n(output.ptr() + ((bi * heads_per_pass + h) * n_q + i) * value_hd, value_hd,
                       context_heads.ptr() + (bi * n_q + i) * H * value_hd + head * value_hd);
         if (!weights.empty())
           std::copy_n(a.weights.ptr() + (bi * heads_per_pass + h) * n_q * n_k, n_q * n_k,
                       weights.ptr() + (bi * H + head) * n_q * n_k);
       }
+    if (options.grad)
+      tape.passes.push_back({std::move(split_query), std::move(split_key), std::move(split_value), std::move(pass_mask),
+                             std::move(state)});
   }
   if (options.intermediates) {
     r.intermediates.emplace_back("queries", detail::split_heads(query, b, n_q, H, hd));
@@ -182,6 +198,7 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   }
 
   // Step 3 — multihead combines the heads with out_proj.                                      (b, n_q, d_out)
+  if (options.grad && c.mechanism == Mechanism::multihead) tape.context_heads = context_heads.data;
   if (c.mechanism == Mechanism::multihead) {
     if (options.intermediates) r.intermediates.emplace_back("context_before_out_proj", context_heads);
     r.context = Tensor({b, n_q, c.d_out});
@@ -211,6 +228,34 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
     for (Tensor* t : {&r.context, &r.weights})
       if (!t->shape.empty()) t->shape.erase(t->shape.begin());
     for (auto& [name, t] : r.intermediates) t.shape.erase(t.shape.begin());
+  }
+  if (options.grad) {
+    using Source = GradTape::Source;
+    tape.batched = batched;
+    tape.batch = b;
+    tape.n_q = n_q;
+    tape.n_k = n_k;
+    tape.d_in = d_in;
+    tape.key_features = key_in.features;
+    tape.value_features = value_in.features;
+    tape.heads = H;
+    tape.kv_heads = H_kv;
+    tape.head_dim = hd;
+    tape.value_head_dim = value_hd;
+    tape.heads_per_pass = heads_per_pass;
+    tape.kv_per_pass = kv_per_pass;
+    tape.threads = options.threads;
+    tape.key_from = in.kv ? Source::kv : Source::x;
+    tape.value_from = in.value_input ? Source::value_input : tape.key_from;
+    tape.context_shape = r.context.shape;
+    tape.x = x;
+    if (in.kv) tape.kv = *in.kv;
+    if (in.value_input) tape.value_input = *in.value_input;
+    tape.options = o;
+    tape.options.attn_mask = nullptr;
+    tape.options.generator = nullptr;
+    tape.options.weights = AttentionWeights::none;
+    tape_ = std::make_shared<GradTape>(std::move(tape));
   }
   return r;
 }

@@ -3,9 +3,11 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "attnkit/mechanisms.hpp"
 #include "ops.hpp"
@@ -41,6 +43,11 @@ std::string quoted(const std::string& s);
 
 // Name → tensor, so loading and packing stay linear in the number of heads (the wrapper has 3 per head).
 std::unordered_map<std::string_view, const Tensor*> index_by_name(const StateDict& sd);
+
+// The lengths (per batch item: keys before the first padding key) of a boolean key_padding_mask for x whose
+// padding is all at the end of each sequence (true = padding); nullopt for any other mask (or a shape forward
+// refuses: the general path names the problem).
+std::optional<std::vector<std::size_t>> padding_lengths(const AttentionMask& key_padding_mask, const Shape& x);
 
 // Copies a (b, n, ld) view's H heads of hd columns into (b, H, n, hd) layout.
 Tensor split_heads(const HeadsView& v, std::size_t b, std::size_t n, std::size_t H, std::size_t hd);

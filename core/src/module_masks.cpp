@@ -2,10 +2,13 @@
 // at the module boundary, into the attention op's AttentionMask (boolean true = may attend).
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "attnkit/errors.hpp"
 #include "attnkit/mechanisms.hpp"
+#include "module_internal.hpp"
 
 namespace attnkit {
 namespace {
@@ -81,4 +84,24 @@ std::optional<AttentionMask> module_attention_mask(const AttentionMask* key_padd
   return out;
 }
 
+namespace detail {
+
+std::optional<std::vector<std::size_t>> padding_lengths(const AttentionMask& m, const Shape& x) {
+  if (m.kind != MaskKind::boolean || (x.size() != 2 && x.size() != 3)) return std::nullopt;
+  const bool batched = x.size() == 3;
+  const std::size_t b = batched ? x[0] : 1, n = x[batched ? 1 : 0];
+  if (m.shape != (batched ? Shape{b, n} : Shape{n}) || m.values.size() != b * n) return std::nullopt;
+  std::vector<std::size_t> lengths(b);
+  for (std::size_t bi = 0; bi < b; ++bi) {
+    const float* row = m.values.data() + bi * n;
+    std::size_t len = 0;
+    while (len < n && row[len] == 0.0f) ++len;
+    for (std::size_t j = len; j < n; ++j)
+      if (row[j] != 1.0f) return std::nullopt;  // a real key after padding, or not a boolean
+    lengths[bi] = len;
+  }
+  return lengths;
+}
+
+}  // namespace detail
 }  // namespace attnkit

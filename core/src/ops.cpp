@@ -76,7 +76,7 @@ AttentionRow module_row(const Sdpa& s, std::size_t b, std::size_t h, std::size_t
                       hd,
                       hd,
                       s.scaled ? 1.0 / std::sqrt(static_cast<double>(hd)) : 1.0,
-                      s.causal ? i + 1 : n,
+                      std::min(s.causal ? i + 1 : n, s.key_lengths ? s.key_lengths[b] : n),
                       nullptr};
 }
 
@@ -277,6 +277,12 @@ void sdpa_fast(const Sdpa& s, float* context, float* weights) {
     a.v = s.value.data + b * n * s.value.ld + s.value.col + h * hd, a.ld_v = s.value.ld;
     a.out = context + b * n * ldo + h * hd, a.ld_out = ldo;
     a.n_q = a.n_k = n, a.d = hd, a.scale = scale, a.causal = s.causal;
+    // Padding keys are left out of the call: neither packed nor scored. A sequence of padding only gives zeros.
+    if (s.key_lengths) a.n_k = s.key_lengths[b];
+    if (a.n_k == 0) {
+      for (std::size_t i = r0; i < r1; ++i) std::fill_n(a.out + i * ldo, hd, 0.0f);
+      return;
+    }
     if (weights) a.weights = weights + bh * n * n, a.ld_weights = n;  // (b, h, n, n)
     if (table.attention_f32(a, r0, r1) == 0) return;
     for (std::size_t i = r0; i < r1; ++i) {  // rows the kernel flagged (output NaN): float64, weights too

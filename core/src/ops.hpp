@@ -54,6 +54,9 @@ struct Sdpa {
   bool scaled;  // divide scores by √head_dim (every mechanism but simplified)
   CausalRoute route;
   std::size_t threads;
+  // sdpa_fast only: per batch item, keys [0, key_lengths[b]) are attended and the rest are padding (a padded
+  // batch's key_padding_mask, right-aligned); nullptr: every key.
+  const std::size_t* key_lengths = nullptr;
 };
 
 // Steps kept by the explain path; each (b, h, n, n). Empty tensors when not kept.

@@ -46,7 +46,9 @@ void Module::pack_parameters() {
   }
   // Pack both projections once for the gemm kernel: every forward call would otherwise repack them (per thread).
   auto packed = std::make_shared<PackedWeights>();
-  if (stacked_projections()) packed->qkv = std::make_unique<detail::PackedWeight>(qkv_weight_.data(), 3 * D, d_in);
+  // Whenever all three read x (grouped-query heads too: D + 2·D_kv rows), for forward and the decoder's step.
+  if (key_dim() == d_in && value_dim() == d_in)
+    packed->qkv = std::make_unique<detail::PackedWeight>(qkv_weight_.data(), D + 2 * D_kv, d_in);
   if (c.mechanism == Mechanism::multihead) {
     for (std::size_t i = 0; i < params_.size(); ++i) {
       if (params_[i].first == "out_proj.weight") out_proj_weight_ = i;

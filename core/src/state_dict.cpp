@@ -93,4 +93,22 @@ void Module::load_parameters(const StateDict& sd) {
   }
 }
 
+void Module::load_state_dict(const StateDict& state_dict) {
+  // Checked into fresh members first, so a refused state_dict leaves the module as it was.
+  StateDict previous = std::move(params_);
+  const Config previous_config = config_;
+  params_.clear();
+  try {
+    load_parameters(state_dict);
+  } catch (...) {
+    params_ = std::move(previous);
+    config_ = previous_config;
+    throw;
+  }
+  qkv_weight_.clear();
+  qkv_bias_.clear();
+  pack_parameters();
+  tape_.reset();  // its projections were made with the previous parameters
+}
+
 }  // namespace attnkit

@@ -19,7 +19,8 @@ def gradients(name, description, construction, seed, make, x, dtype=torch.float6
     g.put('inputs', 'x', x)
     module = module.to(dtype)
     module.train(train)
-    x = x.to(dtype).requires_grad_(True)
+    # A fresh leaf: x.to(float32) of a float32 tensor is x itself, whose .grad would add up across cases.
+    x = x.detach().clone().to(dtype).requires_grad_(True)
     dropped = {}
     if hasattr(module, 'dropout') and train:
         # The weights after dropout, to show which entries the generator dropped.

@@ -33,7 +33,10 @@ def attend(query, key, value, mask, scale):
     return weights @ value, weights
 
 
-def case(name, description, seed, b, h_q, h_kv, n_q, n_k, d, d_v, mask=None, causal=None, scale=None, notes=''):
+def case(name, description, seed, b, h_q, h_kv, n_q, n_k, d, d_v, mask=None, causal=None, scale=None, notes='',
+         grad=False):
+    """grad: also autograd's grad_query, grad_key, grad_value of sum(output * grad_output), grad_output drawn by
+    torch.randn from a generator seeded seed + 1000."""
     g = inputs_generator(seed)
     query, key, value = randn(g, b, h_q, n_q, d), randn(g, b, h_kv, n_k, d), randn(g, b, h_kv, n_k, d_v)
     if callable(mask):
@@ -42,7 +45,8 @@ def case(name, description, seed, b, h_q, h_kv, n_q, n_k, d, d_v, mask=None, cau
     full_mask = mask
     if causal is not None:
         full_mask = causal_mask(n_q, n_k, causal) if mask is None else mask & causal_mask(n_q, n_k, causal)
-    output, weights = attend(query, key, value, full_mask, scale_used)
+    leaves = [t.double().requires_grad_(grad) for t in (query, key, value)]
+    output, weights = attend(*leaves, full_mask, scale_used)
     golden = Golden('sdpa', name, description, 'inputs drawn by torch.randn(..., generator=torch.Generator().manual_seed('
                     f'{seed})) in the order query, key, value' + (', then the mask' if mask is not None else ''),
                     seed, 'float64', notes)
@@ -62,6 +66,13 @@ def case(name, description, seed, b, h_q, h_kv, n_q, n_k, d, d_v, mask=None, cau
     golden.put('outputs', 'output', output)
     golden.put('outputs', 'weights', weights)
     golden.put('outputs', 'weights_averaged_over_heads', weights.mean(dim=1))
+    if grad:
+        grad_output = randn(inputs_generator(seed + 1000), *output.shape)
+        golden.put('inputs', 'grad_output', grad_output)
+        (output * grad_output.double()).sum().backward()
+        for n, t in zip(('grad_query', 'grad_key', 'grad_value'), leaves):
+            golden.put('outputs', n, t.grad)
+        golden.doc['call']['grad'] = 'loss = (output * grad_output).sum(); loss.backward()'
     return f'sdpa_{name}.json', golden
 
 
@@ -107,4 +118,9 @@ def files():
                                                       [True, True, True, True, True], [False] * 5]),
              notes='outputs.output and outputs.weights hold attnkit\'s answer (zeros on the fully masked rows); '
                    'outputs.torch_output and outputs.torch_weights what torch gives (NaN there).'),
+        case('grad_grouped_query_lower_right', 'gradients: h_q 4, h_kv 2, n_q 4 < n_k 6, d 4, d_v 3, bool mask (b, 1, '
+             'n_q, n_k), causal lower-right', 20, 2, 4, 2, 4, 6, 4, 3, mask=bool_mask((2, 1, 4, 6)), causal='lower-right',
+             grad=True),
+        case('grad_multi_query_float_mask', 'gradients: h_q 3, h_kv 1, float mask (n_q, n_k) with -inf, scale 0.3', 21,
+             1, 3, 1, 5, 5, 4, 4, mask=float_mask((5, 5)), scale=0.3, grad=True),
     ]

@@ -43,7 +43,8 @@ def case(name, optimizer_class, options, code):
     _, _, _, losses64 = train(optimizer_class, options, torch.float64)
     g.doc['call'] = {'code': 'for step in range(50): optimizer.zero_grad(); loss = ((model(x) - target) ** 2).mean(); '
                              'loss.backward(); optimizer.step()', 'optimizer': optimizer_class.__name__,
-                     'options': options, 'steps': STEPS}
+                     'options': options, 'steps': STEPS,
+                     'module': {'d_in': D_IN, 'd_out': D_OUT, 'context_length': CONTEXT, 'num_heads': HEADS}}
     g.put('inputs', 'x', x)
     g.put('inputs', 'target', target)
     g.put('outputs', 'losses', torch.tensor(losses, dtype=torch.float64))

@@ -197,19 +197,18 @@ TEST(Decoder, BadInputIsRefusedWithTheExpectedValue) {
   not_causal.causal = false;
   expect_error([&] { Module(not_causal).begin_decode(4); },
                "decoding needs a causal module; this 'self' module is not causal (expected Config::causal = true)");
-  Config grouped = make(Mechanism::multihead, 8, 8, 4);
-  grouped.kv_heads = 2;
-  expect_error([&] { Module(grouped).begin_decode(4); },
-               "decoding supports self-attention with num_heads key and value heads; expected kv_heads 0 or 4 and "
-               "k_dim, v_dim 0 or 8 "
-               "(got kv_heads 2, k_dim 0, v_dim 0)");
+  Config cross = make(Mechanism::multihead, 8, 8, 4);
+  cross.k_dim = 5;
+  expect_error([&] { Module(cross).begin_decode(4); },
+               "self-attention decoding projects keys and values from x_new, but this module reads k_dim 5 and v_dim 8 "
+               "features; expected k_dim, v_dim 0 or 8, or a DecodeMemory (cross-attention)");
   Config simplified;
   simplified.mechanism = Mechanism::simplified;
   simplified.causal = true;
-  expect_error(
-      [&] { Module(simplified).begin_decode(4); },
-      "decoding needs key and value projections; mechanism 'simplified' has none (expected one of self-v1, self, "
-      "causal, multihead-wrapper, multihead)");
+  expect_error([&] { Module(simplified).begin_decode(4); },
+               "self-attention decoding needs key and value projections; mechanism 'simplified' has none (expected one "
+               "of self-v1, self, "
+               "causal, multihead-wrapper, multihead)");
 }
 
 TEST(Decoder, ScoresBeyondFloat32AreComputedInFloat64) {

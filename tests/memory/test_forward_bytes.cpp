@@ -214,6 +214,89 @@ TEST(ParameterBytes, CoversWhatConstructionAllocatesWithinHalfAgain) {
   }
 }
 
+// forward(x, inputs, options) with kv of another length and width, grouped-query heads, averaged weights and masks:
+// forward_bytes(x, inputs, options) against the measured peak in the same way.
+TEST(ForwardBytes, CoversCrossAttentionGroupedQueryAndMasksWithinHalfAgain) {
+  struct Size {
+    std::size_t b, n_q, n_k, d_in, k_dim, v_dim, d_out, heads, kv_heads;
+  };
+  const std::vector<Size> sizes = {{0, 5, 3, 8, 5, 5, 8, 2, 1},         {2, 17, 40, 16, 7, 9, 16, 4, 2},
+                                   {1, 200, 64, 64, 64, 64, 64, 4, 1},  {2, 96, 333, 32, 24, 40, 48, 6, 3},
+                                   {0, 300, 300, 96, 96, 96, 96, 6, 2}, {1, 1, 700, 64, 32, 32, 64, 4, 4}};
+  std::size_t checked = 0;
+  double worst = 0;
+  for (const Mechanism m : {Mechanism::multihead, Mechanism::causal})
+    for (const Size& s : sizes)
+      for (int variant = 0; variant < 6; ++variant) {
+        Config c;
+        c.mechanism = m;
+        c.d_in = s.d_in;
+        const bool mh = m == Mechanism::multihead;
+        c.d_out = mh ? s.d_out : s.d_out / 2;
+        c.num_heads = mh ? s.heads : 1;
+        c.kv_heads = mh ? s.kv_heads : 0;
+        c.k_dim = s.k_dim;
+        c.v_dim = s.v_dim;
+        c.causal = variant % 2 == 0;
+        if (m == Mechanism::causal) c.dropout = 0.25;
+        const bool self = variant == 5 && s.n_k == s.n_q && s.k_dim == s.d_in && s.v_dim == s.d_in;
+        const Shape x = s.b ? Shape{s.b, s.n_q, s.d_in} : Shape{s.n_q, s.d_in};
+        const std::size_t b = s.b ? s.b : 1;
+        const Shape kv = s.b ? Shape{s.b, s.n_k, s.k_dim} : Shape{s.n_k, s.k_dim};
+        const Shape value = s.b ? Shape{s.b, s.n_k, s.v_dim} : Shape{s.n_k, s.v_dim};
+        ForwardOptions options;
+        options.threads = variant == 3 ? 2 : 1;
+        options.return_weights = variant == 1 || variant == 4;
+        options.average_weights = variant == 4 && mh;
+        options.intermediates = variant == 2;
+        options.train = variant == 3 && m == Mechanism::causal;
+        const std::string name = std::string(attnkit::mechanism_name(m)) + " x" + attnkit::shape_to_string(x) + " kv " +
+                                 std::to_string(s.n_k) + " h" + std::to_string(c.num_heads) + "/" +
+                                 std::to_string(s.kv_heads) + " variant " + std::to_string(variant);
+        const Measured r = in_child([&] {
+          Module module(c);
+          const attnkit::Tensor xt = input(x), kvt = input(kv), vt = input(value);
+          attnkit::AttentionMask padding{attnkit::MaskKind::boolean, s.b ? Shape{b, s.n_k} : Shape{s.n_k},
+                                         std::vector<float>(b * s.n_k, 0.0f)};
+          for (std::size_t e = 0; e < padding.values.size(); e += 3) padding.values[e] = 1.0f;
+          attnkit::AttentionMask added{
+              attnkit::MaskKind::additive, {s.n_q, s.n_k}, std::vector<float>(s.n_q * s.n_k, 0.25f)};
+          attnkit::ForwardInputs in;
+          if (!self) {
+            in.kv = &kvt;
+            in.value_input = &vt;
+          }
+          if (variant >= 1) in.key_padding_mask = &padding;
+          if (variant >= 2) in.attn_mask = &added;
+          Measured out;
+          out.estimate = module.forward_bytes(x, in, options);
+          attnkit_memory::reset_peak();
+          const std::size_t before = attnkit_memory::bytes_in_use();
+          const attnkit::ForwardResult result = module.forward(xt, in, options);
+          out.peak = attnkit_memory::peak_bytes() - before;
+          out.threads = attnkit_memory::allocating_threads();
+          ForwardOptions used = options;
+          used.threads = std::min(out.threads, options.threads);
+          out.used_estimate = module.forward_bytes(x, in, used);
+          if (result.context.empty()) throw std::runtime_error("no context");
+          return out;
+        });
+        ASSERT_TRUE(r.ok) << name << ": the child failed";
+        EXPECT_GE(r.used_estimate, r.peak) << name;
+        if (options.threads == 1) {
+          EXPECT_LE(double(r.used_estimate), 1.5 * double(r.peak))
+              << name << ": estimate " << r.used_estimate << " peak " << r.peak;
+          worst = std::max(worst, double(r.used_estimate) / double(r.peak));
+        }
+        if (std::getenv("ATTNKIT_MEMORY_VERBOSE"))
+          std::printf("%12zu %12zu %6.3f  %s\n", r.used_estimate, r.peak, double(r.used_estimate) / double(r.peak),
+                      name.c_str());
+        ++checked;
+      }
+  EXPECT_EQ(checked, 72u);
+  std::printf("forward_bytes with inputs: %zu cases, largest estimate / peak on one thread %.3f\n", checked, worst);
+}
+
 // The counts are exact past 2^32 and saturate instead of wrapping (issue: --d-out 2147483648 reported 0 bytes).
 TEST(ForwardBytes, LargeSizesAreCountedNotWrapped) {
   Config c;

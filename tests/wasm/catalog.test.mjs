@@ -22,8 +22,18 @@ test('ak.mechanisms: the six mechanisms with their traits, frozen', () => {
     ['simplified', 'self-v1', 'self', 'causal', 'multihead-wrapper', 'multihead'],
   );
   for (const t of ak.mechanisms) {
-    assert.ok(Object.isFrozen(t) && Object.isFrozen(t.options), t.name);
-    assert.deepEqual(Object.keys(t), ['name', 'bookClass', 'description', 'defaultCausal', 'hasParameters', 'options']);
+    assert.ok(Object.isFrozen(t) && Object.isFrozen(t.options) && Object.isFrozen(t.weightsFormats), t.name);
+    assert.deepEqual(Object.keys(t), [
+      'name',
+      'bookClass',
+      'description',
+      'defaultCausal',
+      'hasParameters',
+      'options',
+      'weightsFormats',
+    ]);
+    // the .d.ts WeightsFormat union (without 'auto', which reads the format from the keys) holds each
+    for (const f of t.weightsFormats) assert.ok(union('WeightsFormat').includes(f), `${t.name}: ${f}`);
     assert.equal(typeof t.description, 'string');
     assert.ok(t.description.length > 10, t.name);
   }
@@ -43,6 +53,9 @@ test('ak.mechanisms: the six mechanisms with their traits, frozen', () => {
     ak.mechanisms.filter((t) => !t.hasParameters).map((t) => t.name),
     ['simplified'],
   );
+  // the formats a state_dict loads from (core/include/attnkit/weight_formats.hpp): multihead's three, the book's elsewhere
+  for (const t of ak.mechanisms)
+    assert.deepEqual(t.weightsFormats, t.name === 'multihead' ? ['book', 'torch-mha', 'gpt2'] : ['book'], t.name);
   assert.ok(byName.multihead.options.includes('numHeads') && !byName.self.options.includes('numHeads'));
   assert.ok(byName.causal.options.includes('dropout') && !byName['self-v1'].options.includes('qkvBias'));
 });

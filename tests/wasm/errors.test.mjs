@@ -39,7 +39,7 @@ const CASES = [
     'unknown option (dout)',
     () => ak.create('self', { dIn: 3, dout: 2 }),
     Error,
-    /^unknown option 'dout'; expected one of dIn, dOut, numHeads, kvHeads, kDim, vDim, contextLength, causal, qkvBias, dropout, seed, stateDict, causalRoute$/,
+    /^unknown option 'dout'; expected one of dIn, dOut, numHeads, kvHeads, kDim, vDim, contextLength, causal, qkvBias, dropout, seed, stateDict, weightsFormat, weightsPrefix, causalRoute$/,
   ],
   [
     'unknown option (snake_case d_in)',

@@ -1,5 +1,6 @@
 // Shared helpers for the wasm package tests (node --test tests/wasm).
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -8,6 +9,18 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BOOK_DIR = join(ROOT, 'data', 'book'); // the book's printed numbers (product data)
 export const GOLDEN_DIR = join(ROOT, 'tests', 'golden'); // generated float64 fixtures, ref_*.json
 export const DIST = join(ROOT, 'dist');
+// The native CLI, built by ensureNative() if it is missing (cmake target `attnkit` in build/).
+export const CLI = join(ROOT, 'build', 'native', 'attnkit');
+
+export function ensureNative() {
+  if (existsSync(CLI)) return;
+  const buildDir = join(ROOT, 'build');
+  if (!existsSync(join(buildDir, 'CMakeCache.txt'))) {
+    execFileSync('cmake', ['-S', ROOT, '-B', buildDir, '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'inherit' });
+  }
+  execFileSync('cmake', ['--build', buildDir, '--target', 'attnkit', '-j2'], { stdio: 'inherit' });
+  assert.ok(existsSync(CLI), `native CLI not built at ${CLI}`);
+}
 
 // A golden file by the start of its name: the book's (book_*, hacktricks_*) from data/book, the rest from tests/golden.
 // A name with a folder ('torch/sdpa_no_mask') is looked up in that folder of tests/golden.

@@ -8,20 +8,9 @@ import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from '../../wasm/index.mjs';
-import { ROOT, rng, randomArray } from './helpers.mjs';
+import { CLI, ensureNative, rng, randomArray } from './helpers.mjs';
 
-const CLI = join(ROOT, 'build', 'native', 'attnkit');
 const TOL = 1e-6;
-
-function ensureNative() {
-  if (existsSync(CLI)) return;
-  const buildDir = join(ROOT, 'build');
-  if (!existsSync(join(buildDir, 'CMakeCache.txt'))) {
-    execFileSync('cmake', ['-S', ROOT, '-B', buildDir, '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'inherit' });
-  }
-  execFileSync('cmake', ['--build', buildDir, '--target', 'attnkit', '-j2'], { stdio: 'inherit' });
-  assert.ok(existsSync(CLI), `native CLI not built at ${CLI}`);
-}
 
 ensureNative();
 const ak = await load({ threads: false });

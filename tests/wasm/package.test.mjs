@@ -233,7 +233,7 @@ test('in headless Chromium, page and module worker: Vite build (single-thread pl
   }
 });
 
-test('size: what a browser downloads (single-thread .wasm + .mjs glue), gzipped, is at most 144 KB', (t) => {
+test('size: what a browser downloads (single-thread .wasm + .mjs glue), gzipped, is at most 196 KB', (t) => {
   const gz = (f) => gzipSync(readFileSync(join(DIST, f)), { level: 9 }).length;
   const raw = (f) => statSync(join(DIST, f)).size;
   const st = gz('attnkit.wasm') + gz('attnkit.mjs');
@@ -242,5 +242,5 @@ test('size: what a browser downloads (single-thread .wasm + .mjs glue), gzipped,
     `single-thread: attnkit.wasm ${raw('attnkit.wasm')} B (${gz('attnkit.wasm')} gz) + attnkit.mjs ${raw('attnkit.mjs')} B (${gz('attnkit.mjs')} gz) = ${(st / 1024).toFixed(1)} KB gzipped`,
   );
   t.diagnostic(`pthreads: wasm + mjs + worker = ${(mt / 1024).toFixed(1)} KB gzipped`);
-  assert.ok(st <= 144 * 1024, `${st} bytes gzipped`);
+  assert.ok(st <= 196 * 1024, `${st} bytes gzipped`);
 });

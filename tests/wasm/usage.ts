@@ -12,6 +12,13 @@ import type {
   CreateOptions,
   AttentionOptions,
   AttentionResult,
+  StateDictFormat,
+  WeightsFormat,
+  BackwardResult,
+  Optimizer,
+  Model,
+  LossAccuracy,
+  ProbeWeights,
 } from 'attnkit';
 
 async function main(): Promise<void> {
@@ -142,6 +149,53 @@ async function main(): Promise<void> {
   console.log(crossOut.context, stepped.contextShape, cached);
   // @ts-expect-error: maxTokens is required
   layer.decoder({ batch: 1 });
+
+  // state_dicts in other formats: GPT-2's block under a prefix, written back as nn.MultiheadAttention's
+  const formats: readonly StateDictFormat[] = ak.mechanisms[5].weightsFormats;
+  const gpt2 = ak.create('multihead', {
+    numHeads: 2,
+    weightsFormat: 'gpt2',
+    weightsPrefix: 'h.0.attn.',
+    stateDict: {
+      'h.0.attn.masked_bias': -10000,
+      'h.0.attn.bias': [
+        [
+          [
+            [true, false],
+            [true, true],
+          ],
+        ],
+      ],
+    },
+  });
+  const mhaDict: StateDict = gpt2.stateDict({ format: 'torch-mha', prefix: 'attn.' });
+  const auto: WeightsFormat = 'auto';
+  console.log(formats, mhaDict, auto);
+  // @ts-expect-error: 'auto' reads a format, it does not write one
+  gpt2.stateDict({ format: 'auto' });
+  // @ts-expect-error: unknown weights format
+  ak.create('multihead', { weightsFormat: 'hf' });
+
+  // gradients, an optimizer and the tiny model
+  const trainable = ak.create('multihead', { dIn: 4, dOut: 4, numHeads: 2 });
+  trainable.forward(new Float32Array(8), [2, 4], { grad: true });
+  const back: BackwardResult = trainable.backward(new Float32Array(8));
+  const dx: Float32Array = back.input.data;
+  const adamw: Optimizer = ak.optimizer('adamw', trainable, { lr: 1e-3, betas: [0.9, 0.99], weightDecay: 0 });
+  adamw.step(back);
+  adamw.step();
+  adamw.zeroGrad();
+  const sgd = ak.optimizer('sgd', trainable, { lr: 0.1, momentum: 0.9, nesterov: true });
+  sgd.step(back.params);
+  const model: Model = ak.createModel({ task: 'induction', heads: 2, optimizer: 'sgd', seed: 3 });
+  const { loss, accuracy }: LossAccuracy = model.trainStep();
+  const probe: ProbeWeights = model.weights();
+  const goal: number = ak.tasks[0].goalAccuracy;
+  console.log(dx, loss, accuracy, probe.shape, goal, trainable.grads(), model.config.dModel);
+  // @ts-expect-error: SGD's lr is required
+  ak.optimizer('sgd', trainable, {});
+  // @ts-expect-error: unknown task
+  ak.createModel({ task: 'copy' });
 
   // @ts-expect-error: unknown mechanism name
   ak.create('transformer', {});

@@ -16,6 +16,8 @@ export function mechanismsOf(m) {
         defaultCausal: t.default_causal,
         hasParameters: t.has_parameters,
         options: Object.freeze(Array.from(t.options, camelCase)),
+        // the stateDict formats create({ weightsFormat }) loads and stateDict({ format }) writes
+        weightsFormats: Object.freeze(Array.from(t.weights_formats)),
       }),
     ),
   );

@@ -7,6 +7,9 @@ import { Layer } from './layer.mjs';
 import { benchConfigsOf, mechanismsOf } from './catalog.mjs';
 import { snapshotShape } from './tensors.mjs';
 import { attentionResult, snapshotAttention } from './attention.mjs';
+import { Optimizer, normaliseOptimizerOptions } from './optimizer.mjs';
+import { Model, normaliseModelOptions, tasksOf } from './model.mjs';
+import { rawLayer } from './layer.mjs';
 
 export class Attnkit {
   #runtime; // { m, heap, live, terminated }, shared with this instance's layers
@@ -24,6 +27,8 @@ export class Attnkit {
     // [{ name, batch, tokens, dIn, dOut, numHeads, causal, description, flops }]: C1–C4, the configurations
     // `attnkit bench` and bench/compare time, with the FLOP count they report against
     this.benchConfigs = benchConfigsOf(m);
+    // [{ name, what, causal, tokens, vocab, goalAccuracy, goalSteps }]: createModel's tasks and their goals
+    this.tasks = tasksOf(m);
     this.simd = m.simdInstructionSet();
     this.version = m.version();
     this.multithreaded = m.threadedBuild();
@@ -69,6 +74,44 @@ export class Attnkit {
     const s = snapshotAttention(query, key, value, options);
     const m = this.#alive(); // a getter or Proxy above may have terminated the instance
     return attentionResult(check(this.#runtime.heap, m.attention(s.query, s.key, s.value, s.mask, s.native)));
+  }
+
+  // torch.optim's AdamW or SGD over `layer`'s parameters (wasm/src/optimizer.mjs).
+  optimizer(name, layer, options) {
+    this.#alive();
+    const native = normaliseOptimizerOptions(name, options);
+    const m = this.#alive();
+    const { raw: rawTarget, runtime } = rawLayer(layer);
+    if (runtime !== this.#runtime)
+      throw new Error('layer belongs to another attnkit instance; expected a layer of this one');
+    const raw = new m.Optimizer();
+    let info;
+    try {
+      info = check(this.#runtime.heap, raw.init(name, rawTarget, native));
+    } catch (e) {
+      raw.delete();
+      throw e;
+    }
+    return new Optimizer(layer, raw, this.#runtime, info);
+  }
+
+  // The tiny trainable model on a built-in task (wasm/src/model.mjs).
+  createModel(options) {
+    this.#alive();
+    const native = normaliseModelOptions(
+      options,
+      this.tasks.map((t) => t.name),
+    );
+    const m = this.#alive();
+    const raw = new m.Model();
+    let info;
+    try {
+      info = check(this.#runtime.heap, raw.init(native));
+    } catch (e) {
+      raw.delete();
+      throw e;
+    }
+    return new Model(this.#runtime, raw, info);
   }
 
   run(mechanism, options, x, shape, forwardOptions) {

@@ -4,11 +4,11 @@
 // that the layer and its instance are still alive: a getter, a Proxy trap or an Array element's getter may
 // have called dispose(), ak.terminate() or another forward() meanwhile. After that point no code of the
 // caller's runs until the call returns.
-import { NO_FORWARD_OPTIONS, normaliseForwardOptions } from './options.mjs';
-import { input, ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
+import { NO_FORWARD_OPTIONS, normaliseForwardOptions, normaliseStateDictOptions } from './options.mjs';
+import { float32Length, fromNested, input, isFloat32Array, ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
 import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
 import { Decoder, normaliseDecoderOptions } from './decoder.mjs';
-import { fmtShape, numelOf } from './values.mjs';
+import { describe, fmtShape, numelOf } from './values.mjs';
 
 // Inputs up to this many floats keep the fast path's buffers in wasm memory between calls (reused by the
 // next call); larger ones free them after the call, so a layer never holds a large input or context.
@@ -42,6 +42,44 @@ function paddingShape(inputs, rank, d0, d1) {
   }
 }
 
+// [{ name, shape, data }] → { name: { shape, data } }
+export function entriesToRecord(list) {
+  const out = {};
+  for (const item of list) out[item.name] = { shape: item.shape, data: item.data };
+  return out;
+}
+
+// gradContext: a Float32Array (or nested Arrays) of the context's shape → { shape, data: a fresh Float32Array }.
+function snapshotGradContext(value, shape) {
+  const need = numelOf(shape);
+  let data;
+  if (isFloat32Array(value)) {
+    data = new Float32Array(float32Length(value));
+    data.set(value);
+  } else if (Array.isArray(value)) {
+    data = fromNested(value, 'gradContext', 3, true).data;
+  } else {
+    throw new Error(
+      `gradContext must be a Float32Array (or nested Arrays of numbers) of the context's shape ${fmtShape(shape)}; got ${describe(value)}`,
+    );
+  }
+  if (data.length !== need) {
+    throw new Error(
+      `gradContext has ${data.length} elements; expected ${need}, the context's shape ${fmtShape(shape)} of the forward with { grad: true }`,
+    );
+  }
+  return { shape, data };
+}
+
+// The raw wasm layer of a live Layer, for the optimizers (wasm/src/optimizer.mjs); throws as the layer's methods do.
+const internals = new WeakMap();
+// `reloads`: the caller is about to load new parameters into it.
+export function rawLayer(layer, reloads = false) {
+  const get = internals.get(layer);
+  if (get === undefined) throw new Error(`layer must be a Layer made by ak.create(); got ${describe(layer)}`);
+  return get(reloads);
+}
+
 export class Layer {
   #raw;
   #info;
@@ -49,6 +87,7 @@ export class Layer {
   #self; // the C++ Layer's address, the first argument of the fast path's C exports
   #header; // index (in 32-bit words) of the fast path's header in wasm memory
   #inLen = 0; // floats in the fast path's input buffer (in wasm memory, owned by raw)
+  #gradShape = null; // the context's shape of the last forward with grad, until backward (the core keeps its state)
 
   constructor(runtime, raw, info) {
     this.#runtime = runtime;
@@ -58,6 +97,11 @@ export class Layer {
     this.#header = raw.fastHeaderAddress() >>> 2;
     if (registry) registry.register(this, { raw, live: runtime.live }, this);
     runtime.live.add(raw);
+    internals.set(this, (reloads) => {
+      const r = this.#alive();
+      if (reloads) this.#gradShape = null; // an optimizer step reloads the parameters: the kept forward is dropped
+      return { raw: r, runtime: this.#runtime };
+    });
   }
 
   get mechanism() {
@@ -96,11 +140,51 @@ export class Layer {
     const raw = this.#alive();
     if (fo.inputs !== undefined) {
       paddingShape(fo.inputs, rank, d0, d1);
-    } else if (!fo.return_weights && !fo.intermediates) {
+    } else if (!fo.return_weights && !fo.intermediates && !fo.grad) {
+      this.#gradShape = null; // the core drops a kept forward's state on a forward without grad
       const out = this.#forwardFast(raw, data, owned, length, rank, d0, d1, d2, fo.train, fo.threads);
       if (out !== null) return out;
     }
-    return this.#forwardGeneral(raw, data, owned, rank === 3 ? [d0, d1, d2] : [d0, d1], fo);
+    this.#gradShape = null;
+    const out = this.#forwardGeneral(raw, data, owned, rank === 3 ? [d0, d1, d2] : [d0, d1], fo);
+    if (fo.grad) this.#gradShape = out.contextShape.slice();
+    return out;
+  }
+
+  // Gradients of Σ gradContext ⊙ context for the last forward with { grad: true } (Module::backward, once per such
+  // forward): { input, kv?, value?, params }, each { shape, data }, params under the state_dict names. params are
+  // also added into the layer's gradients (grads()), as torch accumulates param.grad, until zeroGrad().
+  backward(gradContext) {
+    this.#alive();
+    const shape = this.#gradShape;
+    if (shape === null) {
+      throw new Error(
+        'backward needs a forward with { grad: true } before it (none since the last backward, a forward without grad, or an optimizer step); expected layer.forward(x, shape, { grad: true }) first',
+      );
+    }
+    const g = snapshotGradContext(gradContext, shape);
+    const raw = this.#alive(); // an Array element's getter may have disposed the layer
+    if (this.#gradShape !== shape)
+      throw new Error(
+        'backward: another forward ran while gradContext was read; expected no forward from inside its getters',
+      );
+    const r = check(this.#runtime.heap, raw.backward(g));
+    this.#gradShape = null;
+    const out = { input: r.input };
+    if (r.kv) out.kv = r.kv;
+    if (r.value) out.value = r.value;
+    out.params = entriesToRecord(r.params);
+    return out;
+  }
+
+  // The gradients backward() has added up since zeroGrad() (or creation), under the state_dict names; {} when none.
+  grads() {
+    return entriesToRecord(check(this.#runtime.heap, this.#alive().grads()));
+  }
+
+  // Forgets the accumulated gradients (torch's zero_grad(set_to_none=True)).
+  zeroGrad() {
+    this.#alive().zeroGrad();
   }
 
   #forwardGeneral(raw, data, owned, shape, fo) {
@@ -182,11 +266,11 @@ export class Layer {
     return new Decoder(() => this.#alive(), this.#runtime.heap, id);
   }
 
-  stateDict() {
-    const list = check(this.#runtime.heap, this.#alive().stateDict());
-    const sd = {};
-    for (const item of list) sd[item.name] = { shape: item.shape, data: item.data };
-    return sd;
+  // The parameters in the book's names, or written in another format ({ format: 'torch-mha' | 'gpt2', prefix }).
+  stateDict(options) {
+    this.#alive();
+    const [format, prefix] = options === undefined ? ['book', ''] : normaliseStateDictOptions(options);
+    return entriesToRecord(check(this.#runtime.heap, this.#alive().stateDict(format, prefix)));
   }
 
   parameterShapes() {

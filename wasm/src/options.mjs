@@ -18,9 +18,12 @@ export const CREATE_KEYS = Object.freeze([
   'dropout',
   'seed',
   'stateDict',
+  'weightsFormat',
+  'weightsPrefix',
   'causalRoute',
 ]);
 const FORWARD_KEYS = Object.freeze([
+  'grad',
   'returnWeights',
   'averageWeights',
   'train',
@@ -76,6 +79,8 @@ export function normaliseCreateOptions(options, causalRoutes, readStateDict = tr
     dropout,
     seed,
     stateDict,
+    weightsFormat,
+    weightsPrefix,
     causalRoute,
   } = o;
   const set = (name, value) => {
@@ -104,7 +109,35 @@ export function normaliseCreateOptions(options, causalRoutes, readStateDict = tr
     throw new Error(`option causalRoute must be one of ${causalRoutes.join(', ')}; got ${describe(causalRoute)}`);
   }
   set('causal_route', causalRoute);
+  // the names are the core's (attnkit/weight_formats.hpp), which reports an unknown one with the CLI's message
+  set('weights_format', stringOption(weightsFormat, 'weightsFormat', "'auto', 'book', 'torch-mha' or 'gpt2'"));
+  set('weights_prefix', stringOption(weightsPrefix, 'weightsPrefix', "a key prefix such as 'h.0.attn.'"));
+  if (stateDict === undefined && (weightsFormat !== undefined || weightsPrefix !== undefined)) {
+    const name = weightsFormat !== undefined ? 'weightsFormat' : 'weightsPrefix';
+    throw new Error(`option ${name} applies only with stateDict; expected a stateDict to load`);
+  }
   return { native, stateDict: readStateDict ? normaliseStateDict(stateDict) : undefined };
+}
+
+function stringOption(value, name, expected) {
+  if (value !== undefined && typeof value !== 'string') {
+    throw new Error(`option ${name} must be a string, ${expected}; got ${describe(value)}`);
+  }
+  return value;
+}
+
+const STATE_DICT_KEYS = Object.freeze(['format', 'prefix']);
+
+// layer.stateDict({ format, prefix }) → [format, prefix] as the bindings take them; book and no prefix by default.
+export function normaliseStateDictOptions(options) {
+  const o = checkOptionsObject(options, 'stateDict options');
+  if (o === undefined) return ['book', ''];
+  checkKeys(o, STATE_DICT_KEYS, 'stateDict option');
+  const { format, prefix } = o;
+  return [
+    stringOption(format, 'format', "'book', 'torch-mha' or 'gpt2'") ?? 'book',
+    stringOption(prefix, 'prefix', "a key prefix such as 'h.0.attn.'") ?? '',
+  ];
 }
 
 export const NO_FORWARD_OPTIONS = Object.freeze({
@@ -112,6 +145,7 @@ export const NO_FORWARD_OPTIONS = Object.freeze({
   average_weights: false,
   train: false,
   intermediates: false,
+  grad: false,
   threads: 0,
   inputs: undefined,
 });
@@ -123,6 +157,7 @@ export function normaliseForwardOptions(options) {
   if (o === undefined) return NO_FORWARD_OPTIONS;
   checkKeys(o, FORWARD_KEYS, 'forward option');
   const {
+    grad,
     returnWeights,
     averageWeights,
     train,
@@ -141,6 +176,7 @@ export function normaliseForwardOptions(options) {
     average_weights: boolOption(averageWeights, 'averageWeights', false),
     train: boolOption(train, 'train', false),
     intermediates: boolOption(intermediates, 'intermediates', false),
+    grad: boolOption(grad, 'grad', false), // keep what layer.backward() needs
     threads: sizeOption(threads, 'threads', 0), // capped at the worker pool by the bindings
     inputs: undefined,
   };

@@ -1,10 +1,11 @@
 // attnkit — a state_dict from the caller → [{ name, shape, data }] the bindings copy into the core.
 //
-// Accepted: an object or a Map from parameter names to nested Arrays of numbers (what PyTorch's
-// `{k: v.tolist() for k, v in model.state_dict().items()}` dumps) or to { shape, data }. Each name, value,
+// Accepted: an object or a Map from parameter names to nested Arrays of numbers or booleans (what PyTorch's
+// `{k: v.tolist() for k, v in model.state_dict().items()}` dumps; a 0-d tensor is a bare number) or to
+// { shape, data }. Each name, value,
 // shape and data is read once; keys must be strings (a Symbol, number or object key of a Map is named in
 // the error, before anything reaches wasm, so nothing is allocated for a call that fails here).
-import { describe, fmtShape, numelOf } from './values.mjs';
+import { checkNumber, describe, fmtShape, numelOf } from './values.mjs';
 import { float32Length, fromNested, isFloat32Array, snapshotShape } from './tensors.mjs';
 
 const MAP_SIZE = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
@@ -20,16 +21,22 @@ function isMap(v) {
   }
 }
 
-function entry(name, value) {
+function entry(name, value, dict) {
   if (typeof name !== 'string') {
     throw new Error(
-      `stateDict has a key that is not a string: ${describe(name)}; expected parameter names such as 'W_query.weight'`,
+      `${dict} has a key that is not a string: ${describe(name)}; expected parameter names such as 'W_query.weight'`,
     );
   }
-  const what = `stateDict['${name}']`;
+  const what = `${dict}['${name}']`;
   if (Array.isArray(value)) {
-    const { shape, data } = fromNested(value, what, 4);
+    // booleans as 0/1: GPT-2's `bias` buffer is a boolean mask (the CLI reads them the same way)
+    const { shape, data } = fromNested(value, what, 4, false, true);
     return { name, shape, data };
+  }
+  if (typeof value === 'number') {
+    // a 0-d tensor, as PyTorch's tolist() dumps one (GPT-2's masked_bias)
+    checkNumber(value, what, '[]');
+    return { name, shape: [], data: new Float32Array([value]) };
   }
   if (isFloat32Array(value)) {
     throw new Error(`${what} is a Float32Array without a shape; pass { shape, data } or nested Arrays`);
@@ -53,22 +60,24 @@ function entry(name, value) {
     }
     return { name, shape, data };
   }
-  throw new Error(`${what} must be nested Arrays of numbers or { shape, data }; got ${describe(value)}`);
+  throw new Error(`${what} must be nested Arrays of numbers, a number or { shape, data }; got ${describe(value)}`);
 }
 
-export function normaliseStateDict(sd) {
+// `dict`: its name in messages (optimizer.step()'s gradients are read the same way).
+export function normaliseStateDict(sd, dict = 'stateDict') {
   if (sd === undefined) return undefined;
   if (sd === null || typeof sd !== 'object' || Array.isArray(sd) || ArrayBuffer.isView(sd)) {
-    throw new Error(`option stateDict must be an object mapping parameter names to tensors; got ${describe(sd)}`);
+    const what = dict === 'stateDict' ? 'option stateDict' : dict;
+    throw new Error(`${what} must be an object mapping parameter names to tensors; got ${describe(sd)}`);
   }
   const out = [];
   if (isMap(sd)) {
-    for (const [name, value] of MAP_ENTRIES.call(sd)) out.push(entry(name, value));
+    for (const [name, value] of MAP_ENTRIES.call(sd)) out.push(entry(name, value, dict));
     return out;
   }
   for (const symbol of Object.getOwnPropertySymbols(sd)) {
-    if (Object.prototype.propertyIsEnumerable.call(sd, symbol)) entry(symbol, undefined); // throws, naming it
+    if (Object.prototype.propertyIsEnumerable.call(sd, symbol)) entry(symbol, undefined, dict); // throws, naming it
   }
-  for (const [name, value] of Object.entries(sd)) out.push(entry(name, value));
+  for (const [name, value] of Object.entries(sd)) out.push(entry(name, value, dict));
   return out;
 }

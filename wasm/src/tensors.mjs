@@ -49,7 +49,8 @@ export function ownView(data) {
 // Flattens nested Arrays of numbers (a PyTorch `tensor.tolist()` dump) into { shape, data }, reading each
 // Array's length once and each element once. shape[depth] is fixed by the first Array met at that depth.
 // `flatIndex`: a rank-1 result names its bad index as `3` (a flat list), otherwise as `[0, 3]`.
-export function fromNested(value, what, maxRank = 8, flatIndex = false) {
+// `booleans`: true and false are read as 1 and 0 (a state_dict's boolean buffers).
+export function fromNested(value, what, maxRank = 8, flatIndex = false, booleans = false) {
   const shape = [];
   const values = [];
   const index = [];
@@ -64,6 +65,7 @@ export function fromNested(value, what, maxRank = 8, flatIndex = false) {
       // a number's place (checkNumber names an Array found there)
       if (leafDepth === -1 && depth === shape.length) leafDepth = depth;
       if (depth !== leafDepth) throw ragged(v, depth);
+      if (booleans && typeof v === 'boolean') v = v ? 1 : 0;
       checkNumber(v, what, at());
       values.push(v);
       return;

@@ -1,6 +1,7 @@
 // attnkit — everything a user of the C++ library needs.
 #pragma once
 #include "attnkit/attention.hpp"
+#include "attnkit/attention_grad.hpp"
 #include "attnkit/bench_configs.hpp"
 #include "attnkit/decoder.hpp"
 #include "attnkit/errors.hpp"

@@ -60,7 +60,20 @@ struct ForwardOptions {
   bool return_weights = false;   // fill ForwardResult::weights (before dropout)
   bool intermediates = false;    // fill ForwardResult::intermediates with every step
   bool average_weights = false;  // with return_weights: weights (b, n_q, n_k), the mean over heads
-  std::size_t threads = 0;       // 0: default_num_threads()
+  // Keep what Module::backward needs (the inputs, projections, the op's AttentionForwardState with its dropout
+  // generator state); the forward then takes the op's route (core/src/forward_inputs.cpp), same numbers.
+  // forward_bytes does not count that state (about the inputs, queries, keys and values once more).
+  bool grad = false;
+  std::size_t threads = 0;  // 0: default_num_threads()
+};
+
+// Module::backward's result: gradients of Σ grad_context ⊙ context. Shapes are those of the forward's inputs
+// (unbatched when x was); kv and value_input are empty unless those inputs were given.
+struct ModuleGrad {
+  Tensor input;        // like x
+  Tensor kv;           // like ForwardInputs::kv (and the value input when no value_input was given)
+  Tensor value_input;  // like ForwardInputs::value_input
+  StateDict params;    // every parameter's gradient under its state_dict name, in state_dict() order and shapes
 };
 
 // Module::forward's other inputs, with torch.nn.MultiheadAttention's conventions (batch_first). Their boolean masks
@@ -102,7 +115,8 @@ struct ForwardResult {
   const Tensor* intermediate(const std::string& name) const;
 };
 
-class Decoder;  // a KV-cache decoding session on a Module (attnkit/decoder.hpp)
+class Decoder;        // a KV-cache decoding session on a Module (attnkit/decoder.hpp)
+struct DecodeMemory;  // an encoder's output for cross-attention decoding (attnkit/decoder.hpp)
 
 class Module {
  public:
@@ -139,9 +153,22 @@ class Module {
   // conventions). x gives the queries: (b, n_q, d_in) or (n_q, d_in); results have n_q query rows and n_k keys.
   ForwardResult forward(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options = {});
 
+  // The gradients of Σ grad_context ⊙ context for the last forward, which must have had ForwardOptions::grad; once
+  // per such forward (the saved state is released). Threads as that forward's; the same bits for any count.
+  // Errors (attnkit::Error) name the problem and the expected value: no such forward, grad_context of the wrong
+  // shape or not finite.
+  ModuleGrad backward(const Tensor& grad_context);
+
+  // Replaces the parameters in place (names and shapes checked as the constructor checks them; on error nothing
+  // changes) and repacks them for the kernels: what an optimizer calls after a step. The dropout generator
+  // continues; a forward's saved gradient state is dropped.
+  void load_state_dict(const StateDict& state_dict);
+
   // A decoding session with a KV cache of max_tokens tokens per sequence (attnkit/decoder.hpp). The module must
   // outlive it.
   Decoder begin_decode(std::size_t max_tokens, std::size_t batch = 1, std::size_t threads = 0) const;
+  // A cross-attention decoding session over memory's keys and values, projected once (a non-causal module).
+  Decoder begin_decode(std::size_t max_tokens, const DecodeMemory& memory, std::size_t threads = 0) const;
 
   // Memory, from the shapes alone, so a caller can refuse what would not fit before allocating it. Counts are
   // bytes of heap (malloc'd) memory, saturating at SIZE_MAX instead of wrapping; they throw what the constructor
@@ -154,6 +181,11 @@ class Module {
   // shape, (b, n, d_in) or (n, d_in); x itself is not counted.
   std::size_t forward_bytes(const Shape& x, const ForwardOptions& options = {}) const;
   static std::size_t forward_bytes(const Config& config, const Shape& x, const ForwardOptions& options = {});
+  // The same for forward(x, inputs, options): kv's tokens and widths (k_dim, v_dim), grouped-query heads, the masks
+  // and the (b, h, n_q, n_k) weights. Only the inputs' shapes are read.
+  std::size_t forward_bytes(const Shape& x, const ForwardInputs& inputs, const ForwardOptions& options = {}) const;
+  static std::size_t forward_bytes(const Config& config, const Shape& x, const ForwardInputs& inputs,
+                                   const ForwardOptions& options = {});
   // parameter_bytes: the peak while constructing a Module with this config: the parameters (as drawn, or copied
   // from the state_dict), the stacked q|k|v weight and both projections packed for the kernels, and for a moment
   // the list of names and shapes and a name index. kept (optional): what the Module holds once built.
@@ -161,6 +193,7 @@ class Module {
 
  private:
   struct PackedWeights;  // the parameters in the kernels' layout (defined in core/src)
+  struct GradTape;       // what a forward with grad keeps for backward (core/src/module_grad.hpp)
 
   Config config_;
   bool causal_ = false;
@@ -170,6 +203,7 @@ class Module {
   std::shared_ptr<const PackedWeights> packed_;  // the same weights in the gemm kernel's layout
   std::size_t out_proj_weight_ = 0, out_proj_bias_ = 0;  // their indexes in params_ (multihead)
   Generator generator_;
+  std::shared_ptr<GradTape> tape_;  // set by a forward with grad, released by backward
 
   friend class Decoder;  // reads the packed projections
 
@@ -178,6 +212,8 @@ class Module {
     return kv_heads() == num_heads_ && key_dim() == config_.d_in && value_dim() == config_.d_in;
   }
   ForwardResult forward_general(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options);
+  // The one-GEMM path; key_lengths (per batch item: keys attended, the rest padding) or nullptr (core/src/forward.cpp).
+  ForwardResult forward_stacked(const Tensor& x, const ForwardOptions& options, const std::size_t* key_lengths);
   void validate_config();
   void draw_parameters();
   void load_parameters(const StateDict& sd);

@@ -1,5 +1,6 @@
 // attnkit — attention for few query rows against many keys (a decoding step over the KV cache):
-// context = softmax(q·kᵀ·scale [+ causal mask])·v, one query row at a time, keys and values read in place.
+// context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v, one query row at a time, keys and values read in place.
+// Keys the mask gives −inf (padding) are not scored at all.
 // Packing k and v into panels (flash_attention.hpp) pays off when many query rows reuse them; a decoding step
 // reads each key and value once, so this kernel streams them: per block of kDecodeKeys keys, scores s_j = q·k_j
 // (one fma chain per key, then its horizontal sum), the online softmax (running max m and sum l, rescale of the
@@ -104,14 +105,24 @@ std::size_t attention_decode_f32(const Attention& t, std::size_t row_begin, std:
     for (std::size_t kb = 0; kb < see; kb += kDecodeKeys) {
       const std::size_t kn = see - kb < kDecodeKeys ? see - kb : kDecodeKeys, kv = round_up(kn, W);
       float bmax = ninf;
+      const float* mrow = t.mask ? t.mask + i * t.ld_mask + kb : nullptr;
       for (std::size_t j = 0; j < kn; ++j) {
-        const float sj = dot<Arch>(qrow, t.k + (kb + j) * t.ld_k, d) * t.scale;
+        if (mrow && mrow[j] == ninf) {  // a key the mask forbids: never scored (padding)
+          s[j] = ninf;
+          continue;
+        }
+        float sj = dot<Arch>(qrow, t.k + (kb + j) * t.ld_k, d) * t.scale;
         bad |= !(std::fabs(sj) <= fmax);  // NaN or ±Inf
+        if (mrow) {
+          sj += mrow[j];
+          bad |= !(std::fabs(sj) <= fmax);
+        }
         s[j] = sj;
         bmax = sj > bmax ? sj : bmax;
       }
       for (std::size_t j = kn; j < kv; ++j) s[j] = ninf;  // exp(−inf − m) = 0
       if (bad) break;
+      if (bmax == ninf) continue;  // every key of the block masked: it adds nothing
       const float mnew = bmax > m ? bmax : m;
       const F vsum = exp_sub_body<Arch>(s, kv, mnew, F(0.0f));
       // exp(0) is exactly 1: a block that does not raise the max leaves O and l as they are.
@@ -124,13 +135,14 @@ std::size_t attention_decode_f32(const Attention& t, std::size_t row_begin, std:
         accumulate_full<Arch, NV>(o + c0, alpha, s, vblock + c0, t.ld_v, kn);
       if (c0 < dv) accumulate_any<Arch>(o + c0, alpha, s, vblock + c0, t.ld_v, kn, dv - c0);
     }
-    if (see && !bad) {
+    const bool any = m != ninf;  // false: the row sees no key (nothing visible, or all masked): zeros
+    if (any && !bad) {
       for (std::size_t c = 0; c < dv; ++c) {
         o[c] = o[c] / l;
         bad |= !(std::fabs(o[c]) <= fmax);
       }
     }
-    if (t.lse) t.lse[i] = see && !bad ? m + std::log(l) : ninf;
+    if (t.lse) t.lse[i] = any && !bad ? m + std::log(l) : ninf;
     if (bad) {
       ++flagged;
       for (std::size_t c = 0; c < dv; ++c) o[c] = nan;

@@ -109,7 +109,8 @@ struct KernelTable {
   void (*softmax_f32)(const Softmax&, std::size_t row_begin, std::size_t row_end);
   std::size_t (*attention_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);
   // The same for few query rows against many keys (decoding): k and v read in place, no packing, no heap.
-  // mask must be nullptr. Same numbers as attention_f32 to ~1e-6 relative; each row's bits depend only on its inputs.
+  // mask as attention_f32's (−inf keys are not scored). Same numbers as attention_f32 to ~1e-6 relative; each row's
+  // bits depend only on its inputs.
   std::size_t (*attention_decode_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);
   // Packs B (n, k) of gemm_nt once, for GemmNT::b_packed: writes packed_nt_b_floats(n, k) floats to `packed`,
   // which must be aligned to 64 bytes. The layout is this table's own (its tile width).
