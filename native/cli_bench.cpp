@@ -119,8 +119,8 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   if (!found) throw Error("unknown --config '" + o.config + "'; expected one of " + bench_config_names());
   BenchConfig c = *found;
   if (o.tokens) {
-    if (c.kind != BenchKind::forward)
-      throw Error("--tokens applies to the forward configs; expected no --tokens for " + std::string(c.name));
+    if (c.kind != BenchKind::forward || c.padding != 0)
+      throw Error("--tokens applies to the unpadded forward configs; expected no --tokens for " + std::string(c.name));
     c.tokens = *o.tokens;
   }
   if (c.kind == BenchKind::decode) return bench_decode(c, o, out);
