@@ -2,7 +2,8 @@
 // shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
 // forward/C1..C4: the whole forward pass per standard configuration (attnkit/bench_configs.hpp: shapes and FLOP count).
 // The attention op's backward pass against its forward: bench_backward.cpp (same program).
-// fma_peak: the machine's FMA peak on one core (registers only), the denominator of efficiency figures.
+// fma_peak/<isa>: one core's FMA peak at each table's width (registers only), the denominator of efficiency figures.
+// forward/C2/weights: C2 with return_weights (the weights written from the fused kernel's tiles).
 // Counters: FLOPS (useful flops per second: causal attention counts only the visible half) and
 // bytes_per_second (the operands read and written once). One thread: CPU time; two: wall time.
 //   ./attnkit_bench_kernels --benchmark_filter=attention --benchmark_repetitions=5 --benchmark_report_aggregates_only
@@ -17,9 +18,6 @@
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include "attnkit/attnkit.hpp"
 #include "attnkit/parallel.hpp"
@@ -73,23 +71,14 @@ void gemm_nt_prepacked(benchmark::State& state, const KernelTable* t, std::size_
   set_rates(state, 2.0 * m * n * k, 4.0 * (m * k + n * k + m * n));
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-// The machine's FMA peak on one core, for efficiency figures: 12 independent fma chains on registers only
-// (2 FMA pipes × 4 cycles latency need 8), no memory traffic. Compiled for AVX2+FMA whatever the baseline.
-__attribute__((target("avx2,fma"))) void fma_peak_avx2(benchmark::State& state) {
-  __m256 acc[12];
-  for (int j = 0; j < 12; ++j) acc[j] = _mm256_set1_ps(1.0f + 1e-7f * j);
-  const __m256 mul = _mm256_set1_ps(0.9999999f), add = _mm256_set1_ps(1e-7f);
-  constexpr std::int64_t kSteps = 1 << 16;
-  for (auto _ : state) {
-    for (std::int64_t i = 0; i < kSteps; ++i)
-      for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], mul, add);
-    for (int j = 0; j < 12; ++j) benchmark::DoNotOptimize(acc[j]);
-  }
-  state.counters["FLOPS"] =
-      benchmark::Counter(2.0 * 8 * 12 * kSteps * double(state.iterations()), benchmark::Counter::kIsRate);
+// One core's multiply-add peak at a kernel table's width, for efficiency figures: independent fma chains on registers
+// only (attnkit/peak.hpp: 24 zmm, 12 ymm or xmm), no memory traffic.
+void fma_peak(benchmark::State& state, std::string isa) {
+  constexpr std::size_t kSteps = 1 << 16;
+  double flops = 0;
+  for (auto _ : state) flops += attnkit::fma_peak_work(isa, kSteps);
+  state.counters["FLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsRate);
 }
-#endif
 
 void gemm_nn(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n, std::size_t k) {
   const std::size_t threads = static_cast<std::size_t>(state.range(0));
@@ -168,10 +157,12 @@ void attention_op(benchmark::State& state, bool causal, bool padded, bool weight
 }
 
 // The whole forward pass (fast path) of one standard configuration, as `attnkit bench` runs it.
-void forward(benchmark::State& state, const attnkit::BenchConfig* c) {
+// `weights`: with return_weights (the explain path's answer, issue 14 §4: at most 1.3× the fused forward).
+void forward(benchmark::State& state, const attnkit::BenchConfig* c, bool weights) {
   attnkit::Module module(attnkit::bench_module_config(*c));
   const attnkit::Tensor x = attnkit::bench_input(*c);
   attnkit::ForwardOptions options;
+  options.return_weights = weights;
   options.threads = static_cast<std::size_t>(state.range(0));
   const std::optional<attnkit::AttentionMask> padding = attnkit::bench_key_padding_mask(*c);  // P1
   attnkit::ForwardInputs inputs;
@@ -241,11 +232,12 @@ void register_all() {
   add("attention_op/gqa_h12_kv4_n1024_d64_full", attention_op, false, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_full_half_keys_padded", attention_op, false, true, false);
   for (const auto& c : attnkit::bench_configs())
-    if (c.kind == attnkit::BenchKind::forward) add("forward/" + std::string(c.name), forward, &c);
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    benchmark::RegisterBenchmark("fma_peak/fma3+avx2/one_core", fma_peak_avx2)->Unit(benchmark::kMicrosecond);
-#endif
+    if (c.kind == attnkit::BenchKind::forward && std::string(c.name) != "C5")
+      add("forward/" + std::string(c.name), forward, &c, false);
+  add("forward/C2/weights", forward, &attnkit::find_bench_config("C2"), true);
+  for (const std::string& isa : attnkit::simd_tables())
+    benchmark::RegisterBenchmark(("fma_peak/" + isa + "/one_core").c_str(), fma_peak, isa)
+        ->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace

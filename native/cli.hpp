@@ -79,6 +79,7 @@ struct BenchOptions {
   std::size_t threads = 0;
   Format format = Format::text;
   std::optional<std::size_t> repeats;  // fixed run count instead of "at least 5 runs and 1 s"
+  std::optional<std::size_t> tokens;   // the config's shape at this many tokens (bench/scaling.py's sweep)
 };
 
 // From the core's traits table (cli_mechanisms.cpp): "simplified, self-v1, … or multihead" (last = " or ") and the

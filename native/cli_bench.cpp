@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "cli.hpp"
+#include "machine.hpp"
 #include "memory_bandwidth.hpp"
 
 namespace attnkit::cli {
@@ -122,7 +123,12 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   for (const auto& c : bench_configs())
     if (o.config == c.name) found = &c;
   if (!found) throw Error("unknown --config '" + o.config + "'; expected one of " + bench_config_names());
-  const BenchConfig& c = *found;
+  BenchConfig c = *found;
+  if (o.tokens) {
+    if (c.kind != BenchKind::forward || c.padding != 0)
+      throw Error("--tokens applies to the unpadded forward configs; expected no --tokens for " + std::string(c.name));
+    c.tokens = *o.tokens;
+  }
   if (c.kind == BenchKind::decode) return bench_decode(c, o, out);
   Module module(bench_module_config(c));
   const Tensor x = bench_input(c);
@@ -160,11 +166,17 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   const double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
   const double flops = bench_flops(c), gflops = flops / (median * 1e-3) / 1e9;
   const std::size_t threads = o.threads ? o.threads : default_num_threads();
+  // Efficiency against the dispatched table's peak on as many cores as threads ran (measured after the timing, in
+  // the same process: a same-run ratio on a machine whose speed drifts).
+  const Machine machine = describe_machine();
+  const double cores = double(std::min<std::size_t>(threads, std::max<std::size_t>(1, hardware_threads())));
+  const double efficiency = gflops / (machine.peak_gflops * cores);
 
   std::string s;
   if (o.format == Format::json) {
     s = "{\"config\": \"" + std::string(c.name) + "\", \"threads\": " + std::to_string(threads) +
         ", \"median_ms\": " + number(median) + ", \"gflops\": " + number(gflops) +
+        ", \"efficiency\": " + number(efficiency, "%.4f") + ", \"machine\": " + machine_json(machine) +
         ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " + std::to_string(k) +
         ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") +
         ", \"padding\": " + std::to_string(c.padding) +
@@ -180,7 +192,9 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
         "  median " + time_text(median) + "  min " + time_text(sorted.front()) + "  " + number(gflops, "%.2f") +
         " GFLOP/s  (" + std::to_string(k) + " runs" +
         (calls > 1 ? " of " + std::to_string(calls) + " calls" : std::string()) + ", " + std::to_string(threads) +
-        (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n";
+        (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n  " +
+        number(100.0 * efficiency, "%.1f") + " % of the peak of " + number(cores, "%.0f") +
+        (cores == 1 ? " core: " : " cores: ") + machine_text(machine) + "\n";
   }
   out << s << std::flush;
 }

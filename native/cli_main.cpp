@@ -186,7 +186,7 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
 
     auto* bench = app.add_subcommand(
         "bench", "Time causal multi-head attention on a standard configuration (" + bench_config_names() + ")");
-    Valued bench_config, bench_threads, bench_format, bench_repeats;
+    Valued bench_config, bench_threads, bench_format, bench_repeats, bench_tokens;
     add(bench, "--config", bench_config, bench_configs_help(), "C");
     add(bench, "--threads", bench_threads, "worker threads (default: all cores)", "N");
     add(bench, "--format", bench_format, "text (default) or json", "json|text");
@@ -194,6 +194,7 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
         "timed samples (default: at least 5 and at least 1 s; a sample is one call, or a batch of calls lasting 0.2 ms "
         "for configs faster than that)",
         "R");
+    add(bench, "--tokens", bench_tokens, "the config's shape at N tokens instead of its own (a forward config)", "N");
 
     auto* info = app.add_subcommand("info", "Print the version, the SIMD instruction set in use and the thread counts");
     Valued info_format;
@@ -236,6 +237,7 @@ int main(const std::vector<std::string>& args, std::istream& in, std::ostream& o
       if (bench_threads.given()) o.threads = parse_count("--threads", bench_threads.text, 1, 1024);
       if (bench_format.given()) o.format = parse_format(bench_format.text);
       if (bench_repeats.given()) o.repeats = parse_count("--repeats", bench_repeats.text, 1, 1000000);
+      if (bench_tokens.given()) o.tokens = parse_count("--tokens", bench_tokens.text, 1, 1 << 20);
       command_bench(o, out);
     } else if (info->parsed()) {
       command_info(info_format.given() ? parse_format(info_format.text) : Format::text, out);

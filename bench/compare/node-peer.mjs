@@ -1,6 +1,6 @@
 // One comparison cell in its own Node process (clean thread pools, and a peak memory of its own):
 //   node bench/compare/node-peer.mjs --peer attnkit-wasm|ort-node|ort-web|tfjs-wasm|plain-js --config C2 --threads 1
-//        [--quick] [--ref-out FILE] [--ref-in FILE]
+//        [--quick] [--ref-out FILE] [--ref-in FILE] [--tokens N]
 // --ref-out writes this peer's output (float32, raw) so later cells can be checked against it; --ref-in
 // checks this peer's output against such a file before timing (relative error ≤ 1e-4, else no timing).
 // Prints one JSON line: { peer, config, threads, median_ms, min_ms, runs, rel_error, max_rss_mb, ... }.
@@ -75,7 +75,8 @@ async function makePeer(name, c, sd, x, threads) {
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
-  const c = config(a.config);
+  // --tokens N: the config's shape at N tokens (bench/scaling.py's sweep), e.g. C5 at 2048.
+  const c = a.tokens ? { ...config(a.config), tokens: Number(a.tokens) } : config(a.config);
   const threads = Number(a.threads || 1);
   const sd = makeStateDict(c),
     x = makeInput(c);

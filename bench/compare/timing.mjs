@@ -46,6 +46,7 @@ export function budget(c, quick) {
     return size > 2e5
       ? { warmup: 0, budgetMs: 0, minRuns: 1, maxRuns: 1 }
       : { warmup: 200, budgetMs: 150, minRuns: 5, maxRuns: 100 };
+  if (size > 1e8) return { warmup: 0, budgetMs: 0, minRuns: 1, maxRuns: 1 }; // C5: one run after the check run
   if (size > 4e6) return { warmup: 0, budgetMs: 2000, minRuns: 3, maxRuns: 5 }; // C4
   if (size > 2e5) return { warmup: 1, budgetMs: 2500, minRuns: 3, maxRuns: 25 }; // C2, C3
   return { warmup: 500, budgetMs: 1000, minRuns: 5, maxRuns: 200 }; // C1

@@ -1,5 +1,5 @@
 """One PyTorch cell of the comparison (used only when `python3 -c "import torch"` works, e.g. Debian's
-python3-torch). run.mjs writes the state_dict, the input and attnkit's output as raw float32 files into
+python3-torch, run with /usr/bin/python3 and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE). run.mjs writes the state_dict, the input and attnkit's output as raw float32 files into
 DIR; this script builds the seed's MultiHeadAttention forward from them, checks its output against
 attnkit's (relative error <= 1e-4) and times it. Prints one JSON line.
 
@@ -18,6 +18,14 @@ import torch
 def read(path):
     with open(path, "rb") as f:
         return torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
+
+
+def blas_library():
+    """The BLAS this process runs its matmuls on (Debian's torch links libblas.so.3, which is OpenBLAS only when
+    libopenblas0-pthread provides it, else the slow reference BLAS)."""
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "blas" in line.split()[-1]})
+    return next((p for p in paths if "openblas" in p), paths[0] if paths else "unknown")
 
 
 def main():
@@ -69,6 +77,7 @@ def main():
             k = len(samples)
             result.update(median_ms=samples[k // 2] if k % 2 else 0.5 * (samples[k // 2 - 1] + samples[k // 2]),
                           min_ms=samples[0], runs=k, inner=inner)
+    result["blas"] = blas_library()
     result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 

@@ -1,4 +1,4 @@
-// attnkit — the standard benchmark configurations C1–C4, P1 (forward) and D1, D2 (a decoding step).
+// attnkit — the standard benchmark configurations C1–C5, P1 (forward) and D1, D2 (a decoding step).
 #include "attnkit/bench_configs.hpp"
 
 #include <string>
@@ -15,6 +15,8 @@ const std::vector<BenchConfig>& bench_configs() {
       {"C2", 1, 1024, 768, 768, 12, true, "b1 n1024 d768 h12: a GPT-2 small layer on 1024 tokens"},
       {"C3", 8, 256, 512, 512, 8, true, "b8 n256 d512 h8: a batch of short sequences"},
       {"C4", 1, 4096, 768, 768, 12, true, "b1 n4096 d768 h12: a long context"},
+      {"C5", 1, 16384, 768, 768, 12, true,
+       "b1 n16384 d768 h12: longer than an unfused peer holds (memory linear in n)"},
       {"P1", 8, 256, 512, 512, 8, true,
        "b8 n256 d512 h8: a padded prefill, the last 64 keys of each sequence padding (key_padding_mask)",
        BenchKind::forward, 64},

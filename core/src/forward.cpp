@@ -88,8 +88,10 @@ ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& opt
   const std::size_t H = num_heads_, hd = c.mechanism == Mechanism::simplified ? d_in : head_dim_, D = H * hd,
                     rows = b * n;
   const bool dropout_on = options.train && c.dropout > 0.0;
-  const bool explain = options.return_weights || options.intermediates || dropout_on;
-  if (explain) checked_numel({b, H, n, n});  // the explain path holds (b, h, n, n); refuse it before any work
+  // The explain path keeps every step (or draws dropout over the weights); weights alone come from the fused kernel's
+  // own tiles (core/src/kernels/attention_weights.hpp).
+  const bool explain = options.intermediates || dropout_on;
+  if (explain || options.return_weights) checked_numel({b, H, n, n});  // (b, h, n, n): refuse it before any work
   ForwardResult r;
 
   // Step 1 — queries, keys, values: x·Wᵀ (+ b) in one GEMM over the stacked weights.          (b·n, 3·D)
@@ -139,6 +141,9 @@ ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& opt
         r.intermediates.emplace_back("weights_after_dropout", std::move(steps.weights_after_dropout));
     }
     if (options.return_weights) r.weights = std::move(steps.weights);
+  } else if (options.return_weights) {
+    r.weights = Tensor({b, H, n, n});
+    detail::sdpa_fast(sdpa, context_ptr, r.weights.ptr());
   } else {
     detail::sdpa_fast(sdpa, context_ptr);
   }

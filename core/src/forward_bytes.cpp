@@ -91,7 +91,7 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   const std::size_t H = g.num_heads, hd = simplified ? d_in : g.head_dim, D = mul(H, hd), rows = mul(b, n);
   const std::size_t rank = batched ? 4 : 3;
   const bool dropout_on = options.train && c.dropout > 0.0, keep = options.intermediates;
-  const bool explain = options.return_weights || keep || dropout_on;
+  const bool explain = keep || dropout_on;  // as Module::forward: weights alone come from the fused kernel
   const bool renormalise = g.causal && c.causal_route == CausalRoute::renormalise;
 
   // Step 1 — the q|k|v projection (b·n, 3·D), and the intermediates queries, keys, values.
@@ -111,6 +111,8 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
     during = add(mul(S, steps + (dropout_on ? 1 : 0)), heap(mul({b, H, n})));
     kept = keep ? mul(S, 3 + (g.causal ? 1 : 0) + (dropout_on ? 1 : 0) + (options.return_weights ? 1 : 0))
                 : (options.return_weights ? S : 0);
+  } else if (options.return_weights) {
+    kept = tensor(mul({b, H, n, n}), 4);  // the fused kernel writes them into the result, built (b, h, n, n)
   }
   // Step 3 — multihead's out_proj (b, n, d_out), and the contexts the intermediates copy.
   std::size_t tail = 0;

@@ -262,7 +262,7 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
   if (!keep_steps) steps.weights_after_dropout = Tensor();
 }
 
-void sdpa_fast(const Sdpa& s, float* context) {
+void sdpa_fast(const Sdpa& s, float* context, float* weights) {
   const auto& table = kernels::table();
   const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, ldo = H * hd;
   const float scale = s.scaled ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))) : 1.0f;
@@ -283,10 +283,14 @@ void sdpa_fast(const Sdpa& s, float* context) {
       for (std::size_t i = r0; i < r1; ++i) std::fill_n(a.out + i * ldo, hd, 0.0f);
       return;
     }
+    if (weights) a.weights = weights + bh * n * n, a.ld_weights = n;  // (b, h, n, n)
     if (table.attention_f32(a, r0, r1) == 0) return;
-    for (std::size_t i = r0; i < r1; ++i) {  // rows the kernel flagged (output NaN): float64
+    for (std::size_t i = r0; i < r1; ++i) {  // rows the kernel flagged (output NaN): float64, weights too
       float* row = context + (b * n + i) * ldo + h * hd;
-      if (std::isnan(row[0]) && !recompute_row(s, bh, i, nullptr, row)) note_failure(failed, bh * n + i);
+      if (!std::isnan(row[0])) continue;
+      float* wrow = weights ? weights + (bh * n + i) * n : nullptr;
+      if (wrow) attention_weights_f64(module_row(s, b, h, i), wrow);
+      if (!recompute_row(s, bh, i, wrow, row)) note_failure(failed, bh * n + i);
     }
   });
   throw_if_failed(failed, s);

@@ -73,7 +73,8 @@ enum class DropoutOrder { batch_major, head_major };
 void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double dropout_p, DropoutOrder order,
                   SdpaSteps& steps, float* context);
 
-// Same numbers without any (n, n) matrix: the fused kernel with an online softmax.
-void sdpa_fast(const Sdpa& s, float* context);
+// Same numbers without any (n, n) matrix: the fused kernel with an online softmax. weights (b, h, n, n), optional: the
+// kernel also writes the weights from its own tiles (the explain path's weights, without its separate passes).
+void sdpa_fast(const Sdpa& s, float* context, float* weights = nullptr);
 
 }  // namespace attnkit::detail

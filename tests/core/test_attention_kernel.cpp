@@ -53,11 +53,18 @@ class FusedAttentionTester {
     seed_ = v;
     return *this;
   }
+  // Also asks for the weights (Attention::weights, row stride n_k + pad), checked against float64 below.
+  FusedAttentionTester& weights() {
+    weights_ = true;
+    return *this;
+  }
 
   void Test(const KernelTable& t) const {
     Inputs in = make();
     Buffer out(n_q_, d_v_, d_v_ + pad_, offset_);
-    EXPECT_EQ(run(t, in, out, 1), 0u) << t.isa << " flagged rows of finite inputs";
+    const std::size_t ld_w = n_k_ + pad_;
+    std::vector<float> weights(weights_ ? n_q_ * ld_w : 0, std::numeric_limits<float>::quiet_NaN());
+    EXPECT_EQ(run(t, in, out, 1, weights_ ? weights.data() : nullptr), 0u) << t.isa << " flagged rows of finite inputs";
     EXPECT_TRUE(out.slack_untouched()) << t.isa << " wrote outside out";
     const double scale = 1.0 / std::sqrt(double(d_));
     const double ninf = -std::numeric_limits<double>::infinity();
@@ -78,6 +85,20 @@ class FusedAttentionTester {
         cond = std::max(cond, scale * sa);
       }
       for (std::size_t j = 0; j < n_k_; ++j) sum += (w[j] = w[j] == ninf ? 0.0 : std::exp(w[j] - mx));
+      for (std::size_t j = 0; j < ld_w && weights_; ++j) {
+        const float got = weights[i * ld_w + j];
+        if (j >= n_k_) {  // the row stride's slack
+          ASSERT_TRUE(std::isnan(got)) << t.isa << " wrote weights past n_k at (" << i << ", " << j << ")";
+          continue;
+        }
+        const double ref = sum > 0 ? w[j] / sum : 0.0;
+        if (ref == 0.0)
+          ASSERT_EQ(got, 0.0f) << t.isa << " weight of a key the row may not see, (" << i << ", " << j << ")";
+        // exp(s − m) / l: the rounding of the scores (cond) and of the sum, relative to the weight
+        ASSERT_NEAR(got, ref, 4e-7 * ref * (4.0 + cond) + 1e-36)  // exp_f32 flushes near FLT_MIN
+            << t.isa << " weights n_q=" << n_q_ << " n_k=" << n_k_ << " d=" << d_ << " causal=" << causal_
+            << " offset=" << offset_k_ << " mask=" << mask_ << " at (" << i << ", " << j << ")";
+      }
       for (std::size_t c = 0; c < d_v_; ++c) {
         double ref = 0, mag = 0;
         for (std::size_t j = 0; j < n_k_ && sum > 0; ++j) {
@@ -142,7 +163,8 @@ class FusedAttentionTester {
     }
     return in;
   }
-  std::size_t run(const KernelTable& t, const Inputs& in, Buffer& out, std::size_t parts) const {
+  std::size_t run(const KernelTable& t, const Inputs& in, Buffer& out, std::size_t parts,
+                  float* weights = nullptr) const {
     kernels::Attention a{in.q.data(), in.q.ld(), in.k.data(), in.k.ld(),
                          in.v.data(), in.v.ld(), out.data(),  out.ld(),
                          n_q_,        n_k_,      d_,          float(1.0 / std::sqrt(double(d_))),
@@ -151,6 +173,8 @@ class FusedAttentionTester {
     a.d_v = d_v_;
     a.mask = in.mask.empty() ? nullptr : in.mask.data();
     a.ld_mask = shared_ ? 0 : n_k_;
+    a.weights = weights;
+    a.ld_weights = n_k_ + pad_;
     std::size_t flagged = 0;
     run_split(n_q_, parts, [&](std::size_t lo, std::size_t hi) { flagged += t.attention_f32(a, lo, hi); });
     return flagged;
@@ -158,7 +182,7 @@ class FusedAttentionTester {
 
   std::size_t n_q_ = 1, n_k_ = 1, d_ = 1, d_v_ = 1, pad_ = 0, offset_ = 0;
   std::ptrdiff_t offset_k_ = 0;
-  bool causal_ = false, shared_ = false;
+  bool causal_ = false, shared_ = false, weights_ = false;
   double mask_ = -1;  // < 0: no mask
   float magnitude_ = 1.0f;
   unsigned seed_ = 1;
@@ -201,6 +225,31 @@ TEST(FusedAttention, MisalignedPaddedAndLarge) {
           .Test(*t);
       FusedAttentionTester().n_q(7).n_k(100).d(33).d_v(5).offset(off).pad(1).magnitude(8.0f).mask(0.8).Test(*t);
     }
+}
+
+// The weights the explain path returns, written from the kernel's tiles: sizes around the SIMD width, the causal
+// offsets, masks that skip whole key blocks, rows that see nothing, misaligned rows with a padded stride, large scores.
+TEST(FusedAttention, WeightsFromTheTiles) {
+  for (const KernelTable* t : all_tables()) {
+    for (std::size_t s : sizes_for(*t)) {
+      FusedAttentionTester().n_q(s).n_k(70).d(20).d_v(9).causal(true, 0).weights().Test(*t);
+      FusedAttentionTester().n_q(13).n_k(s).d(20).d_v(9).causal(true, 5).mask(0.8).weights().Test(*t);
+      FusedAttentionTester().n_q(9).n_k(40).d(s).d_v(3).mask(0.7).weights().Test(*t);  // direct when d ≤ 16
+    }
+    FusedAttentionTester().n_q(200).n_k(700).d(64).d_v(64).mask(0.5).weights().Test(*t);
+    FusedAttentionTester().n_q(300).n_k(100).d(40).d_v(72).causal(true, -200).weights().Test(*t);  // 200 rows see none
+    FusedAttentionTester()
+        .n_q(50)
+        .n_k(130)
+        .d(33)
+        .d_v(5)
+        .offset(3)
+        .pad(5)
+        .magnitude(8.0f)
+        .mask(0.8, true)
+        .weights()
+        .Test(*t);
+  }
 }
 
 TEST(FusedAttention, RowSplitsAreBitwiseIdentical) {

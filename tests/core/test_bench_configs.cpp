@@ -151,6 +151,7 @@ TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
       {"C2", 1, 1024, 768, 768, 12, 6444023808},
       {"C3", 8, 256, 512, 512, 8, 4833935360},
       {"C4", 1, 4096, 768, 768, 12, 45103448064},
+      {"C5", 1, 16384, 768, 768, 12, 489651437568},
   };
   const auto& configs = attnkit::bench_configs();
   ASSERT_EQ(configs.size(), want.size() + 3);  // and P1, D1, D2, below
@@ -204,7 +205,7 @@ TEST(BenchConfigs, AreTheOnesBenchCompareUses) {
     attnkit::find_bench_config("C9");
     ADD_FAILURE() << "C9 was found";
   } catch (const attnkit::Error& e) {
-    EXPECT_STREQ(e.what(), "unknown bench config 'C9'; expected one of C1, C2, C3, C4, P1, D1, D2");
+    EXPECT_STREQ(e.what(), "unknown bench config 'C9'; expected one of C1, C2, C3, C4, C5, P1, D1, D2");
   }
 }
 

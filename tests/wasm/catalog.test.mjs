@@ -114,11 +114,11 @@ function flopsReference(mechanism, { dIn, dOut, numHeads = 1, causal }, shape) {
   return flops;
 }
 
-test('ak.benchConfigs: C1–C4 as the core defines them, frozen, each with its FLOP count', () => {
+test('ak.benchConfigs: C1–C5 as the core defines them, frozen, each with its FLOP count', () => {
   assert.ok(Object.isFrozen(ak.benchConfigs));
   assert.deepEqual(
     ak.benchConfigs.map((c) => c.name),
-    ['C1', 'C2', 'C3', 'C4'],
+    ['C1', 'C2', 'C3', 'C4', 'C5'],
   );
   const shapes = ak.benchConfigs.map((c) => [c.batch, c.tokens, c.dIn, c.dOut, c.numHeads, c.causal]);
   // the public contract's configurations (all causal multihead)
@@ -127,6 +127,7 @@ test('ak.benchConfigs: C1–C4 as the core defines them, frozen, each with its F
     [1, 1024, 768, 768, 12, true],
     [8, 256, 512, 512, 8, true],
     [1, 4096, 768, 768, 12, true],
+    [1, 16384, 768, 768, 12, true],
   ]);
   for (const c of ak.benchConfigs) {
     assert.ok(Object.isFrozen(c));

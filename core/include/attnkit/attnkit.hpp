@@ -10,6 +10,7 @@
 #include "attnkit/optim.hpp"
 #include "attnkit/parallel.hpp"
 #include "attnkit/parameters.hpp"
+#include "attnkit/peak.hpp"
 #include "attnkit/random.hpp"
 #include "attnkit/traits.hpp"
 #include "attnkit/tensor.hpp"

@@ -1,4 +1,4 @@
-// attnkit — the standard benchmark configurations (C1–C4, P1, D1, D2) and the FLOP count every benchmark reports
+// attnkit — the standard benchmark configurations (C1–C5, P1, D1, D2) and the FLOP count every benchmark reports
 // against
 // (`attnkit bench`, bench/, the npm package and bench/compare read them from here).
 #pragma once
@@ -28,6 +28,8 @@ struct BenchConfig {
 // C1 is the book's example (b2 n6 d_in3 d_out2 h2); C2–C4 are GPT-2-sized (d 768 or 512, up to 4096 tokens).
 // P1 is C3's shape as a padded prefill: the last 64 of the 256 keys of every sequence are padding
 // (key_padding_mask), so a quarter of the keys are never attended.
+// C5 is C4 at 16384 tokens, where an unfused attention's (h, n, n) scores alone would take 12.9 GB and attnkit's
+// fused path keeps memory linear in n.
 // D1 is one decoding step of a GPT-2 small layer (b1, 12 heads of 64) whose cache holds 4096 tokens: the step reads
 // decode_kv_bytes(D1) bytes of keys and values (25 MB), so it is timed as bandwidth. Those fit in a 32 MB L3 cache;
 // D2 is the same step over 16384 tokens (101 MB), which must come from DRAM.

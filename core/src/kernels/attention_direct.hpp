@@ -94,6 +94,14 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
       l += sp[j];
     }
     l = xsimd::select(none, F(1.0f), l);  // those lanes' sums are 0: their context is 0 / 1
+    if (t.weights) {                      // P_j / l per lane, 0 for the keys past kend (Attention::weights)
+      for (std::size_t j = 0; j < kend; ++j) {
+        (sp[j] / l).store_aligned(res);
+        for (std::size_t r = 0; r < rows; ++r) t.weights[(i0 + r) * t.ld_weights + j] = res[r];
+      }
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = kend; j < t.n_k; ++j) t.weights[(i0 + r) * t.ld_weights + j] = 0.0f;
+    }
     for (std::size_t c = 0; c < dv; ++c) {
       F acc(0.0f);
       for (std::size_t j = 0; j < kend; ++j) acc = xsimd::fma(sp[j], F(t.v[j * t.ld_v + c]), acc);

@@ -18,6 +18,7 @@
 #include <limits>
 
 #include "attention_direct.hpp"
+#include "attention_weights.hpp"
 #include "kernels.hpp"
 #include "microkernel.hpp"
 
@@ -113,6 +114,7 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
     for (std::size_t i = row_begin; i < row_end; ++i) {
       for (std::size_t c = 0; c < dv; ++c) t.out[i * t.ld_out + c] = 0.0f;
       if (t.lse) t.lse[i] = ninf;
+      if (t.weights) finish_weights<Arch>(t.weights + i * t.ld_weights, 0, t.n_k, 0.0f, 0.0f);
     }
     return 0;
   }
@@ -163,8 +165,12 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
       for (std::size_t c = 0; c < dp; ++c) o[r * dp + c] = 0.0f;
     }
     for (std::size_t kb = 0; kb < kend; kb += KB) {
-      const std::size_t kn = kend - kb < KB ? kend - kb : KB;     // keys in this block
-      if (t.mask && !block_visible(t, i0, i1, kb, kn)) continue;  // every key masked for every row here
+      const std::size_t kn = kend - kb < KB ? kend - kb : KB;  // keys in this block
+      if (t.mask && !block_visible(t, i0, i1, kb, kn)) {       // every key masked for every row here
+        if (t.weights)
+          for (std::size_t r = 0; r < rows; ++r) skip_block_scores(kn, t.weights + (i0 + r) * t.ld_weights + kb);
+        continue;
+      }
       const std::size_t kn_pad = round_up(kn, NR);
 
       // S = q·kᵀ·scale for the block: (rows, kn_pad); columns past kn hold q·0.
@@ -191,6 +197,7 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         NonFinite<Arch> bad;
         const F vmx = prepare_scores<Arch>(srow, vis, t.mask ? t.mask + i * t.ld_mask + kb : nullptr, bad);
         if (bad.any()) flag[r] = true;
+        if (t.weights) keep_block_scores(srow, vis, kn, t.weights + i * t.ld_weights + kb);
         for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
         const float bmax = hmax<Arch>(vmx);
         const float mnew = bmax > m[r] ? bmax : m[r];
@@ -254,6 +261,9 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
     }
     if (t.lse)
       for (std::size_t r = 0; r < rows; ++r) t.lse[i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : ninf;
+    if (t.weights)  // while the tile's rows are still in cache
+      for (std::size_t r = 0; r < rows; ++r)
+        if (!flag[r]) finish_weights<Arch>(t.weights + (i0 + r) * t.ld_weights, kend, t.n_k, m[r], l[r]);
   }
   return flagged;
 }

@@ -74,6 +74,11 @@ struct Attention {
   // online softmax); −inf for a row that sees no key. Partial results over key ranges merge with it (split-KV
   // decoding, core/src/decoder_attention.cpp); the backward pass needs it too.
   float* lse = nullptr;
+  // Optional (n_q, n_k) at ld_weights: each computed row's attention weights, softmax(q·kᵀ·scale [+ mask]), 0 where it
+  // may not attend, all 0 for a row that sees no key (the explain path's weights, kernels/attention_weights.hpp).
+  // A flagged row's weights are left to the caller, with its output.
+  float* weights = nullptr;
+  std::size_t ld_weights = 0;
 };
 
 // Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
@@ -129,6 +134,9 @@ struct KernelTable {
   std::size_t (*gemm_nn_scratch_floats)(std::size_t m, std::size_t n, std::size_t k);
   std::size_t (*attention_scratch_floats)(std::size_t n_q, std::size_t n_k, std::size_t d);
   void (*attention_backward_f32)(const AttentionBackward&, std::size_t key_begin, std::size_t key_end);
+  // The efficiency yardstick (kernels/fma_peak.hpp): `steps` rounds of independent fma chains at this table's width,
+  // registers only; returns the FLOPs done and writes a lane of the result to *sink.
+  double (*fma_peak_f32)(std::size_t steps, float* sink);
 };
 
 // The table for the best instruction set this CPU runs (chosen once).

@@ -4,6 +4,7 @@
 #include "attention_backward.hpp"
 #include "decode_attention.hpp"
 #include "flash_attention.hpp"
+#include "fma_peak.hpp"
 #include "gemm.hpp"
 #include "softmax.hpp"
 #include "tables.hpp"
@@ -25,7 +26,8 @@ const KernelTable& make_table(const char* isa) {
                              &gemm_nt_scratch_floats<Arch>,
                              &gemm_nn_scratch_floats<Arch>,
                              &attention_scratch_floats<Arch>,
-                             &attention_backward_f32<Arch>};
+                             &attention_backward_f32<Arch>,
+                             &fma_peak_f32<Arch>};
   return t;
 }
 

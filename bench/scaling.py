@@ -1,0 +1,147 @@
+"""attnkit against its peers from n = 256 to 16384 tokens (C5's shape: b1 d768 h12, causal; issue 14 §3): time and
+peak memory per n, written to bench/results/scaling.json, and a log-log chart of both, bench/results/scaling.svg.
+
+    /usr/bin/python3 bench/scaling.py [--tokens 256,1024,4096,16384] [--threads 1] [--peers attnkit,ort-node,pytorch]
+    /usr/bin/python3 bench/scaling.py --chart-only     # redraws the chart from the committed JSON
+
+`npm run bench:scaling` installs what it needs first (scripts/setup-bench.sh: python3-matplotlib, python3-torch,
+libopenblas0-pthread) and builds the native CLI. Each cell is its own process, timed by itself (attnkit bench's
+median; the peers' medians from bench/compare's timing), its peak memory from /usr/bin/time; the peers run under
+bench/compare's data limit (8 GB), so one that needs n² memory fails with its own allocation error instead of
+taking the machine's, and the JSON says so. Not part of any test.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NATIVE = os.path.join(ROOT, "build", "native", "attnkit")
+OUT_JSON = os.path.join(HERE, "results", "scaling.json")
+OUT_SVG = os.path.join(HERE, "results", "scaling.svg")
+LIMIT_KB = 8 * 1024 * 1024  # bench/compare/run.mjs's PEER_DATA_LIMIT_GB
+D, HEADS = 768, 12
+
+
+def timed(cmd, env=None, timeout=1800):
+    """Runs cmd under the data limit and /usr/bin/time; returns (last JSON line or None, peak MB, stderr tail)."""
+    shell = ["bash", "-c", 'ulimit -d %d && exec /usr/bin/time -f maxrss_kb=%%M "$@"' % LIMIT_KB, "bash"] + cmd
+    try:
+        r = subprocess.run(shell, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return None, None, "timed out after %d s" % timeout
+    rss = [l for l in r.stderr.splitlines() if l.startswith("maxrss_kb=")]
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    doc = json.loads(lines[-1]) if lines else None
+    lines_err = [l.strip() for l in r.stderr.splitlines() if l.strip() and not l.startswith(("maxrss_kb=", "Command "))]
+    errors = [l for l in lines_err if "Error" in l or "error" in l]
+    tail = (errors or lines_err or ["exit %d" % r.returncode])[0]
+    return doc, int(rss[-1].split("=")[1]) / 1024 if rss else None, tail
+
+
+def attnkit_cell(n, threads):
+    repeats = "3" if n <= 4096 else "1"
+    doc, mb, err = timed([NATIVE, "bench", "--config", "C5", "--tokens", str(n), "--threads", str(threads),
+                          "--repeats", repeats, "--format", "json"])
+    if not doc or "median_ms" not in doc:
+        return {"error": err}
+    return {"median_ms": doc["median_ms"], "peak_mb": mb, "efficiency": doc.get("efficiency")}
+
+
+def ort_cell(n, threads):
+    doc, mb, err = timed(["node", os.path.join(HERE, "compare", "node-peer.mjs"), "--peer", "ort-node", "--config", "C5",
+                          "--tokens", str(n), "--threads", str(threads)])
+    if not doc or doc.get("error") or "median_ms" not in doc:
+        return {"error": (doc or {}).get("error", err)[:300], "peak_mb": mb}
+    return {"median_ms": doc["median_ms"], "peak_mb": mb}
+
+
+def torch_cell(n, threads, work):
+    import torch  # Debian's python3-torch: this script runs on /usr/bin/python3
+
+    d = os.path.join(work, "torch-%d" % n)
+    os.makedirs(d, exist_ok=True)
+    g = torch.Generator().manual_seed(7)
+    for name, shape in [("W_query.weight", (D, D)), ("W_key.weight", (D, D)), ("W_value.weight", (D, D)),
+                        ("out_proj.weight", (D, D)), ("out_proj.bias", (D,)), ("x", (1, n, D))]:
+        (torch.rand(shape, generator=g) - 0.5).numpy().tofile(os.path.join(d, name))
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    runs = ["0", "0", "1", "1"] if n > 4096 else ["1", "2000", "3", "5"]
+    doc, mb, err = timed(["/usr/bin/python3", os.path.join(HERE, "compare", "torch_peer.py"), d, "C5@%d" % n,
+                          str(threads), "1", str(n), str(D), str(D), str(HEADS)] + runs, env=env)
+    if not doc or doc.get("error") or "median_ms" not in doc:
+        return {"error": (doc or {}).get("error", err)[:300], "peak_mb": mb}
+    return {"median_ms": doc["median_ms"], "peak_mb": mb, "blas": doc.get("blas")}
+
+
+def chart(doc):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for peer, cells in doc["results"].items():
+        ok = [(int(n), c) for n, c in cells.items() if "median_ms" in c]
+        if ok:
+            ax_t.plot([n for n, _ in ok], [c["median_ms"] / 1e3 for _, c in ok], "o-", label=peer)
+        mem = [(int(n), c) for n, c in cells.items() if c.get("peak_mb") and "median_ms" in c]
+        if mem:
+            ax_m.plot([n for n, _ in mem], [c["peak_mb"] for _, c in mem], "o-", label=peer)
+        for n, c in cells.items():  # a peer that ran out of memory (n² scores) at this n
+            if "error" in c and ("alloc" in c["error"] or "memory" in c["error"].lower()):
+                ax_t.annotate("fails", (int(n), ax_t.get_ylim()[1] if ok else 1), fontsize=8, color="gray")
+    for ax, title, unit in ((ax_t, "time per forward", "seconds"), (ax_m, "peak memory (max RSS)", "MB")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("tokens n (b1 d768 h12, causal)")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle("%s, %s thread(s), load %s" % (doc["machine"], doc["threads"], doc["load_average"]), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(OUT_SVG)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tokens", default="256,512,1024,2048,4096,8192,16384")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--peers", default="attnkit,ort-node,pytorch")
+    p.add_argument("--chart-only", action="store_true")
+    a = p.parse_args()
+    if a.chart_only:
+        with open(OUT_JSON) as f:
+            chart(json.load(f))
+        return
+    if not os.path.exists(NATIVE):
+        sys.exit("bench/scaling.py: %s not built; run `bash scripts/build-native.sh`" % NATIVE)
+    info = json.loads(subprocess.run([NATIVE, "bench", "--config", "C1", "--repeats", "1", "--format", "json"],
+                                     capture_output=True, text=True).stdout)["machine"]
+    machine = "%s (family %s model %s), table %s, peak %s GFLOP/s/core" % (
+        info["cpu"], info["family"], info["model"], info["table"], info["peak_gflops_per_core"])
+    doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine, "threads": a.threads,
+           "load_average": "%.1f" % os.getloadavg()[0], "results": {}}
+    peers = a.peers.split(",")
+    with tempfile.TemporaryDirectory() as work:
+        for n in map(int, a.tokens.split(",")):
+            for peer in peers:
+                cell = (attnkit_cell(n, a.threads) if peer == "attnkit" else ort_cell(n, a.threads)
+                        if peer == "ort-node" else torch_cell(n, a.threads, work))
+                doc["results"].setdefault(peer, {})[str(n)] = cell
+                print("n %5d  %-8s %s" % (n, peer, json.dumps(cell)), flush=True)
+    doc["load_average_after"] = "%.1f" % os.getloadavg()[0]
+    os.makedirs(os.path.dirname(OUT_JSON), exist_ok=True)
+    with open(OUT_JSON, "w") as f:
+        json.dump(doc, f, indent=2)
+    chart(doc)
+    print("wrote %s and %s" % (os.path.relpath(OUT_JSON), os.path.relpath(OUT_SVG)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+// attnkit CLI — the machine a timing was taken on: the CPU as /proc/cpuinfo names it, and one core's measured
+// multiply-add peak at the width of the dispatched kernel table (attnkit/peak.hpp), the denominator of efficiency.
+#pragma once
+#include <string>
+
+namespace attnkit::cli {
+
+struct Machine {
+  std::string cpu;         // "AMD EPYC 9R14 96-Core Processor" ("unknown" off Linux)
+  int family = -1;         // cpu family (25: Zen 3/Zen 4, 26: Zen 5), −1 unknown
+  int model = -1;          // model number, −1 unknown
+  double mhz = 0.0;        // the clock /proc/cpuinfo reports for the first CPU (0 unknown)
+  std::string table;       // the dispatched kernel table, simd_instruction_set()
+  double peak_gflops = 0;  // one core's peak for that table, GFLOP/s (median of 7 runs of ~10 ms)
+};
+
+// Reads /proc/cpuinfo and measures the peak (about 0.1 s).
+Machine describe_machine();
+// "AMD EPYC … (family 25 model 17, 3700 MHz), table avx512bw, peak 118.2 GFLOP/s per core"
+std::string machine_text(const Machine& m);
+// {"cpu": "…", "family": 25, "model": 17, "mhz": 3700, "table": "avx512bw", "peak_gflops_per_core": 118.2}
+std::string machine_json(const Machine& m);
+
+}  // namespace attnkit::cli
