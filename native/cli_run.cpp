@@ -146,7 +146,7 @@ PreparedRun prepare_run(const RunOptions& o, std::istream& in) {
   }
   std::string input_text = read_source(o.input, in, "--input");
   const std::size_t input_text_bytes = input_text.size();
-  PreparedRun p{run_inputs_from_json(parse_json(std::move(input_text), "--input"))};
+  PreparedRun p{run_inputs_from_json(parse_json(std::move(input_text), "--input")), {}, {}, {}};
   const Tensor& x = p.inputs.x;
   std::optional<StateDict> state_dict;
   std::size_t mask_size = 0, weights_text_bytes = 0;
