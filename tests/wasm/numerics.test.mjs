@@ -85,7 +85,11 @@ test('dropout: only with train, seeded, inverted (kept weights scaled by 1/(1-p)
   const t1 = ak.run('causal', o, x, [10, 4], { train: true, returnWeights: true, intermediates: true });
   const t2 = ak.run('causal', o, x, [10, 4], { train: true, returnWeights: true, intermediates: true });
   assert.deepEqual(t1.context, t2.context, 'same seed, same masks');
-  assert.deepEqual(t1.weights, evalOut.weights, 'weights are returned before dropout');
+  // Weights before dropout: eval's come from the fused kernel's tiles, train's from the explain path's passes, the
+  // same numbers to rounding (the two paths' contract: ≤ 1e-6).
+  assert.equal(t1.weights.length, evalOut.weights.length);
+  for (let i = 0; i < t1.weights.length; i++)
+    assert.ok(Math.abs(t1.weights[i] - evalOut.weights[i]) <= 1e-6, `weights are returned before dropout (at ${i})`);
   const dropped = t1.intermediates.weights_after_dropout.data;
   let kept = 0,
     zeroed = 0;

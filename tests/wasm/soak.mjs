@@ -85,13 +85,20 @@ export async function trainSoak({ steps = 2000, threads = false } = {}) {
   const ak = await load({ threads });
   if (threads) ak.threads = Math.min(2, ak.maxThreads);
   const x = tokens(2 * 8 * 16, 7);
+  // The warm-up runs the loop's own calls a few times (optimizer included): with threads, which worker runs which
+  // part varies, and each keeps the scratch it first grows.
   const warmModel = ak.createModel({ task: 'copy-previous', batch: 8, dModel: 16, heads: 2, evalBatch: 8 });
-  warmModel.trainStep();
-  warmModel.dispose();
   const warmLayer = ak.create('multihead', { dIn: 16, dOut: 16, numHeads: 2, seed: 3 });
-  warmLayer.forward(x, [2, 8, 16], { grad: true });
-  warmLayer.backward(new Float32Array(2 * 8 * 16).fill(0.01));
+  const warmOptimizer = ak.optimizer('adamw', warmLayer, { lr: 1e-3 });
+  for (let i = 0; i < 16; i++) {
+    warmModel.trainStep();
+    warmLayer.forward(x, [2, 8, 16], { grad: true });
+    warmOptimizer.step(warmLayer.backward(new Float32Array(2 * 8 * 16).fill(0.01)));
+    warmOptimizer.zeroGrad();
+  }
+  warmOptimizer.dispose();
   warmLayer.dispose();
+  warmModel.dispose();
   const before = sample(ak, -1);
   const model = ak.createModel({ task: 'copy-previous', batch: 8, dModel: 16, heads: 2, evalBatch: 8 });
   const layer = ak.create('multihead', { dIn: 16, dOut: 16, numHeads: 2, seed: 3 });
