@@ -153,13 +153,19 @@ export async function recompute(page, action, timeout = 60000) {
   await page.waitForFunction(
     (b) => {
       const el = document.getElementById('pg-output');
-      return Number(el.dataset.run) > b && el.dataset.state !== 'busy';
+      return Number(el.dataset.run) > b && el.dataset.state !== 'busy' && !el.dataset.pending;
     },
     before,
     { timeout },
   );
   await page.waitForTimeout(200); // a debounced or coalesced follow-up run
-  await page.waitForFunction(() => document.getElementById('pg-output').dataset.state !== 'busy', null, { timeout });
+  await page.waitForFunction(
+    () =>
+      !document.getElementById('pg-output').dataset.pending &&
+      document.getElementById('pg-output').dataset.state !== 'busy',
+    null,
+    { timeout },
+  );
 }
 
 const AXE = path.join(repo, 'node_modules/axe-core/axe.min.js');

@@ -63,13 +63,17 @@ async function recompute(action) {
   await page.waitForFunction(
     (b) => {
       const el = document.getElementById('pg-output');
-      return Number(el.dataset.run) > b && el.dataset.state !== 'busy';
+      return Number(el.dataset.run) > b && el.dataset.state !== 'busy' && !el.dataset.pending;
     },
     before,
     { timeout: 15000 },
   );
   await page.waitForTimeout(60); // let a coalesced follow-up run settle
-  await page.waitForFunction(() => document.getElementById('pg-output').dataset.state !== 'busy');
+  await page.waitForFunction(
+    () =>
+      !document.getElementById('pg-output').dataset.pending &&
+      document.getElementById('pg-output').dataset.state !== 'busy',
+  );
 }
 
 test("first view: the HackTricks tutorial's 'Hello shiny sun!' numbers, exact, from the module", async () => {

@@ -402,10 +402,15 @@ export function renderPlayground(root, compute, mechanisms, initial) {
       output.dataset.run = String(Number(output.dataset.run) + 1);
     }
   });
-  const schedule = () => run();
+  // data-pending marks typing whose debounced run has not started yet (tests and scripts wait for it to clear).
+  const schedule = () => {
+    delete output.dataset.pending;
+    run();
+  };
   let timer = null;
   const typed = () => {
     clearTimeout(timer);
+    output.dataset.pending = 'typing';
     timer = setTimeout(schedule, DEBOUNCE_MS);
   };
 
