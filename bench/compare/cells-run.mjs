@@ -83,9 +83,10 @@ async function attnkitCell(run, native, c, threads, quick) {
   return out;
 }
 
-// attnkit's wasm build in Node (wasm-cell.mjs): P1 and D1 (D2's 16383-token prefill takes minutes in wasm).
-async function wasmCell(run, c, threads, quick, check) {
-  const args = [join(here, 'wasm-cell.mjs'), '--cell', c.name, '--threads', String(threads)];
+// One cell in a child process (wasm-cell.mjs: attnkit's wasm build in Node, P1 and D1 — D2's 16383-token prefill
+// takes minutes in wasm; ort-cell.mjs: onnxruntime-node): its last JSON line, or the child's failure.
+async function childCell(script, run, c, threads, quick, check) {
+  const args = [join(here, script), '--cell', c.name, '--threads', String(threads)];
   if (quick) args.push('--quick');
   if (check) args.push('--check');
   const r = await run(process.execPath, args, { timeoutMs: 600000 });
@@ -94,25 +95,18 @@ async function wasmCell(run, c, threads, quick, check) {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .pop();
-  const j = line
+  return line
     ? JSON.parse(line)
     : { error: `child failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').pop()}` };
+}
+
+async function wasmCell(run, c, threads, quick, check) {
+  const j = await childCell('wasm-cell.mjs', run, c, threads, quick, check);
   return { env: 'node', ...j, peer: 'attnkit-wasm', config: c.name, threads };
 }
 
 async function ortCell(run, c, threads, quick, check) {
-  const args = [join(here, 'ort-cell.mjs'), '--cell', c.name, '--threads', String(threads)];
-  if (quick) args.push('--quick');
-  if (check) args.push('--check');
-  const r = await run(process.execPath, args, { timeoutMs: 600000 });
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .pop();
-  const j = line
-    ? JSON.parse(line)
-    : { error: `child failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').pop()}` };
+  const j = await childCell('ort-cell.mjs', run, c, threads, quick, check);
   return { env: 'native', ...j, peer: 'ort-node', config: c.name, threads };
 }
 
