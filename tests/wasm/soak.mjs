@@ -8,12 +8,18 @@
 //
 // tests/wasm/soak.test.mjs runs the same function for 2 000 steps in the suite. Bounds (checked by assertFlat):
 //   wasm memory      no growth at all from the start to the end (the linear memory never shrinks, so any growth stays)
-//   bytes in use     no growth from the start to the end, and back to the level before the layer after dispose()
+//   bytes in use     no growth from the start to the end (training: at most TRAIN_IN_USE_SLACK_BYTES), and back to
+//                    the level before the layer after dispose()
 //                    (measured after one warm-up session: the per-thread scratch and worker stacks it allocates stay)
 //   RSS              at most RSS_BOUND_BYTES more at the end than at the start (V8's own heap and code move around)
 import { load } from '../../wasm/index.mjs';
 
 export const RSS_BOUND_BYTES = 16 * 1024 * 1024;
+// Training: between steps the bytes in use wander by a few dozen bytes around one level with no trend (275 232 to
+// 275 320 over 2 500 steps in the single-thread build; 100 000 steps ended 8 bytes above the start), so the end may
+// be this much above the start; a leak of 16 bytes every 100 steps exceeds it in under 2 000 steps. After dispose()
+// the bytes in use must still be back to the level before the layer exactly.
+export const TRAIN_IN_USE_SLACK_BYTES = 256;
 
 // Deterministic inputs: a small LCG, values in [-1, 1).
 function tokens(count, seed) {
@@ -134,12 +140,13 @@ export async function trainSoak({ steps = 2000, threads = false, onProgress = ()
     samples,
     after,
     sameFirstSteps: finite,
+    inUseSlack: TRAIN_IN_USE_SLACK_BYTES,
     ak,
   };
 }
 
 // Throws an Error naming the figure that grew beyond its bound.
-export function assertFlat({ before, samples, after, sameFirstSteps }) {
+export function assertFlat({ before, samples, after, sameFirstSteps, inUseSlack = 0 }) {
   const [start, , end] = samples;
   if (!sameFirstSteps)
     throw new Error(
@@ -147,8 +154,11 @@ export function assertFlat({ before, samples, after, sameFirstSteps }) {
     );
   if (end.wasmBytes !== start.wasmBytes)
     throw new Error(`wasm memory grew from ${start.wasmBytes} to ${end.wasmBytes} bytes; expected no growth`);
-  if (end.inUseBytes > start.inUseBytes)
-    throw new Error(`bytes in use grew from ${start.inUseBytes} to ${end.inUseBytes}; expected no growth`);
+  if (end.inUseBytes > start.inUseBytes + inUseSlack)
+    throw new Error(
+      `bytes in use grew from ${start.inUseBytes} to ${end.inUseBytes}; expected no growth` +
+        (inUseSlack ? ` beyond ${inUseSlack} bytes` : ''),
+    );
   if (after.inUseBytes > before.inUseBytes)
     throw new Error(
       `bytes in use after dispose() are ${after.inUseBytes}, before the layer ${before.inUseBytes}; expected no more`,
