@@ -100,5 +100,22 @@ async function cell(name) {
   results.push(result);
 }
 
-for (const name of configs) await cell(name);
+// ?peer=c1-steps: the per-step costs of a C1 call (c1-steps.mjs) instead of a cell.
+async function c1StepsPage() {
+  const result = { peer: peerName, env: 'chromium', config: 'C1', threads };
+  try {
+    const { load } = await import('attnkit');
+    const ak = await load({ threads: threads > 1 });
+    const internals = await import('/attnkit/wasm/src/layer.mjs'); // the package's own module (rawLayer)
+    const { c1Steps } = await import('./c1-steps.mjs');
+    Object.assign(result, { multithreaded: ak.multithreaded }, c1Steps(ak, internals));
+  } catch (e) {
+    result.error = String(e && e.message ? e.message : e);
+  }
+  log(JSON.stringify(result));
+  results.push(result);
+}
+
+if (peerName === 'c1-steps') await c1StepsPage();
+else for (const name of configs) await cell(name);
 window.__done = true;
