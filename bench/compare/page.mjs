@@ -1,5 +1,5 @@
 // The browser side of the comparison, loaded by the page browser.mjs serves:
-//   /?peer=attnkit-wasm|ort-web|tfjs-wasm|plain-js&threads=N&configs=C1,C2&quick=0|1
+//   /?peer=attnkit-wasm|attnkit-wasm-out|ort-web|tfjs-wasm|plain-js&threads=N&configs=C1,C2&quick=0|1
 // Each cell: build the peer, check its output against attnkit's (the /ref/<config>.bin the Node run
 // wrote) to 1e-4, then time it. Results go to window.__results; window.__done is set at the end.
 import { config, makeStateDict, makeInput, relativeError } from './configs.mjs';
@@ -27,7 +27,7 @@ async function fetchBytes(url) {
 let lib = null;
 async function library() {
   if (lib) return lib;
-  if (peerName === 'attnkit-wasm') {
+  if (peerName === 'attnkit-wasm' || peerName === 'attnkit-wasm-out') {
     const { load } = await import('attnkit');
     const ak = await load({ threads: threads > 1 });
     lib = { ak, info: { simd: ak.simd, multithreaded: ak.multithreaded } };
@@ -76,7 +76,8 @@ async function cell(name) {
     const sd = makeStateDict(c),
       x = makeInput(c);
     let peer;
-    if (peerName === 'attnkit-wasm') peer = attnkitPeer(l.ak, c, sd, x, threads);
+    if (peerName === 'attnkit-wasm' || peerName === 'attnkit-wasm-out')
+      peer = attnkitPeer(l.ak, c, sd, x, threads, peerName === 'attnkit-wasm-out');
     else if (peerName === 'ort-web')
       peer = await ortPeer(l.ort, await fetchBytes(`/model/${c.name}.onnx`), c, x, threads, {
         executionProviders: ['wasm'],
