@@ -190,14 +190,16 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         if (t.weights) keep_block_scores(srow, vis, kn, t.weights + i * t.ld_weights + kb);
         for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
         const float bmax = hmax<Arch>(vmx);
-        const float mnew = bmax > m[r] ? bmax : m[r];
+        // Lazy: the reference max moves only past m + kLazyRescale (flash_attention_wide_steps.hpp), so most blocks
+        // keep alpha = 1; P ≤ e^kLazyRescale, and out = O / l, lse = m + log l are exact for any m.
+        const float mnew = bmax > m[r] + kLazyRescale ? bmax : m[r];
         if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
           for (std::size_t j = 0; j < vw; ++j) srow[j] = 0.0f;
           alpha[r] = 1.0f;
           continue;
         }
         const F vsum = exp_sub_body<Arch>(srow, vw, mnew, F(0.0f));  // P = exp(S − m)
-        // exp(0) is exactly 1, so a block that does not raise the max leaves O and l untouched;
+        // A block that does not move m leaves O and l untouched (alpha exactly 1);
         // before the first visible key O and l are 0 and exp(−inf) = 0.
         alpha[r] = mnew == m[r]   ? 1.0f
                    : m[r] == ninf ? 0.0f

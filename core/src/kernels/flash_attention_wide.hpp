@@ -81,11 +81,6 @@ std::size_t attention_wide(const Attention& t, std::size_t row_begin, std::size_
     for (std::size_t r0 = 0; r0 < QT; r0 += 8)
       for (std::size_t p = 0; p < d; ++p)
         for (std::size_t r = r0; r < r0 + 8; ++r) qt[p * QT + r] = r < rows ? t.q[(i0 + r) * t.ld_q + p] : 0.0f;
-    for (std::size_t r = 0; r < rows; ++r)  // the output rows, written once at the end: fetch them early
-      for (std::size_t c = 0; c < dv; c += 16) __builtin_prefetch(t.out + (i0 + r) * t.ld_out + c, 1);
-    // The next tile's query rows, while this one computes (rows 9 KB apart defeat the hardware prefetcher).
-    for (std::size_t i = i1; i < i1 + QT && i < row_end; ++i)
-      for (std::size_t p = 0; p < d; p += 16) __builtin_prefetch(t.q + i * t.ld_q + p);
     WideRows<Arch> w;
     for (std::size_t r = 0; r < QT; ++r) {
       w.m[r] = ninf, w.l[r] = 0.0f, w.bad[r] = 0;
