@@ -261,14 +261,14 @@ TEST(FusedAttention, WeightsFromTheTiles) {
   }
 }
 
-// The 16-lane kernel's tiles (flash_attention_wide.hpp: 48 queries, key blocks of 64 in panels of 8, values in
-// 64 columns) and the 8- and 4-lane kernel's (query tiles of 24 and 16, key blocks of 128 and 64): a boundary of each
-// at every size class, across the causal diagonal both ways, with a mask of rows or one row; and scores whose max
-// keeps rising (the lazy rescale moves the reference max many times) or only falls (it never moves after the start).
+// The kernel's tiles (flash_attention.hpp, AttnTile: query tiles of 48, 24 and 16 rows and key blocks of 256, 128 and
+// 64 keys for 16, 8 and 4 lanes): a boundary of each at every size class, across the causal diagonal both ways, with
+// a mask of rows or one row; and scores whose max keeps rising (the lazy rescale moves the reference max many times)
+// or only falls (it never moves after the first key).
 TEST(FusedAttention, TileBoundariesAndRisingMaxima) {
   for (const KernelTable* t : all_tables()) {
-    for (std::size_t n_q : {47, 48, 49, 97})
-      for (std::size_t n_k : {63, 64, 65, 129}) {
+    for (std::size_t n_q : {15, 16, 23, 25, 47, 48, 49, 97})
+      for (std::size_t n_k : {63, 64, 65, 129, 255, 257}) {
         FusedAttentionTester().n_q(n_q).n_k(n_k).d(24).d_v(64).Test(*t);
         FusedAttentionTester().n_q(n_q).n_k(n_k).d(17).d_v(65).causal(true, 0).Test(*t);
         FusedAttentionTester()

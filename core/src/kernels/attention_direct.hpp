@@ -21,25 +21,6 @@ inline std::size_t visible_keys(const Attention& t, std::size_t i) {
   return see <= 0 ? 0 : static_cast<std::size_t>(see) < t.n_k ? static_cast<std::size_t>(see) : t.n_k;
 }
 
-// True if a (rows of [i0, i1)) × (keys [kb, kb + kn)) block has a key some row may see: causally visible and not
-// −inf in the mask. A mask row shared by every query (ld_mask 0) is looked at once, for the row that sees most.
-inline bool block_visible(const Attention& t, std::size_t i0, std::size_t i1, std::size_t kb, std::size_t kn) {
-  const float ninf = -std::numeric_limits<float>::infinity();
-  const std::size_t first = t.mask && t.ld_mask == 0 ? i1 - 1 : i0;
-  for (std::size_t i = first; i < i1; ++i) {
-    const std::size_t see = visible_keys(t, i);
-    const std::size_t vis = see > kb ? (see - kb < kn ? see - kb : kn) : 0;
-    if (!t.mask) {
-      if (vis) return true;
-      continue;
-    }
-    const float* mrow = t.mask + i * t.ld_mask + kb;
-    for (std::size_t j = 0; j < vis; ++j)
-      if (mrow[j] != ninf) return true;
-  }
-  return false;
-}
-
 // Whether any lane of the vectors it was given was NaN or ±Inf: v − v is 0 for a finite v and NaN otherwise, ORed
 // as bits, so the check adds one integer OR to a dependency chain (an fma or a compare per vector costs more).
 template <class Arch>

@@ -1,15 +1,11 @@
 // attnkit — fused attention for one (batch, head), flash-attention style:
-// context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v without an (n_q, n_k) matrix. Three kernels, picked per
-// call by shape and table only (never by the row range), each with the book's passes of ch. 3 fused per key block:
-// scores (q·kᵀ·scale), masking, softmax (running max m and sum l, online), context (weights·v), and out = O / l.
-//   - attention_direct (attention_direct.hpp): few keys of small heads, one query per lane, nothing packed;
-//   - attention_wide (flash_attention_wide.hpp): 16 lanes and 32 registers (AVX-512), one query per lane, so the
-//     online softmax is vertical; lazy rescaling; only blocks that cross the causal diagonal are masked;
-//   - this file's row kernel: the other tables, and the weights (which want rows of scores). Queries go in tiles of
-//     QT rows, keys in blocks of KB; per block: S = q·kᵀ·scale (QT, KB) in register tiles, the online softmax
-//     (rescale of the partial context O by exp(m_old − m_new)), then O += P·v.
-// Blocks no computed row can see (causal future, or every mask entry −inf) are skipped before their scores are
-// computed: a block a row cannot see adds exact zeros to its O and l, so skipping it changes no bit.
+// context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v without an (n_q, n_k) matrix.
+// Queries go in tiles of QT rows, keys in blocks of KB; per block, the book's passes fused: scores S = q·kᵀ·scale
+// (QT, KB) in register tiles, masking (only where a row's visible keys end inside the block: the causal diagonal or
+// a mask), an online softmax (running max m, lazily moved, running sum l, rescale of the partial context O by
+// exp(m_old − m_new) when m moves), then O += P·v. Blocks no computed row can see (causal future past a tile's last
+// row, or every mask entry −inf) are skipped before their scores are computed: a block a row cannot see adds exact
+// zeros to its O and l, so skipping it changes no bit.
 //
 // Overflow (core/src/overflow.hpp): the scores a row may see are checked for NaN/±Inf in the pass that finds
 // their maximum (before the mask is added, and again after, where the mask allows the key), and the context
@@ -24,12 +20,15 @@
 
 #include "attention_direct.hpp"
 #include "attention_weights.hpp"
-#include "flash_attention_wide.hpp"
 #include "kernels.hpp"
 #include "microkernel.hpp"
 
 namespace attnkit::kernels {
 namespace {
+
+// ln 2^8: P = exp(S − m) stays ≤ 256, far from overflow; a larger rise moves m (FlashAttention-3's threshold, 8 in
+// log2 units). The decision is the row's own, so row splits keep their bits.
+constexpr float kLazyRescale = 5.545177444479562f;
 
 template <class Arch>
 struct AttnTile {
@@ -81,6 +80,25 @@ inline vf<Arch> prepare_scores(float* srow, std::size_t vis, const float* mrow, 
   return mx;
 }
 
+// True if a (rows of [i0, i1)) × (keys [kb, kb + kn)) block has a key some row may see: causally visible and not
+// −inf in the mask. A mask row shared by every query (ld_mask 0) is looked at once, for the row that sees most.
+inline bool block_visible(const Attention& t, std::size_t i0, std::size_t i1, std::size_t kb, std::size_t kn) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const std::size_t first = t.mask && t.ld_mask == 0 ? i1 - 1 : i0;
+  for (std::size_t i = first; i < i1; ++i) {
+    const std::size_t see = visible_keys(t, i);
+    const std::size_t vis = see > kb ? (see - kb < kn ? see - kb : kn) : 0;
+    if (!t.mask) {
+      if (vis) return true;
+      continue;
+    }
+    const float* mrow = t.mask + i * t.ld_mask + kb;
+    for (std::size_t j = 0; j < vis; ++j)
+      if (mrow[j] != ninf) return true;
+  }
+  return false;
+}
+
 // Rows [row_begin, row_end) of the queries; returns how many of them were flagged (output NaN, see the top).
 //   q: (n_q, d) ld_q    k: (n_k, d) ld_k    v: (n_k, d_v) ld_v    out: (n_q, d_v) ld_out
 template <class Arch>
@@ -105,20 +123,17 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
     }
     return 0;
   }
-  // 16 lanes, 32 registers: queries across the lanes (flash_attention_wide.hpp); the weights want rows of scores.
-  if constexpr (WideTile<Arch>::enabled)
-    if (!t.weights && t.n_k < (std::size_t(1) << 24)) return attention_wide<Arch>(t, row_begin, row_end);
 
   // Pack k as NR-key panels (d, NR) and v as NR-column panels (kmax, NR), once per call, per thread.
   // v is packed even when its rows could be read in place: in place, consecutive keys sit ld_v floats apart
   // (9 KB for q|k|v at d_model 768), which maps a key block's rows onto a few L1 sets and streams v from L2
   // on every pass; a panel is one contiguous 64-byte row per key.
-  AttnBuffers& buf = attn_buffers<Arch>();
+  thread_local AlignedFloats kbuf, vbuf, sbuf, obuf, qbuf;
   const std::size_t kpad = round_up(kmax, NR);
-  float* kp = grow(buf.keys, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
+  float* kp = grow(kbuf, kpad * d);  // panel j/NR: kp[(j/NR)·d·NR + p·NR + j%NR] = k[j, p]
   for (std::size_t j0 = 0; j0 < kpad; j0 += NR)
     pack_cols<NR>(t.k + j0 * t.ld_k, t.ld_k, kmax - j0 < NR ? kmax - j0 : NR, d, kp + j0 * d);
-  float* vp = grow(buf.values, kmax * dp);  // panel c/NR: vp[(c/NR)·kmax·NR + j·NR + c%NR] = v[j, c], 0 for c ≥ d_v
+  float* vp = grow(vbuf, kmax * dp);  // panel c/NR: vp[(c/NR)·kmax·NR + j·NR + c%NR] = v[j, c], 0 for c ≥ d_v
   for (std::size_t c0 = 0; c0 < dp; c0 += NR) {
     const std::size_t w = dv - c0 < NR ? dv - c0 : NR;
     float* panel = vp + c0 * kmax;
@@ -134,9 +149,9 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
       for (; c < NR; ++c) dst[c] = 0.0f;
     }
   }
-  float* s = grow(buf.scores, QT * KB);   // (QT, KB) scores, then weights
-  float* o = grow(buf.context, QT * dp);  // (QT, dp) unnormalised context
-  float* qp = grow(buf.queries, QT * d);  // the tile's queries as (d, MR) panels per row group
+  float* s = grow(sbuf, QT * KB);  // (QT, KB) scores, then weights
+  float* o = grow(obuf, QT * dp);  // (QT, dp) unnormalised context
+  float* qp = grow(qbuf, QT * d);  // the tile's queries as (d, MR) panels per row group
   alignas(64) float m[QT], l[QT], alpha[QT];
   bool flag[QT];
   std::size_t flagged = 0;
@@ -190,8 +205,8 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         if (t.weights) keep_block_scores(srow, vis, kn, t.weights + i * t.ld_weights + kb);
         for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
         const float bmax = hmax<Arch>(vmx);
-        // Lazy: the reference max moves only past m + kLazyRescale (flash_attention_wide_steps.hpp), so most blocks
-        // keep alpha = 1; P ≤ e^kLazyRescale, and out = O / l, lse = m + log l are exact for any m.
+        // Lazy rescaling: the reference max moves only past m + kLazyRescale, so most blocks keep alpha = 1 (no exp,
+        // O and l untouched); P ≤ e^kLazyRescale, and out = O / l, lse = m + log l are exact for any m.
         const float mnew = bmax > m[r] + kLazyRescale ? bmax : m[r];
         if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
           for (std::size_t j = 0; j < vw; ++j) srow[j] = 0.0f;
@@ -261,20 +276,14 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
   return flagged;
 }
 
-// The per-thread buffers (AttnBuffers) attention_f32 grows, at most: every key visible, either kernel of the table.
+// The per-thread buffers attention_f32 grows (kbuf, vbuf, sbuf, obuf, qbuf), at most: every key visible.
 template <class Arch>
 std::size_t attention_scratch_floats(std::size_t n_q, std::size_t n_k, std::size_t d) {
   if (n_k <= kAttnDirectKeys && d <= kAttnDirectDim) return 0;  // attention_direct: registers and the stack only
   if (n_q == 0 || n_k == 0 || d == 0) return 0;
   constexpr std::size_t NR = Tile<Arch>::NR, QT = AttnTile<Arch>::QT, KB = AttnTile<Arch>::KB;
   const std::size_t dp = round_up(d, NR);
-  std::size_t n[6] = {round_up(n_k, NR) * d, n_k * dp, QT * KB, QT * dp, QT * d, 0};
-  if constexpr (WideTile<Arch>::enabled) {
-    std::size_t wide[6];
-    attention_wide_scratch<Arch>(n_k, d, d, true, wide);
-    for (std::size_t i = 0; i < 6; ++i) n[i] = n[i] > wide[i] ? n[i] : wide[i];
-  }
-  return n[0] + n[1] + n[2] + n[3] + n[4] + n[5];
+  return round_up(n_k, NR) * d + n_k * dp + QT * KB + QT * dp + QT * d;
 }
 
 }  // namespace
