@@ -80,6 +80,20 @@ void fma_peak(benchmark::State& state, std::string isa) {
   state.counters["FLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsRate);
 }
 
+// The same loop on every hardware thread at once (wall time): FLOPS / one_core's says whether the threads are whole
+// cores (2.0 on 2 cores; near 1.0 on two hyperthreads of one core), the ceiling of any thread scaling.
+void fma_peak_threads(benchmark::State& state, std::string isa) {
+  constexpr std::size_t kSteps = 1 << 16;
+  const std::size_t threads = static_cast<std::size_t>(state.range(0));
+  std::vector<double> flops(threads * 8, 0.0);  // one cache line per thread
+  for (auto _ : state)
+    attnkit::parallel_for(threads, threads,
+                          [&](std::size_t ith, std::size_t) { flops[ith * 8] += attnkit::fma_peak_work(isa, kSteps); });
+  double total = 0;
+  for (std::size_t i = 0; i < threads; ++i) total += flops[i * 8];
+  state.counters["FLOPS"] = benchmark::Counter(total, benchmark::Counter::kIsRate);
+}
+
 void gemm_nn(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n, std::size_t k) {
   const std::size_t threads = static_cast<std::size_t>(state.range(0));
   auto a = random_floats(m * k, 1), b = random_floats(k * n, 2);
@@ -235,9 +249,16 @@ void register_all() {
     if (c.kind == attnkit::BenchKind::forward && std::string(c.name) != "C5")
       add("forward/" + std::string(c.name), forward, &c, false);
   add("forward/C2/weights", forward, &attnkit::find_bench_config("C2"), true);
-  for (const std::string& isa : attnkit::simd_tables())
+  for (const std::string& isa : attnkit::simd_tables()) {
     benchmark::RegisterBenchmark(("fma_peak/" + isa + "/one_core").c_str(), fma_peak, isa)
         ->Unit(benchmark::kMicrosecond);
+    if (attnkit::hardware_threads() > 1)
+      benchmark::RegisterBenchmark(("fma_peak/" + isa + "/all_cores").c_str(), fma_peak_threads, isa)
+          ->ArgName("threads")
+          ->Arg(static_cast<int64_t>(attnkit::hardware_threads()))
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+  }
 }
 
 }  // namespace

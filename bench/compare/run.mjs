@@ -2,7 +2,8 @@
 //
 //   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
 //                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,D2,P1|none] [--grad C2,C3|none]
-//                              [--rounds N] [--quick] [--out FILE]
+//                              [--browser-peers attnkit-wasm,ort-web,tfjs-wasm,plain-js] [--rounds N] [--quick]
+//                              [--out FILE]
 //
 // Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
@@ -35,6 +36,10 @@ const LONG_CONFIGS = ['C5'];
 // ---------------------------------------------------------------------------------------------------------
 // Options.
 
+// The Chromium pages, in the order each round runs them (--browser-peers picks some; attnkit-wasm writes no
+// reference there, so any subset works).
+const BROWSER_PEERS = ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'];
+
 function parseArgs(argv) {
   const o = {
     configs: ['C1', 'C2', 'C3', 'C4', 'C5'],
@@ -45,6 +50,7 @@ function parseArgs(argv) {
     cells: ['D1', 'D2', 'P1'],
     grad: ['C2', 'C3'],
     browser: true,
+    browserPeers: BROWSER_PEERS,
     native: true,
     node: true,
     out: join(root, 'bench', 'results', 'latest.json'),
@@ -81,7 +87,11 @@ function parseArgs(argv) {
       o.grad = v.length === 1 && v[0] === 'NONE' ? [] : v.map((c) => config(c).name);
     } else if (a === '--quick') o.quick = true;
     else if (a === '--skip-browser') o.browser = false;
-    else if (a === '--skip-native') o.native = false;
+    else if (a === '--browser-peers') {
+      o.browserPeers = list(argv[++i], a);
+      const bad = o.browserPeers.find((p) => !BROWSER_PEERS.includes(p));
+      if (bad) throw new Error(`unknown peer '${bad}' for --browser-peers; expected ${BROWSER_PEERS.join(', ')}`);
+    } else if (a === '--skip-native') o.native = false;
     else if (a === '--skip-node') o.node = false;
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--help' || a === '-h') {
@@ -94,7 +104,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else
       throw new Error(
-        `unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --grad, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`,
+        `unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --grad, --rounds, --quick, --skip-browser, --browser-peers, --skip-native, --skip-node, --out`,
       );
   }
   // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
@@ -607,7 +617,7 @@ async function main() {
       const { runBrowser } = await import('./browser.mjs');
       const raw = [];
       await runBrowser({
-        peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'],
+        peers: opts.browserPeers,
         configs: opts.wasmConfigs,
         threads: opts.threads,
         quick: opts.quick,
