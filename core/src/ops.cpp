@@ -136,7 +136,7 @@ const float* PackedWeight::panels() const noexcept {
   return table_ == &kernels::table() ? storage_.data() + offset_ : nullptr;
 }
 
-void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
+bool linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
             float* y, std::size_t threads, const PackedWeight* packed) {
   const auto& table = kernels::table();
   const kernels::GemmNT g{x,    d_in,  w,    d_in, y,    n_out,
@@ -145,9 +145,11 @@ void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, 
   const std::size_t step = linear_rows_step(rows, threads);
   // One range runs here, with no std::function to build (it would allocate: a decoding step makes no allocation).
   if (threads <= 1 || step >= rows) return table.gemm_nt_f32(g, 0, rows);
+  std::atomic<bool> non_finite{false};
   parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
-    table.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
+    if (table.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step))) non_finite.store(true);
   });
+  return non_finite.load();
 }
 
 void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double dropout_p, DropoutOrder order,
