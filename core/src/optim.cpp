@@ -78,15 +78,18 @@ void Optimizer::step(StateDict& parameters, const StateDict& gradients) {
     check_finite(tensor, prefix + "gradient of " + quoted(gname));
     gradient_of[it->second] = i;
   }
-  // Each update goes into a copy, kept only when every updated parameter is finite: a step that leaves float32 (an
-  // lr too large for these gradients) is refused whole, with the parameters and the state as they were.
-  std::vector<std::pair<Tensor, OptimizerState>> updated(slots_.size());
+  // Each update goes into a copy (scratch_, kept between steps so a training loop allocates nothing), swapped in
+  // only when every updated parameter is finite: a step that leaves float32 (an lr too large for these gradients)
+  // is refused whole, with the parameters and the state as they were.
+  scratch_.resize(slots_.size());
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     if (gradient_of[s] == gradients.size()) continue;
-    updated[s] = {parameters[parameter_of[s]].second, slots_[s].state};
-    update(updated[s].first, gradients[gradient_of[s]].second, updated[s].second);
+    auto& [parameter, state] = scratch_[s];
+    parameter = parameters[parameter_of[s]].second;
+    state = slots_[s].state;
+    update(parameter, gradients[gradient_of[s]].second, state);
     try {
-      check_finite(updated[s].first, "");
+      check_finite(parameter, "");
     } catch (const Error& e) {
       const std::string what = e.what();  // " contains -Inf at index [0, 0]; expected finite numbers"
       const std::size_t from = what.find("contains ") + 9;
@@ -99,8 +102,8 @@ void Optimizer::step(StateDict& parameters, const StateDict& gradients) {
   }
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     if (gradient_of[s] == gradients.size()) continue;
-    parameters[parameter_of[s]].second = std::move(updated[s].first);
-    slots_[s].state = std::move(updated[s].second);
+    std::swap(parameters[parameter_of[s]].second, scratch_[s].first);
+    std::swap(slots_[s].state, scratch_[s].second);
   }
   ++steps_;
 }
