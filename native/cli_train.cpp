@@ -84,9 +84,13 @@ void command_train(const TrainOptions& o, std::ostream& out, std::ostream* progr
   Model model(config);
   const std::unique_ptr<Optimizer> optimizer = model.make_optimizer(o.optimizer, o.lr);
   const std::size_t steps = o.steps ? *o.steps : task_spec(config.task).goal_steps;
-  if (o.save) {  // refuse an unwritable file before training, not after
-    std::ofstream probe(*o.save, std::ios::app);
-    if (!probe) throw Error("--save: cannot write '" + *o.save + "'; expected a writable file path");
+  if (o.save) {  // refuse an unwritable file before training, not after; a failed run leaves no file behind
+    if (*o.save == "-")
+      throw Error("--save - would mix the state_dict into the result on standard output; expected a file path");
+    const bool existed = access(o.save->c_str(), F_OK) == 0;
+    if (!std::ofstream(*o.save, std::ios::app))
+      throw Error("--save: cannot write '" + *o.save + "'; expected a writable file path");
+    if (!existed) std::remove(o.save->c_str());
   }
   Progress bar(progress, steps);
   double first = 0.0, last = 0.0;
@@ -161,10 +165,10 @@ void TrainCommand::run(std::ostream& out, std::ostream& err) const {
       throw Error("unknown --optimizer '" + o.optimizer + "'; expected adamw or sgd");
   }
   if (given("--lr")) o.lr = parse_lr(value("--lr"));
-  if (given("--batch")) o.batch = parse_count("--batch", value("--batch"), 1, 4096);
-  if (given("--tokens")) o.tokens = parse_count("--tokens", value("--tokens"), 2, 1024);
-  if (given("--heads")) o.heads = parse_count("--heads", value("--heads"), 1, 1024);
-  if (given("--d-model")) o.d_model = parse_count("--d-model", value("--d-model"), 1, 4096);
+  if (given("--batch")) o.batch = parse_count("--batch", value("--batch"), 1, kModelMaxBatch);
+  if (given("--tokens")) o.tokens = parse_count("--tokens", value("--tokens"), 2, kModelMaxTokens);
+  if (given("--heads")) o.heads = parse_count("--heads", value("--heads"), 1, kModelMaxHeads);
+  if (given("--d-model")) o.d_model = parse_count("--d-model", value("--d-model"), 1, kModelMaxDModel);
   if (given("--seed")) o.seed = parse_seed(value("--seed"));
   if (given("--save")) o.save = value("--save");
   if (given("--format")) o.format = parse_format(value("--format"));

@@ -25,6 +25,16 @@ std::unique_ptr<attnkit::Module> module_from_entries(const attnkit::Config& conf
                                format.isUndefined() ? attnkit::WeightsFormat::automatic
                                                     : attnkit::parse_weights_format(format.as<std::string>()),
                                prefix.isUndefined() ? std::string() : prefix.as<std::string>());
+  // qkvBias: false said "no bias"; the state_dict's biases would turn it back on without a word
+  const val qkv_bias = options["qkv_bias"];
+  if (!qkv_bias.isUndefined() && !qkv_bias.isTrue() && book.config.qkv_bias) {
+    const char* key = book.format == attnkit::WeightsFormat::gpt2        ? "c_attn.bias"
+                      : book.format == attnkit::WeightsFormat::torch_mha ? "in_proj_bias"
+                                                                         : "W_query.bias";
+    throw attnkit::Error("option qkvBias is false but the " + std::string(attnkit::weights_format_name(book.format)) +
+                         " state_dict has key " + (prefix.isUndefined() ? "" : prefix.as<std::string>()) + key +
+                         "; expected qkvBias true or unset to load its biases, or a state_dict without them");
+  }
   if (book.format != attnkit::WeightsFormat::book && options["num_heads"].isUndefined()) {
     const bool gpt2 = book.format == attnkit::WeightsFormat::gpt2;
     throw attnkit::Error(std::string("option numHeads is required with ") + attnkit::weights_format_name(book.format) +

@@ -25,6 +25,18 @@ ModelConfig resolve(ModelConfig c) {
   at_least_one("heads", c.heads);
   at_least_one("batch", c.batch);
   at_least_one("eval_batch", c.eval_batch);
+  const auto at_most = [](const char* what, std::size_t v, std::size_t limit) {
+    if (v > limit)
+      throw Error(std::string(what) + " (" + std::to_string(v) + ") must be at most " + std::to_string(limit) +
+                      " (the tiny model's limit)",
+                  ErrorKind::range);
+  };
+  at_most("tokens", c.tokens, kModelMaxTokens);
+  at_most("vocab", c.vocab, kModelMaxVocab);
+  at_most("d_model", c.d_model, kModelMaxDModel);
+  at_most("heads", c.heads, kModelMaxHeads);
+  at_most("batch", c.batch, kModelMaxBatch);
+  at_most("eval_batch", c.eval_batch, kModelMaxBatch);
   if (c.d_model % c.heads != 0)
     throw Error(
         "d_model (" + std::to_string(c.d_model) + ") must be divisible by heads (" + std::to_string(c.heads) + ")",

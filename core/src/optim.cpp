@@ -1,6 +1,7 @@
 // attnkit — what SGD and AdamW share (attnkit/optim.hpp): the names they were given, the checks before a step, and
 // the lookup by name.
 #include <unordered_map>
+#include <utility>
 
 #include "attnkit/errors.hpp"
 #include "attnkit/optim.hpp"
@@ -77,9 +78,32 @@ void Optimizer::step(StateDict& parameters, const StateDict& gradients) {
     check_finite(tensor, prefix + "gradient of " + quoted(gname));
     gradient_of[it->second] = i;
   }
+  // Each update goes into a copy (scratch_, kept between steps so a training loop allocates nothing), swapped in
+  // only when every updated parameter is finite: a step that leaves float32 (an lr too large for these gradients)
+  // is refused whole, with the parameters and the state as they were.
+  scratch_.resize(slots_.size());
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     if (gradient_of[s] == gradients.size()) continue;
-    update(parameters[parameter_of[s]].second, gradients[gradient_of[s]].second, slots_[s].state);
+    auto& [parameter, state] = scratch_[s];
+    parameter = parameters[parameter_of[s]].second;
+    state = slots_[s].state;
+    update(parameter, gradients[gradient_of[s]].second, state);
+    try {
+      check_finite(parameter, "");
+    } catch (const Error& e) {
+      const std::string what = e.what();  // " contains -Inf at index [0, 0]; expected finite numbers"
+      const std::size_t from = what.find("contains ") + 9;
+      throw Error(prefix + "this step would make parameter " + quoted(slots_[s].name) + " non-finite (" +
+                      what.substr(from, what.find(';') - from) + ") with lr " + format_number(lr_) +
+                      "; expected a step that keeps every parameter a finite float32 (a smaller lr); nothing was "
+                      "updated",
+                  ErrorKind::range);
+    }
+  }
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    if (gradient_of[s] == gradients.size()) continue;
+    std::swap(parameters[parameter_of[s]].second, scratch_[s].first);
+    std::swap(slots_[s].state, scratch_[s].second);
   }
   ++steps_;
 }

@@ -10,6 +10,7 @@
 
 #include "attnkit/attnkit.hpp"
 #include "attnkit/attention.hpp"
+#include "bad_input_table.hpp"
 
 namespace attnkit {
 namespace {
@@ -19,13 +20,6 @@ Tensor filled(Shape s, float v = 0.5f) {
   for (auto& e : t.data) e = v;
   return t;
 }
-
-struct BadCase {
-  const char* name;
-  std::function<void()> run;
-  ErrorKind kind;
-  std::vector<std::string> parts;  // each must appear in what()
-};
 
 AttentionResult op(const Tensor& q, const Tensor& k, const Tensor& v, AttentionOptions o = {}) {
   return attention(q, k, v, o);
@@ -231,20 +225,7 @@ TEST(AttentionErrors, EachBadInputIsNamedWithTheExpectedValue) {
        ErrorKind::range,
        {"bytes"}},
   };
-  for (const BadCase& c : cases) {
-    try {
-      c.run();
-      ADD_FAILURE() << c.name << ": no error";
-    } catch (const Error& e) {
-      const std::string what = e.what();
-      EXPECT_EQ(e.kind(), c.kind) << c.name << ": " << what;
-      EXPECT_EQ(what.find('\n'), std::string::npos) << c.name << ": one line";
-      for (const auto& part : c.parts)
-        EXPECT_NE(what.find(part), std::string::npos) << c.name << ": '" << what << "' lacks '" << part << "'";
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << c.name << ": not an attnkit::Error: " << e.what();
-    }
-  }
+  expect_bad_inputs(cases);
 }
 
 }  // namespace

@@ -121,4 +121,20 @@ double max_rel_diff(const std::vector<float>& got, const std::vector<double>& ex
   return worst;
 }
 
+void expect_bad_cli_rows(const std::vector<BadCliRow>& rows) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const BadCliRow& row = rows[i];
+    SCOPED_TRACE(row.name);
+    const std::string in = write_temp("bad_in_" + std::to_string(i) + ".json", row.input);
+    const std::string wt =
+        row.weights.is_null() ? "" : write_temp("bad_wt_" + std::to_string(i) + ".json", row.weights.dump());
+    std::vector<std::string> args = row.args;
+    for (auto& a : args) a = a == "IN" ? in : a == "WT" ? wt : a;
+    const CliRun r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "attnkit: error: " + row.message + "\n");
+  }
+}
+
 }  // namespace attnkit::test

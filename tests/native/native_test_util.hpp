@@ -29,6 +29,17 @@ struct CliRun {
 // Runs the attnkit binary with args (each passed as one word); stdin from stdin_file (or /dev/null).
 CliRun run_cli(const std::vector<std::string>& args, const std::string& stdin_file = "/dev/null");
 
+// One row of a CLI bad-input table: args ("IN" and "WT" stand for files holding input and weights), and the one
+// line the run must print to stderr after "attnkit: error: ", with exit code 2 and nothing on stdout.
+struct BadCliRow {
+  const char* name;
+  std::vector<std::string> args;
+  std::string input;
+  std::string message;
+  Json weights = nullptr;
+};
+void expect_bad_cli_rows(const std::vector<BadCliRow>& rows);
+
 // The message of the attnkit::Error `f` throws, or "" if it throws none.
 template <class F>
 std::string error_of(F f) {

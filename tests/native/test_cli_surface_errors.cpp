@@ -12,29 +12,8 @@
 namespace attnkit::test {
 namespace {
 
-struct Row {
-  const char* name;
-  std::vector<std::string> args;  // "IN" and "WT" stand for the input and weights files
-  std::string input;
-  std::string message;
-  Json weights = nullptr;
-};
-
-void expect_rows(const std::vector<Row>& rows) {
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const Row& row = rows[i];
-    SCOPED_TRACE(row.name);
-    const std::string in = write_temp("surface_in_" + std::to_string(i) + ".json", row.input);
-    const std::string wt =
-        row.weights.is_null() ? "" : write_temp("surface_wt_" + std::to_string(i) + ".json", row.weights.dump());
-    std::vector<std::string> args = row.args;
-    for (auto& a : args) a = a == "IN" ? in : a == "WT" ? wt : a;
-    const CliRun r = run_cli(args);
-    EXPECT_EQ(r.code, 2) << r.out;
-    EXPECT_EQ(r.out, "");
-    EXPECT_EQ(r.err, "attnkit: error: " + row.message + "\n");
-  }
-}
+using Row = BadCliRow;
+const auto expect_rows = expect_bad_cli_rows;
 
 const std::string kQkv = R"("query": [[[[1, 0]]]], "key": [[[[1, 0], [0, 1]]]], "value": [[[[1], [2]]]])";
 const std::string kX = R"("x": [[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], [[0.7, 0.8, 0.9], [1.0, 1.1, 1.2]]])";

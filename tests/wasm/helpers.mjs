@@ -134,3 +134,16 @@ export function mechanismCases(dropout) {
     ['multihead', { dIn: 3, dOut: 4, numHeads: 2, contextLength: 6 }],
   ];
 }
+
+// A bad-input table's row: `thunk` throws exactly `type` (Error or RangeError) with exactly `message`.
+export function expectError(thunk, type, message, row = message) {
+  assert.throws(
+    thunk,
+    (e) => {
+      assert.equal(e.constructor, type, `${row}: expected ${type.name}, got ${e.constructor.name}: ${e.message}`);
+      assert.equal(e.message, message, row);
+      return true;
+    },
+    `${row}: expected an error`,
+  );
+}

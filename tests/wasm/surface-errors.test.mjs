@@ -4,21 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from '../../wasm/index.mjs';
+import { expectError } from './helpers.mjs';
 
 const ak = await load({ threads: false });
 const filled = (n, v = 0.5) => new Float32Array(n).fill(v);
-
-function expectError(thunk, type, message, row = message) {
-  assert.throws(
-    thunk,
-    (e) => {
-      assert.equal(e.constructor, type, `${row}: expected ${type.name}, got ${e.constructor.name}: ${e.message}`);
-      assert.equal(e.message, message, row);
-      return true;
-    },
-    `${row}: expected an error`,
-  );
-}
 
 test('forward with kv and masks: bad input gets one Error naming the problem and the expected value', () => {
   const layer = ak.create('multihead', { dIn: 4, dOut: 4, numHeads: 2, seed: 1 });

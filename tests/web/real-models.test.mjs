@@ -147,6 +147,111 @@ test('a state_dict from a picked file or a dropped one', async () => {
   await recompute(page, () => page.selectOption('#pg-mechanism', 'multihead'));
 });
 
+// The file drop's bad-input table: each row is a dropped (or picked) file and the message shown in the output and
+// under the field (strings.js); the page stays usable (the next good file computes) and nothing reaches the console.
+test('a bad state_dict file gets a clear message and the page stays usable', async () => {
+  const g = await golden('book_05_self_attention_v2_seed789.json');
+  const good = JSON.stringify(g.parameters_debian_torch_1_13_1.values);
+  await recompute(page, () => page.click('label[for="pg-mode-json"]'));
+  await page.fill('#pg-x', JSON.stringify({ tokens: g.inputs.tokens, x: g.inputs.inputs_6x3 }));
+  await recompute(page, () => page.selectOption('#pg-mechanism', 'self'));
+  await recompute(page, () => page.fill('#pg-dout', '2'));
+  // [row, how the file is made in the page: [name, body as a string or { zeros: bytes } or { bytes: [...] }], message]
+  const MB = 2 ** 20;
+  const rows = [
+    [
+      'malformed JSON',
+      ['broken.json', '{"W_query.weight": [[1, 2]'],
+      /^state_dict is not valid JSON at line 1, column 27: /,
+    ],
+    [
+      'a binary file',
+      ['weights.bin', { bytes: [0x80, 0x02, 0x7d, 0x71, 0x00, 0x28] }],
+      'The file “weights.bin” is not text (it holds a zero byte at byte 4); expected a JSON state_dict, e.g. one saved with json.dump({k: v.tolist() for k, v in model.state_dict().items()}, f)',
+    ],
+    [
+      'a file that is not UTF-8',
+      ['latin1.json', { bytes: [0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d] }],
+      'The file “latin1.json” is not UTF-8 text; expected a JSON state_dict',
+    ],
+    [
+      'an empty file',
+      ['empty.json', ''],
+      'The file “empty.json” is empty; expected a JSON state_dict such as {"W_query.weight": [[…]], …}',
+    ],
+    [
+      'a file of white space',
+      ['blank.json', ' \n\t '],
+      'The file “blank.json” is empty; expected a JSON state_dict such as {"W_query.weight": [[…]], …}',
+    ],
+    [
+      'a huge file (refused from its size, not read)',
+      ['huge.json', { zeros: 65 * MB }],
+      'The file “huge.json” is 65.0 MB; the playground reads state_dict files of up to 64.0 MB. Pick a smaller one (one layer’s weights), or use the package or the attnkit CLI.',
+    ],
+    [
+      'wrong shapes',
+      ['shapes.json', JSON.stringify({ ...g.parameters_debian_torch_1_13_1.values, 'W_query.weight': [[1, 2]] })],
+      /^The module says: state_dict key W_query\.weight has shape \[1, 2\], expected \[2, 3\]/,
+    ],
+    [
+      'a NaN word',
+      ['nan.json', '{"W_query.weight": [[1, NaN, 0], [0, 1, 0]]}'],
+      'state_dict "W_query.weight"[0][1] is NaN, which JSON cannot hold; write a finite number (e.g. 0 or 1e-3) instead',
+    ],
+    [
+      "another mechanism's state_dict (multihead's out_proj on self)",
+      [
+        'multihead.json',
+        JSON.stringify({
+          ...g.parameters_debian_torch_1_13_1.values,
+          'out_proj.weight': [
+            [1, 0],
+            [0, 1],
+          ],
+        }),
+      ],
+      /^The module says: state_dict has unknown key out_proj\.weight; expected keys W_query\.weight/,
+    ],
+  ];
+  const drop = (file) =>
+    page.evaluate(([name, body]) => {
+      const content =
+        typeof body === 'string' ? body : body.zeros ? new Uint8Array(body.zeros) : new Uint8Array(body.bytes);
+      const dt = new DataTransfer();
+      dt.items.add(new File([content], name, { type: 'application/json' }));
+      document
+        .getElementById('pg-sd')
+        .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, file);
+  for (const [row, file, message] of rows) {
+    await recompute(page, () => drop(file));
+    const [state, text] = await st();
+    assert.equal(state, 'error', row);
+    if (message instanceof RegExp) assert.match(text, message, row);
+    else assert.equal(text, message, row);
+    assert.equal(
+      await page.$eval('#pg-sd', (el) => el.getAttribute('aria-invalid')),
+      'true',
+      `${row}: under the field`,
+    );
+    // still usable: a good file computes the book's context again
+    await recompute(page, () => drop(['good.json', good]));
+    assert.equal((await st())[0], 'ready', `${row}: a good file after it`);
+  }
+  // a picked file that is refused can be picked again; typing in the field replaces a refused file's message
+  await recompute(page, () =>
+    page.setInputFiles('#pg-sd-file', { name: 'empty.json', mimeType: 'application/json', buffer: Buffer.from('') }),
+  );
+  assert.match((await st())[1], /^The file “empty\.json” is empty/);
+  assert.equal(await page.inputValue('#pg-sd-file'), '');
+  await recompute(page, () => page.fill('#pg-sd', good));
+  assert.equal((await st())[0], 'ready');
+  await page.fill('#pg-sd', '');
+  await recompute(page, () => page.click('label[for="pg-mode-sentence"]'));
+  await recompute(page, () => page.selectOption('#pg-mechanism', 'multihead'));
+});
+
 test('no console errors, failed requests or page errors', () => {
   assert.deepEqual(page.errors, []);
 });

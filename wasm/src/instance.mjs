@@ -34,6 +34,10 @@ export class Attnkit {
     this.multithreaded = m.threadedBuild();
     // The pthreads build's worker pool: no call uses more threads (1 in the single-thread build).
     this.maxThreads = m.threadPoolSize;
+    // read-only: createModel names ak.tasks in its messages, and a reassigned catalog would say what is not so
+    for (const name of ['mechanisms', 'benchConfigs', 'tasks', 'simd', 'version', 'multithreaded', 'maxThreads']) {
+      Object.defineProperty(this, name, { writable: false, configurable: false });
+    }
   }
 
   #alive() {

@@ -70,8 +70,13 @@ function snapshotGradContext(value, shape) {
   } else if (Array.isArray(value)) {
     data = fromNested(value, 'gradContext', 3, true).data;
   } else {
+    const got = describe(value);
     throw new Error(
-      `gradContext must be a Float32Array (or nested Arrays of numbers) of the context's shape ${fmtShape(shape)}; got ${describe(value)}`,
+      `gradContext must be a Float32Array (or nested Arrays of numbers) of the context's shape ${fmtShape(shape)}; got ${
+        got === 'an object (Float32Array)'
+          ? 'an object that only looks like one (a Proxy?); pass the Float32Array itself'
+          : got
+      }`,
     );
   }
   if (data.length !== need) {

@@ -51,6 +51,13 @@ export function normaliseModelOptions(options, taskNames) {
   const set = (name, value) => {
     if (value !== undefined) native[name] = value;
   };
+  // the core reads 0 as "the task's default"; a caller's 0 is a mistake, as on the CLI (--tokens 0)
+  for (const [name, value] of [
+    ['tokens', tokens],
+    ['vocab', vocab],
+  ]) {
+    if (value === 0) throw new RangeError(`${name} (0) must be at least 2; leave ${name} out for the task's default`);
+  }
   set('tokens', sizeOption(tokens, 'tokens'));
   set('vocab', sizeOption(vocab, 'vocab'));
   set('d_model', sizeOption(dModel, 'dModel'));

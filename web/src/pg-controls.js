@@ -3,6 +3,7 @@
 import { S } from './strings.js';
 import { h, nextId } from './util.js';
 import { BOOK, HELLO } from './embeddings.js';
+import { stateDictFileText } from './pg-input.js';
 
 const T = S.pg;
 
@@ -164,15 +165,29 @@ export function buildControls(mechanisms, about) {
       field(T.real.kvHeads, c.kvHeads, T.real.kvHeadsHelp),
     ),
   );
-  // A state_dict file, picked or dropped on the field, fills the field (JSON, any naming the package reads).
+  // A state_dict file, picked or dropped on the field, fills the field (JSON, any naming the package reads). A file
+  // that cannot be one (too large, empty, binary, not UTF-8, unreadable) empties the field and leaves its message for
+  // readInput (pg-read.js) to show under it, until the field is typed in or another file comes.
   const readFile = async (file) => {
     if (!file) return;
-    c.sdJson.value = await file.text();
+    let text = '';
+    try {
+      text = await stateDictFileText(file);
+      delete c.sdJson.dataset.fileError;
+    } catch (e) {
+      c.sdJson.dataset.fileError = e.message;
+      c.sdFile.value = ''; // picking the same file again, fixed, is a change
+    }
+    c.sdJson.value = text;
     c.sdJson.dispatchEvent(new Event('input', { bubbles: true }));
   };
   c.sdFile.addEventListener('change', () => readFile(c.sdFile.files[0]));
+  c.sdJson.addEventListener('input', (e) => {
+    if (e.isTrusted) delete c.sdJson.dataset.fileError;
+  });
   c.sdJson.addEventListener('dragover', (e) => e.preventDefault());
   c.sdJson.addEventListener('drop', (e) => {
+    if (!e.dataTransfer.files.length) return; // dragged text: the browser inserts it
     e.preventDefault();
     readFile(e.dataTransfer.files[0]);
   });

@@ -83,6 +83,31 @@ export function parseStateDict(text) {
   return sd;
 }
 
+// A picked or dropped state_dict file is read into a text field: more than this would stall the page.
+export const MAX_FILE_BYTES = 64 * 2 ** 20;
+
+/** A state_dict file's text, refused (from its size, before reading it) when it cannot be a JSON state_dict. */
+export async function stateDictFileText(file) {
+  if (file.size > MAX_FILE_BYTES) throw new Error(T.fileTooBig(file.name, file.size, MAX_FILE_BYTES));
+  if (file.size === 0) throw new Error(T.fileEmpty(file.name));
+  let bytes;
+  try {
+    bytes = new Uint8Array(await file.arrayBuffer());
+  } catch (e) {
+    throw new Error(T.fileUnreadable(file.name, e.message));
+  }
+  const zero = bytes.indexOf(0);
+  if (zero !== -1) throw new Error(T.fileBinary(file.name, zero));
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(T.fileNotUtf8(file.name));
+  }
+  if (!text.trim()) throw new Error(T.fileEmpty(file.name));
+  return text;
+}
+
 /** A numeric field within its min/max (whole numbers where its step is 1); → the number. */
 export function fieldValue(control, label) {
   const raw = control.value.trim();

@@ -21,6 +21,8 @@ export function readInput(c) {
     } catch (e) {
       throw Object.assign(e, { control: c.xJson });
     }
+    const fileError = c.sdJson.dataset.fileError; // a refused state_dict file (pg-controls.js)
+    if (fileError && !c.sdJson.value.trim()) throw Object.assign(new Error(fileError), { control: c.sdJson });
     if (c.sdJson.value.trim())
       try {
         sd = parseStateDict(c.sdJson.value);

@@ -239,6 +239,15 @@ export const S = {
       tokensLength: (got, n) =>
         `tokens lists ${got} name${got === 1 ? '' : 's'} but x has ${n} row${n === 1 ? '' : 's'}; give one name per row (or leave tokens out)`,
       sdNotObject: 'state_dict must be an object: {"W_query.weight": [[…]], …}',
+      mb: (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`,
+      fileTooBig: (name, size, max) =>
+        `The file “${name}” is ${S.pg.input.mb(size)}; the playground reads state_dict files of up to ${S.pg.input.mb(max)}. Pick a smaller one (one layer’s weights), or use the package or the attnkit CLI.`,
+      fileEmpty: (name) =>
+        `The file “${name}” is empty; expected a JSON state_dict such as {"W_query.weight": [[…]], …}`,
+      fileBinary: (name, at) =>
+        `The file “${name}” is not text (it holds a zero byte at byte ${at}); expected a JSON state_dict, e.g. one saved with json.dump({k: v.tolist() for k, v in model.state_dict().items()}, f)`,
+      fileNotUtf8: (name) => `The file “${name}” is not UTF-8 text; expected a JSON state_dict`,
+      fileUnreadable: (name, why) => `The file “${name}” could not be read (${why}); pick it again`,
       sdEntry: (name, path) => `state_dict "${name}"${path.map((k) => `[${k}]`).join('')}`,
       range: (label, whole, min, max, got) =>
         `${label} must be ${whole ? 'a whole number' : 'a number'} from ${min} to ${max}; got ${got === '' ? 'nothing' : got}`,

@@ -79,6 +79,11 @@ struct ModelConfig {
   std::size_t eval_batch = 256;  // sequences in the evaluation set
 };
 
+// The largest sizes a ModelConfig takes (the Model constructor refuses more, naming the limit): a tiny model's,
+// well inside the wasm32 heap, so a typo is an immediate error instead of minutes of allocation.
+constexpr std::size_t kModelMaxTokens = 1024, kModelMaxVocab = 65536, kModelMaxDModel = 4096, kModelMaxHeads = 1024,
+                      kModelMaxBatch = 4096;
+
 // `attnkit train`'s defaults for its optimizers.
 constexpr double kModelAdamWLr = 0.01;                        // AdamW, otherwise torch's defaults
 constexpr double kModelSGDLr = 0.1, kModelSGDMomentum = 0.9;  // SGD

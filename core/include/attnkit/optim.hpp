@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "attnkit/parameters.hpp"
@@ -61,6 +62,7 @@ class Optimizer {
   };
   std::vector<Slot> slots_;
   double lr_;
+  std::vector<std::pair<Tensor, OptimizerState>> scratch_;  // step()'s copies, reused (core/src/optim.cpp)
 
  private:
   const char* name_;
