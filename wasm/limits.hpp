@@ -2,6 +2,7 @@
 // before anything is allocated or computed, instead of failing with bad_alloc after minutes of work.
 #pragma once
 #include "attnkit/attnkit.hpp"
+#include "attnkit/model.hpp"
 
 namespace attnkit::wasm {
 
@@ -23,5 +24,9 @@ void check_create_fits(const attnkit::Config& config, bool loading);
 // into wasm memory first (the general path; the fast path's input buffer is already allocated).
 void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape,
                         const attnkit::ForwardOptions& options, bool copies_input);
+
+// Throws Error(range) naming the bytes when ak.createModel's model, its optimizer, a training step and the
+// evaluation cannot fit (attnkit::Model::memory_bytes), before the model is built.
+void check_model_fits(const attnkit::ModelConfig& config);
 
 }  // namespace attnkit::wasm
