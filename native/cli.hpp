@@ -68,6 +68,10 @@ RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& opt
 void check_memory(const Config& config, const RunMemory& memory);
 // {"peak_bytes": N, "parameters": P, ...}, one line: what `attnkit run --dry-run` prints.
 std::string memory_json(const Config& config, const RunMemory& memory);
+// This machine's physical memory in bytes (0 when the OS does not say), and the resident size of the program
+// itself (code, libraries, stacks, the allocator's arenas) that every estimate adds.
+double physical_memory_bytes();
+constexpr std::size_t kProcessBytes = std::size_t(4) << 20;
 
 // The bench configurations for help and messages, from attnkit::bench_configs(): "C1 (b2 n6 …), C2 (…)" and "C1, C2,
 // C3, C4".
@@ -146,6 +150,7 @@ struct TrainOptions {
   std::uint64_t seed = 123;
   std::optional<std::string> save;  // state_dict JSON file
   Format format = Format::text;
+  bool dry_run = false;  // print {"peak_bytes": …} (Model::memory_bytes) instead of training
 };
 
 // The `train` subcommand: adds itself and its options; run() after parsing checks the values and calls
@@ -159,6 +164,7 @@ class TrainCommand {
  private:
   CLI::App* command_ = nullptr;
   std::map<std::string, std::string> values_;  // option name → its text
+  bool dry_run_ = false;
 };
 
 // Each command writes its whole output to `out` only on success, so a failure never leaves half a document.

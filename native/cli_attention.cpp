@@ -55,7 +55,7 @@ void check_memory(const Tensor& query, const Tensor& key, const Tensor& value, c
   const double weights =
       o.no_weights ? 0.0 : b * (o.average_weights ? 1.0 : h) * n_q * n_k * 16.0 + b * h * n_q * n_k * 8.0;
   const double bytes = weights + b * h * n_q * double(value.shape[3]) * 16.0;
-  const double memory = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
+  const double memory = physical_memory_bytes();
   if (memory > 0 && bytes > memory)
     throw Error("this attention needs about " + std::to_string(static_cast<unsigned long long>(bytes)) +
                     " bytes, more than this machine's memory (" +

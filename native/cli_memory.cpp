@@ -23,8 +23,6 @@ std::size_t numel(const Shape& s) {
   return n;
 }
 
-// The program itself: code, libraries, stacks, the allocator's arenas (a tiny run's resident size is ~4.5 MB).
-constexpr std::size_t kProcessBytes = std::size_t(4) << 20;
 // Output text per number, at most: the shortest float32 that reads back (up to "-1.17549435e-38") and ", ".
 constexpr std::size_t kJsonNumberBytes = 18, kTextNumberBytes = 14;
 
@@ -125,8 +123,13 @@ RunMemory run_memory(const Config& config, const Shape& x, const RunOptions& o, 
   return m;
 }
 
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
+}
+
 void check_memory(const Config& config, const RunMemory& m) {
-  const double memory = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
+  const double memory = physical_memory_bytes();
   if (memory > 0 && double(m.peak_bytes) > memory) {
     throw Error("this run of " + std::string(mechanism_name(config.mechanism)) + " needs about " +
                     std::to_string(m.peak_bytes) + " bytes (module " + std::to_string(m.parameter_bytes) +

@@ -81,6 +81,20 @@ void command_train(const TrainOptions& o, std::ostream& out, std::ostream* progr
   if (o.heads) config.heads = *o.heads;
   if (o.d_model) config.d_model = *o.d_model;
   config.seed = o.seed;
+  // Refuse what would not fit before allocating it (the resolved config throws its own errors first).
+  const std::size_t peak = Model::memory_bytes(config) + kProcessBytes;
+  if (o.dry_run) {
+    out << "{\"peak_bytes\": " << peak << ", \"task\": \"" << task_spec(config.task).name << "\"}\n";
+    return;
+  }
+  const double memory = physical_memory_bytes();
+  if (memory > 0 && double(peak) > memory)
+    throw Error("this training run needs about " + std::to_string(peak) +
+                    " bytes (the model, AdamW's state, a step over --batch sequences and the 256-sequence evaluation), "
+                    "more than this machine's memory (" +
+                    std::to_string(static_cast<unsigned long long>(memory)) +
+                    " bytes); expected a smaller --batch, --tokens or --d-model",
+                ErrorKind::range);
   Model model(config);
   const std::unique_ptr<Optimizer> optimizer = model.make_optimizer(o.optimizer, o.lr);
   const std::size_t steps = o.steps ? *o.steps : task_spec(config.task).goal_steps;
@@ -140,6 +154,8 @@ TrainCommand::TrainCommand(CLI::App& app) {
       {"--format",
        "text (default) or json: one line {\"task\", \"steps\", \"loss_first\", \"loss_last\", "
        "\"accuracy\"}"}};
+  command_->add_flag("--dry-run", dry_run_,
+                     "print {\"peak_bytes\": N, \"task\": …}, the memory the run would need, without training");
   for (const auto& [name, help] : options) command_->add_option(name, values_[name], help);
   command_->footer("Tasks:" + tasks +
                    "\n\nThe accuracy is measured on 256 test sequences after training.\n\nExample:\n  attnkit train "
@@ -172,6 +188,7 @@ void TrainCommand::run(std::ostream& out, std::ostream& err) const {
   if (given("--seed")) o.seed = parse_seed(value("--seed"));
   if (given("--save")) o.save = value("--save");
   if (given("--format")) o.format = parse_format(value("--format"));
+  o.dry_run = dry_run_;
   const bool terminal = &err == &std::cerr && isatty(STDERR_FILENO);
   command_train(o, out, terminal ? &err : nullptr);
 }

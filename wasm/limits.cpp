@@ -80,4 +80,14 @@ void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& sha
   check_forward_bytes_fit(module, shape, o, forward_needed_bytes(module, shape, o, copies_input));
 }
 
+void check_model_fits(const attnkit::ModelConfig& config) {
+  const double needed = double(attnkit::Model::memory_bytes(config));
+  if (fits(needed)) return;
+  throw attnkit::Error("a model of dModel " + std::to_string(config.d_model) + " with batch " +
+                           std::to_string(config.batch) + " needs " + bytes_text(needed + heap_in_use_bytes()) +
+                           " bytes of wasm memory to train and evaluate; expected at most 4294967296 bytes (the wasm32 "
+                           "limit): use a smaller batch, tokens or dModel",
+                       attnkit::ErrorKind::range);
+}
+
 }  // namespace attnkit::wasm

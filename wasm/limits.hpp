@@ -2,6 +2,7 @@
 // before anything is allocated or computed, instead of failing with bad_alloc after minutes of work.
 #pragma once
 #include "attnkit/attnkit.hpp"
+#include "attnkit/model.hpp"
 
 namespace attnkit::wasm {
 
@@ -31,5 +32,9 @@ double forward_needed_bytes(const attnkit::Module& module, const attnkit::Shape&
                             const attnkit::ForwardOptions& options, bool copies_input);
 void check_forward_bytes_fit(const attnkit::Module& module, const attnkit::Shape& shape,
                              const attnkit::ForwardOptions& options, double needed);
+
+// Throws Error(range) naming the bytes when ak.createModel's model, its optimizer, a training step and the
+// evaluation cannot fit (attnkit::Model::memory_bytes), before the model is built.
+void check_model_fits(const attnkit::ModelConfig& config);
 
 }  // namespace attnkit::wasm

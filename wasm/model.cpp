@@ -7,6 +7,7 @@
 
 #include "convert.hpp"
 #include "errors.hpp"
+#include "limits.hpp"
 
 namespace attnkit::wasm {
 
@@ -57,6 +58,7 @@ val Model::init(const val& options) {
       c.seed = (static_cast<std::uint64_t>(options["seed_hi"].as<double>()) << 32) |
                static_cast<std::uint64_t>(seed_lo.as<double>());
     const val name = options["optimizer"], lr = options["lr"];
+    check_model_fits(c);
     auto model = std::make_unique<attnkit::Model>(c);
     optimizer_ = model->make_optimizer(name.isUndefined() ? std::string("adamw") : name.as<std::string>(),
                                        lr.isUndefined() ? std::nullopt : std::optional<double>(lr.as<double>()));

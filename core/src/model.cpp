@@ -7,13 +7,12 @@
 #include "attnkit/model.hpp"
 #include "attnkit/traits.hpp"
 #include "init.hpp"
+#include "model_internal.hpp"
 
 namespace attnkit {
-namespace {
+namespace detail {
 
-const std::string kAttention = "attention.";
-
-ModelConfig resolve(ModelConfig c) {
+ModelConfig resolve_model_config(ModelConfig c) {
   const TaskSpec& spec = task_spec(c.task);
   if (!c.tokens) c.tokens = spec.tokens;
   if (!c.vocab) c.vocab = spec.vocab;
@@ -44,7 +43,7 @@ ModelConfig resolve(ModelConfig c) {
   return c;
 }
 
-Config attention_config(const ModelConfig& c) {
+Config model_attention_config(const ModelConfig& c) {
   Config a;
   a.mechanism = Mechanism::multihead;
   a.d_in = a.d_out = c.d_model;
@@ -55,13 +54,19 @@ Config attention_config(const ModelConfig& c) {
   return a;
 }
 
+}  // namespace detail
+
+namespace {
+
+const std::string kAttention = "attention.";
+
 // PyTorch's order after torch.manual_seed(seed) (attnkit/model.hpp).
 StateDict draw(const ModelConfig& c) {
   Generator g(c.seed);
   StateDict p;
   p.emplace_back("token_embedding.weight", detail::embedding_init(g, {c.vocab, c.d_model}));
   p.emplace_back("position_embedding.weight", detail::embedding_init(g, {c.tokens, c.d_model}));
-  for (auto& [name, t] : detail::draw_linear_parameters(g, parameter_shapes(attention_config(c))))
+  for (auto& [name, t] : detail::draw_linear_parameters(g, parameter_shapes(detail::model_attention_config(c))))
     p.emplace_back(kAttention + name, std::move(t));
   for (auto& [name, t] :
        detail::draw_linear_parameters(g, {{"readout.weight", {c.vocab, c.d_model}}, {"readout.bias", {c.vocab}}}))
@@ -96,9 +101,9 @@ Model::Model(const ModelConfig& config) : Model(config, nullptr) {}
 Model::Model(const ModelConfig& config, const StateDict& state_dict) : Model(config, &state_dict) {}
 
 Model::Model(const ModelConfig& config, const StateDict* state_dict)
-    : config_(resolve(config)),
+    : config_(detail::resolve_model_config(config)),
       params_(draw(config_)),
-      attention_(attention_config(config_), attention_part(params_)),
+      attention_(detail::model_attention_config(config_), attention_part(params_)),
       train_data_(config_.seed + 1) {
   Generator eval_data(config_.seed + 2);
   eval_ = make_task_batch(config_.task, config_.eval_batch, config_.tokens, config_.vocab, eval_data);

@@ -2,9 +2,6 @@
 // counting_malloc.cpp. Each case runs in a fresh child process (fork), so the kernels' per-thread buffers and the
 // thread pool start empty, as on a first call: the estimate must be at least the measured peak and at most 1.5× it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
@@ -16,6 +13,7 @@
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
+#include "child_process.hpp"
 #include "counting_malloc.hpp"
 
 namespace {
@@ -33,31 +31,14 @@ struct Measured {
   bool ok = false;
 };
 
-// Runs `measure` (which returns {estimate, measured peak}) in a child process and reads its answer back.
+// Runs `measure` (which returns {estimate, measured peak}) in a child process (child_process.hpp).
 Measured in_child(const std::function<Measured()>& measure) {
-  int fds[2];
-  if (pipe(fds) != 0) return {};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    Measured m{};
-    try {
-      m = measure();
-      m.ok = true;
-    } catch (...) {
-      m.ok = false;
-    }
-    const ssize_t written = write(fds[1], &m, sizeof m);
-    _exit(written == sizeof m ? 0 : 1);
-  }
-  close(fds[1]);
-  Measured m{};
-  const ssize_t got = read(fds[0], &m, sizeof m);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (got != sizeof m || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return {};
-  return m;
+  const std::optional<Measured> m = attnkit_memory::in_child<Measured>([&] {
+    Measured r = measure();
+    r.ok = true;
+    return r;
+  });
+  return m ? *m : Measured{};
 }
 
 attnkit::Tensor input(const Shape& shape) {

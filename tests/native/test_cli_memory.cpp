@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -148,6 +149,52 @@ TEST(CliMemory, EstimateIsWithinHalfAgainOfThePeakResidentSize) {
         {"self on a 400 MB input", {"--mechanism", "self", "--d-out", "2", "--no-weights", "--input", huge}});
   }
   for (const auto& c : cases) expect_within_half_again(c);
+}
+
+}  // namespace
+}  // namespace attnkit::test
+
+namespace attnkit::test {
+namespace {
+
+// `attnkit train`: --dry-run's peak_bytes (Model::memory_bytes and the process) within 1.5× of the real run's peak
+// resident size (the heap alone is checked against the estimate in tests/memory), and a run that cannot fit refused
+// before training (issue "Reliability" row 5's rule for the training surface).
+TEST(CliMemory, TrainEstimateIsWithinHalfAgainOfThePeakResidentSize) {
+  ASSERT_EQ(access(kTime, X_OK), 0) << kTime << " is missing: scripts/setup.sh installs Debian's time package";
+  const std::vector<std::vector<std::string>> cases = {
+      {"--task", "copy-previous", "--tokens", "256", "--d-model", "256", "--heads", "4", "--steps", "1"},
+      {"--task", "reverse", "--d-model", "128", "--batch", "64", "--steps", "2"},
+      {"--task", "induction", "--d-model", "192", "--heads", "3", "--steps", "1", "--optimizer", "sgd"},
+  };
+  for (const auto& args : cases) {
+    std::vector<std::string> train = {"train"};
+    train.insert(train.end(), args.begin(), args.end());
+    std::vector<std::string> dry = train;
+    dry.push_back("--dry-run");
+    const CliRun r = run_cli(dry);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const double estimate = double(Json::parse(r.out).at("peak_bytes").get<std::size_t>());
+    const double measured = double(peak_rss(train));
+    ASSERT_GT(measured, 0) << args[1] << ": the run failed";
+    EXPECT_GE(1.5 * estimate, measured) << args[1] << ": estimate " << estimate << ", peak RSS " << measured;
+    EXPECT_LE(estimate, 1.5 * measured) << args[1] << ": estimate " << estimate << ", peak RSS " << measured;
+    std::printf("train %-38s estimate %12.0f  peak RSS %12.0f  ratio %.3f\n", (args[1] + " " + args[3]).c_str(),
+                estimate, measured, estimate / measured);
+  }
+}
+
+TEST(CliMemory, TrainThatCannotFitIsRefusedBeforeTraining) {
+  const CliRun r = run_cli(
+      {"train", "--task", "copy-previous", "--tokens", "1024", "--d-model", "4096", "--batch", "4096", "--steps", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("attnkit: error: this training run needs about ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("more than this machine's memory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("expected a smaller --batch, --tokens or --d-model"), std::string::npos) << r.err;
+  const auto at = r.err.find("needs about ");
+  EXPECT_GE(std::strtoull(r.err.c_str() + at + 12, nullptr, 10), 1ull << 40) << r.err;
 }
 
 }  // namespace

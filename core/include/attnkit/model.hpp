@@ -100,6 +100,12 @@ class Model {
   // Parameters from a state_dict of this model (names and shapes checked; attention.mask accepted).
   Model(const ModelConfig& config, const StateDict& state_dict);
 
+  // The peak heap bytes of building this model, an optimizer over it (AdamW's two moments: the larger state),
+  // training steps, evaluate() and probe_weights(), from the config alone (saturating, never wrapping), so an
+  // interface can refuse what would not fit before allocating it (core/src/model_bytes.cpp; tests/memory checks it
+  // against measured peaks). Throws what the constructor throws for a bad config.
+  static std::size_t memory_bytes(const ModelConfig& config);
+
   const ModelConfig& config() const noexcept { return config_; }  // 0s and nullopt resolved
   const Module& attention() const noexcept { return attention_; }
 
