@@ -151,7 +151,7 @@ function merge(rs) {
   return m;
 }
 
-function table(results, peak) {
+export function table(results, peak) {
   const head = [
     'what',
     'config',
