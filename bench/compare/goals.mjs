@@ -6,17 +6,18 @@
 // doc: run.mjs's JSON — { machine, results: [{ env, peer, config, threads, median_ms, efficiency, max_rss_mb,
 // paired_ratio, error, … }], weights: { native, wasm } }.
 
+import { fmtTime as ms, markdown } from './markdown.mjs';
+
 const find = (doc, env, peer, c, t) =>
   (doc.results || []).find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t);
 const ok = (r) => r && !r.error && r.median_ms !== undefined;
-const ms = (x) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : x >= 10 ? `${x.toFixed(1)} ms` : `${x.toFixed(2)} ms`);
 const fixed = (x, d) => Number(x.toFixed(d));
 
 // The CPU line every efficiency figure is measured on (attnkit bench's machine block: /proc/cpuinfo and the table).
 export function machineText(m) {
   const a = m?.attnkit;
   if (!a) return `${m?.cpu ?? 'unknown CPU'} (family ${m?.family} model ${m?.model}), ${m?.cores} cores`;
-  return `${a.cpu} family ${a.family} model ${a.model}, ${a.mhz} MHz, ${m.cores} cores, table ${a.table}`;
+  return `${a.cpu} family ${a.family} model ${a.model}, ${a.mhz} MHz, ${m.cores} cores, table ${a.table} (peak ${a.peak_gflops_per_core} GFLOP/s per core at the start)`;
 }
 
 function efficiency(c, need) {
@@ -207,7 +208,7 @@ export function goalRows(doc) {
 }
 
 // The rows as a markdown table (the report's last table; report.mjs puts the same in bench/README.md).
-export function goalsMarkdown(rows, markdown) {
+export function goalsMarkdown(rows) {
   const text = (r) =>
     r.figure === null
       ? '–'

@@ -8,13 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config, gflops } from './configs.mjs';
 import { goalRows, goalsMarkdown, machineText } from './goals.mjs';
+import { fmtTime, markdown } from './markdown.mjs';
 
-export function fmtTime(ms) {
-  if (ms === undefined || Number.isNaN(ms)) return '–';
-  if (ms < 0.1) return `${(ms * 1000).toFixed(ms < 0.01 ? 2 : 1)} µs`;
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  return `${ms.toFixed(ms < 100 ? 1 : 0)} ms`;
-}
+export { fmtTime, markdown };
 
 const SECTIONS = [
   { env: 'native', title: 'Native (x86-64)', attnkit: 'attnkit-native', peers: ['ort-node', 'pytorch'] },
@@ -60,15 +56,6 @@ export function table(results, opts) {
     lines.push(markdown(head, rows));
   }
   return lines.join('\n');
-}
-
-// align: one 'l' or 'r' per column (default all right-aligned: figures).
-export function markdown(head, rows, align = []) {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const left = (i) => align[i] === 'l';
-  const line = (cells) => '| ' + cells.map((c, i) => (left(i) ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
-  const rule = w.map((n, i) => (left(i) ? ':' + '-'.repeat(n + 1) : '-'.repeat(n + 1) + ':'));
-  return [line(head), '|' + rule.join('|') + '|', ...rows.map(line)].join('\n');
 }
 
 // Issue 5's targets (ratios against the peers, C4's memory, C1's time), each as a figure of this run; issue 14's
@@ -152,7 +139,7 @@ export function runLine(doc) {
 
 /** The goals table of issue 14 with its header line (the report's last block). */
 export function goalsBlock(doc) {
-  return `Goals (issue 14), ${runLine(doc)}\n\n${goalsMarkdown(goalRows(doc), markdown)}`;
+  return `Goals (issue 14), ${runLine(doc)}\n\n${goalsMarkdown(goalRows(doc))}`;
 }
 
 /** The whole report of a run's JSON, as run.mjs prints it. */
