@@ -140,7 +140,7 @@ function c1Chromium() {
       if (!ok(a) || !ok(p)) return null;
       return {
         value: fixed(p.paired_ratio ?? p.median_ms / a.median_ms, 2),
-        against: `attnkit ${(a.median_ms * 1000).toFixed(2)} µs, plain JS ${(p.median_ms * 1000).toFixed(2)} µs (same pages' rounds)`,
+        against: `attnkit ${(a.median_ms * 1000).toFixed(2)} µs, plain JS ${(p.median_ms * 1000).toFixed(2)} µs (${p.paired_ratio !== undefined ? 'median of the paired rounds' : 'one round'})`,
       };
     },
   };
