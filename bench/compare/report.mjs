@@ -1,13 +1,14 @@
 // The comparison's report: the tables run.mjs prints, from a run's JSON, and (as a command) the same tables written
 // into the READMEs between their markers, so the committed figures are the run's:
 //   node bench/compare/report.mjs [--json bench/results/latest.json] [--readme]
-// --readme replaces bench/README.md's `<!-- issue14-goals -->` block (the machine, the load and the goals table) and
-// bench/compare/README.md's `<!-- compare-tables -->` block (every table of the run); without it, prints the report.
+// --readme replaces bench/README.md's `<!-- issue14-goals -->` block (the machine, the load and the goals table),
+// bench/compare/README.md's `<!-- compare-tables -->` block (every table of the run) and README.md's
+// `<!-- performance -->` block (the short table); without it, prints the report.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { config, gflops } from './configs.mjs';
-import { goalRows, goalsMarkdown, machineText } from './goals.mjs';
+import { failureText, goalRows, goalsMarkdown, machineText } from './goals.mjs';
 import { fmtTime, markdown } from './markdown.mjs';
 
 export { fmtTime, markdown };
@@ -192,6 +193,53 @@ function weightsTable(w) {
   return `\nC2 with the attention weights (returnWeights), 1 thread\n${markdown(['where', 'fused', 'with weights', 'ratio', 'how'], rows)}`;
 }
 
+// The README's short table: attnkit and its peers per config and thread count, native and in Chromium, from the run.
+export function summaryBlock(doc) {
+  const results = doc.results || [];
+  const find = (env, peer, c, t) =>
+    results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t);
+  const peerText = (p, a, name, limit) => {
+    if (!p) return null;
+    if (p.error) return `${name}: ${failureText(p.error, limit).replace(/^fails: /, 'fails, ')}`;
+    const ratio = p.paired_ratio ?? p.median_ms / a.median_ms;
+    return `${name} ${fmtTime(p.median_ms)} (${ratio >= 100 ? ratio.toFixed(0) : ratio.toFixed(2)}×)`;
+  };
+  const rows = [];
+  for (const [env, peers] of [
+    [
+      'native',
+      [
+        ['ort-node', 'onnxruntime-node'],
+        ['pytorch', 'PyTorch'],
+      ],
+    ],
+    [
+      'chromium',
+      [
+        ['ort-web', 'onnxruntime-web'],
+        ['plain-js', 'plain JS'],
+      ],
+    ],
+  ])
+    for (const c of doc.options?.configs || [])
+      for (const t of doc.options?.threads || []) {
+        const a = find(env, env === 'native' ? 'attnkit-native' : 'attnkit-wasm', c, t);
+        if (!a || a.error) continue;
+        const cfg = config(c);
+        const eff =
+          a.efficiency !== undefined && c !== 'C1' ? `, ${(100 * a.efficiency).toFixed(1)} % of ${a.simd}'s peak` : '';
+        const mem = a.max_rss_mb !== undefined && c >= 'C4' ? `, peak ${a.max_rss_mb.toFixed(0)} MB` : '';
+        const others = peers.map(([p, name]) => peerText(find(env, p, c, t), a, name, doc.options?.peer_data_limit_gb));
+        rows.push([
+          `${env === 'native' ? 'native' : 'Chromium (wasm)'} ${c} b${cfg.batch} n${cfg.tokens}`,
+          String(t),
+          `${fmtTime(a.median_ms)} (${gflops(cfg, a.median_ms).toFixed(1)} GFLOP/s${eff}${mem})`,
+          others.filter(Boolean).join('; ') || '–',
+        ]);
+      }
+  return `${runLine(doc)}. Ratio: the peer's time / attnkit's (> 1: attnkit is faster), medians of paired rounds where both ran in rounds.\n\n${markdown(['config', 'threads', 'attnkit', 'peers, same run'], rows, ['l', 'r', 'l', 'l'])}`;
+}
+
 // Replaces the block between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in FILE with TEXT.
 function replaceBlock(file, name, text) {
   const src = readFileSync(file, 'utf8');
@@ -213,15 +261,18 @@ async function main() {
     return;
   }
   replaceBlock(join(ROOT, 'bench', 'README.md'), 'issue14-goals', goalsBlock(doc));
+  replaceBlock(join(ROOT, 'README.md'), 'performance', summaryBlock(doc));
   replaceBlock(
     join(ROOT, 'bench', 'compare', 'README.md'),
     'compare-tables',
     '```text\n' + (await reportText(doc)) + '\n```',
   );
-  console.log('report: wrote the goals into bench/README.md and the tables into bench/compare/README.md');
+  console.log(
+    'report: wrote the goals into bench/README.md, the tables into bench/compare/README.md, the summary into README.md',
+  );
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href)
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
   main().catch((e) => {
     console.error(`report: ${e.message}`);
     process.exit(2);
