@@ -345,7 +345,6 @@ async function main() {
   };
   const m = machine(NATIVE);
   const sections = {};
-  const section = (name, t0) => (sections[name] = Math.round((Date.now() - t0) / 100) / 10);
   const load0 = loadavg();
   say(
     `bench/compare: ${m.cpu} (family ${m.family} model ${m.model}, ${m.mhz} MHz), ${m.cores} cores, ${m.avx512.length ? 'AVX-512' : 'no AVX-512'}${m.avx2 && m.fma ? ', AVX2+FMA' : ''}; attnkit dispatches ${m.attnkit ? `${m.attnkit.table}, whose peak is ${m.attnkit.peak_gflops_per_core} GFLOP/s per core here` : 'nothing (native CLI not built)'}; load average ${load0.map((l) => l.toFixed(2)).join(' ')}`,
@@ -364,6 +363,50 @@ async function main() {
   let extra = null,
     grad = null,
     weights = null;
+  // The run's JSON, written after every section too (partial: true), so a run stopped by its caller keeps what it
+  // measured.
+  const save = (partial) => {
+    for (const r of results)
+      if (!r.error && r.median_ms !== undefined && r.config !== '*')
+        r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
+    const tgt = [...targets(results), ...(extra?.targets || []), ...(grad?.targets || [])];
+    const doc = {
+      partial: partial || undefined,
+      date: new Date(started).toISOString(), // the start
+      finished: new Date().toISOString(),
+      command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: m,
+      load_average_before: load0,
+      load_average_after: loadavg(),
+      seconds: Math.round((Date.now() - started) / 1000),
+      options: {
+        configs: opts.configs,
+        wasm_configs: opts.wasmConfigs,
+        cells: opts.cells,
+        grad: opts.grad,
+        threads: opts.threads,
+        rounds: opts.rounds,
+        quick: opts.quick,
+        peer_data_limit_gb: opts.peerLimitGb,
+        peer_time_limit_s: PEER_TIME_LIMIT_S,
+      },
+      seconds_per_section: sections,
+      notes: skipped,
+      native_checks: checks,
+      results,
+      targets: tgt,
+      cells: extra && { names: opts.cells, node_copy_gbps: extra.nodeCopy, results: extra.results },
+      grad: grad && { configs: opts.grad, results: grad.results },
+      weights,
+    };
+    mkdirSync(dirname(opts.out), { recursive: true });
+    writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
+    return doc;
+  };
+  const section = (name, t0) => {
+    sections[name] = Math.round((Date.now() - t0) / 100) / 10;
+    save(true);
+  };
 
   try {
     for (const name of opts.configs) {
@@ -513,39 +556,7 @@ async function main() {
     rmSync(work, { recursive: true, force: true });
   }
 
-  for (const r of results)
-    if (!r.error && r.median_ms !== undefined && r.config !== '*')
-      r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
-  const tgt = [...targets(results), ...(extra?.targets || []), ...(grad?.targets || [])];
-  const doc = {
-    date: new Date().toISOString(),
-    command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: m,
-    load_average_before: load0,
-    load_average_after: loadavg(),
-    seconds: Math.round((Date.now() - started) / 1000),
-    options: {
-      configs: opts.configs,
-      wasm_configs: opts.wasmConfigs,
-      cells: opts.cells,
-      grad: opts.grad,
-      threads: opts.threads,
-      rounds: opts.rounds,
-      quick: opts.quick,
-      peer_data_limit_gb: opts.peerLimitGb,
-      peer_time_limit_s: PEER_TIME_LIMIT_S,
-    },
-    seconds_per_section: sections,
-    notes: skipped,
-    native_checks: checks,
-    results,
-    targets: tgt,
-    cells: extra && { names: opts.cells, node_copy_gbps: extra.nodeCopy, results: extra.results },
-    grad: grad && { configs: opts.grad, results: grad.results },
-    weights,
-  };
-  mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
+  const doc = save(false);
   console.log('\n' + (await reportText(doc)));
   console.log(`\nwrote ${relative(process.cwd(), opts.out)} (${doc.seconds} s)`);
 }
