@@ -135,7 +135,10 @@ const loadText = (l) => (l || []).map((x) => x.toFixed(2)).join(' ');
 
 /** The run's header: when, on what, under which load, how long. */
 export function runLine(doc) {
-  return `${doc.date.slice(0, 16).replace('T', ' ')} UTC, ${machineText(doc.machine)}; load average (1, 5, 15 min) ${loadText(doc.load_average_before)} before, ${loadText(doc.load_average_after)} after; ${doc.seconds} s (\`${doc.command}\`)`;
+  const partial = doc.partial
+    ? `PARTIAL (stopped after ${Object.keys(doc.seconds_per_section || {}).join(', ')}): `
+    : '';
+  return `${partial}${doc.date.slice(0, 16).replace('T', ' ')} UTC, ${machineText(doc.machine)}; load average (1, 5, 15 min) ${loadText(doc.load_average_before)} before, ${loadText(doc.load_average_after)} after; ${doc.seconds} s (\`${doc.command}\`)`;
 }
 
 /** The goals table of issue 14 with its header line (the report's last block). */
