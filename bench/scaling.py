@@ -188,6 +188,12 @@ def write_readme(doc):
         f.write(text[:i + len(begin)] + "\n\n" + table(doc) + "\n\n" + text[j:])
 
 
+def save(doc):
+    os.makedirs(os.path.dirname(OUT_JSON), exist_ok=True)
+    with open(OUT_JSON, "w") as f:
+        json.dump(doc, f, indent=2)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tokens", default="256,512,1024,2048,4096,8192,16384")
@@ -220,11 +226,10 @@ def main():
                         if peer == "ort-node" else torch_cell(n, a.threads, work))
                 doc["results"].setdefault(peer, {})[str(n)] = cell
                 print("n %5d  %-8s %s" % (n, peer, json.dumps(cell)), flush=True)
+                save(dict(doc, partial=True))  # a run stopped early keeps its cells
     doc["load_average_after"] = "%.1f" % os.getloadavg()[0]
     doc["seconds"] = round(time.time() - started)
-    os.makedirs(os.path.dirname(OUT_JSON), exist_ok=True)
-    with open(OUT_JSON, "w") as f:
-        json.dump(doc, f, indent=2)
+    save(doc)
     chart(doc)
     write_readme(doc)
     print(table(doc))
