@@ -15,9 +15,11 @@
 // PyTorch's autograd (grad-run.mjs). Writes bench/results/latest.json.
 // Issue 14: C5 (b1 n16384: attnkit's memory linear in n) runs one round; onnxruntime-node and PyTorch, whose unfused
 // attention needs n² memory, run it once at the first thread count under a data limit (--peer-limit-gb, default 8)
-// and a time limit, and the report says what they did. C2 with the attention weights against the fused forward,
-// natively and in wasm (weights-run.mjs; --no-weights skips it). The report (report.mjs) ends with issue 14's goals
-// table (goals.mjs), which `node bench/compare/report.mjs --readme` writes into bench/README.md from the JSON.
+// and a time limit, and the report says what they did. D1/D2/P1 and the forward + backward cells run --extra-rounds
+// paired rounds (default 1: the whole run stays under ~25 minutes on a 2-vCPU machine). C2 with the attention
+// weights against the fused forward, natively and in wasm (weights-run.mjs; --no-weights skips it). The report
+// (report.mjs) ends with issue 14's goals table (goals.mjs), which `node bench/compare/report.mjs --readme` writes
+// into bench/README.md from the JSON.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -57,6 +59,7 @@ function parseArgs(argv) {
     node: true,
     out: join(root, 'bench', 'results', 'latest.json'),
     peerLimitGb: PEER_DATA_LIMIT_GB,
+    extraRounds: null,
     weights: true,
   };
   let explicitConfigs = false;
@@ -95,7 +98,11 @@ function parseArgs(argv) {
     else if (a === '--skip-node') o.node = false;
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--no-weights') o.weights = false;
-    else if (a === '--peer-limit-gb') {
+    else if (a === '--extra-rounds') {
+      o.extraRounds = Number(argv[++i]);
+      if (!Number.isInteger(o.extraRounds) || o.extraRounds < 1 || o.extraRounds > 50)
+        throw new Error('--extra-rounds takes an integer from 1 to 50, e.g. 1');
+    } else if (a === '--peer-limit-gb') {
       o.peerLimitGb = Number(argv[++i]);
       if (!(o.peerLimitGb >= 1 && o.peerLimitGb <= 4096))
         throw new Error('--peer-limit-gb takes a number of GB from 1 to 4096, e.g. 8');
@@ -116,6 +123,9 @@ function parseArgs(argv) {
   // wasm runs take tens of seconds each; the issue's C4 target is native.
   if (o.quick && !explicitConfigs) o.configs = o.configs.filter((c) => c !== 'C4' && c !== 'C5');
   if (o.rounds === null) o.rounds = o.quick ? 1 : 3;
+  // The D1/D2/P1 and forward + backward cells (issues 11 and 12) run one round unless asked: with three, the whole run
+  // takes over half an hour on a loaded 2-vCPU machine.
+  if (o.extraRounds === null) o.extraRounds = 1;
   if (!o.wasmConfigs) o.wasmConfigs = o.configs.filter((c) => c !== 'C4' && c !== 'C5');
   else o.wasmConfigs = o.wasmConfigs.filter((c) => o.configs.includes(c));
   return o;
@@ -386,6 +396,7 @@ async function main() {
         grad: opts.grad,
         threads: opts.threads,
         rounds: opts.rounds,
+        extra_rounds: opts.extraRounds,
         quick: opts.quick,
         peer_data_limit_gb: opts.peerLimitGb,
         peer_time_limit_s: PEER_TIME_LIMIT_S,
@@ -524,7 +535,7 @@ async function main() {
       extra = await runCells({
         names: opts.cells,
         threads: opts.threads,
-        rounds: opts.rounds,
+        rounds: opts.extraRounds,
         quick: opts.quick,
         run,
         native: NATIVE,
@@ -538,7 +549,7 @@ async function main() {
       grad = await runGradCells({
         configs: opts.grad,
         threads: opts.threads,
-        rounds: opts.rounds,
+        rounds: opts.extraRounds,
         quick: opts.quick,
         peak: m.attnkit?.peak_gflops_per_core,
         say,
