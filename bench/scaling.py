@@ -32,7 +32,7 @@ LIMIT_KB = 8 * 1024 * 1024  # bench/compare/run.mjs's PEER_DATA_LIMIT_GB
 D, HEADS = 768, 12
 
 
-def timed(cmd, env=None, timeout=1800):
+def timed(cmd, env=None, timeout=900):
     """Runs cmd under the data limit and /usr/bin/time; returns (last JSON line or None, peak MB, stderr tail)."""
     shell = ["bash", "-c", 'ulimit -d %d && exec /usr/bin/time -f maxrss_kb=%%M "$@"' % LIMIT_KB, "bash"] + cmd
     try:
