@@ -32,7 +32,7 @@ function efficiency(c, need) {
       if (!ok(a) || a.efficiency === undefined) return null;
       return {
         value: fixed(100 * a.efficiency, 1),
-        against: `${a.simd} peak ${a.peak_gflops_per_core} GFLOP/s per core, measured in the cell's process after its timing (${ms(a.median_ms)}, ${(a.cli_gflops ?? 0).toFixed(1)} GFLOP/s)`,
+        against: `${a.simd} peak ${a.peak_gflops_per_core} GFLOP/s per core, measured in each round's process after its timing (median of the rounds; ${ms(a.median_ms)}, ${(a.gflops ?? a.cli_gflops ?? 0).toFixed(1)} GFLOP/s)`,
       };
     },
   };

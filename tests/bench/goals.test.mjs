@@ -13,11 +13,11 @@ function run(overrides = {}) {
     machine: { cores: 2, attnkit: { cpu: 'AMD EPYC', family: 25, model: 17, mhz: 2596, table: 'avx512bw' } },
     options: { peer_data_limit_gb: 8 },
     results: [
-      attnkit('C2', 1, 80, { efficiency: 0.8, cli_gflops: 88 }),
+      attnkit('C2', 1, 80, { efficiency: 0.8, gflops: 88 }),
       attnkit('C2', 2, 42.2),
       attnkit('C3', 1, 60),
       attnkit('C3', 2, 30),
-      attnkit('C4', 1, 600, { efficiency: 0.7499, cli_gflops: 82 }),
+      attnkit('C4', 1, 600, { efficiency: 0.7499, gflops: 82 }),
       attnkit('C4', 2, 320),
       attnkit('C5', 1, 9000, { max_rss_mb: 333.4 }),
       attnkit('C5', 2, 5000, { max_rss_mb: 400.1 }),
