@@ -1,6 +1,6 @@
 // attnkit CLI — `attnkit bench`: times the fast path (no weights kept) of causal multi-head attention
-// on the standard configurations C1–C4, P1 and D1, D2 (attnkit/bench_configs.hpp: shapes, module, input and FLOP count)
-// and reports the median.
+// on the standard configurations C1–C5, P1 and D1, D2 (attnkit/bench_configs.hpp: shapes, module, input and FLOP count)
+// and reports the median, the efficiency against the dispatched table's peak and the process's peak memory.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -171,15 +171,16 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   const Machine machine = describe_machine();
   const double cores = double(std::min<std::size_t>(threads, std::max<std::size_t>(1, hardware_threads())));
   const double efficiency = gflops / (machine.peak_gflops * cores);
+  const double rss_mb = max_rss_mb();  // linear in n on the fused path (C5: 16384 tokens)
 
   std::string s;
   if (o.format == Format::json) {
     s = "{\"config\": \"" + std::string(c.name) + "\", \"threads\": " + std::to_string(threads) +
         ", \"median_ms\": " + number(median) + ", \"gflops\": " + number(gflops) +
-        ", \"efficiency\": " + number(efficiency, "%.4f") + ", \"machine\": " + machine_json(machine) +
-        ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " + std::to_string(k) +
-        ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") +
-        ", \"padding\": " + std::to_string(c.padding) +
+        ", \"efficiency\": " + number(efficiency, "%.4f") + ", \"max_rss_mb\": " + number(rss_mb, "%.1f") +
+        ", \"machine\": " + machine_json(machine) + ", \"min_ms\": " + number(sorted.front()) +
+        ", \"repeats\": " + std::to_string(k) + ", \"calls_per_sample\": " + std::to_string(calls) +
+        ", \"flops\": " + number(flops, "%.0f") + ", \"padding\": " + std::to_string(c.padding) +
         ", \"mechanism\": \"multihead\", \"causal\": " + (c.causal ? "true" : "false") + ", \"simd\": \"" +
         simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) +
         ", \"tokens\": " + std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) +
@@ -194,7 +195,8 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
         (calls > 1 ? " of " + std::to_string(calls) + " calls" : std::string()) + ", " + std::to_string(threads) +
         (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n  " +
         number(100.0 * efficiency, "%.1f") + " % of the peak of " + number(cores, "%.0f") +
-        (cores == 1 ? " core: " : " cores: ") + machine_text(machine) + "\n";
+        (cores == 1 ? " core: " : " cores: ") + machine_text(machine) + "\n  peak memory " + number(rss_mb, "%.0f") +
+        " MB (the process's max RSS)\n";
   }
   out << s << std::flush;
 }

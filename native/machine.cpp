@@ -1,6 +1,8 @@
 // attnkit CLI — describe_machine: /proc/cpuinfo and the measured peak of the dispatched kernel table.
 #include "machine.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -88,6 +90,12 @@ std::string machine_json(const Machine& m) {
   append_string(s, m.table);
   s += ", \"peak_gflops_per_core\": " + fixed(m.peak_gflops, "%.2f") + "}";
   return s;
+}
+
+double max_rss_mb() {
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0.0;
+  return double(usage.ru_maxrss) / 1024.0;  // Linux reports kilobytes
 }
 
 }  // namespace attnkit::cli

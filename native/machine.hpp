@@ -21,4 +21,7 @@ std::string machine_text(const Machine& m);
 // {"cpu": "…", "family": 25, "model": 17, "mhz": 3700, "table": "avx512bw", "peak_gflops_per_core": 118.2}
 std::string machine_json(const Machine& m);
 
+// This process's peak resident memory so far (getrusage's ru_maxrss), in MB; 0 where the platform does not say.
+double max_rss_mb();
+
 }  // namespace attnkit::cli

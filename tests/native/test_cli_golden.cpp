@@ -1,6 +1,7 @@
 // The attnkit binary on the golden files: the book's printed numbers, the HackTricks example and the
 // float64 reference cases (with their weights passed as a PyTorch state_dict).
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <regex>
 
@@ -267,6 +268,22 @@ TEST(CliBinary, BenchC1ReportsTheContractKeys) {
   EXPECT_EQ(out.at("repeats"), 20);
   EXPECT_GT(out.at("gflops").get<double>(), 0.0);
   EXPECT_EQ(out.at("shape").at("tokens"), 6);
+}
+
+// C5's shape at 1024 and 4096 tokens, each in its own process: the fused path's peak memory grows with n (the
+// activations, ~19 KB per token) and not with n² (the (12, n, n) scores an unfused path holds: 805 MB at 4096).
+TEST(CliBinary, BenchReportsPeakMemoryLinearInTokens) {
+  const auto rss = [](const char* tokens) {
+    const Json out = run_json(
+        {"bench", "--config", "C5", "--tokens", tokens, "--threads", "1", "--repeats", "1", "--format", "json"});
+    EXPECT_EQ(out.at("shape").at("tokens"), std::atoi(tokens));
+    return out.at("max_rss_mb").get<double>();
+  };
+  const double short_mb = rss("1024"), long_mb = rss("4096");
+  const double activations_mb = 3072.0 * 768 * 4 * (1 + 3 + 1 + 1) / 1048576.0;  // x, q|k|v, context, output: 54 MB
+  EXPECT_GT(long_mb - short_mb, 0.5 * activations_mb) << short_mb << " → " << long_mb;
+  EXPECT_LT(long_mb - short_mb, 3.0 * activations_mb) << short_mb << " → " << long_mb;
+  EXPECT_GT(short_mb, 1.0);
 }
 
 TEST(CliBinary, InfoNamesTheInstructionSet) {
