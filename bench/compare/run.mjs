@@ -232,7 +232,8 @@ async function nativeCell(c, threads, quick) {
     cli_gflops: j.gflops,
     efficiency: j.efficiency, // against the dispatched table's peak, measured by the same process (attnkit bench)
     peak_gflops_per_core: j.machine?.peak_gflops_per_core,
-    max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined,
+    max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined, // /usr/bin/time's
+    cli_max_rss_mb: j.max_rss_mb, // attnkit bench's own (getrusage)
   };
 }
 
