@@ -42,9 +42,10 @@ AttentionForward attention_forward(const Tensor& query, const Tensor& key, const
 
   AttentionForward f;
   f.state.lse = Tensor({b, h_q, n_q});
-  if (!dropout_on(options) && options.weights == AttentionWeights::none) {
-    f.state.output = Tensor({b, h_q, n_q, d_v});
-    detail::attention_fused(problem, f.state.output.ptr(), f.state.lse.ptr());
+  if (!dropout_on(options)) {  // one fused pass: the output, the lse and the weights if wanted
+    AttentionResult r = detail::attention_run(problem, options, f.state.lse.ptr());
+    f.state.output = std::move(r.output);
+    f.weights = std::move(r.weights);
   } else {
     // The explain path gives the output (and weights, and the dropout draws); the fused kernel gives the lse.
     AttentionOptions own = options;

@@ -1,6 +1,6 @@
 // attnkit — the attention op's front: checks every argument against the others (each message names the
-// problem and the expected value), prepares the mask, and picks the path: explain when weights are wanted or
-// dropout applies, fused otherwise (core/src/attention_paths.cpp).
+// problem and the expected value), prepares the mask, and picks the path: explain when dropout applies, fused
+// otherwise, the weights (if wanted) written from the fused kernel's tiles (core/src/attention_paths.cpp).
 #include "attnkit/attention.hpp"
 
 #include <algorithm>
@@ -139,6 +139,47 @@ float check_attention_inputs(const Tensor& query, const Tensor& key, const Tenso
 
 }  // namespace detail
 
+namespace detail {
+
+AttentionResult attention_run(const AttentionProblem& p, const AttentionOptions& options, float* lse) {
+  const std::size_t b = p.batch, h_q = p.h_q, n_q = p.n_q, n_k = p.n_k;
+  const bool dropout_on = options.train && options.dropout > 0.0;
+  AttentionResult r;
+  if (options.weights == AttentionWeights::none && !dropout_on) {
+    r.output = Tensor({b, h_q, n_q, p.d_v});
+    attention_fused(p, r.output.ptr(), lse);
+    return r;
+  }
+  Tensor weights({b, h_q, n_q, n_k});  // refuses sizes that cannot be allocated, before any work
+  r.output = Tensor({b, h_q, n_q, p.d_v});
+  if (dropout_on) {  // the weights before dropout, then dropout drawn over all of them in memory order
+    std::optional<Generator> own;
+    Generator* generator = options.generator;
+    if (!generator) generator = &own.emplace(options.seed);
+    attention_explain(p, generator, options.dropout, weights, r.output.ptr());
+  } else {  // written from the fused kernel's own tiles (core/src/kernels/attention_weights.hpp)
+    attention_fused(p, r.output.ptr(), lse, weights.ptr());
+  }
+  if (options.weights == AttentionWeights::per_head) {
+    r.weights = std::move(weights);
+  } else if (options.weights == AttentionWeights::averaged) {
+    // Mean over query heads, summed in head order (fixed, so any thread count gives the same bits).
+    r.weights = Tensor({b, n_q, n_k});
+    const std::size_t plane = n_q * n_k;
+    std::vector<double> sum(plane);
+    for (std::size_t bi = 0; bi < b; ++bi) {
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (std::size_t h = 0; h < h_q; ++h)
+        for (std::size_t e = 0; e < plane; ++e) sum[e] += weights.data[(bi * h_q + h) * plane + e];
+      for (std::size_t e = 0; e < plane; ++e)
+        r.weights.data[bi * plane + e] = static_cast<float>(sum[e] / static_cast<double>(h_q));
+    }
+  }
+  return r;
+}
+
+}  // namespace detail
+
 AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& value,
                           const AttentionOptions& options) {
   const float scale = detail::check_attention_inputs(query, key, value, options);
@@ -160,35 +201,7 @@ AttentionResult attention(const Tensor& query, const Tensor& key, const Tensor& 
                                          options.causal,
                                          mask ? &*mask : nullptr,
                                          options.threads};
-  const bool dropout_on = options.train && options.dropout > 0.0;
-  AttentionResult r;
-  if (options.weights == AttentionWeights::none && !dropout_on) {
-    r.output = Tensor({b, h_q, n_q, d_v});
-    detail::attention_fused(problem, r.output.ptr());
-    return r;
-  }
-  Tensor weights({b, h_q, n_q, n_k});  // refuses sizes that cannot be allocated, before any work
-  r.output = Tensor({b, h_q, n_q, d_v});
-  std::optional<Generator> own;
-  Generator* generator = options.generator;
-  if (dropout_on && !generator) generator = &own.emplace(options.seed);
-  detail::attention_explain(problem, dropout_on ? generator : nullptr, options.dropout, weights, r.output.ptr());
-  if (options.weights == AttentionWeights::per_head) {
-    r.weights = std::move(weights);
-  } else if (options.weights == AttentionWeights::averaged) {
-    // Mean over query heads, summed in head order (fixed, so any thread count gives the same bits).
-    r.weights = Tensor({b, n_q, n_k});
-    const std::size_t plane = n_q * n_k;
-    std::vector<double> sum(plane);
-    for (std::size_t bi = 0; bi < b; ++bi) {
-      std::fill(sum.begin(), sum.end(), 0.0);
-      for (std::size_t h = 0; h < h_q; ++h)
-        for (std::size_t e = 0; e < plane; ++e) sum[e] += weights.data[(bi * h_q + h) * plane + e];
-      for (std::size_t e = 0; e < plane; ++e)
-        r.weights.data[bi * plane + e] = static_cast<float>(sum[e] / static_cast<double>(h_q));
-    }
-  }
-  return r;
+  return detail::attention_run(problem, options, nullptr);
 }
 
 }  // namespace attnkit

@@ -53,12 +53,18 @@ struct AttentionProblem {
   }
 };
 
-// Explain path: weights (b, h_q, n_q, n_k) before dropout, then dropout (p > 0 with a generator) and ·value into
-// output (b, h_q, n_q, d_v).
+// Explain path (dropout in training): weights (b, h_q, n_q, n_k) before dropout, then dropout (p > 0 with a generator)
+// and ·value into output (b, h_q, n_q, d_v).
 void attention_explain(const AttentionProblem& p, Generator* generator, double dropout, Tensor& weights, float* output);
 
 // Fused path: the same output without any (n_q, n_k) matrix; masked tiles are skipped. lse (b, h_q, n_q), optional:
-// each row's log-sum-exp of its visible scaled scores (kernels::Attention::lse), for the backward pass.
-void attention_fused(const AttentionProblem& p, float* output, float* lse = nullptr);
+// each row's log-sum-exp of its visible scaled scores (kernels::Attention::lse), for the backward pass. weights
+// (b, h_q, n_q, n_k), optional and zero-filled by the caller (a new Tensor is): each row's weights written from the
+// kernel's own score tiles (kernels::Attention::weights); keys past the last any row may attend are left 0.
+void attention_fused(const AttentionProblem& p, float* output, float* lse = nullptr, float* weights = nullptr);
+
+// attention() after its checks: the path (explain with dropout, fused otherwise), the weights per head or averaged
+// over heads (options.weights). lse as attention_fused's, written on the fused path only (nullptr: not wanted).
+AttentionResult attention_run(const AttentionProblem& p, const AttentionOptions& options, float* lse);
 
 }  // namespace attnkit::detail

@@ -150,7 +150,7 @@ static bool mask_is_zero(const float* mask, std::size_t ld_mask, std::size_t r0,
   return true;
 }
 
-void attention_fused(const AttentionProblem& p, float* output, float* lse) {
+void attention_fused(const AttentionProblem& p, float* output, float* lse, float* weights) {
   const auto& table = kernels::table();
   const std::size_t BH = p.batch * p.h_q, n_q = p.n_q;
   std::vector<unsigned char> failed(BH * n_q, 0);
@@ -180,15 +180,18 @@ void attention_fused(const AttentionProblem& p, float* output, float* lse) {
                          if (mask_is_zero(a.mask, a.ld_mask, r0, r1, a.n_k)) a.mask = nullptr;  // padding only
                        }
                        a.lse = lse ? lse + bh * n_q : nullptr;
+                       float* plane = weights ? weights + bh * n_q * p.n_k : nullptr;  // (n_q, n_k)
+                       if (plane) a.weights = plane, a.ld_weights = p.n_k, a.weights_zeroed = true;
                        if (table.attention_f32(a, r0, r1) == 0) return;
                        // Rows the kernel flagged (their output is NaN): float64, as the explain path does.
-                       std::vector<float> weights(p.n_k);
+                       std::vector<float> own(plane ? 0 : p.n_k);
                        for (std::size_t i = r0; i < r1; ++i) {
                          float* orow = out + i * p.d_v;
                          if (!std::isnan(orow[0])) continue;
                          const AttentionRow row = row_of(p, b, h, i);
-                         attention_weights_f64(row, weights.data());
-                         if (!attention_context_f64(weights.data(), row, orow)) failed[bh * n_q + i] = 1;
+                         float* wrow = plane ? plane + i * p.n_k : own.data();
+                         attention_weights_f64(row, wrow);
+                         if (!attention_context_f64(wrow, row, orow)) failed[bh * n_q + i] = 1;
                        }
                      });
   throw_first_overflow(p, failed);

@@ -219,8 +219,11 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
   held = add(held, wrapper ? mul(2, split) : split);  // the wrapper's next pass is built before the last is freed
   // attention(): the pass's mask copy and prepared mask, its output, weights, dropout copy and overflow flags.
   const std::size_t pass_plane = tensor(mul({b, Hp, n_q, n_k}), 4), flags = heap(mul({b, Hp, n_q}));
+  const std::size_t op_weights = wrapper ? pass_plane : 0;  // all heads in one pass: moved into S, not copied
   std::size_t during = add(add(mask ? mask : 0, prepared), tensor(mul({b, Hp, n_q, value_hd}), 4));
-  during = add(during, explain ? add(add(pass_plane, dropout_on ? pass_plane : 0), mul(2, flags)) : flags);
+  // The op's explain path (dropout) holds two flag vectors; its fused path (weights from the tiles) one.
+  during =
+      add(during, explain ? add(add(op_weights, dropout_on ? pass_plane : 0), mul(dropout_on ? 2 : 1, flags)) : flags);
   // Step 3 — out_proj's result, the averaged weights (and their float64 sums), the intermediates' copies.
   std::size_t after = multihead ? tensor(mul({b, n_q, c.d_out}), rank - 1) : 0;
   if (options.return_weights && options.average_weights)
@@ -251,9 +254,10 @@ std::size_t Module::forward_bytes(const Config& c, const Shape& x, const Forward
     threads = linear;
   }
   if (n_q > 0 && hd > 0) {
-    const std::size_t per_thread = explain ? add(kernel_buffers(table.gemm_nt_scratch_floats(n_q, n_k, hd, false), 2),
-                                                 kernel_buffers(table.gemm_nn_scratch_floats(n_q, value_hd, n_k), 2))
-                                           : kernel_buffers(table.attention_scratch_floats(n_q, n_k, hd), 5);
+    const std::size_t per_thread = dropout_on
+                                       ? add(kernel_buffers(table.gemm_nt_scratch_floats(n_q, n_k, hd, false), 2),
+                                             kernel_buffers(table.gemm_nn_scratch_floats(n_q, value_hd, n_k), 2))
+                                       : kernel_buffers(table.attention_scratch_floats(n_q, n_k, hd), 5);
     const std::size_t sdpa = detail::sdpa_threads(b, std::max(n_q, n_k), H, hd, options.threads);
     kernel_scratch = add(kernel_scratch, mul(per_thread, sdpa));
     threads = std::max(threads, sdpa);

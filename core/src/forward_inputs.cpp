@@ -154,7 +154,7 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   // (b, n_q, n_k) first as PyTorch does.
   const bool one_at_a_time = c.mechanism == Mechanism::multihead_wrapper;
   Tensor context_heads({b, n_q, H * value_hd}), weights;  // (b, n_q, H·hd), (b, H, n_q, n_k)
-  if (o.weights == AttentionWeights::per_head) weights = Tensor({b, H, n_q, n_k});
+  if (o.weights == AttentionWeights::per_head && one_at_a_time) weights = Tensor({b, H, n_q, n_k});  // else: the op's
   const std::size_t passes = one_at_a_time ? H : 1, heads_per_pass = H / passes, kv_per_pass = one_at_a_time ? 1 : H_kv;
   Tensor split_query, split_key, split_value;
   GradTape tape;  // filled only with grad
@@ -185,10 +185,11 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
         for (std::size_t i = 0; i < n_q; ++i)
           std::copy_n(output.ptr() + ((bi * heads_per_pass + h) * n_q + i) * value_hd, value_hd,
                       context_heads.ptr() + (bi * n_q + i) * H * value_hd + head * value_hd);
-        if (!weights.empty())
+        if (one_at_a_time && !weights.empty())
           std::copy_n(a.weights.ptr() + (bi * heads_per_pass + h) * n_q * n_k, n_q * n_k,
                       weights.ptr() + (bi * H + head) * n_q * n_k);
       }
+    if (!one_at_a_time && o.weights == AttentionWeights::per_head) weights = std::move(a.weights);  // (b, H, n_q, n_k)
     if (options.grad)
       tape.passes.push_back({std::move(split_query), std::move(split_key), std::move(split_value), std::move(pass_mask),
                              std::move(state)});

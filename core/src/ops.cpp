@@ -283,7 +283,7 @@ void sdpa_fast(const Sdpa& s, float* context, float* weights) {
       for (std::size_t i = r0; i < r1; ++i) std::fill_n(a.out + i * ldo, hd, 0.0f);
       return;
     }
-    if (weights) a.weights = weights + bh * n * n, a.ld_weights = n;  // (b, h, n, n)
+    if (weights) a.weights = weights + bh * n * n, a.ld_weights = n, a.weights_zeroed = true;  // (b, h, n, n), 0s
     if (table.attention_f32(a, r0, r1) == 0) return;
     for (std::size_t i = r0; i < r1; ++i) {  // rows the kernel flagged (output NaN): float64, weights too
       float* row = context + (b * n + i) * ldo + h * hd;

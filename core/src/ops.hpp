@@ -74,7 +74,8 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
                   SdpaSteps& steps, float* context);
 
 // Same numbers without any (n, n) matrix: the fused kernel with an online softmax. weights (b, h, n, n), optional: the
-// kernel also writes the weights from its own tiles (the explain path's weights, without its separate passes).
+// kernel also writes the weights from its own tiles (the explain path's weights, without its separate passes); they
+// must be zero-filled (a new Tensor is): keys past those a query tile may see are left as they are.
 void sdpa_fast(const Sdpa& s, float* context, float* weights = nullptr);
 
 }  // namespace attnkit::detail

@@ -11,6 +11,7 @@
 #include <new>
 
 #include "attnkit/errors.hpp"
+#include "page_hint.hpp"
 
 namespace attnkit {
 
@@ -83,6 +84,8 @@ std::size_t checked_numel(std::initializer_list<std::size_t> shape) {
 Tensor::Tensor(Shape s) : shape(std::move(s)) {
   const std::size_t n = checked_numel(shape);
   try {
+    data.reserve(n);                                             // allocated, not yet written:
+    detail::advise_large_pages(data.data(), n * sizeof(float));  // large ones on 2 MiB pages (page_hint.cpp)
     data.assign(n, 0.0f);
   } catch (const std::bad_alloc&) {
     throw Error("out of memory allocating a tensor of shape " + shape_to_string(shape) + " (" +

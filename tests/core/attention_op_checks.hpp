@@ -78,7 +78,28 @@ inline void expect_matches(const Inputs& in, const AttentionOptions& o, const At
   }
 }
 
-// Runs both paths and compares each with the reference, and the two with each other (≤ 1e-6 relative).
+// Each returned weights row sums to 1 (0 for a row that may attend no key), and the keys the reference gives no
+// weight (the causal future, masked or padded keys) get exactly 0.
+inline void expect_weights_rows(const Inputs& in, const AttentionOptions& o, const AttentionResult& r,
+                                const std::string& what) {
+  const double scale = o.scale.value_or(1.0 / std::sqrt(double(in.query.shape[3])));
+  const ref::AttentionOut want = ref::sdpa(in.query, in.key, in.value, scale, o.causal, o.attn_mask);
+  const std::size_t n_k = in.key.shape[2], rows = want.weights.size() / n_k;
+  ASSERT_EQ(r.weights.numel(), want.weights.size()) << what;
+  for (std::size_t i = 0; i < rows; ++i) {
+    double sum = 0, want_sum = 0;
+    for (std::size_t j = 0; j < n_k; ++j) {
+      const float w = r.weights.data[i * n_k + j];
+      if (want.weights[i * n_k + j] == 0.0) ASSERT_EQ(w, 0.0f) << what << " row " << i << " key " << j;
+      sum += w;
+      want_sum += want.weights[i * n_k + j];
+    }
+    ASSERT_NEAR(sum, want_sum > 0 ? 1.0 : 0.0, 1e-5) << what << " row " << i << " sums to " << sum;
+  }
+}
+
+// Runs the op without and with weights (the fused kernel either way; the weights from its tiles) and compares each
+// with the reference, and the two outputs with each other (≤ 1e-6 relative).
 inline void check_case(const Case& c, const AttentionMask* mask = nullptr, std::optional<double> scale = {}) {
   const Inputs in = make(c);
   AttentionOptions o;
@@ -95,13 +116,14 @@ inline void check_case(const Case& c, const AttentionMask* mask = nullptr, std::
   expect_matches(in, o, fused, what + " fused");
   o.weights = AttentionWeights::per_head;
   const AttentionResult explain = attention(in.query, in.key, in.value, o);
-  expect_matches(in, o, explain, what + " explain");
+  expect_matches(in, o, explain, what + " with weights");
+  expect_weights_rows(in, o, explain, what + " with weights");
   const ref::AttentionOut want =
       ref::sdpa(in.query, in.key, in.value, o.scale.value_or(1.0 / std::sqrt(double(c.d))), c.causal, mask);
   const double cond = 1.0 + score_condition(in, o.scale.value_or(1.0 / std::sqrt(double(c.d))));
   for (std::size_t i = 0; i < fused.output.numel(); ++i)
     ASSERT_NEAR(fused.output.data[i], explain.output.data[i], 1e-6 * want.magnitude[i] * cond + 1e-30)
-        << what << " explain and fused differ at " << i;
+        << what << " with and without weights differ at " << i;
 }
 
 inline std::size_t simd_width() { return kernels::table().simd_width; }

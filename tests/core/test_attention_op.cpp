@@ -1,6 +1,7 @@
 // attnkit tests — the attention op (core/include/attnkit/attention.hpp) against the float64 reference
 // (attention_reference.hpp): both causal alignments, grouped-query heads, n_q ≠ n_k, d ≠ d_v, fully masked rows,
-// sizes around the SIMD width, large magnitudes, dropout, thread-count invariance and explain == fused.
+// sizes around the SIMD width, large magnitudes, dropout, thread-count invariance (weights per head and averaged too),
+// and the weights from the fused kernel's tiles: rows summing to 1, exactly 0 where the reference is.
 #include "attention_op_checks.hpp"
 
 namespace attnkit::test {
@@ -188,7 +189,7 @@ TEST(AttentionOp, BitwiseIdenticalForAnyThreadCount) {
   Rng rng(3);
   const AttentionMask m = random_mask(rng, MaskKind::additive, {c.b, 1, c.n_q, c.n_k}, 0.7);
   for (CausalAlign causal : kAligns)
-    for (AttentionWeights w : {AttentionWeights::none, AttentionWeights::per_head}) {
+    for (AttentionWeights w : {AttentionWeights::none, AttentionWeights::per_head, AttentionWeights::averaged}) {
       c.causal = causal;
       const Inputs in = make(c);
       AttentionOptions o;
@@ -201,7 +202,7 @@ TEST(AttentionOp, BitwiseIdenticalForAnyThreadCount) {
         o.threads = threads;
         const AttentionResult many = attention(in.query, in.key, in.value, o);
         ASSERT_EQ(std::memcmp(one.output.ptr(), many.output.ptr(), one.output.numel() * 4), 0) << threads << " threads";
-        if (w == AttentionWeights::per_head)
+        if (w != AttentionWeights::none)
           ASSERT_EQ(std::memcmp(one.weights.ptr(), many.weights.ptr(), one.weights.numel() * 4), 0)
               << threads << " threads";
       }

@@ -25,9 +25,10 @@ inline void skip_block_scores(std::size_t kn, float* wrow) noexcept {
   for (std::size_t j = 0; j < kn; ++j) wrow[j] = ninf;
 }
 
-// wrow[j] = exp(wrow[j] − m) / l for the kept keys [0, kept), 0 for [kept, n_k); all 0 when the row saw nothing (l 0).
+// wrow[j] = exp(wrow[j] − m) / l for the kept keys [0, kept), 0 for [kept, end); all of [0, end) 0 when the row saw
+// nothing (l 0). end is n_k, or kept when the caller's weights are 0 already (Attention::weights_zeroed).
 template <class Arch>
-inline void finish_weights(float* wrow, std::size_t kept, std::size_t n_k, float m, float l) noexcept {
+inline void finish_weights(float* wrow, std::size_t kept, std::size_t end, float m, float l) noexcept {
   using F = vf<Arch>;
   constexpr std::size_t W = F::size;
   if (!(l > 0.0f)) kept = 0;
@@ -39,7 +40,7 @@ inline void finish_weights(float* wrow, std::size_t kept, std::size_t n_k, float
     store_partial<Arch>(wrow + j, kept - j, exp_f32<Arch>(load_partial<Arch>(wrow + j, kept - j, ninf) - vm) / vl);
     j = kept;
   }
-  for (; j < n_k; ++j) wrow[j] = 0.0f;
+  for (; j < end; ++j) wrow[j] = 0.0f;
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
     for (std::size_t i = row_begin; i < row_end; ++i) {
       for (std::size_t c = 0; c < dv; ++c) t.out[i * t.ld_out + c] = 0.0f;
       if (t.lse) t.lse[i] = ninf;
-      if (t.weights) finish_weights<Arch>(t.weights + i * t.ld_weights, 0, t.n_k, 0.0f, 0.0f);
+      if (t.weights && !t.weights_zeroed) finish_weights<Arch>(t.weights + i * t.ld_weights, 0, t.n_k, 0.0f, 0.0f);
     }
     return 0;
   }
@@ -261,9 +261,10 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
     }
     if (t.lse)
       for (std::size_t r = 0; r < rows; ++r) t.lse[i0 + r] = l[r] > 0.0f ? m[r] + std::log(l[r]) : ninf;
-    if (t.weights)  // while the tile's rows are still in cache
+    if (t.weights)  // while the tile's rows are still in cache; past kend only if the caller's are not 0 already
       for (std::size_t r = 0; r < rows; ++r)
-        if (!flag[r]) finish_weights<Arch>(t.weights + (i0 + r) * t.ld_weights, kend, t.n_k, m[r], l[r]);
+        if (!flag[r])
+          finish_weights<Arch>(t.weights + (i0 + r) * t.ld_weights, kend, t.weights_zeroed ? kend : t.n_k, m[r], l[r]);
   }
   return flagged;
 }

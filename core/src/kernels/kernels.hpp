@@ -79,6 +79,9 @@ struct Attention {
   // A flagged row's weights are left to the caller, with its output.
   float* weights = nullptr;
   std::size_t ld_weights = 0;
+  // The caller's weights are already 0 (a new Tensor is): the fused kernel leaves the keys past those a tile's rows
+  // may see (the causal future, half of a causal plane) unwritten instead of storing zeros over them again.
+  bool weights_zeroed = false;
 };
 
 // Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
