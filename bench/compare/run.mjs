@@ -486,6 +486,14 @@ async function main() {
       }
       section(name, t0);
     }
+    // Issue 14's weights goal before the cells of earlier issues: a run stopped early keeps it.
+    if (opts.weights && (opts.native || opts.node)) {
+      const t0 = Date.now();
+      const { runWeightsCells } = await import('./weights-run.mjs');
+      weights = await runWeightsCells({ run, quick: opts.quick, say });
+      if (!opts.native) delete weights.native;
+      section('weights', t0);
+    }
     if (opts.browser && opts.wasmConfigs.length) {
       say('Chromium (headless, COOP/COEP):');
       const t0 = Date.now();
@@ -556,13 +564,6 @@ async function main() {
         say,
       });
       section('grad', t0);
-    }
-    if (opts.weights && (opts.native || opts.node)) {
-      const t0 = Date.now();
-      const { runWeightsCells } = await import('./weights-run.mjs');
-      weights = await runWeightsCells({ run, quick: opts.quick, say });
-      if (!opts.native) delete weights.native;
-      section('weights', t0);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
