@@ -54,7 +54,8 @@ def attnkit_cell(n, threads):
                           "--repeats", repeats, "--format", "json"])
     if not doc or "median_ms" not in doc:
         return {"error": err}
-    return {"median_ms": doc["median_ms"], "peak_mb": mb, "efficiency": doc.get("efficiency")}
+    return {"median_ms": doc["median_ms"], "peak_mb": mb, "efficiency": doc.get("efficiency"),
+            "efficiency_cpu": doc.get("efficiency_cpu"), "cpu_median_ms": doc.get("cpu_median_ms")}
 
 
 def ort_cell(n, threads):
@@ -151,7 +152,7 @@ def table(doc):
     peers = list(doc["results"])
     head = ["n"]
     for p in peers:
-        head += [LABELS.get(p, p), "peak memory"] + (["efficiency"] if p == "attnkit" else [])
+        head += [LABELS.get(p, p), "peak memory"] + (["efficiency (CPU time)"] if p == "attnkit" else [])
     ns = sorted({int(n) for cells in doc["results"].values() for n in cells})
     rows = []
     for n in ns:
@@ -165,12 +166,13 @@ def table(doc):
             else:
                 row += [failed(c), "–"]
             if p == "attnkit":
-                row.append("%.1f %%" % (100 * c["efficiency"]) if c and c.get("efficiency") else "–")
+                e = c and (c.get("efficiency_cpu") or c.get("efficiency"))
+                row.append("%.1f %%" % (100 * e) if e else "–")
         rows.append(row)
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     caption = ("Scaling run of %s (`%s`): %s, %s thread(s), load average %s before and %s after. Raw numbers, with "
-               "every error message: [results/scaling.json](results/scaling.json); efficiency against the %s." %
+               "every error message: [results/scaling.json](results/scaling.json); efficiency: FLOPs per CPU-second against the %s." %
                (doc["date"].replace("T", " ").replace("Z", " UTC"), doc.get("command", "bench/scaling.py"),
                 doc["machine"], doc["threads"], doc["load_average"], doc.get("load_average_after", "?"),
                 "dispatched table's peak measured in the same process"))

@@ -232,6 +232,9 @@ async function nativeCell(c, threads, quick) {
     cli_gflops: j.gflops,
     efficiency: j.efficiency, // against the dispatched table's peak, measured by the same process (attnkit bench)
     peak_gflops_per_core: j.machine?.peak_gflops_per_core,
+    cpu_median_ms: j.cpu_median_ms, // the process's CPU time per call (every thread)
+    efficiency_cpu: j.efficiency_cpu, // the same ratio over CPU time: what a loaded machine's preemptions leave out
+    peak_gflops_per_core_cpu: j.machine?.peak_gflops_per_core_cpu,
     max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined, // /usr/bin/time's
     cli_max_rss_mb: j.max_rss_mb, // attnkit bench's own (getrusage)
   };
@@ -255,10 +258,8 @@ function mergeRounds(rounds) {
   };
   if (rounds.every((r) => r.min_ms !== undefined)) out.min_ms = Math.min(...rounds.map((r) => r.min_ms));
   if (rounds.every((r) => r.max_rss_mb !== undefined)) out.max_rss_mb = Math.max(...rounds.map((r) => r.max_rss_mb));
-  if (rounds.every((r) => r.efficiency !== undefined)) {
-    out.efficiency = median(rounds.map((r) => r.efficiency));
-    out.peak_gflops_per_core = median(rounds.map((r) => r.peak_gflops_per_core));
-  }
+  for (const k of ['efficiency', 'peak_gflops_per_core', 'cpu_median_ms', 'efficiency_cpu', 'peak_gflops_per_core_cpu'])
+    if (rounds.every((r) => r[k] !== undefined)) out[k] = median(rounds.map((r) => r[k]));
   return out;
 }
 
