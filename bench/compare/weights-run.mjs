@@ -1,7 +1,8 @@
 // run.mjs's weights cells (issue 14 §4: C2 with the attention weights ≤ 1.3× the fused forward), 1 thread:
 // - native: build/bench/attnkit_bench_kernels' `forward/C2/threads:1` against `forward/C2/weights/threads:1` (the
 //   same Module and input as `attnkit bench`), repetitions randomly interleaved, medians of CPU time;
-// - wasm: weights-cell.mjs, the package's layer.forward with and without returnWeights, alternating in one process.
+// - wasm: weights-cell.mjs, the package's layer.forward with and without returnWeights, alternating in one process
+//   (medians of CPU time).
 // Returns { native, wasm }: each { fused_ms, weights_ms, ratio, how } or { error }.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -52,11 +53,25 @@ async function native(run, quick) {
   };
 }
 
+// weights-cell.mjs: the package's layer.forward with and without returnWeights (and ak.attention's), alternating in
+// one Node process, medians of CPU time.
 async function wasm(run, quick) {
-  const r = await run(process.execPath, [join(here, 'weights-cell.mjs'), '--pairs', quick ? '2' : '5'], {
+  const reps = quick ? 2 : 7;
+  const r = await run(process.execPath, [join(here, 'weights-cell.mjs'), '--reps', String(reps)], {
     timeoutMs: 300000,
   });
-  return lastJson(r.stdout) ?? { error: `weights-cell.mjs failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()}` };
+  const j = lastJson(r.stdout);
+  if (!j || !j.forward)
+    return { error: `weights-cell.mjs failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').pop()}` };
+  return {
+    fused_ms: j.forward.cpu_ms,
+    weights_ms: j.forward_weights.cpu_ms,
+    ratio: j.module_ratio,
+    fused_wall_ms: j.forward.wall_ms,
+    weights_wall_ms: j.forward_weights.wall_ms,
+    op_ratio: j.op_ratio,
+    how: `weights-cell.mjs: layer.forward with and without returnWeights, ${reps} alternating pairs, medians of CPU time; ak.attention's ratio ${j.op_ratio}`,
+  };
 }
 
 /** run: run.mjs's process helper; say: its log. */

@@ -95,5 +95,40 @@ TEST(AttentionOp, FullyMaskedRowsAreZerosOnBothPaths) {
   }
 }
 
+// The same on the tiled kernel (n_k past attention_direct's 64 keys), whose weights come from its score tiles: a row
+// masked everywhere and the queries lower-right alignment leaves without keys get all-zero weights, the rest sum to 1.
+TEST(AttentionOp, FullyMaskedRowsOfTheTiledKernelHaveZeroWeights) {
+  Case c;
+  c.n_q = 100;
+  c.n_k = 300;
+  c.d = 24;
+  c.d_v = 24;
+  const Inputs in = make(c);
+  AttentionMask m{MaskKind::boolean, {c.n_q, c.n_k}, std::vector<float>(c.n_q * c.n_k, 1.0f)};
+  for (std::size_t j = 0; j < c.n_k; ++j) m.values[37 * c.n_k + j] = 0.0f;    // row 37: nothing allowed
+  for (std::size_t j = 150; j < c.n_k; ++j) m.values[60 * c.n_k + j] = 0.0f;  // row 60: the first half only
+  AttentionOptions o;
+  o.attn_mask = &m;
+  o.weights = AttentionWeights::per_head;
+  const AttentionResult r = attention(in.query, in.key, in.value, o);
+  for (std::size_t j = 0; j < c.n_k; ++j) ASSERT_EQ(r.weights.data[37 * c.n_k + j], 0.0f) << j;
+  expect_matches(in, o, r, "tiled, fully masked row");
+  expect_weights_rows(in, o, r, "tiled, fully masked row");
+  Case l;
+  l.n_q = 200;
+  l.n_k = 90;
+  l.d = 24;
+  l.d_v = 24;
+  l.causal = CausalAlign::lower_right;
+  const Inputs li = make(l);
+  AttentionOptions lo;
+  lo.causal = CausalAlign::lower_right;
+  lo.weights = AttentionWeights::per_head;
+  const AttentionResult lr = attention(li.query, li.key, li.value, lo);
+  for (std::size_t e = 0; e < (l.n_q - l.n_k) * l.n_k; ++e) ASSERT_EQ(lr.weights.data[e], 0.0f) << e;
+  expect_matches(li, lo, lr, "tiled, lower-right, n_q > n_k");
+  expect_weights_rows(li, lo, lr, "tiled, lower-right, n_q > n_k");
+}
+
 }  // namespace
 }  // namespace attnkit::test
