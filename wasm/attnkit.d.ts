@@ -157,6 +157,13 @@ export interface ForwardOptions {
   attnMask?: Uint8Array | Float32Array | boolean[] | NestedBooleans[];
   /** Required with a typed-array attnMask. */
   attnMaskShape?: number[];
+  /**
+   * Write the context into this Float32Array (one element per element of the context, e.g. b·n·dOut for
+   * multihead) and return it as `context`, instead of a new array per call: for many small calls. Its own
+   * ArrayBuffer only: a view on attnkit's memory (`ak.memory`) or on a SharedArrayBuffer, a detached buffer or
+   * another length is refused with an Error naming the expected length.
+   */
+  out?: Float32Array;
 }
 
 /** Names of the intermediate steps, in the order computed (present depending on mechanism and options). */

@@ -136,7 +136,13 @@ int Layer::forward_fast(std::uint32_t rank, std::uint32_t b, std::uint32_t n, st
     if (rank == 3) *dims++ = b;
     dims[0] = n;
     dims[1] = d_in;
-    check_forward_fits(*module_, shape, fo, false);
+    const FitKey key{rank, rank == 3 ? b : 0, n, d_in, fo.threads, train};
+    if (fit_bytes_ < 0.0 || !(key == fit_key_)) {
+      const double needed = forward_needed_bytes(*module_, shape, fo, false);  // may throw: keep nothing then
+      fit_key_ = key;
+      fit_bytes_ = needed;
+    }
+    check_forward_bytes_fit(*module_, shape, fo, fit_bytes_);
     output_ = std::move(module_->forward(input_, fo).context);
     const std::size_t out_rank = output_.shape.size();
     if (out_rank > FastHeader::kMaxRank) {
@@ -198,6 +204,7 @@ void Layer::release() {
   module_.reset();
   grads_ = attnkit::StateDict();
   drop_buffers();
+  fit_bytes_ = -1.0;
 }
 
 }  // namespace attnkit::wasm

@@ -106,6 +106,19 @@ class Layer {
   attnkit::Tensor output_;    // the fast path's last context, read by JS right after the call
   std::string last_error_;
   FastHeader header_;
+  // The fast path's memory estimate (forward_needed_bytes, limits.hpp) for the last shape and options it saw: the
+  // estimate depends on nothing else, and working it out again checked the config and built its messages on every
+  // call (a fifth of a C1 forward in wasm). Whether it fits is still asked on every call (the memory changes).
+  struct FitKey {
+    std::uint32_t rank = 0, b = 0, n = 0, d_in = 0;
+    std::size_t threads = 0;
+    bool train = false;
+    bool operator==(const FitKey& o) const {
+      return rank == o.rank && b == o.b && n == o.n && d_in == o.d_in && threads == o.threads && train == o.train;
+    }
+  };
+  FitKey fit_key_;
+  double fit_bytes_ = -1.0;  // < 0: nothing kept
 };
 
 }  // namespace attnkit::wasm

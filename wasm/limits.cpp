@@ -50,15 +50,20 @@ void check_create_fits(const attnkit::Config& config, bool loading) {
       attnkit::ErrorKind::range);
 }
 
-void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape, const attnkit::ForwardOptions& o,
-                        bool copies_input) {
+double forward_needed_bytes(const attnkit::Module& module, const attnkit::Shape& shape,
+                            const attnkit::ForwardOptions& o, bool copies_input) {
   // the core's one estimate (tests/memory holds it within 1.5x of the measured peak), plus x when the bindings
   // copy it into wasm memory for this call
   // an empty input is refused by forward itself, with its message (forward_bytes divides by zero on it)
   for (const std::size_t d : shape)
-    if (d == 0) return;
+    if (d == 0) return 0.0;
   double needed = double(module.forward_bytes(shape, o));
   if (copies_input) needed += 4.0 * double(attnkit::checked_numel(shape));
+  return needed;
+}
+
+void check_forward_bytes_fit(const attnkit::Module& module, const attnkit::Shape& shape,
+                             const attnkit::ForwardOptions& o, double needed) {
   if (fits(needed)) return;
   const attnkit::Config& c = module.config();
   std::string msg = "forward of " + std::string(attnkit::mechanism_name(c.mechanism)) + " on x of shape " +
@@ -68,6 +73,11 @@ void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& sha
              ? "; use fewer tokens or a smaller batch, or leave out returnWeights/intermediates"
              : "; use fewer tokens or a smaller batch";
   throw attnkit::Error(msg, attnkit::ErrorKind::range);
+}
+
+void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape, const attnkit::ForwardOptions& o,
+                        bool copies_input) {
+  check_forward_bytes_fit(module, shape, o, forward_needed_bytes(module, shape, o, copies_input));
 }
 
 }  // namespace attnkit::wasm

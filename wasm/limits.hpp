@@ -24,4 +24,12 @@ void check_create_fits(const attnkit::Config& config, bool loading);
 void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& shape,
                         const attnkit::ForwardOptions& options, bool copies_input);
 
+// The two halves of check_forward_fits, for a caller that keeps the estimate of a shape it sees again (the fast path:
+// the estimate depends only on the config, the shape and the options; whether it fits depends on the memory now).
+// forward_needed_bytes is 0 for a shape with a zero dimension (forward refuses it with its own message).
+double forward_needed_bytes(const attnkit::Module& module, const attnkit::Shape& shape,
+                            const attnkit::ForwardOptions& options, bool copies_input);
+void check_forward_bytes_fit(const attnkit::Module& module, const attnkit::Shape& shape,
+                             const attnkit::ForwardOptions& options, double needed);
+
 }  // namespace attnkit::wasm

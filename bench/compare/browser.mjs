@@ -31,7 +31,7 @@ const PAGE = `<!doctype html>
 function startServer(pageDir, refDir) {
   const models = new Map();
   const mounts = [
-    ['/compare/', here, (p) => /^(page|configs|timing|peers)\.mjs$/.test(p)],
+    ['/compare/', here, (p) => /^(page|configs|timing|peers|c1-steps)\.mjs$/.test(p)],
     // the modules bench/compare takes from the page (configs.mjs and peers.mjs import them)
     ['/web/src/', join(root, 'web', 'src'), (p) => /^(prng|ort-session)\.js$/.test(p)],
     ['/attnkit/', root, (p) => p.startsWith('wasm/') || p.startsWith('dist/')],

@@ -1,5 +1,5 @@
 // The browser side of the comparison, loaded by the page browser.mjs serves:
-//   /?peer=attnkit-wasm|ort-web|tfjs-wasm|plain-js&threads=N&configs=C1,C2&quick=0|1
+//   /?peer=attnkit-wasm|attnkit-wasm-out|ort-web|tfjs-wasm|plain-js&threads=N&configs=C1,C2&quick=0|1
 // Each cell: build the peer, check its output against attnkit's (the /ref/<config>.bin the Node run
 // wrote) to 1e-4, then time it. Results go to window.__results; window.__done is set at the end.
 import { config, makeStateDict, makeInput, relativeError } from './configs.mjs';
@@ -27,7 +27,7 @@ async function fetchBytes(url) {
 let lib = null;
 async function library() {
   if (lib) return lib;
-  if (peerName === 'attnkit-wasm') {
+  if (peerName === 'attnkit-wasm' || peerName === 'attnkit-wasm-out') {
     const { load } = await import('attnkit');
     const ak = await load({ threads: threads > 1 });
     lib = { ak, info: { simd: ak.simd, multithreaded: ak.multithreaded } };
@@ -76,7 +76,8 @@ async function cell(name) {
     const sd = makeStateDict(c),
       x = makeInput(c);
     let peer;
-    if (peerName === 'attnkit-wasm') peer = attnkitPeer(l.ak, c, sd, x, threads);
+    if (peerName === 'attnkit-wasm' || peerName === 'attnkit-wasm-out')
+      peer = attnkitPeer(l.ak, c, sd, x, threads, peerName === 'attnkit-wasm-out');
     else if (peerName === 'ort-web')
       peer = await ortPeer(l.ort, await fetchBytes(`/model/${c.name}.onnx`), c, x, threads, {
         executionProviders: ['wasm'],
@@ -100,5 +101,22 @@ async function cell(name) {
   results.push(result);
 }
 
-for (const name of configs) await cell(name);
+// ?peer=c1-steps: the per-step costs of a C1 call (c1-steps.mjs) instead of a cell.
+async function c1StepsPage() {
+  const result = { peer: peerName, env: 'chromium', config: 'C1', threads };
+  try {
+    const { load } = await import('attnkit');
+    const ak = await load({ threads: threads > 1 });
+    const internals = await import('/attnkit/wasm/src/layer.mjs'); // the package's own module (rawLayer)
+    const { c1Steps } = await import('./c1-steps.mjs');
+    Object.assign(result, { multithreaded: ak.multithreaded }, c1Steps(ak, internals));
+  } catch (e) {
+    result.error = String(e && e.message ? e.message : e);
+  }
+  log(JSON.stringify(result));
+  results.push(result);
+}
+
+if (peerName === 'c1-steps') await c1StepsPage();
+else for (const name of configs) await cell(name);
 window.__done = true;

@@ -4,8 +4,11 @@
 // onnxruntime's session is the page's (web/src/ort-session.js).
 export { ortPeer } from '../../web/src/ort-session.js';
 
-/** attnkit (the npm package `attnkit`, wasm). `threads` is passed to every forward(). */
-export function attnkitPeer(ak, c, sd, x, threads) {
+/**
+ * attnkit (the npm package `attnkit`, wasm). `threads` is passed to every forward(). `intoOut`: the context is written
+ * into one Float32Array the peer keeps (forward's `out` option) instead of a new one per call.
+ */
+export function attnkitPeer(ak, c, sd, x, threads, intoOut = false) {
   const layer = ak.create('multihead', {
     dIn: c.dIn,
     dOut: c.dOut,
@@ -17,7 +20,7 @@ export function attnkitPeer(ak, c, sd, x, threads) {
     stateDict: sd,
   });
   const shape = [c.batch, c.tokens, c.dIn];
-  const opts = { threads };
+  const opts = intoOut ? { threads, out: new Float32Array(c.batch * c.tokens * c.dOut) } : { threads };
   return {
     isAsync: false,
     run: () => layer.forward(x, shape, opts).context,

@@ -69,7 +69,8 @@ export function targets(results) {
     const a = get(env, ak, c, t),
       p = get(env, peer, c, t);
     if (!a || !p) return;
-    const value = p.paired_ratio ?? p.median_ms / a.median_ms;
+    const paired = ak === 'attnkit-wasm-out' ? p.paired_ratio_out : p.paired_ratio;
+    const value = paired ?? p.median_ms / a.median_ms;
     out.push({
       target: what,
       config: c,
@@ -127,6 +128,7 @@ export function targets(results) {
       unit: 'µs (≤)',
     });
   ratio('chromium', 'attnkit-wasm', 'plain-js', 'C1', 1, 1, 'Chromium C1 vs a plain JavaScript loop');
+  ratio('chromium', 'attnkit-wasm-out', 'plain-js', 'C1', 1, 1, 'Chromium C1 with forward’s out vs the plain loop');
   return out;
 }
 

@@ -2,7 +2,7 @@
 //
 //   node bench/compare/run.mjs [--configs C1,C2,C3,C4] [--threads 1,2] [--skip-browser] [--skip-native]
 //                              [--skip-node] [--wasm-configs C1,C2,C3] [--cells D1,D2,P1|none] [--grad C2,C3|none]
-//                              [--rounds N] [--quick] [--out FILE]
+//                              [--rounds N] [--quick] [--browser-peers attnkit-wasm,plain-js] [--out FILE]
 //
 // Native: build/native/attnkit bench (JSON) vs onnxruntime-node (MultiHeadAttention op, MLAS) and PyTorch
 // (only when `python3 -c "import torch"` works). Node: attnkit's wasm build (`import { load } from "attnkit"`)
@@ -45,6 +45,11 @@ const LONG_CONFIGS = ['C5'];
 // ---------------------------------------------------------------------------------------------------------
 // Options.
 
+// The Chromium pages, in the order each round runs them (--browser-peers picks some; attnkit-wasm-out, the package with
+// forward's `out` option, only when asked).
+const BROWSER_PEERS = ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'];
+const OPTIONAL_PEERS = ['attnkit-wasm-out'];
+
 function parseArgs(argv) {
   const o = {
     configs: ['C1', 'C2', 'C3', 'C4', 'C5'],
@@ -55,6 +60,7 @@ function parseArgs(argv) {
     cells: ['D1', 'D2', 'P1'],
     grad: ['C2', 'C3'],
     browser: true,
+    browserPeers: BROWSER_PEERS,
     native: true,
     node: true,
     out: join(root, 'bench', 'results', 'latest.json'),
@@ -94,7 +100,12 @@ function parseArgs(argv) {
       o.grad = v.length === 1 && v[0] === 'NONE' ? [] : v.map((c) => config(c).name);
     } else if (a === '--quick') o.quick = true;
     else if (a === '--skip-browser') o.browser = false;
-    else if (a === '--skip-native') o.native = false;
+    else if (a === '--browser-peers') {
+      o.browserPeers = list(argv[++i], a);
+      const known = [...BROWSER_PEERS, ...OPTIONAL_PEERS];
+      const bad = o.browserPeers.find((p) => !known.includes(p));
+      if (bad) throw new Error(`unknown peer '${bad}' for --browser-peers; expected ${known.join(', ')}`);
+    } else if (a === '--skip-native') o.native = false;
     else if (a === '--skip-node') o.node = false;
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--no-weights') o.weights = false;
@@ -116,7 +127,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else
       throw new Error(
-        `unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --grad, --rounds, --quick, --skip-browser, --skip-native, --skip-node, --out`,
+        `unknown option '${a}'; expected --configs, --threads, --wasm-configs, --cells, --grad, --rounds, --quick, --skip-browser, --browser-peers, --skip-native, --skip-node, --out`,
       );
   }
   // The wasm peers are not run on C4 unless asked: tfjs holds 12·4096² floats of scores (805 MB) and the
@@ -501,7 +512,7 @@ async function main() {
       const { runBrowser } = await import('./browser.mjs');
       const raw = [];
       await runBrowser({
-        peers: ['attnkit-wasm', 'ort-web', 'tfjs-wasm', 'plain-js'],
+        peers: opts.browserPeers,
         configs: opts.wasmConfigs,
         threads: opts.threads,
         quick: opts.quick,
@@ -526,13 +537,18 @@ async function main() {
       for (const r of raw) groups.set(key(r), [...(groups.get(key(r)) || []), r]);
       for (const [, rounds] of groups) {
         const merged = mergeRounds(rounds);
-        const ours = groups.get(`attnkit-wasm|${merged.config}|${merged.threads}`) || [];
-        if (merged.peer !== 'attnkit-wasm' && !merged.error && rounds.length > 1) {
+        // paired_ratio against attnkit-wasm; paired_ratio_out against attnkit-wasm-out (forward's `out`), when it ran
+        for (const [ak, field] of [
+          ['attnkit-wasm', 'paired_ratio'],
+          ['attnkit-wasm-out', 'paired_ratio_out'],
+        ]) {
+          const ours = groups.get(`${ak}|${merged.config}|${merged.threads}`) || [];
+          if (merged.peer === ak || merged.peer.startsWith('attnkit') || merged.error || rounds.length < 2) continue;
           const ratios = rounds
             .map((r) => ours.find((a) => a.round === r.round && !a.error))
             .map((a, k) => a && rounds[k].median_ms / a.median_ms)
             .filter((x) => x);
-          if (ratios.length) merged.paired_ratio = median(ratios);
+          if (ratios.length) merged[field] = median(ratios);
         }
         delete merged.round;
         note(merged);

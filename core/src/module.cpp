@@ -33,7 +33,7 @@ namespace detail {
 
 ModuleGeometry check_config(const Config& c) {
   const MechanismTraits& t = traits(c.mechanism);
-  const std::string mech = quoted(t.name);
+  const auto mech = [&t] { return quoted(t.name); };  // built only for a message: forward_bytes runs this per call
   if (t.has_parameters) {
     if (c.d_in == 0) throw Error("d_in must be at least 1 (got 0)", ErrorKind::range);
     if (c.d_out == 0) throw Error("d_out must be at least 1 (got 0)", ErrorKind::range);
@@ -41,7 +41,7 @@ ModuleGeometry check_config(const Config& c) {
   if (c.num_heads == 0) throw Error("num_heads must be at least 1 (got 0)", ErrorKind::range);
   if (!has_heads(c.mechanism) && c.num_heads != 1)
     throw Error("num_heads (" + std::to_string(c.num_heads) + ") applies only to " + mechanisms_with("num_heads") +
-                    "; expected 1 for mechanism " + mech,
+                    "; expected 1 for mechanism " + mech(),
                 ErrorKind::range);
   if (c.mechanism == Mechanism::multihead && c.d_out % c.num_heads != 0)
     throw Error(
@@ -51,7 +51,7 @@ ModuleGeometry check_config(const Config& c) {
        {std::pair<const char*, std::size_t>{"kv_heads", c.kv_heads}, {"k_dim", c.k_dim}, {"v_dim", c.v_dim}})
     if (value != 0 && !option_applies(c.mechanism, name))
       throw Error(std::string(name) + " (" + std::to_string(value) + ") applies only to " + mechanisms_with(name) +
-                      "; expected 0 for mechanism " + mech,
+                      "; expected 0 for mechanism " + mech(),
                   ErrorKind::range);
   if (c.kv_heads != 0 && c.num_heads % c.kv_heads != 0)
     throw Error("kv_heads (" + std::to_string(c.kv_heads) + ") must divide num_heads (" + std::to_string(c.num_heads) +
@@ -60,10 +60,10 @@ ModuleGeometry check_config(const Config& c) {
   if (!(c.dropout >= 0.0 && c.dropout < 1.0))
     throw Error("dropout (" + format_number(c.dropout) + ") must be in [0, 1)", ErrorKind::range);
   if (c.dropout > 0.0 && !has_dropout(c.mechanism))
-    throw Error("dropout applies only to " + mechanisms_with("dropout") + "; expected 0 for mechanism " + mech,
+    throw Error("dropout applies only to " + mechanisms_with("dropout") + "; expected 0 for mechanism " + mech(),
                 ErrorKind::range);
   if (c.qkv_bias && !has_linear(c.mechanism))
-    throw Error("qkv_bias applies only to " + mechanisms_with("qkv_bias") + "; mechanism " + mech + " has no bias");
+    throw Error("qkv_bias applies only to " + mechanisms_with("qkv_bias") + "; mechanism " + mech() + " has no bias");
 
   ModuleGeometry g;
   g.causal = c.causal.value_or(t.default_causal);

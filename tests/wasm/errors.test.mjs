@@ -367,7 +367,7 @@ const CASES = [
     'unknown forward option',
     () => mha().forward(X, [2, 6, 3], { weights: true }),
     Error,
-    /^unknown forward option 'weights'; expected one of grad, returnWeights, averageWeights, train, intermediates, threads, kv, kvShape, value, valueShape, keyPaddingMask, attnMask, attnMaskShape$/,
+    /^unknown forward option 'weights'; expected one of grad, returnWeights, averageWeights, train, intermediates, threads, kv, kvShape, value, valueShape, keyPaddingMask, attnMask, attnMaskShape, out$/,
   ],
   [
     'forward option not boolean',

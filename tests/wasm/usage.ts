@@ -58,6 +58,8 @@ async function main(): Promise<void> {
   });
   const context: Float32Array = out.context;
   const shape: number[] = out.contextShape;
+  const into = new Float32Array(2 * 6 * 2); // the context written into the caller's array
+  const written: Float32Array = layer.forward(x, [2, 6, 3], { out: into }).context;
   const weights: Float32Array | undefined = out.weights;
   const scores = out.intermediates?.scores?.data;
   const sd: StateDict = layer.stateDict();
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
     simd,
     version,
     context,
+    written,
     shape,
     weights,
     scores,

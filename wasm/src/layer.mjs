@@ -5,7 +5,16 @@
 // have called dispose(), ak.terminate() or another forward() meanwhile. After that point no code of the
 // caller's runs until the call returns.
 import { NO_FORWARD_OPTIONS, normaliseForwardOptions, normaliseStateDictOptions } from './options.mjs';
-import { float32Length, fromNested, input, isFloat32Array, ownView, snapshotInput, stableFloat32 } from './tensors.mjs';
+import {
+  copyToOut,
+  float32Length,
+  fromNested,
+  input,
+  isFloat32Array,
+  ownView,
+  snapshotInput,
+  stableFloat32,
+} from './tensors.mjs';
 import { check, failure, syncViews, wasmBuffer } from './heap.mjs';
 import { Decoder, normaliseDecoderOptions } from './decoder.mjs';
 import { describe, fmtShape, numelOf } from './values.mjs';
@@ -144,7 +153,7 @@ export class Layer {
       paddingShape(fo.inputs, rank, d0, d1);
     } else if (!fo.return_weights && !fo.intermediates && !fo.grad) {
       this.#gradShape = null; // the core drops a kept forward's state on a forward without grad
-      const out = this.#forwardFast(raw, data, owned, length, rank, d0, d1, d2, fo.train, fo.threads);
+      const out = this.#forwardFast(raw, data, owned, length, rank, d0, d1, d2, fo.train, fo.threads, fo.out);
       if (out !== null) return out;
     }
     this.#gradShape = null;
@@ -197,7 +206,11 @@ export class Layer {
       heap,
       fo.inputs === undefined ? raw.forward(x, shape, fo) : raw.forwardWith(x, shape, fo, fo.inputs),
     );
-    const out = { context: r.context.data, contextShape: r.context.shape };
+    const out = {
+      context:
+        fo.out === undefined ? r.context.data : copyToOut(fo.out, r.context.data, r.context.shape, wasmBuffer(heap)),
+      contextShape: r.context.shape,
+    };
     if (r.weights) {
       out.weights = r.weights.data;
       out.weightsShape = r.weights.shape;
@@ -210,9 +223,10 @@ export class Layer {
   }
 
   // forward() without weights or intermediates, through the plain C exports (numbers only, no Embind): x is
-  // copied into the layer's input buffer in wasm memory, and the context out of it. Returns null if the input
-  // buffer could not be allocated (the general path then reports the error).
-  #forwardFast(raw, data, owned, len, rank, d0, d1, d2, train, threads) {
+  // copied into the layer's input buffer in wasm memory, and the context out of it (into a new Float32Array, or
+  // the caller's `out`). Returns null if the input buffer could not be allocated (the general path then reports
+  // the error).
+  #forwardFast(raw, data, owned, len, rank, d0, d1, d2, train, threads, out) {
     const heap = this.#runtime.heap;
     const m = heap.m;
     const header = this.#header;
@@ -249,9 +263,20 @@ export class Layer {
     for (let i = 0; i < contextRank; i++) numel *= contextShape[i] = u32[dims + i];
     const start = u32[header + heap.contextAddress] >>> 2;
     if (u32.length < start + numel) syncViews(heap);
-    const context = heap.f32.slice(start, start + numel); // a copy in a fresh ArrayBuffer
-    if (len > FAST_KEEP || numel > FAST_KEEP) this.#dropFast(raw);
-    return { context, contextShape };
+    const large = len > FAST_KEEP || numel > FAST_KEEP;
+    if (out === undefined) {
+      const context = heap.f32.slice(start, start + numel); // a copy in a fresh ArrayBuffer
+      if (large) this.#dropFast(raw);
+      return { context, contextShape };
+    }
+    try {
+      return {
+        context: copyToOut(out, heap.f32.subarray(start, start + numel), contextShape, wasmBuffer(heap)),
+        contextShape,
+      };
+    } finally {
+      if (large) this.#dropFast(raw);
+    }
   }
 
   #dropFast(raw) {

@@ -11,7 +11,7 @@ import {
   sizeOption,
 } from './values.mjs';
 import { normaliseStateDict } from './state-dict.mjs';
-import { snapshotShape, snapshotTensor } from './tensors.mjs';
+import { isFloat32Array, snapshotShape, snapshotTensor } from './tensors.mjs';
 import { snapshotMask } from './masks.mjs';
 
 export const CREATE_KEYS = Object.freeze([
@@ -45,6 +45,7 @@ const FORWARD_KEYS = Object.freeze([
   'keyPaddingMask',
   'attnMask',
   'attnMaskShape',
+  'out',
 ]);
 // nn.MultiheadAttention's sense of a boolean mask (the opposite of ak.attention's)
 const KEY_PADDING_MASK = Object.freeze({
@@ -157,6 +158,7 @@ export const NO_FORWARD_OPTIONS = Object.freeze({
   grad: false,
   threads: 0,
   inputs: undefined,
+  out: undefined,
 });
 
 // `inputs`: undefined, or { kv?, key_padding_mask?, attn_mask? } (fresh copies, wasm/layer.hpp); a typed
@@ -179,7 +181,13 @@ export function normaliseForwardOptions(options) {
     keyPaddingMask,
     attnMask,
     attnMaskShape,
+    out,
   } = o;
+  if (out !== undefined && !isFloat32Array(out)) {
+    throw new Error(
+      `forward option out must be a Float32Array with one element per element of the context; got ${describe(out)}`,
+    );
+  }
   const fo = {
     return_weights: boolOption(returnWeights, 'returnWeights', false),
     average_weights: boolOption(averageWeights, 'averageWeights', false),
@@ -188,6 +196,7 @@ export function normaliseForwardOptions(options) {
     grad: boolOption(grad, 'grad', false), // keep what layer.backward() needs
     threads: sizeOption(threads, 'threads', 0), // capped at the worker pool by the bindings
     inputs: undefined,
+    out, // the caller's Float32Array the context is written into (tensors.mjs copyToOut checks it then)
   };
   if (fo.average_weights && !fo.return_weights) {
     throw new Error(

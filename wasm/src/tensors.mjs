@@ -15,6 +15,7 @@ const TYPED_ARRAY_LENGTH = intrinsic(TypedArrayPrototype, 'length');
 const TYPED_ARRAY_BUFFER = intrinsic(TypedArrayPrototype, 'buffer');
 const TYPED_ARRAY_OFFSET = intrinsic(TypedArrayPrototype, 'byteOffset');
 const ARRAY_BUFFER_LENGTH = intrinsic(ArrayBuffer.prototype, 'byteLength'); // throws for a SharedArrayBuffer
+const TYPED_ARRAY_SET = TypedArrayPrototype.set; // a subclass's or an own `set` is never called
 
 export const isFloat32Array = (v) => TYPED_ARRAY_NAME.call(v) === 'Float32Array';
 export const float32Length = (v) => TYPED_ARRAY_LENGTH.call(v);
@@ -39,6 +40,29 @@ export function stableFloat32(x, wasmBuffer) {
   const copy = new Float32Array(TYPED_ARRAY_LENGTH.call(x));
   copy.set(x);
   return copy;
+}
+
+// forward's `out` (a Float32Array, checked as one when the options were read) ← the context's `numel` floats in
+// `source`. Checked here, when no code of the caller's can run before the copy: its length now (a getter of x or
+// shape may have detached or resized its buffer since), and that it is not a view on attnkit's memory (the context
+// would be written over the heap) nor on any SharedArrayBuffer (the pthreads build's memory is one, and an old
+// SharedArrayBuffer object of it cannot be told apart from the caller's own).
+export function copyToOut(out, source, shape, wasmBuffer) {
+  const buffer = TYPED_ARRAY_BUFFER.call(out);
+  if (buffer === wasmBuffer || !isOrdinaryArrayBuffer(buffer)) {
+    throw new Error(
+      `forward option out must be a Float32Array on an ArrayBuffer of its own; got a view on ${buffer === wasmBuffer ? "attnkit's own wasm memory" : 'a SharedArrayBuffer'} (pass a new Float32Array(${numelOf(shape)}))`,
+    );
+  }
+  const length = TYPED_ARRAY_LENGTH.call(out);
+  const need = TYPED_ARRAY_LENGTH.call(source);
+  if (length !== need) {
+    throw new Error(
+      `forward option out has ${length} elements${length === 0 ? ' (or its buffer was detached)' : ''}; expected ${need}, the context's shape ${fmtShape(shape)}`,
+    );
+  }
+  TYPED_ARRAY_SET.call(out, source);
+  return out;
 }
 
 // For Embind, which reads `length` as a property: the same bytes in a view the package made.
