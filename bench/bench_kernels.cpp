@@ -4,12 +4,14 @@
 // The attention op's backward pass against its forward: bench_backward.cpp (same program).
 // fma_peak/<isa>: one core's FMA peak at each table's width (registers only), the denominator of efficiency figures.
 // forward/C2/weights: C2 with return_weights (the weights written from the fused kernel's tiles).
+// threads_speedup/C2..C4: 1 thread against every hardware thread, back to back in each iteration (a same-run ratio).
 // Counters: FLOPS (useful flops per second: causal attention counts only the visible half) and
 // bytes_per_second (the operands read and written once). One thread: CPU time; two: wall time.
 //   ./attnkit_bench_kernels --benchmark_filter=attention --benchmark_repetitions=5 --benchmark_report_aggregates_only
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -78,6 +80,20 @@ void fma_peak(benchmark::State& state, std::string isa) {
   double flops = 0;
   for (auto _ : state) flops += attnkit::fma_peak_work(isa, kSteps);
   state.counters["FLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsRate);
+}
+
+// The same loop on every hardware thread at once (wall time): FLOPS / one_core's says whether the threads are whole
+// cores (2.0 on 2 cores; near 1.0 on two hyperthreads of one core), the ceiling of any thread scaling.
+void fma_peak_threads(benchmark::State& state, std::string isa) {
+  constexpr std::size_t kSteps = 1 << 16;
+  const std::size_t threads = static_cast<std::size_t>(state.range(0));
+  std::vector<double> flops(threads * 8, 0.0);  // one cache line per thread
+  for (auto _ : state)
+    attnkit::parallel_for(threads, threads,
+                          [&](std::size_t ith, std::size_t) { flops[ith * 8] += attnkit::fma_peak_work(isa, kSteps); });
+  double total = 0;
+  for (std::size_t i = 0; i < threads; ++i) total += flops[i * 8];
+  state.counters["FLOPS"] = benchmark::Counter(total, benchmark::Counter::kIsRate);
 }
 
 void gemm_nn(benchmark::State& state, const KernelTable* t, std::size_t m, std::size_t n, std::size_t k) {
@@ -173,6 +189,35 @@ void forward(benchmark::State& state, const attnkit::BenchConfig* c, bool weight
       benchmark::Counter(attnkit::bench_flops(*c) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// Thread scaling of one standard configuration, as a same-run ratio: each iteration times one forward on 1 thread and
+// one on every hardware thread back to back (wall clock), so both see the same state of a shared host. Counters: the
+// medians of each and their ratio (issue 14 §2: ≥ 1.9 on C2, C3, C4 with 2 threads).
+void threads_speedup(benchmark::State& state, const attnkit::BenchConfig* c) {
+  attnkit::Module module(attnkit::bench_module_config(*c));
+  const attnkit::Tensor x = attnkit::bench_input(*c);
+  const std::size_t many = attnkit::hardware_threads();
+  attnkit::ForwardOptions options;
+  std::vector<double> ms[2];
+  const auto timed = [&](std::size_t threads) {
+    options.threads = threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(module.forward(x, options).context.ptr());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  timed(1), timed(many);  // warm-up: the pool's workers, the per-thread buffers
+  for (auto _ : state) {
+    ms[0].push_back(timed(1));
+    ms[1].push_back(timed(many));
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  state.counters["ms_1_thread"] = median(ms[0]);
+  state.counters["ms_" + std::to_string(many) + "_threads"] = median(ms[1]);
+  state.counters["speedup"] = median(ms[1]) > 0 ? median(ms[0]) / median(ms[1]) : 0.0;
+}
+
 // The yardstick for decoding (a step reads its keys and values once): this machine's memory bandwidth, read and
 // memcpy, on buffers far past the L3 cache, on 1 thread and on every hardware thread (native/memory_bandwidth.hpp,
 // the same measurement `attnkit bench --config D1|D2` reports against).
@@ -235,9 +280,23 @@ void register_all() {
     if (c.kind == attnkit::BenchKind::forward && std::string(c.name) != "C5")
       add("forward/" + std::string(c.name), forward, &c, false);
   add("forward/C2/weights", forward, &attnkit::find_bench_config("C2"), true);
-  for (const std::string& isa : attnkit::simd_tables())
+  if (attnkit::hardware_threads() > 1)
+    for (const char* name : {"C2", "C3", "C4"})
+      benchmark::RegisterBenchmark(("threads_speedup/" + std::string(name)).c_str(), threads_speedup,
+                                   &attnkit::find_bench_config(name))
+          ->Iterations(std::string(name) == "C4" ? 5 : 9)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+  for (const std::string& isa : attnkit::simd_tables()) {
     benchmark::RegisterBenchmark(("fma_peak/" + isa + "/one_core").c_str(), fma_peak, isa)
         ->Unit(benchmark::kMicrosecond);
+    if (attnkit::hardware_threads() > 1)
+      benchmark::RegisterBenchmark(("fma_peak/" + isa + "/all_cores").c_str(), fma_peak_threads, isa)
+          ->ArgName("threads")
+          ->Arg(static_cast<int64_t>(attnkit::hardware_threads()))
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+  }
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #   fuzz_run_inputs  2 bytes + text → options + command_run on {"x", "kv"?, "key_padding_mask"?, "attn_mask"?} (--decode too)
 #   fuzz_weights     2 bytes + text → options + command_run --weights - (--weights-format auto|book|torch-mha|gpt2, prefix)
 #   fuzz_grad        byte + text → grad / attention --grad with --grad-output - (read_grad_output, the backward)
+#   fuzz_train       bytes → ModelConfig + optimizer (SGD/AdamW options) → train_step, Optimizer::step with bad
+#                    gradients, Model(config, state_dict), the state_dict through JSON as train --save writes it
 #   fuzz_backward    bytes → Config + x, kv, masks + grad_context → Module::forward(grad) → backward (1 and 2 threads)
 #
 # The harnesses live in tests/fuzz (a separate CMake project built with clang++ into build-fuzz/ through the
@@ -46,7 +48,7 @@ fi
 cmake --build --preset fuzz -j"${ATTNKIT_FUZZ_JOBS:-2}" >"$BUILD/build.log" 2>&1 || { grep -E "error|Error" "$BUILD/build.log" | head -40 >&2; exit 2; }
 
 HARNESSES=()
-for h in fuzz_forward fuzz_json_input fuzz_state_dict fuzz_options fuzz_attention fuzz_run_inputs fuzz_weights fuzz_backward fuzz_grad; do
+for h in fuzz_forward fuzz_json_input fuzz_state_dict fuzz_options fuzz_attention fuzz_run_inputs fuzz_weights fuzz_backward fuzz_grad fuzz_train; do
   if [[ -n ${ATTNKIT_FUZZ_ONLY:-} && " $ATTNKIT_FUZZ_ONLY " != *" $h "* ]]; then continue; fi
   if [[ -x $BUILD/$h ]]; then HARNESSES+=("$h"); else echo "fuzz: $h not built (native/ lacks its sources), skipped"; fi
 done
@@ -59,7 +61,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=1:a
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 max_len() {
-  case $1 in fuzz_forward | fuzz_backward) echo 512 ;; fuzz_options) echo 1024 ;; *) echo 8192 ;; esac
+  case $1 in fuzz_forward | fuzz_backward | fuzz_train) echo 512 ;; fuzz_options) echo 1024 ;; *) echo 8192 ;; esac
 }
 dict() {
   case $1 in fuzz_json_input | fuzz_state_dict | fuzz_attention | fuzz_run_inputs | fuzz_weights | fuzz_grad) echo "-dict=$ROOT/tests/fuzz/json.dict" ;;

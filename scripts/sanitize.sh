@@ -14,8 +14,10 @@ JOBS=${ATTNKIT_JOBS:-2}
 
 # Tests whose bodies run on more than one thread (gtest names; ctest -R matches "Suite.Test").
 # The split-KV decode (Decoder.BitwiseIdenticalForOneTwoAndThreeThreads: 700 tokens, 3 chunks, 2 and 3 threads), the
-# op's forward and backward reductions (AttentionOp./AttentionGrad.) and the module backward (ModuleGrad.) are among them.
-TSAN_TESTS='^([A-Za-z]+/)?(Parallel\.|Determinism\.|Dropout\.TrainingModeIsDeterministicPerSeed|[A-Za-z]+\.RowSplitsAreBitwiseIdentical|[A-Za-z]+\.BitwiseIdentical[A-Za-z]*|[A-Za-z]+\.SameBitsForAnyThreadCount|CliGolden\.ThreadCountDoesNotChangeTheOutput)'
+# op's forward and backward reductions (AttentionOp./AttentionGrad.), the module backward (ModuleGrad.), the tiny model's
+# training step on 1-3 threads (ModelThreads.), the CLI's decode, attention and grad on 1-3 threads (CliThreads.,
+# CliGrad.) and attnkit train (CliTrain.: the default thread count, 2 or more on a multi-core machine) are among them.
+TSAN_TESTS='^([A-Za-z]+/)?(Parallel\.|Determinism\.|Dropout\.TrainingModeIsDeterministicPerSeed|[A-Za-z]+\.RowSplitsAreBitwiseIdentical|[A-Za-z]+\.BitwiseIdentical[A-Za-z]*|[A-Za-z]+\.SameBitsForAnyThreadCount|CliGolden\.ThreadCountDoesNotChangeTheOutput|CliGrad\.DefaultGradOutputIsOnesAndThreadsDoNotChangeTheOutput|CliTrain\.|ModelThreads\.|CliThreads\.)'
 
 configure_and_build() {  # preset (asan or tsan: CMakePresets.json holds the sanitizer flags), dir
   local preset=$1 dir=$2

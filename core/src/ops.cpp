@@ -16,52 +16,93 @@
 namespace attnkit::detail {
 namespace {
 
-// Kernels pack their B operand (the weights, or one head's keys) once per call, so calls should be few and
-// large: row ranges in whole blocks of kRowBlock rows, about kTasksPerThread per thread for load balance.
-// The kernels give the same bits for any split, so the split may depend on the thread count.
+// Work is dealt in tasks claimed dynamically from the pool (core/src/parallel.cpp), several per thread, so a thread
+// that another process slows down takes fewer of them, and the last tasks are small, so both threads finish together.
+// The kernels give the same bits for any split (each output row is computed whole by one task), so the split may
+// depend on the thread count.
 constexpr std::size_t kRowBlock = 96;
 // Below this visible mass the renormalise route recomputes the row from the scores: a visible weight it drops to
 // a denormal or zero would otherwise be off by more than 1e-32 of the row.
 constexpr float kMinVisibleMass = 1e-6f;
-constexpr std::size_t kTasksPerThread = 4;
+// Attention: at least this many tasks per thread (heads, or row ranges of heads), claimed heaviest first.
+constexpr std::size_t kTasksPerThread = 8;
 // Projection row ranges are multiples of 12 rows: whole micro-tiles for every ISA (MR = 4, 6 or 12).
 constexpr std::size_t kLinearRows = 12;
+// Projections with prepacked weights: tasks of at most kRowBlock rows (the gemm's A block, so no more B traffic than
+// one call), shrinking towards the end (guided: a task takes 1/(2·threads) of what is left) down to 24 rows (fewer
+// would stream the whole packed B from L3 for too little work).
+constexpr std::size_t kLinearMinRows = 24;
 
 std::size_t resolve(std::size_t threads) { return threads ? threads : default_num_threads(); }
 
-// Rows per task when `parts` tasks share `rows` rows: a whole number of kRowBlock blocks.
-std::size_t rows_per_task(std::size_t rows, std::size_t parts) {
-  const std::size_t blocks = (rows + kRowBlock - 1) / kRowBlock;
-  return ((blocks + parts - 1) / parts) * kRowBlock;
+std::size_t round_up_to(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+
+// The row ranges of linear's tasks, as their ends: task i is [ends[i−1], ends[i]) (ends[−1] = 0).
+// `packed`: the weights are prepacked; otherwise each call packs all of w, so each thread gets one equal range
+// (whole kLinearRows rows) and no more.
+void linear_tasks(std::size_t rows, std::size_t threads, bool packed, std::vector<std::size_t>& ends) {
+  ends.clear();
+  if (!packed) {
+    const std::size_t step = round_up_to((rows + threads - 1) / threads, kLinearRows);
+    for (std::size_t r = step; r < rows + step; r += step) ends.push_back(std::min(rows, r));
+    return;
+  }
+  for (std::size_t r = 0; r < rows;) {
+    const std::size_t guided = round_up_to((rows - r) / (2 * threads), kLinearRows);
+    const std::size_t step = std::min(kRowBlock, std::max(kLinearMinRows, guided));
+    r = std::min(rows, r + step);
+    ends.push_back(r);
+  }
 }
 
-// One range per thread for linear (a call without packed weights packs all of w), of equal size up to whole
-// kLinearRows rows, so both cores finish together (whole 96-row blocks left 576 + 448 rows at n = 1024).
-std::size_t linear_rows_step(std::size_t rows, std::size_t threads) {
-  const std::size_t per = (rows + threads - 1) / threads;
-  return (per + kLinearRows - 1) / kLinearRows * kLinearRows;
+// One task of for_each_head_rows: rows [row_begin, row_end) of (batch·head) bh.
+struct HeadRows {
+  std::size_t bh, row_begin, row_end;
+};
+
+// The tasks of for_each_head_rows: whole heads when there are enough of them, otherwise each head cut into `parts`
+// row ranges of about equal cost (causal: row i sees i + 1 keys, so the cuts sit at n·√(k/parts)), at multiples of
+// kRowBlock rows (whole query tiles). Ordered heaviest first, so the last tasks claimed are the cheap ones.
+std::vector<HeadRows> head_row_tasks(std::size_t batch_heads, std::size_t n, std::size_t threads, bool causal) {
+  const std::size_t want = threads * kTasksPerThread;
+  std::size_t parts = batch_heads >= want ? 1 : (want + batch_heads - 1) / batch_heads;
+  parts = std::max<std::size_t>(1, std::min(parts, n / kRowBlock));
+  std::vector<std::size_t> cuts{0};
+  for (std::size_t k = 1; k < parts; ++k) {
+    const double f = causal ? std::sqrt(double(k) / double(parts)) : double(k) / double(parts);
+    const std::size_t cut = round_up_to(static_cast<std::size_t>(f * double(n)), kRowBlock);
+    if (cut > cuts.back() && cut < n) cuts.push_back(cut);
+  }
+  cuts.push_back(n);
+  std::vector<HeadRows> tasks;
+  tasks.reserve(batch_heads * (cuts.size() - 1));
+  for (std::size_t p = 0; p + 1 < cuts.size(); ++p)
+    for (std::size_t bh = 0; bh < batch_heads; ++bh) tasks.push_back({bh, cuts[p], cuts[p + 1]});
+  const auto cost = [&](const HeadRows& t) {
+    const double r0 = double(t.row_begin), r1 = double(t.row_end);
+    return causal ? r1 * r1 - r0 * r0 : (r1 - r0) * double(n);
+  };
+  std::stable_sort(tasks.begin(), tasks.end(), [&](const HeadRows& a, const HeadRows& b) { return cost(a) > cost(b); });
+  return tasks;
 }
 
-// Rows per task of for_each_head_rows: whole heads when there are enough of them, otherwise row ranges.
-std::size_t head_rows_step(std::size_t batch_heads, std::size_t n, std::size_t threads) {
-  const std::size_t want = threads <= 1 ? 1 : threads * kTasksPerThread;
-  return batch_heads >= want ? n : rows_per_task(n, (want + batch_heads - 1) / batch_heads);
-}
-
-// Runs fn(bh, row_begin, row_end) over every (batch·head, row range) of an (n, ·) matrix per head: whole heads
-// when there are enough of them, otherwise each head split into row ranges.
+// Runs fn(bh, row_begin, row_end) over every (batch·head, row range) of an (n, ·) matrix per head (head_row_tasks).
+// `causal`: row i's cost grows with i (the fused kernel skips the future), so equal-cost ranges are not equal-sized.
 template <class Fn>
-void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t threads, Fn fn) {
-  const std::size_t step = head_rows_step(batch_heads, n, threads);
-  const std::size_t ranges = (n + step - 1) / step;
+void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t threads, bool causal, Fn fn) {
   if (threads <= 1) {  // no pool, and no std::function to build (C1 runs whole in a microsecond)
     for (std::size_t bh = 0; bh < batch_heads; ++bh) fn(bh, 0, n);
     return;
   }
-  parallel_for(batch_heads * ranges, threads, [&](std::size_t ith, std::size_t) {
-    const std::size_t bh = ith / ranges, r = ith % ranges;
-    fn(bh, r * step, std::min(n, (r + 1) * step));
+  const std::vector<HeadRows> tasks = head_row_tasks(batch_heads, n, threads, causal);
+  parallel_for(tasks.size(), threads, [&](std::size_t ith, std::size_t) {
+    const HeadRows& t = tasks[ith];
+    fn(t.bh, t.row_begin, t.row_end);
   });
+}
+template <class Fn>
+void for_each_head_rows(std::size_t batch_heads, std::size_t n, std::size_t threads, Fn fn) {
+  for_each_head_rows(batch_heads, n, threads, false, fn);
 }
 
 // Query row i of head (b, h), for the float64 recomputation of a row whose scores or context left float32.
@@ -111,16 +152,17 @@ std::size_t threads_for(double flops, std::size_t threads) { return flops < 2e5 
 
 std::size_t linear_threads(std::size_t rows, std::size_t d_in, std::size_t n_out, std::size_t threads) {
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
-  const std::size_t step = linear_rows_step(rows, threads);
-  return threads <= 1 ? 1 : std::min(threads, (rows + step - 1) / step);
+  if (threads <= 1) return 1;
+  std::vector<std::size_t> ends;
+  linear_tasks(rows, threads, false, ends);  // the fewest tasks: a prepacked weight gives at least as many
+  return std::min(threads, ends.size());
 }
 
 std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t heads, std::size_t head_dim,
                          std::size_t threads) {
   const std::size_t BH = batch * heads;
   threads = threads_for(4.0 * BH * tokens * tokens * head_dim, threads);
-  const std::size_t step = head_rows_step(BH, tokens, threads);
-  return threads <= 1 ? 1 : std::min(threads, BH * ((tokens + step - 1) / step));
+  return threads <= 1 ? 1 : std::min(threads, head_row_tasks(BH, tokens, threads, false).size());
 }
 
 PackedWeight::PackedWeight(const float* w, std::size_t n_out, std::size_t d_in) {
@@ -137,17 +179,37 @@ const float* PackedWeight::panels() const noexcept {
 }
 
 void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
-            float* y, std::size_t threads, const PackedWeight* packed) {
+            float* y, std::size_t threads, const PackedWeight* packed, bool* non_finite) {
   const auto& table = kernels::table();
   const kernels::GemmNT g{x,    d_in,  w,    d_in, y,    n_out,
                           rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
-  const std::size_t step = linear_rows_step(rows, threads);
+  // Each task screens the rows it wrote while they are still in cache (core/src/overflow.hpp), not a serial pass.
+  const auto screen = [&](std::size_t r0, std::size_t r1) {
+    return non_finite && first_non_finite(y + r0 * n_out, (r1 - r0) * n_out) < (r1 - r0) * n_out;
+  };
+  if (non_finite) *non_finite = false;
   // One range runs here, with no std::function to build (it would allocate: a decoding step makes no allocation).
-  if (threads <= 1 || step >= rows) return table.gemm_nt_f32(g, 0, rows);
-  parallel_for((rows + step - 1) / step, threads, [&](std::size_t ith, std::size_t) {
-    table.gemm_nt_f32(g, ith * step, std::min(rows, (ith + 1) * step));
+  if (threads <= 1) {
+    table.gemm_nt_f32(g, 0, rows);
+    if (screen(0, rows)) *non_finite = true;
+    return;
+  }
+  thread_local std::vector<std::size_t> ends;  // the caller's: tasks read it, and a task never calls linear
+  linear_tasks(rows, threads, g.b_packed != nullptr, ends);
+  if (ends.size() == 1) {
+    table.gemm_nt_f32(g, 0, rows);
+    if (screen(0, rows)) *non_finite = true;
+    return;
+  }
+  std::atomic<bool> bad{false};
+  const std::vector<std::size_t>& task_ends = ends;
+  parallel_for(task_ends.size(), threads, [&](std::size_t ith, std::size_t) {
+    const std::size_t r0 = ith ? task_ends[ith - 1] : 0, r1 = task_ends[ith];
+    table.gemm_nt_f32(g, r0, r1);
+    if (screen(r0, r1)) bad.store(true, std::memory_order_relaxed);
   });
+  if (non_finite && bad.load()) *non_finite = true;
 }
 
 void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double dropout_p, DropoutOrder order,
@@ -268,7 +330,8 @@ void sdpa_fast(const Sdpa& s, float* context, float* weights) {
   const float scale = s.scaled ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))) : 1.0f;
   const std::size_t threads = threads_for(4.0 * s.batch * H * n * n * hd, s.threads);
   std::atomic<std::size_t> failed{SIZE_MAX};
-  for_each_head_rows(s.batch * H, n, threads, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
+  // Causal: row i's cost grows with i (the fused kernel skips the future keys).
+  for_each_head_rows(s.batch * H, n, threads, s.causal, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     const std::size_t b = bh / H, h = bh % H;
     // Set field by field: a braced initializer of this padded struct clears all of it first (rep stos, ~5% of C1).
     kernels::Attention a;

@@ -1,7 +1,9 @@
 // attnkit — the one thread pool. Workers are created lazily on the first parallel call, kept, and
 // grown on demand. A call hands out task indices [0, nth) through an atomic counter; the caller works
-// too. A call from inside a task, or while another caller holds the pool, runs its tasks inline on
-// the calling thread, so nesting and concurrent callers never deadlock.
+// too. Idle workers spin briefly, then sleep; a call wakes only the helpers it asks for (tickets), and does
+// not wait for one that has not woken by the time the caller ran out of tasks. A call from inside a task, or while
+// another caller holds the pool, runs its tasks inline on the calling thread, so nesting and concurrent callers never
+// deadlock.
 #include "attnkit/parallel.hpp"
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #endif
 
 #ifndef ATTNKIT_NO_THREADS
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -34,12 +37,40 @@ void run_inline(std::size_t nth, const std::function<void(std::size_t, std::size
 constexpr std::size_t kMaxWorkers = 255;
 thread_local bool t_in_pool_task = false;  // set while this thread runs a pool task
 
+// How long a worker waiting for the next call, or a caller waiting for its helpers, spins before it sleeps on a
+// condition variable. A forward makes a few calls in a row with short serial gaps between them; waking a sleeping
+// thread costs tens of microseconds natively (futex + IPI on a VM) and more in a browser (Atomics.wait/notify), and a
+// sleeping helper starts its share late. Spinning longer than this only burns a core another process may want.
+constexpr std::chrono::microseconds kSpin{200};
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until ready() or kSpin has passed; true if ready() came true.
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return ready();
+  }
+}
+
 class Pool {
  public:
   ~Pool() {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      stop_ = true;
+      stop_.store(true, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_work_.notify_all();
     for (auto& w : workers_) w.join();
@@ -50,25 +81,34 @@ class Pool {
     std::unique_lock<std::mutex> owner(call_mu_, std::try_to_lock);
     if (!owner.owns_lock()) return false;
     const std::size_t helpers = grow(std::min(threads, nth) - 1);  // the caller is one of the threads
+    // The call's fields are written before tickets_ (release); a worker reads them after it takes a ticket
+    // (acquire), and no worker reads them after its pending_ decrement, which the caller waits for.
+    fn_ = &fn;
+    nth_ = nth;
+    error_ = nullptr;
+    next_.store(0, std::memory_order_relaxed);
+    pending_.store(helpers, std::memory_order_relaxed);
+    tickets_.store(helpers, std::memory_order_release);
     {
+      // Moved under mu_: a worker that found no new call checks again under mu_ before it sleeps.
       std::lock_guard<std::mutex> lk(mu_);
-      fn_ = &fn;
-      nth_ = nth;
-      next_.store(0, std::memory_order_relaxed);
-      active_ = helpers;
-      pending_ = helpers;
-      error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
-    cv_work_.notify_all();
+    if (sleepers_.load(std::memory_order_relaxed) > 0) cv_work_.notify_all();
     work();
-    std::unique_lock<std::mutex> lk(mu_);
-    cv_done_.wait(lk, [&] { return pending_ == 0; });
+    // Helpers that have not woken yet are not waited for: their tickets are taken back (a descheduled worker
+    // would otherwise hold up a call whose tasks are all done).
+    const std::size_t unused = tickets_.exchange(0, std::memory_order_acq_rel);
+    if (unused) pending_.fetch_sub(unused, std::memory_order_acq_rel);
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_done_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     fn_ = nullptr;
     if (error_) {
       std::exception_ptr e = error_;
       error_ = nullptr;
-      lk.unlock();
+      owner.unlock();
       std::rethrow_exception(e);
     }
     return true;
@@ -77,15 +117,11 @@ class Pool {
  private:
   // Starts workers up to `helpers`; returns how many exist (fewer if the system refuses threads).
   std::size_t grow(std::size_t helpers) {
-    std::size_t gen;
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      gen = generation_;  // a new worker must wait for the next call, not replay the last one
-    }
+    // A new worker must wait for the next call, not replay the last one.
+    const std::size_t gen = generation_.load(std::memory_order_relaxed);
     try {
       while (workers_.size() < helpers) {
-        const std::size_t index = workers_.size();
-        workers_.emplace_back([this, index, gen] { loop(index, gen); });
+        workers_.emplace_back([this, gen] { loop(gen); });
       }
     } catch (const std::system_error&) {
     }
@@ -108,17 +144,31 @@ class Pool {
     t_in_pool_task = false;
   }
 
-  void loop(std::size_t index, std::size_t seen) {
-    std::unique_lock<std::mutex> lk(mu_);
+  // Takes one of the current call's tickets, if any are left.
+  bool take_ticket() {
+    std::size_t t = tickets_.load(std::memory_order_relaxed);
+    while (t > 0)
+      if (tickets_.compare_exchange_weak(t, t - 1, std::memory_order_acquire, std::memory_order_relaxed)) return true;
+    return false;
+  }
+
+  void loop(std::size_t seen) {
     for (;;) {
-      cv_work_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      if (index >= active_) continue;  // not needed for this call
-      lk.unlock();
+      const auto moved = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(moved)) {
+        std::unique_lock<std::mutex> lk(mu_);
+        sleepers_.fetch_add(1, std::memory_order_relaxed);
+        cv_work_.wait(lk, moved);
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_.load(std::memory_order_relaxed)) return;
+      if (!take_ticket()) continue;  // not needed for this call, or it is over
       work();
-      lk.lock();
-      if (--pending_ == 0) cv_done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lk(mu_);  // the caller checks pending_ under mu_ before it sleeps
+        cv_done_.notify_one();
+      }
     }
   }
 
@@ -126,11 +176,17 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_work_, cv_done_;
   std::vector<std::thread> workers_;
+  // The current call (written by its caller before generation_ moves).
   const std::function<void(std::size_t, std::size_t)>* fn_ = nullptr;
-  std::size_t nth_ = 0, active_ = 0, pending_ = 0, generation_ = 0;
-  std::atomic<std::size_t> next_{0};
-  std::exception_ptr error_;
-  bool stop_ = false;
+  std::size_t nth_ = 0;
+  std::exception_ptr error_;  // under mu_ while workers run
+  // Each on its own cache line: workers spin on generation_ while tasks claim next_ and finish on pending_.
+  alignas(64) std::atomic<std::size_t> generation_{0};
+  alignas(64) std::atomic<std::size_t> next_{0};
+  alignas(64) std::atomic<std::size_t> pending_{0};  // helpers with a ticket that have not finished
+  std::atomic<std::size_t> tickets_{0};              // helpers the call may still take
+  std::atomic<std::size_t> sleepers_{0};
+  std::atomic<bool> stop_{false};
 };
 
 Pool& pool() {

@@ -53,6 +53,11 @@ class FusedAttentionTester {
     seed_ = v;
     return *this;
   }
+  // Scores that rise (or fall) by `step` per key on top of the random part: the running max moves again and again.
+  FusedAttentionTester& rising(float step) {
+    rising_ = step;
+    return *this;
+  }
   // Also asks for the weights (Attention::weights, row stride n_k + pad), checked against float64 below.
   FusedAttentionTester& weights() {
     weights_ = true;
@@ -152,6 +157,10 @@ class FusedAttentionTester {
     in.q.fill(rng, magnitude_);
     in.k.fill(rng, magnitude_);
     in.v.fill(rng, 1.0f);
+    if (rising_ != 0.0f) {  // q·k·scale gains rising_·j: q[i, 0] = 1, k[j, 0] = rising_·j·sqrt(d)
+      for (std::size_t i = 0; i < n_q_; ++i) in.q.at(i, 0) = 1.0f;
+      for (std::size_t j = 0; j < n_k_; ++j) in.k.at(j, 0) = rising_ * float(j) * std::sqrt(float(d_));
+    }
     if (mask_ >= 0) {
       std::uniform_real_distribution<float> u(0.0f, 1.0f);
       in.mask.resize((shared_ ? 1 : n_q_) * n_k_);
@@ -184,7 +193,7 @@ class FusedAttentionTester {
   std::ptrdiff_t offset_k_ = 0;
   bool causal_ = false, shared_ = false, weights_ = false;
   double mask_ = -1;  // < 0: no mask
-  float magnitude_ = 1.0f;
+  float magnitude_ = 1.0f, rising_ = 0.0f;
   unsigned seed_ = 1;
 };
 
@@ -252,11 +261,39 @@ TEST(FusedAttention, WeightsFromTheTiles) {
   }
 }
 
+// The kernel's tiles (flash_attention.hpp, AttnTile: query tiles of 48, 24 and 16 rows and key blocks of 256, 128 and
+// 64 keys for 16, 8 and 4 lanes): a boundary of each at every size class, across the causal diagonal both ways, with
+// a mask of rows or one row; and scores whose max keeps rising (the lazy rescale moves the reference max many times)
+// or only falls (it never moves after the first key).
+TEST(FusedAttention, TileBoundariesAndRisingMaxima) {
+  for (const KernelTable* t : all_tables()) {
+    for (std::size_t n_q : {15, 16, 23, 25, 47, 48, 49, 97})
+      for (std::size_t n_k : {63, 64, 65, 129, 255, 257}) {
+        FusedAttentionTester().n_q(n_q).n_k(n_k).d(24).d_v(64).Test(*t);
+        FusedAttentionTester().n_q(n_q).n_k(n_k).d(17).d_v(65).causal(true, 0).Test(*t);
+        FusedAttentionTester()
+            .n_q(n_q)
+            .n_k(n_k)
+            .d(33)
+            .d_v(63)
+            .causal(true, std::ptrdiff_t(n_k) - std::ptrdiff_t(n_q))
+            .mask(0.7)
+            .Test(*t);
+        FusedAttentionTester().n_q(n_q).n_k(n_k).d(20).d_v(7).mask(0.8, true).causal(true, 9).Test(*t);
+      }
+    for (float step : {0.5f, -0.5f, 3.0f}) {
+      FusedAttentionTester().n_q(50).n_k(300).d(32).d_v(64).rising(step).Test(*t);
+      FusedAttentionTester().n_q(100).n_k(200).d(32).d_v(40).rising(step).causal(true, 100).mask(0.9).Test(*t);
+    }
+  }
+}
+
 TEST(FusedAttention, RowSplitsAreBitwiseIdentical) {
   for (const KernelTable* t : all_tables()) {
     FusedAttentionTester().n_q(150).n_k(400).d(64).d_v(48).mask(0.6).causal(true, 250).TestSplits(*t);
     FusedAttentionTester().n_q(77).n_k(30).d(8).d_v(20).mask(0.6).causal(true, -10).TestSplits(*t);  // direct path
     FusedAttentionTester().n_q(100).n_k(300).d(24).d_v(24).mask(0.5, true).offset(3).pad(5).TestSplits(*t);
+    FusedAttentionTester().n_q(145).n_k(400).d(64).d_v(64).causal(true).rising(0.5f).TestSplits(*t);  // lazy rescale
   }
 }
 

@@ -72,6 +72,9 @@ std::vector<Problem> problems() {
       {"wrapper", make(Mechanism::multihead_wrapper, 48, 16, 3), {3, 67, 48}},
       {"multihead", make(Mechanism::multihead, 48, 35, 5), {3, 67, 48}},
       {"multihead_long", make(Mechanism::multihead, 64, 64, 4), {1, 301, 64}},
+      // Two heads of 777 rows: each head cut into causal equal-cost row ranges (core/src/ops.cpp head_row_tasks), and
+      // the projections' guided row tasks down to their last, partial one.
+      {"multihead_heads_cut", make(Mechanism::multihead, 32, 32, 2), {1, 777, 32}},
   };
   Problem renorm = out[3];
   renorm.name = "causal_renormalise";

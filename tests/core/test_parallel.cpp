@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -47,7 +48,8 @@ TEST(Parallel, ZeroTasksIsANoOp) {
   EXPECT_FALSE(called);
 }
 
-// The pool starts the workers asked for whatever the core count, so this holds on any machine.
+// The pool starts the workers asked for whatever the core count, so this holds on any machine. Each task waits (up to
+// 10 s, for a loaded machine's slow wake-up) until the other is inside too: both ran at once, on two threads.
 TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
   std::atomic<int> inside{0}, peak{0};
   parallel_for(2, 2, [&](std::size_t, std::size_t) {
@@ -55,7 +57,9 @@ TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
     int p = peak.load();
     while (now > p && !peak.compare_exchange_weak(p, now)) {
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (peak.load() < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
     --inside;
   });
   EXPECT_EQ(peak.load(), 2);
@@ -89,6 +93,20 @@ TEST(Parallel, ConcurrentCallersAllFinish) {
     });
   for (auto& t : callers) t.join();
   EXPECT_EQ(count.load(), 4 * 50 * 6);
+}
+
+// Calls back to back (workers still spinning) and after pauses longer than the spin (workers asleep): every task
+// runs once either way, and a call never waits for a helper that did not take part.
+TEST(Parallel, SpinningAndSleepingWorkersRunEveryTaskOnce) {
+  for (int pause_us : {0, 1000}) {
+    for (int call = 0; call < 40; ++call) {
+      const std::size_t nth = 1 + static_cast<std::size_t>(call) % 7;
+      std::vector<std::atomic<int>> hits(nth);
+      parallel_for(nth, 3, [&](std::size_t ith, std::size_t) { hits[ith].fetch_add(1); });
+      for (std::size_t i = 0; i < nth; ++i) ASSERT_EQ(hits[i].load(), 1) << "pause " << pause_us << " call " << call;
+      if (pause_us) std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+    }
+  }
 }
 
 TEST(Parallel, DefaultThreads) {

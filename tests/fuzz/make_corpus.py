@@ -178,3 +178,8 @@ put(O, 'attention_grad', args('attention', '--grad', '--input', '-', stdin='{"qu
 put(O, 'train_copy', args('train', '--task', 'copy-previous', '--tokens', '8', '--batch', '4', '--format', 'json'))
 put(O, 'train_sgd', args('train', '--task', 'reverse', '--optimizer', 'sgd', '--lr', '0.1', '--heads', '2', '--d-model', '8', '--seed', '3'))
 put(O, 'train_bad', args('train', '--task', 'nope', '--lr', 'x'))
+# fuzz_train: FuzzedDataProvider bytes (integers from the end); fixed random strings, and zeros (every size the
+# smallest, the default optimizer)
+for i in range(8):
+    put('fuzz_train', 'random_%d' % i, bytes(rnd.randrange(256) for _ in range(48 + 24 * i)))
+put('fuzz_train', 'zeros', bytes(64))

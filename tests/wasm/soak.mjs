@@ -3,17 +3,23 @@
 // process's RSS at the start, the middle and the end. Memory must stay flat: the KV cache grows in place and a step
 // allocates nothing that outlives it (core/include/attnkit/decoder.hpp).
 //
-//   node --expose-gc tests/wasm/soak.mjs [--steps N] [--threads] [--train]   (npm run test:soak: 100 000 steps, both
-//   builds, decode and training)
+//   node --expose-gc tests/wasm/soak.mjs [--steps N] [--threads] [--train] [--only-threads] [--only-train]
+//   (npm run test:soak: 100 000 steps, both builds, decode and training; --only-* run one build or one kind)
 //
 // tests/wasm/soak.test.mjs runs the same function for 2 000 steps in the suite. Bounds (checked by assertFlat):
 //   wasm memory      no growth at all from the start to the end (the linear memory never shrinks, so any growth stays)
-//   bytes in use     no growth from the start to the end, and back to the level before the layer after dispose()
+//   bytes in use     no growth from the start to the end (training: at most TRAIN_IN_USE_SLACK_BYTES), and back to
+//                    the level before the layer after dispose()
 //                    (measured after one warm-up session: the per-thread scratch and worker stacks it allocates stay)
 //   RSS              at most RSS_BOUND_BYTES more at the end than at the start (V8's own heap and code move around)
 import { load } from '../../wasm/index.mjs';
 
 export const RSS_BOUND_BYTES = 16 * 1024 * 1024;
+// Training: between steps the bytes in use wander by a few dozen bytes around one level with no trend (275 232 to
+// 275 320 over 2 500 steps in the single-thread build; 100 000 steps ended 8 bytes above the start), so the end may
+// be this much above the start; a leak of 16 bytes every 100 steps exceeds it in under 2 000 steps. After dispose()
+// the bytes in use must still be back to the level before the layer exactly.
+export const TRAIN_IN_USE_SLACK_BYTES = 256;
 
 // Deterministic inputs: a small LCG, values in [-1, 1).
 function tokens(count, seed) {
@@ -81,7 +87,8 @@ export async function decodeSoak({ steps = 2000, threads = false, sessionSteps =
 
 // Training steps: `ak.createModel({ task: 'copy-previous' }).trainStep()` (batch 8, dModel 16) and, on a layer,
 // forward({ grad }) → backward → optimizer.step → zeroGrad, alternating, then dispose; the same samples.
-export async function trainSoak({ steps = 2000, threads = false } = {}) {
+// onProgress(step, sample or null): called every 10 000 steps and at each sample (the command line prints it).
+export async function trainSoak({ steps = 2000, threads = false, onProgress = () => {} } = {}) {
   const ak = await load({ threads });
   if (threads) ak.threads = Math.min(2, ak.maxThreads);
   const x = tokens(2 * 8 * 16, 7);
@@ -116,7 +123,10 @@ export async function trainSoak({ steps = 2000, threads = false } = {}) {
       optimizer.step(layer.backward(gradContext));
       optimizer.zeroGrad();
     }
-    if (step === warmUp || step === Math.floor(steps / 2) || step === steps - 1) samples.push(sample(ak, step));
+    if (step === warmUp || step === Math.floor(steps / 2) || step === steps - 1) {
+      samples.push(sample(ak, step));
+      onProgress(step, samples.at(-1));
+    } else if (step % 10000 === 0) onProgress(step, null);
   }
   optimizer.dispose();
   layer.dispose();
@@ -130,12 +140,13 @@ export async function trainSoak({ steps = 2000, threads = false } = {}) {
     samples,
     after,
     sameFirstSteps: finite,
+    inUseSlack: TRAIN_IN_USE_SLACK_BYTES,
     ak,
   };
 }
 
 // Throws an Error naming the figure that grew beyond its bound.
-export function assertFlat({ before, samples, after, sameFirstSteps }) {
+export function assertFlat({ before, samples, after, sameFirstSteps, inUseSlack = 0 }) {
   const [start, , end] = samples;
   if (!sameFirstSteps)
     throw new Error(
@@ -143,8 +154,11 @@ export function assertFlat({ before, samples, after, sameFirstSteps }) {
     );
   if (end.wasmBytes !== start.wasmBytes)
     throw new Error(`wasm memory grew from ${start.wasmBytes} to ${end.wasmBytes} bytes; expected no growth`);
-  if (end.inUseBytes > start.inUseBytes)
-    throw new Error(`bytes in use grew from ${start.inUseBytes} to ${end.inUseBytes}; expected no growth`);
+  if (end.inUseBytes > start.inUseBytes + inUseSlack)
+    throw new Error(
+      `bytes in use grew from ${start.inUseBytes} to ${end.inUseBytes}; expected no growth` +
+        (inUseSlack ? ` beyond ${inUseSlack} bytes` : ''),
+    );
   if (after.inUseBytes > before.inUseBytes)
     throw new Error(
       `bytes in use after dispose() are ${after.inUseBytes}, before the layer ${before.inUseBytes}; expected no more`,
@@ -167,6 +181,16 @@ export function describe(r, seconds) {
   ].join('\n');
 }
 
+// A line on stderr per progress report: the step, the elapsed and CPU seconds, and the sample when there is one.
+function progress(threads, t0) {
+  return (step, s) =>
+    console.error(
+      `  ${threads ? 'pthreads' : 'single-thread'} train step ${step}: ${((performance.now() - t0) / 1000).toFixed(0)} s,` +
+        ` CPU ${(process.cpuUsage().user / 1e6).toFixed(0)} s` +
+        (s ? `, wasm ${s.wasmBytes} B, in use ${s.inUseBytes} B, RSS ${s.rssBytes} B` : ''),
+    );
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const at = args.indexOf('--steps');
@@ -176,12 +200,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   let failed = false;
-  for (const threads of args.includes('--threads') ? [false, true] : [false]) {
-    for (const kind of args.includes('--train') ? ['decode', 'train'] : ['decode']) {
+  const builds = args.includes('--only-threads') ? [true] : args.includes('--threads') ? [false, true] : [false];
+  const kinds = args.includes('--only-train') ? ['train'] : args.includes('--train') ? ['decode', 'train'] : ['decode'];
+  for (const threads of builds) {
+    for (const kind of kinds) {
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       const r =
-        kind === 'train' ? { ...(await trainSoak({ steps, threads })), kind } : await decodeSoak({ steps, threads });
+        kind === 'train'
+          ? { ...(await trainSoak({ steps, threads, onProgress: progress(threads, t0) })), kind }
+          : await decodeSoak({ steps, threads });
       console.log(describe(r, (performance.now() - t0) / 1000));
+      const cpu = process.cpuUsage(cpu0);
+      console.log(`  CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (all threads of the process)`);
       try {
         assertFlat(r);
         console.log('  flat: yes');

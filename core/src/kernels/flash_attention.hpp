@@ -1,10 +1,11 @@
 // attnkit — fused attention for one (batch, head), flash-attention style:
 // context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v without an (n_q, n_k) matrix.
-// Queries go in tiles of QT rows, keys in blocks of KB; per block: scores S = q·kᵀ·scale (QT, KB) in
-// register tiles, then an online softmax (running max m, running sum l, rescale of the partial
-// context O by exp(m_old − m_new)), then O += P·v. Blocks no computed row can see (causal future, or every
-// mask entry −inf) are skipped before their scores are computed: a block a row cannot see adds exact zeros
-// to its O and l, so skipping it changes no bit.
+// Queries go in tiles of QT rows, keys in blocks of KB; per block, the book's passes fused: scores S = q·kᵀ·scale
+// (QT, KB) in register tiles, masking (only where a row's visible keys end inside the block: the causal diagonal or
+// a mask), an online softmax (running max m, lazily moved, running sum l, rescale of the partial context O by
+// exp(m_old − m_new) when m moves), then O += P·v. Blocks no computed row can see (causal future past a tile's last
+// row, or every mask entry −inf) are skipped before their scores are computed: a block a row cannot see adds exact
+// zeros to its O and l, so skipping it changes no bit.
 //
 // Overflow (core/src/overflow.hpp): the scores a row may see are checked for NaN/±Inf in the pass that finds
 // their maximum (before the mask is added, and again after, where the mask allows the key), and the context
@@ -24,6 +25,10 @@
 
 namespace attnkit::kernels {
 namespace {
+
+// ln 2^8: P = exp(S − m) stays ≤ 256, far from overflow; a larger rise moves m (FlashAttention-3's threshold, 8 in
+// log2 units). The decision is the row's own, so row splits keep their bits.
+constexpr float kLazyRescale = 5.545177444479562f;
 
 template <class Arch>
 struct AttnTile {
@@ -200,14 +205,16 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         if (t.weights) keep_block_scores(srow, vis, kn, t.weights + i * t.ld_weights + kb);
         for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
         const float bmax = hmax<Arch>(vmx);
-        const float mnew = bmax > m[r] ? bmax : m[r];
+        // Lazy rescaling: the reference max moves only past m + kLazyRescale, so most blocks keep alpha = 1 (no exp,
+        // O and l untouched); P ≤ e^kLazyRescale, and out = O / l, lse = m + log l are exact for any m.
+        const float mnew = bmax > m[r] + kLazyRescale ? bmax : m[r];
         if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
           for (std::size_t j = 0; j < vw; ++j) srow[j] = 0.0f;
           alpha[r] = 1.0f;
           continue;
         }
         const F vsum = exp_sub_body<Arch>(srow, vw, mnew, F(0.0f));  // P = exp(S − m)
-        // exp(0) is exactly 1, so a block that does not raise the max leaves O and l untouched;
+        // A block that does not move m leaves O and l untouched (alpha exactly 1);
         // before the first visible key O and l are 0 and exp(−inf) = 0.
         alpha[r] = mnew == m[r]   ? 1.0f
                    : m[r] == ninf ? 0.0f
