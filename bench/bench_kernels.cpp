@@ -264,7 +264,10 @@ void register_all() {
     add("gemm_nt/" + isa + "/C2_proj_1024x768x768", gemm_nt, t, 1024, 768, 768);
     add("gemm_nt/" + isa + "/C2_qkv_1024x2304x768", gemm_nt, t, 1024, 2304, 768);
     add("gemm_nt_prepacked/" + isa + "/C2_qkv_1024x2304x768", gemm_nt_prepacked, t, 1024, 2304, 768);
+    add("gemm_nt_prepacked/" + isa + "/C2_proj_1024x768x768", gemm_nt_prepacked, t, 1024, 768, 768);
     add("gemm_nt_prepacked/" + isa + "/C3_qkv_2048x1536x512", gemm_nt_prepacked, t, 2048, 1536, 512);
+    add("gemm_nt_prepacked/" + isa + "/C4_qkv_4096x2304x768", gemm_nt_prepacked, t, 4096, 2304, 768);
+    add("gemm_nt_prepacked/" + isa + "/C4_proj_4096x768x768", gemm_nt_prepacked, t, 4096, 768, 768);
     add("gemm_nt/" + isa + "/C2_scores_1024x1024x64", gemm_nt, t, 1024, 1024, 64);
     add("gemm_nn/" + isa + "/C2_1024x768x768", gemm_nn, t, 1024, 768, 768);
     add("gemm_nn/" + isa + "/C2_context_1024x64x1024", gemm_nn, t, 1024, 64, 1024);

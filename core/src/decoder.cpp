@@ -176,9 +176,9 @@ const Tensor& Decoder::step(const Tensor& x_new, Tensor* weights) {
     // Queries (and, self-attention, keys and values) of the slice's tokens, per sequence: x·Wᵀ (+ b).  (b, sn, qkv_ld)
     for (std::size_t bi = 0; bi < b; ++bi) {
       float* qkv = qkv_.data() + bi * slice_ * qkv_ld_;
-      detail::linear(x_new.ptr() + (bi * t + s0) * d_in, sn, d_in, module.qkv_weight_.data(), qkv_bias, qkv_ld_, qkv,
-                     threads_, cross_ ? nullptr : module.packed_->qkv.get());
-      screen(qkv, sn, qkv_ld_, kind, bi, position);
+      if (detail::linear(x_new.ptr() + (bi * t + s0) * d_in, sn, d_in, module.qkv_weight_.data(), qkv_bias, qkv_ld_,
+                         qkv, threads_, cross_ ? nullptr : module.packed_->qkv.get()))
+        screen(qkv, sn, qkv_ld_, kind, bi, position);
       if (cross_) continue;
       // Append the keys and values at positions [position, position + sn) of each kv head.  (b, H_kv, max_tokens, hd)
       for (std::size_t g = 0; g < kv_heads_; ++g)
@@ -196,9 +196,9 @@ const Tensor& Decoder::step(const Tensor& x_new, Tensor* weights) {
       const Tensor& bias = module.params_[module.out_proj_bias_].second;
       for (std::size_t bi = 0; bi < b; ++bi) {
         float* out = output_.ptr() + (bi * t + s0) * d_out;
-        detail::linear(context_.data() + bi * slice_ * D, sn, D, weight.ptr(), bias.ptr(), d_out, out, threads_,
-                       module.packed_->out_proj.get());
-        screen(out, sn, d_out, detail::Projection::out_proj, bi, position);
+        if (detail::linear(context_.data() + bi * slice_ * D, sn, D, weight.ptr(), bias.ptr(), d_out, out, threads_,
+                           module.packed_->out_proj.get()))
+          screen(out, sn, d_out, detail::Projection::out_proj, bi, position);
       }
     } else {
       attend(position, sn, output_.ptr() + s0 * D, t * D);

@@ -77,12 +77,12 @@ void Decoder::set_memory(const DecodeMemory& memory) {
   const float* w_key = module.qkv_weight_.data() + D * c.d_in;
   const float* w_value = w_key + D_kv * key_in.features;
   std::vector<float> keys(checked_numel({b * n_k, D_kv})), values(keys.size());  // (b·n_k, D_kv) as projected
-  detail::linear(memory.kv->ptr(), b * n_k, key_in.features, w_key, bias ? bias + D : nullptr, D_kv, keys.data(),
-                 threads_);
-  detail::screen_projection(keys.data(), b * n_k, n_k, D_kv, detail::Projection::key);
-  detail::linear(value_tensor->ptr(), b * n_k, value_in.features, w_value, bias ? bias + D + D_kv : nullptr, D_kv,
-                 values.data(), threads_);
-  detail::screen_projection(values.data(), b * n_k, n_k, D_kv, detail::Projection::value);
+  if (detail::linear(memory.kv->ptr(), b * n_k, key_in.features, w_key, bias ? bias + D : nullptr, D_kv, keys.data(),
+                     threads_))
+    detail::screen_projection(keys.data(), b * n_k, n_k, D_kv, detail::Projection::key);
+  if (detail::linear(value_tensor->ptr(), b * n_k, value_in.features, w_value, bias ? bias + D + D_kv : nullptr, D_kv,
+                     values.data(), threads_))
+    detail::screen_projection(values.data(), b * n_k, n_k, D_kv, detail::Projection::value);
 
   // Accepted: the session now holds this memory, its heads apart.                         (b, H_kv, n_k, hd)
   batch_ = b;

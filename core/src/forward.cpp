@@ -99,11 +99,10 @@ ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& opt
   detail::HeadsView query{x.ptr(), d_in, 0}, key = query, value = query;  // simplified: q = k = v = x
   if (c.mechanism != Mechanism::simplified) {
     qkv.emplace(std::initializer_list<std::size_t>{rows, 3 * D}, 0);
-    bool overflow = false;
-    detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
-                   qkv->get(), options.threads, packed_->qkv.get(), &overflow);
-    // Screened where produced (core/src/overflow.hpp): a projection that left float32 has no answer to give.
-    if (overflow)
+    // Screened where produced (core/src/overflow.hpp): a projection that left float32 has no answer to give. The
+    // kernel notes a non-finite element as it stores it; the screen then finds it and names it.
+    if (detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
+                       qkv->get(), options.threads, packed_->qkv.get()))
       detail::screen_projection(
           qkv->get(), rows, n, 3 * D,
           c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv);
@@ -157,10 +156,10 @@ ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& opt
       r.intermediates.emplace_back("context_before_out_proj",
                                    Tensor({b, n, D}, std::vector<float>(context_ptr, context_ptr + b * n * D)));
     Tensor out({b, n, c.d_out});
-    bool overflow = false;
-    detail::linear(context_ptr, rows, D, params_[out_proj_weight_].second.ptr(), params_[out_proj_bias_].second.ptr(),
-                   c.d_out, out.ptr(), options.threads, packed_->out_proj.get(), &overflow);
-    if (overflow) detail::screen_projection(out.ptr(), rows, n, c.d_out, detail::Projection::out_proj);
+    if (detail::linear(context_ptr, rows, D, params_[out_proj_weight_].second.ptr(),
+                       params_[out_proj_bias_].second.ptr(), c.d_out, out.ptr(), options.threads,
+                       packed_->out_proj.get()))
+      detail::screen_projection(out.ptr(), rows, n, c.d_out, detail::Projection::out_proj);
     context = std::move(out);
   }
   r.context = std::move(context);

@@ -50,8 +50,8 @@ Operand operand(const Tensor& t, const char* name, bool batched, std::size_t bat
 std::vector<float> project(const float* x, std::size_t rows, std::size_t in, const float* w, const float* bias,
                            std::size_t out, std::size_t tokens, detail::Projection kind, std::size_t threads) {
   std::vector<float> y(checked_numel({rows, out}));
-  detail::linear(x, rows, in, w, bias, out, y.data(), threads);
-  detail::screen_projection(y.data(), rows, tokens, out, kind);
+  if (detail::linear(x, rows, in, w, bias, out, y.data(), threads))
+    detail::screen_projection(y.data(), rows, tokens, out, kind);
   return y;
 }
 
@@ -206,10 +206,10 @@ ForwardResult Module::forward_general(const Tensor& x, const ForwardInputs& in, 
   if (c.mechanism == Mechanism::multihead) {
     if (options.intermediates) r.intermediates.emplace_back("context_before_out_proj", context_heads);
     r.context = Tensor({b, n_q, c.d_out});
-    detail::linear(context_heads.ptr(), b * n_q, D, params_[out_proj_weight_].second.ptr(),
-                   params_[out_proj_bias_].second.ptr(), c.d_out, r.context.ptr(), options.threads,
-                   packed_->out_proj.get());
-    detail::screen_projection(r.context.ptr(), b * n_q, n_q, c.d_out, detail::Projection::out_proj);
+    if (detail::linear(context_heads.ptr(), b * n_q, D, params_[out_proj_weight_].second.ptr(),
+                       params_[out_proj_bias_].second.ptr(), c.d_out, r.context.ptr(), options.threads,
+                       packed_->out_proj.get()))
+      detail::screen_projection(r.context.ptr(), b * n_q, n_q, c.d_out, detail::Projection::out_proj);
   } else {
     r.context = std::move(context_heads);
   }

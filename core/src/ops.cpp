@@ -178,38 +178,25 @@ const float* PackedWeight::panels() const noexcept {
   return table_ == &kernels::table() ? storage_.data() + offset_ : nullptr;
 }
 
-void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
-            float* y, std::size_t threads, const PackedWeight* packed, bool* non_finite) {
+bool linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
+            float* y, std::size_t threads, const PackedWeight* packed) {
   const auto& table = kernels::table();
   const kernels::GemmNT g{x,    d_in,  w,    d_in, y,    n_out,
                           rows, n_out, d_in, 1.0f, bias, packed ? packed->panels() : nullptr};
   threads = threads_for(2.0 * rows * d_in * n_out, threads);
-  // Each task screens the rows it wrote while they are still in cache (core/src/overflow.hpp), not a serial pass.
-  const auto screen = [&](std::size_t r0, std::size_t r1) {
-    return non_finite && first_non_finite(y + r0 * n_out, (r1 - r0) * n_out) < (r1 - r0) * n_out;
-  };
-  if (non_finite) *non_finite = false;
   // One range runs here, with no std::function to build (it would allocate: a decoding step makes no allocation).
-  if (threads <= 1) {
-    table.gemm_nt_f32(g, 0, rows);
-    if (screen(0, rows)) *non_finite = true;
-    return;
-  }
+  if (threads <= 1) return table.gemm_nt_f32(g, 0, rows);
   thread_local std::vector<std::size_t> ends;  // the caller's: tasks read it, and a task never calls linear
   linear_tasks(rows, threads, g.b_packed != nullptr, ends);
-  if (ends.size() == 1) {
-    table.gemm_nt_f32(g, 0, rows);
-    if (screen(0, rows)) *non_finite = true;
-    return;
-  }
-  std::atomic<bool> bad{false};
+  if (ends.size() == 1) return table.gemm_nt_f32(g, 0, rows);
+  // The kernel notes a non-finite element as it stores it (the caller then screens y: core/src/overflow.hpp).
+  std::atomic<bool> non_finite{false};
   const std::vector<std::size_t>& task_ends = ends;
   parallel_for(task_ends.size(), threads, [&](std::size_t ith, std::size_t) {
     const std::size_t r0 = ith ? task_ends[ith - 1] : 0, r1 = task_ends[ith];
-    table.gemm_nt_f32(g, r0, r1);
-    if (screen(r0, r1)) bad.store(true, std::memory_order_relaxed);
+    if (table.gemm_nt_f32(g, r0, r1)) non_finite.store(true, std::memory_order_relaxed);
   });
-  if (non_finite && bad.load()) *non_finite = true;
+  return non_finite.load();
 }
 
 void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double dropout_p, DropoutOrder order,

@@ -36,10 +36,10 @@ std::size_t sdpa_threads(std::size_t batch, std::size_t tokens, std::size_t head
                          std::size_t threads);
 
 // y (rows, n_out) = x (rows, d_in) · wᵀ (n_out, d_in)ᵀ + bias (n_out, optional)    nn.Linear
-// packed: w packed ahead of time (optional; same results). non_finite (optional): set to whether any element of y is
-// NaN or ±Inf, found by the tasks that wrote them (then screen_projection names the first: core/src/overflow.hpp).
-void linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
-            float* y, std::size_t threads, const PackedWeight* packed = nullptr, bool* non_finite = nullptr);
+// packed: w packed ahead of time (optional; same results). Returns whether an element of y is not finite (the
+// gemm kernel notes it as it stores): a caller screens y for overflow (core/src/overflow.hpp) only then.
+bool linear(const float* x, std::size_t rows, std::size_t d_in, const float* w, const float* bias, std::size_t n_out,
+            float* y, std::size_t threads, const PackedWeight* packed = nullptr);
 
 // One of queries/keys/values as (batch, tokens, ld) rows: head h reads columns [col + h·head_dim, … + head_dim).
 struct HeadsView {

@@ -146,7 +146,7 @@ class GemmNTTester {
   void Test(const KernelTable& t) const {
     Inputs in = make();
     Buffer c(m_, n_, n_ + pad_, offset_);
-    run(t, in, c, 1);
+    EXPECT_FALSE(run(t, in, c, 1)) << t.isa << " flagged a non-finite output, m=" << m_ << " n=" << n_ << " k=" << k_;
     EXPECT_TRUE(c.slack_untouched()) << t.isa << " wrote outside C";
     for (std::size_t i = 0; i < m_; ++i)
       for (std::size_t j = 0; j < n_; ++j) {
@@ -161,6 +161,28 @@ class GemmNTTester {
         ASSERT_NEAR(c.at(i, j), ref, tol(k_) * mag + 1e-30)
             << t.isa << " gemm_nt m=" << m_ << " n=" << n_ << " k=" << k_ << " at (" << i << ", " << j << ")";
       }
+  }
+
+  // The kernel's return value flags a non-finite output (the overflow screen): A(i, 0)·B(j, 0) = 9e38 overflows only
+  // C(i, j), so the flag is set by exactly the row ranges that hold row i. Finite outputs never set it (Test).
+  void TestFlagsOverflowAt(const KernelTable& t, std::size_t i, std::size_t j) const {
+    Inputs in = make();
+    in.a.at(i, 0) = 3e19f;
+    in.b.at(j, 0) = 3e19f;
+    Buffer c(m_, n_, n_ + pad_, offset_);
+    const auto ranges = {std::pair<std::size_t, std::size_t>{0, m_}, {0, i}, {i, i + 1}, {i + 1, m_}, {i, m_}};
+    for (const auto& [lo, hi] : ranges) {
+      const bool flagged = run_range(t, in, c, lo, hi);
+      ASSERT_EQ(flagged, lo <= i && i < hi) << t.isa << " gemm_nt m=" << m_ << " n=" << n_ << " k=" << k_ << " inf at ("
+                                            << i << ", " << j << "), rows [" << lo << ", " << hi << ")";
+    }
+    EXPECT_TRUE(std::isinf(c.at(i, j))) << t.isa;
+    for (std::size_t jj = 0; jj < n_; ++jj)
+      if (jj != j) ASSERT_TRUE(std::isfinite(c.at(i, jj))) << t.isa << " at (" << i << ", " << jj << ")";
+    // A NaN in A: row i of C is NaN throughout, and flagged.
+    in.a.at(i, 0) = std::numeric_limits<float>::quiet_NaN();
+    ASSERT_TRUE(run_range(t, in, c, i, i + 1)) << t.isa << " NaN row " << i << " not flagged";
+    ASSERT_FALSE(run_range(t, in, c, 0, i)) << t.isa;
   }
 
   void TestSplits(const KernelTable& t) const {
@@ -198,7 +220,23 @@ class GemmNTTester {
     for (auto& x : in.bias) x = u(rng);
     return in;
   }
-  void run(const KernelTable& t, const Inputs& in, Buffer& c, std::size_t parts) const {
+  // Rows [lo, hi) in one call; returns the kernel's non-finite flag.
+  bool run_range(const KernelTable& t, const Inputs& in, Buffer& c, std::size_t lo, std::size_t hi) const {
+    const kernels::GemmNT g{in.a.data(),
+                            in.a.ld(),
+                            in.b.data(),
+                            in.b.ld(),
+                            c.data(),
+                            c.ld(),
+                            m_,
+                            n_,
+                            k_,
+                            alpha_,
+                            bias_ ? in.bias.data() : nullptr};
+    return t.gemm_nt_f32(g, lo, hi);
+  }
+  // Returns whether any of the calls flagged a non-finite output.
+  bool run(const KernelTable& t, const Inputs& in, Buffer& c, std::size_t parts) const {
     kernels::GemmNT g{in.a.data(),
                       in.a.ld(),
                       in.b.data(),
@@ -219,7 +257,9 @@ class GemmNTTester {
       EXPECT_EQ(packed[size], 12345.0f) << t.isa << " pack_nt_b_f32 wrote past packed_nt_b_floats";
       g.b_packed = packed.data();
     }
-    run_split(m_, parts, [&](std::size_t b, std::size_t e) { t.gemm_nt_f32(g, b, e); });
+    bool flagged = false;
+    run_split(m_, parts, [&](std::size_t b, std::size_t e) { flagged |= t.gemm_nt_f32(g, b, e); });
+    return flagged;
   }
   static double tol(std::size_t terms) { return terms <= 160 ? 1e-5 : terms <= 400 ? 3e-5 : 6e-5; }
 

@@ -2,8 +2,10 @@
 // (kernel_tester.hpp), at sizes around each table's SIMD width, misaligned, with padded rows.
 #include "kernel_tester.hpp"
 
+#include <array>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "kernels/simd_math.hpp"
 
@@ -70,6 +72,18 @@ TEST(GemmNT, RowSplitsAreBitwiseIdentical) {
     GemmNTTester().m(16).n(3).k(7).offset(1).pad(3).TestSplits(*t);
     GemmNTTester().m(40).n(270).k(300).bias(true).TestSplits(*t);
     GemmNTTester().m(61).n(150).k(1000).bias(true).TestSplits(*t);
+  }
+}
+
+// The non-finite flag (the forward's overflow screen) at tile corners and edges, on the tiny path, the tiled path
+// (partial tiles in both directions) and across k blocks.
+TEST(GemmNT, FlagsExactlyTheRangesWithAnOverflow) {
+  for (const KernelTable* t : all_tables()) {
+    const std::size_t W = t->simd_width;
+    GemmNTTester().m(5).n(3).k(7).TestFlagsOverflowAt(*t, 4, 2);  // tiny product (read in place)
+    for (const auto& [m, n, k] : {std::array<std::size_t, 3>{37, 8 * W + 2, 29}, {30, 2 * W, 800}, {15, 3 * W, 64}})
+      for (const auto& [i, j] : {std::pair<std::size_t, std::size_t>{0, 0}, {m - 1, n - 1}, {m / 2, n / 2}, {m - 1, 0}})
+        GemmNTTester().m(m).n(n).k(k).bias(true).TestFlagsOverflowAt(*t, i, j);
   }
 }
 

@@ -1,7 +1,7 @@
 // attnkit — gemm_nt / gemm_nn, BLIS-style: B packed per call into (KC, NR) panels and A per block into
-// (KC, MR) panels (per-thread buffers), MR × NR register tiles (microkernel.hpp). Packing B costs
-// O(n·k) per call, so give each call many rows. k is blocked by KC for cache; a block continues the
-// previous block's sums stored in C, so every C element is still one fma chain over p = 0..k−1 in order,
+// (KC, MR) panels (per-thread buffers; AVX-512 reads A in place), MR × NR register tiles (microkernel.hpp).
+// Packing B costs O(n·k) per call, so give each call many rows. k is blocked by KC for cache; a block continues
+// the previous block's sums stored in C, so every C element is still one fma chain over p = 0..k−1 in order,
 // whatever the row range: results do not depend on how rows are split across threads.
 #pragma once
 #include "kernels.hpp"
@@ -10,13 +10,27 @@
 namespace attnkit::kernels {
 namespace {
 
-// Block sizes, picked by measurement on Zen 3 at the projection shapes (m 1024, n 768, k 768): B is packed
-// once per call for all its columns (up to NC) and a whole k = 768 per block, so no C reloads and no
-// repacking of A; each packed A block (96 × 768, 288 KB) stays in L2 while the B panels stream past it.
-// ~90 GFLOP/s on one core against ~64 with 256 × 256 blocks.
+// Block sizes, picked by measurement on Zen 3 and Zen 4 at the projection shapes (m 1024, n 768 and 2304,
+// k 768): B is packed once per call for all its columns (up to NC) and a whole k = 768 per block, so no C
+// reloads and no repacking of A; each packed A block (MC × 768: 288 KB, 602 KB for AVX-512's 14-row
+// tiles) stays in L2 (1 MB per core) while the B panels (768 × NR, 96 KB) stream past it. Zen 3: ~90 GFLOP/s
+// on one core against ~64 with 256 × 256 blocks; Zen 4: k blocks of 192, 256 or 384 lose 5–12 %.
 constexpr std::size_t kGemmKC = 768;   // k per packed block
 constexpr std::size_t kGemmNC = 4096;  // columns per packed block of B (caps the buffer at 12 MB)
-constexpr std::size_t kGemmMC = 96;    // rows per packed block of A (a multiple of every MR)
+
+// gemm's register tile: Tile's (microkernel.hpp) but 14 rows with 32 registers: 28 accumulators + 2 B + 1
+// broadcast, one more fma per B load than 12 × 2 (measured on Zen 4: +2–4 % at m 1024, n 2304, k 768; 8 × 3 and
+// 6 × 4 were no faster). NR, and so the layout of B packed ahead (pack_nt_b_f32), is Tile's. With 32 registers the
+// broadcasts read A's rows in place (16 general registers hold the row addresses; packing A cost ~1.5 % of C2's
+// forward); only a block's last, partial tile is packed. Elsewhere (AVX2, SSE2, wasm, where V8 keeps few general
+// registers free) A is packed per block.
+template <class Arch>
+struct GemmTile {
+  static constexpr std::size_t W = Tile<Arch>::W, NB = Tile<Arch>::NB, NR = Tile<Arch>::NR;
+  static constexpr std::size_t MR = W >= 16 ? 14 : Tile<Arch>::MR;
+  static constexpr std::size_t MC = W >= 16 ? 14 * MR : 96;  // rows per block of A (a multiple of MR)
+  static constexpr bool kAInPlace = W >= 16;
+};
 
 // Tiny products (n·k ≤ kGemmDirect and m·n·k ≤ kGemmDirectMNK, e.g. C1's projections): packing and tile
 // set-up cost more than the products, so each element is one scalar multiply-add chain over p = 0..k−1 read
@@ -30,8 +44,9 @@ inline bool gemm_is_tiny(std::size_t m, std::size_t n, std::size_t k) {
 // C[i, j] = alpha · Σ_p A[i, p]·B(j, p) + bias[j], B(j, p) = b[j·bj + p·bp]. W rows at a time, one row per lane
 // (A transposed into `at`), B broadcast: every lane is its own fma chain over p in order, so a row has the same
 // bits whichever rows share its vector. (A scalar loop here is bound by the fma latency of each short chain.)
+// Returns whether an element written is not finite (as every path below: the caller's overflow screen).
 template <class Arch>
-inline void gemm_direct(const float* a, std::size_t lda, const float* b, std::size_t bj, std::size_t bp, float* c,
+inline bool gemm_direct(const float* a, std::size_t lda, const float* b, std::size_t bj, std::size_t bp, float* c,
                         std::size_t ldc, std::size_t n, std::size_t k, float alpha, const float* bias,
                         std::size_t row_begin, std::size_t row_end) noexcept {
   using F = vf<Arch>;
@@ -39,7 +54,8 @@ inline void gemm_direct(const float* a, std::size_t lda, const float* b, std::si
   alignas(64) float at[kGemmDirect * W];  // at[p·W + r] = A[i0 + r, p]; k ≤ kGemmDirect since n ≥ 1
   alignas(64) float res[W];
   const F va(alpha);
-  if (n == 0) return;  // and so k ≤ kGemmDirect below (gemm_is_tiny bounds n·k)
+  bool non_finite = false;
+  if (n == 0) return false;  // and so k ≤ kGemmDirect below (gemm_is_tiny bounds n·k)
   for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
     const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
     for (std::size_t p = 0; p < k; ++p)
@@ -52,19 +68,27 @@ inline void gemm_direct(const float* a, std::size_t lda, const float* b, std::si
       else if (bias) acc = xsimd::fma(va, acc, F(bias[j]));
       else acc = va * acc;
       acc.store_aligned(res);
-      for (std::size_t r = 0; r < rows; ++r) c[(i0 + r) * ldc + j] = res[r];
+      for (std::size_t r = 0; r < rows; ++r) {
+        c[(i0 + r) * ldc + j] = res[r];
+        non_finite |= res[r] - res[r] != 0.0f;  // NaN for ±inf and NaN, 0 otherwise
+      }
     }
   }
+  return non_finite;
 }
 
 // One (mr ≤ MR, nr ≤ NR) tile of C over one k block: start from 0 (first block) or from C, add the
 // block's products, and on the last block apply alpha and bias. Partial tiles run the full-tile
-// arithmetic (rows repeated, columns zero-padded) and store only their part.
+// arithmetic (rows repeated, columns zero-padded) and store only their part. Returns whether an element
+// stored on the last block is not finite: the overflow screen (core/src/overflow.hpp) costs 28 fmas per tile
+// here instead of a pass over C.
+// A: a packed (kc, MR) panel (lda 0) or MR whole rows in place (row stride lda).
 template <class Arch>
-inline void gemm_tile(const float* apanel, std::size_t mr, const float* bpanel, std::size_t kc, float* c,
-                      std::size_t ldc, std::size_t nr, bool first, bool last, float alpha, const float* bias) {
+inline bool gemm_tile(const float* apanel, std::size_t lda, std::size_t mr, const float* bpanel, std::size_t kc,
+                      float* c, std::size_t ldc, std::size_t nr, bool first, bool last, float alpha,
+                      const float* bias) {
   using F = vf<Arch>;
-  using T = Tile<Arch>;
+  using T = GemmTile<Arch>;
   constexpr std::size_t W = T::W, NB = T::NB, NR = T::NR, MR = T::MR;
   const bool full = mr == MR && nr == NR;
   F acc[MR][NB];
@@ -75,7 +99,9 @@ inline void gemm_tile(const float* apanel, std::size_t mr, const float* bpanel, 
                   : full           ? F::load_unaligned(c + r * ldc + b * W)
                                    : load_partial<Arch>(c + r * ldc + b * W, w < W ? w : W, 0.0f);
     }
-  micro_fma<Arch, MR, NB, 1, MR>(apanel, bpanel, NR, kc, acc);
+  if (T::kAInPlace && lda) micro_fma_prefetch<Arch, MR, NB, true>(apanel, lda, bpanel, kc, acc);
+  else micro_fma_prefetch<Arch, MR, NB, false>(apanel, 0, bpanel, kc, acc);
+  bool non_finite = false;
   if (last) {
     const F va(alpha);
     for (std::size_t b = 0; b < NB; ++b) {
@@ -89,50 +115,74 @@ inline void gemm_tile(const float* apanel, std::size_t mr, const float* bpanel, 
     }
   }
   if (full) {
+    F zeros(0.0f);  // Σ acc·0: 0 when every element is finite, NaN otherwise
     for (std::size_t r = 0; r < MR; ++r)
-      for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_unaligned(c + r * ldc + b * W);
+      for (std::size_t b = 0; b < NB; ++b) {
+        acc[r][b].store_unaligned(c + r * ldc + b * W);
+        if (last) zeros = xsimd::fma(acc[r][b], F(0.0f), zeros);
+      }
+    if (last) non_finite = !xsimd::all(zeros == F(0.0f));  // == is false for NaN on every ISA; != is not
   } else {
     alignas(64) float tmp[MR * NR];
     for (std::size_t r = 0; r < MR; ++r)
       for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_aligned(tmp + r * NR + b * W);
     for (std::size_t r = 0; r < mr; ++r)
-      for (std::size_t j = 0; j < nr; ++j) c[r * ldc + j] = tmp[r * NR + j];
+      for (std::size_t j = 0; j < nr; ++j) {
+        c[r * ldc + j] = tmp[r * NR + j];
+        if (last) non_finite |= tmp[r * NR + j] - tmp[r * NR + j] != 0.0f;
+      }
   }
+  return non_finite;
 }
 
-// Shared driver. A is packed per MC × KC block into (kc, MR) panels; panels_of(j0, nc, p0, kc) returns the
-// panels of B's block — bp[(jj / NR)·kc·NR + p·NR + jj % NR] = B(j0 + jj, p0 + p), zero beyond n — packed
-// now into the per-thread buffer `bp` by pack(bp, …), or found in B packed ahead of time.
+// Shared driver. A is packed per MC × KC block into (kc, MR) panels (or read in place: GemmTile);
+// panels_of(j0, nc, p0, kc) returns the panels of B's block — bp[(jj / NR)·kc·NR + p·NR + jj % NR] =
+// B(j0 + jj, p0 + p), zero beyond n — packed now into the per-thread buffer `bp` by pack(bp, …), or found in B
+// packed ahead of time.
 template <class Arch, class Panels>
-void gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n, std::size_t k, float alpha,
+bool gemm_driver(const float* a, std::size_t lda, float* c, std::size_t ldc, std::size_t n, std::size_t k, float alpha,
                  const float* bias, std::size_t row_begin, std::size_t row_end, Panels&& panels_of) {
-  constexpr std::size_t NR = Tile<Arch>::NR, MR = Tile<Arch>::MR;
-  if (row_begin >= row_end || n == 0) return;
+  constexpr std::size_t NR = GemmTile<Arch>::NR, MR = GemmTile<Arch>::MR, MC = GemmTile<Arch>::MC;
+  if (row_begin >= row_end || n == 0) return false;
+  bool non_finite = false;
   if (k == 0) {  // empty sum: C = bias
     for (std::size_t i = row_begin; i < row_end; ++i)
-      for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
-    return;
+      for (std::size_t j = 0; j < n; ++j) {
+        c[i * ldc + j] = bias ? bias[j] : 0.0f;
+        non_finite |= c[i * ldc + j] - c[i * ldc + j] != 0.0f;
+      }
+    return non_finite;
   }
-  thread_local AlignedFloats packed_a;
-  float* ap = grow(packed_a, kGemmMC * (k < kGemmKC ? k : kGemmKC));  // (MC, kc) blocks, kc ≤ min(k, KC)
+  const bool in_place = GemmTile<Arch>::kAInPlace && lda != 0;  // (lda 0: every row the same, packed)
+  thread_local AlignedFloats packed_a;  // (MC, kc) blocks, kc ≤ min(k, KC); in place: the one partial tile
+  float* ap = grow(packed_a, (in_place ? MR : MC) * (k < kGemmKC ? k : kGemmKC));
   for (std::size_t j0 = 0; j0 < n; j0 += kGemmNC) {
     const std::size_t nc = n - j0 < kGemmNC ? n - j0 : kGemmNC;
     for (std::size_t p0 = 0; p0 < k; p0 += kGemmKC) {
       const std::size_t kc = k - p0 < kGemmKC ? k - p0 : kGemmKC;
       const float* bp = panels_of(j0, nc, p0, kc);
       // Rows in blocks of MC (packed A stays in L2) × panels (one B panel is reused by the block's rows).
-      for (std::size_t ic = row_begin; ic < row_end; ic += kGemmMC) {
-        const std::size_t ic_end = row_end - ic < kGemmMC ? row_end : ic + kGemmMC;
+      for (std::size_t ic = row_begin; ic < row_end; ic += MC) {
+        const std::size_t ic_end = row_end - ic < MC ? row_end : ic + MC;
         for (std::size_t i0 = ic; i0 < ic_end; i0 += MR)
-          pack_rows<MR>(a + i0 * lda + p0, lda, ic_end - i0 < MR ? ic_end - i0 : MR, kc, ap + (i0 - ic) * kc);
+          if (!in_place || ic_end - i0 < MR)
+            pack_rows<MR>(a + i0 * lda + p0, lda, ic_end - i0 < MR ? ic_end - i0 : MR, kc,
+                          in_place ? ap : ap + (i0 - ic) * kc);
         for (std::size_t jj = 0; jj < nc; jj += NR)
-          for (std::size_t i0 = ic; i0 < ic_end; i0 += MR)
-            gemm_tile<Arch>(ap + (i0 - ic) * kc, ic_end - i0 < MR ? ic_end - i0 : MR, bp + jj * kc, kc,
-                            c + i0 * ldc + j0 + jj, ldc, nc - jj < NR ? nc - jj : NR, p0 == 0, p0 + kc == k, alpha,
-                            bias ? bias + j0 + jj : nullptr);
+          for (std::size_t i0 = ic; i0 < ic_end; i0 += MR) {
+            const std::size_t mr = ic_end - i0 < MR ? ic_end - i0 : MR;
+            const bool whole_rows = in_place && mr == MR;  // read in place; the partial tile from its packed copy
+            non_finite |= gemm_tile<Arch>(whole_rows ? a + i0 * lda + p0
+                                          : in_place ? ap
+                                                     : ap + (i0 - ic) * kc,
+                                          whole_rows ? lda : 0, mr, bp + jj * kc, kc, c + i0 * ldc + j0 + jj, ldc,
+                                          nc - jj < NR ? nc - jj : NR, p0 == 0, p0 + kc == k, alpha,
+                                          bias ? bias + j0 + jj : nullptr);
+          }
       }
     }
   }
+  return non_finite;
 }
 
 // B (n, k) of gemm_nt as the driver's panels: block (j0, p0) at offset j0·k + p0·round_up(nc, NR), one block
@@ -166,32 +216,32 @@ void pack_nt_b_f32(const float* b, std::size_t ldb, std::size_t n, std::size_t k
 
 // C = alpha · A·Bᵀ + bias      A: (m, k)  B: (n, k)  C: (m, n)
 template <class Arch>
-void gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
+bool gemm_nt_f32(const GemmNT& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
   if (gemm_is_tiny(g.m, g.n, g.k))
     return gemm_direct<Arch>(g.a, g.lda, g.b, g.ldb, 1, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end);
-  if (g.b_packed) {
-    gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
-                      [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t) {
-                        return g.b_packed + packed_nt_offset(j0, nc, p0, g.k, NR);
-                      });
-    return;
-  }
+  if (g.b_packed)
+    return gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
+                             [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t) {
+                               return g.b_packed + packed_nt_offset(j0, nc, p0, g.k, NR);
+                             });
   thread_local AlignedFloats packed_b;
   float* bp = grow(packed_b, round_up(g.n < kGemmNC ? g.n : kGemmNC, NR) * (g.k < kGemmKC ? g.k : kGemmKC));
-  gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
-                    [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
-                      pack_nt_block<Arch>(g.b, g.ldb, j0, nc, p0, kc, bp);
-                      return static_cast<const float*>(bp);
-                    });
+  return gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, g.alpha, g.bias, row_begin, row_end,
+                           [&](std::size_t j0, std::size_t nc, std::size_t p0, std::size_t kc) {
+                             pack_nt_block<Arch>(g.b, g.ldb, j0, nc, p0, kc, bp);
+                             return static_cast<const float*>(bp);
+                           });
 }
 
 // C = A·B      A: (m, k)  B: (k, n)  C: (m, n)
 template <class Arch>
 void gemm_nn_f32(const GemmNN& g, std::size_t row_begin, std::size_t row_end) {
   constexpr std::size_t NR = Tile<Arch>::NR;
-  if (gemm_is_tiny(g.m, g.n, g.k))
-    return gemm_direct<Arch>(g.a, g.lda, g.b, 1, g.ldb, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end);
+  if (gemm_is_tiny(g.m, g.n, g.k)) {
+    gemm_direct<Arch>(g.a, g.lda, g.b, 1, g.ldb, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end);
+    return;
+  }
   thread_local AlignedFloats packed_b;
   float* bp = grow(packed_b, round_up(g.n < kGemmNC ? g.n : kGemmNC, NR) * (g.k < kGemmKC ? g.k : kGemmKC));
   gemm_driver<Arch>(g.a, g.lda, g.c, g.ldc, g.n, g.k, 1.0f, nullptr, row_begin, row_end,
@@ -218,17 +268,21 @@ std::size_t gemm_b_scratch_floats(std::size_t n, std::size_t k) {
 }
 
 template <class Arch>
+std::size_t gemm_a_scratch_floats(std::size_t m, std::size_t n, std::size_t k) {
+  using T = GemmTile<Arch>;
+  return m == 0 || n == 0 || k == 0 ? 0 : (T::kAInPlace ? T::MR : T::MC) * (k < kGemmKC ? k : kGemmKC);
+}
+
+template <class Arch>
 std::size_t gemm_nt_scratch_floats(std::size_t m, std::size_t n, std::size_t k, bool b_packed) {
   if (gemm_is_tiny(m, n, k)) return 0;
-  const std::size_t a = m == 0 || n == 0 || k == 0 ? 0 : kGemmMC * (k < kGemmKC ? k : kGemmKC);
-  return a + (b_packed ? 0 : gemm_b_scratch_floats<Arch>(n, k));
+  return gemm_a_scratch_floats<Arch>(m, n, k) + (b_packed ? 0 : gemm_b_scratch_floats<Arch>(n, k));
 }
 
 template <class Arch>
 std::size_t gemm_nn_scratch_floats(std::size_t m, std::size_t n, std::size_t k) {
   if (gemm_is_tiny(m, n, k)) return 0;
-  const std::size_t a = m == 0 || n == 0 || k == 0 ? 0 : kGemmMC * (k < kGemmKC ? k : kGemmKC);
-  return a + gemm_b_scratch_floats<Arch>(n, k);
+  return gemm_a_scratch_floats<Arch>(m, n, k) + gemm_b_scratch_floats<Arch>(n, k);
 }
 
 }  // namespace

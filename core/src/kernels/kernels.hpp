@@ -118,7 +118,8 @@ struct AttentionBackward {
 struct KernelTable {
   const char* isa;         // "avx512bw", "fma3+avx2", "sse2", "wasm-simd128"
   std::size_t simd_width;  // floats per vector
-  void (*gemm_nt_f32)(const GemmNT&, std::size_t row_begin, std::size_t row_end);
+  // Returns whether an element it wrote is not finite (±inf, NaN): the overflow screen, at no extra pass.
+  bool (*gemm_nt_f32)(const GemmNT&, std::size_t row_begin, std::size_t row_end);
   void (*gemm_nn_f32)(const GemmNN&, std::size_t row_begin, std::size_t row_end);
   void (*softmax_f32)(const Softmax&, std::size_t row_begin, std::size_t row_end);
   std::size_t (*attention_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);

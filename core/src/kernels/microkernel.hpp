@@ -42,6 +42,28 @@ inline void micro_fma(const float* a, const float* b, std::size_t ldb, std::size
   }
 }
 
+// micro_fma with B a packed panel (ldb = NR) and a software prefetch of it kPrefetchRows rows ahead: a gemm B panel
+// (kc × NR, 96 KB at kc 768) streams from L2 once per tile, and the hardware prefetcher alone left a few % of Zen 4's
+// peak on the table at the projection shapes (bench/README.md). A is a packed (kc, MR) panel or, InPlace, rows read
+// in place: element (r, p) at a[r·lda + p]. Same fma chains in the same order as micro_fma: the same bits.
+constexpr std::size_t kPrefetchRows = 8;
+template <class Arch, std::size_t MR, std::size_t NB, bool InPlace>
+inline void micro_fma_prefetch(const float* a, std::size_t lda, const float* b, std::size_t kc,
+                               vf<Arch> (&acc)[MR][NB]) noexcept {
+  using F = vf<Arch>;
+  constexpr std::size_t W = F::size, NR = NB * W, kLine = 64 / sizeof(float);
+  const std::size_t rs = InPlace ? lda : 1, ps = InPlace ? 1 : MR;
+  for (std::size_t p = 0; p < kc; ++p, a += ps, b += NR) {
+    for (std::size_t q = 0; q < NR; q += kLine) __builtin_prefetch(b + kPrefetchRows * NR + q);
+    F bv[NB];
+    for (std::size_t nb = 0; nb < NB; ++nb) bv[nb] = F::load_aligned(b + nb * W);
+    for (std::size_t r = 0; r < MR; ++r) {
+      const F av(a[r * rs]);
+      for (std::size_t nb = 0; nb < NB; ++nb) acc[r][nb] = xsimd::fma(av, bv[nb], acc[r][nb]);
+    }
+  }
+}
+
 // Packs rows [0, mr) of A (p contiguous, row stride lda) into a (kc, MR) panel: ap[p·MR + r]. Rows past
 // mr repeat row mr − 1, so a partial tile runs exactly the full tile's arithmetic.
 template <std::size_t MR>
