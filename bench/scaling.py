@@ -65,7 +65,7 @@ def ort_cell(n, threads):
     doc, mb, err = timed(["node", os.path.join(HERE, "compare", "node-peer.mjs"), "--peer", "ort-node", "--config", "C5",
                           "--tokens", str(n), "--threads", str(threads)])
     if not doc or doc.get("error") or "median_ms" not in doc:
-        return {"error": (doc or {}).get("error", err)[:300], "peak_mb": mb}
+        return {"error": (doc or {}).get("error", err)[:600], "peak_mb": mb}
     return {"median_ms": doc["median_ms"], "peak_mb": mb}
 
 
@@ -83,7 +83,7 @@ def torch_cell(n, threads, work):
     doc, mb, err = timed(["/usr/bin/python3", os.path.join(HERE, "compare", "torch_peer.py"), d, "C5@%d" % n,
                           str(threads), "1", str(n), str(D), str(D), str(HEADS)] + runs, env=env)
     if not doc or doc.get("error") or "median_ms" not in doc:
-        return {"error": (doc or {}).get("error", err)[:300], "peak_mb": mb}
+        return {"error": (doc or {}).get("error", err)[:600], "peak_mb": mb}
     return {"median_ms": doc["median_ms"], "peak_mb": mb, "blas": doc.get("blas")}
 
 

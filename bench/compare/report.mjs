@@ -231,8 +231,8 @@ export function summaryBlock(doc) {
         const a = find(env, env === 'native' ? 'attnkit-native' : 'attnkit-wasm', c, t);
         if (!a || a.error) continue;
         const cfg = config(c);
-        const eff =
-          a.efficiency !== undefined && c !== 'C1' ? `, ${(100 * a.efficiency).toFixed(1)} % of ${a.simd}'s peak` : '';
+        const e = a.efficiency_cpu ?? a.efficiency; // over CPU time where the cell has it (goals.mjs)
+        const eff = e !== undefined && c !== 'C1' ? `, ${(100 * e).toFixed(1)} % of ${a.simd}'s peak per core` : '';
         const mem = a.max_rss_mb !== undefined && c >= 'C4' ? `, peak ${a.max_rss_mb.toFixed(0)} MB` : '';
         const others = peers.map(([p, name]) => peerText(find(env, p, c, t), a, name, doc.options?.peer_data_limit_gb));
         rows.push([
