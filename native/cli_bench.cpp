@@ -1,6 +1,6 @@
 // attnkit CLI — `attnkit bench`: times the fast path (no weights kept) of causal multi-head attention
-// on the standard configurations C1–C4, P1 and D1, D2 (attnkit/bench_configs.hpp: shapes, module, input and FLOP count)
-// and reports the median.
+// on the standard configurations C1–C5, P1 and D1, D2 (attnkit/bench_configs.hpp: shapes, module, input and FLOP count)
+// and reports the median, the efficiency against the dispatched table's peak and the process's peak memory.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -149,12 +149,14 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
       first_ms >= kSampleMs ? 1
                             : std::min<std::size_t>(kMaxCalls, std::size_t(kSampleMs / std::max(first_ms, 1e-6)) + 1);
   for (std::size_t i = 1; i < calls; ++i) module.forward(x, inputs, options);  // and as many more warm-up calls
-  std::vector<double> ms;
+  std::vector<double> ms, cpu_ms;  // per call: wall clock, and the process's CPU time (all its threads)
   const auto start = clock::now();
   for (;;) {
+    const double c0 = process_cpu_seconds();
     const auto t0 = clock::now();
     for (std::size_t i = 0; i < calls; ++i) module.forward(x, inputs, options);
     const auto t1 = clock::now();
+    cpu_ms.push_back(1e3 * (process_cpu_seconds() - c0) / double(calls));
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / double(calls));
     const double total = std::chrono::duration<double>(t1 - start).count();
     if (o.repeats ? ms.size() >= *o.repeats : (ms.size() >= kMinRuns && total >= kMinSeconds) || ms.size() >= kMaxRuns)
@@ -164,6 +166,8 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   std::sort(sorted.begin(), sorted.end());
   const std::size_t k = sorted.size();
   const double median = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
+  std::sort(cpu_ms.begin(), cpu_ms.end());
+  const double cpu_median = k % 2 ? cpu_ms[k / 2] : 0.5 * (cpu_ms[k / 2 - 1] + cpu_ms[k / 2]);
   const double flops = bench_flops(c), gflops = flops / (median * 1e-3) / 1e9;
   const std::size_t threads = o.threads ? o.threads : default_num_threads();
   // Efficiency against the dispatched table's peak on as many cores as threads ran (measured after the timing, in
@@ -171,15 +175,20 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   const Machine machine = describe_machine();
   const double cores = double(std::min<std::size_t>(threads, std::max<std::size_t>(1, hardware_threads())));
   const double efficiency = gflops / (machine.peak_gflops * cores);
+  // The same over CPU time: FLOPs per core-second of the process against the peak per core-second, which a loaded
+  // machine's preemptions lengthen neither (idle workers' spinning counts as used).
+  const double efficiency_cpu = flops / (cpu_median * 1e-3) / 1e9 / machine.peak_gflops_cpu;
+  const double rss_mb = max_rss_mb();  // linear in n on the fused path (C5: 16384 tokens)
 
   std::string s;
   if (o.format == Format::json) {
     s = "{\"config\": \"" + std::string(c.name) + "\", \"threads\": " + std::to_string(threads) +
         ", \"median_ms\": " + number(median) + ", \"gflops\": " + number(gflops) +
-        ", \"efficiency\": " + number(efficiency, "%.4f") + ", \"machine\": " + machine_json(machine) +
-        ", \"min_ms\": " + number(sorted.front()) + ", \"repeats\": " + std::to_string(k) +
-        ", \"calls_per_sample\": " + std::to_string(calls) + ", \"flops\": " + number(flops, "%.0f") +
-        ", \"padding\": " + std::to_string(c.padding) +
+        ", \"efficiency\": " + number(efficiency, "%.4f") + ", \"cpu_median_ms\": " + number(cpu_median) +
+        ", \"efficiency_cpu\": " + number(efficiency_cpu, "%.4f") + ", \"max_rss_mb\": " + number(rss_mb, "%.1f") +
+        ", \"machine\": " + machine_json(machine) + ", \"min_ms\": " + number(sorted.front()) +
+        ", \"repeats\": " + std::to_string(k) + ", \"calls_per_sample\": " + std::to_string(calls) +
+        ", \"flops\": " + number(flops, "%.0f") + ", \"padding\": " + std::to_string(c.padding) +
         ", \"mechanism\": \"multihead\", \"causal\": " + (c.causal ? "true" : "false") + ", \"simd\": \"" +
         simd_instruction_set() + "\", \"shape\": {\"batch\": " + std::to_string(c.batch) +
         ", \"tokens\": " + std::to_string(c.tokens) + ", \"d_in\": " + std::to_string(c.d_in) +
@@ -194,7 +203,9 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
         (calls > 1 ? " of " + std::to_string(calls) + " calls" : std::string()) + ", " + std::to_string(threads) +
         (threads == 1 ? " thread, " : " threads, ") + simd_instruction_set() + ")\n  " +
         number(100.0 * efficiency, "%.1f") + " % of the peak of " + number(cores, "%.0f") +
-        (cores == 1 ? " core: " : " cores: ") + machine_text(machine) + "\n";
+        (cores == 1 ? " core: " : " cores: ") + machine_text(machine) + "\n  CPU time " + time_text(cpu_median) +
+        " per call: " + number(100.0 * efficiency_cpu, "%.1f") + " % of the peak per core-second\n  peak memory " +
+        number(rss_mb, "%.0f") + " MB (the process's max RSS)\n";
   }
   out << s << std::flush;
 }

@@ -6,12 +6,13 @@
 namespace attnkit::cli {
 
 struct Machine {
-  std::string cpu;         // "AMD EPYC 9R14 96-Core Processor" ("unknown" off Linux)
-  int family = -1;         // cpu family (25: Zen 3/Zen 4, 26: Zen 5), −1 unknown
-  int model = -1;          // model number, −1 unknown
-  double mhz = 0.0;        // the clock /proc/cpuinfo reports for the first CPU (0 unknown)
-  std::string table;       // the dispatched kernel table, simd_instruction_set()
-  double peak_gflops = 0;  // one core's peak for that table, GFLOP/s (median of 7 runs of ~10 ms)
+  std::string cpu;             // "AMD EPYC 9R14 96-Core Processor" ("unknown" off Linux)
+  int family = -1;             // cpu family (25: Zen 3/Zen 4, 26: Zen 5), −1 unknown
+  int model = -1;              // model number, −1 unknown
+  double mhz = 0.0;            // the clock /proc/cpuinfo reports for the first CPU (0 unknown)
+  std::string table;           // the dispatched kernel table, simd_instruction_set()
+  double peak_gflops = 0;      // one core's peak for that table, GFLOP/s (median of 7 runs of ~10 ms, wall clock)
+  double peak_gflops_cpu = 0;  // the same runs over their CPU time (what preemption on a loaded host leaves out)
 };
 
 // Reads /proc/cpuinfo and measures the peak (about 0.1 s).
@@ -20,5 +21,12 @@ Machine describe_machine();
 std::string machine_text(const Machine& m);
 // {"cpu": "…", "family": 25, "model": 17, "mhz": 3700, "table": "avx512bw", "peak_gflops_per_core": 118.2}
 std::string machine_json(const Machine& m);
+
+// CPU time used so far by the calling thread, by the whole process (every thread), in seconds.
+double thread_cpu_seconds();
+double process_cpu_seconds();
+
+// This process's peak resident memory so far (getrusage's ru_maxrss), in MB; 0 where the platform does not say.
+double max_rss_mb();
 
 }  // namespace attnkit::cli

@@ -166,7 +166,7 @@ export async function runCells({ names, threads, rounds, quick, run, native, say
   return { results, nodeCopy, table: table(results, nodeCopy), targets: targets(results) };
 }
 
-function table(results, nodeCopy) {
+export function table(results, nodeCopy) {
   const rows = [];
   const fmt = (r) => (!r ? '–' : r.error ? (r.unavailable ? 'n/a' : 'error') : `${r.median_ms.toFixed(2)} ms`);
   const pct = (x) => (x !== undefined && Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '–');

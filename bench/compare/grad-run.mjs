@@ -8,17 +8,17 @@
 //   node bench/compare/grad-run.mjs [--configs C2,C3] [--what op,module] [--threads 1,2] [--rounds 3] [--quick] [--peak GFLOPS]
 //                                   [--out FILE]
 // run.mjs runs the same cells after the others (its --grad option) with the FMA peak it measured.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { budget, median } from './timing.mjs';
+import { PYTHON, torchEnv, torchStatus } from './torch-env.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const CELL = join(root, 'build', 'bench', 'attnkit_grad_cell');
-const PYTHON = '/usr/bin/python3'; // Debian's python3-torch installs into Debian's Python
 
 function spawnCollect(cmd, args, env = process.env) {
   return new Promise((resolve) => {
@@ -43,19 +43,6 @@ const lastJson = (s) => {
     .pop();
   return line ? JSON.parse(line) : null;
 };
-
-// OpenBLAS picks its kernels from the CPU unless told otherwise; the cell unsets the overrides for PyTorch only.
-function torchEnv() {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  return env;
-}
-
-export function torchVersion() {
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: torchEnv() });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 async function attnkitCell(c, what, threads, repeats, dir) {
   const base = { peer: 'attnkit-native', env: 'native', what, config: c.name, threads };
@@ -99,8 +86,11 @@ export async function runGradCells({
   say = console.log,
 }) {
   const results = [];
-  const torch = torchVersion();
-  if (!torch) say(`grad: PyTorch not importable by ${PYTHON} (Debian python3-torch); attnkit alone`);
+  // A PyTorch that cannot run is a row with its reason (the report's Errors), never left out.
+  const status = torchStatus();
+  const torch = !status.error;
+  if (status.error) say(`grad: ${status.error}`);
+  if (status.warning) say(`grad: ${status.warning}`);
   const work = mkdtempSync(join(tmpdir(), 'attnkit-grad-'));
   try {
     for (const what of whats)
@@ -115,8 +105,11 @@ export async function runGradCells({
             ours.push(await attnkitCell(c, what, t, quick ? 1 : 5, k === 0 ? dir : null));
             if (torch && !ours[0].error) theirs.push(await torchCell({ ...ours[0], name }, what, t, quick, dir));
           }
-          const a = merge(ours),
-            o = torch ? merge(theirs) : null;
+          const a = merge(ours);
+          const o = { peer: 'pytorch', env: 'native', what, config: name, threads: t };
+          if (!torch) o.error = status.error;
+          else if (!theirs.length) o.error = `not run: attnkit's cell failed (${ours[0].error})`;
+          else Object.assign(o, merge(theirs));
           if (!a.error) {
             a.backward_over_forward = a.backward_ms / a.forward_ms;
             a.cpu_backward_over_forward = a.cpu_backward_ms / a.cpu_forward_ms;
@@ -151,7 +144,7 @@ function merge(rs) {
   return m;
 }
 
-function table(results, peak) {
+export function table(results, peak) {
   const head = [
     'what',
     'config',

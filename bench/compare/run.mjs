@@ -13,12 +13,21 @@
 // quick 1); their ratios are the medians of the rounds' ratios. Native cells D1 (a decoding step against a KV cache of
 // 4096) and P1 (a padded prefill) follow C1–C4 (cells-run.mjs), then forward + backward of C2 and C3 against
 // PyTorch's autograd (grad-run.mjs). Writes bench/results/latest.json.
-import { spawn, spawnSync } from 'node:child_process';
+// Issue 14: C5 (b1 n16384: attnkit's memory linear in n) runs one round; onnxruntime-node and PyTorch, whose unfused
+// attention needs n² memory, run it once at the first thread count under a data limit (--peer-limit-gb, default 8)
+// and a time limit, and the report says what they did. D1/D2/P1 and the forward + backward cells run --extra-rounds
+// paired rounds (default 1: the whole run stays under ~25 minutes on a 2-vCPU machine). C2 with the attention
+// weights against the fused forward, natively and in wasm (weights-run.mjs; --no-weights skips it). The report
+// (report.mjs) ends with issue 14's goals table (goals.mjs), which `node bench/compare/report.mjs --readme` writes
+// into bench/README.md from the JSON.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { config, flopCount, gflops, makeInput, makeStateDict } from './configs.mjs';
+import { machine } from './machine.mjs';
+import { fmtTime, reportText, targets } from './report.mjs';
 import { budget } from './timing.mjs';
 import { torchCell, torchStatus } from './torch-cell.mjs';
 
@@ -26,10 +35,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const NATIVE = join(root, 'build', 'native', 'attnkit');
 const TOLERANCE = 1e-4;
-// Peers on the configs whose unfused attention needs n² memory (C5: 12·16384² float scores, 12.9 GB) run under this
-// data-segment limit, so that on a shared machine they fail with their own allocation error instead of taking
-// every other process's memory; the table reports the failure.
+// Peers on the configs whose unfused attention needs n² memory (C5: 12·16384² float scores, 12.9 GB) run once, at the
+// first thread count, under this data-segment limit (--peer-limit-gb) and time limit, so that on a shared machine they
+// fail with their own allocation error instead of taking every other process's memory; the report says what they did.
 const PEER_DATA_LIMIT_GB = 8;
+const PEER_TIME_LIMIT_S = 600;
 const LONG_CONFIGS = ['C5'];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -54,6 +64,9 @@ function parseArgs(argv) {
     native: true,
     node: true,
     out: join(root, 'bench', 'results', 'latest.json'),
+    peerLimitGb: PEER_DATA_LIMIT_GB,
+    extraRounds: null,
+    weights: true,
   };
   let explicitConfigs = false;
   const list = (v, what) => {
@@ -95,7 +108,16 @@ function parseArgs(argv) {
     } else if (a === '--skip-native') o.native = false;
     else if (a === '--skip-node') o.node = false;
     else if (a === '--out') o.out = argv[++i];
-    else if (a === '--help' || a === '-h') {
+    else if (a === '--no-weights') o.weights = false;
+    else if (a === '--extra-rounds') {
+      o.extraRounds = Number(argv[++i]);
+      if (!Number.isInteger(o.extraRounds) || o.extraRounds < 1 || o.extraRounds > 50)
+        throw new Error('--extra-rounds takes an integer from 1 to 50, e.g. 1');
+    } else if (a === '--peer-limit-gb') {
+      o.peerLimitGb = Number(argv[++i]);
+      if (!(o.peerLimitGb >= 1 && o.peerLimitGb <= 4096))
+        throw new Error('--peer-limit-gb takes a number of GB from 1 to 4096, e.g. 8');
+    } else if (a === '--help' || a === '-h') {
       console.log(
         readFileSync(fileURLToPath(import.meta.url), 'utf8')
           .split('\n')
@@ -112,6 +134,9 @@ function parseArgs(argv) {
   // wasm runs take tens of seconds each; the issue's C4 target is native.
   if (o.quick && !explicitConfigs) o.configs = o.configs.filter((c) => c !== 'C4' && c !== 'C5');
   if (o.rounds === null) o.rounds = o.quick ? 1 : 3;
+  // The D1/D2/P1 and forward + backward cells (issues 11 and 12) run one round unless asked: with three, the whole run
+  // takes over half an hour on a loaded 2-vCPU machine.
+  if (o.extraRounds === null) o.extraRounds = 1;
   if (!o.wasmConfigs) o.wasmConfigs = o.configs.filter((c) => c !== 'C4' && c !== 'C5');
   else o.wasmConfigs = o.wasmConfigs.filter((c) => o.configs.includes(c));
   return o;
@@ -131,10 +156,19 @@ function run(cmd, args, { timeoutMs = 300000, input, env } = {}) {
     child.stderr.on('data', (d) => {
       stderr += d;
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({
+        code,
+        signal: timedOut ? `killed after the ${timeoutMs / 1000} s time limit` : signal,
+        stdout,
+        stderr,
+      });
     });
     if (input !== undefined) child.stdin.end(input);
     else child.stdin.end();
@@ -143,11 +177,11 @@ function run(cmd, args, { timeoutMs = 300000, input, env } = {}) {
 
 // [cmd, args] under the peers' data limit for the long configs (bash's ulimit -d; V8's address-space reservations
 // are not data, so Node runs under it).
-function limited(c) {
+function limited(c, gb = PEER_DATA_LIMIT_GB) {
   if (!LONG_CONFIGS.includes(c.name)) return (cmd, args) => [cmd, args];
   return (cmd, args) => [
     'bash',
-    ['-c', `ulimit -d ${PEER_DATA_LIMIT_GB * 1024 * 1024} && exec "$@"`, 'bash', cmd, ...args],
+    ['-c', `ulimit -d ${Math.round(gb * 1024 * 1024)} && exec "$@"`, 'bash', cmd, ...args],
   ];
 }
 
@@ -209,7 +243,11 @@ async function nativeCell(c, threads, quick) {
     cli_gflops: j.gflops,
     efficiency: j.efficiency, // against the dispatched table's peak, measured by the same process (attnkit bench)
     peak_gflops_per_core: j.machine?.peak_gflops_per_core,
-    max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined,
+    cpu_median_ms: j.cpu_median_ms, // the process's CPU time per call (every thread)
+    efficiency_cpu: j.efficiency_cpu, // the same ratio over CPU time: what a loaded machine's preemptions leave out
+    peak_gflops_per_core_cpu: j.machine?.peak_gflops_per_core_cpu,
+    max_rss_mb: rss ? Number(rss[1]) / 1024 : undefined, // /usr/bin/time's
+    cli_max_rss_mb: j.max_rss_mb, // attnkit bench's own (getrusage)
   };
 }
 
@@ -231,10 +269,8 @@ function mergeRounds(rounds) {
   };
   if (rounds.every((r) => r.min_ms !== undefined)) out.min_ms = Math.min(...rounds.map((r) => r.min_ms));
   if (rounds.every((r) => r.max_rss_mb !== undefined)) out.max_rss_mb = Math.max(...rounds.map((r) => r.max_rss_mb));
-  if (rounds.every((r) => r.efficiency !== undefined)) {
-    out.efficiency = median(rounds.map((r) => r.efficiency));
-    out.peak_gflops_per_core = median(rounds.map((r) => r.peak_gflops_per_core));
-  }
+  for (const k of ['efficiency', 'peak_gflops_per_core', 'cpu_median_ms', 'efficiency_cpu', 'peak_gflops_per_core_cpu'])
+    if (rounds.every((r) => r[k] !== undefined)) out[k] = median(rounds.map((r) => r[k]));
   return out;
 }
 
@@ -292,14 +328,14 @@ async function nativeCheck(c, refFile, work) {
   return { config: c.name, rel_error: relError, ok: relError <= TOLERANCE };
 }
 
-async function nodeCell(peer, c, threads, quick, refDir, writeRef) {
+async function nodeCell(peer, c, threads, quick, refDir, writeRef, limitGb) {
   const ref = join(refDir, `${c.name}.bin`);
   const args = [join(here, 'node-peer.mjs'), '--peer', peer, '--config', c.name, '--threads', String(threads)];
   if (quick) args.push('--quick');
   if (writeRef) args.push('--ref-out', ref);
   else args.push('--ref-in', ref);
-  const [cmd, full] = limited(c)(process.execPath, args);
-  const r = await run(cmd, full, { timeoutMs: LONG_CONFIGS.includes(c.name) ? 900000 : 300000 });
+  const [cmd, full] = limited(c, limitGb)(process.execPath, args);
+  const r = await run(cmd, full, { timeoutMs: LONG_CONFIGS.includes(c.name) ? PEER_TIME_LIMIT_S * 1000 : 300000 });
   const j = lastJsonLine(r.stdout);
   const env = peer === 'ort-node' ? 'native' : 'node';
   if (!j)
@@ -311,216 +347,6 @@ async function nodeCell(peer, c, threads, quick, refDir, writeRef) {
       error: `child failed (exit ${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0] || 'no output'}`,
     };
   return { env, ...j, peer, config: c.name, threads };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Machine.
-
-// The CPU, the dispatched kernel table and its peak on one core as `attnkit bench` measures them (C1, one run: the
-// peak loop of attnkit/peak.hpp takes ~0.1 s). Each native cell also reports its own, measured in its process.
-function nativeMachine() {
-  if (!existsSync(NATIVE)) return undefined;
-  const r = spawnSync(NATIVE, ['bench', '--config', 'C1', '--repeats', '1', '--format', 'json'], { encoding: 'utf8' });
-  return r.status === 0 ? lastJsonLine(r.stdout)?.machine : undefined;
-}
-
-function machine() {
-  const info = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /model name\s*:\s*(.*)/.exec(info)?.[1];
-  const flags = /flags\s*:\s*(.*)/.exec(info)?.[1].split(' ') || [];
-  const mhz = /cpu MHz\s*:\s*(.*)/.exec(info)?.[1];
-  return {
-    cpu: model,
-    cores: cpus().length,
-    mhz: mhz ? Number(mhz) : undefined,
-    avx512: ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].filter((f) => flags.includes(f)),
-    family: Number(/cpu family\s*:\s*(\d+)/.exec(info)?.[1]),
-    model: Number(/model\s*:\s*(\d+)/.exec(info)?.[1]),
-    fma: flags.includes('fma'),
-    avx2: flags.includes('avx2'),
-    memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    attnkit: nativeMachine(), // { cpu, family, model, mhz, table, peak_gflops_per_core }
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Table.
-
-function fmtTime(ms) {
-  if (ms === undefined || Number.isNaN(ms)) return '–';
-  if (ms < 0.1) return `${(ms * 1000).toFixed(ms < 0.01 ? 2 : 1)} µs`;
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  return `${ms.toFixed(ms < 100 ? 1 : 0)} ms`;
-}
-
-const SECTIONS = [
-  { env: 'native', title: 'Native (x86-64)', attnkit: 'attnkit-native', peers: ['ort-node', 'pytorch'] },
-  { env: 'node', title: 'WebAssembly in Node', attnkit: 'attnkit-wasm', peers: ['ort-web', 'tfjs-wasm', 'plain-js'] },
-  {
-    env: 'chromium',
-    title: 'WebAssembly in headless Chromium (cross-origin isolated)',
-    attnkit: 'attnkit-wasm',
-    peers: ['ort-web', 'tfjs-wasm', 'plain-js'],
-  },
-];
-
-function cellText(r) {
-  if (!r) return '–';
-  if (r.error) return 'error';
-  return fmtTime(r.median_ms);
-}
-
-function table(results, opts) {
-  const find = (env, peer, c, t) =>
-    results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t);
-  const lines = [];
-  for (const s of SECTIONS) {
-    const rows = [];
-    for (const c of opts.configs) {
-      for (const t of opts.threads) {
-        const ak = find(s.env, s.attnkit, c, t);
-        const peers = s.peers.map((p) => find(s.env, p, c, t));
-        if (!ak && peers.every((p) => !p)) continue;
-        const cfg = config(c);
-        const akOk = ak && !ak.error;
-        const row = [c, String(t), cellText(ak), akOk ? `${gflops(cfg, ak.median_ms).toFixed(1)}` : '–'];
-        for (const p of peers) {
-          row.push(cellText(p));
-          row.push(akOk && p && !p.error ? `${(p.paired_ratio ?? p.median_ms / ak.median_ms).toFixed(2)}×` : '–');
-        }
-        rows.push(row);
-      }
-    }
-    if (!rows.length) continue;
-    const head = ['config', 'threads', s.attnkit, 'GFLOP/s', ...s.peers.flatMap((p) => [p, `${p}/attnkit`])];
-    lines.push(`\n${s.title}`);
-    lines.push(markdown(head, rows));
-  }
-  return lines.join('\n');
-}
-
-function markdown(head, rows) {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) => '| ' + cells.map((c, i) => c.padStart(w[i])).join(' | ') + ' |';
-  return [line(head), '|' + w.map((n) => '-'.repeat(n + 1) + ':').join('|') + '|', ...rows.map(line)].join('\n');
-}
-
-// The issue's targets, each as a ratio in this run.
-function targets(results) {
-  const get = (env, peer, c, t) =>
-    results.find((r) => r.env === env && r.peer === peer && r.config === c && r.threads === t && !r.error);
-  const out = [];
-  const ratio = (env, ak, peer, c, t, need, what) => {
-    const a = get(env, ak, c, t),
-      p = get(env, peer, c, t);
-    if (!a || !p) return;
-    const paired = ak === 'attnkit-wasm-out' ? p.paired_ratio_out : p.paired_ratio;
-    const value = paired ?? p.median_ms / a.median_ms;
-    out.push({
-      target: what,
-      config: c,
-      threads: t,
-      value: Number(value.toFixed(3)),
-      need,
-      met: value >= need,
-      unit: '×',
-    });
-  };
-  for (const t of [1, 2])
-    for (const c of ['C2', 'C3'])
-      ratio('native', 'attnkit-native', 'ort-node', c, t, 1.3, `native ${c} ${t}T vs onnxruntime-node`);
-  for (const t of [1, 2])
-    ratio('native', 'attnkit-native', 'ort-node', 'C4', t, 3, `native C4 ${t}T vs onnxruntime-node`);
-  for (const t of [1, 2]) {
-    const a = get('native', 'attnkit-native', 'C4', t);
-    if (a && a.max_rss_mb !== undefined)
-      out.push({
-        target: `native C4 ${t}T peak memory`,
-        config: 'C4',
-        threads: t,
-        value: Number(a.max_rss_mb.toFixed(1)),
-        need: 150,
-        met: a.max_rss_mb < 150,
-        unit: 'MB (<)',
-      });
-  }
-  for (const t of [1, 2]) {
-    const a = get('native', 'attnkit-native', 'C1', t);
-    if (a)
-      out.push({
-        target: `native C1 ${t}T`,
-        config: 'C1',
-        threads: t,
-        value: Number((a.median_ms * 1000).toFixed(3)),
-        need: 1,
-        met: a.median_ms * 1000 < 1,
-        unit: 'µs (<)',
-      });
-  }
-  for (const c of ['C2', 'C3'])
-    ratio('chromium', 'attnkit-wasm', 'ort-web', c, 1, 1.5, `Chromium ${c} 1T vs onnxruntime-web`);
-  for (const c of ['C2', 'C3'])
-    ratio('chromium', 'attnkit-wasm', 'ort-web', c, 2, 1.5, `Chromium ${c} 2T vs onnxruntime-web (2T)`);
-  const js = get('chromium', 'attnkit-wasm', 'C1', 1);
-  if (js)
-    out.push({
-      target: 'Chromium C1 from JS',
-      config: 'C1',
-      threads: 1,
-      value: Number((js.median_ms * 1000).toFixed(2)),
-      need: 3,
-      met: js.median_ms * 1000 <= 3,
-      unit: 'µs (≤)',
-    });
-  ratio('chromium', 'attnkit-wasm', 'plain-js', 'C1', 1, 1, 'Chromium C1 vs a plain JavaScript loop');
-  ratio('chromium', 'attnkit-wasm-out', 'plain-js', 'C1', 1, 1, 'Chromium C1 with forward’s out vs the plain loop');
-  // Issue 14: efficiency against the dispatched table's peak (each cell's own, measured in its process), 1 thread;
-  // 2 threads against 1; C5's memory, linear in n.
-  for (const [c, need] of [
-    ['C2', 80],
-    ['C4', 75],
-  ]) {
-    const a = get('native', 'attnkit-native', c, 1);
-    if (a && a.efficiency !== undefined)
-      out.push({
-        target: `native ${c} 1T efficiency vs the ${a.simd} table's peak (${a.peak_gflops_per_core} GFLOP/s/core)`,
-        config: c,
-        threads: 1,
-        value: Number((a.efficiency * 100).toFixed(1)),
-        need,
-        met: a.efficiency * 100 >= need,
-        unit: '% (≥)',
-      });
-  }
-  for (const c of ['C2', 'C3', 'C4']) {
-    const one = get('native', 'attnkit-native', c, 1),
-      two = get('native', 'attnkit-native', c, 2);
-    if (one && two)
-      out.push({
-        target: `native ${c} 2T speed-up over 1T`,
-        config: c,
-        threads: 2,
-        value: Number((one.median_ms / two.median_ms).toFixed(2)),
-        need: 1.9,
-        met: one.median_ms / two.median_ms >= 1.9,
-        unit: '×',
-      });
-  }
-  for (const t of [1, 2]) {
-    const a = get('native', 'attnkit-native', 'C5', t);
-    if (a && a.max_rss_mb !== undefined)
-      out.push({
-        target: `native C5 ${t}T peak memory`,
-        config: 'C5',
-        threads: t,
-        value: Number(a.max_rss_mb.toFixed(1)),
-        need: 400,
-        met: a.max_rss_mb <= 400,
-        unit: 'MB (≤)',
-      });
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -540,7 +366,8 @@ async function main() {
       : `${fmtTime(r.median_ms)} (${r.runs} runs${r.rel_error !== undefined ? `, rel. error ${r.rel_error.toExponential(1)}` : ''}${r.max_rss_mb ? `, peak ${r.max_rss_mb.toFixed(0)} MB` : ''})`;
     say(`  ${r.env.padEnd(8)} ${r.peer.padEnd(14)} ${r.config} ${r.threads}T  ${t}`);
   };
-  const m = machine();
+  const m = machine(NATIVE);
+  const sections = {};
   const load0 = loadavg();
   say(
     `bench/compare: ${m.cpu} (family ${m.family} model ${m.model}, ${m.mhz} MHz), ${m.cores} cores, ${m.avx512.length ? 'AVX-512' : 'no AVX-512'}${m.avx2 && m.fma ? ', AVX2+FMA' : ''}; attnkit dispatches ${m.attnkit ? `${m.attnkit.table}, whose peak is ${m.attnkit.peak_gflops_per_core} GFLOP/s per core here` : 'nothing (native CLI not built)'}; load average ${load0.map((l) => l.toFixed(2)).join(' ')}`,
@@ -557,12 +384,59 @@ async function main() {
   skipped.forEach((s) => say(`  note: ${s}`));
   const checks = [];
   let extra = null,
-    grad = null;
+    grad = null,
+    weights = null;
+  // The run's JSON, written after every section too (partial: true), so a run stopped by its caller keeps what it
+  // measured.
+  const save = (partial) => {
+    for (const r of results)
+      if (!r.error && r.median_ms !== undefined && r.config !== '*')
+        r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
+    const tgt = [...targets(results), ...(extra?.targets || []), ...(grad?.targets || [])];
+    const doc = {
+      partial: partial || undefined,
+      date: new Date(started).toISOString(), // the start
+      finished: new Date().toISOString(),
+      command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: m,
+      load_average_before: load0,
+      load_average_after: loadavg(),
+      seconds: Math.round((Date.now() - started) / 1000),
+      options: {
+        configs: opts.configs,
+        wasm_configs: opts.wasmConfigs,
+        cells: opts.cells,
+        grad: opts.grad,
+        threads: opts.threads,
+        rounds: opts.rounds,
+        extra_rounds: opts.extraRounds,
+        quick: opts.quick,
+        peer_data_limit_gb: opts.peerLimitGb,
+        peer_time_limit_s: PEER_TIME_LIMIT_S,
+      },
+      seconds_per_section: sections,
+      notes: skipped,
+      native_checks: checks,
+      results,
+      targets: tgt,
+      cells: extra && { names: opts.cells, node_copy_gbps: extra.nodeCopy, results: extra.results },
+      grad: grad && { configs: opts.grad, results: grad.results },
+      weights,
+    };
+    mkdirSync(dirname(opts.out), { recursive: true });
+    writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
+    return doc;
+  };
+  const section = (name, t0) => {
+    sections[name] = Math.round((Date.now() - t0) / 100) / 10;
+    save(true);
+  };
 
   try {
     for (const name of opts.configs) {
       const c = config(name);
       const wasm = opts.wasmConfigs.includes(name);
+      const t0 = Date.now();
       say(
         `${name}: b${c.batch} n${c.tokens} d_in${c.dIn} d_out${c.dOut} h${c.heads}, ${(flopCount(c) / 1e9).toFixed(3)} GFLOP`,
       );
@@ -588,25 +462,33 @@ async function main() {
           }
         }
         // attnkit and onnxruntime-node alternate, `rounds` times per thread count: this machine's speed drifts by
-        // ±15 % over minutes (a shared host), and a ratio of two cells run side by side cancels most of it.
+        // ±15 % over minutes (a shared host), and a ratio of two cells run side by side cancels most of it. C5: one
+        // round, and the n² peers once, at the first thread count, under the data and time limits.
+        const long = LONG_CONFIGS.includes(name);
+        const peerThreads = long ? opts.threads.slice(0, 1) : opts.threads;
         for (const t of opts.threads) {
           const ours = [],
             theirs = [];
-          for (let k = 0; k < opts.rounds; k++) {
+          for (let k = 0; k < (long ? 1 : opts.rounds); k++) {
             ours.push(await nativeCell(c, t, opts.quick));
-            theirs.push(await nodeCell('ort-node', c, t, opts.quick, refDir, false));
+            if (peerThreads.includes(t))
+              theirs.push(await nodeCell('ort-node', c, t, opts.quick, refDir, false, opts.peerLimitGb));
           }
-          const [a, o] = [mergeRounds(ours), mergeRounds(theirs)];
-          if (!a.error && !o.error) o.paired_ratio = median(ours.map((r, k) => theirs[k].median_ms / r.median_ms));
+          const a = mergeRounds(ours);
           note(a);
+          if (!theirs.length) continue;
+          const o = mergeRounds(theirs);
+          if (!a.error && !o.error) o.paired_ratio = median(ours.map((r, k) => theirs[k].median_ms / r.median_ms));
           note(o);
         }
-        for (const t of torch ? opts.threads : []) {
+        for (const t of torch ? peerThreads : []) {
           if (torch.error) note({ peer: 'pytorch', env: 'native', config: c.name, threads: t, error: torch.error });
-          else
-            note(
-              await torchCell({ run, limit: limited(c), c, threads: t, budget: budget(c, opts.quick), refDir, work }),
-            );
+          else {
+            const limit = limited(c, opts.peerLimitGb);
+            const cell = await torchCell({ run, limit, c, threads: t, budget: budget(c, opts.quick), refDir, work });
+            if (torch.warning && !cell.error) cell.warning = torch.warning;
+            note(cell);
+          }
         }
       }
       if (wasm && opts.node) {
@@ -614,9 +496,19 @@ async function main() {
         note(await nodeCell('tfjs-wasm', c, 1, opts.quick, refDir, false));
         if (name === 'C1') note(await nodeCell('plain-js', c, 1, opts.quick, refDir, false));
       }
+      section(name, t0);
+    }
+    // Issue 14's weights goal before the cells of earlier issues: a run stopped early keeps it.
+    if (opts.weights && (opts.native || opts.node)) {
+      const t0 = Date.now();
+      const { runWeightsCells } = await import('./weights-run.mjs');
+      weights = await runWeightsCells({ run, quick: opts.quick, say });
+      if (!opts.native) delete weights.native;
+      section('weights', t0);
     }
     if (opts.browser && opts.wasmConfigs.length) {
       say('Chromium (headless, COOP/COEP):');
+      const t0 = Date.now();
       const { runBrowser } = await import('./browser.mjs');
       const raw = [];
       await runBrowser({
@@ -634,7 +526,10 @@ async function main() {
               `  chromium ${cell.peer.padEnd(14)} ${cell.config} ${cell.threads}T  ${fmtTime(cell.median_ms)} (round ${cell.round + 1})`,
             );
         },
-      }).catch((e) => say(`  Chromium run failed: ${e.message}`));
+      }).catch((e) => {
+        say(`  Chromium run failed: ${e.message}`);
+        skipped.push(`Chromium: the run failed (${e.message.split('\n')[0]}); its cells are missing`);
+      });
       // One result per (peer, config, threads) over the rounds; a peer's ratio to attnkit is the median of the
       // rounds' ratios (the pages of one round run back to back).
       const key = (r) => `${r.peer}|${r.config}|${r.threads}`;
@@ -658,98 +553,41 @@ async function main() {
         delete merged.round;
         note(merged);
       }
+      section('chromium', t0);
     }
     if (opts.native && opts.cells.length) {
+      const t0 = Date.now();
       const { runCells } = await import('./cells-run.mjs');
       extra = await runCells({
         names: opts.cells,
         threads: opts.threads,
-        rounds: opts.rounds,
+        rounds: opts.extraRounds,
         quick: opts.quick,
         run,
         native: NATIVE,
         say,
       });
+      section('cells', t0);
     }
     if (opts.native && opts.grad.length) {
+      const t0 = Date.now();
       const { runGradCells } = await import('./grad-run.mjs');
       grad = await runGradCells({
         configs: opts.grad,
         threads: opts.threads,
-        rounds: opts.rounds,
+        rounds: opts.extraRounds,
         quick: opts.quick,
         peak: m.attnkit?.peak_gflops_per_core,
         say,
       });
+      section('grad', t0);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 
-  for (const r of results)
-    if (!r.error && r.median_ms !== undefined && r.config !== '*')
-      r.gflops = Number(gflops(config(r.config), r.median_ms).toFixed(3));
-  const tgt = [...targets(results), ...(extra?.targets || []), ...(grad?.targets || [])];
-  const doc = {
-    date: new Date().toISOString(),
-    command: `node bench/compare/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: m,
-    load_average_before: load0,
-    load_average_after: loadavg(),
-    seconds: Math.round((Date.now() - started) / 1000),
-    options: {
-      configs: opts.configs,
-      wasm_configs: opts.wasmConfigs,
-      cells: opts.cells,
-      grad: opts.grad,
-      threads: opts.threads,
-      quick: opts.quick,
-    },
-    notes: skipped,
-    native_checks: checks,
-    results,
-    targets: tgt,
-    cells: extra && { names: opts.cells, node_copy_gbps: extra.nodeCopy, results: extra.results },
-    grad: grad && { configs: opts.grad, results: grad.results },
-  };
-  mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, JSON.stringify(doc, null, 2) + '\n');
-
-  console.log(
-    `\nattnkit vs peers — medians; ratio = peer time / attnkit time (> 1: attnkit is faster). ${m.cpu}, ${m.cores} cores.`,
-  );
-  console.log(table(results, opts));
-  if (extra) console.log(extra.table);
-  if (grad) console.log(grad.table);
-  if (tgt.length) {
-    console.log('\nTargets (issues 5 and 14)');
-    console.log(
-      markdown(
-        ['target', 'reached', 'needed', 'met'],
-        tgt.map((t) => [
-          t.target,
-          `${t.value} ${t.unit.split(' ')[0]}`,
-          `${t.unit.includes('(') ? t.unit.split(' ')[1].slice(1, -1) + ' ' : '≥ '}${t.need}`,
-          t.met ? 'yes' : 'NO',
-        ]),
-      ),
-    );
-  }
-  const errors = [...results, ...(extra?.results || []), ...(grad?.results || [])].filter(
-    (r) => r.error && !r.unavailable,
-  );
-  const unavailable = [...new Set((extra?.results || []).filter((r) => r.unavailable).map((r) => r.error))];
-  for (const u of unavailable) console.log(`note: ${u}`);
-  if (errors.length) {
-    console.log('\nErrors');
-    for (const r of errors) console.log(`- ${r.env} ${r.peer} ${r.config} ${r.threads}T: ${r.error}`);
-  }
-  const unchecked = results.filter((r) => !r.error && r.unchecked);
-  if (unchecked.length)
-    console.log(
-      `\nNot checked against attnkit (no reference output): ${unchecked.map((r) => `${r.env} ${r.peer} ${r.config} ${r.threads}T`).join(', ')}`,
-    );
-  for (const s of skipped) console.log(`note: ${s}`);
+  const doc = save(false);
+  console.log('\n' + (await reportText(doc)));
   console.log(`\nwrote ${relative(process.cwd(), opts.out)} (${doc.seconds} s)`);
 }
 

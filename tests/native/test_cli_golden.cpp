@@ -1,6 +1,7 @@
 // The attnkit binary on the golden files: the book's printed numbers, the HackTricks example and the
 // float64 reference cases (with their weights passed as a PyTorch state_dict).
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <regex>
 
@@ -267,6 +268,31 @@ TEST(CliBinary, BenchC1ReportsTheContractKeys) {
   EXPECT_EQ(out.at("repeats"), 20);
   EXPECT_GT(out.at("gflops").get<double>(), 0.0);
   EXPECT_EQ(out.at("shape").at("tokens"), 6);
+}
+
+// C5's shape at 1024 and 4096 tokens, each in its own process: the fused path's peak memory grows with n (the
+// activations, ~19 KB per token) and not with n² (the (12, n, n) scores an unfused path holds: 805 MB at 4096).
+// One thread's CPU time per call is at most its wall time, so its efficiency over CPU time is at least the wall one
+// (each against its own reading of the peak).
+TEST(CliBinary, BenchReportsPeakMemoryLinearInTokens) {
+  const auto rss = [](const char* tokens) {
+    const Json out = run_json(
+        {"bench", "--config", "C5", "--tokens", tokens, "--threads", "1", "--repeats", "1", "--format", "json"});
+    EXPECT_EQ(out.at("shape").at("tokens"), std::atoi(tokens));
+    const double wall = out.at("median_ms").get<double>(), cpu = out.at("cpu_median_ms").get<double>();
+    EXPECT_GT(cpu, 0.0);
+    EXPECT_LE(cpu, 1.02 * wall + 0.1) << "CPU " << cpu << " ms, wall " << wall << " ms";
+    const Json& m = out.at("machine");
+    const double wall_gflops = out.at("efficiency").get<double>() * m.at("peak_gflops_per_core").get<double>();
+    const double cpu_gflops = out.at("efficiency_cpu").get<double>() * m.at("peak_gflops_per_core_cpu").get<double>();
+    EXPECT_GE(cpu_gflops, 0.98 * wall_gflops);
+    return out.at("max_rss_mb").get<double>();
+  };
+  const double short_mb = rss("1024"), long_mb = rss("4096");
+  const double activations_mb = 3072.0 * 768 * 4 * (1 + 3 + 1 + 1) / 1048576.0;  // x, q|k|v, context, output: 54 MB
+  EXPECT_GT(long_mb - short_mb, 0.5 * activations_mb) << short_mb << " → " << long_mb;
+  EXPECT_LT(long_mb - short_mb, 3.0 * activations_mb) << short_mb << " → " << long_mb;
+  EXPECT_GT(short_mb, 1.0);
 }
 
 TEST(CliBinary, InfoNamesTheInstructionSet) {
