@@ -3,7 +3,7 @@
 // export alone: the core's forward and the C entry; the copies in and out; allocating the result), and the plain
 // JavaScript loop (peers.mjs) beside them (timed first and last of the steps).
 import { config, makeStateDict, makeInput } from './configs.mjs';
-import { plainJsPeer } from './peers.mjs';
+import { createBenchLayer, plainJsPeer } from './peers.mjs';
 
 // One batch of calls of one step. Each step gets its own copy of this loop (a function of its own, with its own type
 // feedback), so the engine optimises every step's call on its own, as it does a caller's loop; one shared loop that
@@ -33,16 +33,7 @@ export function c1Steps(ak, internals, { calls = 500, batches = 200 } = {}) {
   const c = config('C1');
   const sd = makeStateDict(c),
     x = makeInput(c);
-  const layer = ak.create('multihead', {
-    dIn: c.dIn,
-    dOut: c.dOut,
-    numHeads: c.heads,
-    contextLength: c.tokens,
-    causal: true,
-    qkvBias: false,
-    dropout: 0,
-    stateDict: sd,
-  });
+  const layer = createBenchLayer(ak, c, sd);
   const shape = [c.batch, c.tokens, c.dIn];
   const plain = plainJsPeer(c, sd, x);
   const numel = c.batch * c.tokens * c.dOut;

@@ -4,12 +4,9 @@
 // onnxruntime's session is the page's (web/src/ort-session.js).
 export { ortPeer } from '../../web/src/ort-session.js';
 
-/**
- * attnkit (the npm package `attnkit`, wasm). `threads` is passed to every forward(). `intoOut`: the context is written
- * into one Float32Array the peer keeps (forward's `out` option) instead of a new one per call.
- */
-export function attnkitPeer(ak, c, sd, x, threads, intoOut = false) {
-  const layer = ak.create('multihead', {
+/** The package's causal multihead layer for a bench configuration, with the given state_dict (every peer's own). */
+export function createBenchLayer(ak, c, sd) {
+  return ak.create('multihead', {
     dIn: c.dIn,
     dOut: c.dOut,
     numHeads: c.heads,
@@ -19,6 +16,14 @@ export function attnkitPeer(ak, c, sd, x, threads, intoOut = false) {
     dropout: 0,
     stateDict: sd,
   });
+}
+
+/**
+ * attnkit (the npm package `attnkit`, wasm). `threads` is passed to every forward(). `intoOut`: the context is written
+ * into one Float32Array the peer keeps (forward's `out` option) instead of a new one per call.
+ */
+export function attnkitPeer(ak, c, sd, x, threads, intoOut = false) {
+  const layer = createBenchLayer(ak, c, sd);
   const shape = [c.batch, c.tokens, c.dIn];
   const opts = intoOut ? { threads, out: new Float32Array(c.batch * c.tokens * c.dOut) } : { threads };
   return {

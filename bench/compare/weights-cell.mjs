@@ -9,6 +9,7 @@
 // long as the build is the single-thread one) and of the wall clock. Prints one JSON line.
 import { load } from 'attnkit';
 import { config, makeInput, makeStateDict } from './configs.mjs';
+import { createBenchLayer } from './peers.mjs';
 import { median } from './timing.mjs';
 
 function cpuMs() {
@@ -51,16 +52,7 @@ async function main() {
     threads = Number(arg('--threads', '1'));
   const ak = await load({ threads: threads > 1 });
   const c = config('C2');
-  const layer = ak.create('multihead', {
-    dIn: c.dIn,
-    dOut: c.dOut,
-    numHeads: c.heads,
-    contextLength: c.tokens,
-    causal: true,
-    qkvBias: false,
-    dropout: 0,
-    stateDict: makeStateDict(c),
-  });
+  const layer = createBenchLayer(ak, c, makeStateDict(c));
   const x = makeInput(c),
     shape = [c.batch, c.tokens, c.dIn];
   const n = 1024,
