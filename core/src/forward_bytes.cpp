@@ -12,21 +12,14 @@
 #include "kernels/kernels.hpp"
 #include "module_internal.hpp"
 #include "ops.hpp"
+#include "saturating.hpp"
 #include "scratch.hpp"
 
 namespace attnkit {
 namespace {
 
-constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+using namespace detail::saturating;  // add, mul: a count past SIZE_MAX stays SIZE_MAX
 
-// Saturating arithmetic: a count past SIZE_MAX stays SIZE_MAX (and so is refused by any memory limit).
-std::size_t add(std::size_t a, std::size_t b) { return a > kMax - b ? kMax : a + b; }
-std::size_t mul(std::size_t a, std::size_t b) { return b != 0 && a > kMax / b ? kMax : a * b; }
-std::size_t mul(std::initializer_list<std::size_t> factors) {
-  std::size_t p = 1;
-  for (std::size_t f : factors) p = mul(p, f);
-  return p;
-}
 std::size_t floats(std::size_t n) { return mul(n, sizeof(float)); }
 
 // What malloc gives for one allocation (glibc, 64-bit: malloc_usable_size): chunks of 16-byte steps with 8 bytes of

@@ -2,22 +2,15 @@
 // terms of what model.cpp and model_forward.cpp allocate. Saturating arithmetic: a config too large to count gives
 // SIZE_MAX, never a wrapped small number.
 #include <algorithm>
-#include <limits>
 
 #include "attnkit/model.hpp"
 #include "model_internal.hpp"
+#include "saturating.hpp"
 
 namespace attnkit {
 namespace {
 
-constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
-std::size_t add(std::size_t a, std::size_t b) { return a > kMax - b ? kMax : a + b; }
-std::size_t mul(std::size_t a, std::size_t b) { return b != 0 && a > kMax / b ? kMax : a * b; }
-std::size_t sum(std::initializer_list<std::size_t> terms) {
-  std::size_t s = 0;
-  for (std::size_t t : terms) s = add(s, t);
-  return s;
-}
+using namespace detail::saturating;  // add, mul, sum
 constexpr std::size_t F = sizeof(float);
 // Bookkeeping no formula above counts: names, optimizer slots, the kernels' per-thread scratch, the pool.
 constexpr std::size_t kFixedBytes = std::size_t(1) << 20;
