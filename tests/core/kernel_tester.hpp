@@ -220,34 +220,27 @@ class GemmNTTester {
     for (auto& x : in.bias) x = u(rng);
     return in;
   }
+  // The kernel's arguments for these inputs and this output (B unpacked).
+  kernels::GemmNT args(const Inputs& in, Buffer& c) const {
+    return {in.a.data(),
+            in.a.ld(),
+            in.b.data(),
+            in.b.ld(),
+            c.data(),
+            c.ld(),
+            m_,
+            n_,
+            k_,
+            alpha_,
+            bias_ ? in.bias.data() : nullptr};
+  }
   // Rows [lo, hi) in one call; returns the kernel's non-finite flag.
   bool run_range(const KernelTable& t, const Inputs& in, Buffer& c, std::size_t lo, std::size_t hi) const {
-    const kernels::GemmNT g{in.a.data(),
-                            in.a.ld(),
-                            in.b.data(),
-                            in.b.ld(),
-                            c.data(),
-                            c.ld(),
-                            m_,
-                            n_,
-                            k_,
-                            alpha_,
-                            bias_ ? in.bias.data() : nullptr};
-    return t.gemm_nt_f32(g, lo, hi);
+    return t.gemm_nt_f32(args(in, c), lo, hi);
   }
   // Returns whether any of the calls flagged a non-finite output.
   bool run(const KernelTable& t, const Inputs& in, Buffer& c, std::size_t parts) const {
-    kernels::GemmNT g{in.a.data(),
-                      in.a.ld(),
-                      in.b.data(),
-                      in.b.ld(),
-                      c.data(),
-                      c.ld(),
-                      m_,
-                      n_,
-                      k_,
-                      alpha_,
-                      bias_ ? in.bias.data() : nullptr};
+    kernels::GemmNT g = args(in, c);
     std::vector<float, xsimd::aligned_allocator<float, 64>> packed;
     if (prepacked_) {
       // One float past the end, set to a marker: packing must write exactly packed_nt_b_floats floats.
