@@ -20,6 +20,8 @@ namespace {
 constexpr std::size_t kMinRuns = 5;
 constexpr double kMinSeconds = 1.0;
 constexpr std::size_t kMaxRuns = 100000;
+constexpr double kPeakEverySeconds = 0.01;  // the peak is sampled between timed samples (machine.hpp)
+constexpr std::size_t kMinPeakSamples = 7;
 constexpr double kSampleMs = 0.2;          // shortest sample
 constexpr std::size_t kMaxCalls = 100000;  // calls per sample at most
 
@@ -150,7 +152,8 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
                             : std::min<std::size_t>(kMaxCalls, std::size_t(kSampleMs / std::max(first_ms, 1e-6)) + 1);
   for (std::size_t i = 1; i < calls; ++i) module.forward(x, inputs, options);  // and as many more warm-up calls
   std::vector<double> ms, cpu_ms;  // per call: wall clock, and the process's CPU time (all its threads)
-  const auto start = clock::now();
+  PeakSampler peak;                // the yardstick, sampled between the timed samples (machine.hpp)
+  double total = 0, since_peak = 0;  // seconds of timed calls (the peak's samples not counted)
   for (;;) {
     const double c0 = process_cpu_seconds();
     const auto t0 = clock::now();
@@ -158,10 +161,16 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
     const auto t1 = clock::now();
     cpu_ms.push_back(1e3 * (process_cpu_seconds() - c0) / double(calls));
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / double(calls));
-    const double total = std::chrono::duration<double>(t1 - start).count();
+    total += std::chrono::duration<double>(t1 - t0).count();
+    since_peak += std::chrono::duration<double>(t1 - t0).count();
+    if (since_peak >= kPeakEverySeconds) {  // one ~10 ms peak run per 10 ms of timed calls at most
+      peak.sample();
+      since_peak = 0;
+    }
     if (o.repeats ? ms.size() >= *o.repeats : (ms.size() >= kMinRuns && total >= kMinSeconds) || ms.size() >= kMaxRuns)
       break;
   }
+  while (peak.samples() < kMinPeakSamples) peak.sample();
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   const std::size_t k = sorted.size();
@@ -170,9 +179,9 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
   const double cpu_median = k % 2 ? cpu_ms[k / 2] : 0.5 * (cpu_ms[k / 2 - 1] + cpu_ms[k / 2]);
   const double flops = bench_flops(c), gflops = flops / (median * 1e-3) / 1e9;
   const std::size_t threads = o.threads ? o.threads : default_num_threads();
-  // Efficiency against the dispatched table's peak on as many cores as threads ran (measured after the timing, in
-  // the same process: a same-run ratio on a machine whose speed drifts).
-  const Machine machine = describe_machine();
+  // Efficiency against the dispatched table's peak on as many cores as threads ran (sampled between the timed
+  // samples, in the same process: a same-run ratio on a machine whose speed drifts).
+  const Machine machine = describe_machine(&peak);
   const double cores = double(std::min<std::size_t>(threads, std::max<std::size_t>(1, hardware_threads())));
   const double efficiency = gflops / (machine.peak_gflops * cores);
   // The same over CPU time: FLOPs per core-second of the process against the peak per core-second, which a loaded

@@ -32,40 +32,42 @@ std::string cpuinfo_field(const std::vector<std::string>& lines, const std::stri
   return "";
 }
 
-// One core's GFLOP/s for the dispatched table: steps sized so a run takes ~10 ms, median of 7, over the wall clock
-// (*cpu_gflops: over this thread's CPU time, which a loaded machine's preemptions do not lengthen).
-double measure_peak_gflops(double* cpu_gflops) {
-  using clock = std::chrono::steady_clock;
-  std::size_t steps = 1 << 12;
-  for (;;) {  // grow until a run lasts 10 ms
-    const auto t0 = clock::now();
-    fma_peak_work("", steps);
-    if (std::chrono::duration<double>(clock::now() - t0).count() > 0.01 || steps >= (std::size_t(1) << 30)) break;
-    steps *= 2;
-  }
-  std::vector<double> rates, cpu_rates;
-  for (int r = 0; r < 7; ++r) {
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = clock::now();
-    const double flops = fma_peak_work("", steps);
-    rates.push_back(flops / std::chrono::duration<double>(clock::now() - t0).count() / 1e9);
-    cpu_rates.push_back(flops / std::max(thread_cpu_seconds() - c0, 1e-9) / 1e9);
-  }
-  std::sort(cpu_rates.begin(), cpu_rates.end());
-  *cpu_gflops = cpu_rates[cpu_rates.size() / 2];
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
-}
-
 std::string fixed(double v, const char* format) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, format, v);
   return buffer;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
 }  // namespace
 
-Machine describe_machine() {
+PeakSampler::PeakSampler() {
+  using clock = std::chrono::steady_clock;
+  for (;;) {  // grow until a run lasts 10 ms
+    const auto t0 = clock::now();
+    fma_peak_work("", steps_);
+    if (std::chrono::duration<double>(clock::now() - t0).count() > 0.01 || steps_ >= (std::size_t(1) << 30)) break;
+    steps_ *= 2;
+  }
+}
+
+void PeakSampler::sample() {
+  using clock = std::chrono::steady_clock;
+  const double c0 = thread_cpu_seconds();
+  const auto t0 = clock::now();
+  const double flops = fma_peak_work("", steps_);
+  rates_.push_back(flops / std::chrono::duration<double>(clock::now() - t0).count() / 1e9);
+  cpu_rates_.push_back(flops / std::max(thread_cpu_seconds() - c0, 1e-9) / 1e9);
+}
+
+double PeakSampler::gflops() const { return median(rates_); }
+double PeakSampler::gflops_cpu() const { return median(cpu_rates_); }
+
+Machine describe_machine(const PeakSampler* sampled) {
   Machine m;
   std::ifstream in("/proc/cpuinfo");
   std::vector<std::string> lines;
@@ -78,7 +80,13 @@ Machine describe_machine() {
   if (!model.empty()) m.model = std::atoi(model.c_str());
   if (!mhz.empty()) m.mhz = std::atof(mhz.c_str());
   m.table = simd_instruction_set();
-  m.peak_gflops = measure_peak_gflops(&m.peak_gflops_cpu);
+  PeakSampler now;
+  if (!sampled || sampled->samples() == 0) {
+    for (int r = 0; r < 7; ++r) now.sample();
+    sampled = &now;
+  }
+  m.peak_gflops = sampled->gflops();
+  m.peak_gflops_cpu = sampled->gflops_cpu();
   return m;
 }
 

@@ -38,7 +38,7 @@ function efficiency(c, need) {
         return { value: fixed(100 * a.efficiency, 1), against: `${a.simd} peak, ${wall}` };
       return {
         value: fixed(100 * a.efficiency_cpu, 1),
-        against: `${a.simd} peak ${a.peak_gflops_per_core_cpu} GFLOP/s per CPU-second, measured in each round's process after its timing (${ms(a.cpu_median_ms)} of CPU per call; medians of the rounds); ${wall}`,
+        against: `${a.simd} peak ${a.peak_gflops_per_core_cpu} GFLOP/s per CPU-second, sampled in each round's process between its timed samples (${ms(a.cpu_median_ms)} of CPU per call; medians of the rounds); ${wall}`,
       };
     },
   };
