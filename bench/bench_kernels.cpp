@@ -1,5 +1,6 @@
 // attnkit — kernel benchmarks: each kernel of each available table (AVX-512, AVX2+FMA, SSE2) at the
-// shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
+// shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool; the attention kernel also at
+// C4's n 4096 on the dispatched table.
 // forward/C1..C4: the whole forward pass per standard configuration (attnkit/bench_configs.hpp: shapes and FLOP count).
 // The attention op's backward pass against its forward: bench_backward.cpp (same program).
 // fma_peak/<isa>: one core's FMA peak at each table's width (registers only), the denominator of efficiency figures.
@@ -274,6 +275,7 @@ void register_all() {
     add("softmax/" + isa + "/C2_1024x1024", softmax, t, 1024, 1024);
     add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
     add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
+    if (t == tables[0]) add("attention/" + isa + "/C4_causal_n4096_h12_d64", attention, t, 4096, 12, 64, true);
   }
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right", attention_op, true, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);
