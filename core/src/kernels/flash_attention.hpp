@@ -1,7 +1,7 @@
 // attnkit — fused attention for one (batch, head), flash-attention style:
 // context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v without an (n_q, n_k) matrix.
 // Queries go in tiles of QT rows, keys in blocks of KB; per block and row group of MR rows, the book's passes fused:
-// scores S = q·kᵀ·scale (MR, KB) in register tiles (queries read in place), masking (only where a row's visible keys
+// scores S = q·kᵀ·scale (MR, KB) in register tiles, masking (only where a row's visible keys
 // end inside the block: the causal diagonal or a mask), an online softmax (running max m, lazily moved, running sum
 // l, rescale of the partial context O by exp(m_old − m_new) when m moves), then O += P·v. Keys no row of a group can
 // see (causal future past its last row, or a block whose mask entries are all −inf for the tile) are skipped before
@@ -37,6 +37,9 @@ struct AttnTile {
   // is in L2; the causal diagonal costs a tile nothing extra, since each row group scores only the keys it sees
   // (96-row tiles at AVX-512 measured the same as 48 on Zen 4, C2 and C4).
   static constexpr std::size_t QT = 4 * Tile<Arch>::MR;  // query rows per tile
+  // With 32 registers the scores' broadcasts read the queries in place, as the gemm reads A (gemm.hpp, GemmTile);
+  // elsewhere (16 registers; V8 keeps few general registers free) a tile's queries are packed once per tile.
+  static constexpr bool kQueriesInPlace = Tile<Arch>::W >= 16;
   static constexpr std::size_t KB = 8 * Tile<Arch>::NR;  // keys per block
 };
 
@@ -153,7 +156,8 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
   }
   float* s = grow(sbuf, MR * KB);  // (MR, KB) one row group's scores, then weights
   float* o = grow(obuf, QT * dp);  // (QT, dp) unnormalised context
-  float* qp = grow(qbuf, MR * d);  // a partial row group's queries as a (d, MR) panel
+  constexpr bool in_place = AttnTile<Arch>::kQueriesInPlace;
+  float* qp = grow(qbuf, (in_place ? MR : QT) * d);  // packed queries: (d, MR) panels per row group
   alignas(64) float m[QT], l[QT], alpha[MR];
   bool flag[QT];
   std::size_t flagged = 0;
@@ -163,9 +167,10 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
     const std::size_t i1 = tile + QT < row_end ? tile + QT : row_end;  // one past the last
     const std::size_t rows = i1 - i0;
     const std::size_t kend = visible_keys(t, i1 - 1);  // keys the rows computed here see
-    // Whole row groups read their queries in place; only a partial last group is packed (its rows past the end
-    // repeat the last one, so it runs the full group's arithmetic). Same fma chains either way: the same bits.
-    if (rows % MR) pack_rows<MR>(t.q + (i1 - rows % MR) * t.ld_q, t.ld_q, rows % MR, d, qp);
+    // In place, only a partial last group is packed (its rows past the end repeat the last one, so it runs the full
+    // group's arithmetic). Same fma chains either way: the same bits.
+    for (std::size_t r0 = in_place ? rows / MR * MR : 0; r0 < rows; r0 += MR)
+      pack_rows<MR>(t.q + (i0 + r0) * t.ld_q, t.ld_q, rows - r0 < MR ? rows - r0 : MR, d, qp + (in_place ? 0 : r0 * d));
     for (std::size_t r = 0; r < rows; ++r) {
       m[r] = ninf;
       l[r] = 0.0f;
@@ -199,8 +204,9 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
           for (std::size_t r = 0; r < MR; ++r)
             for (std::size_t b = 0; b < NB; ++b) acc[r][b] = F(0.0f);
           const float* kpanel = kp + (kb + jj) / NR * d * NR;
-          if (mr == MR) micro_fma_prefetch<Arch, MR, NB, true>(t.q + (i0 + r0) * t.ld_q, t.ld_q, kpanel, d, acc);
-          else micro_fma<Arch, MR, NB, 1, MR>(qp, kpanel, NR, d, acc);
+          if (in_place && mr == MR)
+            micro_fma_prefetch<Arch, MR, NB, true>(t.q + (i0 + r0) * t.ld_q, t.ld_q, kpanel, d, acc);
+          else micro_fma<Arch, MR, NB, 1, MR>(qp + (in_place ? 0 : r0 * d), kpanel, NR, d, acc);
           const F sc(t.scale);
           for (std::size_t r = 0; r < mr; ++r)
             for (std::size_t b = 0; b < NB; ++b) (acc[r][b] * sc).store_aligned(s + r * KB + jj + b * W);
@@ -295,7 +301,7 @@ std::size_t attention_scratch_floats(std::size_t n_q, std::size_t n_k, std::size
   if (n_q == 0 || n_k == 0 || d == 0) return 0;
   constexpr std::size_t NR = Tile<Arch>::NR, MR = Tile<Arch>::MR, QT = AttnTile<Arch>::QT, KB = AttnTile<Arch>::KB;
   const std::size_t dp = round_up(d, NR);
-  return round_up(n_k, NR) * d + n_k * dp + MR * KB + QT * dp + MR * d;
+  return round_up(n_k, NR) * d + n_k * dp + MR * KB + QT * dp + (AttnTile<Arch>::kQueriesInPlace ? MR : QT) * d;
 }
 
 }  // namespace
