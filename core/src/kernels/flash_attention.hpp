@@ -1,11 +1,11 @@
 // attnkit — fused attention for one (batch, head), flash-attention style:
 // context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v without an (n_q, n_k) matrix.
 // Queries go in tiles of QT rows, keys in blocks of KB; per block and row group of MR rows, the book's passes fused:
-// scores S = q·kᵀ·scale (MR, KB) in register tiles, masking (only where a row's visible keys
-// end inside the block: the causal diagonal or a mask), an online softmax (running max m, lazily moved, running sum
-// l, rescale of the partial context O by exp(m_old − m_new) when m moves), then O += P·v. Keys no row of a group can
-// see (causal future past its last row, or a block whose mask entries are all −inf for the tile) are skipped before
-// their scores are computed: a key a row cannot see adds exact zeros to its O and l, so skipping it changes no bit.
+// scores S = q·kᵀ·scale (MR, KB) in register tiles, masking (only where a row's visible keys end inside the block:
+// the causal diagonal or a mask), an online softmax (running max m, lazily moved, running sum l, rescale of the
+// partial context O by exp(m_old − m_new) when m moves), then O += P·v. Keys no row of a group can see (causal
+// future past its last row, or a block whose mask entries are all −inf for the tile) are skipped before their
+// scores are computed: a key a row cannot see adds exact zeros to its O and l, so skipping it changes no bit.
 //
 // Overflow (core/src/overflow.hpp): the scores a row may see are checked for NaN/±Inf in the pass that finds
 // their maximum (before the mask is added, and again after, where the mask allows the key), and the context
@@ -198,7 +198,8 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
         }
         const std::size_t kg_pad = round_up(kg, NR);
 
-        // S = q·kᵀ·scale for the group's keys: (mr, kg_pad); columns past kn hold q·0.
+        // S = q·kᵀ·scale for the group's keys: (mr, kg_pad); columns past kg (q·0 past the last key, or keys past
+        // the group's last row) are zeroed or masked by the softmax below and never reach P·v.
         for (std::size_t jj = 0; jj < kg_pad; jj += NR) {
           F acc[MR][NB];
           for (std::size_t r = 0; r < MR; ++r)
