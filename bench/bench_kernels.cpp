@@ -1,5 +1,6 @@
 // attnkit — kernel benchmarks: each kernel of each available table (AVX-512, AVX2+FMA, SSE2) at the
-// shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool.
+// shapes of config C2 (b1 n1024 d768 h12, causal), one thread and split over the pool; the attention kernel also in
+// the forward's q|k|v layout and at C4's n 4096 on the dispatched table.
 // forward/C1..C4: the whole forward pass per standard configuration (attnkit/bench_configs.hpp: shapes and FLOP count).
 // The attention op's backward pass against its forward: bench_backward.cpp (same program).
 // fma_peak/<isa>: one core's FMA peak at each table's width (registers only), the denominator of efficiency figures.
@@ -122,22 +123,27 @@ void softmax(benchmark::State& state, const KernelTable* t, std::size_t m, std::
 }
 
 // All h heads of C2 (n 1024, d_head 64) read in place from (n, h·d_head) q, k, v, like the mechanism.
+// qkv_layout: q, k and v as the forward reads them, the columns of one (n, 3·heads·dh) projection; else three
+// (n, heads·dh) arrays.
 void attention(benchmark::State& state, const KernelTable* t, std::size_t n, std::size_t heads, std::size_t dh,
-               bool causal) {
-  const std::size_t threads = static_cast<std::size_t>(state.range(0)), ld = heads * dh;
-  auto q = random_floats(n * ld, 5), k = random_floats(n * ld, 6), v = random_floats(n * ld, 7);
-  std::vector<float> out(n * ld);
+               bool causal, bool qkv_layout) {
+  const std::size_t threads = static_cast<std::size_t>(state.range(0)), D = heads * dh, ld = qkv_layout ? 3 * D : D;
+  auto qkv = random_floats(3 * n * D, 5);
+  const float* q = qkv.data();
+  const float* k = qkv.data() + (qkv_layout ? D : n * D);
+  const float* v = qkv.data() + (qkv_layout ? 2 * D : 2 * n * D);
+  std::vector<float> out(n * D);
   for (auto _ : state) {
     // Work split over heads: each task takes whole heads (one packing of k, v per head).
     attnkit::parallel_for(heads, threads, [&](std::size_t h, std::size_t) {
-      const attnkit::kernels::Attention a{q.data() + h * dh,
+      const attnkit::kernels::Attention a{q + h * dh,
                                           ld,
-                                          k.data() + h * dh,
+                                          k + h * dh,
                                           ld,
-                                          v.data() + h * dh,
+                                          v + h * dh,
                                           ld,
                                           out.data() + h * dh,
-                                          ld,
+                                          D,
                                           n,
                                           n,
                                           dh,
@@ -148,7 +154,7 @@ void attention(benchmark::State& state, const KernelTable* t, std::size_t n, std
     benchmark::DoNotOptimize(out.data());
   }
   const double pairs = causal ? double(n) * (n + 1) / 2 : double(n) * n;
-  set_rates(state, 4.0 * pairs * dh * heads, 4.0 * 4 * n * ld);
+  set_rates(state, 4.0 * pairs * dh * heads, 4.0 * 4 * n * D);
 }
 
 // The attention op (attnkit/attention.hpp) at C2's size with grouped-query heads (12 query heads over 4 key/value
@@ -272,8 +278,12 @@ void register_all() {
     add("gemm_nn/" + isa + "/C2_1024x768x768", gemm_nn, t, 1024, 768, 768);
     add("gemm_nn/" + isa + "/C2_context_1024x64x1024", gemm_nn, t, 1024, 64, 1024);
     add("softmax/" + isa + "/C2_1024x1024", softmax, t, 1024, 1024);
-    add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true);
-    add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false);
+    add("attention/" + isa + "/C2_causal_n1024_h12_d64", attention, t, 1024, 12, 64, true, false);
+    add("attention/" + isa + "/C2_full_n1024_h12_d64", attention, t, 1024, 12, 64, false, false);
+    if (t == tables[0]) {
+      add("attention/" + isa + "/C2_causal_qkv_n1024_h12_d64", attention, t, 1024, 12, 64, true, true);
+      add("attention/" + isa + "/C4_causal_n4096_h12_d64", attention, t, 4096, 12, 64, true, false);
+    }
   }
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right", attention_op, true, false, false);
   add("attention_op/gqa_h12_kv4_n1024_d64_causal_lower_right_weights", attention_op, true, false, true);

@@ -1,11 +1,11 @@
 // attnkit — fused attention for one (batch, head), flash-attention style:
 // context = softmax(q·kᵀ·scale [+ mask] [+ causal mask])·v without an (n_q, n_k) matrix.
-// Queries go in tiles of QT rows, keys in blocks of KB; per block, the book's passes fused: scores S = q·kᵀ·scale
-// (QT, KB) in register tiles, masking (only where a row's visible keys end inside the block: the causal diagonal or
-// a mask), an online softmax (running max m, lazily moved, running sum l, rescale of the partial context O by
-// exp(m_old − m_new) when m moves), then O += P·v. Blocks no computed row can see (causal future past a tile's last
-// row, or every mask entry −inf) are skipped before their scores are computed: a block a row cannot see adds exact
-// zeros to its O and l, so skipping it changes no bit.
+// Queries go in tiles of QT rows, keys in blocks of KB; per block and row group of MR rows, the book's passes fused:
+// scores S = q·kᵀ·scale (MR, KB) in register tiles, masking (only where a row's visible keys end inside the block:
+// the causal diagonal or a mask), an online softmax (running max m, lazily moved, running sum l, rescale of the
+// partial context O by exp(m_old − m_new) when m moves), then O += P·v. Keys no row of a group can see (causal
+// future past its last row, or a block whose mask entries are all −inf for the tile) are skipped before their
+// scores are computed: a key a row cannot see adds exact zeros to its O and l, so skipping it changes no bit.
 //
 // Overflow (core/src/overflow.hpp): the scores a row may see are checked for NaN/±Inf in the pass that finds
 // their maximum (before the mask is added, and again after, where the mask allows the key), and the context
@@ -33,8 +33,13 @@ constexpr float kLazyRescale = 5.545177444479562f;
 template <class Arch>
 struct AttnTile {
   // 24 × 128 at AVX2, picked by measurement (Zen 3, d 64): long key blocks amortise the per-block
-  // softmax bookkeeping and the rescale of O; short query tiles waste little on the causal diagonal.
+  // softmax bookkeeping and the rescale of O. A tile's row groups share each key block's packed k and v while it
+  // is in L2; the causal diagonal costs a tile nothing extra, since each row group scores only the keys it sees
+  // (96-row tiles at AVX-512 measured the same as 48 on Zen 4, C2 and C4).
   static constexpr std::size_t QT = 4 * Tile<Arch>::MR;  // query rows per tile
+  // With 32 registers the scores' broadcasts read the queries in place, as the gemm reads A (gemm.hpp, GemmTile);
+  // elsewhere (16 registers; V8 keeps few general registers free) a tile's queries are packed once per tile.
+  static constexpr bool kQueriesInPlace = Tile<Arch>::W >= 16;
   static constexpr std::size_t KB = 8 * Tile<Arch>::NR;  // keys per block
 };
 
@@ -149,10 +154,11 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
       for (; c < NR; ++c) dst[c] = 0.0f;
     }
   }
-  float* s = grow(sbuf, QT * KB);  // (QT, KB) scores, then weights
+  float* s = grow(sbuf, MR * KB);  // (MR, KB) one row group's scores, then weights
   float* o = grow(obuf, QT * dp);  // (QT, dp) unnormalised context
-  float* qp = grow(qbuf, QT * d);  // the tile's queries as (d, MR) panels per row group
-  alignas(64) float m[QT], l[QT], alpha[QT];
+  constexpr bool in_place = AttnTile<Arch>::kQueriesInPlace;
+  float* qp = grow(qbuf, (in_place ? MR : QT) * d);  // packed queries: (d, MR) panels per row group
+  alignas(64) float m[QT], l[QT], alpha[MR];
   bool flag[QT];
   std::size_t flagged = 0;
 
@@ -161,8 +167,10 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
     const std::size_t i1 = tile + QT < row_end ? tile + QT : row_end;  // one past the last
     const std::size_t rows = i1 - i0;
     const std::size_t kend = visible_keys(t, i1 - 1);  // keys the rows computed here see
-    for (std::size_t r0 = 0; r0 < rows; r0 += MR)
-      pack_rows<MR>(t.q + (i0 + r0) * t.ld_q, t.ld_q, rows - r0 < MR ? rows - r0 : MR, d, qp + r0 * d);
+    // In place, only a partial last group is packed (its rows past the end repeat the last one, so it runs the full
+    // group's arithmetic). Same fma chains either way: the same bits.
+    for (std::size_t r0 = in_place ? rows / MR * MR : 0; r0 < rows; r0 += MR)
+      pack_rows<MR>(t.q + (i0 + r0) * t.ld_q, t.ld_q, rows - r0 < MR ? rows - r0 : MR, d, qp + (in_place ? 0 : r0 * d));
     for (std::size_t r = 0; r < rows; ++r) {
       m[r] = ninf;
       l[r] = 0.0f;
@@ -176,64 +184,75 @@ std::size_t attention_f32(const Attention& t, std::size_t row_begin, std::size_t
           for (std::size_t r = 0; r < rows; ++r) skip_block_scores(kn, t.weights + (i0 + r) * t.ld_weights + kb);
         continue;
       }
-      const std::size_t kn_pad = round_up(kn, NR);
-
-      // S = q·kᵀ·scale for the block: (rows, kn_pad); columns past kn hold q·0.
+      // One row group at a time, while the block's packed k and v stay in L2 for the tile's other groups: scores,
+      // online softmax and P·v, with the group's scores in L1. A group scores only the keys its last row sees
+      // (the causal diagonal): the keys it leaves out would add exact zeros.
       for (std::size_t r0 = 0; r0 < rows; r0 += MR) {
         const std::size_t mr = rows - r0 < MR ? rows - r0 : MR;
-        for (std::size_t jj = 0; jj < kn_pad; jj += NR) {
+        const std::size_t gsee = visible_keys(t, i0 + r0 + mr - 1);
+        const std::size_t kg = gsee > kb ? (gsee - kb < kn ? gsee - kb : kn) : 0;  // keys the group scores
+        if (kg == 0) {
+          if (t.weights)
+            for (std::size_t r = 0; r < mr; ++r) skip_block_scores(kn, t.weights + (i0 + r0 + r) * t.ld_weights + kb);
+          continue;
+        }
+        const std::size_t kg_pad = round_up(kg, NR);
+
+        // S = q·kᵀ·scale for the group's keys: (mr, kg_pad); columns past kg (q·0 past the last key, or keys past
+        // the group's last row) are zeroed or masked by the softmax below and never reach P·v.
+        for (std::size_t jj = 0; jj < kg_pad; jj += NR) {
           F acc[MR][NB];
           for (std::size_t r = 0; r < MR; ++r)
             for (std::size_t b = 0; b < NB; ++b) acc[r][b] = F(0.0f);
-          micro_fma<Arch, MR, NB, 1, MR>(qp + r0 * d, kp + (kb + jj) / NR * d * NR, NR, d, acc);
+          const float* kpanel = kp + (kb + jj) / NR * d * NR;
+          if (in_place && mr == MR)
+            micro_fma_prefetch<Arch, MR, NB, true>(t.q + (i0 + r0) * t.ld_q, t.ld_q, kpanel, d, acc);
+          else micro_fma<Arch, MR, NB, 1, MR>(qp + (in_place ? 0 : r0 * d), kpanel, NR, d, acc);
           const F sc(t.scale);
           for (std::size_t r = 0; r < mr; ++r)
-            for (std::size_t b = 0; b < NB; ++b) (acc[r][b] * sc).store_aligned(s + (r0 + r) * KB + jj + b * W);
+            for (std::size_t b = 0; b < NB; ++b) (acc[r][b] * sc).store_aligned(s + r * KB + jj + b * W);
         }
-      }
 
-      // Online softmax per row: check and mask, new running max, weights P = exp(S − m), rescale factor.
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t i = i0 + r;
-        const std::size_t see = visible_keys(t, i);                     // keys < see are visible
-        const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;  // visible in this block
-        const std::size_t vw = round_up(vis, W);                        // vectors holding visible keys; past them P = 0
-        float* srow = s + r * KB;
-        NonFinite<Arch> bad;
-        const F vmx = prepare_scores<Arch>(srow, vis, t.mask ? t.mask + i * t.ld_mask + kb : nullptr, bad);
-        if (bad.any()) flag[r] = true;
-        if (t.weights) keep_block_scores(srow, vis, kn, t.weights + i * t.ld_weights + kb);
-        for (std::size_t j = vw; j < kn_pad; ++j) srow[j] = 0.0f;
-        const float bmax = hmax<Arch>(vmx);
-        // Lazy rescaling: the reference max moves only past m + kLazyRescale, so most blocks keep alpha = 1 (no exp,
-        // O and l untouched); P ≤ e^kLazyRescale, and out = O / l, lse = m + log l are exact for any m.
-        const float mnew = bmax > m[r] + kLazyRescale ? bmax : m[r];
-        if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
-          for (std::size_t j = 0; j < vw; ++j) srow[j] = 0.0f;
-          alpha[r] = 1.0f;
-          continue;
+        // Online softmax per row: check and mask, new running max, weights P = exp(S − m), rescale factor.
+        for (std::size_t r = 0; r < mr; ++r) {
+          const std::size_t g = r0 + r, i = i0 + g;
+          const std::size_t see = visible_keys(t, i);                     // keys < see are visible
+          const std::size_t vis = see > kb ? std::min(see - kb, kn) : 0;  // visible in this block
+          const std::size_t vw = round_up(vis, W);  // vectors holding visible keys; past them P = 0
+          float* srow = s + r * KB;
+          NonFinite<Arch> bad;
+          const F vmx = prepare_scores<Arch>(srow, vis, t.mask ? t.mask + i * t.ld_mask + kb : nullptr, bad);
+          if (bad.any()) flag[g] = true;
+          if (t.weights) keep_block_scores(srow, vis, kn, t.weights + i * t.ld_weights + kb);
+          for (std::size_t j = vw; j < kg; ++j) srow[j] = 0.0f;
+          const float bmax = hmax<Arch>(vmx);
+          // Lazy rescaling: the reference max moves only past m + kLazyRescale, so most blocks keep alpha = 1 (no
+          // exp, O and l untouched); P ≤ e^kLazyRescale, and out = O / l, lse = m + log l are exact for any m.
+          const float mnew = bmax > m[g] + kLazyRescale ? bmax : m[g];
+          if (!(mnew > ninf)) {  // nothing visible yet: P = 0, O and l stay 0
+            for (std::size_t j = 0; j < vw; ++j) srow[j] = 0.0f;
+            alpha[r] = 1.0f;
+            continue;
+          }
+          const F vsum = exp_sub_body<Arch>(srow, vw, mnew, F(0.0f));  // P = exp(S − m)
+          // A block that does not move m leaves O and l untouched (alpha exactly 1);
+          // before the first visible key O and l are 0 and exp(−inf) = 0.
+          alpha[r] = mnew == m[g]   ? 1.0f
+                     : m[g] == ninf ? 0.0f
+                                    : hmax<Arch>(exp_f32<Arch>(F(m[g] - mnew)));  // all lanes equal
+          l[g] = l[g] * alpha[r] + hsum<Arch>(vsum);
+          m[g] = mnew;
         }
-        const F vsum = exp_sub_body<Arch>(srow, vw, mnew, F(0.0f));  // P = exp(S − m)
-        // A block that does not move m leaves O and l untouched (alpha exactly 1);
-        // before the first visible key O and l are 0 and exp(−inf) = 0.
-        alpha[r] = mnew == m[r]   ? 1.0f
-                   : m[r] == ninf ? 0.0f
-                                  : hmax<Arch>(exp_f32<Arch>(F(m[r] - mnew)));  // all lanes equal
-        l[r] = l[r] * alpha[r] + hsum<Arch>(vsum);
-        m[r] = mnew;
-      }
 
-      // O = alpha·O + P·v over the block's kn keys: (rows, dp) += (rows, kn)·(kn, dp).
-      for (std::size_t r0 = 0; r0 < rows; r0 += MR) {
-        const std::size_t mr = rows - r0 < MR ? rows - r0 : MR;
+        // O = alpha·O + P·v over the group's kg keys: (mr, dp) += (mr, kg)·(kg, dp).
         for (std::size_t c0 = 0; c0 < dp; c0 += NR) {
           F acc[MR][NB];
           for (std::size_t r = 0; r < MR; ++r) {
-            const std::size_t rr = r0 + (r < mr ? r : mr - 1);
+            const std::size_t rr = r < mr ? r : mr - 1;
             const F a(alpha[rr]);
-            for (std::size_t b = 0; b < NB; ++b) acc[r][b] = a * F::load_aligned(o + rr * dp + c0 + b * W);
+            for (std::size_t b = 0; b < NB; ++b) acc[r][b] = a * F::load_aligned(o + (r0 + rr) * dp + c0 + b * W);
           }
-          micro_fma<Arch, MR, NB, KB, 1>(s + r0 * KB, vp + c0 * kmax + kb * NR, NR, kn, acc);
+          micro_fma<Arch, MR, NB, KB, 1>(s, vp + c0 * kmax + kb * NR, NR, kg, acc);
           for (std::size_t r = 0; r < mr; ++r)
             for (std::size_t b = 0; b < NB; ++b) acc[r][b].store_aligned(o + (r0 + r) * dp + c0 + b * W);
         }
@@ -281,9 +300,9 @@ template <class Arch>
 std::size_t attention_scratch_floats(std::size_t n_q, std::size_t n_k, std::size_t d) {
   if (n_k <= kAttnDirectKeys && d <= kAttnDirectDim) return 0;  // attention_direct: registers and the stack only
   if (n_q == 0 || n_k == 0 || d == 0) return 0;
-  constexpr std::size_t NR = Tile<Arch>::NR, QT = AttnTile<Arch>::QT, KB = AttnTile<Arch>::KB;
+  constexpr std::size_t NR = Tile<Arch>::NR, MR = Tile<Arch>::MR, QT = AttnTile<Arch>::QT, KB = AttnTile<Arch>::KB;
   const std::size_t dp = round_up(d, NR);
-  return round_up(n_k, NR) * d + n_k * dp + QT * KB + QT * dp + QT * d;
+  return round_up(n_k, NR) * d + n_k * dp + MR * KB + QT * dp + (AttnTile<Arch>::kQueriesInPlace ? MR : QT) * d;
 }
 
 }  // namespace
