@@ -8,13 +8,21 @@
 #include "attnkit/tensor.hpp"
 
 namespace attnkit::detail {
+namespace {
+
+std::vector<float>& reused(int slot) noexcept {
+  thread_local std::vector<float> buffers[2];
+  return buffers[slot];
+}
+
+}  // namespace
 
 Scratch::Scratch(std::initializer_list<std::size_t> shape, int slot) {
   const std::size_t n = checked_numel(shape);
   if (n <= kReused) {
-    thread_local std::vector<float> reused[2];
-    if (reused[slot].size() < kReused) reused[slot].resize(kReused);
-    data_ = reused[slot].data();
+    std::vector<float>& buffer = reused(slot);
+    if (buffer.size() < kReused) buffer.resize(kReused);
+    data_ = buffer.data();
     return;
   }
   owned_.reset(new (std::nothrow) float[n]);
@@ -23,6 +31,11 @@ Scratch::Scratch(std::initializer_list<std::size_t> shape, int slot) {
                     std::to_string(n * sizeof(float)) + " bytes)",
                 ErrorKind::range);
   data_ = owned_.get();
+}
+
+float* Scratch::reused_if_ready(std::size_t floats, int slot) noexcept {
+  std::vector<float>& buffer = reused(slot);
+  return floats <= kReused && buffer.size() >= kReused ? buffer.data() : nullptr;
 }
 
 }  // namespace attnkit::detail

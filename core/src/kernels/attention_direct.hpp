@@ -47,7 +47,10 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
   const std::size_t d = t.d, dv = value_width(t);
   alignas(64) float qt[kAttnDirectDim * W];   // qt[p·W + r] = q[i0 + r, p]
   alignas(64) float mt[kAttnDirectKeys * W];  // mt[j·W + r] = mask[i0 + r, j]
-  alignas(64) float lane_row[W];  // lane r: the last key row i0 + r sees, i0 + r + causal_offset (exact below 2^24)
+  // lane r of a vector starting at row i0: the last key row i0 + r sees, i0 + r + causal_offset, as i0 +
+  // causal_offset plus r (exact below 2^24; beyond it both sides of the causal compare stay past every key).
+  alignas(64) static constexpr float kLane[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  static_assert(W <= 16, "kLane covers the widest vector");
   alignas(64) float res[W];
   F sp[kAttnDirectKeys];  // S_j, then P_j
   std::size_t flagged = 0;
@@ -59,9 +62,8 @@ std::size_t attention_direct(const Attention& t, std::size_t row_begin, std::siz
     if (t.mask)
       for (std::size_t j = 0; j < kend; ++j)
         for (std::size_t r = 0; r < W; ++r) mt[j * W + r] = t.mask[(i0 + (r < rows ? r : rows - 1)) * t.ld_mask + j];
-    for (std::size_t r = 0; r < W; ++r)
-      lane_row[r] = static_cast<float>(static_cast<std::ptrdiff_t>(i0 + r) + t.causal_offset);
-    const F row = F::load_aligned(lane_row), sc(t.scale), zero(0.0f);
+    const F row = F(static_cast<float>(static_cast<std::ptrdiff_t>(i0) + t.causal_offset)) + F::load_aligned(kLane),
+            sc(t.scale), zero(0.0f);
     F mx(ninf);
     NonFinite<Arch> bad;
     for (std::size_t j = 0; j < kend; ++j) {
