@@ -362,11 +362,10 @@ void sdpa_fast(const Sdpa& s, float* context, float* weights) {
 }
 
 bool sdpa_fast_unflagged(const Sdpa& s, float* context) {
-  const auto& table = kernels::table();
-  const float scale = sdpa_scale(s);
-  for (std::size_t bh = 0; bh < s.batch * s.heads; ++bh)
-    if (table.attention_f32(head_attention(s, bh, scale, context), 0, s.tokens) != 0) return false;
-  return true;
+  kernels::AttentionHeads a;
+  a.t = head_attention(s, 0, sdpa_scale(s), context);
+  a.batch = s.batch, a.heads = s.heads, a.head_step = s.head_dim;
+  return kernels::table().attention_heads_f32(a) == 0;
 }
 
 }  // namespace attnkit::detail

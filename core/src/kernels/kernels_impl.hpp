@@ -2,6 +2,7 @@
 // (kernels_sse2/avx2/avx512/wasm.cpp), each compiled with that set's flags.
 #pragma once
 #include "attention_backward.hpp"
+#include "attention_heads.hpp"
 #include "decode_attention.hpp"
 #include "flash_attention.hpp"
 #include "fma_peak.hpp"
@@ -21,6 +22,7 @@ const KernelTable& make_table(const char* isa) {
                              &softmax_f32<Arch>,
                              &attention_f32<Arch>,
                              &attention_decode_f32<Arch>,
+                             &attention_heads_f32<Arch>,
                              &packed_nt_b_floats<Arch>,
                              &pack_nt_b_f32<Arch>,
                              &gemm_nt_scratch_floats<Arch>,
