@@ -48,12 +48,13 @@ bool Module::forward_small(const float* x, std::size_t b, std::size_t n, std::si
   float* const context = multihead ? detail::Scratch::reused_if_ready(rows * D, 1) : out;       // (b, n, D)
   if ((!simplified && !qkv) || !context) return false;  // a forward on this thread sizes them
 
-  tape_.reset();  // a backward belongs to the latest forward only
+  // A backward belongs to the latest forward only.
+  tape_.reset();
   detail::HeadsView query{x, d_in, 0}, key = query, value = query;  // simplified: q = k = v = x
   if (!simplified) {
     // A non-finite element: forward screens it and names it (core/src/overflow.hpp).
-    if (detail::linear(x, rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
-                       qkv, 1, packed->qkv.get()))
+    if (detail::linear(x, rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D, qkv, 1,
+                       packed->qkv.get()))
       return false;
     query = {qkv, 3 * D, 0};
     key = {qkv, 3 * D, D};

@@ -95,7 +95,7 @@ TEST(ForwardSmallRefuses, WhatItDoesNotTake) {
   Config cfg = attnkit_test::make_config(Mechanism::multihead, 3, 2, 2, /*context_length=*/6);
   Module m(cfg);
   Tensor x = input_of(kCases[0], 3);  // (2, 6, 3)
-  m.forward(x);                        // sizes this thread's buffers
+  m.forward(x);                       // sizes this thread's buffers
   std::vector<float> out(2 * 6 * 2);
   ASSERT_TRUE(m.forward_small(x.ptr(), 2, 6, 3, ForwardOptions{}, out.data()));
   for (auto flag : {&ForwardOptions::return_weights, &ForwardOptions::intermediates, &ForwardOptions::average_weights,
@@ -142,7 +142,8 @@ TEST(ForwardSmallRefuses, OverflowGoesToForward) {
   self.d_in = 3;
   self.d_out = 2;
   attnkit::StateDict ones;
-  for (const char* name : {"W_query.weight", "W_key.weight", "W_value.weight"}) ones.emplace_back(name, filled({2, 3}, 1));
+  for (const char* name : {"W_query.weight", "W_key.weight", "W_value.weight"})
+    ones.emplace_back(name, filled({2, 3}, 1));
   Module m(self, ones);
   m.forward(filled({2, 3}, 0.5f));
   const Tensor x({2, 3}, {3e38f, 3e38f, 3e38f, -3e38f, 3e38f, -3e38f});
@@ -152,7 +153,8 @@ TEST(ForwardSmallRefuses, OverflowGoesToForward) {
     m.forward(x);
     ADD_FAILURE() << "no error";
   } catch (const attnkit::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("queries overflow float32 at batch 0, token 0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("queries overflow float32 at batch 0, token 0"), std::string::npos)
+        << e.what();
   }
 
   Config mh;

@@ -85,10 +85,10 @@ struct Attention {
 };
 
 // Every (batch, head) problem of a call in one go, laid out as Module's projections (batch, tokens, heads·head_dim):
-// problem (b, h) is `t` with q and out moved by b·n_q·ld + h·head_step and k and v by b·n_k·ld + h·head_step. Few
-// keys of small heads without mask, lse or weights take the direct path with its lanes across problems (more rows
-// per vector, one call); anything else runs attention_f32 per problem. Same bits per row as attention_f32; returns
-// how many rows were flagged (as attention_f32: output NaN).
+// problem (b, h) is `t` with q and out moved by b·n_q·ld + h·head_step and k and v by b·n_k·ld + h·head_step. For
+// the direct path's problems (attention_scratch_floats 0) without mask, lse or weights: lanes across problems, more
+// rows per vector, one call. Same bits per row as attention_f32; returns how many rows were flagged (as
+// attention_f32: output NaN). Any other problem is refused whole: returns batch·heads·n_q, computes nothing.
 struct AttentionHeads {
   Attention t;  // problem (0, 0), all rows
   std::size_t batch, heads, head_step;

@@ -2,7 +2,6 @@
 // (kernels_sse2/avx2/avx512/wasm.cpp), each compiled with that set's flags.
 #pragma once
 #include "attention_backward.hpp"
-#include "attention_heads.hpp"
 #include "decode_attention.hpp"
 #include "flash_attention.hpp"
 #include "fma_peak.hpp"
