@@ -124,6 +124,32 @@ int Layer::input_buffer(std::uint32_t numel) {
 
 int Layer::forward_fast(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train,
                         std::uint32_t threads) {
+  if (forward_small(rank, b, n, d_in, train, threads)) return status_ok;
+  return forward_checked(rank, b, n, d_in, train, threads);
+}
+
+bool Layer::forward_small(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train,
+                          std::uint32_t threads) {
+  if (!module_ || fit_bytes_ < 0.0) return false;
+  const FitKey key{rank, rank == 3 ? b : 0, n, d_in, pool_threads(threads), train};
+  if (!(key == fit_key_) || !forward_bytes_fit(fit_bytes_)) return false;  // as forward_checked would decide
+  // output_ holds the last context: (b, n, D) or (n, D) of this very call's shape, unless a failure dropped it.
+  const attnkit::Shape& shape = output_.shape;
+  if (shape.size() != rank || (rank == 3 && shape[0] != b) || shape[rank - 2] != n) return false;
+  const std::size_t batch = rank == 3 ? b : 1;
+  if (input_.data.size() != batch * n * d_in || output_.data.size() != batch * n * shape[rank - 1]) return false;
+  attnkit::ForwardOptions fo;
+  fo.train = train;
+  fo.threads = key.threads;
+  if (!module_->forward_small(input_.data.data(), batch, n, d_in, fo, output_.data.data())) return false;
+  header_.context_address = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(output_.data.data()));
+  header_.context_rank = rank;
+  for (std::size_t i = 0; i < rank; ++i) header_.context_dims[i] = static_cast<std::uint32_t>(shape[i]);
+  return true;
+}
+
+int Layer::forward_checked(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train,
+                           std::uint32_t threads) {
   Failure failure;
   try {
     module();  // throws if disposed

@@ -119,6 +119,15 @@ class Layer {
   };
   FitKey fit_key_;
   double fit_bytes_ = -1.0;  // < 0: nothing kept
+
+  // forward_fast's two routes. forward_small: a call of the shape and options of the last one that succeeded
+  // (output_ holds a context of that shape) through Module::forward_small into output_: no allocation, no try,
+  // no object to destroy on the way, so the pthreads build's -fexceptions wraps none of its calls in a JS invoke_*
+  // trampoline. false: forward_checked, the general route with its checks and messages.
+  bool forward_small(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train,
+                     std::uint32_t threads);
+  int forward_checked(std::uint32_t rank, std::uint32_t b, std::uint32_t n, std::uint32_t d_in, bool train,
+                      std::uint32_t threads);
 };
 
 }  // namespace attnkit::wasm

@@ -62,6 +62,8 @@ double forward_needed_bytes(const attnkit::Module& module, const attnkit::Shape&
   return needed;
 }
 
+bool forward_bytes_fit(double needed) noexcept { return fits(needed); }
+
 void check_forward_bytes_fit(const attnkit::Module& module, const attnkit::Shape& shape,
                              const attnkit::ForwardOptions& o, double needed) {
   if (fits(needed)) return;

@@ -30,6 +30,8 @@ void check_forward_fits(const attnkit::Module& module, const attnkit::Shape& sha
 // forward_needed_bytes is 0 for a shape with a zero dimension (forward refuses it with its own message).
 double forward_needed_bytes(const attnkit::Module& module, const attnkit::Shape& shape,
                             const attnkit::ForwardOptions& options, bool copies_input);
+// check_forward_bytes_fit's answer without its message, for a caller that must not throw.
+bool forward_bytes_fit(double needed) noexcept;
 void check_forward_bytes_fit(const attnkit::Module& module, const attnkit::Shape& shape,
                              const attnkit::ForwardOptions& options, double needed);
 

@@ -62,6 +62,17 @@ ForwardResult Module::forward(const Tensor& x, const ForwardOptions& options) {
   // route.
   if (!stacked_projections() || options.average_weights || options.grad)
     return forward_general(x, ForwardInputs{}, options);
+  // A small call computes straight into its result (forward_small), without forward_stacked's set-up per step.
+  if ((x.rank() == 2 || x.rank() == 3) && x.numel() <= Scratch::kReused && small_route(options)) {
+    const bool batched = x.rank() == 3;
+    const std::size_t b = batched ? x.shape[0] : 1, n = x.shape[batched ? 1 : 0], d_in = x.shape[batched ? 2 : 1];
+    const std::size_t D = config_.mechanism == Mechanism::simplified ? d_in : d_out_total(), rows = b * n;
+    if (rows != 0 && D <= Scratch::kReused / rows) {  // the context is small too
+      ForwardResult r;
+      r.context = batched ? Tensor({b, n, D}) : Tensor({n, D});
+      if (forward_small(x.ptr(), b, n, d_in, options, r.context.ptr())) return r;
+    }
+  }
   return forward_stacked(x, options, nullptr);
 }
 

@@ -311,22 +311,37 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
   if (!keep_steps) steps.weights_after_dropout = Tensor();
 }
 
+namespace {
+
+float sdpa_scale(const Sdpa& s) {
+  return s.scaled ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim))) : 1.0f;
+}
+
+// The fused kernel's problem for (batch·head) bh: its query, key and value columns and its context columns.
+kernels::Attention head_attention(const Sdpa& s, std::size_t bh, float scale, float* context) {
+  const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, ldo = H * hd, b = bh / H, h = bh % H;
+  // Set field by field: a braced initializer of this padded struct clears all of it first (rep stos, ~5% of C1).
+  kernels::Attention a;
+  a.q = s.query.data + b * n * s.query.ld + s.query.col + h * hd, a.ld_q = s.query.ld;
+  a.k = s.key.data + b * n * s.key.ld + s.key.col + h * hd, a.ld_k = s.key.ld;
+  a.v = s.value.data + b * n * s.value.ld + s.value.col + h * hd, a.ld_v = s.value.ld;
+  a.out = context + b * n * ldo + h * hd, a.ld_out = ldo;
+  a.n_q = a.n_k = n, a.d = hd, a.scale = scale, a.causal = s.causal;
+  return a;
+}
+
+}  // namespace
+
 void sdpa_fast(const Sdpa& s, float* context, float* weights) {
   const auto& table = kernels::table();
   const std::size_t n = s.tokens, hd = s.head_dim, H = s.heads, ldo = H * hd;
-  const float scale = s.scaled ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))) : 1.0f;
+  const float scale = sdpa_scale(s);
   const std::size_t threads = threads_for(4.0 * s.batch * H * n * n * hd, s.threads);
   std::atomic<std::size_t> failed{SIZE_MAX};
   // Causal: row i's cost grows with i (the fused kernel skips the future keys).
   for_each_head_rows(s.batch * H, n, threads, s.causal, [&](std::size_t bh, std::size_t r0, std::size_t r1) {
     const std::size_t b = bh / H, h = bh % H;
-    // Set field by field: a braced initializer of this padded struct clears all of it first (rep stos, ~5% of C1).
-    kernels::Attention a;
-    a.q = s.query.data + b * n * s.query.ld + s.query.col + h * hd, a.ld_q = s.query.ld;
-    a.k = s.key.data + b * n * s.key.ld + s.key.col + h * hd, a.ld_k = s.key.ld;
-    a.v = s.value.data + b * n * s.value.ld + s.value.col + h * hd, a.ld_v = s.value.ld;
-    a.out = context + b * n * ldo + h * hd, a.ld_out = ldo;
-    a.n_q = a.n_k = n, a.d = hd, a.scale = scale, a.causal = s.causal;
+    kernels::Attention a = head_attention(s, bh, scale, context);
     // Padding keys are left out of the call: neither packed nor scored. A sequence of padding only gives zeros.
     if (s.key_lengths) a.n_k = s.key_lengths[b];
     if (a.n_k == 0) {
@@ -344,6 +359,13 @@ void sdpa_fast(const Sdpa& s, float* context, float* weights) {
     }
   });
   throw_if_failed(failed, s);
+}
+
+bool sdpa_fast_unflagged(const Sdpa& s, float* context) {
+  kernels::AttentionHeads a;
+  a.t = head_attention(s, 0, sdpa_scale(s), context);
+  a.batch = s.batch, a.heads = s.heads, a.head_step = s.head_dim;
+  return kernels::table().attention_heads_f32(a) == 0;
 }
 
 }  // namespace attnkit::detail

@@ -79,4 +79,10 @@ void sdpa_explain(const Sdpa& s, bool keep_steps, Generator* generator, double d
 // must be zero-filled (a new Tensor is): keys past those a query tile may see are left as they are.
 void sdpa_fast(const Sdpa& s, float* context, float* weights = nullptr);
 
+// sdpa_fast on the calling thread for the direct kernel's problems (KernelTable::attention_scratch_floats 0), all heads
+// in one kernel call, without key_lengths and without the float64 recomputation: false if the kernel flags a row (its
+// scores or context left float32; sdpa_fast then recomputes it or throws) or the problem is not the direct path's.
+// Allocates nothing, throws nothing.
+bool sdpa_fast_unflagged(const Sdpa& s, float* context);
+
 }  // namespace attnkit::detail

@@ -14,6 +14,10 @@ class Scratch {
   Scratch(std::initializer_list<std::size_t> shape, int slot);
   float* get() const noexcept { return data_; }
 
+  // The calling thread's reused buffer of `slot` if it holds `floats` and a Scratch has already sized it on this
+  // thread, else nullptr: for a caller that must neither allocate nor throw (Module::forward_small).
+  static float* reused_if_ready(std::size_t floats, int slot) noexcept;
+
   static constexpr std::size_t kReused = 4096;  // floats (16 KB per slot and thread)
 
  private:

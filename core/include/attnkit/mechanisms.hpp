@@ -152,6 +152,14 @@ class Module {
   // The same with keys and values from other inputs and masks (ForwardInputs; nn.MultiheadAttention's
   // conventions). x gives the queries: (b, n_q, d_in) or (n_q, d_in); results have n_q query rows and n_k keys.
   ForwardResult forward(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options = {});
+  // forward(x, options)'s context for a small call, with no heap allocation and nothing thrown: x holds (b, n, d_in)
+  // (or (n, d_in) with b = 1), `out` receives the (b, n, d_out_total) context. Returns false, out unspecified, when
+  // the call needs forward() instead, which then gives the same bits or the error: options beyond train and threads
+  // (or dropout in training), separate projections, a shape forward refuses, values that are not finite, a
+  // projection or context that left float32, a problem that needs more than the per-thread reused buffers or kernel
+  // scratch, or a thread on which no forward has run yet (core/src/forward_small.cpp).
+  bool forward_small(const float* x, std::size_t b, std::size_t n, std::size_t d_in, const ForwardOptions& options,
+                     float* out);
 
   // The gradients of Σ grad_context ⊙ context for the last forward, which must have had ForwardOptions::grad; once
   // per such forward (the saved state is released). Threads as that forward's; the same bits for any count.
@@ -212,6 +220,7 @@ class Module {
     return kv_heads() == num_heads_ && key_dim() == config_.d_in && value_dim() == config_.d_in;
   }
   ForwardResult forward_general(const Tensor& x, const ForwardInputs& inputs, const ForwardOptions& options);
+  bool small_route(const ForwardOptions& options) const noexcept;  // options forward_small may take
   // The one-GEMM path; key_lengths (per batch item: keys attended, the rest padding) or nullptr (core/src/forward.cpp).
   ForwardResult forward_stacked(const Tensor& x, const ForwardOptions& options, const std::size_t* key_lengths);
   void validate_config();

@@ -54,7 +54,9 @@ inline bool gemm_direct(const float* a, std::size_t lda, const float* b, std::si
   alignas(64) float at[kGemmDirect * W];  // at[p·W + r] = A[i0 + r, p]; k ≤ kGemmDirect since n ≥ 1
   alignas(64) float res[W];
   const F va(alpha);
-  bool non_finite = false;
+  // acc − acc is 0 for a finite lane and NaN otherwise, ORed as bits: one vector op per column instead of a
+  // compare per element. Lanes past `rows` repeat the last row, so they flag nothing a stored element does not.
+  vi<Arch> bad(0);
   if (n == 0) return false;  // and so k ≤ kGemmDirect below (gemm_is_tiny bounds n·k)
   for (std::size_t i0 = row_begin; i0 < row_end; i0 += W) {
     const std::size_t rows = row_end - i0 < W ? row_end - i0 : W;
@@ -68,13 +70,11 @@ inline bool gemm_direct(const float* a, std::size_t lda, const float* b, std::si
       else if (bias) acc = xsimd::fma(va, acc, F(bias[j]));
       else acc = va * acc;
       acc.store_aligned(res);
-      for (std::size_t r = 0; r < rows; ++r) {
-        c[(i0 + r) * ldc + j] = res[r];
-        non_finite |= res[r] - res[r] != 0.0f;  // NaN for ±inf and NaN, 0 otherwise
-      }
+      bad = bad | xsimd::bitwise_cast<vi<Arch>>(acc - acc);
+      for (std::size_t r = 0; r < rows; ++r) c[(i0 + r) * ldc + j] = res[r];
     }
   }
-  return non_finite;
+  return xsimd::any(bad != vi<Arch>(0));
 }
 
 // One (mr ≤ MR, nr ≤ NR) tile of C over one k block: start from 0 (first block) or from C, add the

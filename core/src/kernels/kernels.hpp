@@ -84,6 +84,16 @@ struct Attention {
   bool weights_zeroed = false;
 };
 
+// Every (batch, head) problem of a call in one go, laid out as Module's projections (batch, tokens, heads·head_dim):
+// problem (b, h) is `t` with q and out moved by b·n_q·ld + h·head_step and k and v by b·n_k·ld + h·head_step. For
+// the direct path's problems (attention_scratch_floats 0) without mask, lse or weights: lanes across problems, more
+// rows per vector, one call. Same bits per row as attention_f32; returns how many rows were flagged (as
+// attention_f32: output NaN). Any other problem is refused whole: returns batch·heads·n_q, computes nothing.
+struct AttentionHeads {
+  Attention t;  // problem (0, 0), all rows
+  std::size_t batch, heads, head_step;
+};
+
 // Call granularity (performance, not correctness): each call packs its B operand (gemm: all of B, unless
 // b_packed; attention: k and v of one head) into per-thread panels, which costs O(n·k) no matter how few rows the call
 // covers. Give each call many rows: one contiguous range per thread (split_range(rows, ith, nth)) or
@@ -127,6 +137,7 @@ struct KernelTable {
   // mask as attention_f32's (−inf keys are not scored). Same numbers as attention_f32 to ~1e-6 relative; each row's
   // bits depend only on its inputs.
   std::size_t (*attention_decode_f32)(const Attention&, std::size_t row_begin, std::size_t row_end);
+  std::size_t (*attention_heads_f32)(const AttentionHeads&);
   // Packs B (n, k) of gemm_nt once, for GemmNT::b_packed: writes packed_nt_b_floats(n, k) floats to `packed`,
   // which must be aligned to 64 bytes. The layout is this table's own (its tile width).
   std::size_t (*packed_nt_b_floats)(std::size_t n, std::size_t k);

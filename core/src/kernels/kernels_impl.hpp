@@ -21,6 +21,7 @@ const KernelTable& make_table(const char* isa) {
                              &softmax_f32<Arch>,
                              &attention_f32<Arch>,
                              &attention_decode_f32<Arch>,
+                             &attention_heads_f32<Arch>,
                              &packed_nt_b_floats<Arch>,
                              &pack_nt_b_f32<Arch>,
                              &gemm_nt_scratch_floats<Arch>,
