@@ -26,11 +26,12 @@ constexpr std::size_t kRowBlock = 96;
 constexpr float kMinVisibleMass = 1e-6f;
 // Attention: at least this many tasks per thread (heads, or row ranges of heads), claimed heaviest first.
 constexpr std::size_t kTasksPerThread = 8;
-// Projection row ranges are multiples of 12 rows: whole micro-tiles for every ISA (MR = 4, 6 or 12).
-constexpr std::size_t kLinearRows = 12;
-// Projections with prepacked weights: tasks of at most kRowBlock rows (the gemm's A block, so no more B traffic than
-// one call), shrinking towards the end (guided: a task takes 1/(2·threads) of what is left) down to 24 rows (fewer
-// would stream the whole packed B from L3 for too little work).
+// Projections with prepacked weights: tasks of at most one packed A block of the gemm (KernelTable::gemm_block_rows,
+// so each B panel serves as many rows as in a one-range call), shrinking towards the end (guided: a task takes
+// 1/(2·threads) of what is left) down to about 24 rows (fewer would stream the whole packed B from L3 for too little
+// work); the last rows join the task before them rather than make a smaller one. Every task is whole register tiles
+// (gemm_tile_rows) but the last. (Tasks of at most 96 rows cut at multiples of 12, on AVX-512's 14-row tiles, cost
+// C2's q|k|v projection 8–12 % more CPU than one range of its 1024 rows; these cost 0–2 %.)
 constexpr std::size_t kLinearMinRows = 24;
 
 std::size_t resolve(std::size_t threads) { return threads ? threads : default_num_threads(); }
@@ -39,18 +40,21 @@ std::size_t round_up_to(std::size_t x, std::size_t m) { return (x + m - 1) / m *
 
 // The row ranges of linear's tasks, as their ends: task i is [ends[i−1], ends[i]) (ends[−1] = 0).
 // `packed`: the weights are prepacked; otherwise each call packs all of w, so each thread gets one equal range
-// (whole kLinearRows rows) and no more.
+// (whole tiles) and no more.
 void linear_tasks(std::size_t rows, std::size_t threads, bool packed, std::vector<std::size_t>& ends) {
+  const kernels::KernelTable& table = kernels::table();
+  const std::size_t tile = table.gemm_tile_rows;
   ends.clear();
   if (!packed) {
-    const std::size_t step = round_up_to((rows + threads - 1) / threads, kLinearRows);
+    const std::size_t step = round_up_to((rows + threads - 1) / threads, tile);
     for (std::size_t r = step; r < rows + step; r += step) ends.push_back(std::min(rows, r));
     return;
   }
+  const std::size_t min_rows = round_up_to(kLinearMinRows, tile), max_rows = table.gemm_block_rows;
   for (std::size_t r = 0; r < rows;) {
-    const std::size_t guided = round_up_to((rows - r) / (2 * threads), kLinearRows);
-    const std::size_t step = std::min(kRowBlock, std::max(kLinearMinRows, guided));
-    r = std::min(rows, r + step);
+    const std::size_t guided = round_up_to((rows - r) / (2 * threads), tile);
+    const std::size_t step = std::min(max_rows, std::max(min_rows, guided));
+    r = rows - r < step + min_rows ? rows : r + step;
     ends.push_back(r);
   }
 }
