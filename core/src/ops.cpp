@@ -24,13 +24,16 @@ constexpr std::size_t kRowBlock = 96;
 // Below this visible mass the renormalise route recomputes the row from the scores: a visible weight it drops to
 // a denormal or zero would otherwise be off by more than 1e-32 of the row.
 constexpr float kMinVisibleMass = 1e-6f;
-// Attention: at least this many tasks per thread (heads, or row ranges of heads), claimed heaviest first.
+// Attention: whole heads are the tasks when there are at least kTasksPerThread per thread; otherwise the last heads
+// are cut into kTailTasksPerThread pieces per thread in all (head_row_tasks).
 constexpr std::size_t kTasksPerThread = 8;
-// Projection row ranges are multiples of 12 rows: whole micro-tiles for every ISA (MR = 4, 6 or 12).
-constexpr std::size_t kLinearRows = 12;
-// Projections with prepacked weights: tasks of at most kRowBlock rows (the gemm's A block, so no more B traffic than
-// one call), shrinking towards the end (guided: a task takes 1/(2·threads) of what is left) down to 24 rows (fewer
-// would stream the whole packed B from L3 for too little work).
+constexpr std::size_t kTailTasksPerThread = 4;
+// Projections with prepacked weights: tasks of at most one packed A block of the gemm (KernelTable::gemm_block_rows,
+// so each B panel serves as many rows as in a one-range call), shrinking towards the end (guided: a task takes
+// 1/(2·threads) of what is left) down to about 24 rows (fewer would stream the whole packed B from L3 for too little
+// work); the last rows join the task before them rather than make a smaller one. Every task is whole register tiles
+// (gemm_tile_rows) but the last. (Tasks of at most 96 rows cut at multiples of 12, on AVX-512's 14-row tiles, cost
+// C2's q|k|v projection 8–12 % more CPU than one range of its 1024 rows; these cost 0–2 %.)
 constexpr std::size_t kLinearMinRows = 24;
 
 std::size_t resolve(std::size_t threads) { return threads ? threads : default_num_threads(); }
@@ -39,18 +42,21 @@ std::size_t round_up_to(std::size_t x, std::size_t m) { return (x + m - 1) / m *
 
 // The row ranges of linear's tasks, as their ends: task i is [ends[i−1], ends[i]) (ends[−1] = 0).
 // `packed`: the weights are prepacked; otherwise each call packs all of w, so each thread gets one equal range
-// (whole kLinearRows rows) and no more.
+// (whole tiles) and no more.
 void linear_tasks(std::size_t rows, std::size_t threads, bool packed, std::vector<std::size_t>& ends) {
+  const kernels::KernelTable& table = kernels::table();
+  const std::size_t tile = table.gemm_tile_rows;
   ends.clear();
   if (!packed) {
-    const std::size_t step = round_up_to((rows + threads - 1) / threads, kLinearRows);
+    const std::size_t step = round_up_to((rows + threads - 1) / threads, tile);
     for (std::size_t r = step; r < rows + step; r += step) ends.push_back(std::min(rows, r));
     return;
   }
+  const std::size_t min_rows = round_up_to(kLinearMinRows, tile), max_rows = table.gemm_block_rows;
   for (std::size_t r = 0; r < rows;) {
-    const std::size_t guided = round_up_to((rows - r) / (2 * threads), kLinearRows);
-    const std::size_t step = std::min(kRowBlock, std::max(kLinearMinRows, guided));
-    r = std::min(rows, r + step);
+    const std::size_t guided = round_up_to((rows - r) / (2 * threads), tile);
+    const std::size_t step = std::min(max_rows, std::max(min_rows, guided));
+    r = rows - r < step + min_rows ? rows : r + step;
     ends.push_back(r);
   }
 }
@@ -60,12 +66,15 @@ struct HeadRows {
   std::size_t bh, row_begin, row_end;
 };
 
-// The tasks of for_each_head_rows: whole heads when there are enough of them, otherwise each head cut into `parts`
-// row ranges of about equal cost (causal: row i sees i + 1 keys, so the cuts sit at n·√(k/parts)), at multiples of
-// kRowBlock rows (whole query tiles). Ordered heaviest first, so the last tasks claimed are the cheap ones.
+// The tasks of for_each_head_rows: whole heads when there are enough of them. Otherwise the last heads (as many as
+// threads) are cut into row ranges of about equal cost (causal: row i sees i + 1 keys, so the cuts sit at
+// n·√(k/parts)), at multiples of kRowBlock rows (whole query tiles), and the other heads stay whole: each piece of
+// a cut head packs again the keys and values its rows see (cutting every one of C2's 12 heads in two for 2 threads
+// cost ~4 % of its attention). Ordered heaviest first, so the last tasks claimed are the small pieces and the
+// threads finish together.
 std::vector<HeadRows> head_row_tasks(std::size_t batch_heads, std::size_t n, std::size_t threads, bool causal) {
-  const std::size_t want = threads * kTasksPerThread;
-  std::size_t parts = batch_heads >= want ? 1 : (want + batch_heads - 1) / batch_heads;
+  const std::size_t cut_heads = batch_heads >= threads * kTasksPerThread ? 0 : std::min(batch_heads, threads);
+  std::size_t parts = cut_heads ? (threads * kTailTasksPerThread + cut_heads - 1) / cut_heads : 1;
   parts = std::max<std::size_t>(1, std::min(parts, n / kRowBlock));
   std::vector<std::size_t> cuts{0};
   for (std::size_t k = 1; k < parts; ++k) {
@@ -74,10 +83,12 @@ std::vector<HeadRows> head_row_tasks(std::size_t batch_heads, std::size_t n, std
     if (cut > cuts.back() && cut < n) cuts.push_back(cut);
   }
   cuts.push_back(n);
+  const std::size_t whole = batch_heads - cut_heads;
   std::vector<HeadRows> tasks;
-  tasks.reserve(batch_heads * (cuts.size() - 1));
+  tasks.reserve(whole + cut_heads * (cuts.size() - 1));
+  for (std::size_t bh = 0; bh < whole; ++bh) tasks.push_back({bh, 0, n});
   for (std::size_t p = 0; p + 1 < cuts.size(); ++p)
-    for (std::size_t bh = 0; bh < batch_heads; ++bh) tasks.push_back({bh, cuts[p], cuts[p + 1]});
+    for (std::size_t bh = whole; bh < batch_heads; ++bh) tasks.push_back({bh, cuts[p], cuts[p + 1]});
   const auto cost = [&](const HeadRows& t) {
     const double r0 = double(t.row_begin), r1 = double(t.row_end);
     return causal ? r1 * r1 - r0 * r0 : (r1 - r0) * double(n);

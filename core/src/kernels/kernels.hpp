@@ -128,6 +128,10 @@ struct AttentionBackward {
 struct KernelTable {
   const char* isa;         // "avx512bw", "fma3+avx2", "sse2", "wasm-simd128"
   std::size_t simd_width;  // floats per vector
+  // gemm's register tile rows (MR) and packed A block rows (MC), for callers that split rows into tasks: a range that
+  // ends inside a tile runs the whole tile's arithmetic for its last rows, and a block of MC rows reuses each B panel
+  // most (core/src/kernels/gemm.hpp).
+  std::size_t gemm_tile_rows, gemm_block_rows;
   // Returns whether an element it wrote is not finite (±inf, NaN): the overflow screen, at no extra pass.
   bool (*gemm_nt_f32)(const GemmNT&, std::size_t row_begin, std::size_t row_end);
   void (*gemm_nn_f32)(const GemmNN&, std::size_t row_begin, std::size_t row_end);

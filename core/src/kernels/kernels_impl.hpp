@@ -16,6 +16,8 @@ template <class Arch>
 const KernelTable& make_table(const char* isa) {
   static const KernelTable t{isa,
                              vf<Arch>::size,
+                             GemmTile<Arch>::MR,
+                             GemmTile<Arch>::MC,
                              &gemm_nt_f32<Arch>,
                              &gemm_nn_f32<Arch>,
                              &softmax_f32<Arch>,
