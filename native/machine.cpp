@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
@@ -80,10 +81,11 @@ Machine describe_machine(const PeakSampler* sampled) {
   if (!model.empty()) m.model = std::atoi(model.c_str());
   if (!mhz.empty()) m.mhz = std::atof(mhz.c_str());
   m.table = simd_instruction_set();
-  PeakSampler now;
+  std::optional<PeakSampler> now;  // sampled here only when the caller took no samples
   if (!sampled || sampled->samples() == 0) {
-    for (int r = 0; r < 7; ++r) now.sample();
-    sampled = &now;
+    now.emplace();
+    for (int r = 0; r < 7; ++r) now->sample();
+    sampled = &*now;
   }
   m.peak_gflops = sampled->gflops();
   m.peak_gflops_cpu = sampled->gflops_cpu();
