@@ -1,9 +1,11 @@
-// A Config in one line, for tests: the seed's constructor arguments in the seed's order.
+// A Config and a constant input in one line, for tests: the seed's constructor arguments in the seed's order.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "attnkit/mechanisms.hpp"
+#include "attnkit/tensor.hpp"
 
 namespace attnkit_test {
 
@@ -17,6 +19,13 @@ inline attnkit::Config make_config(attnkit::Mechanism m, std::size_t d_in, std::
   c.context_length = context_length;
   c.seed = seed;
   return c;
+}
+
+// A tensor of `shape` with every element v.
+inline attnkit::Tensor filled(attnkit::Shape shape, float v = 0.5f) {
+  attnkit::Tensor t(std::move(shape));
+  for (auto& e : t.data) e = v;
+  return t;
 }
 
 }  // namespace attnkit_test

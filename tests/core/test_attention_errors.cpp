@@ -9,17 +9,14 @@
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
+#include "configs.hpp"
 #include "attnkit/attention.hpp"
 #include "bad_input_table.hpp"
 
 namespace attnkit {
 namespace {
 
-Tensor filled(Shape s, float v = 0.5f) {
-  Tensor t(std::move(s));
-  for (auto& e : t.data) e = v;
-  return t;
-}
+using attnkit_test::filled;
 
 AttentionResult op(const Tensor& q, const Tensor& k, const Tensor& v, AttentionOptions o = {}) {
   return attention(q, k, v, o);

@@ -44,11 +44,7 @@ Config with_bias(Config c) {
   return c;
 }
 
-Tensor filled(Shape s, float v = 0.5f) {
-  Tensor t(std::move(s));
-  for (auto& e : t.data) e = v;
-  return t;
-}
+using attnkit_test::filled;
 
 // A valid state_dict for `causal`/`self` with d_in 3, d_out 2 (nn.Linear layout (out, in)).
 StateDict linear_sd(bool bias = false) {

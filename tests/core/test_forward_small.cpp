@@ -128,11 +128,7 @@ TEST(ForwardSmallRefuses, WhatItDoesNotTake) {
   EXPECT_FALSE(wide.forward_small(xw.ptr(), 1, 65, 3, ForwardOptions{}, wide_out.data())) << "65 keys";
 }
 
-Tensor filled(const Shape& shape, float v) {
-  std::size_t numel = 1;
-  for (auto d : shape) numel *= d;
-  return Tensor(shape, std::vector<float>(numel, v));
-}
+using attnkit_test::filled;
 
 // The overflow rule's inputs (tests/core/test_overflow_rule.cpp) once this thread's buffers are sized: forward_small
 // refuses them, and forward gives the error or the representable answer it gives on a fresh thread.

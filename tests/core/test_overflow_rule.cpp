@@ -8,15 +8,12 @@
 #include <vector>
 
 #include "attnkit/attnkit.hpp"
+#include "configs.hpp"
 
 namespace attnkit {
 namespace {
 
-Tensor filled(Shape s, float v) {
-  Tensor t(std::move(s));
-  for (auto& e : t.data) e = v;
-  return t;
-}
+using attnkit_test::filled;
 
 StateDict ones_state_dict(std::size_t d_in, std::size_t d_out, bool out_proj) {
   StateDict sd;
