@@ -136,19 +136,9 @@ void attention(benchmark::State& state, const KernelTable* t, std::size_t n, std
   for (auto _ : state) {
     // Work split over heads: each task takes whole heads (one packing of k, v per head).
     attnkit::parallel_for(heads, threads, [&](std::size_t h, std::size_t) {
-      const attnkit::kernels::Attention a{q + h * dh,
-                                          ld,
-                                          k + h * dh,
-                                          ld,
-                                          v + h * dh,
-                                          ld,
-                                          out.data() + h * dh,
-                                          D,
-                                          n,
-                                          n,
-                                          dh,
-                                          0.125f,
-                                          causal};
+      const float *query = q + h * dh, *key = k + h * dh, *value = v + h * dh;  // (n, dh) each, row stride ld
+      float* context = out.data() + h * dh;                                     // (n, dh), row stride D
+      const attnkit::kernels::Attention a{query, ld, key, ld, value, ld, context, D, n, n, dh, 0.125f, causal};
       t->attention_f32(a, 0, n);
     });
     benchmark::DoNotOptimize(out.data());

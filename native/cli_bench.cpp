@@ -151,8 +151,8 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
       first_ms >= kSampleMs ? 1
                             : std::min<std::size_t>(kMaxCalls, std::size_t(kSampleMs / std::max(first_ms, 1e-6)) + 1);
   for (std::size_t i = 1; i < calls; ++i) module.forward(x, inputs, options);  // and as many more warm-up calls
-  std::vector<double> ms, cpu_ms;  // per call: wall clock, and the process's CPU time (all its threads)
-  PeakSampler peak;                // the yardstick, sampled between the timed samples (machine.hpp)
+  std::vector<double> ms, cpu_ms;    // per call: wall clock, and the process's CPU time (all its threads)
+  PeakSampler peak;                  // the yardstick, sampled between the timed samples (machine.hpp)
   double total = 0, since_peak = 0;  // seconds of timed calls (the peak's samples not counted)
   for (;;) {
     const double c0 = process_cpu_seconds();

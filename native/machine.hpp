@@ -19,8 +19,8 @@ struct Machine {
 
 // One core's multiply-add peak of the dispatched table (attnkit/peak.hpp), sampled: each sample() is one run of
 // ~10 ms on the calling thread. A timing takes them between its own samples (attnkit bench: one per 10 ms of timed
-// calls), so that its yardstick sees the same state of a shared host as the timed calls (a burst of other work, or of the hypervisor's, slows both),
-// instead of whatever the 70 ms right after the timing happen to meet.
+// calls), so that its yardstick sees the same state of a shared host as the timed calls (a burst of other work, or of
+// the hypervisor's, slows both), instead of whatever the 70 ms right after the timing happen to meet.
 class PeakSampler {
  public:
   PeakSampler();  // sizes the run (~1 ms of calibration)
