@@ -31,7 +31,7 @@ const PAGE = `<!doctype html>
 function startServer(pageDir, refDir) {
   const models = new Map();
   const mounts = [
-    ['/compare/', here, (p) => /^(page|configs|timing|peers|c1-steps)\.mjs$/.test(p)],
+    ['/compare/', here, (p) => /^(page|configs|timing|peers|c1-steps|threads-pairs)\.mjs$/.test(p)],
     // the modules bench/compare takes from the page (configs.mjs and peers.mjs import them)
     ['/web/src/', join(root, 'web', 'src'), (p) => /^(prng|ort-session)\.js$/.test(p)],
     ['/attnkit/', root, (p) => p.startsWith('wasm/') || p.startsWith('dist/')],
@@ -92,6 +92,7 @@ export async function runBrowser({
   rounds = 1,
   log = console.error,
   timeoutMs = 240000,
+  query = '', // more of the page's URL parameters, '&name=value…'
 }) {
   const { chromium } = await import('playwright-core');
   const pageDir = mkdtempSync(join(tmpdir(), 'attnkit-compare-page-'));
@@ -129,7 +130,7 @@ export async function runBrowser({
             page.on('console', (m) => log({ console: m.text() }));
             page.on('request', (r) => log({ request: r.url() }));
           }
-          const url = `http://127.0.0.1:${port}/?peer=${peer}&threads=${t}&configs=${cfgs.join(',')}&quick=${quick ? 1 : 0}`;
+          const url = `http://127.0.0.1:${port}/?peer=${peer}&threads=${t}&configs=${cfgs.join(',')}&quick=${quick ? 1 : 0}${query}`;
           try {
             await page.goto(url);
             await page.waitForFunction(() => window.__done === true, null, { timeout: timeoutMs, polling: 250 });

@@ -117,6 +117,27 @@ async function c1StepsPage() {
   results.push(result);
 }
 
+// ?peer=threads-pairs&pairs=N: two threads against one as same-run ratios (threads-pairs.mjs) instead of a cell.
+async function threadsPairsPage() {
+  try {
+    const { load } = await import('attnkit');
+    const single = await load({ threads: false }),
+      pthreads = await load({ threads: true });
+    const { threadsPairs } = await import('./threads-pairs.mjs');
+    const pairs = Number(params.get('pairs') || 15);
+    for (const r of threadsPairs(single, pthreads, configs, { pairs })) {
+      const row = { peer: peerName, env: 'chromium', crossOriginIsolated: self.crossOriginIsolated, ...r };
+      log(JSON.stringify(row));
+      results.push(row);
+    }
+  } catch (e) {
+    const row = { peer: peerName, env: 'chromium', error: String(e && e.message ? e.message : e) };
+    log(JSON.stringify(row));
+    results.push(row);
+  }
+}
+
 if (peerName === 'c1-steps') await c1StepsPage();
+else if (peerName === 'threads-pairs') await threadsPairsPage();
 else for (const name of configs) await cell(name);
 window.__done = true;
