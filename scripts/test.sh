@@ -9,7 +9,7 @@ echo "== native suites (GoogleTest, the version check and the installed-consumer
 ctest --test-dir build --output-on-failure -j2
 echo "== fuzz (libFuzzer under ASan+UBSan, 60 s; regression inputs replayed first)"
 bash scripts/fuzz.sh 60
-echo "== bench tooling: issue 14's goals table (node --test)"
+echo "== bench tooling: issue 14's goals table, threads-paired (node --test)"
 node --test tests/bench
 echo "== wasm package (node --test)"
 bash scripts/build-wasm.sh
