@@ -9,10 +9,10 @@ echo "== native suites (GoogleTest, the version check and the installed-consumer
 ctest --test-dir build --output-on-failure -j2
 echo "== fuzz (libFuzzer under ASan+UBSan, 60 s; regression inputs replayed first)"
 bash scripts/fuzz.sh 60
-echo "== bench tooling: issue 14's goals table, threads-paired (node --test)"
+bash scripts/build-wasm.sh
+echo "== bench tooling: issue 14's goals table, threads-paired (node --test; the latter needs the wasm build)"
 node --test tests/bench
 echo "== wasm package (node --test)"
-bash scripts/build-wasm.sh
 node --test tests/wasm
 echo "== web page in headless Chromium (node --test)"
 node --test tests/web
