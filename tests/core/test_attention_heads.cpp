@@ -1,4 +1,4 @@
-// kernels::attention_heads_f32 (core/src/kernels/attention_heads.hpp): every (batch, head) problem of a call at once,
+// kernels::attention_heads_f32 (core/src/kernels/attention_direct.hpp): every (batch, head) problem of a call at once,
 // lanes across problems, gives each row the bits attention_f32 gives it one problem at a time, on every table;
 // rows whose scores leave float32 are flagged, problems past the direct path refused.
 #include <gtest/gtest.h>
