@@ -1,12 +1,15 @@
 // How many JS invoke_* trampolines (Emscripten's -fexceptions, the pthreads build) one C1 forward goes through:
 //   node bench/compare/c1-invokes.mjs
 // Copies wasm/ and dist/ to a temporary directory, puts a counter in every invoke_ function of dist/attnkit-mt.mjs,
-// and calls forward(x, [2, 6, 3], { threads: 1 }) 1000 times after a warm-up. The small-call route should meet none
-// (wasm/README.md, "What a small call costs").
+// and calls the bench cell's C1 forward (peers.mjs: the layer, its input, { threads: 1 }) 1000 times after a warm-up.
+// The small-call route should meet none (wasm/README.md, "What a small call costs"). Exits 1 if it finds no invoke_
+// function to count (a changed Emscripten output would otherwise read as 0 per call).
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { config, makeStateDict, makeInput } from './configs.mjs';
+import { attnkitPeer } from './peers.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'attnkit-invokes-'));
@@ -19,18 +22,19 @@ try {
     patched++;
     return `${m}globalThis.__attnkitInvokes=(globalThis.__attnkitInvokes||0)+1;`;
   });
+  if (patched === 0) throw new Error(`c1-invokes: no invoke_ function found in ${file}; the counter would read 0`);
   writeFileSync(file, src);
   const { load } = await import(join(dir, 'wasm', 'index.mjs'));
   const ak = await load({ threads: true });
-  const layer = ak.create('multihead', { dIn: 3, dOut: 2, numHeads: 2, contextLength: 6, seed: 123 });
-  const x = new Float32Array(2 * 6 * 3).fill(0.5);
-  for (let i = 0; i < 10; i++) layer.forward(x, [2, 6, 3], { threads: 1 });
+  const c = config('C1');
+  const peer = attnkitPeer(ak, c, makeStateDict(c), makeInput(c), 1);
+  for (let i = 0; i < 10; i++) peer.run();
   globalThis.__attnkitInvokes = 0;
   const calls = 1000;
-  for (let i = 0; i < calls; i++) layer.forward(x, [2, 6, 3], { threads: 1 });
+  for (let i = 0; i < calls; i++) peer.run();
   const perCall = globalThis.__attnkitInvokes / calls;
   console.log(`pthreads build: ${patched} invoke_ functions; ${perCall.toFixed(2)} invoke_ calls per C1 forward`);
-  layer.dispose();
+  peer.dispose();
   ak.terminate();
 } finally {
   rmSync(dir, { recursive: true, force: true });
