@@ -5,33 +5,38 @@
 // against each other; this is the check on it.
 import { load } from 'attnkit';
 import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import { threadsPairs } from './threads-pairs.mjs';
 import { config } from './configs.mjs';
 import { runBrowser } from './browser.mjs';
 
-const argv = process.argv.slice(2);
-const flag = (name) => argv.includes(name);
-const value = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
-const configs = value('--configs', 'C2,C3').split(',');
-const pairs = Number(value('--pairs', 15));
-const known = ['--configs', '--pairs', '--skip-node', '--skip-browser'];
-for (let i = 0; i < argv.length; i++) {
-  if (!known.includes(argv[i])) {
-    console.error(`threads-paired: unknown option '${argv[i]}'; expected ${known.join(', ')}`);
-    process.exit(2);
-  }
-  if (argv[i] === '--configs' || argv[i] === '--pairs') i++;
-}
-if (!(Number.isInteger(pairs) && pairs >= 1)) {
-  console.error(`threads-paired: --pairs must be a whole number ≥ 1; got '${value('--pairs')}'`);
+const fail = (message) => {
+  console.error(`threads-paired: ${message}`);
   process.exit(2);
+};
+const OPTIONS = {
+  configs: { type: 'string', default: 'C2,C3' },
+  pairs: { type: 'string', default: '15' },
+  'skip-node': { type: 'boolean', default: false },
+  'skip-browser': { type: 'boolean', default: false },
+};
+let args;
+try {
+  args = parseArgs({ options: OPTIONS, strict: true, allowPositionals: false }).values;
+} catch (e) {
+  const expected = Object.keys(OPTIONS).map((k) => `--${k}`);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    fail(`unknown option '${/'([^']+)'/.exec(e.message)?.[1] ?? e.message}'; expected ${expected.join(', ')}`);
+  fail(`${e.message.split('\n')[0]} (expected ${expected.join(', ')})`);
 }
+const configs = args.configs.split(',');
+const pairs = Number(args.pairs);
+if (!(Number.isInteger(pairs) && pairs >= 1)) fail(`--pairs must be a whole number ≥ 1; got '${args.pairs}'`);
 for (const name of configs) {
   try {
     config(name);
   } catch (e) {
-    console.error(`threads-paired: ${e.message}`);
-    process.exit(2);
+    fail(e.message);
   }
 }
 const say = (s) => process.stdout.write(s + '\n');
@@ -49,14 +54,14 @@ function table(title, rows) {
 
 const load1 = () => `load average ${loadavg()[0].toFixed(2)}`;
 say(load1());
-if (!flag('--skip-node')) {
+if (!args['skip-node']) {
   const single = await load({ threads: false }),
     pthreads = await load({ threads: true });
   table(`Node ${process.versions.node}`, threadsPairs(single, pthreads, configs, { pairs }));
   single.terminate();
   pthreads.terminate();
 }
-if (!flag('--skip-browser')) {
+if (!args['skip-browser']) {
   const results = await runBrowser({
     peers: ['threads-pairs'],
     query: `&pairs=${pairs}`,

@@ -5,8 +5,7 @@
 // medians. Run by threads-paired.mjs.
 import { config, makeStateDict, makeInput } from './configs.mjs';
 import { createBenchLayer } from './peers.mjs';
-
-const median = (a) => [...a].sort((p, q) => p - q)[(a.length - 1) >> 1];
+import { median } from './timing.mjs';
 
 // single, pthreads: instances of the package loaded with { threads: false } and { threads: true }.
 export function threadsPairs(single, pthreads, names, { pairs = 15, warmup = 2 } = {}) {

@@ -15,6 +15,7 @@ test('threads-paired: bad options get one line naming what is expected, and exit
     [['--bogus'], /unknown option '--bogus'; expected --configs, --pairs, --skip-node, --skip-browser/],
     [['--pairs', '0'], /--pairs must be a whole number ≥ 1; got '0'/],
     [['--configs', 'C9', '--skip-browser'], /unknown config 'C9'; expected one of C1, C2, C3, C4, C5/],
+    [['--pairs'], /'--pairs <value>' argument missing \(expected --configs, --pairs, --skip-node, --skip-browser\)/],
   ]) {
     const r = run(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
