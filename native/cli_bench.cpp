@@ -160,9 +160,10 @@ void command_bench(const BenchOptions& o, std::ostream& out) {
     for (std::size_t i = 0; i < calls; ++i) module.forward(x, inputs, options);
     const auto t1 = clock::now();
     cpu_ms.push_back(1e3 * (process_cpu_seconds() - c0) / double(calls));
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / double(calls));
-    total += std::chrono::duration<double>(t1 - t0).count();
-    since_peak += std::chrono::duration<double>(t1 - t0).count();
+    const double seconds = std::chrono::duration<double>(t1 - t0).count();
+    ms.push_back(1e3 * seconds / double(calls));
+    total += seconds;
+    since_peak += seconds;
     if (since_peak >= kPeakEverySeconds) {  // one ~10 ms peak run per 10 ms of timed calls at most
       peak.sample();
       since_peak = 0;
