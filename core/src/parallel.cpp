@@ -3,7 +3,7 @@
 // too. Idle workers spin briefly, then sleep; a call wakes only the helpers it asks for (tickets), and does
 // not wait for one that has not woken by the time the caller ran out of tasks. A call from inside a task, or while
 // another caller holds the pool, runs its tasks inline on the calling thread, so nesting and concurrent callers never
-// deadlock.
+// deadlock. A child process (fork) starts with a new pool: the parent's workers do not exist in it.
 #include "attnkit/parallel.hpp"
 
 #include <algorithm>
@@ -22,6 +22,9 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+#if !defined(__EMSCRIPTEN__) && defined(__unix__)
+#include <pthread.h>
+#endif
 #endif
 
 namespace attnkit {
@@ -189,10 +192,38 @@ class Pool {
   std::atomic<bool> stop_{false};
 };
 
-Pool& pool() {
-  static Pool p;
-  return p;
-}
+// The process's pool, created on first use. fork() copies only the calling thread: the copied pool's workers do not
+// exist in the child and its mutexes may be held by them, so the child drops it (leaked, never touched again) and
+// makes a new one on its first parallel call; otherwise its calls would wait for no one, run on one thread, and its
+// exit would join threads that are not there.
+class PoolHolder {
+ public:
+  PoolHolder() {
+#if !defined(__EMSCRIPTEN__) && defined(__unix__)
+    pthread_atfork(nullptr, nullptr, [] { holder().pool_.store(nullptr, std::memory_order_relaxed); });
+#endif
+  }
+  ~PoolHolder() { delete pool_.load(std::memory_order_acquire); }
+
+  static PoolHolder& holder() {
+    static PoolHolder h;
+    return h;
+  }
+
+  Pool& get() {
+    Pool* p = pool_.load(std::memory_order_acquire);
+    if (p) return *p;
+    // Lock-free, so that no lock a forked-away thread held can stop the child: the first pool stored wins.
+    auto fresh = std::make_unique<Pool>();
+    if (pool_.compare_exchange_strong(p, fresh.get(), std::memory_order_acq_rel)) return *fresh.release();
+    return *p;
+  }
+
+ private:
+  std::atomic<Pool*> pool_{nullptr};
+};
+
+Pool& pool() { return PoolHolder::holder().get(); }
 #endif
 
 }  // namespace

@@ -9,6 +9,14 @@
 #include <thread>
 #include <vector>
 
+#if defined(__unix__) && !defined(__EMSCRIPTEN__)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#endif
+
 #include "attnkit/parallel.hpp"
 #include "kernel_tester.hpp"
 
@@ -48,9 +56,9 @@ TEST(Parallel, ZeroTasksIsANoOp) {
   EXPECT_FALSE(called);
 }
 
-// The pool starts the workers asked for whatever the core count, so this holds on any machine. Each task waits (up to
-// 10 s, for a loaded machine's slow wake-up) until the other is inside too: both ran at once, on two threads.
-TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
+// Two tasks on two threads; each waits (up to 10 s, for a loaded machine's slow wake-up) until the other is inside
+// too. True if both ran at once, on two threads.
+bool two_tasks_ran_at_once() {
   std::atomic<int> inside{0}, peak{0};
   parallel_for(2, 2, [&](std::size_t, std::size_t) {
     const int now = ++inside;
@@ -62,8 +70,35 @@ TEST(Parallel, UsesMoreThanOneThreadWhenAsked) {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     --inside;
   });
-  EXPECT_EQ(peak.load(), 2);
+  return peak.load() == 2;
 }
+
+// The pool starts the workers asked for whatever the core count, so this holds on any machine.
+TEST(Parallel, UsesMoreThanOneThreadWhenAsked) { EXPECT_TRUE(two_tasks_ran_at_once()); }
+
+#if defined(__unix__) && !defined(__EMSCRIPTEN__)
+// fork() copies only the calling thread. A child of a process whose pool runs still gets two threads at once (a new
+// pool, not the parent's absent workers) and exits through its static destructors without waiting on them.
+TEST(Parallel, ForkedChildGetsItsOwnWorkersAndExits) {
+  ASSERT_TRUE(two_tasks_ran_at_once());  // the parent's pool has its worker
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) std::exit(two_tasks_ran_at_once() ? 0 : 3);  // exit(), not _exit(): static destructors run
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  pid_t done = 0;
+  while ((done = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "the child did not exit within 30 s";
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: the child's two tasks did not run at once";
+  EXPECT_TRUE(two_tasks_ran_at_once());  // and the parent's pool is untouched
+}
+#endif
 
 TEST(Parallel, ExceptionReachesTheCallerAndPoolStaysUsable) {
   for (std::size_t threads : {1u, 2u, 4u}) {
