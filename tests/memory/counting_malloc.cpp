@@ -24,10 +24,12 @@ namespace {
 std::atomic<std::size_t> g_in_use{0}, g_peak{0};
 // Threads that allocated since reset_peak(): each thread remembers the epoch it last counted itself in.
 std::atomic<unsigned> g_epoch{1}, g_threads{0};
+std::atomic<std::size_t> g_allocations{0};
 thread_local unsigned t_epoch = 0;
 
 void note_alloc(void* p) {
   if (!p) return;
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
   const unsigned epoch = g_epoch.load(std::memory_order_relaxed);
   if (t_epoch != epoch) {
     t_epoch = epoch;
@@ -102,10 +104,13 @@ std::size_t bytes_in_use() { return g_in_use.load(std::memory_order_relaxed); }
 void reset_peak() {
   g_peak.store(g_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed);
   g_threads.store(0, std::memory_order_relaxed);
+  g_allocations.store(0, std::memory_order_relaxed);
   g_epoch.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::size_t allocating_threads() { return g_threads.load(std::memory_order_relaxed); }
+
+std::size_t allocations() { return g_allocations.load(std::memory_order_relaxed); }
 
 std::size_t peak_bytes() { return g_peak.load(std::memory_order_relaxed); }
 
