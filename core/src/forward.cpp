@@ -94,7 +94,11 @@ ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& opt
     throw Error("x has " + std::to_string(n) + " tokens but context_length is " + std::to_string(c.context_length) +
                     "; expected at most " + std::to_string(c.context_length) + " tokens",
                 ErrorKind::range);
-  check_finite(x, "x");
+  // x is screened where its projection is (below): a NaN or ±Inf in a row of x makes every element of that row's
+  // projection non-finite (a product with it is NaN or ±Inf, and a sum holding one stays non-finite), so the kernel's
+  // flag finds it and x is searched only then, to name the element. Scanning x up front was a serial pass over the
+  // whole input on every call (C3: 4 MB).
+  if (c.mechanism == Mechanism::simplified) check_finite(x, "x");
 
   const std::size_t H = num_heads_, hd = c.mechanism == Mechanism::simplified ? d_in : head_dim_, D = H * hd,
                     rows = b * n;
@@ -113,10 +117,12 @@ ForwardResult Module::forward_stacked(const Tensor& x, const ForwardOptions& opt
     // Screened where produced (core/src/overflow.hpp): a projection that left float32 has no answer to give. The
     // kernel notes a non-finite element as it stores it; the screen then finds it and names it.
     if (detail::linear(x.ptr(), rows, d_in, qkv_weight_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), 3 * D,
-                       qkv->get(), options.threads, packed_->qkv.get()))
+                       qkv->get(), options.threads, packed_->qkv.get())) {
+      check_finite(x, "x");
       detail::screen_projection(
           qkv->get(), rows, n, 3 * D,
           c.mechanism == Mechanism::self_v1 ? detail::Projection::qkv_v1 : detail::Projection::qkv);
+    }
     query = {qkv->get(), 3 * D, 0};
     key = {qkv->get(), 3 * D, D};
     value = {qkv->get(), 3 * D, 2 * D};

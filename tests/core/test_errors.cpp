@@ -2,6 +2,7 @@
 // exception type) of the right kind, with one line that names the problem and the expected value.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -439,6 +440,51 @@ TEST(ErrorRecovery, ModuleStillWorksAfterARefusedForward) {
   EXPECT_THROW(m.forward(filled({2, 7, 3})), Error);
   EXPECT_THROW(m.forward(with_value_at(x, 0, kNaN)), Error);
   EXPECT_EQ(m.forward(x).context.data, before);
+}
+
+// On the route for inputs past forward_small's size, x is screened through its projection's non-finite flag
+// (core/src/forward.cpp): every non-finite value, wherever it sits, is still named as an element of x, on 1 and 2
+// threads, with and without weights or intermediates, and the module's dropout draws do not move.
+TEST(ErrorNonFiniteX, IsNamedOnTheLargeRoute) {
+  const Shape shape{2, 300, 40};  // 24 000 floats: past forward_small
+  const std::size_t numel = 2 * 300 * 40;
+  struct Spot {
+    std::size_t flat;
+    const char* index;
+  };
+  const std::vector<Spot> spots = {
+      {0, "[0, 0, 0]"}, {(1 * 300 + 157) * 40 + 23, "[1, 157, 23]"}, {numel - 1, "[1, 299, 39]"}};
+  std::size_t checked = 0;
+  for (const auto& t : attnkit::mechanism_traits()) {
+    if (!t.has_parameters) continue;
+    Config c = make_config(t.mechanism, 40, t.mechanism == Mechanism::multihead_wrapper ? 8 : 16,
+                           attnkit::option_applies(t.mechanism, "num_heads") ? 2 : 1);
+    if (attnkit::option_applies(t.mechanism, "dropout")) c.dropout = 0.5;
+    for (const float v : {kNaN, kInf, -kInf})
+      for (const Spot& spot : spots)
+        for (int variant = 0; variant < 4; ++variant) {
+          Module m(c);
+          ForwardOptions o;
+          o.threads = variant % 2 ? 2 : 1;
+          o.return_weights = variant == 2;
+          o.intermediates = variant == 3;
+          o.train = variant == 3;
+          const std::string kind = std::isnan(v) ? "NaN" : (v > 0 ? "Inf" : "-Inf");
+          try {
+            m.forward(with_value_at(filled(shape), spot.flat, v), o);
+            ADD_FAILURE() << t.name << " " << kind << " at " << spot.index << ": no error";
+          } catch (const Error& e) {
+            EXPECT_EQ(std::string(e.what()),
+                      "x contains " + kind + " at index " + spot.index + "; expected finite numbers")
+                << t.name << " variant " << variant;
+            EXPECT_EQ(e.kind(), ErrorKind::invalid);
+          }
+          Module fresh(c);  // a refused call drew no dropout: the next forward is the fresh module's
+          EXPECT_EQ(m.forward(filled(shape), o).context.data, fresh.forward(filled(shape), o).context.data) << t.name;
+          ++checked;
+        }
+  }
+  EXPECT_GE(checked, 4u * 3 * 3 * 4);
 }
 
 // Boundaries that are valid must not be refused.
