@@ -22,7 +22,7 @@
 #include <system_error>
 #include <thread>
 #include <vector>
-#if !defined(__EMSCRIPTEN__) && defined(__unix__)
+#if !defined(__EMSCRIPTEN__) && (defined(__unix__) || defined(__APPLE__))
 #include <pthread.h>
 #endif
 #endif
@@ -193,37 +193,36 @@ class Pool {
 };
 
 // The process's pool, created on first use. fork() copies only the calling thread: the copied pool's workers do not
-// exist in the child and its mutexes may be held by them, so the child drops it (leaked, never touched again) and
-// makes a new one on its first parallel call; otherwise its calls would wait for no one, run on one thread, and its
-// exit would join threads that are not there.
-class PoolHolder {
- public:
-  PoolHolder() {
-#if !defined(__EMSCRIPTEN__) && defined(__unix__)
-    pthread_atfork(nullptr, nullptr, [] { holder().pool_.store(nullptr, std::memory_order_relaxed); });
+// exist in the child and its mutexes may be held by them, so the child drops it (kept reachable, never touched again)
+// and makes a new one on its first parallel call; otherwise its calls would wait for no one, run on one thread, and
+// its exit would join threads that are not there. Plain atomics at namespace scope (constant-initialised, no guard a
+// forked-away thread could hold): the fork handler touches nothing else.
+#if !defined(__EMSCRIPTEN__) && (defined(__unix__) || defined(__APPLE__))
+#define ATTNKIT_FORK_HANDLER 1
 #endif
-  }
-  ~PoolHolder() { delete pool_.load(std::memory_order_acquire); }
+std::atomic<Pool*> g_pool{nullptr};
+std::atomic<Pool*> g_forked_away{nullptr};  // a child's copy of its parent's pool: reachable, so no leak report
+std::atomic<bool> g_fork_handler{false};
 
-  static PoolHolder& holder() {
-    static PoolHolder h;
-    return h;
-  }
+// Joins the workers at exit, as a function-local static Pool did.
+struct PoolOwner {
+  ~PoolOwner() { delete g_pool.exchange(nullptr, std::memory_order_acq_rel); }
+} g_pool_owner;
 
-  Pool& get() {
-    Pool* p = pool_.load(std::memory_order_acquire);
-    if (p) return *p;
-    // Lock-free, so that no lock a forked-away thread held can stop the child: the first pool stored wins.
-    auto fresh = std::make_unique<Pool>();
-    if (pool_.compare_exchange_strong(p, fresh.get(), std::memory_order_acq_rel)) return *fresh.release();
-    return *p;
-  }
-
- private:
-  std::atomic<Pool*> pool_{nullptr};
-};
-
-Pool& pool() { return PoolHolder::holder().get(); }
+Pool& pool() {
+  Pool* p = g_pool.load(std::memory_order_acquire);
+  if (p) return *p;
+#ifdef ATTNKIT_FORK_HANDLER
+  if (!g_fork_handler.exchange(true, std::memory_order_acq_rel))
+    pthread_atfork(nullptr, nullptr, [] {
+      g_forked_away.store(g_pool.exchange(nullptr, std::memory_order_relaxed), std::memory_order_relaxed);
+    });
+#endif
+  // Lock-free: the first pool stored wins.
+  auto fresh = std::make_unique<Pool>();
+  if (g_pool.compare_exchange_strong(p, fresh.get(), std::memory_order_acq_rel)) return *fresh.release();
+  return *p;
+}
 #endif
 
 }  // namespace
