@@ -24,18 +24,28 @@ namespace {
 std::atomic<std::size_t> g_in_use{0}, g_peak{0};
 // Threads that allocated since reset_peak(): each thread remembers the epoch it last counted itself in.
 std::atomic<unsigned> g_epoch{1}, g_threads{0};
-std::atomic<std::size_t> g_allocations{0};
+std::atomic<std::size_t> g_unsplit{0};  // attnkit_memory::unsplit_bytes()
 thread_local unsigned t_epoch = 0;
 
-void note_alloc(void* p) {
+// What a fresh heap gives a request of `size` bytes (glibc, 64-bit): chunks in 16-byte steps with 8 bytes of header,
+// 24 usable at least. A request glibc maps on its own (whole pages) is past this by more than kUnsplitBytes: not
+// counted as unsplit.
+std::size_t fresh_usable(std::size_t size) {
+  const std::size_t chunk = (size + 8 + 15) / 16 * 16 - 8;
+  return chunk < 24 ? 24 : chunk;
+}
+
+void note_alloc(void* p, std::size_t size) {
   if (!p) return;
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t usable = malloc_usable_size(p), fresh = fresh_usable(size);
+  if (usable > fresh && usable - fresh <= attnkit_memory::kUnsplitBytes)
+    g_unsplit.fetch_add(usable - fresh, std::memory_order_relaxed);
   const unsigned epoch = g_epoch.load(std::memory_order_relaxed);
   if (t_epoch != epoch) {
     t_epoch = epoch;
     g_threads.fetch_add(1, std::memory_order_relaxed);
   }
-  const std::size_t now = g_in_use.fetch_add(malloc_usable_size(p), std::memory_order_relaxed) + malloc_usable_size(p);
+  const std::size_t now = g_in_use.fetch_add(usable, std::memory_order_relaxed) + usable;
   std::size_t peak = g_peak.load(std::memory_order_relaxed);
   while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
   }
@@ -51,7 +61,7 @@ extern "C" {
 
 void* malloc(std::size_t size) {
   void* p = __libc_malloc(size);
-  note_alloc(p);
+  note_alloc(p, size);
   return p;
 }
 
@@ -62,7 +72,7 @@ void free(void* p) {
 
 void* calloc(std::size_t n, std::size_t size) {
   void* p = __libc_calloc(n, size);
-  note_alloc(p);
+  note_alloc(p, n * size);
   return p;
 }
 
@@ -71,14 +81,14 @@ void* realloc(void* old, std::size_t size) {
   void* p = __libc_realloc(old, size);
   if (p || size == 0) {
     g_in_use.fetch_sub(before, std::memory_order_relaxed);
-    note_alloc(p);
+    note_alloc(p, size);
   }
   return p;
 }
 
 void* memalign(std::size_t alignment, std::size_t size) {
   void* p = __libc_memalign(alignment, size);
-  note_alloc(p);
+  note_alloc(p, size);
   return p;
 }
 
@@ -104,13 +114,13 @@ std::size_t bytes_in_use() { return g_in_use.load(std::memory_order_relaxed); }
 void reset_peak() {
   g_peak.store(g_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed);
   g_threads.store(0, std::memory_order_relaxed);
-  g_allocations.store(0, std::memory_order_relaxed);
+  g_unsplit.store(0, std::memory_order_relaxed);
   g_epoch.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::size_t allocating_threads() { return g_threads.load(std::memory_order_relaxed); }
 
-std::size_t allocations() { return g_allocations.load(std::memory_order_relaxed); }
+std::size_t unsplit_bytes() { return g_unsplit.load(std::memory_order_relaxed); }
 
 std::size_t peak_bytes() { return g_peak.load(std::memory_order_relaxed); }
 

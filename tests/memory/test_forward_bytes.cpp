@@ -153,7 +153,7 @@ TEST(ForwardBytes, CoversTheMeasuredPeakOfEveryForwardWithinHalfAgain) {
       const std::size_t before = attnkit_memory::bytes_in_use();
       const attnkit::ForwardResult result = copy.forward(x, c.options);
       r.peak = attnkit_memory::peak_bytes() - before;
-      r.slack = attnkit_memory::inherited_heap_slack();
+      r.slack = attnkit_memory::unsplit_bytes();
       r.threads = attnkit_memory::allocating_threads();
       ForwardOptions used = c.options;
       used.threads = std::min(r.threads, c.options.threads);
@@ -217,7 +217,7 @@ TEST(ParameterBytes, CoversWhatConstructionAllocatesWithinHalfAgain) {
           const std::size_t before = attnkit_memory::bytes_in_use();
           const Module module(c);
           r.peak = attnkit_memory::peak_bytes() - before;
-          r.slack = attnkit_memory::inherited_heap_slack();
+          r.slack = attnkit_memory::unsplit_bytes();
           return r;
         });
         ASSERT_TRUE(m.ok) << name << ": the child failed";
@@ -292,7 +292,7 @@ TEST(ForwardBytes, CoversCrossAttentionGroupedQueryAndMasksWithinHalfAgain) {
           const std::size_t before = attnkit_memory::bytes_in_use();
           const attnkit::ForwardResult result = module.forward(xt, in, options);
           out.peak = attnkit_memory::peak_bytes() - before;
-          out.slack = attnkit_memory::inherited_heap_slack();
+          out.slack = attnkit_memory::unsplit_bytes();
           out.threads = attnkit_memory::allocating_threads();
           ForwardOptions used = options;
           used.threads = std::min(out.threads, options.threads);
