@@ -487,6 +487,41 @@ TEST(ErrorNonFiniteX, IsNamedOnTheLargeRoute) {
   EXPECT_GE(checked, 4u * 3 * 3 * 4);
 }
 
+// The padded route (a right-padding key_padding_mask keeps forward_stacked's one GEMM, core/src/forward.cpp), small
+// (the tiny GEMM) and large: a non-finite value in a padded row of x is refused and named as in a real row.
+TEST(ErrorNonFiniteX, IsNamedOnThePaddedRoute) {
+  struct Size {
+    std::size_t b, n, d, pad;
+  };
+  std::size_t checked = 0;
+  for (const Mechanism m : {Mechanism::multihead, Mechanism::causal})
+    for (const Size s : {Size{2, 6, 3, 2}, Size{2, 300, 40, 100}}) {
+      Config c = make_config(m, s.d, m == Mechanism::multihead ? 4 : 2, m == Mechanism::multihead ? 2 : 1);
+      attnkit::AttentionMask padding{attnkit::MaskKind::boolean, {s.b, s.n}, std::vector<float>(s.b * s.n, 0.0f)};
+      for (std::size_t bi = 0; bi < s.b; ++bi)
+        for (std::size_t j = s.n - s.pad; j < s.n; ++j) padding.values[bi * s.n + j] = 1.0f;
+      attnkit::ForwardInputs inputs;
+      inputs.key_padding_mask = &padding;
+      const std::size_t real = s.n / 3, padded = s.n - 1;  // a token of each kind, in batch 1
+      for (const std::size_t token : {real, padded})
+        for (std::size_t threads : {1, 2}) {
+          Module module(c);
+          ForwardOptions o;
+          o.threads = threads;
+          const std::size_t col = s.d - 1;
+          const std::string index = "[1, " + std::to_string(token) + ", " + std::to_string(col) + "]";
+          try {
+            module.forward(with_value_at(filled({s.b, s.n, s.d}), (s.n + token) * s.d + col, kNaN), inputs, o);
+            ADD_FAILURE() << "no error at " << index;
+          } catch (const Error& e) {
+            EXPECT_EQ(std::string(e.what()), "x contains NaN at index " + index + "; expected finite numbers");
+          }
+          ++checked;
+        }
+    }
+  EXPECT_EQ(checked, 2u * 2 * 2 * 2);
+}
+
 // Boundaries that are valid must not be refused.
 TEST(ErrorBoundaries, ValidEdgesAreAccepted) {
   EXPECT_NO_THROW(forward(make_config(Mechanism::causal, 3, 2, 1, 6), filled({1, 6, 3})));   // tokens == context_length
