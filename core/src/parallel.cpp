@@ -201,8 +201,10 @@ class Pool {
 #define ATTNKIT_FORK_HANDLER 1
 #endif
 std::atomic<Pool*> g_pool{nullptr};
+#ifdef ATTNKIT_FORK_HANDLER
 std::atomic<Pool*> g_forked_away{nullptr};  // a child's copy of its parent's pool: reachable, so no leak report
 std::atomic<bool> g_fork_handler{false};
+#endif
 
 // Joins the workers at exit, as a function-local static Pool did.
 struct PoolOwner {
