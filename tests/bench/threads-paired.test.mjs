@@ -36,11 +36,9 @@ test('threadsPairs: one row per config, the medians of its timed calls and their
     assert.equal(r.config, 'C1');
     assert.equal(r.pairs, 5);
     for (const k of ['single_1_thread_ms', 'pthreads_1_thread_ms', 'pthreads_2_threads_ms'])
-      assert.ok(Number.isFinite(r[k]) && r[k] >= 0, `${k} = ${r[k]}`);
-    if (r.pthreads_2_threads_ms > 0) {
-      assert.equal(r.speedup_over_single, r.single_1_thread_ms / r.pthreads_2_threads_ms);
-      assert.equal(r.speedup_same_build, r.pthreads_1_thread_ms / r.pthreads_2_threads_ms);
-    }
+      assert.ok(Number.isFinite(r[k]) && r[k] > 0, `${k} = ${r[k]}`); // Node's clock resolves far below a C1 call
+    assert.equal(r.speedup_over_single, r.single_1_thread_ms / r.pthreads_2_threads_ms);
+    assert.equal(r.speedup_same_build, r.pthreads_1_thread_ms / r.pthreads_2_threads_ms);
   } finally {
     single.terminate();
     pthreads.terminate();

@@ -42,10 +42,10 @@ std::size_t start_pool(std::size_t threads) {
   return attnkit_memory::peak_bytes() - before;
 }
 
-// What starting the pool for `threads` allocates in a fresh process: each new thread's state, allocated by the
-// caller whether or not the thread later takes a task.
-std::size_t pool_start_bytes(std::size_t threads) {
-  const std::optional<std::size_t> bytes = attnkit_memory::in_child<std::size_t>([&] { return start_pool(threads); });
+// What starting one pool thread allocates in a fresh process: its state, allocated by the caller whether or not the
+// thread later takes a task.
+std::size_t thread_start_bytes() {
+  const std::optional<std::size_t> bytes = attnkit_memory::in_child<std::size_t>([] { return start_pool(2); });
   return bytes ? *bytes : 0;
 }
 
@@ -54,12 +54,12 @@ std::size_t less(std::size_t a, std::size_t b) { return a > b ? a - b : 0; }
 // The least the peak would have been on a fresh heap: what an estimate must cover.
 std::size_t fresh_peak(const Measured& m) { return less(m.peak, m.slack); }
 
-// The part of that the threads that took part are answerable for: less the start of pool threads the forward
+// The part of that the threads that took part are answerable for: less the start of the pool threads the forward
 // started but that took no task (a thread that wakes after the caller has taken every task allocates nothing of its
 // own).
-std::size_t peak_of_the_threads_used(const Measured& m, std::size_t threads_asked, std::size_t start_bytes) {
-  const bool idle_started = m.pool_started && m.threads < threads_asked;
-  return idle_started ? less(fresh_peak(m), start_bytes) : fresh_peak(m);
+std::size_t peak_of_the_threads_used(const Measured& m, std::size_t threads_asked, std::size_t per_thread_start) {
+  const std::size_t idle = m.pool_started ? less(threads_asked, m.threads) : 0;
+  return less(fresh_peak(m), idle * per_thread_start);
 }
 
 // Runs `measure` (which returns {estimate, measured peak}) in a child process (child_process.hpp).
@@ -137,7 +137,7 @@ std::vector<Case> cases() {
 }
 
 TEST(ForwardBytes, CoversTheMeasuredPeakOfEveryForwardWithinHalfAgain) {
-  const std::size_t start_bytes = pool_start_bytes(2);
+  const std::size_t start_bytes = thread_start_bytes();
   ASSERT_GT(start_bytes, 0u) << "starting a pool thread allocates its state";
   std::size_t checked = 0, bounded = 0;
   double worst = 0;
@@ -240,7 +240,8 @@ TEST(ForwardBytes, CoversCrossAttentionGroupedQueryAndMasksWithinHalfAgain) {
   const std::vector<Size> sizes = {{0, 5, 3, 8, 5, 5, 8, 2, 1},         {2, 17, 40, 16, 7, 9, 16, 4, 2},
                                    {1, 200, 64, 64, 64, 64, 64, 4, 1},  {2, 96, 333, 32, 24, 40, 48, 6, 3},
                                    {0, 300, 300, 96, 96, 96, 96, 6, 2}, {1, 1, 700, 64, 32, 32, 64, 4, 4}};
-  const std::size_t start_bytes = pool_start_bytes(2);
+  const std::size_t start_bytes = thread_start_bytes();
+  ASSERT_GT(start_bytes, 0u) << "starting a pool thread allocates its state";
   std::size_t checked = 0;
   double worst = 0;
   for (const Mechanism m : {Mechanism::multihead, Mechanism::causal})
