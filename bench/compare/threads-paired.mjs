@@ -1,10 +1,12 @@
 // Two threads' speed-up of the package, as same-run ratios (threads-pairs.mjs), in Node and in headless Chromium:
-//   node bench/compare/threads-paired.mjs [--configs C2,C3] [--pairs 15] [--skip-node] [--skip-browser]
+//   node bench/compare/threads-paired.mjs [--configs C2,C3] [--pairs 15] [--skip-node] [--skip-browser] [--help]
 // Prints per environment and configuration the medians of the single-thread build at 1 thread and of the pthreads
 // build at 1 and 2 threads, and the two speed-ups. The bench cells' own ratio (run.mjs) sets pages minutes apart
 // against each other; this is the check on it.
 import { load } from 'attnkit';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { threadsPairs } from './threads-pairs.mjs';
 import { config } from './configs.mjs';
@@ -19,6 +21,7 @@ const OPTIONS = {
   pairs: { type: 'string', default: '15' },
   'skip-node': { type: 'boolean', default: false },
   'skip-browser': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
 };
 let args;
 try {
@@ -28,6 +31,19 @@ try {
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
     fail(`unknown option '${/'([^']+)'/.exec(e.message)?.[1] ?? e.message}'; expected ${expected.join(', ')}`);
   fail(`${e.message.split('\n')[0]} (expected ${expected.join(', ')})`);
+}
+if (args.help) {
+  // the header comment above is the usage
+  const header = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(
+    header
+      .slice(
+        0,
+        header.findIndex((l) => !l.startsWith('//')),
+      )
+      .join('\n'),
+  );
+  process.exit(0);
 }
 const configs = args.configs.split(',');
 const pairs = Number(args.pairs);

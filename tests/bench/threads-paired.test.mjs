@@ -12,16 +12,25 @@ const run = (...args) => spawnSync(process.execPath, [script, ...args], { encodi
 
 test('threads-paired: bad options get one line naming what is expected, and exit code 2', () => {
   for (const [args, message] of [
-    [['--bogus'], /unknown option '--bogus'; expected --configs, --pairs, --skip-node, --skip-browser/],
+    [['--bogus'], /unknown option '--bogus'; expected --configs, --pairs, --skip-node, --skip-browser, --help/],
     [['--pairs', '0'], /--pairs must be a whole number ≥ 1; got '0'/],
     [['--configs', 'C9', '--skip-browser'], /unknown config 'C9'; expected one of C1, C2, C3, C4, C5/],
-    [['--pairs'], /'--pairs <value>' argument missing \(expected --configs, --pairs, --skip-node, --skip-browser\)/],
+    [
+      ['--pairs'],
+      /'--pairs <value>' argument missing \(expected --configs, --pairs, --skip-node, --skip-browser, --help\)/,
+    ],
   ]) {
     const r = run(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test('threads-paired --help prints its usage and exits 0', () => {
+  const r = run('--help');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /node bench\/compare\/threads-paired\.mjs \[--configs C2,C3\] \[--pairs 15\]/);
 });
 
 test('threadsPairs: one row per config, the medians of its timed calls and their ratios', async () => {
